@@ -1,0 +1,133 @@
+"""Seconds per clip and peak GPU memory: motionbot's render path per memory mode vs plain diffusers.
+
+Random weights with the real architectures (no download):
+
+    python bench/bench_generation.py                 # real sizes on a GPU: SVD-XT 1024x576x25, 25 steps;
+                                                     # AnimateDiff 512x512x16, 25 steps
+    python bench/bench_generation.py --size tiny     # reduced size, runs on a CPU in about a minute
+
+"plain" is the documented diffusers call with its defaults (the whole pipeline on the device, all
+frames decoded at once); the motionbot rows go through the worker's own runners, memory modes and
+encoder, in the same process, on the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from generation.encode import encode
+from generation.jobs import OutputFormat
+from generation.models import DEFAULT_MODELS
+from generation.pipelines import Request
+from generation.pipelines.animatediff import AnimateDiffRunner
+from generation.pipelines.svd import SVDRunner
+from generation.progress import Reporter
+from generation.random_weights import build_animatediff, build_svd
+from generation.runtime import Runtime
+from generation.settings import MemoryMode
+
+SIZES = {  # (width, height, frames, steps)
+    "real": {"svd-xt": (1024, 576, 25, 25), "animatediff": (512, 512, 16, 25)},
+    "tiny": {"svd-xt": (64, 64, 4, 2), "animatediff": (64, 64, 4, 2)},
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _measure(device: torch.device, run: Any, repeat: int) -> tuple[float, float | None]:
+    """Median seconds of `run()` over `repeat` runs after one warm-up, and peak GPU GiB."""
+    run()  # warm-up: kernels, allocator, lazy init
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(repeat):
+        _sync(device)
+        started = time.perf_counter()
+        run()
+        _sync(device)
+        times.append(time.perf_counter() - started)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    return sorted(times)[len(times) // 2], peak
+
+
+def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype, repeat: int) -> list[dict]:
+    width, height, frames, steps = SIZES[size][model]
+    spec = dataclasses.replace(DEFAULT_MODELS[model], width=width, height=height, frames=frames, max_frames=frames)
+    image = Image.new("RGB", (width, height), (120, 90, 60))
+    rows = []
+    pipe = (build_svd if model == "svd-xt" else build_animatediff)("tiny" if size == "tiny" else "real").to(dtype)
+
+    plain_kwargs: dict[str, Any] = dict(width=width, height=height, num_frames=frames, num_inference_steps=steps,
+                                        generator=torch.Generator("cpu").manual_seed(0), output_type="np")  # fmt: skip
+    plain_kwargs |= {"image": image} if model == "svd-xt" else {"prompt": "a red fox in the snow"}
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    seconds, peak = _measure(device, lambda: pipe(**plain_kwargs), repeat)
+    rows.append({"model": model, "path": "plain diffusers", "seconds": seconds, "peak_gib": peak})
+
+    request = Request(width=width, height=height, frames=frames, fps=24, steps=steps, seed=0,
+                      guidance=spec.guidance.default, motion=1, prompt="a red fox in the snow",
+                      image=image if model == "svd-xt" else None)  # fmt: skip
+    for mode in (MemoryMode.FULL, MemoryMode.BALANCED, MemoryMode.LOW):  # LOW last: offload hooks stay on
+        runtime = Runtime(device, dtype, mode)
+        runner = (SVDRunner if model == "svd-xt" else AnimateDiffRunner)(spec, runtime, pipe=pipe)
+
+        def run(runner: Any = runner) -> None:
+            encode(runner.render(request, Reporter()), 24, OutputFormat.MP4, 10 << 20)
+
+        seconds, peak = _measure(device, run, repeat)
+        rows.append({"model": model, "path": f"motionbot {mode.value}", "seconds": seconds, "peak_gib": peak})
+    pipe = None  # free the weights before the next model
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    has_gpu = torch.cuda.is_available()
+    parser.add_argument("--size", choices=["real", "tiny"], default="real" if has_gpu else "tiny")
+    parser.add_argument("--models", default="svd-xt,animatediff")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    device = torch.device("cuda" if has_gpu else "cpu")
+    dtype = torch.float16 if has_gpu else torch.float32
+    name = torch.cuda.get_device_name(device) if has_gpu else "CPU"
+    print(f"device: {name}, dtype: {dtype}, size: {args.size}, median of {args.repeat} after a warm-up")
+
+    rows = []
+    for model in args.models.split(","):
+        width, height, frames, steps = SIZES[args.size][model]
+        print(f"\n{model}: {width}x{height}, {frames} frames, {steps} steps")
+        print(f"  {'path':<20} {'s/clip':>8} {'vs plain':>9} {'peak GPU GiB':>13}")
+        model_rows = bench_model(model, args.size, device, dtype, args.repeat)
+        base = model_rows[0]["seconds"]
+        for row in model_rows:
+            row["vs_plain"] = row["seconds"] / base
+            peak = "n/a" if row["peak_gib"] is None else f"{row['peak_gib']:.2f}"
+            print(f"  {row['path']:<20} {row['seconds']:>8.2f} {row['vs_plain']:>8.2f}x {peak:>13}")
+        rows += model_rows
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

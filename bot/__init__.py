@@ -1,0 +1,1 @@
+"""The Discord bot: slash commands, buttons, live progress and delivery. Never imports torch."""

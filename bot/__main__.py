@@ -1,0 +1,75 @@
+"""`python -m bot`: the one place that reads settings, opens connections and builds the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import aiohttp
+import discord
+from discord.http import Route
+from pydantic import ValidationError
+
+from bot.bot import MotionBot
+from bot.services import Services
+from bot.settings import BotSettings
+from generation.metrics import BotMetrics, configure_logging, serve
+from generation.queue import JobQueue, QueueSettings
+from generation.settings import GenerationSettings
+from storage.db import Database
+from storage.guilds import Guilds
+from storage.inputs import Inputs
+from storage.jobs import Ledger
+from storage.quotas import Quotas
+from storage.settings import StorageSettings
+
+log = logging.getLogger("bot")
+
+
+async def run(settings: BotSettings) -> None:
+    storage = StorageSettings()
+    generation = GenerationSettings()
+    Route.BASE = settings.discord_api_base.rstrip("/")  # REST base for discord.py, proxies included
+    db = await Database.open(storage.database_path)
+    queue = await JobQueue.connect(QueueSettings())
+    guilds = Guilds(db, storage)
+    metrics = BotMetrics()
+    serve(metrics.registry, settings.metrics_port)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        services = Services(
+            settings=settings, generation=generation, models=generation.registry(), db=db, guilds=guilds,
+            quotas=Quotas(db, guilds), ledger=Ledger(db), inputs=Inputs(db), queue=queue, http=http, metrics=metrics,
+        )  # fmt: skip
+        try:
+            async with MotionBot(services) as bot:
+                await bot.start(settings.discord_token.get_secret_value())
+        finally:
+            await queue.close()
+            await db.close()
+
+
+def main() -> int:
+    configure_logging(logging.INFO)
+    try:
+        settings = BotSettings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "a setting"
+            if error["type"] == "missing":
+                print(f"error: {name} is not set; copy .env.example to .env and fill it in", file=sys.stderr)
+            else:
+                print(f"error: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        pass
+    except discord.LoginFailure:
+        print("error: Discord refused DISCORD_TOKEN; copy the bot token again", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The bot: connects, loads the feature extensions and syncs commands. The features live in bot/exts/."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+
+from bot.services import Services
+
+__all__ = ["MotionBot"]
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.exts.video", "bot.exts.quota", "bot.exts.admin")
+
+
+class MotionBot(commands.Bot):
+    def __init__(self, services: Services):
+        intents = discord.Intents.default()  # no privileged intents: mentions carry their content anyway
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.services = services
+
+    async def setup_hook(self) -> None:
+        # The gateway URL comes from the same REST base (Discord, a proxy, or a test server).
+        _, url, _ = await self.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        guild_id = self.services.settings.dev_guild_id
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d commands %s", len(synced), f"to server {guild_id}" if guild_id else "globally")
+
+    async def on_message(self, message: discord.Message) -> None:
+        return None  # no prefix commands; the video extension listens for mentions itself

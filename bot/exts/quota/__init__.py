@@ -1,0 +1,55 @@
+"""/quota and /queue: what you have left, and where your videos are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services import Services
+from generation.queue import keys
+
+
+class Quota(commands.Cog):
+    def __init__(self, services: Services):
+        self.services = services
+
+    @app_commands.command(name="quota", description="How many credits you have left today and when they reset")
+    async def quota(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        s = self.services
+        roles = [role.id for role in getattr(interaction.user, "roles", ())]
+        status = await s.quotas.status(interaction.guild_id or 0, interaction.user.id, roles)
+        running = [r for r in await s.ledger.recent(interaction.user.id, 20) if r.state in ("queued", "running")]
+        lines = [
+            f"You have **{status.left}** credits left today (used {status.used} of {status.allowance}"
+            + (f", plus {status.granted} granted" if status.granted else "") + ").",
+            f"They reset <t:{int(status.resets_at.timestamp())}:R> (<t:{int(status.resets_at.timestamp())}:t>).",
+            "A standard 25-frame clip costs about 10 credits.",
+        ]  # fmt: skip
+        if status.blocked:
+            lines.insert(0, "⛔ You are blocked from making videos in this server.")
+        if running:
+            lines.append("Your videos on the way: " + ", ".join(f"`{r.options.get('prompt') or r.kind}` ({r.state})"
+                                                               for r in running))  # fmt: skip
+        await interaction.followup.send("\n".join(lines), ephemeral=True)
+
+    @app_commands.command(name="queue", description="How busy the video queue is and where your videos are")
+    async def queue(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        s = self.services
+        depth = await s.queue.redis.zcard(keys.QUEUE)
+        workers = await s.queue.workers()
+        mine = [r for r in await s.ledger.recent(interaction.user.id, 20) if r.state in ("queued", "running")]
+        lines = [f"**{depth}** jobs in the queue, **{len(workers)}** GPU workers online."]
+        for record in mine:
+            state = await s.queue.state(record.job_id)
+            where = f"#{state.position} in line" if state.position else state.status
+            lines.append(f"• `{record.options.get('prompt') or record.kind}`: {where}")
+        await interaction.followup.send("\n".join(lines), ephemeral=True)
+
+
+async def setup(bot: Any) -> None:
+    await bot.add_cog(Quota(bot.services))

@@ -1,0 +1,236 @@
+"""From a user's request to a queued job: check everything, charge nothing until it is queued.
+
+validate options -> check the image by content -> per-server limits -> reserve credits -> ledger ->
+submit to the queue -> status message. Any refusal is one short message to the user, and nothing is
+charged; a failure after the reservation refunds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import discord
+from redis.exceptions import RedisError
+
+from bot.exts.video._render import status_text
+from bot.exts.video._views import status_view
+from bot.services import Services
+from generation.images import ImageError, load_rgb
+from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
+from generation.models import ModelSpec, nearest_aspect, size_for
+from generation.options import OptionError, Options, build_job
+from generation.queue import JobState as QueueState
+from generation.queue import NoWorkerForModel
+from storage.guilds import DM
+from storage.jobs import JobRecord, JobState
+from storage.quotas import QuotaRefused, job_cost
+
+__all__ = ["InteractionReply", "MessageReply", "Refused", "Requester", "VideoRequests"]
+
+log = logging.getLogger(__name__)
+_MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
+
+
+class Refused(ValueError):
+    """The request cannot be served; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Requester:
+    user_id: int
+    guild_id: int  # 0 for direct messages
+    channel_id: int
+    role_ids: tuple[int, ...] = ()
+    upload_limit: int = DEFAULT_BYTE_BUDGET
+
+
+class Reply(Protocol):
+    """Where a request's answers go: the interaction's response, or a reply to a user's message."""
+
+    message_id: int | None
+    application_id: int | None
+    token: str | None
+    token_expires_at: float | None
+
+    async def refuse(self, text: str) -> None: ...
+
+    async def show(self, text: str, view: discord.ui.View) -> None: ...
+
+
+class InteractionReply:
+    """The deferred ("thinking…") response of a slash command, button or menu."""
+
+    def __init__(self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None):
+        self.interaction = interaction
+        self.application_id: int | None = interaction.application_id
+        self.token: str | None = interaction.token
+        self.token_expires_at: float | None = time.time() + lifetime_s
+        self.message_id = message_id  # the "thinking…" message the defer created
+
+    async def refuse(self, text: str) -> None:
+        # Errors are private: drop the public "thinking…" message, answer only the user.
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.delete_original_response()
+        try:
+            await self.interaction.followup.send(f"⚠️ {text}", ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
+
+    async def show(self, text: str, view: discord.ui.View) -> None:
+        message = await self.interaction.edit_original_response(content=text, view=view)
+        self.message_id = message.id
+
+    @classmethod
+    async def defer(cls, interaction: discord.Interaction, lifetime_s: float) -> InteractionReply:
+        """Acknowledge within Discord's 3 s with a public "thinking…" message."""
+        response = await interaction.response.defer(thinking=True)
+        return cls(interaction, lifetime_s, getattr(response, "message_id", None))
+
+
+class MessageReply:
+    """A reply to the message that mentioned the bot."""
+
+    application_id: int | None = None
+    token: str | None = None
+    token_expires_at: float | None = None
+
+    def __init__(self, message: discord.Message):
+        self.message = message
+        self.message_id: int | None = None
+
+    async def refuse(self, text: str) -> None:
+        await self.message.reply(f"⚠️ {text}", mention_author=False)
+
+    async def show(self, text: str, view: discord.ui.View) -> None:
+        sent = await self.message.reply(text, view=view, mention_author=False)
+        self.message_id = sent.id
+
+
+class VideoRequests:
+    def __init__(self, services: Services, track: Any):
+        self.services = services
+        self._track = track  # the watcher's: follow this job until it is delivered
+
+    async def start(
+        self,
+        who: Requester,
+        reply: Reply,
+        kind: JobKind,
+        options: Options,
+        *,
+        image: bytes | None = None,
+        video: bytes | None = None,
+        parent: str | None = None,
+    ) -> str | None:
+        """Queue a job for `who` and show its status; returns the job id, or None if refused."""
+        s = self.services
+        try:
+            job, cost = await self._prepare(who, kind, options, image, video)
+            await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
+        except (Refused, OptionError, ImageError, QuotaRefused) as exc:
+            s.metrics.refused.labels(type(exc).__name__).inc()
+            await reply.refuse(str(exc))
+            return None
+        record = JobRecord(
+            job_id=job.job_id, guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id,
+            kind=job.kind.value, model=job.model, options=_options_of(job, parent), cost=cost,
+            application_id=reply.application_id, interaction_token=reply.token,
+            token_expires_at=reply.token_expires_at,
+        )  # fmt: skip
+        await s.ledger.add(record)
+        if image is not None:
+            await s.inputs.put(job.job_id, image)
+        try:
+            await s.queue.submit(job)
+        except (NoWorkerForModel, RedisError, OSError) as exc:
+            await s.quotas.refund(job.job_id)
+            await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
+            message = str(exc) if isinstance(exc, NoWorkerForModel) else "the video queue is unavailable right now"
+            await reply.refuse(f"{message}. You were not charged; try again in a minute.")
+            return None
+        try:
+            await reply.show(status_text(record.options, who.user_id, QueueState("queued")), status_view(job.job_id))
+        except discord.HTTPException:
+            log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
+        await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
+        s.metrics.submitted.labels(job.model).inc()
+        log.info("job %s queued: %s for %s, %d credits", job.job_id, job.model, who.user_id, cost,
+                 extra={"job_id": job.job_id})  # fmt: skip
+        self._track(job.job_id)
+        return job.job_id
+
+    def _models_for(self, kind: JobKind, allowed: Any) -> tuple[dict[str, ModelSpec], str]:
+        s = self.services
+        models = {name: spec for name, spec in s.models.items() if allowed(name)}
+        wanted = (
+            s.generation.default_image_model if kind is not JobKind.TEXT_TO_VIDEO else s.generation.default_text_model
+        )
+        if wanted not in models:
+            text = kind is JobKind.TEXT_TO_VIDEO
+            wanted = next((n for n, m in models.items() if (m.input.value == "text") == text), wanted)
+        return models, wanted
+
+    async def _prepare(
+        self, who: Requester, kind: JobKind, options: Options, image: bytes | None, video: bytes | None
+    ) -> tuple[VideoJob, int]:
+        s = self.services
+        settings = await s.guilds.get(who.guild_id)
+        if not settings.enabled:
+            raise Refused("I don't make videos in direct messages here" if who.guild_id == DM
+                          else "video generation is turned off in this server")  # fmt: skip
+        if not settings.allows_channel(who.channel_id):
+            channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
+            raise Refused(f"I can't make videos in this channel; try {channels}")
+        budget = max(1 << 20, min(who.upload_limit, 25 << 20) - _MARGIN)
+        job_id = uuid.uuid4().hex
+        if kind is JobKind.SMOOTH:  # any worker can interpolate: route it to a model someone serves
+            served = [m for w in await s.queue.workers() for m in w.models if m in s.models]
+            if not served:
+                raise Refused("no GPU worker is online right now; try again later")
+            model = served[0]
+            job = VideoJob(
+                job_id=job_id, kind=kind, model=model, video=video, byte_budget=budget, user_id=str(who.user_id)
+            )
+            return job, 1
+        models, default = self._models_for(kind, settings.allows_model)
+        if options.model and options.model in s.models and options.model not in models:
+            raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models) or 'none'})")
+        size = None
+        if image is not None:
+            size = (await asyncio.to_thread(load_rgb, image)).size  # type check by content, bombs refused first
+        job = build_job(options, job_id=job_id, kind=kind, models=models, default_model=default, image=image,
+                        user_id=str(who.user_id), byte_budget=budget, max_pixels=settings.max_pixels)  # fmt: skip
+        spec = models[job.model]
+        frames, steps = job.frames or spec.frames, job.steps or spec.steps
+        if settings.max_frames is not None and frames > settings.max_frames:
+            if job.frames is not None:
+                raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
+            frames = settings.max_frames
+        if settings.max_steps is not None and steps > settings.max_steps:
+            if job.steps is not None:
+                raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
+            steps = settings.max_steps
+        job = dataclasses.replace(job, frames=frames, steps=steps, video=video)
+        if not any(job.model in worker.models for worker in await s.queue.workers()):
+            raise Refused(f"no GPU worker serving `{job.model}` is online right now; try again later")
+        aspect = job.aspect or (nearest_aspect(*size) if size else "16:9")
+        width, height = size_for(aspect, min(spec.pixels, settings.max_pixels or spec.pixels), spec.size_multiple)
+        cost = job_cost(width, height, frames, steps, spec.cost_factor) + (1 if job.smooth else 0)
+        return job, cost
+
+
+def _options_of(job: VideoJob, parent: str | None) -> dict[str, Any]:
+    """What the ledger keeps of a job: enough to echo it, and to Reroll / Remix it."""
+    keys = ("prompt", "negative_prompt", "motion", "camera", "fps", "guidance", "aspect", "seed", "model", "frames",
+            "steps", "smooth")  # fmt: skip
+    options = {key: getattr(job, key) for key in keys}
+    options["kind"] = job.kind.value
+    options["parent"] = parent
+    return options

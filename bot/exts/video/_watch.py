@@ -1,0 +1,215 @@
+"""Follow every unfinished job: edit its status (at most one edit per job per interval, latest value
+wins), deliver the clip, charge or refund credits, and pick everything up again after a restart.
+
+Delivery goes through the interaction while its token lives (the status message becomes the result);
+after that, or if Discord says the token is dead, the clip is posted as a channel message that replies
+to the request and mentions the user. The ledger's state is the guard against delivering twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from redis.exceptions import RedisError
+
+from bot.exts.video._render import failure_text, result_text, status_text
+from bot.exts.video._views import result_view, status_view
+from bot.services import Services
+from generation.queue import JobOutcome, keys
+from storage.jobs import FINAL, JobRecord, JobState
+
+__all__ = ["JobWatcher"]
+
+log = logging.getLogger(__name__)
+_LOST_AFTER_S = 10.0  # a job the queue does not know for this long is lost
+_SWEEP_EVERY_S = 600.0
+
+
+@dataclass
+class _Tracked:
+    last_edit: float = 0.0
+    last_text: str = ""
+    unknown_since: float | None = None
+
+
+class JobWatcher:
+    def __init__(self, bot: discord.Client, services: Services):
+        self.bot, self.services = bot, services
+        self.tracked: dict[str, _Tracked] = {}
+        self.dead_tokens: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def track(self, job_id: str) -> None:
+        self.tracked.setdefault(job_id, _Tracked(last_edit=time.monotonic()))
+
+    async def start(self) -> None:
+        """Re-attach to every unfinished job in the ledger, then follow them all."""
+        for record in await self.services.ledger.unfinished():
+            self.tracked.setdefault(record.job_id, _Tracked())
+        log.info("following %d unfinished jobs", len(self.tracked))
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _gauges(self) -> None:
+        metrics, queue = self.services.metrics, self.services.queue
+        metrics.queue_depth.set(await queue.redis.zcard(keys.QUEUE))
+        metrics.workers.set(len(await queue.workers()))
+
+    async def _run(self) -> None:
+        last_sweep = 0.0
+        while True:
+            with contextlib.suppress(RedisError, OSError):  # Redis down: the gauges wait for the next round
+                await self._gauges()
+            for job_id in list(self.tracked):
+                try:
+                    await self.check(job_id)
+                except (RedisError, OSError):
+                    log.warning("queue unreachable; will look at %s again", job_id)
+                except Exception:
+                    log.exception("job %s: watching failed", job_id)
+            if time.monotonic() - last_sweep > _SWEEP_EVERY_S:
+                last_sweep = time.monotonic()
+                await self._sweep()
+            await asyncio.sleep(self.services.settings.watch_interval_s)
+
+    async def _sweep(self) -> None:
+        s = self.services
+        try:
+            await s.quotas.sweep(self._is_lost, older_than_s=3600)
+            await s.inputs.prune(s.settings.input_retention_days * 86400)
+        except Exception:
+            log.exception("sweep failed")
+
+    async def _is_lost(self, job_id: str) -> bool:
+        record = await self.services.ledger.get(job_id)
+        if record is not None and record.state not in FINAL:
+            return False  # the watcher settles it
+        return (
+            await self.services.queue.outcome(job_id) is None
+            and (await self.services.queue.state(job_id)).status == "unknown"
+        )
+
+    async def check(self, job_id: str) -> None:
+        s = self.services
+        record = await s.ledger.get(job_id)
+        tracked = self.tracked.get(job_id)
+        if record is None or record.state in FINAL or tracked is None:
+            self.tracked.pop(job_id, None)
+            return
+        outcome = await s.queue.outcome(job_id)
+        if outcome is not None:
+            await self.finish(record, outcome)
+            return
+        state = await s.queue.state(job_id)
+        if state.status == "unknown":
+            tracked.unknown_since = tracked.unknown_since or time.monotonic()
+            if time.monotonic() - tracked.unknown_since > _LOST_AFTER_S:
+                await self.finish(record, JobOutcome("failed", "the job was lost by the queue"))
+            return
+        tracked.unknown_since = None
+        if state.status == "running" and record.state is JobState.QUEUED:
+            await s.ledger.transition(job_id, JobState.RUNNING)
+        text = status_text(record.options, record.user_id, state)
+        interval = s.settings.progress_interval_s
+        if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
+            tracked.last_edit, tracked.last_text = time.monotonic(), text
+            await self.edit(record, text, status_view(job_id))
+
+    async def finish(self, record: JobRecord, outcome: JobOutcome) -> None:
+        s = self.services
+        job_id = record.job_id
+        if outcome.status == "done" and outcome.result is not None:
+            if await self.deliver(record, outcome.result):
+                if await s.quotas.commit(job_id):
+                    s.metrics.credits.labels(record.model).inc(record.cost)
+                if await s.ledger.transition(job_id, JobState.DELIVERED):
+                    s.metrics.finished.labels(record.model, "delivered").inc()
+                    s.metrics.seconds.labels(record.model).observe(time.time() - record.created_at)
+                log.info("job %s delivered", job_id, extra={"job_id": job_id})
+            else:
+                await s.quotas.refund(job_id)
+                await s.ledger.transition(job_id, JobState.FAILED, error="could not post the clip")
+        else:
+            cancelled = outcome.status == "cancelled"
+            refunded = await s.quotas.refund(job_id)
+            text = failure_text(record.options, record.user_id, outcome.reason, record.cost if refunded else 0,
+                                cancelled=cancelled)  # fmt: skip
+            try:
+                if not await self.edit(record, text, None):
+                    await self._post(record, f"<@{record.user_id}> {text}", None, None)
+            except discord.HTTPException:
+                log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
+            state = JobState.CANCELLED if cancelled else JobState.FAILED
+            if await s.ledger.transition(job_id, state, error=outcome.reason or None):
+                s.metrics.finished.labels(record.model, state.value).inc()
+            log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
+        self.tracked.pop(job_id, None)
+
+    async def deliver(self, record: JobRecord, result: Any) -> bool:
+        text = result_text(record.options, record.user_id, result, record.cost)
+        extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
+        name = f"motionbot-{record.job_id[:8]}.{extension}"
+        try:
+            if await self.edit(record, text, result_view(record.job_id), (name, result.video)):
+                await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
+                return True
+            sent = await self._post(record, f"<@{record.user_id}> your video is ready\n{text}",
+                                    result_view(record.job_id), (name, result.video))  # fmt: skip
+            await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
+            return True
+        except discord.HTTPException:
+            log.exception("job %s: delivery failed", record.job_id)
+            return False
+
+    async def edit(
+        self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None = None
+    ) -> bool:
+        """Edit the job's status message in place; False when that is no longer possible."""
+        attachments = [discord.File(io.BytesIO(file[1]), filename=file[0])] if file else discord.utils.MISSING
+        if record.status_message_id is None:
+            return False
+        if record.application_id is None:  # a reply to a mention: the bot's own message
+            message = self.bot.get_partial_messageable(record.channel_id).get_partial_message(record.status_message_id)
+            try:
+                await message.edit(content=text, view=view, attachments=attachments)
+                return True
+            except discord.NotFound:
+                return False
+        token = record.interaction_token
+        if not token or token in self.dead_tokens or time.time() > (record.token_expires_at or 0):
+            return False
+        webhook = discord.Webhook.partial(record.application_id, token, client=self.bot)
+        try:
+            await webhook.edit_message(record.status_message_id, content=text, view=view, attachments=attachments)
+            return True
+        except discord.HTTPException as exc:
+            if exc.status in (401, 404) or exc.code in (50027, 10015, 10008):
+                self.dead_tokens.add(token)  # expired or revoked: use channel messages from now on
+                return False
+            raise
+
+    async def _post(
+        self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None
+    ) -> discord.Message:
+        """A channel message replying to the request; the nonce makes a repeat after a restart a no-op."""
+        channel = self.bot.get_partial_messageable(record.channel_id)
+        reference = None
+        if record.status_message_id is not None:
+            reference = discord.MessageReference(message_id=record.status_message_id, channel_id=record.channel_id,
+                                                 fail_if_not_exists=False)  # fmt: skip
+        kwargs: dict[str, Any] = {"content": text, "reference": reference, "nonce": record.job_id[:25]}
+        if view is not None:
+            kwargs["view"] = view
+        if file is not None:
+            kwargs["file"] = discord.File(io.BytesIO(file[1]), filename=file[0])
+        return await channel.send(**kwargs)

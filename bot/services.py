@@ -1,0 +1,35 @@
+"""Everything the bot's features use, built once in `__main__` and handed to each extension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.settings import BotSettings
+from generation.metrics import BotMetrics
+from generation.models import ModelSpec
+from generation.queue import JobQueue
+from generation.settings import GenerationSettings
+from storage.db import Database
+from storage.guilds import Guilds
+from storage.inputs import Inputs
+from storage.jobs import Ledger
+from storage.quotas import Quotas
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: BotSettings
+    generation: GenerationSettings
+    models: dict[str, ModelSpec]
+    db: Database
+    guilds: Guilds
+    quotas: Quotas
+    ledger: Ledger
+    inputs: Inputs
+    queue: JobQueue
+    http: aiohttp.ClientSession  # for downloading images from Discord's CDN
+    metrics: BotMetrics

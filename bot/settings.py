@@ -1,0 +1,42 @@
+"""Bot settings from the environment / `.env`, validated at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BotSettings"]
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "your_token_here", "token", "placeholder", "xxx"}
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_", env_file=".env", extra="ignore")
+
+    discord_token: SecretStr = Field(validation_alias="DISCORD_TOKEN")
+    # REST base (a proxy such as nirn-proxy works); the gateway URL comes from GET /gateway/bot on it.
+    discord_api_base: str = Field("https://discord.com/api/v10", validation_alias="DISCORD_API_BASE")
+    # Hosts the bot downloads images from (host or host:port), comma-separated.
+    attachment_hosts: str = "cdn.discordapp.com,media.discordapp.net"
+    dev_guild_id: int | None = None  # sync commands to this server only (instant) instead of globally
+    max_image_mb: PositiveFloat = 25.0
+    progress_interval_s: PositiveFloat = 5.0  # at most one status edit per job this often
+    token_lifetime_s: PositiveInt = 14 * 60  # deliver through the interaction until then (Discord: 15 min)
+    watch_interval_s: PositiveFloat = 1.0
+    input_retention_days: PositiveInt = 7  # keep input images this long, for Reroll and Remix
+    metrics_port: int = 9110  # Prometheus /metrics; 0 = off
+
+    @field_validator("discord_token")
+    @classmethod
+    def _real_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if token.lower() in _PLACEHOLDERS or token.lower().startswith("your") or len(token) < 20:
+            raise ValueError(
+                "DISCORD_TOKEN is missing or a placeholder: put the bot token from "
+                "https://discord.com/developers/applications (Bot -> Reset Token) in .env"
+            )
+        return SecretStr(token)
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return frozenset(host.strip().lower() for host in self.attachment_hosts.split(",") if host.strip())

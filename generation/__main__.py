@@ -1,0 +1,237 @@
+"""Command line: render a clip on this host, or write random-weight models to try things without weights.
+
+python -m generation render --image in.png --out clip.mp4 -motion 3 -camera zoom in
+python -m generation render --prompt "a fox in the snow" --out fox.mp4 -camera pan left -seed 7
+python -m generation random-models --out ./tiny-models
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+from generation.jobs import Fit, JobKind, OutputFormat, Stage
+from generation.options import OptionError, build_job, parse_flags
+
+__all__ = ["main"]
+
+
+def _render(args: argparse.Namespace, flags: list[str]) -> int:
+    from tqdm import tqdm
+
+    from generation.encode import EncodeError
+    from generation.engine import Engine, JobRejected, WeightsNotFound
+    from generation.runtime import NoGPUError, Runtime
+    from generation.settings import GenerationSettings
+
+    settings = GenerationSettings()
+    if args.device:
+        settings.device = args.device
+    if args.memory_mode:
+        settings.memory_mode = args.memory_mode
+    out = Path(args.out)
+    try:
+        output = OutputFormat(out.suffix.lstrip(".").lower())
+    except ValueError:
+        print(f"--out must end in .mp4, .gif or .webm, got {out.name}", file=sys.stderr)
+        return 2
+    # Shell words that held spaces ("-neg 'blurry text'") go back in quotes for the flag parser.
+    text = " ".join([args.prompt or "", *(f'"{word}"' if " " in word else word for word in flags)])
+    kind = JobKind.IMAGE_TO_VIDEO if args.image else JobKind.TEXT_TO_VIDEO
+    try:
+        runtime = Runtime.from_settings(settings)
+        image = Path(args.image).read_bytes() if args.image else None
+        job = build_job(
+            parse_flags(text),
+            job_id=uuid.uuid4().hex,
+            kind=kind,
+            models=settings.registry(),
+            default_model=settings.default_image_model if args.image else settings.default_text_model,
+            image=image,
+            smooth=args.smooth,
+            output=output,
+            byte_budget=int(args.budget_mb * 1024 * 1024),
+            fit=Fit(args.fit),
+        )
+    except (OptionError, NoGPUError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if runtime.device.type == "cpu" and not args.device:
+        print("No CUDA GPU found: rendering on the CPU, which takes hours at real model sizes.", file=sys.stderr)
+
+    bar = tqdm(total=1, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def on_progress(stage: Stage, step: int, total: int) -> None:
+        bar.set_description(stage.value)
+        if total:
+            bar.total, bar.n = total, step
+        bar.refresh()
+
+    try:
+        result = Engine(settings.registry(), runtime).render(job, on_progress, threading.Event())
+    except (JobRejected, WeightsNotFound, EncodeError) as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    bar.close()
+    out.write_bytes(result.video)
+    print(
+        f"{out}: {result.width}x{result.height}, {result.frames} frames at {result.fps} fps, "
+        f"{len(result.video) / 1e6:.2f} MB, model {result.model}, seed {result.seed}, "
+        f"{result.timings.get('total', 0):.1f} s"
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+    import socket
+
+    from generation.metrics import WorkerMetrics, serve
+    from generation.queue import QueueSettings
+    from generation.settings import GenerationSettings
+    from generation.worker import RenderEngine, SleepEngine, WorkerState, build_worker, is_alive
+
+    queue_settings = QueueSettings()
+    if args.check:
+        return 0 if asyncio.run(is_alive(queue_settings.redis_url, args.id)) else 1
+
+    settings = GenerationSettings()
+    if args.gpu is not None:
+        settings.device = f"cuda:{args.gpu}"
+    if args.memory_mode:
+        settings.memory_mode = args.memory_mode
+    registry = settings.registry()
+    models = tuple(args.models.split(",")) if args.models else tuple(registry)
+    unknown = [m for m in models if m not in registry]
+    if unknown:
+        print(f"error: unknown or disabled models: {', '.join(unknown)} (enabled: {', '.join(registry)})")
+        return 2
+    engine: RenderEngine
+    gpu, memory = "dry run", 0.0
+    if args.dry_run is not None:
+        engine = SleepEngine(args.dry_run)
+    else:
+        from generation.engine import Engine
+        from generation.runtime import NoGPUError, Runtime
+
+        try:
+            runtime = Runtime.from_settings(settings)
+        except NoGPUError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        real_engine = Engine({name: registry[name] for name in models}, runtime)
+        gpu, memory = _gpu_info(runtime.device)
+        for name in models if args.preload else ():
+            real_engine.runner(name)
+        engine = real_engine
+    label = f"gpu{args.gpu}" if args.gpu is not None else {"dry run": "dry-run", "cpu": "cpu"}.get(gpu, "gpu")
+    metrics = WorkerMetrics()
+    port = args.metrics_port if args.metrics_port is not None else 9111 + (args.gpu or 0)
+    serve(metrics.registry, port)
+    state = WorkerState(
+        id=args.id or f"{socket.gethostname()}-{label}-{os.getpid()}",
+        engine=engine,
+        models=models,
+        settings=queue_settings,
+        gpu=gpu,
+        gpu_memory_gb=memory,
+        metrics=metrics,
+    )
+    build_worker(state).run()
+    return 0
+
+
+def _gpu_info(device: object) -> tuple[str, float]:
+    import torch
+
+    if getattr(device, "type", "cpu") != "cuda":
+        return "cpu", 0.0
+    props = torch.cuda.get_device_properties(device)  # type: ignore[arg-type]
+    return props.name, round(props.total_memory / 2**30, 1)
+
+
+def _download(args: argparse.Namespace) -> int:
+    from generation.download import DownloadError, fetch_models
+    from generation.settings import GenerationSettings
+
+    registry = GenerationSettings().registry()
+    names = args.models or list(registry)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        print(f"error: unknown or disabled models: {', '.join(unknown)} (enabled: {', '.join(registry)})")
+        return 2
+    try:
+        fetch_models(registry[name] for name in names)
+    except DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _random_models(args: argparse.Namespace) -> int:
+    from generation.random_weights import write_models
+
+    settings = write_models(Path(args.out), size=args.size)
+    print(f"Wrote random-weight {args.size} models to {args.out}. To use them, add to your .env:\n")
+    print("".join(f"{key}={value}\n" for key, value in settings.items()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generation", allow_abbrev=False)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    render = commands.add_parser(
+        "render",
+        allow_abbrev=False,
+        help="render one clip here (Pika flags such as -motion 3 -camera zoom in go after the options)",
+    )
+    source = render.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", help="image to animate (PNG, JPEG, WebP, GIF)")
+    source.add_argument("--prompt", help="text to make a video from")
+    render.add_argument("--out", required=True, help="output file: .mp4, .gif or .webm")
+    render.add_argument("--smooth", action="store_true", help="interpolate frames to a higher fps")
+    render.add_argument("--fit", choices=[f.value for f in Fit], default="crop", help="fit the image by crop or pad")
+    render.add_argument("--budget-mb", type=float, default=10.0, help="largest file to write (MiB)")
+    render.add_argument("--device", help="cpu, cuda, cuda:1 … (default: a GPU if there is one)")
+    render.add_argument("--memory-mode", choices=["full", "balanced", "low"], help="see README: memory modes")
+
+    worker = commands.add_parser("worker", help="take jobs from Redis and render them (one process per GPU)")
+    worker.add_argument("--models", help="comma-separated models to serve (default: every enabled one)")
+    worker.add_argument("--gpu", type=int, help="CUDA device index (default: MOTIONBOT_DEVICE)")
+    worker.add_argument("--memory-mode", choices=["full", "balanced", "low"])
+    worker.add_argument("--preload", action="store_true", help="load every served model before taking jobs")
+    worker.add_argument("--id", help="worker id (default: host-gpu-pid)")
+    worker.add_argument("--check", action="store_true", help="exit 0 only if a worker on this host is alive")
+    worker.add_argument("--dry-run", type=float, metavar="SECONDS", help="sleep instead of rendering (queue tests)")
+    worker.add_argument("--metrics-port", type=int, help="Prometheus /metrics port (default 9111 + GPU; 0 = off)")
+
+    download = commands.add_parser("download", help="pre-fetch model weights into the Hugging Face cache")
+    download.add_argument("models", nargs="*", help="models to fetch (default: every enabled one)")
+
+    random_models = commands.add_parser("random-models", help="write random-weight models (no download)")
+    random_models.add_argument("--out", required=True)
+    random_models.add_argument("--size", choices=["tiny", "real"], default="tiny")
+
+    args, extra = parser.parse_known_args(argv)
+    from generation.metrics import configure_logging
+
+    configure_logging(logging.WARNING)
+    if args.command == "render":
+        return _render(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.getLogger().setLevel(logging.INFO)
+    if args.command == "download":
+        return _download(args)
+    return _worker(args) if args.command == "worker" else _random_models(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Pre-fetch model weights into the Hugging Face cache, so workers start without downloading."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from generation.models import ModelSpec
+
+__all__ = ["DownloadError", "Fetch", "fetch_models", "sources"]
+
+
+class DownloadError(RuntimeError):
+    """A download failed; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Fetch:
+    repo: str
+    patterns: tuple[str, ...] | None = None  # None: the whole repository
+    label: str = ""
+
+
+def _diffusers_folder(repo: str, variant: str | None, label: str) -> Fetch:
+    # Only the diffusers sub-folders: these repos also hold multi-GB original checkpoints at the top.
+    weights = f"*/*.{variant}.safetensors" if variant else "*/*.safetensors"
+    return Fetch(repo, ("model_index.json", "*/*.json", "*/*.txt", weights), label)
+
+
+def sources(spec: ModelSpec) -> list[Fetch]:
+    """Every hub repository a model loads from (local folders are left out)."""
+    fetches = [_diffusers_folder(spec.weights, spec.variant, "weights")]
+    if spec.t2i_weights:
+        fetches.append(_diffusers_folder(spec.t2i_weights, spec.variant, "text-to-image weights"))
+    if spec.adapter:
+        patterns = (spec.adapter_file,) if spec.adapter_file else None
+        fetches.append(Fetch(spec.adapter, patterns, "motion adapter"))
+    if spec.adapter_config:
+        fetches.append(Fetch(spec.adapter_config, ("config.json",), "motion adapter config"))
+    if spec.lora:
+        moves = ("zoom-in", "zoom-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "rolling-clockwise",
+                 "rolling-anticlockwise")  # fmt: skip
+        fetches += [Fetch(spec.lora.format(move=move), None, f"camera LoRA {move}") for move in moves]
+    return [f for f in fetches if not os.path.isdir(f.repo) and not os.path.isfile(f.repo)]
+
+
+def fetch_models(
+    specs: Iterable[ModelSpec],
+    snapshot_download: Callable[..., Any] | None = None,
+    report: Callable[[str], None] = print,
+) -> None:
+    """Download every model's repositories (with progress bars); raise DownloadError with advice."""
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    if snapshot_download is None:
+        from huggingface_hub import snapshot_download as hub_download
+
+        snapshot_download = hub_download
+    download: Callable[..., Any] = snapshot_download
+    seen: set[tuple[str, tuple[str, ...] | None]] = set()
+    for spec in specs:
+        for fetch in sources(spec):
+            if (fetch.repo, fetch.patterns) in seen:
+                continue
+            seen.add((fetch.repo, fetch.patterns))
+            report(f"{spec.name}: {fetch.label} from {fetch.repo}")
+            try:
+                download(fetch.repo, allow_patterns=list(fetch.patterns) if fetch.patterns else None)
+            except GatedRepoError:
+                raise DownloadError(
+                    f"{fetch.repo} is gated: accept its terms at https://huggingface.co/{fetch.repo} with your "
+                    "account, then create a read token (https://huggingface.co/settings/tokens) and set HF_TOKEN "
+                    "in .env (or run `hf auth login`)"
+                ) from None
+            except RepositoryNotFoundError:
+                raise DownloadError(
+                    f"{fetch.repo} does not exist on the Hugging Face hub (or is private: set HF_TOKEN); "
+                    f"check the {spec.name} settings in .env"
+                ) from None
+            except (LocalEntryNotFoundError, OSError) as exc:
+                raise DownloadError(f"could not download {fetch.repo}: {str(exc).splitlines()[0]}") from None
+    report("All weights are in the cache.")

@@ -1,0 +1,81 @@
+"""Input images: check by content, refuse decompression bombs before decoding, orient, fit (torch-free)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from generation.jobs import Fit
+
+__all__ = ["ACCEPTED_FORMATS", "MAX_PIXELS", "ImageError", "ImageInfo", "fit", "load_rgb", "probe", "to_png"]
+
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+MAX_PIXELS = 40_000_000  # 40 MP: far above any camera a user animates, far below a decompression bomb
+
+
+class ImageError(ValueError):
+    """The input is not an image we can use; the message is safe to show a user."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+
+
+def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
+    """Read only the header: the real format (not the file name's) and the size, checked against limits."""
+    if not data:
+        raise ImageError("the file is empty")
+    too_large = f"the image is too large; the limit is {max_pixels / 1e6:.0f} MP"
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            info = ImageInfo(img.format or "?", img.width, img.height)
+    except Image.DecompressionBombError:
+        raise ImageError(too_large) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ImageError("that file is not a picture (send a PNG, JPEG, WebP or GIF)") from None
+    if info.format not in ACCEPTED_FORMATS:
+        raise ImageError(f"{info.format} images are not supported (send a PNG, JPEG, WebP or GIF)")
+    if info.width < 16 or info.height < 16:
+        raise ImageError(f"the image is {info.width}x{info.height}; it needs at least 16x16 pixels")
+    if info.width * info.height > max_pixels:
+        raise ImageError(f"{too_large} and this one is {info.width}x{info.height}")
+    return info
+
+
+def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a checked image: first frame, EXIF orientation applied, transparency on white, RGB."""
+    probe(data, max_pixels)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.seek(0)
+            img.load()
+            oriented = ImageOps.exif_transpose(img)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise ImageError("the image is damaged or incomplete") from None
+    if oriented.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = oriented.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return oriented.convert("RGB")
+
+
+def fit(img: Image.Image, width: int, height: int, mode: Fit = Fit.CROP) -> Image.Image:
+    """Fit `img` to exactly width x height: centre crop, or pad with a blurred copy of itself."""
+    if mode is Fit.CROP:
+        return ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS)
+    background = ImageOps.fit(img, (width, height), Image.Resampling.BILINEAR)
+    background = background.filter(ImageFilter.GaussianBlur(radius=max(width, height) / 40))
+    inner = ImageOps.contain(img, (width, height), Image.Resampling.LANCZOS)
+    background.paste(inner, ((width - inner.width) // 2, (height - inner.height) // 2))
+    return background
+
+
+def to_png(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()

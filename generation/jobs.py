@@ -1,0 +1,197 @@
+"""The job contract between the bot and the GPU workers (torch-free).
+
+A `VideoJob` says what to render; a `VideoResult` is what came out. Both are frozen dataclasses of
+plain values that round-trip through plain dicts (msgpack on the wire, never pickle). A payload from
+Redis is untrusted: `from_dict` checks the schema version, every field name and every field type, and
+raises `JobSchemaError` for anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgpack
+
+__all__ = [
+    "DEFAULT_BYTE_BUDGET",
+    "SCHEMA_VERSION",
+    "Fit",
+    "JobKind",
+    "JobSchemaError",
+    "OutputFormat",
+    "Stage",
+    "VideoJob",
+    "VideoResult",
+    "dumps",
+    "loads",
+]
+
+SCHEMA_VERSION = 1
+DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
+
+
+class JobSchemaError(ValueError):
+    """A payload is not a job or result this version understands."""
+
+
+class JobKind(enum.StrEnum):
+    IMAGE_TO_VIDEO = "image-to-video"
+    TEXT_TO_VIDEO = "text-to-video"
+    SMOOTH = "smooth"  # frame-interpolate an existing clip (the Smooth button)
+
+
+class OutputFormat(enum.StrEnum):
+    MP4 = "mp4"
+    GIF = "gif"
+    WEBM = "webm"
+
+
+class Stage(enum.StrEnum):
+    """Where a job is; workers publish it with a step count while denoising."""
+
+    QUEUED = "queued"
+    LOADING = "loading"
+    DENOISING = "denoising"
+    DECODING = "decoding"
+    ENCODING = "encoding"
+    DONE = "done"
+
+
+class Fit(enum.StrEnum):
+    CROP = "crop"  # centre crop to the aspect (default)
+    PAD = "pad"  # keep the whole image, pad with a blurred copy of itself
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    job_id: str
+    kind: JobKind
+    model: str
+    prompt: str = ""
+    negative_prompt: str = ""
+    image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL)
+    video: bytes | None = None  # input clip for SMOOTH
+    aspect: str | None = None  # "16:9"…; None = the input image's nearest aspect, or 16:9 for text
+    fit: Fit = Fit.CROP
+    frames: int | None = None  # None = the model's default
+    fps: int = 24
+    motion: int = 1  # 0..4
+    camera: str | None = None  # canonical camera move, see options.Camera
+    guidance: float | None = None  # Pika's 8..24 scale; None = the model's default
+    seed: int | None = None  # None = the worker picks one and reports it
+    steps: int | None = None  # None = the model's default
+    smooth: bool = False
+    output: OutputFormat = OutputFormat.MP4
+    byte_budget: int = DEFAULT_BYTE_BUDGET
+    max_pixels: int | None = None  # cap on width x height (per-server limit)
+    user_id: str = ""  # who asked; used for queue fairness only
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self, "video_job")
+
+    @classmethod
+    def from_dict(cls, data: object) -> VideoJob:
+        return _from_dict(cls, data, "video_job")
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    job_id: str
+    video: bytes
+    mime: str
+    width: int
+    height: int
+    frames: int
+    fps: int
+    duration_s: float
+    seed: int
+    model: str
+    steps: int
+    last_frame_png: bytes = b""  # what Extend animates next
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self, "video_result")
+
+    @classmethod
+    def from_dict(cls, data: object) -> VideoResult:
+        return _from_dict(cls, data, "video_result")
+
+
+def dumps(obj: VideoJob | VideoResult) -> bytes:
+    """Serialise a job or result to msgpack bytes."""
+    return msgpack.packb(obj.to_dict(), use_bin_type=True)
+
+
+def loads(raw: bytes, cls: type[_T]) -> _T:
+    """Parse msgpack bytes into `cls`, raising JobSchemaError for anything malformed."""
+    try:
+        data = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raise JobSchemaError(f"payload is not valid msgpack: {exc}") from None
+    return cls.from_dict(data)
+
+
+_T = TypeVar("_T", VideoJob, VideoResult)
+
+
+def _to_dict(obj: Any, type_name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"schema": SCHEMA_VERSION, "type": type_name}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = value.value if isinstance(value, enum.Enum) else value
+    return out
+
+
+def _from_dict(cls: type[_T], data: object, type_name: str) -> _T:
+    if not isinstance(data, dict):
+        raise JobSchemaError(f"{type_name} payload must be a map, got {type(data).__name__}")
+    payload = dict(data)
+    version = payload.pop("schema", None)
+    if version != SCHEMA_VERSION:
+        raise JobSchemaError(
+            f"{type_name} schema version {version!r} is not supported (this code reads version "
+            f"{SCHEMA_VERSION}); run the same motionbot version on the bot and the workers"
+        )
+    if payload.pop("type", None) != type_name:
+        raise JobSchemaError(f"payload is not a {type_name}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(payload) - known
+    if unknown:
+        raise JobSchemaError(f"{type_name} has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+    values = {name: _coerce(name, hints[name], value) for name, value in payload.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required field is missing
+        raise JobSchemaError(f"{type_name}: {exc}") from None
+
+
+def _coerce(name: str, hint: Any, value: object) -> Any:
+    """Check one field's value against its annotation; convert enums from their string value."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if isinstance(origin, type) and issubclass(origin, enum.Enum):
+            try:
+                return origin(value)
+            except ValueError:
+                continue
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin is dict and isinstance(value, dict):
+            if all(isinstance(k, str) and isinstance(v, int | float) for k, v in value.items()):
+                return {k: float(v) for k, v in value.items()}
+            continue
+        if origin in (str, bytes, bool) and type(value) is origin:
+            return value
+    raise JobSchemaError(f"field {name!r} has a value of the wrong type: {type(value).__name__}")

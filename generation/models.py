@@ -1,0 +1,233 @@
+"""The model registry: what each named model is, where its weights are and what it supports (torch-free).
+
+The bot reads this to offer only what works (inputs, frames, camera, guidance); the worker reads it to
+load weights. Every field can be overridden from the environment, see `settings.ModelOverrides`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from dataclasses import dataclass
+
+__all__ = [
+    "ASPECTS",
+    "DEFAULT_MODELS",
+    "KNOWN_MODELS",
+    "CameraMode",
+    "Family",
+    "Guidance",
+    "Input",
+    "ModelSpec",
+    "nearest_aspect",
+    "size_for",
+]
+
+ASPECTS = ("16:9", "9:16", "1:1", "4:5", "5:4", "4:3", "3:4", "3:2", "2:3")
+
+
+class Family(enum.StrEnum):
+    SVD = "svd"  # Stable Video Diffusion, image -> video
+    ANIMATEDIFF = "animatediff"  # SD 1.5 + motion adapter, text -> video
+    T2I_SVD = "t2i-svd"  # a fast text -> image model, then SVD
+
+
+class Input(enum.StrEnum):
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class CameraMode(enum.StrEnum):
+    VIRTUAL = "virtual"  # a zoom / pan / rotate path applied to the generated frames
+    LORA = "lora"  # AnimateDiff's learned motion LoRAs
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """A model's guidance range; Pika's 8..24 scale maps onto it with 12 -> default."""
+
+    low: float
+    default: float
+    high: float
+
+    def from_pika(self, pika: float | None) -> float:
+        if pika is None:
+            return self.default
+        if pika <= 12:
+            return self.low + (self.default - self.low) * (pika - 8) / 4
+        return self.default + (self.high - self.default) * (pika - 12) / 12
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: Family
+    input: Input
+    description: str
+    weights: str  # hub id or local folder of the main pipeline
+    width: int  # native size; other aspects keep this pixel area
+    height: int
+    frames: int
+    max_frames: int
+    steps: int
+    max_steps: int
+    guidance: Guidance
+    camera: CameraMode
+    size_multiple: int = 64  # latent downsampling x UNet depth
+    variant: str | None = None  # e.g. "fp16" weight files on the hub
+    adapter: str | None = None  # AnimateDiff motion adapter: hub id or folder
+    adapter_file: str | None = None  # single-file adapter weights inside `adapter` (Lightning)
+    adapter_config: str | None = None  # where the single-file adapter's config comes from
+    lora: str | None = None  # motion LoRA location, "{move}" replaced by zoom-in, pan-left, …
+    scheduler: str = "default"  # "default" | "ddim" | "euler-trailing"
+    t2i_weights: str | None = None  # T2I_SVD: the text -> image model
+    t2i_steps: int = 1
+    t2i_guidance: float = 0.0
+    cost_factor: float = 1.0  # GPU work per pixel x frame x step relative to SVD (quota credits)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def takes_negative_prompt(self) -> bool:
+        return self.family is Family.ANIMATEDIFF and self.guidance.high > 1.0
+
+
+def size_for(aspect: str, area: int, multiple: int) -> tuple[int, int]:
+    """Width and height for `aspect` ("16:9") with about `area` pixels, both multiples of `multiple`."""
+    w_ratio, h_ratio = (int(part) for part in aspect.split(":"))
+    width = math.sqrt(area * w_ratio / h_ratio)
+    height = width * h_ratio / w_ratio
+    return (
+        max(multiple, round(width / multiple) * multiple),
+        max(multiple, round(height / multiple) * multiple),
+    )
+
+
+def nearest_aspect(width: int, height: int) -> str:
+    """The supported aspect closest to width:height (compared in log space)."""
+    ratio = math.log(width / height)
+
+    def distance(aspect: str) -> float:
+        w, h = (int(part) for part in aspect.split(":"))
+        return abs(math.log(w / h) - ratio)
+
+    return min(ASPECTS, key=distance)
+
+
+_SVD_GUIDANCE = Guidance(low=1.5, default=3.0, high=6.0)
+_ADAPTER = "guoyww/animatediff-motion-adapter-v1-5-2"
+_SD15_BASE = "emilianJR/epiCRealism"
+
+DEFAULT_MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="svd",
+            family=Family.SVD,
+            input=Input.IMAGE,
+            description="Stable Video Diffusion (14 frames)",
+            weights="stabilityai/stable-video-diffusion-img2vid",
+            width=1024,
+            height=576,
+            frames=14,
+            max_frames=14,
+            steps=25,
+            max_steps=50,
+            guidance=_SVD_GUIDANCE,
+            camera=CameraMode.VIRTUAL,
+        ),
+        ModelSpec(
+            name="svd-xt",
+            family=Family.SVD,
+            input=Input.IMAGE,
+            description="Stable Video Diffusion XT (25 frames)",
+            weights="stabilityai/stable-video-diffusion-img2vid-xt",
+            width=1024,
+            height=576,
+            frames=25,
+            max_frames=25,
+            steps=25,
+            max_steps=50,
+            guidance=_SVD_GUIDANCE,
+            camera=CameraMode.VIRTUAL,
+        ),
+        ModelSpec(
+            name="animatediff",
+            family=Family.ANIMATEDIFF,
+            input=Input.TEXT,
+            description="AnimateDiff v1.5-2 with motion LoRAs for camera moves",
+            weights=_SD15_BASE,
+            width=512,
+            height=512,
+            frames=16,
+            max_frames=16,
+            steps=25,
+            max_steps=50,
+            guidance=Guidance(low=4.0, default=7.5, high=12.0),
+            camera=CameraMode.LORA,
+            adapter=_ADAPTER,
+            lora="guoyww/animatediff-motion-lora-{move}",
+            scheduler="ddim",
+            cost_factor=1.5,
+        ),
+        ModelSpec(
+            name="animatediff-lightning",
+            family=Family.ANIMATEDIFF,
+            input=Input.TEXT,
+            description="AnimateDiff-Lightning, 4 steps (fast drafts)",
+            weights=_SD15_BASE,
+            width=512,
+            height=512,
+            frames=16,
+            max_frames=16,
+            steps=4,
+            max_steps=4,
+            guidance=Guidance(low=1.0, default=1.0, high=1.0),  # distilled: no classifier-free guidance
+            camera=CameraMode.LORA,
+            adapter="ByteDance/AnimateDiff-Lightning",
+            adapter_file="animatediff_lightning_4step_diffusers.safetensors",
+            adapter_config=_ADAPTER,
+            lora="guoyww/animatediff-motion-lora-{move}",
+            scheduler="euler-trailing",
+            cost_factor=1.5,
+        ),
+        ModelSpec(
+            name="t2i-svd",
+            family=Family.T2I_SVD,
+            input=Input.TEXT,
+            description="SDXL-Turbo picture, animated by SVD-XT",
+            weights="stabilityai/stable-video-diffusion-img2vid-xt",
+            width=1024,
+            height=576,
+            frames=25,
+            max_frames=25,
+            steps=25,
+            max_steps=50,
+            guidance=_SVD_GUIDANCE,
+            camera=CameraMode.VIRTUAL,
+            t2i_weights="stabilityai/sdxl-turbo",
+            t2i_steps=1,
+            t2i_guidance=0.0,
+            cost_factor=1.1,  # the text-to-image picture first
+        ),
+    )
+}
+
+KNOWN_MODELS = tuple(DEFAULT_MODELS)
+
+
+def with_overrides(spec: ModelSpec, overrides: dict[str, object]) -> ModelSpec:
+    """A copy of `spec` with the given fields replaced (None values are ignored)."""
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    spec = dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
+    # A lowered maximum pulls the default down with it unless the default was set too.
+    if "frames" not in changes and spec.frames > spec.max_frames:
+        spec = dataclasses.replace(spec, frames=spec.max_frames)
+    if "steps" not in changes and spec.steps > spec.max_steps:
+        spec = dataclasses.replace(spec, steps=spec.max_steps)
+    if not 2 <= spec.frames <= spec.max_frames or not 1 <= spec.steps <= spec.max_steps:
+        raise ValueError(f"model {spec.name}: default frames/steps must lie within their maximum")
+    return spec

@@ -1,0 +1,53 @@
+"""Progress reports and cooperative cancellation for a render running in a worker thread (torch-free)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from generation.jobs import Stage
+
+__all__ = ["FinalError", "JobCancelled", "ProgressFn", "Reporter"]
+
+ProgressFn = Callable[[Stage, int, int], None]  # (stage, step, total steps)
+
+
+class FinalError(Exception):
+    """A failure that running the job again will not fix. The message is written for the user."""
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it ran."""
+
+
+class Reporter:
+    """Passes progress to `on_progress` and raises JobCancelled at the next check once `cancel` is set."""
+
+    def __init__(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
+        self._on_progress = on_progress
+        self._cancel = cancel or threading.Event()
+
+    def check(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled()
+
+    def stage(self, stage: Stage, step: int = 0, total: int = 0) -> None:
+        self.check()
+        if self._on_progress is not None:
+            self._on_progress(stage, step, total)
+
+    def step_callback(self, total: int) -> Callable[..., dict[str, Any]]:
+        """A diffusers `callback_on_step_end`: reports each step, stops the pipeline once cancelled.
+
+        Raising here leaves the denoising loop right after the current step and skips the VAE decode,
+        so a cancel costs at most one step.
+        """
+
+        def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            self.stage(Stage.DENOISING, step + 1, total)
+            if step + 1 == total:
+                self.stage(Stage.DECODING, total, total)
+            return kwargs
+
+        return callback

@@ -1,0 +1,384 @@
+"""The job queue seen from the bot (torch-free): submit, watch, cancel and collect video jobs.
+
+Jobs live in one arq queue in Redis. Beside arq's own keys motionbot keeps, per job: routing metadata
+(model, user), live progress, a cancel flag and the final outcome; and per worker a heartbeat record.
+Everything is msgpack, never pickle: a Redis that somebody else can write to must not become code
+execution here or in a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
+
+from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
+
+__all__ = [
+    "CancelResult",
+    "JobOutcome",
+    "JobQueue",
+    "JobState",
+    "NoWorkerForModel",
+    "Progress",
+    "QueueFull",
+    "QueueSettings",
+    "WorkerInfo",
+    "deserialize",
+    "keys",
+    "redis_settings",
+    "serialize",
+]
+
+RENDER_FUNCTION = "render"
+
+
+class keys:
+    QUEUE = "motionbot:queue"  # arq's sorted set of job ids
+    META = "motionbot:meta"  # hash: job id -> msgpack [model, user]
+    USER_LAST_START = "motionbot:user-last-start"  # hash: user -> ms of their last job start
+    PROGRESS_CHANNEL = "motionbot:progress"  # pub/sub: job ids whose progress changed
+    WORKERS = "motionbot:worker:"  # + worker id: msgpack WorkerInfo, expires without heartbeats
+    IN_PROGRESS = "arq:in-progress:"  # arq's lock on a running job: the worker's lease
+
+    @staticmethod
+    def progress(job_id: str) -> str:
+        return f"motionbot:progress:{job_id}"
+
+    @staticmethod
+    def outcome(job_id: str) -> str:
+        return f"motionbot:outcome:{job_id}"
+
+    @staticmethod
+    def cancel(job_id: str) -> str:
+        return f"motionbot:cancel:{job_id}"
+
+    @staticmethod
+    def user_jobs(user: str) -> str:
+        return f"motionbot:user-jobs:{user}"
+
+    @staticmethod
+    def durations(model: str) -> str:
+        return f"motionbot:durations:{model}"
+
+
+def _fallback(obj: object) -> object:
+    # arq stores failures as exceptions; keep them as text rather than refusing to store them.
+    if isinstance(obj, BaseException):
+        return f"{type(obj).__name__}: {obj}"
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def serialize(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True, default=_fallback)
+
+
+def deserialize(raw: bytes) -> Any:
+    return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+
+
+class QueueSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_QUEUE__", env_file=".env", extra="ignore")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    lease_s: float = 15.0  # a dead worker's job is taken by another within this (+ one poll)
+    max_tries: int = 3  # runs of a job (crashes included) before it ends as failed
+    result_ttl_s: int = 3600  # how long finished clips wait in Redis to be collected
+    shutdown_grace_s: float = 60.0  # on SIGTERM, time to finish the running job before handing it back
+    poll_s: float = 0.25  # how often an idle worker looks for work
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq connection settings that ride out a Redis restart: commands retry with backoff for ~1 min."""
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_retries = 30
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=40)
+    return settings
+
+
+class NoWorkerForModel(RuntimeError):
+    """No live worker serves the job's model: the job would wait forever."""
+
+
+class QueueFull(RuntimeError):
+    """The user already has as many jobs queued as allowed."""
+
+
+class CancelResult(enum.StrEnum):
+    REMOVED = "removed"  # it was queued and will never run
+    STOPPING = "stopping"  # it is running and stops within one denoising step
+    FINISHED = "finished"  # too late: it already has an outcome
+    UNKNOWN = "unknown"  # no such job
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: Stage
+    step: int
+    total: int
+    updated_at: float
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    status: str  # "done" | "failed" | "cancelled"
+    reason: str = ""  # for failed / cancelled, written for the user
+    result: VideoResult | None = None
+    tries: int = 1
+    worker: str = ""  # which worker ran it last
+    finished_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobState:
+    status: str  # "queued" | "running" | "done" | "failed" | "cancelled" | "unknown"
+    position: int | None = None  # 1 = next to start (queued jobs only)
+    eta_s: float | None = None  # until the clip is ready, from recent render times
+    progress: Progress | None = None
+    served: bool = True  # False: no live worker serves this job's model
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    id: str
+    host: str
+    gpu: str
+    gpu_memory_gb: float
+    models: tuple[str, ...]
+    current_job: str | None
+    heartbeat_at: float
+    pid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "models": list(self.models)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkerInfo:
+        return cls(**{**data, "models": tuple(data["models"])})
+
+
+class JobQueue:
+    """The bot's handle on the queue. Every method is safe to call repeatedly and concurrently."""
+
+    def __init__(self, redis: ArqRedis, settings: QueueSettings):
+        self.redis = redis
+        self.settings = settings
+
+    @classmethod
+    async def connect(cls, settings: QueueSettings) -> JobQueue:
+        pool = await create_pool(
+            redis_settings(settings.redis_url),
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+            default_queue_name=keys.QUEUE,
+        )
+        return cls(pool, settings)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def submit(self, job: VideoJob, *, require_worker: bool = True, max_queued: int | None = None) -> bool:
+        """Queue a job; False if a job with this id was already submitted (it runs once)."""
+        if await self.redis.exists(keys.outcome(job.job_id)):
+            return False
+        if require_worker and not any(job.model in w.models for w in await self.workers()):
+            raise NoWorkerForModel(f"no GPU worker serving `{job.model}` is online right now")
+        user_key = keys.user_jobs(job.user_id)
+        if max_queued is not None and job.user_id and await self.redis.scard(user_key) >= max_queued:
+            raise QueueFull(f"you already have {max_queued} jobs waiting; wait for one to finish")
+        # Routing metadata first: a worker that sees the job id must also see its model.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.META, job.job_id, serialize([job.model, job.user_id]))
+            pipe.sadd(user_key, job.job_id)
+            await pipe.execute()
+        queued = await self.redis.enqueue_job(
+            RENDER_FUNCTION, job.to_dict(), _job_id=job.job_id, _expires=self.settings.result_ttl_s + 86400
+        )
+        if queued is not None:
+            await self.publish_progress(job.job_id, Progress(Stage.QUEUED, 0, 0, time.time()))
+        return queued is not None
+
+    async def publish_progress(self, job_id: str, progress: Progress) -> None:
+        """Store a job's latest progress and tell subscribers it changed."""
+        record = [progress.stage.value, progress.step, progress.total, progress.updated_at, progress.worker]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.progress(job_id), serialize(record), ex=self.settings.result_ttl_s)
+            pipe.publish(keys.PROGRESS_CHANNEL, job_id)
+            await pipe.execute()
+
+    async def progress(self, job_id: str) -> Progress | None:
+        raw = await self.redis.get(keys.progress(job_id))
+        if raw is None:
+            return None
+        stage, step, total, updated_at, worker = deserialize(raw)
+        return Progress(Stage(stage), step, total, updated_at, worker)
+
+    async def outcome(self, job_id: str) -> JobOutcome | None:
+        """The final outcome (with the clip when done), or None while the job is unfinished."""
+        raw = await self.redis.get(keys.outcome(job_id))
+        if raw is None:
+            return None
+        data = deserialize(raw)
+        try:
+            result = VideoResult.from_dict(data["result"]) if data.get("result") else None
+        except JobSchemaError as exc:
+            return JobOutcome("failed", f"the result could not be read ({exc})")
+        return JobOutcome(
+            data["status"], data.get("reason", ""), result, data.get("tries", 1), data.get("worker", ""),
+            data.get("finished_at", 0.0),
+        )  # fmt: skip
+
+    async def state(self, job_id: str) -> JobState:
+        """Where a job is: queued (with position and ETA), running (with progress) or finished."""
+        outcome = await self.outcome(job_id)
+        if outcome is not None:
+            return JobState(outcome.status)
+        meta_raw = await self.redis.hget(keys.META, job_id)
+        in_queue = await self.redis.zscore(keys.QUEUE, job_id) is not None
+        if meta_raw is None or not in_queue:
+            return JobState("unknown")
+        model = deserialize(meta_raw)[0]
+        progress = await self.progress(job_id)
+        if await self.redis.exists(keys.IN_PROGRESS + job_id):
+            return JobState("running", progress=progress, served=True)
+        workers = [w for w in await self.workers() if model in w.models]  # only queued jobs need them
+        position = await self.position(job_id)
+        average = await self.average_duration(model)
+        eta = None
+        if position is not None and average is not None:
+            eta = average * math.ceil(position / max(1, len(workers)))
+        return JobState("queued", position=position, eta_s=eta, progress=progress, served=bool(workers))
+
+    async def position(self, job_id: str) -> int | None:
+        """1-based place among queued jobs of the same model, under the per-user round robin."""
+        ids = [i.decode() for i in await self.redis.zrange(keys.QUEUE, 0, 999)]
+        if job_id not in ids:
+            return None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.META, ids)
+            for other in ids:
+                pipe.exists(keys.IN_PROGRESS + other)
+            metas, *running = await pipe.execute()
+        queued: list[tuple[str, str, str]] = []  # (id, model, user) in queue order
+        for other, meta, is_running in zip(ids, metas, running, strict=True):
+            if meta is not None and not is_running:
+                model, user = deserialize(meta)
+                queued.append((other, model, user))
+        mine = next((q for q in queued if q[0] == job_id), None)
+        if mine is None:
+            return None
+        same_model = [q for q in queued if q[1] == mine[1]]
+        # Round robin: a user's k-th queued job (0 = oldest) starts in round k; each round serves every
+        # user with a job left, least recently started user first (as FairWorker._pick does).
+        k = sum(1 for q in same_model[: same_model.index(mine)] if q[2] == mine[2])
+        per_user: dict[str, int] = {}
+        first_index: dict[str, int] = {}
+        for index, (_, _, user) in enumerate(same_model):
+            per_user[user] = per_user.get(user, 0) + 1
+            first_index.setdefault(user, index)
+        users = list(per_user)
+        last = dict(zip(users, await self.redis.hmget(keys.USER_LAST_START, users), strict=True))
+
+        def rank(user: str) -> tuple[float, int]:
+            return float(last[user] or 0), first_index[user]
+
+        others = [user for user in users if user != mine[2]]
+        earlier_rounds = sum(min(per_user[user], k) for user in others)
+        same_round_ahead = sum(1 for user in others if per_user[user] > k and rank(user) < rank(mine[2]))
+        return k + earlier_rounds + same_round_ahead + 1
+
+    async def average_duration(self, model: str) -> float | None:
+        durations = [float(d) for d in await self.redis.lrange(keys.durations(model), 0, 19)]
+        return sum(durations) / len(durations) if durations else None
+
+    async def cancel(self, job_id: str) -> CancelResult:
+        """Cancel a job: removed if still queued; if running, it stops within one denoising step."""
+        if await self.redis.exists(keys.outcome(job_id)):
+            return CancelResult.FINISHED
+        in_progress = keys.IN_PROGRESS + job_id
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(in_progress, keys.QUEUE)
+            running = await pipe.exists(in_progress)
+            queued = await pipe.zscore(keys.QUEUE, job_id) is not None
+            if not queued:
+                await pipe.reset()
+                return CancelResult.UNKNOWN
+            pipe.multi()
+            if running:
+                pipe.set(keys.cancel(job_id), b"1", ex=self.settings.result_ttl_s)
+            else:
+                pipe.zrem(keys.QUEUE, job_id)
+                pipe.delete(f"arq:job:{job_id}", f"arq:retry:{job_id}")
+            try:
+                await pipe.execute()
+            except WatchError:  # a worker took or finished it meanwhile: look again
+                return await self.cancel(job_id)
+        if running:
+            return CancelResult.STOPPING
+        await self.record_outcome(job_id, "cancelled", reason="cancelled before it started")
+        return CancelResult.REMOVED
+
+    async def record_outcome(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        reason: str = "",
+        result: VideoResult | None = None,
+        tries: int = 1,
+        worker: str = "",
+    ) -> bool:
+        """Store a job's final outcome once; False if it already had one (a re-run after a crash)."""
+        meta_raw = await self.redis.hget(keys.META, job_id)
+        user = deserialize(meta_raw)[1] if meta_raw else ""
+        record = {
+            "status": status, "reason": reason, "result": result.to_dict() if result else None, "tries": tries,
+            "worker": worker, "finished_at": time.time(),
+        }  # fmt: skip
+        stored = await self.redis.set(keys.outcome(job_id), serialize(record), ex=self.settings.result_ttl_s, nx=True)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.META, job_id)
+            pipe.srem(keys.user_jobs(user), job_id)
+            pipe.delete(keys.cancel(job_id))
+            pipe.publish(keys.PROGRESS_CHANNEL, job_id)
+            await pipe.execute()
+        return bool(stored)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Workers that sent a heartbeat within their lease."""
+        names = [name async for name in self.redis.scan_iter(match=keys.WORKERS + "*", count=100)]
+        if not names:
+            return []
+        found = []
+        for raw in await self.redis.mget(names):
+            if raw is not None:
+                try:
+                    found.append(WorkerInfo.from_dict(deserialize(raw)))
+                except (TypeError, KeyError, ValueError):
+                    continue  # a record written by another version: ignore it
+        return sorted(found, key=lambda w: w.id)
+
+    async def wait(self, job_id: str, timeout: float, poll_s: float = 0.2) -> JobOutcome:
+        """Wait for a job's outcome (tests, CLI); raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            outcome = await self.outcome(job_id)
+            if outcome is not None:
+                return outcome
+            await asyncio.sleep(poll_s)
+        raise TimeoutError(f"job {job_id} has no outcome after {timeout} s")

@@ -1,0 +1,319 @@
+"""The GPU worker: an arq worker that renders one job at a time.
+
+- Routing and fairness: each poll picks, among queued jobs of the models this worker serves, the oldest
+  job of the user whose last job started longest ago (per-user round robin).
+- Lease: arq locks a running job with its in-progress key. The job shortens that lock to `lease_s` and
+  renews it every second, so when a worker dies (SIGKILL, OOM kill, lost host) another worker takes
+  the job within `lease_s` plus one poll, instead of after arq's job timeout.
+- Exactly-once outcome: the outcome is written with SET NX; a re-run after a crash finds it and stops.
+- Cancel: the client sets a flag; the renewal loop sees it and the pipeline stops at the next step.
+- SIGTERM: no new jobs; the running one gets `shutdown_grace_s` to finish, then is handed back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from arq import Retry
+from arq.utils import timestamp_ms
+from arq.worker import Worker, func
+
+from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
+from generation.metrics import WorkerMetrics
+from generation.progress import FinalError, JobCancelled, ProgressFn
+from generation.queue import (
+    RENDER_FUNCTION,
+    JobQueue,
+    Progress,
+    QueueSettings,
+    WorkerInfo,
+    deserialize,
+    keys,
+    redis_settings,
+    serialize,
+)
+
+__all__ = ["FairWorker", "RenderEngine", "SleepEngine", "WorkerState", "build_worker", "is_alive"]
+
+log = logging.getLogger(__name__)
+
+
+class RenderEngine(Protocol):
+    def render(
+        self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    ) -> VideoResult: ...
+
+
+class SleepEngine:
+    """A stand-in engine that sleeps instead of rendering: for queue benchmarks and dry runs."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def render(
+        self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    ) -> VideoResult:
+        steps = job.steps or 4
+        for step in range(1, steps + 1):
+            if cancel is not None and cancel.wait(self.seconds / steps):
+                raise JobCancelled()
+            if on_progress is not None:
+                on_progress(Stage.DENOISING, step, steps)
+        return VideoResult(
+            job.job_id, b"dry-run", "video/mp4", 64, 64, 1, job.fps, 0.0, job.seed or 0, job.model, steps
+        )
+
+
+@dataclass
+class WorkerState:
+    id: str
+    engine: RenderEngine
+    models: tuple[str, ...]
+    settings: QueueSettings
+    gpu: str = "cpu"
+    gpu_memory_gb: float = 0.0
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "render"))
+    current_job: str | None = None
+    queue: JobQueue | None = None
+    heartbeat: asyncio.Task[None] | None = None
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)  # served on a port only if the CLI asks
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(self.id, socket.gethostname(), self.gpu, self.gpu_memory_gb, self.models,
+                          self.current_job, time.time(), os.getpid())  # fmt: skip
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return type(exc).__name__ in ("OutOfMemoryError", "OutOfGPUMemory")
+
+
+async def render(ctx: dict[str, Any], payload: object) -> str:
+    """The arq job: render one VideoJob and record its outcome."""
+    state: WorkerState = ctx["state"]
+    queue = state.queue
+    assert queue is not None
+    job_id, tries = ctx["job_id"], ctx["job_try"]
+    finish = functools.partial(queue.record_outcome, job_id, tries=tries, worker=state.id)
+    metrics = state.metrics
+    if await queue.redis.exists(keys.outcome(job_id)):
+        return "already finished"  # a re-run after a crash that happened after the outcome was stored
+    if tries > state.settings.max_tries:
+        crashes = tries - 1
+        await finish("failed", reason=f"the render stopped its worker {crashes} times (a crash or out of memory)")
+        metrics.failures.labels("?", "crashed").inc()
+        return "failed"
+    try:
+        job = VideoJob.from_dict(payload)
+    except JobSchemaError as exc:
+        log.warning("job %s: malformed payload: %s", job_id, exc, extra={"job_id": job_id})
+        await finish("failed", reason=f"the job could not be read ({exc})")
+        metrics.failures.labels("?", "malformed").inc()
+        return "failed"
+
+    cancel = threading.Event()
+    latest: list[Progress] = []  # written by the render thread, published by the lease loop
+
+    def on_progress(stage: Stage, step: int, total: int) -> None:
+        latest[:] = [Progress(stage, step, total, time.time(), state.id)]
+
+    await queue.redis.hset(keys.USER_LAST_START, job.user_id, timestamp_ms())
+    state.current_job = job_id
+    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest))
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    metrics.busy.set(1)
+    log.info("job %s: %s for user %s, try %d", job_id, job.model, job.user_id, tries,
+             extra={"job_id": job_id, "model": job.model})  # fmt: skip
+    future = loop.run_in_executor(state.executor, state.engine.render, job, on_progress, cancel)
+    try:
+        result = await future
+    except asyncio.CancelledError:  # shutdown: stop the thread at the next step, then hand the job back
+        cancel.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(future)
+        raise
+    except JobCancelled:
+        await finish("cancelled", reason="cancelled while rendering")
+        metrics.jobs.labels(job.model, "cancelled").inc()
+        return "cancelled"
+    except Exception as exc:
+        kind = "rejected" if isinstance(exc, FinalError) else "out_of_memory" if _is_out_of_memory(exc) else "error"
+        metrics.failures.labels(job.model, kind).inc()
+        if not isinstance(exc, FinalError) and tries < state.settings.max_tries:
+            log.warning("job %s try %d failed, will run again: %r", job_id, tries, exc, extra={"job_id": job_id})
+            raise Retry(defer=1) from exc
+        if isinstance(exc, FinalError) or type(exc).__name__ == "OutOfGPUMemory":
+            reason = str(exc)
+        elif _is_out_of_memory(exc):
+            reason = "out of GPU memory — try a smaller size or fewer frames"
+        else:
+            log.exception("job %s failed on try %d", job_id, tries, extra={"job_id": job_id})
+            reason = f"the render failed {tries} times ({type(exc).__name__}); try again later"
+        await finish("failed", reason=reason)
+        metrics.jobs.labels(job.model, "failed").inc()
+        return "failed"
+    finally:
+        lease.cancel()
+        state.current_job = None
+        metrics.busy.set(0)
+        metrics.observe_gpu()
+    await finish("done", result=result)
+    metrics.jobs.labels(job.model, "done").inc()
+    for stage, seconds in result.timings.items():
+        metrics.seconds.labels(job.model, stage).observe(seconds)
+    log.info("job %s: done in %.1f s", job_id, time.monotonic() - started, extra={"job_id": job_id})
+    async with queue.redis.pipeline(transaction=False) as pipe:
+        pipe.lpush(keys.durations(job.model), round(time.monotonic() - started, 3))
+        pipe.ltrim(keys.durations(job.model), 0, 19)
+        await pipe.execute()
+    return "done"
+
+
+async def _keep_lease(queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress]) -> None:
+    """Twice a second: renew the job's lease, pass on a cancel, publish the newest progress."""
+    lease_ms = int(queue.settings.lease_s * 1000)
+    published: Progress | None = None
+    while True:
+        async with queue.redis.pipeline(transaction=False) as pipe:
+            pipe.pexpire(keys.IN_PROGRESS + job_id, lease_ms)
+            pipe.exists(keys.cancel(job_id))
+            _, cancelled = await pipe.execute()
+        if cancelled:
+            cancel.set()
+        if latest and latest[0] is not published:
+            published = latest[0]
+            await queue.publish_progress(job_id, published)
+        await asyncio.sleep(min(0.5, queue.settings.lease_s / 5))
+
+
+async def _heartbeat(state: WorkerState) -> None:
+    assert state.queue is not None
+    while True:
+        await state.queue.redis.set(keys.WORKERS + state.id, serialize(state.info().to_dict()),
+                                    px=int(state.settings.lease_s * 1000))  # fmt: skip
+        await asyncio.sleep(state.settings.lease_s / 5)
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    state: WorkerState = ctx["state"]
+    state.queue = JobQueue(ctx["redis"], state.settings)
+    state.heartbeat = asyncio.create_task(_heartbeat(state))
+    log.info("worker %s serving %s on %s", state.id, ", ".join(state.models), state.gpu)
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    state: WorkerState = ctx["state"]
+    if state.heartbeat is not None:
+        state.heartbeat.cancel()
+    if state.queue is not None:
+        with contextlib.suppress(Exception):
+            await state.queue.redis.delete(keys.WORKERS + state.id)
+    state.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class FairWorker(Worker):
+    """arq's worker with our job choice: only served models, per-user round robin."""
+
+    def __init__(self, state: WorkerState, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.state = state
+
+    async def _pick(self) -> list[bytes]:
+        ids = await self.pool.zrangebyscore(self.queue_name, min=float("-inf"), max=timestamp_ms(), start=0, num=500)
+        if not ids:
+            return []
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.META, ids)
+            for job_id in ids:
+                pipe.exists(keys.IN_PROGRESS + job_id.decode())
+            metas, *running = await pipe.execute()
+        oldest_of_user: dict[str, bytes] = {}
+        for job_id, meta, busy in zip(ids, metas, running, strict=True):
+            if busy:
+                continue
+            try:
+                model, user = deserialize(meta) if meta else (None, "")
+            except Exception:
+                model, user = None, ""  # unreadable metadata: let the job run and fail loudly
+            if model is None or model in self.state.models:
+                oldest_of_user.setdefault(str(user), job_id)
+        if not oldest_of_user:
+            return []
+        users = list(oldest_of_user)
+        last_start = await self.pool.hmget(keys.USER_LAST_START, users)
+        order = {
+            user: (float(last or 0), index) for index, (user, last) in enumerate(zip(users, last_start, strict=True))
+        }
+        return [oldest_of_user[min(users, key=order.__getitem__)]]
+
+    async def _poll_iteration(self) -> None:
+        # arq's loop, with `_pick` choosing the job instead of "the oldest one".
+        if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+            await self.start_jobs(await self._pick())
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()
+        await self.heart_beat()
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        # arq fails a job itself when it cannot read it: record that as the job's outcome too.
+        await super().finish_failed_job(job_id, result_data)
+        if self.state.queue is not None:
+            reason = "the job could not be read"
+            await self.state.queue.record_outcome(job_id, "failed", reason=reason, worker=self.state.id)
+
+
+def build_worker(state: WorkerState, handle_signals: bool = True) -> FairWorker:
+    """An arq worker for one GPU: one job at a time, msgpack payloads, our lease and shutdown rules."""
+    settings = state.settings
+    return FairWorker(
+        state,
+        functions=[func(render, name=RENDER_FUNCTION, max_tries=settings.max_tries + 1)],
+        queue_name=keys.QUEUE,
+        redis_settings=redis_settings(settings.redis_url),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        max_jobs=1,
+        job_timeout=24 * 3600,  # a job's life is bounded by its lease, not by this
+        keep_result=60,
+        poll_delay=settings.poll_s,
+        on_startup=_startup,
+        on_shutdown=_shutdown,
+        ctx={"state": state},
+        job_completion_wait=int(settings.shutdown_grace_s),
+        health_check_key=keys.WORKERS + state.id + ":arq-health",
+        handle_signals=handle_signals,
+    )
+
+
+async def is_alive(redis_url: str, worker_id: str | None = None, max_age_s: float = 30.0) -> bool:
+    """True when a worker (this one by id, or any on this host) sent a heartbeat within `max_age_s`."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        names = [name async for name in redis.scan_iter(match=keys.WORKERS + "*", count=100)]
+        for raw in await redis.mget(names) if names else []:
+            try:
+                info = WorkerInfo.from_dict(deserialize(raw)) if raw else None
+            except (TypeError, KeyError, ValueError):
+                continue
+            mine = info is not None and (info.id == worker_id if worker_id else info.host == socket.gethostname())
+            if info is not None and mine and time.time() - info.heartbeat_at < max_age_s:
+                return True
+        return False
+    except OSError:
+        return False
+    finally:
+        await redis.aclose()

@@ -1,0 +1,22 @@
+"""Storage defaults from the environment / `.env`: where the database is and the quota defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import NonNegativeInt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["StorageSettings"]
+
+
+class StorageSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_", env_file=".env", extra="ignore")
+
+    database_path: Path = Path("data/motionbot.db")
+    daily_credits: NonNegativeInt = 150  # per user per server per day: 15 standard SVD-XT clips
+    dm_daily_credits: NonNegativeInt = 150  # per user per day in direct messages
+    dms_allowed: bool = True
+    cooldown_s: NonNegativeInt = 0  # between two jobs of one user in one server
+    max_queued: NonNegativeInt = 3  # unfinished jobs per user per server
+    timezone: str = "UTC"  # when the day's credits reset (00:00 there)

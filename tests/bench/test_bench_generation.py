@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generation_benchmark_runs_at_reduced_size_and_compares_with_plain_diffusers(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    done = subprocess.run(
+        [sys.executable, "bench/bench_generation.py", "--size", "tiny", "--repeat", "1", "--json", str(out)],
+        cwd=ROOT, env=os.environ | {"CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())
+    paths = {(row["model"], row["path"]) for row in rows}
+    for model in ("svd-xt", "animatediff"):
+        assert {
+            (model, p) for p in ("plain diffusers", "motionbot full", "motionbot balanced", "motionbot low")
+        } <= paths
+    assert all(row["seconds"] > 0 for row in rows)
+    assert "plain diffusers" in done.stdout and "s/clip" in done.stdout

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_queue_benchmark_reports_throughput_latency_and_scaling(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, "bench/bench_queue.py", "--quick", "--job-s", "0.3", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert figures["submit_jobs_per_s_sequential"] > 0 and figures["pickup_ms_median"] > 0
+    scaling = {row["workers"]: row for row in figures["scaling"]}
+    assert set(scaling) == {1, 2}
+    # Two sleeping workers finish the same per-worker load in about the time one does: the queue scales.
+    assert scaling[2]["jobs_per_s"] > 1.5 * scaling[1]["jobs_per_s"]
+    assert "pick-up latency" in done.stdout

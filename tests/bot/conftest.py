@@ -1,0 +1,85 @@
+"""The unmodified bot (`python -m bot`) against the fake Discord, with a real Redis, SQLite and worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from generation.queue import JobQueue, QueueSettings
+from tests.fake_discord import FakeDiscord
+from tests.generation.test_worker_processes import wait_for_workers
+from tests.support import ROOT, Process, RedisServer, WorkerProcess
+
+TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
+LONG_RENDERS = {"MOTIONBOT_SVD_XT__MAX_STEPS": "400"}  # lets a test ask for a render that runs for seconds
+
+
+class BotProcess(Process):
+    """`python -m bot`, unmodified."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        super().__init__(["bot"], env, log)
+
+
+@pytest.fixture(scope="module")
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = await FakeDiscord().start()
+    yield server
+    await server.stop()
+
+
+def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], folder: Path) -> dict[str, str]:
+    return tiny_models | LONG_RENDERS | {
+        "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "MOTIONBOT_ATTACHMENT_HOSTS": fake.host,
+        "REDIS_URL": redis_url, "MOTIONBOT_DATABASE_PATH": str(folder / "motionbot.db"),
+        "MOTIONBOT_PROGRESS_INTERVAL_S": "0.3", "MOTIONBOT_WATCH_INTERVAL_S": "0.1", "MOTIONBOT_MAX_QUEUED": "20",
+        "MOTIONBOT_QUEUE__LEASE_S": "5", "PYTHONPATH": str(ROOT), "MOTIONBOT_METRICS_PORT": "0",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def start_bot(
+    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., BotProcess]]:
+    """Start extra bot processes (restart tests); all are killed at the end."""
+    bots: list[BotProcess] = []
+
+    def start(**env: str) -> BotProcess:
+        bot = BotProcess(_bot_env(fake, redis_server.url, tiny_models, tmp_path) | env, tmp_path / "bot.log")
+        bots.append(bot)
+        return bot
+
+    yield start
+    for bot in bots:
+        bot.stop()
+
+
+async def connected(fake: FakeDiscord, bot: BotProcess, identified_before: int = 0) -> None:
+    try:
+        await fake.wait_until(lambda: fake.identified > identified_before and fake.ready.is_set() and fake.commands,
+                              timeout=60, what="the bot to connect")  # fmt: skip
+    except TimeoutError:
+        raise AssertionError(bot.output()) from None
+
+
+@pytest.fixture(scope="module")
+async def service(
+    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BotProcess]:
+    """One bot and one tiny-model worker serving every model, shared by a test module."""
+    folder = tmp_path_factory.mktemp("service")
+    queue = await JobQueue.connect(QueueSettings(REDIS_URL=redis_server.url))
+    await queue.redis.flushdb()
+    env = _bot_env(fake, redis_server.url, tiny_models, folder)
+    worker = WorkerProcess(redis_server.url, ["--id", "gpu-0"], env, folder / "worker.log")
+    bot = BotProcess(env, folder / "bot.log")
+    try:
+        await wait_for_workers(queue, {"gpu-0"})
+        await connected(fake, bot)
+        yield bot
+    finally:
+        bot.stop()
+        worker.stop()
+        await queue.close()

@@ -1,0 +1,91 @@
+"""The buttons on status and result messages, pressed over the wire."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bot.conftest import BotProcess
+from tests.bot.test_video import credits_used, decode, delivered
+from tests.conftest import png_bytes
+from tests.fake_discord import FakeDiscord, Message
+
+
+async def animate(fake: FakeDiscord, user: int, prompt: str = "a cat") -> tuple[str, Message]:
+    token = await fake.slash("animate", {"prompt": prompt}, attachments={"image": fake.upload("c.png", png_bytes())},
+                             user_id=user)  # fmt: skip
+    return token, await delivered(fake, token)
+
+
+def button(message: Message, action: str) -> str:
+    return next(b["custom_id"] for b in message.buttons() if b["custom_id"].startswith(f"mb:{action}:"))
+
+
+async def ephemeral_answer(fake: FakeDiscord, token: str) -> str:
+    callback = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="an answer")
+    assert callback[0]["type"] == 4 and callback[0]["data"]["flags"] & 64
+    return str(callback[0]["data"]["content"])
+
+
+async def test_reroll_by_someone_else_makes_a_new_clip_on_their_credits(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2101, "a cat -seed 5")
+    token = await fake.click(first, button(first, "reroll"), user_id=2102)
+    second = await delivered(fake, token)
+    assert second.id != first.id and "<@2102>" in second.content and "-seed 5" not in second.content
+    assert await credits_used(service, 2102) == 1 and await credits_used(service, 2101) == 1
+
+
+async def test_remix_opens_a_modal_and_renders_the_edited_prompt(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2201, "a cat -motion 1")
+    token = await fake.click(first, button(first, "remix"), user_id=2201)
+    modal = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the modal")
+    assert modal[0]["type"] == 9
+    inputs = {c["custom_id"]: c.get("value") for row in modal[0]["data"]["components"] for c in row["components"]}
+    assert "a cat" in inputs.values()
+    values = dict(zip(inputs, ["a dog", "-motion 4 -camera pan right"], strict=True))
+    submitted = await fake.submit_modal(modal[0]["data"]["custom_id"], values)
+    remixed = await delivered(fake, submitted)
+    assert "a dog" in remixed.content and "-motion 4" in remixed.content and "-camera pan right" in remixed.content
+
+
+async def test_extend_continues_from_the_last_frame(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2301)
+    token = await fake.click(first, button(first, "extend"), user_id=2301)
+    extended = await delivered(fake, token)
+    assert decode(next(iter(extended.files.values())))[0] == "h264"
+
+
+async def test_smooth_interpolates_to_a_higher_frame_rate(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2401)
+    token = await fake.click(first, button(first, "smooth"), user_id=2401)
+    smooth = await delivered(fake, token)
+    assert decode(next(iter(smooth.files.values())))[4] == 8  # 4 frames at 24 fps -> 8 at 48
+    assert "48 fps" in smooth.content
+
+
+@pytest.mark.parametrize(("presser", "admin", "allowed"), [(2502, False, False), (2501, False, True),
+                                                           (2503, True, True)])  # fmt: skip
+async def test_delete_is_for_the_requester_or_moderators(
+    fake: FakeDiscord, service: BotProcess, presser: int, admin: bool, allowed: bool
+) -> None:
+    _, clip = await animate(fake, 2501)
+    token = await fake.click(clip, button(clip, "delete"), user_id=presser, admin=admin)
+    answer = await ephemeral_answer(fake, token)
+    if allowed:
+        await fake.wait_until(lambda: clip.id not in fake.messages, timeout=10, what="the deletion")
+    else:
+        assert "Only the person who asked" in answer and clip.id in fake.messages
+
+
+async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service: BotProcess) -> None:
+    image = fake.upload("slow.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2601)
+    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=20,
+                                   what="the status with Cancel")  # fmt: skip
+    stranger = await fake.click(status, button(status, "cancel"), user_id=2602)
+    assert "Only the person who asked" in await ephemeral_answer(fake, stranger)
+    mine = await fake.click(status, button(status, "cancel"), user_id=2601)
+    answer = await ephemeral_answer(fake, mine)
+    assert "Stopping" in answer or "Removed" in answer
+    await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancelled status")
+    assert "refunded" in status.content and not status.files
+    assert await credits_used(service, 2601) == 0

@@ -1,0 +1,48 @@
+"""The bot killed mid-job and started again: the clip is delivered, exactly once, and charged once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from generation.queue import JobQueue
+from storage.db import Database
+from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
+from tests.conftest import png_bytes
+from tests.fake_discord import FakeDiscord
+from tests.generation.test_worker_processes import wait_for_workers
+
+
+async def test_bot_killed_mid_job_delivers_once_after_restart(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], queue: JobQueue
+) -> None:
+    start_worker("--id", "gpu-r", env=LONG_RENDERS)
+    await wait_for_workers(queue, {"gpu-r"})
+    before = fake.identified
+    bot = start_bot()
+    await connected(fake, bot, before)
+    image = fake.upload("r.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "restart me -steps 60"}, attachments={"image": image}, user_id=4001)
+    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30,
+                                   what="the status message")  # fmt: skip
+    job_id = status.buttons()[0]["custom_id"].split(":")[2]
+    await fake.wait_until(lambda: "Generating" in status.content, timeout=60, what="progress")
+    bot.process.send_signal(signal.SIGKILL)
+    bot.process.wait()
+    assert (await queue.wait(job_id, 120)).status == "done"  # finished while the bot was down
+    assert not status.files
+
+    again = start_bot()
+    await connected(fake, again, fake.identified)
+    await fake.wait_until(lambda: status.files, timeout=60, what="delivery after the restart")
+    await asyncio.sleep(3)  # time for a duplicate to show up, if there were one
+    clips = [m for m in fake.messages.values() if m.files and job_id[:8] in next(iter(m.files))]
+    assert clips == [status]
+    db = await Database.open(str(again.log.parent / "motionbot.db"))
+    try:
+        rows = await db.fetchall("SELECT state FROM reservations WHERE job_id = ?", (job_id,))
+        job = await db.fetchone("SELECT state FROM jobs WHERE job_id = ?", (job_id,))
+    finally:
+        await db.close()
+    assert [r[0] for r in rows] == ["committed"] and job[0] == "delivered"

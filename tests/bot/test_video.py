@@ -1,0 +1,200 @@
+"""Users making clips over the wire: the real bot process, fake Discord, real Redis, worker and SQLite."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from storage.db import Database
+from tests.bot.conftest import BotProcess
+from tests.conftest import png_bytes
+from tests.fake_discord import FakeDiscord, Message
+
+
+def decode(data: bytes) -> tuple[str, str, int, int, int]:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        count = sum(1 for _ in container.decode(stream))
+        return stream.codec_context.name, stream.codec_context.pix_fmt, stream.codec_context.width, \
+            stream.codec_context.height, count  # fmt: skip
+
+
+async def delivered(fake: FakeDiscord, token: str, timeout: float = 90) -> Message:
+    return await fake.wait_until(lambda: (m := fake.response_to(token)) is not None and m.files and m,
+                                 timeout=timeout, what="the clip")  # fmt: skip
+
+
+async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDiscord, service: BotProcess) -> None:
+    image = fake.upload("cat.png", png_bytes(160, 90))
+    sent = time.monotonic()
+    token = await fake.slash("animate", {"prompt": "a cat -motion 3", "camera": "zoom in", "seed": 7},
+                             attachments={"image": image})  # fmt: skip
+    await fake.wait_until(lambda: fake.callbacks.get(token), timeout=5, what="the defer")
+    [defer] = fake.calls_to("POST", f"/interactions/\\d+/{token}/callback")
+    assert defer.at - sent < 3 and fake.callbacks[token][0]["type"] == 5
+    message = await delivered(fake, token)
+    [(name, clip)] = message.files.items()
+    assert name.endswith(".mp4")
+    assert decode(clip) == ("h264", "yuv420p", 80, 48, 4)
+    assert "a cat" in message.content and "-motion 3" in message.content and "-camera zoom in" in message.content
+    assert "-seed 7" in message.content
+    assert any("Queued" in (edit.get("content") or "") or "Generating" in (edit.get("content") or "")
+               for edit in message.edits), service.output()  # fmt: skip
+    assert {b["custom_id"].split(":")[1] for b in message.buttons()} == {
+        "reroll",
+        "remix",
+        "extend",
+        "smooth",
+        "delete",
+    }
+
+
+async def test_imagine_video_renders_a_prompt(fake: FakeDiscord, service: BotProcess) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a fox in the snow -camera pan left", "seed": 3,
+                                               "guidance": 16.0}, user_id=1101)  # fmt: skip
+    message = await delivered(fake, token)
+    assert decode(next(iter(message.files.values())))[0] == "h264"
+    assert (
+        "a fox in the snow" in message.content and "-camera pan left" in message.content and "-gs 16" in message.content
+    )
+
+
+async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, service: BotProcess) -> None:
+    target = fake.user_message("look at this", user_id=1201, attachments=[fake.upload("dog.jpg", png_bytes())])
+    token = await fake.context_menu("Animate image", target, user_id=1202)
+    message = await delivered(fake, token)
+    assert "<@1202>" in message.content
+
+
+async def test_reply_to_an_image_with_a_mention_animates_it(fake: FakeDiscord, service: BotProcess) -> None:
+    picture = fake.user_message("", user_id=1301, attachments=[fake.upload("sky.png", png_bytes())])
+    await fake.post(picture)
+    request = fake.user_message("<@700000000000000004> make it move -motion 2 -camera zoom out", user_id=1302,
+                                mentions_bot=True, reply_to=picture)  # fmt: skip
+    await fake.post(request)
+
+    def reply_with_clip() -> Message | None:
+        for message in fake.messages.values():
+            reference = message.data.get("message_reference") or {}
+            if reference.get("message_id") == request["id"] and message.files:
+                return message
+        return None
+
+    message = await fake.wait_until(reply_with_clip, timeout=90, what="the reply with a clip")
+    assert "-motion 2" in message.content and "-camera zoom out" in message.content
+
+
+async def test_a_mention_without_an_image_explains_how(fake: FakeDiscord, service: BotProcess) -> None:
+    request = fake.user_message("<@700000000000000004> hi", user_id=1401, mentions_bot=True)
+    await fake.post(request)
+    hint = await fake.wait_until(
+        lambda: next((m for m in fake.messages.values()
+                      if (m.data.get("message_reference") or {}).get("message_id") == request["id"]), None),
+        timeout=10, what="the hint",
+    )  # fmt: skip
+    assert "reply to a message with an image" in hint.content
+
+
+async def refusal(fake: FakeDiscord, token: str) -> str:
+    """The ephemeral error a user got (the public "thinking…" message is gone)."""
+    followup = await fake.wait_until(
+        lambda: next((c for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None), timeout=20,
+        what="an ephemeral error",
+    )  # fmt: skip
+    assert followup.payload["flags"] & 64, "errors are ephemeral"
+    assert fake.response_to(token) is None, "the public placeholder was deleted"
+    return str(followup.payload["content"])
+
+
+def huge_png_header(width: int, height: int) -> bytes:
+    from tests.generation.test_images import huge_png_header as header
+
+    return header(width, height)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "options", "message"),
+    [
+        ("notes.png", b"this is a text file, not a picture", {}, "not a picture"),
+        ("half.png", png_bytes(200, 200)[:300], {}, "damaged or incomplete"),
+        ("bomb.png", huge_png_header(30000, 30000), {}, "too large"),
+        ("empty.png", b"", {}, "empty"),
+        ("cat.png", png_bytes(), {"prompt": "-motion 9"}, "`-motion` must be 0–4, got `9`"),
+        ("cat.png", png_bytes(), {"prompt": "-foo 1"}, "unknown flag `-foo`"),
+    ],
+)
+async def test_bad_input_gets_a_clear_private_error_and_no_charge(
+    fake: FakeDiscord, service: BotProcess, name: str, data: bytes, options: dict, message: str
+) -> None:
+    user = 1500 + len(fake.calls) % 97
+    token = await fake.slash("animate", options, attachments={"image": fake.upload(name, data)}, user_id=user)
+    assert message in await refusal(fake, token)
+    assert await credits_used(service, user) == 0
+    assert service.process.poll() is None, "the bot is still running"
+
+
+async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:
+    image = fake.upload("cat.png", png_bytes()) | {"url": "http://169.254.169.254/latest/meta-data/cat.png"}
+    token = await fake.slash("animate", {}, attachments={"image": image}, user_id=1601)
+    assert "only download images uploaded to Discord" in await refusal(fake, token)
+
+
+async def test_a_rate_limit_from_discord_is_waited_out(fake: FakeDiscord, service: BotProcess) -> None:
+    fake.fail_next("PATCH", r"/webhooks/\d+/[^/]+/messages/", 429)
+    token = await fake.slash("imagine-video", {"prompt": "rain on a window"}, user_id=1701)
+    await delivered(fake, token)
+    statuses = [c.status for c in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/messages/")]
+    assert statuses[0] == 429 and 200 in statuses
+
+
+async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, service: BotProcess) -> None:
+    image = fake.upload("clouds.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "slow clouds -steps 40"}, attachments={"image": image}, user_id=1801)
+    status = await fake.wait_until(lambda: fake.response_to(token), timeout=20, what="the status message")
+    fake.expired_tokens.add(token)  # as if 15 minutes had passed
+
+    def fallback() -> Message | None:
+        replies = [m for m in fake.messages.values() if (m.data.get("message_reference") or {}).get("message_id")
+                   == str(status.id)]  # fmt: skip
+        return next((m for m in replies if m.files and "<@1801>" in m.content), None)
+
+    message = await fake.wait_until(fallback, timeout=90, what="the channel message")
+    assert "your video is ready" in message.content
+    assert any(c.status == 401 for c in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/"))
+
+
+async def credits_used(service: BotProcess, user_id: int) -> int:
+    db = await Database.open(Path(service_db(service)))
+    try:
+        row = await db.fetchone("SELECT COALESCE(SUM(cost), 0) FROM reservations WHERE user_id = ? AND "
+                                "state != 'refunded'", (user_id,))  # fmt: skip
+        return int(row[0]) if row else 0
+    finally:
+        await db.close()
+
+
+def service_db(service: BotProcess) -> str:
+    return str(service.log.parent / "motionbot.db")
+
+
+async def test_direct_messages_work_when_allowed(fake: FakeDiscord, service: BotProcess) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a lighthouse at night"}, user_id=1901, dm=True)
+    message = await delivered(fake, token)
+    assert "a lighthouse at night" in message.content
+    db = await Database.open(service_db(service))
+    try:
+        row = await db.fetchone("SELECT guild_id, state FROM reservations WHERE user_id = 1901")
+    finally:
+        await db.close()
+    assert tuple(row) == (0, "committed")  # charged to the direct-message allowance
+
+
+async def test_queue_command_shows_workers_and_depth(fake: FakeDiscord, service: BotProcess) -> None:
+    token = await fake.slash("queue", {}, user_id=1902)
+    call = await fake.wait_until(lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
+                                 timeout=20, what="the answer")  # fmt: skip
+    assert "GPU workers online" in call.payload["content"] and call.payload["flags"] & 64

@@ -1,0 +1,478 @@
+"""A fake Discord for tests: the REST API and the gateway WebSocket on localhost, speaking the real protocol.
+
+The unmodified bot connects to it through DISCORD_API_BASE. Tests push gateway events (slash commands,
+button clicks, modal submits, context menus, messages) and read what the bot did: the interaction
+callbacks, messages sent and edited (with their files), commands synced. Faults can be injected: a 429
+on the next matching request, or expired interaction tokens (401 / 50027).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+DISCORD_EPOCH_MS = 1420070400000
+GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 700000000000000003, 700000000000000004
+EVERYONE = GUILD_ID
+ADMIN_PERMISSIONS = str(1 << 3 | 1 << 5 | 1 << 13 | 1 << 11 | 1 << 10 | 1 << 15)  # admin, manage guild/messages
+MEMBER_PERMISSIONS = str(1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # view, send, attach, read history
+_counter = itertools.count(1)
+
+
+def snowflake() -> int:
+    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + (next(_counter) % 4096)
+
+
+def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
+    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name, "avatar": None,
+            "bot": bot}  # fmt: skip
+
+
+@dataclass
+class Message:
+    data: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)  # filename -> bytes
+    edits: list[dict[str, Any]] = field(default_factory=list)  # every payload that changed it
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def content(self) -> str:
+        return str(self.data.get("content") or "")
+
+    def buttons(self) -> list[dict[str, Any]]:
+        return [c for row in self.data.get("components", []) for c in row.get("components", [])]
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    status: int
+    payload: Any = None
+    at: float = field(default_factory=time.monotonic)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Exactly "application/json", as Discord sends it: discord.py compares the header literally.
+    return web.Response(body=json.dumps(body).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+
+
+class FakeDiscord:
+    def __init__(self) -> None:
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app.router.add_get("/gateway", self._gateway)
+        self.app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        self.app.router.add_get("/attachments/{name}", self._attachment)
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.calls: list[Call] = []
+        self.messages: dict[int, Message] = {}
+        self.original: dict[str, int] = {}  # interaction token -> message id of its response
+        self.callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction token -> callback payloads
+        self.commands: list[dict[str, Any]] = []
+        self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
+        self.expired_tokens: set[str] = set()
+        self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
+        self.nonces: dict[str, int] = {}
+        self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
+        self.ws: web.WebSocketResponse | None = None
+        self.ready = asyncio.Event()
+        self.identified = 0
+        self._seq = 0
+        self._changed = asyncio.Condition()
+
+    # ---- lifecycle ----
+
+    async def start(self) -> FakeDiscord:
+        self.runner = web.AppRunner(self.app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # ---- gateway ----
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 5000}})
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data["op"] == 1:
+                await ws.send_json({"op": 11})
+            elif data["op"] == 2:
+                self.ws, self._seq = ws, 0
+                self.identified += 1
+                await self._send_ready()
+        if self.ws is ws:
+            self.ws = None
+            self.ready.clear()
+        return ws
+
+    async def _send_ready(self) -> None:
+        await self.dispatch("READY", {
+            "v": 10, "user": user_payload(BOT_ID, "motionbot", bot=True), "session_id": "s", "shard": [0, 1],
+            "resume_gateway_url": f"ws://{self.host}/gateway", "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "application": {"id": str(APP_ID), "flags": 0},
+        })  # fmt: skip
+        await self.dispatch("GUILD_CREATE", {
+            "id": str(GUILD_ID), "name": "Test Server", "owner_id": "1", "unavailable": False, "member_count": 3,
+            "large": False, "features": [], "emojis": [], "stickers": [], "threads": [], "stage_instances": [],
+            "guild_scheduled_events": [], "voice_states": [], "presences": [], "members": [],
+            "joined_at": datetime.now(UTC).isoformat(), "premium_tier": 0, "mfa_level": 0, "verification_level": 0,
+            "roles": [{"id": str(EVERYONE), "name": "@everyone", "permissions": MEMBER_PERMISSIONS, "position": 0,
+                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0,
+                          "permission_overwrites": [], "nsfw": False, "parent_id": None}],
+        })  # fmt: skip
+        self.ready.set()
+        await self._notify()
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        assert self.ws is not None, "the bot is not connected"
+        self._seq += 1
+        await self.ws.send_json({"op": 0, "t": event, "s": self._seq, "d": data})
+
+    # ---- what users do ----
+
+    def upload(self, name: str, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
+        """An attachment a user uploaded, served from the fake CDN (this server)."""
+        key = f"{snowflake()}-{name}"
+        self.uploads[key] = data
+        return {
+            "id": str(snowflake()),
+            "filename": name,
+            "size": len(data),
+            "content_type": content_type,
+            "url": f"http://{self.host}/attachments/{key}",
+            "proxy_url": f"http://{self.host}/attachments/{key}",
+        }
+
+    def _base_interaction(self, kind: int, user_id: int, admin: bool, roles: list[int], dm: bool) -> dict[str, Any]:
+        token = f"tok-{snowflake()}"
+        payload: dict[str, Any] = {
+            "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": token, "version": 1,
+            "channel_id": str(CHANNEL_ID), "locale": "en-US", "entitlements": [], "attachment_size_limit": 10 << 20,
+            "app_permissions": ADMIN_PERMISSIONS,
+        }  # fmt: skip
+        if dm:
+            payload |= {
+                "user": user_payload(user_id),
+                "context": 1,
+                "channel": {"id": str(CHANNEL_ID), "type": 1, "recipients": [user_payload(user_id)]},
+            }
+        else:
+            payload |= {
+                "guild_id": str(GUILD_ID), "guild_locale": "en-US", "context": 0,
+                "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general",
+                            "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
+                "member": {"user": user_payload(user_id), "roles": [str(r) for r in roles], "deaf": False,
+                           "mute": False, "flags": 0, "joined_at": datetime.now(UTC).isoformat(),
+                           "permissions": ADMIN_PERMISSIONS if admin else MEMBER_PERMISSIONS},
+            }  # fmt: skip
+        return payload
+
+    async def slash(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user_id: int = 1001,
+        admin: bool = False,
+        roles: list[int] | None = None,
+        dm: bool = False,
+        attachments: dict[str, dict[str, Any]] | None = None,
+        subcommand: list[str] | None = None,
+    ) -> str:
+        """Run a slash command; returns the interaction token. Attachment options: name -> upload()."""
+        opts: list[dict[str, Any]] = []
+        for key, value in (options or {}).items():
+            kind = {bool: 5, int: 4, float: 10}.get(type(value), 3)
+            opts.append({"name": key, "type": kind, "value": value})
+        resolved: dict[str, Any] = {}
+        for key, attachment in (attachments or {}).items():
+            opts.append({"name": key, "type": 11, "value": attachment["id"]})
+            resolved.setdefault("attachments", {})[attachment["id"]] = attachment
+        for sub in reversed(subcommand or []):
+            opts = [{"name": sub, "type": 1, "options": opts}]
+        payload = self._base_interaction(2, user_id, admin, roles or [], dm)
+        payload["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": opts, "resolved": resolved}
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
+    async def context_menu(self, name: str, target: dict[str, Any], *, user_id: int = 1001) -> str:
+        payload = self._base_interaction(2, user_id, False, [], False)
+        payload["data"] = {"id": str(snowflake()), "name": name, "type": 3, "target_id": target["id"],
+                           "resolved": {"messages": {target["id"]: target}}}  # fmt: skip
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
+    async def click(self, message: Message, custom_id: str, *, user_id: int = 1001, admin: bool = False) -> str:
+        payload = self._base_interaction(3, user_id, admin, [], False)
+        payload["message"] = message.data
+        payload["data"] = {"custom_id": custom_id, "component_type": 2}
+        self.component_message[str(payload["id"])] = message.id
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
+    async def submit_modal(self, custom_id: str, values: dict[str, str], *, user_id: int = 1001) -> str:
+        payload = self._base_interaction(5, user_id, False, [], False)
+        rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
+        payload["data"] = {"custom_id": custom_id, "components": rows}
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
+    def user_message(
+        self, content: str, *, user_id: int = 1001, attachments: list[dict[str, Any]] | None = None,
+        mentions_bot: bool = False, reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        data: dict[str, Any] = {
+            "id": str(snowflake()),
+            "channel_id": str(CHANNEL_ID),
+            "guild_id": str(GUILD_ID),
+            "type": 19 if reply_to else 0,
+            "author": user_payload(user_id),
+            "content": content,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mention_roles": [],
+            "pinned": False,
+            "mentions": [user_payload(BOT_ID, "motionbot", bot=True)] if mentions_bot else [],
+            "attachments": attachments or [],
+            "embeds": [],
+            "components": [],
+            "flags": 0,
+            "member": {
+                "roles": [],
+                "joined_at": datetime.now(UTC).isoformat(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            },
+        }
+        if reply_to is not None:
+            data["message_reference"] = {"message_id": reply_to["id"], "channel_id": str(CHANNEL_ID),
+                                         "guild_id": str(GUILD_ID)}  # fmt: skip
+            data["referenced_message"] = reply_to
+        return data
+
+    async def post(self, message: dict[str, Any]) -> None:
+        """A user posts a message (MESSAGE_CREATE)."""
+        await self.dispatch("MESSAGE_CREATE", message)
+
+    # ---- faults ----
+
+    def fail_next(self, method: str, path_pattern: str, status: int = 429, body: dict[str, Any] | None = None) -> None:
+        body = body or {"message": "You are being rate limited.", "retry_after": 0.3, "global": False}
+        self.faults.append((method, re.compile(path_pattern), status, body))
+
+    # ---- reading what the bot did ----
+
+    def calls_to(self, method: str, pattern: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and re.search(pattern, c.path)]
+
+    def response_to(self, token: str) -> Message | None:
+        message_id = self.original.get(token)
+        return self.messages.get(message_id) if message_id else None
+
+    async def wait_until(self, predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"timed out waiting for {what}")
+                with contextlib.suppress(TimeoutError):  # re-check now and then, whatever woke us
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ---- REST ----
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name in self.uploads:
+            return web.Response(body=self.uploads[name])
+        for message in self.messages.values():
+            for filename, data in message.files.items():
+                if name == f"{message.id}-{filename}":
+                    return web.Response(body=data)
+        return web.Response(status=404)
+
+    async def _read(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            payload = json.loads(str(form.get("payload_json") or "{}"))
+            files = {}
+            for key, value in form.items():
+                if key.startswith("files[") and hasattr(value, "file"):
+                    files[value.filename] = value.file.read()
+            return payload, files
+        if request.can_read_body:
+            return await request.json(), {}
+        return {}, {}
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["path"]
+        for fault in list(self.faults):
+            method, pattern, status, body = fault
+            if method == request.method and pattern.search(path):
+                self.faults.remove(fault)
+                self.calls.append(Call(request.method, path, status))
+                # Real 429s come through Google's front end; without "Via" discord.py assumes a Cloudflare ban.
+                headers = {
+                    "Retry-After": str(body.get("retry_after", 1)),
+                    "X-RateLimit-Scope": "user",
+                    "Via": "1.1 google",
+                }
+                return _json(body, status, headers if status == 429 else {})
+        payload, files = await self._read(request)
+        status, body = await self._handle(request.method, path, payload, files, request)
+        self.calls.append(Call(request.method, path, status, payload))
+        await self._notify()
+        if status == 204:
+            return web.Response(status=204)
+        return _json(body, status)
+
+    def _new_message(self, payload: dict[str, Any], files: dict[str, bytes], channel_id: int = CHANNEL_ID,
+                     interaction_token: str | None = None) -> Message:  # fmt: skip
+        message_id = snowflake()
+        data = {
+            "id": str(message_id), "channel_id": str(channel_id), "author": user_payload(BOT_ID, "motionbot", True),
+            "content": payload.get("content") or "", "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": payload.get("embeds") or [], "pinned": False, "type": 0,
+            "flags": payload.get("flags") or 0, "components": payload.get("components") or [],
+        }  # fmt: skip
+        if payload.get("message_reference"):  # Discord returns ids as strings
+            reference = payload["message_reference"]
+            data["message_reference"] = {k: str(v) if k.endswith("_id") and v else v for k, v in reference.items()}
+        if interaction_token:
+            data["webhook_id"] = str(APP_ID)
+        message = Message(data)
+        self._apply(message, payload, files)
+        self.messages[message_id] = message
+        return message
+
+    def _apply(self, message: Message, payload: dict[str, Any], files: dict[str, bytes]) -> None:
+        for key in ("content", "embeds", "components", "flags"):
+            if key in payload:
+                message.data[key] = payload[key] if payload[key] is not None else message.data.get(key)
+        if "attachments" in payload or files:
+            kept = {
+                a["filename"] for a in payload.get("attachments", []) if "filename" in a and a["filename"] not in files
+            }
+            message.files = {name: data for name, data in message.files.items() if name in kept} | files
+            message.data["attachments"] = [
+                {"id": str(snowflake()), "filename": name, "size": len(data), "content_type": "video/mp4",
+                 "url": f"http://{self.host}/attachments/{message.id}-{name}",
+                 "proxy_url": f"http://{self.host}/attachments/{message.id}-{name}"}
+                for name, data in message.files.items()
+            ]  # fmt: skip
+        message.edits.append(payload | {"_files": sorted(files)})
+
+    async def _handle(self, method: str, path: str, payload: Any, files: dict[str, bytes],
+                      request: web.Request) -> tuple[int, Any]:  # fmt: skip
+        if path == "/gateway/bot":
+            limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            return 200, {"url": f"ws://{self.host}/gateway", "shards": 1, "session_start_limit": limit}
+        if path == "/users/@me":
+            return 200, user_payload(BOT_ID, "motionbot", bot=True)
+        if path == "/oauth2/applications/@me":
+            return 200, {"id": str(APP_ID), "name": "motionbot", "icon": None, "description": "", "bot_public": True,
+                         "bot_require_code_grant": False, "owner": user_payload(1, "owner"), "verify_key": "k",
+                         "flags": 0}  # fmt: skip
+        if m := re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
+            if method == "PUT":
+                self.commands = [{"description": "", "options": []} | c | {"id": str(snowflake()),
+                                 "application_id": str(APP_ID), "version": "1"} for c in payload]  # fmt: skip
+            return 200, self.commands
+        if m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path):
+            token = m.group(2)
+            self.callbacks.setdefault(token, []).append(payload)
+            kind = payload.get("type")
+            message_id = None
+            if kind in (4, 5):  # a new message (or "thinking…")
+                message = self._new_message(payload.get("data") or {}, files, interaction_token=token)
+                self.original[token] = message_id = message.id
+            elif kind in (6, 7):  # (deferred) update of the message the button is on
+                message_id = self.component_message.get(m.group(1))
+                if kind == 7 and message_id in self.messages:
+                    self._apply(self.messages[message_id], payload.get("data") or {}, files)
+                elif message_id in self.messages:
+                    self.original[token] = message_id
+            body = {"interaction": {"id": m.group(1), "type": 2, "response_message_id": str(message_id) if message_id
+                                    else None, "response_message_loading": kind == 5}}  # fmt: skip
+            if message_id and message_id in self.messages:
+                body["resource"] = {"type": kind, "message": self.messages[message_id].data}
+            return 200, body
+        if m := re.fullmatch(r"/webhooks/(\d+)/([^/]+)(/messages/(@original|\d+))?", path):
+            token = m.group(2)
+            if token in self.expired_tokens:
+                return 401, {"message": "Invalid Webhook Token", "code": 50027}
+            target = m.group(4)
+            if target is None and method == "POST":  # a followup message
+                message = self._new_message(payload, files, interaction_token=token)
+                self.original.setdefault(token, message.id)
+                return 200, message.data
+            message_id = self.original.get(token) if target == "@original" else int(target or 0)
+            return self._existing(method, message_id, payload, files)
+        if m := re.fullmatch(r"/channels/(\d+)/messages(/(\d+))?", path):
+            if m.group(3) is None and method == "POST":
+                nonce = payload.get("nonce")
+                if nonce and payload.get("enforce_nonce") and nonce in self.nonces:
+                    return 200, self.messages[self.nonces[nonce]].data  # Discord de-duplicates by nonce
+                message = self._new_message(payload, files, channel_id=int(m.group(1)))
+                if nonce:
+                    self.nonces[str(nonce)] = message.id
+                return 200, message.data
+            return self._existing(method, int(m.group(3) or 0), payload, files)
+        return 404, {"message": f"fake Discord has no {method} {path}", "code": 0}
+
+    def _existing(self, method: str, message_id: int | None, payload: Any, files: dict[str, bytes]) -> tuple[int, Any]:
+        """GET, PATCH or DELETE a message the bot sent (through a webhook or the channel)."""
+        if message_id not in self.messages:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        if method == "PATCH":
+            self._apply(self.messages[message_id], payload, files)
+        elif method == "DELETE":
+            del self.messages[message_id]
+            return 204, None
+        return 200, self.messages[message_id].data

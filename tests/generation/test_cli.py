@@ -1,0 +1,57 @@
+"""`python -m generation render` as an admin runs it, in a subprocess, on tiny local model folders."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+
+from tests.conftest import png_bytes
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generation", *args],
+        env=os.environ | env | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_render_an_image_with_pika_flags_writes_a_playable_mp4(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "in.png").write_bytes(png_bytes(120, 80))
+    done = run_cli(["render", "--image", "in.png", "--out", "clip.mp4", "-motion", "3", "-camera", "zoom", "in",
+                    "-seed", "11", "-fps", "12", "-neg", "blurry text"], tiny_models, tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "seed 11" in done.stdout and "12 fps" in done.stdout
+    with av.open(io.BytesIO((tmp_path / "clip.mp4").read_bytes())) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert sum(1 for _ in container.decode(stream)) == 4
+
+
+def test_render_a_prompt_to_gif(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    done = run_cli(["render", "--prompt", "a fox -camera pan left", "--out", "fox.gif"], tiny_models, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "fox.gif").read_bytes().startswith(b"GIF8")
+
+
+def test_bad_flag_is_reported_without_a_traceback(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4", "-motion", "9"], tiny_models, tmp_path)
+    assert done.returncode == 2
+    assert "`-motion` must be 0–4, got `9`" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_weights_are_reported_with_what_to_do(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "in.png").write_bytes(png_bytes())
+    env = tiny_models | {"MOTIONBOT_SVD_XT__WEIGHTS": "stabilityai/stable-video-diffusion-img2vid-xt"}
+    done = run_cli(["render", "--image", "in.png", "--out", "x.mp4"], env, tmp_path)
+    assert done.returncode == 1
+    assert "not in the local cache" in done.stderr and "MOTIONBOT_SVD_XT__WEIGHTS" in done.stderr
+    assert "Traceback" not in done.stderr

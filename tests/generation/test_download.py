@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub.errors import GatedRepoError
+
+from generation.download import DownloadError, fetch_models, sources
+from generation.models import DEFAULT_MODELS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_each_model_lists_every_repository_it_loads() -> None:
+    repos = {f.repo for f in sources(DEFAULT_MODELS["animatediff"])}
+    lora = "guoyww/animatediff-motion-lora-"
+    expected = {"emilianJR/epiCRealism", "guoyww/animatediff-motion-adapter-v1-5-2", lora + "zoom-in", lora + "tilt-up"}
+    assert expected <= repos
+    lightning = {f.repo: f.patterns for f in sources(DEFAULT_MODELS["animatediff-lightning"])}
+    assert lightning["ByteDance/AnimateDiff-Lightning"] == ("animatediff_lightning_4step_diffusers.safetensors",)
+    svd = sources(DEFAULT_MODELS["svd-xt"])[0]
+    assert "*/*.safetensors" in (svd.patterns or ()) and "*.safetensors" not in (svd.patterns or ())
+
+
+def test_downloads_each_repository_once() -> None:
+    calls: list[str] = []
+    fetch_models([DEFAULT_MODELS["svd-xt"], DEFAULT_MODELS["t2i-svd"]], lambda repo, **_: calls.append(repo),
+                 report=lambda _: None)  # fmt: skip
+    assert calls == ["stabilityai/stable-video-diffusion-img2vid-xt", "stabilityai/sdxl-turbo"]
+
+
+def test_a_gated_model_explains_how_to_set_a_token() -> None:
+    def gated(repo: str, **_: object) -> None:
+        error = GatedRepoError.__new__(GatedRepoError)  # as huggingface_hub raises it for a 403 on a gated repo
+        Exception.__init__(error, "403 gated")
+        raise error
+
+    with pytest.raises(DownloadError, match=r"accept its terms.*HF_TOKEN"):
+        fetch_models([DEFAULT_MODELS["svd"]], gated, report=lambda _: None)
+
+
+def test_download_command_skips_local_folders_and_fails_clearly_offline(tiny_models: dict[str, str]) -> None:
+    env = os.environ | tiny_models | {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    local = subprocess.run([sys.executable, "-m", "generation", "download", "svd-xt"], env=env, capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert local.returncode == 0 and "All weights are in the cache" in local.stdout
+    env["MOTIONBOT_SVD_XT__WEIGHTS"] = "stabilityai/stable-video-diffusion-img2vid-xt"
+    hub = subprocess.run([sys.executable, "-m", "generation", "download", "svd-xt"], env=env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert hub.returncode == 1 and "could not download stabilityai/stable-video-diffusion-img2vid-xt" in hub.stderr
+    assert "Traceback" not in hub.stderr

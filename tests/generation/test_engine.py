@@ -1,0 +1,205 @@
+"""The engine end to end on tiny random-weight pipelines loaded from disk through the production code."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+from collections.abc import Iterator
+
+import av
+import numpy as np
+import pytest
+
+from generation.encode import decode_frames
+from generation.engine import Engine, JobRejected, WeightsNotFound
+from generation.jobs import Fit, JobKind, OutputFormat, Stage, VideoJob
+from generation.models import ASPECTS, size_for
+from generation.progress import JobCancelled, Reporter
+from generation.runtime import Runtime
+from generation.settings import GenerationSettings, MemoryMode
+from tests.conftest import png_bytes
+
+
+@pytest.fixture(scope="module")
+def settings(tiny_models: dict[str, str]) -> Iterator[GenerationSettings]:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in tiny_models.items():
+            patch.setenv(key, value)
+        yield GenerationSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def engine(settings: GenerationSettings) -> Engine:
+    return Engine(settings.registry(), Runtime.from_settings(settings))
+
+
+def i2v(**changes: object) -> VideoJob:
+    job = VideoJob(job_id="i2v", kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", image=png_bytes(), seed=3)
+    return dataclasses.replace(job, **changes)
+
+
+def t2v(**changes: object) -> VideoJob:
+    job = VideoJob(job_id="t2v", kind=JobKind.TEXT_TO_VIDEO, model="animatediff", prompt="a red fox", seed=3)
+    return dataclasses.replace(job, **changes)
+
+
+def video_info(data: bytes) -> tuple[str, str, int, int, int, float]:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        count = sum(1 for _ in container.decode(stream))
+        ctx = stream.codec_context
+        return ctx.name, ctx.pix_fmt, ctx.width, ctx.height, count, float(stream.average_rate)
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+def test_image_to_video_renders_a_valid_mp4_for_every_aspect(engine: Engine, aspect: str) -> None:
+    result = engine.render(i2v(aspect=aspect, camera="zoom in", fps=12))
+    width, height = size_for(aspect, 64 * 64, 16)
+    assert video_info(result.video) == ("h264", "yuv420p", width, height, 4, 12.0)
+    assert (result.width, result.height, result.frames, result.fps) == (width, height, 4, 12)
+    assert result.seed == 3 and result.model == "svd-xt" and result.mime == "video/mp4"
+
+
+def test_without_aspect_the_image_keeps_its_own_shape(engine: Engine) -> None:
+    portrait = engine.render(i2v(image=png_bytes(60, 100)))
+    assert portrait.height > portrait.width
+
+
+@pytest.mark.parametrize("model", ["animatediff", "animatediff-lightning", "t2i-svd"])
+def test_text_to_video_models_render(engine: Engine, model: str) -> None:
+    result = engine.render(t2v(model=model, aspect="1:1", camera="pan left"))
+    assert video_info(result.video)[:5] == ("h264", "yuv420p", 64, 64, 4)
+    assert result.last_frame_png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("fmt", "codec"), [(OutputFormat.WEBM, "vp9"), (OutputFormat.GIF, "gif")])
+def test_other_output_formats(engine: Engine, fmt: OutputFormat, codec: str) -> None:
+    result = engine.render(i2v(output=fmt))
+    assert video_info(result.video)[0] == codec
+
+
+def test_motion_loras_change_the_clip_and_combine_for_diagonal_pans(engine: Engine) -> None:
+    plain = decode_frames(engine.render(t2v()).video)[0]
+    panned = decode_frames(engine.render(t2v(camera="pan up left")).video)[0]
+    assert np.abs(plain.astype(int) - panned.astype(int)).mean() > 1
+    runner = engine.runner("animatediff")
+    assert sorted(runner.pipe.get_active_adapters()) == ["pan-left", "tilt-up"]  # type: ignore[attr-defined]
+    again = decode_frames(engine.render(t2v()).video)[0]
+    assert np.array_equal(plain, again), "no camera after a camera job must switch the LoRAs off"
+
+
+def test_same_seed_same_frames_other_seed_other_frames(engine: Engine) -> None:
+    runner = engine.runner("svd-xt")
+    request = engine.plan(i2v())
+    first = runner.render(request, Reporter())
+    second = runner.render(request, Reporter())
+    other = runner.render(dataclasses.replace(request, seed=4), Reporter())
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_missing_seed_is_chosen_and_reported(engine: Engine) -> None:
+    result = engine.render(i2v(seed=None))
+    assert 0 <= result.seed < 2**32
+
+
+def test_progress_goes_through_the_stages_in_order(engine: Engine) -> None:
+    seen: list[tuple[Stage, int, int]] = []
+    engine.render(i2v(steps=3), on_progress=lambda *event: seen.append(event))
+    stages = [stage for stage, _, _ in seen]
+    assert stages[0] is Stage.LOADING and stages[-1] is Stage.DONE
+    assert [s for s in dict.fromkeys(stages)] == [Stage.LOADING, Stage.DENOISING, Stage.DECODING, Stage.ENCODING,
+                                                  Stage.DONE]  # fmt: skip
+    assert [(step, total) for stage, step, total in seen if stage is Stage.DENOISING][1:] == [
+        (1, 3),
+        (2, 3),
+        (3, 3),
+    ]
+
+
+@pytest.mark.parametrize("job", [i2v(steps=4), t2v(steps=4)], ids=["svd", "animatediff"])
+def test_cancel_stops_within_one_denoising_step(engine: Engine, job: VideoJob) -> None:
+    cancel = threading.Event()
+    steps: list[int] = []
+
+    def on_progress(stage: Stage, step: int, total: int) -> None:
+        if stage is Stage.DENOISING and step:
+            steps.append(step)
+            if step == 1:
+                cancel.set()  # as if the user pressed Cancel during step 1
+
+    with pytest.raises(JobCancelled):
+        engine.render(job, on_progress, cancel)
+    assert steps == [1]
+
+
+def test_cancel_before_start_runs_nothing(engine: Engine) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(JobCancelled):
+        engine.render(i2v(), cancel=cancel)
+
+
+def test_budget_is_honoured_by_the_engine(engine: Engine) -> None:
+    big = engine.render(i2v(frames=8))
+    budget = len(big.video) * 3 // 4
+    small = engine.render(i2v(frames=8, byte_budget=budget))
+    assert len(small.video) <= budget
+    assert video_info(small.video)[4] == 8
+
+
+def test_smooth_option_and_smooth_job_interpolate(engine: Engine) -> None:
+    smoothed = engine.render(i2v(fps=8, smooth=True))
+    assert (smoothed.fps, smoothed.frames) == (24, 12)
+    again = engine.render(VideoJob(job_id="s", kind=JobKind.SMOOTH, model="svd-xt", video=smoothed.video))
+    assert (again.fps, again.frames) == (48, 24)
+    assert video_info(again.video)[4:] == (24, 48.0)
+
+
+def test_extend_continues_from_the_last_frame_of_a_clip(engine: Engine) -> None:
+    first = engine.render(i2v(aspect="1:1"))
+    extended = engine.render(i2v(image=None, video=first.video, aspect="1:1"))
+    assert video_info(extended.video)[:5] == ("h264", "yuv420p", 64, 64, 4)
+    with pytest.raises(JobRejected, match="could not be read"):
+        engine.render(i2v(image=None, video=b"not a clip"))
+
+
+def test_max_pixels_caps_the_size(engine: Engine) -> None:
+    result = engine.render(i2v(aspect="1:1", max_pixels=32 * 32))
+    assert (result.width, result.height) == (32, 32)
+
+
+def test_pad_fit_renders(engine: Engine) -> None:
+    result = engine.render(i2v(fit=Fit.PAD, aspect="9:16"))
+    assert (result.width, result.height) == size_for("9:16", 64 * 64, 16)
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        (i2v(model="dall-e"), "not served here"),
+        (i2v(image=None), "needs an image"),
+        (i2v(image=b"GIF89a but not really"), "not a picture"),
+        (t2v(model="svd"), "takes image input"),
+        (i2v(frames=99), "`-frames` must be 2–8"),
+        (i2v(camera="moonwalk"), "`-camera`"),
+        (VideoJob(job_id="s", kind=JobKind.SMOOTH, model="svd", video=b"not a video"), "could not be read"),
+    ],
+)
+def test_jobs_that_cannot_run_are_rejected_with_a_readable_reason(engine: Engine, job: VideoJob, message: str) -> None:
+    with pytest.raises(JobRejected, match=message):
+        engine.render(job)
+
+
+def test_missing_weights_say_what_to_do(settings: GenerationSettings, tmp_path) -> None:
+    registry = settings.registry()
+    registry["svd-xt"] = dataclasses.replace(registry["svd-xt"], weights=str(tmp_path / "absent"))
+    with pytest.raises(WeightsNotFound, match="MOTIONBOT_SVD_XT__WEIGHTS"):
+        Engine(registry, Runtime.from_settings(settings)).render(i2v())
+
+
+def test_low_memory_mode_renders_the_same_clip_shape(settings: GenerationSettings) -> None:
+    low = dataclasses.replace(Runtime.from_settings(settings), memory_mode=MemoryMode.LOW)
+    result = Engine(settings.registry(), low).render(i2v())
+    assert video_info(result.video)[4] == 4

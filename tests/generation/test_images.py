@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from generation.images import ImageError, fit, load_rgb, probe
+from generation.jobs import Fit
+from tests.conftest import png_bytes
+
+
+def huge_png_header(width: int, height: int) -> bytes:
+    """A PNG that claims to be width x height but holds almost no data: a decompression bomb's header."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_probe_reads_real_format_and_size() -> None:
+    info = probe(png_bytes(120, 80))
+    assert (info.format, info.width, info.height) == ("PNG", 120, 80)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"hello, this is a text file named cat.png", "not a picture"),
+        (huge_png_header(30000, 30000), "too large; the limit is 40 MP"),
+        (huge_png_header(8000, 6000), "limit is 40 MP and this one is 8000x6000"),
+        (png_bytes(8, 8), "at least 16x16"),
+    ],
+)
+def test_bad_inputs_get_a_clear_message(data: bytes, message: str) -> None:
+    with pytest.raises(ImageError, match=message):
+        load_rgb(data)
+
+
+def test_truncated_image_is_reported_as_damaged() -> None:
+    data = png_bytes(200, 200)
+    with pytest.raises(ImageError, match=r"damaged|not a picture"):
+        load_rgb(data[: len(data) // 2])
+
+
+def test_unsupported_format_is_refused_by_content() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(out, format="BMP")
+    with pytest.raises(ImageError, match="BMP images are not supported"):
+        probe(out.getvalue())
+
+
+def test_exif_orientation_is_applied() -> None:
+    img = Image.new("RGB", (100, 50), (255, 0, 0))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif)
+    assert load_rgb(out.getvalue()).size == (50, 100)
+
+
+def test_transparency_goes_on_white() -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (32, 32), (0, 0, 0, 0)).save(out, format="PNG")
+    assert load_rgb(out.getvalue()).getpixel((5, 5)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("mode", list(Fit))
+def test_fit_gives_exact_size(mode: Fit) -> None:
+    img = load_rgb(png_bytes(300, 100))
+    assert fit(img, 128, 128, mode).size == (128, 128)
+
+
+def test_pad_keeps_the_whole_picture_and_crop_cuts_the_sides() -> None:
+    img = Image.new("RGB", (300, 100), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 10, 100))  # a red stripe at the far left
+    cropped, padded = fit(img, 128, 128, Fit.CROP), fit(img, 128, 128, Fit.PAD)
+    red = lambda im: sum(1 for x in range(128) if im.getpixel((x, 64))[0] > 200)  # noqa: E731
+    assert red(cropped) == 0 and red(padded) >= 3

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from generation.jobs import (
+    SCHEMA_VERSION,
+    JobKind,
+    JobSchemaError,
+    OutputFormat,
+    Stage,
+    VideoJob,
+    VideoResult,
+    dumps,
+    loads,
+)
+
+
+def a_job(**changes: object) -> VideoJob:
+    values: dict = dict(
+        job_id="j1", kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", image=b"\x89PNG...", camera="pan up left",
+        guidance=12.5, seed=7, output=OutputFormat.WEBM, user_id="42",
+    )  # fmt: skip
+    return VideoJob(**(values | changes))
+
+
+def test_job_round_trips_through_msgpack_unchanged() -> None:
+    job = a_job()
+    assert loads(dumps(job), VideoJob) == job
+
+
+def test_result_round_trips_with_timings() -> None:
+    result = VideoResult(
+        job_id="j1", video=b"mp4", mime="video/mp4", width=1024, height=576, frames=25, fps=24,
+        duration_s=1.04, seed=1, model="svd-xt", steps=25, timings={"total": 3.5},
+    )  # fmt: skip
+    assert loads(dumps(result), VideoResult) == result
+
+
+def test_dict_form_holds_only_plain_values() -> None:
+    data = a_job().to_dict()
+    assert data["schema"] == SCHEMA_VERSION
+    assert data["kind"] == "image-to-video" and type(data["kind"]) is str
+    assert all(type(v) in (str, int, float, bool, bytes, type(None)) for v in data.values())
+
+
+@pytest.mark.parametrize("version", [None, 0, SCHEMA_VERSION + 1, "1"])
+def test_unknown_or_old_schema_version_fails_clearly(version: object) -> None:
+    data = a_job().to_dict() | {"schema": version}
+    with pytest.raises(JobSchemaError, match="schema version"):
+        VideoJob.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "teleport"},
+        {"frames": "25"},
+        {"frames": True},
+        {"seed": 1.5},
+        {"image": "not bytes"},
+        {"evil": "field"},
+        {"type": "video_result"},
+    ],
+)
+def test_malformed_fields_are_rejected(change: dict) -> None:
+    with pytest.raises(JobSchemaError):
+        VideoJob.from_dict(a_job().to_dict() | change)
+
+
+def test_missing_required_field_is_rejected() -> None:
+    data = a_job().to_dict()
+    del data["model"]
+    with pytest.raises(JobSchemaError, match="model"):
+        VideoJob.from_dict(data)
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xc1", msgpack.packb([1, 2]), msgpack.packb({1: 2}), b"cos\nsystem\n"])
+def test_garbage_payloads_raise_schema_error_only(raw: bytes) -> None:
+    with pytest.raises(JobSchemaError):
+        loads(raw, VideoJob)
+
+
+def test_stages_are_the_documented_ones() -> None:
+    assert [s.value for s in Stage] == ["queued", "loading", "denoising", "decoding", "encoding", "done"]

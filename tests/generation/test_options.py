@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generation.jobs import JobKind
+from generation.models import ASPECTS, DEFAULT_MODELS
+from generation.options import (
+    FLAGS,
+    Camera,
+    OptionError,
+    Options,
+    build_job,
+    from_command,
+    parse_camera,
+    parse_flags,
+)
+
+
+def test_a_full_pika_prompt_parses_every_flag() -> None:
+    options = parse_flags(
+        'a fox in the snow -motion 3 -camera pan up left -fps 12 -gs 16 -neg "blurry, text" -ar 9:16 '
+        "-seed 42 -model animatediff -frames 16 -steps 30"
+    )
+    assert options == Options(
+        prompt="a fox in the snow", negative_prompt="blurry, text", motion=3, camera=Camera(pan_x=-1, pan_y=-1),
+        fps=12, guidance=16.0, aspect="9:16", seed=42, model="animatediff", frames=16, steps=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("-motion 0", "motion", 0),
+        ("-motion 4", "motion", 4),
+        ("-fps 8", "fps", 8),
+        ("-fps 24", "fps", 24),
+        ("-gs 8", "guidance", 8.0),
+        ("-guidance 24", "guidance", 24.0),
+        ("-gs 12.5", "guidance", 12.5),
+        ("-ar 4:5", "aspect", "4:5"),
+        ("-aspect 16x9", "aspect", "16:9"),
+        ("-seed 0", "seed", 0),
+        ("-seed 4294967295", "seed", 4294967295),
+        ("-model SVD-XT", "model", "svd-xt"),
+        ("-frames 2", "frames", 2),
+        ("-duration 1.5", "duration", 1.5),
+        ("-steps 1", "steps", 1),
+        ("-negative ugly hands", "negative_prompt", "ugly hands"),
+        ("-neg 'low quality'", "negative_prompt", "low quality"),
+        ("-neg “smart quotes”", "negative_prompt", "smart quotes"),
+        ("--motion 2", "motion", 2),
+        ("—motion 2", "motion", 2),  # phones turn -- into an em dash
+    ],
+)
+def test_each_flag_reads_its_value(text: str, field: str, value: object) -> None:
+    assert getattr(parse_flags(text), field) == value
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+def test_every_supported_aspect_is_accepted(aspect: str) -> None:
+    assert parse_flags(f"-ar {aspect}").aspect == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "camera"),
+    [
+        ("zoom in", Camera(zoom=1)),
+        ("zoom out", Camera(zoom=-1)),
+        ("pan left", Camera(pan_x=-1)),
+        ("pan right", Camera(pan_x=1)),
+        ("pan up", Camera(pan_y=-1)),
+        ("pan down", Camera(pan_y=1)),
+        ("pan up left", Camera(pan_x=-1, pan_y=-1)),
+        ("pan left up", Camera(pan_x=-1, pan_y=-1)),
+        ("pan down right", Camera(pan_x=1, pan_y=1)),
+        ("rotate clockwise", Camera(rotate=1)),
+        ("rotate cw", Camera(rotate=1)),
+        ("rotate counterclockwise", Camera(rotate=-1)),
+        ("rotate ccw", Camera(rotate=-1)),
+        ("rotate anticlockwise", Camera(rotate=-1)),
+        ("rotate acw", Camera(rotate=-1)),
+        ("rotate counter-clockwise", Camera(rotate=-1)),
+        ("Zoom In", Camera(zoom=1)),
+        ("zoom-in", Camera(zoom=1)),
+    ],
+)
+def test_camera_moves_parse_as_value_and_as_flag(text: str, camera: Camera) -> None:
+    assert parse_camera(text) == camera
+    flagged = parse_flags(f"a cat -camera {text} running fast")
+    assert flagged.camera == camera
+    assert flagged.prompt == "a cat running fast"
+
+
+def test_camera_has_a_canonical_text_form_that_parses_back() -> None:
+    for camera in (Camera(zoom=1), Camera(pan_x=-1, pan_y=-1), Camera(rotate=-1), Camera(pan_x=1)):
+        assert parse_camera(str(camera)) == camera
+    assert str(Camera(pan_x=-1, pan_y=-1)) == "pan up left"
+
+
+@pytest.mark.parametrize(
+    ("text", "flag", "needle"),
+    [
+        ("-motion 7", "-motion", "0–4"),
+        ("-motion -1", "-motion", "0–4"),
+        ("-motion two", "-motion", "whole number"),
+        ("-motion 2.5", "-motion", "whole number"),
+        ("-fps 7", "-fps", "8–24"),
+        ("-fps 25", "-fps", "8–24"),
+        ("-gs 7.9", "-gs", "8–24"),
+        ("-gs nan", "-gs", "number"),
+        ("-gs inf", "-gs", "number"),
+        ("-ar 7:3", "-ar", "16:9"),
+        ("-seed -1", "-seed", "0–4294967295"),
+        ("-seed 4294967296", "-seed", "0–4294967295"),
+        ("-seed " + "9" * 5000, "-seed", "whole number"),
+        ("-model dalle", "-model", "svd-xt"),
+        ("-frames 1", "-frames", "2–128"),
+        ("-steps 0", "-steps", "1–100"),
+        ("-duration 0", "-duration", "0.1–16"),
+        ("-camera pan left right", "-camera", "zoom in"),
+        ("-camera pan up down", "-camera", "zoom in"),
+        ("-camera sideways", "-camera", "zoom in"),
+        ("-camera zoom", "-camera", "zoom in"),
+        ("-camera 'zoom in pan left'", "-camera", "zoom in"),
+    ],
+)
+def test_out_of_range_values_name_the_flag_value_and_range(text: str, flag: str, needle: str) -> None:
+    with pytest.raises(OptionError) as caught:
+        parse_flags(text)
+    assert caught.value.flag == flag
+    assert flag in str(caught.value) and needle in str(caught.value)
+
+
+def test_unknown_flag_is_named_with_the_known_ones() -> None:
+    with pytest.raises(OptionError, match=r"unknown flag `-speed`.*-motion"):
+        parse_flags("a cat -speed 3")
+
+
+@pytest.mark.parametrize("text", ["-motion", "a cat -seed", "-fps -motion 2"])
+def test_a_flag_without_its_value_says_so(text: str) -> None:
+    with pytest.raises(OptionError, match="needs a value"):
+        parse_flags(text)
+
+
+def test_a_flag_given_twice_is_an_error() -> None:
+    with pytest.raises(OptionError, match="given twice"):
+        parse_flags("-motion 1 a cat -motion 2")
+
+
+def test_words_that_only_look_like_flags_stay_in_the_prompt() -> None:
+    assert parse_flags("a well-known cat, -5 degrees - cold").prompt == "a well-known cat, -5 degrees - cold"
+    assert parse_flags("it's a cat's toy").prompt == "it's a cat's toy"
+
+
+def test_typed_options_win_over_flags_in_the_prompt() -> None:
+    options = from_command("a cat -motion 3 -camera zoom in -seed 5", motion=1, camera="pan right")
+    assert (options.motion, options.camera, options.seed, options.prompt) == (1, Camera(pan_x=1), 5, "a cat")
+
+
+def test_typed_options_are_checked_like_flags() -> None:
+    with pytest.raises(OptionError, match="`-motion` must be 0–4"):
+        from_command("a cat", motion=9)
+    with pytest.raises(OptionError, match="`-gs`"):
+        from_command("a cat", guidance=30.0)
+
+
+def test_too_long_prompt_is_refused() -> None:
+    with pytest.raises(OptionError, match="at most 1000 characters"):
+        parse_flags("word " * 400)
+
+
+def test_build_job_checks_frames_against_the_model() -> None:
+    with pytest.raises(OptionError, match="`-frames` must be 2–25 on svd-xt"):
+        build_job(parse_flags("-frames 40"), job_id="j", kind=JobKind.IMAGE_TO_VIDEO, models=DEFAULT_MODELS,
+                  default_model="svd-xt", image=b"x")  # fmt: skip
+
+
+def test_build_job_turns_duration_into_frames_at_the_fps() -> None:
+    job = build_job(parse_flags("-duration 2 -fps 8"), job_id="j", kind=JobKind.IMAGE_TO_VIDEO,
+                    models=DEFAULT_MODELS, default_model="svd-xt", image=b"x")  # fmt: skip
+    assert (job.frames, job.fps) == (16, 8)
+    with pytest.raises(OptionError, match="`-duration` must be at most 1 s at 24 fps on svd-xt"):
+        build_job(parse_flags("-duration 3"), job_id="j", kind=JobKind.IMAGE_TO_VIDEO, models=DEFAULT_MODELS,
+                  default_model="svd-xt", image=b"x")  # fmt: skip
+
+
+def test_build_job_refuses_a_model_for_the_wrong_input() -> None:
+    with pytest.raises(OptionError, match="a model for text input"):
+        build_job(parse_flags("a cat -model svd"), job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS,
+                  default_model="animatediff")  # fmt: skip
+
+
+def test_build_job_fills_defaults_and_canonical_camera() -> None:
+    job = build_job(parse_flags("a cat -camera pan left up"), job_id="j", kind=JobKind.TEXT_TO_VIDEO,
+                    models=DEFAULT_MODELS, default_model="animatediff", user_id="9")  # fmt: skip
+    assert (job.model, job.motion, job.fps, job.camera, job.user_id) == (
+        "animatediff",
+        1,
+        24,
+        "pan up left",
+        "9",
+    )
+
+
+_TRICKY = ["-", "--", "—", '"', "“", "'", "zoom", "in", "pan", "left", "up", "rotate", "cw", "3", "-1", "1e9", "16:9"]
+_FLAG_WORDS = st.sampled_from([f"-{f}" for f in FLAGS] + _TRICKY)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_FLAG_WORDS, st.text(max_size=12)), max_size=14).map(" ".join))
+def test_parsing_is_total_on_flag_like_text(text: str) -> None:
+    try:
+        options = parse_flags(text)
+    except OptionError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(options, Options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_parsing_is_total_on_any_text(text: str) -> None:
+    with contextlib.suppress(OptionError):
+        parse_flags(text)

@@ -1,0 +1,201 @@
+"""The queue with real Redis and in-process workers: submit, position, routing, fairness, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import msgpack
+import pytest
+
+from generation.jobs import JobKind, VideoJob, VideoResult
+from generation.progress import FinalError, ProgressFn
+from generation.queue import CancelResult, JobQueue, NoWorkerForModel, QueueFull, keys, serialize
+from generation.worker import SleepEngine, WorkerState, build_worker
+
+
+def job(job_id: str, user: str = "u1", model: str = "svd-xt", steps: int = 2) -> VideoJob:
+    return VideoJob(job_id=job_id, kind=JobKind.TEXT_TO_VIDEO, model=model, prompt="a fox", user_id=user, steps=steps)
+
+
+class FailingEngine:
+    def __init__(self, error: Exception):
+        self.error, self.calls = error, 0
+
+    def render(self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
+        self.calls += 1
+        raise self.error
+
+
+@asynccontextmanager
+async def worker(queue: JobQueue, engine, models: Sequence[str] = ("svd-xt",), worker_id: str = "w1") -> AsyncIterator:
+    state = WorkerState(id=worker_id, engine=engine, models=tuple(models), settings=queue.settings)
+    arq_worker = build_worker(state, handle_signals=False)
+    task = asyncio.create_task(arq_worker.main())
+    for _ in range(100):
+        if any(w.id == worker_id for w in await queue.workers()):
+            break
+        await asyncio.sleep(0.05)
+    try:
+        yield state
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await arq_worker.close()
+
+
+async def test_submit_then_result_with_progress(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(2)):
+        assert await queue.submit(job("a", steps=4))
+        seen = set()
+        outcome = None
+        while outcome is None:
+            progress = await queue.progress("a")
+            if progress is not None:
+                seen.add((progress.stage.value, progress.step))
+            outcome = await queue.outcome("a")
+            await asyncio.sleep(0.02)
+    assert outcome.status == "done" and outcome.worker == "w1" and outcome.tries == 1
+    assert isinstance(outcome.result, VideoResult) and outcome.result.video == b"dry-run"
+    assert ("queued", 0) in seen and any(stage == "denoising" and step > 0 for stage, step in seen)
+    assert (await queue.state("a")).status == "done"
+
+
+async def test_duplicate_submit_runs_once(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(0.1)):
+        assert await queue.submit(job("dup"))
+        assert not await queue.submit(job("dup"))  # while queued or running
+        await queue.wait("dup", 10)
+        assert not await queue.submit(job("dup"))  # and after it finished
+        await asyncio.sleep(0.5)
+    assert await queue.redis.llen(keys.durations("svd-xt")) == 1
+
+
+async def test_submit_without_a_worker_for_the_model_is_refused(queue: JobQueue) -> None:
+    with pytest.raises(NoWorkerForModel, match="svd-xt"):
+        await queue.submit(job("nobody"))
+    async with worker(queue, SleepEngine(0.1), models=["animatediff"]):
+        with pytest.raises(NoWorkerForModel):
+            await queue.submit(job("still-nobody"))
+        assert await queue.submit(job("queued-anyway"), require_worker=False)
+        state = await queue.state("queued-anyway")
+        assert (state.status, state.served) == ("queued", False)
+
+
+async def test_per_user_cap_at_submit(queue: JobQueue) -> None:
+    for index in range(2):
+        await queue.submit(job(f"c{index}"), require_worker=False, max_queued=2)
+    with pytest.raises(QueueFull, match="2 jobs waiting"):
+        await queue.submit(job("c2"), require_worker=False, max_queued=2)
+    await queue.submit(job("other", user="u2"), require_worker=False, max_queued=2)
+
+
+async def test_queue_position_follows_the_round_robin(queue: JobQueue) -> None:
+    for job_id, user in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("b2", "b"), ("c1", "c")]:
+        await queue.submit(job(job_id, user), require_worker=False)
+    positions = {job_id: await queue.position(job_id) for job_id in ("a1", "b1", "c1", "a2", "b2", "a3")}
+    assert positions == {"a1": 1, "b1": 2, "c1": 3, "a2": 4, "b2": 5, "a3": 6}
+
+
+async def test_eta_comes_from_recent_durations(queue: JobQueue) -> None:
+    await queue.redis.rpush(keys.durations("svd-xt"), 10, 20)
+    async with worker(queue, SleepEngine(5)):
+        await queue.submit(job("busy", "x"))
+        await asyncio.sleep(0.5)
+        await queue.submit(job("next", "y"))
+        state = await queue.state("next")
+        assert (state.status, state.position, state.eta_s) == ("queued", 1, 15.0)
+        assert (await queue.state("busy")).status == "running"
+
+
+async def test_fairness_one_user_cannot_starve_another(queue: JobQueue) -> None:
+    for index in range(5):
+        await queue.submit(job(f"heavy{index}", "heavy"), require_worker=False)
+    await queue.submit(job("light0", "light"), require_worker=False)
+    await queue.submit(job("light1", "light"), require_worker=False)
+    async with worker(queue, SleepEngine(0.05)):
+        outcomes = {i: await queue.wait(i, 30) for i in [f"heavy{n}" for n in range(5)] + ["light0", "light1"]}
+    order = sorted(outcomes, key=lambda i: outcomes[i].finished_at)
+    assert order[:4] == ["heavy0", "light0", "heavy1", "light1"]
+
+
+async def test_routing_sends_each_job_to_a_worker_serving_its_model(queue: JobQueue) -> None:
+    async with (
+        worker(queue, SleepEngine(0.1), models=["svd-xt"], worker_id="svd-box"),
+        worker(queue, SleepEngine(0.1), models=["animatediff"], worker_id="ad-box"),
+    ):
+        for index in range(3):
+            await queue.submit(job(f"s{index}", model="svd-xt"))
+            await queue.submit(job(f"d{index}", model="animatediff"))
+        for index in range(3):
+            assert (await queue.wait(f"s{index}", 20)).worker == "svd-box"
+            assert (await queue.wait(f"d{index}", 20)).worker == "ad-box"
+
+
+async def test_cancel_while_queued_removes_the_job(queue: JobQueue) -> None:
+    await queue.submit(job("later"), require_worker=False)
+    assert await queue.cancel("later") == CancelResult.REMOVED
+    assert (await queue.outcome("later")).status == "cancelled"
+    assert await queue.cancel("later") == CancelResult.FINISHED
+    assert await queue.cancel("never-submitted") == CancelResult.UNKNOWN
+    async with worker(queue, SleepEngine(0.05)):
+        await queue.submit(job("after"))
+        await queue.wait("after", 10)
+    assert (await queue.outcome("later")).status == "cancelled"  # it never ran
+
+
+async def test_cancel_while_running_stops_it(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(30)):
+        await queue.submit(job("long", steps=100))
+        while (await queue.state("long")).status != "running":
+            await asyncio.sleep(0.05)
+        assert await queue.cancel("long") == CancelResult.STOPPING
+        outcome = await queue.wait("long", 3)
+    assert (outcome.status, outcome.reason) == ("cancelled", "cancelled while rendering")
+
+
+async def test_a_job_failing_every_time_ends_failed_after_max_tries(queue: JobQueue) -> None:
+    engine = FailingEngine(RuntimeError("CUDA error: an illegal memory access"))
+    async with worker(queue, engine):
+        await queue.submit(job("flaky"))
+        outcome = await queue.wait("flaky", 30)
+    assert outcome.status == "failed" and outcome.tries == queue.settings.max_tries == engine.calls
+    assert "failed 3 times" in outcome.reason
+
+
+async def test_a_final_error_fails_at_once_with_its_message(queue: JobQueue) -> None:
+    engine = FailingEngine(FinalError("`-frames` must be 2–25 on svd-xt, got 99"))
+    async with worker(queue, engine):
+        await queue.submit(job("bad"))
+        outcome = await queue.wait("bad", 10)
+    assert (outcome.status, outcome.reason, engine.calls) == ("failed", "`-frames` must be 2–25 on svd-xt, got 99", 1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xc1\xc1 not msgpack",
+        msgpack.packb({"t": 1, "f": "render"}),
+        serialize(("render", ({"schema": 99},), {}, 1, 0)),
+    ],
+    ids=["garbage", "wrong-shape", "bad-job"],
+)
+async def test_malformed_payload_is_rejected_and_the_worker_keeps_going(queue: JobQueue, payload: bytes) -> None:
+    await queue.redis.set("arq:job:evil", payload)
+    await queue.redis.zadd(keys.QUEUE, {"evil": 1})
+    async with worker(queue, SleepEngine(0.05)):
+        outcome = await queue.wait("evil", 10)
+        assert outcome.status == "failed" and "could not be read" in outcome.reason
+        await queue.submit(job("good"))
+        assert (await queue.wait("good", 10)).status == "done"
+
+
+async def test_workers_report_what_they_serve(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(1), models=["svd-xt", "animatediff"], worker_id="box-1"):
+        await queue.submit(job("busy"))
+        await asyncio.sleep(1.5)
+        [info] = await queue.workers()
+    assert (info.id, info.models, info.current_job) == ("box-1", ("svd-xt", "animatediff"), "busy")
+    assert info.host and info.gpu == "cpu" and info.pid > 0
