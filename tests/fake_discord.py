@@ -37,6 +37,22 @@ def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[st
             "bot": bot}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class UserRef:
+    """A USER option value: Discord resolves it to the user and, when they are in the server, the member."""
+
+    id: int
+    in_server: bool = True
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    """A ROLE option value, resolved to the role."""
+
+    id: int
+    name: str = "role"
+
+
 @dataclass
 class Message:
     data: dict[str, Any]
@@ -214,12 +230,26 @@ class FakeDiscord:
         attachments: dict[str, dict[str, Any]] | None = None,
         subcommand: list[str] | None = None,
     ) -> str:
-        """Run a slash command; returns the interaction token. Attachment options: name -> upload()."""
+        """Run a slash command; returns the interaction token. Attachment options: name -> upload();
+        user and role options: UserRef / RoleRef values."""
         opts: list[dict[str, Any]] = []
-        for key, value in (options or {}).items():
-            kind = {bool: 5, int: 4, float: 10}.get(type(value), 3)
-            opts.append({"name": key, "type": kind, "value": value})
         resolved: dict[str, Any] = {}
+        for key, value in (options or {}).items():
+            if isinstance(value, UserRef):
+                opts.append({"name": key, "type": 6, "value": str(value.id)})
+                resolved.setdefault("users", {})[str(value.id)] = user_payload(value.id)
+                if value.in_server:
+                    resolved.setdefault("members", {})[str(value.id)] = {
+                        "roles": [], "joined_at": datetime.now(UTC).isoformat(), "deaf": False, "mute": False,
+                        "flags": 0, "permissions": MEMBER_PERMISSIONS}  # fmt: skip
+            elif isinstance(value, RoleRef):
+                opts.append({"name": key, "type": 8, "value": str(value.id)})
+                resolved.setdefault("roles", {})[str(value.id)] = {
+                    "id": str(value.id), "name": value.name, "permissions": MEMBER_PERMISSIONS, "position": 1,
+                    "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}  # fmt: skip
+            else:
+                kind = {bool: 5, int: 4, float: 10}.get(type(value), 3)
+                opts.append({"name": key, "type": kind, "value": value})
         for key, attachment in (attachments or {}).items():
             opts.append({"name": key, "type": 11, "value": attachment["id"]})
             resolved.setdefault("attachments", {})[attachment["id"]] = attachment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from pathlib import Path
@@ -185,12 +186,21 @@ async def test_direct_messages_work_when_allowed(fake: FakeDiscord, service: Bot
     token = await fake.slash("imagine-video", {"prompt": "a lighthouse at night"}, user_id=1901, dm=True)
     message = await delivered(fake, token)
     assert "a lighthouse at night" in message.content
-    db = await Database.open(service_db(service))
-    try:
-        row = await db.fetchone("SELECT guild_id, state FROM reservations WHERE user_id = 1901")
-    finally:
-        await db.close()
-    assert tuple(row) == (0, "committed")  # charged to the direct-message allowance
+    assert await settled_reservation(service, 1901) == (0, "committed")  # charged to the DM allowance
+
+
+async def settled_reservation(service: BotProcess, user_id: int, timeout: float = 15) -> tuple[int, str]:
+    """The user's (guild, state) once the bot has committed or refunded; it does so just after delivery."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db = await Database.open(service_db(service))
+        try:
+            row = await db.fetchone("SELECT guild_id, state FROM reservations WHERE user_id = ?", (user_id,))
+        finally:
+            await db.close()
+        if (row and row[1] != "reserved") or time.monotonic() > deadline:
+            return (row[0], row[1]) if row else (-1, "missing")
+        await asyncio.sleep(0.2)
 
 
 async def test_queue_command_shows_workers_and_depth(fake: FakeDiscord, service: BotProcess) -> None:
