@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import discord
 from discord.http import Route
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from bot.bot import MotionBot
 from bot.services import Services
@@ -31,22 +34,21 @@ async def run(settings: BotSettings) -> None:
     storage = StorageSettings()
     generation = GenerationSettings()
     Route.BASE = settings.discord_api_base.rstrip("/")  # REST base for discord.py, proxies included
-    db = await Database.open(storage.database_path)
-    queue = await JobQueue.connect(QueueSettings())
-    guilds = Guilds(db, storage)
-    metrics = BotMetrics()
-    serve(metrics.registry, settings.metrics_port)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+    async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, also after a failed start
+        db = await Database.open(storage.database_path)
+        stack.push_async_callback(db.close)
+        queue = await JobQueue.connect(QueueSettings(), retry_s=5)  # a user waits for the answer: fail fast
+        stack.push_async_callback(queue.close)
+        http = await stack.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)))
+        guilds = Guilds(db, storage)
+        metrics = BotMetrics()
+        serve(metrics.registry, settings.metrics_port)
         services = Services(
             settings=settings, generation=generation, models=generation.registry(), db=db, guilds=guilds,
             quotas=Quotas(db, guilds), ledger=Ledger(db), inputs=Inputs(db), queue=queue, http=http, metrics=metrics,
         )  # fmt: skip
-        try:
-            async with MotionBot(services) as bot:
-                await bot.start(settings.discord_token.get_secret_value())
-        finally:
-            await queue.close()
-            await db.close()
+        async with MotionBot(services) as bot:
+            await bot.start(settings.discord_token.get_secret_value())
 
 
 def main() -> int:
@@ -65,10 +67,21 @@ def main() -> int:
         asyncio.run(run(settings))
     except KeyboardInterrupt:
         pass
+    except (RedisError, OSError) as exc:
+        print(f"error: cannot reach Redis at {_without_password(QueueSettings().redis_url)} ({exc}); "
+              "start it or set REDIS_URL", file=sys.stderr)  # fmt: skip
+        return 1
     except discord.LoginFailure:
         print("error: Discord refused DISCORD_TOKEN; copy the bot token again", file=sys.stderr)
         return 2
     return 0
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 if __name__ == "__main__":

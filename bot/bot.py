@@ -9,6 +9,7 @@ import yarl
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
+from bot.errors import MotionTree
 from bot.services import Services
 
 __all__ = ["MotionBot"]
@@ -25,6 +26,7 @@ class MotionBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
+            tree_cls=MotionTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
         self.services = services

@@ -101,12 +101,13 @@ class QueueSettings(BaseSettings):
     poll_s: float = 0.25  # how often an idle worker looks for work
 
 
-def redis_settings(url: str) -> RedisSettings:
-    """arq connection settings that ride out a Redis restart: commands retry with backoff for ~1 min."""
+def redis_settings(url: str, retry_s: float = 60.0) -> RedisSettings:
+    """arq connection settings that ride out a Redis restart: commands retry with backoff for about
+    `retry_s` (waits of 0.1, 0.2, 0.4 … then 2 s each) before the error reaches the caller."""
     settings = RedisSettings.from_dsn(url)
-    settings.conn_retries = 30
+    settings.conn_retries = min(30, max(3, round(retry_s)))  # at start-up, each try itself retries as above
     settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]
-    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=40)
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=5 + math.ceil(max(0.0, retry_s - 3) / 2))
     return settings
 
 
@@ -180,9 +181,10 @@ class JobQueue:
         self.settings = settings
 
     @classmethod
-    async def connect(cls, settings: QueueSettings) -> JobQueue:
+    async def connect(cls, settings: QueueSettings, *, retry_s: float = 60.0) -> JobQueue:
+        """Connect; while Redis is unreachable each command keeps retrying for about `retry_s`."""
         pool = await create_pool(
-            redis_settings(settings.redis_url),
+            redis_settings(settings.redis_url, retry_s),
             job_serializer=serialize,
             job_deserializer=deserialize,
             default_queue_name=keys.QUEUE,

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import discord
 from redis.exceptions import RedisError
 
+from bot.errors import QUEUE_DOWN
 from bot.exts.video._render import status_text
 from bot.exts.video._views import status_view
 from bot.services import Services
@@ -138,6 +139,11 @@ class VideoRequests:
             s.metrics.refused.labels(type(exc).__name__).inc()
             await reply.refuse(str(exc))
             return None
+        except (RedisError, OSError):
+            log.warning("the queue is unreachable; request refused", exc_info=True)
+            s.metrics.refused.labels("QueueDown").inc()
+            await reply.refuse(f"{QUEUE_DOWN}. You were not charged; try again in a minute.")
+            return None
         record = JobRecord(
             job_id=job.job_id, guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id,
             kind=job.kind.value, model=job.model, options=_options_of(job, parent), cost=cost,
@@ -152,7 +158,7 @@ class VideoRequests:
         except (NoWorkerForModel, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
-            message = str(exc) if isinstance(exc, NoWorkerForModel) else "the video queue is unavailable right now"
+            message = str(exc) if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN
             await reply.refuse(f"{message}. You were not charged; try again in a minute.")
             return None
         try:

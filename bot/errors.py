@@ -1,0 +1,58 @@
+"""What a user sees when a command, button or form fails in a way no handler planned for: one short,
+private message, never a "thinking…" that spins forever. The traceback goes to the log."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import discord
+from discord import app_commands
+from redis.exceptions import RedisError
+
+__all__ = ["QUEUE_DOWN", "MotionTree", "tell"]
+
+log = logging.getLogger(__name__)
+
+QUEUE_DOWN = "the video queue is unavailable right now"
+
+
+def describe(error: BaseException) -> str:
+    """A short sentence for the user about `error`."""
+    original = getattr(error, "original", None) or error.__cause__ or error
+    if isinstance(original, RedisError | OSError):
+        return f"{QUEUE_DOWN}. Nothing was charged; try again in a minute."
+    if isinstance(error, app_commands.TransformerError):
+        return f"I could not use `{str(error.value)[:40]}` there; pick it from the list Discord offers."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "that command only works in a server."
+    if isinstance(error, app_commands.MissingPermissions):
+        return "you need the Manage Server permission for that."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"slow down: try again in {error.retry_after:.0f} s."
+    return "something went wrong on my side. It is logged; please try again."
+
+
+async def tell(interaction: discord.Interaction, error: BaseException) -> None:
+    """Log `error` and answer the user privately, whether or not the interaction was acknowledged."""
+    if isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
+        log.info("interaction %s refused: %s", interaction.id, error)
+    else:
+        log.error("interaction %s failed", interaction.id, exc_info=error)
+    text = f"⚠️ {describe(error)}"
+    try:
+        if interaction.response.is_done():
+            with contextlib.suppress(discord.HTTPException):  # drop the public "thinking…" message
+                await interaction.delete_original_response()
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell user %s what went wrong", interaction.user.id, exc_info=True)
+
+
+class MotionTree(app_commands.CommandTree):
+    """The bot's command tree: an error in any slash command or menu reaches the user as one short line."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        await tell(interaction, error)
