@@ -37,6 +37,11 @@ def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[st
             "bot": bot}  # fmt: skip
 
 
+def role_payload(role_id: int, name: str) -> dict[str, Any]:
+    return {"id": str(role_id), "name": name, "permissions": MEMBER_PERMISSIONS, "position": int(role_id != EVERYONE),
+            "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class UserRef:
     """A USER option value: Discord resolves it to the user and, when they are in the server, the member."""
@@ -103,6 +108,7 @@ class FakeDiscord:
         self.expired_tokens: set[str] = set()
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
         self.nonces: dict[str, int] = {}
+        self.roles: dict[int, str] = {}  # the server's roles besides @everyone: id -> name
         self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
         self.ws: web.WebSocketResponse | None = None
         self.ready = asyncio.Event()
@@ -166,8 +172,7 @@ class FakeDiscord:
             "large": False, "features": [], "emojis": [], "stickers": [], "threads": [], "stage_instances": [],
             "guild_scheduled_events": [], "voice_states": [], "presences": [], "members": [],
             "joined_at": datetime.now(UTC).isoformat(), "premium_tier": 0, "mfa_level": 0, "verification_level": 0,
-            "roles": [{"id": str(EVERYONE), "name": "@everyone", "permissions": MEMBER_PERMISSIONS, "position": 0,
-                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "roles": [role_payload(EVERYONE, "@everyone")] + [role_payload(i, n) for i, n in self.roles.items()],
             "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0,
                           "permission_overwrites": [], "nsfw": False, "parent_id": None}],
         })  # fmt: skip
@@ -244,9 +249,8 @@ class FakeDiscord:
                         "flags": 0, "permissions": MEMBER_PERMISSIONS}  # fmt: skip
             elif isinstance(value, RoleRef):
                 opts.append({"name": key, "type": 8, "value": str(value.id)})
-                resolved.setdefault("roles", {})[str(value.id)] = {
-                    "id": str(value.id), "name": value.name, "permissions": MEMBER_PERMISSIONS, "position": 1,
-                    "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}  # fmt: skip
+                resolved.setdefault("roles", {})[str(value.id)] = role_payload(value.id, value.name)
+                await self.add_role(value.id, value.name)
             else:
                 kind = {bool: 5, int: 4, float: 10}.get(type(value), 3)
                 opts.append({"name": key, "type": kind, "value": value})
@@ -255,10 +259,18 @@ class FakeDiscord:
             resolved.setdefault("attachments", {})[attachment["id"]] = attachment
         for sub in reversed(subcommand or []):
             opts = [{"name": sub, "type": 1, "options": opts}]
+        for role in roles or []:
+            await self.add_role(role)
         payload = self._base_interaction(2, user_id, admin, roles or [], dm)
         payload["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": opts, "resolved": resolved}
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
+
+    async def add_role(self, role_id: int, name: str = "role") -> None:
+        """A role created in the server (GUILD_ROLE_CREATE), as an admin would before handing it out."""
+        if role_id not in self.roles:
+            self.roles[role_id] = name
+            await self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(GUILD_ID), "role": role_payload(role_id, name)})
 
     async def context_menu(self, name: str, target: dict[str, Any], *, user_id: int = 1001) -> str:
         payload = self._base_interaction(2, user_id, False, [], False)

@@ -7,7 +7,7 @@ from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, ephemeral_answer
 from tests.bot.test_video import credits_used, refusal, service_db
 from tests.conftest import png_bytes
-from tests.fake_discord import GUILD_ID, FakeDiscord
+from tests.fake_discord import FakeDiscord, RoleRef, UserRef
 
 ADMIN = 3001
 
@@ -54,14 +54,47 @@ async def test_bad_setting_values_get_a_clear_message(fake: FakeDiscord, service
     assert "whole number" in await admin(fake, "set", {"setting": "cooldown_s", "value": "soon"})
 
 
-async def test_block_and_status(fake: FakeDiscord, service: BotProcess) -> None:
-    db = await Database.open(service_db(service))
-    try:
-        async with db.transaction() as conn:  # what /motionbot-admin block does, for a user Discord resolves
-            await conn.execute("INSERT INTO members (guild_id, user_id, blocked) VALUES (?, 3201, 1)", (GUILD_ID,))
-    finally:
-        await db.close()
+async def quota_of(fake: FakeDiscord, user_id: int, roles: list[int] | None = None) -> str:
+    return await followup_text(fake, await fake.slash("quota", {}, user_id=user_id, roles=roles))
+
+
+async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    assert "<@3201> is blocked" in await admin(fake, "block", {"user": UserRef(3201)})
     token = await fake.slash("animate", {}, attachments={"image": fake.upload("c.png", png_bytes())}, user_id=3201)
     assert "not allowed to make videos" in await refusal(fake, token)
+    assert "blocked" in await quota_of(fake, 3201)
+    assert "allowed again" in await admin(fake, "block", {"user": UserRef(3201), "blocked": False})
+    assert "blocked" not in await quota_of(fake, 3201)
+    # Someone who already left the server can be blocked too (Discord resolves a user, not a member).
+    assert "<@3202> is blocked" in await admin(fake, "block", {"user": UserRef(3202, in_server=False)})
+
+
+async def test_grant_reset_and_role_tiers_from_the_commands(fake: FakeDiscord, service: BotProcess) -> None:
+    assert "is now 1" in await admin(fake, "set", {"setting": "daily_credits", "value": "1"})
+    assert "Granted 5 credits to <@3301>" in await admin(fake, "grant", {"user": UserRef(3301), "credits": 5})
+    assert "**6** credits left" in await quota_of(fake, 3301) and "plus 5 granted" in await quota_of(fake, 3301)
+    await animate(fake, 3302)
+    assert "**0** credits left" in await quota_of(fake, 3302)
+    assert "has today's credits back" in await admin(fake, "reset", {"user": UserRef(3302)})
+    assert "**1** credits left" in await quota_of(fake, 3302)
+    assert "40 credits a day" in await admin(fake, "tier", {"role": RoleRef(9001), "credits": 40})
+    assert "**40** credits left" in await quota_of(fake, 3303, roles=[9001])
+    assert "**1** credits left" in await quota_of(fake, 3304)  # without the role: the server's allowance
+    assert "no tier" in await admin(fake, "tier", {"role": RoleRef(9001), "credits": 0})
+    assert "**1** credits left" in await quota_of(fake, 3303, roles=[9001])
+    assert "<@&9001>" not in await admin(fake, "settings", {})
+
+
+async def test_member_commands_are_refused_to_members(fake: FakeDiscord, service: BotProcess) -> None:
+    for sub, options in [("grant", {"user": UserRef(3401), "credits": 500}), ("block", {"user": UserRef(3402)}),
+                         ("tier", {"role": RoleRef(9002), "credits": 500})]:  # fmt: skip
+        assert "Manage Server" in await admin(fake, sub, options, user_id=3401, is_admin=False)
+    assert "**500**" not in await quota_of(fake, 3401, roles=[9002])
+    assert "blocked" not in await quota_of(fake, 3402)
+
+
+async def test_status_lists_workers(fake: FakeDiscord, service: BotProcess) -> None:
     status = await admin(fake, "status", {})
     assert "Workers online: **1**" in status and "gpu-0" in status

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from generation.queue import JobQueue
 from storage.db import Database
 from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
+from tests.bot.test_buttons import animate, button
+from tests.bot.test_video import delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
@@ -46,3 +48,26 @@ async def test_bot_killed_mid_job_delivers_once_after_restart(
     finally:
         await db.close()
     assert [r[0] for r in rows] == ["committed"] and job[0] == "delivered"
+
+
+async def test_a_remix_form_opened_before_a_restart_still_works(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], queue: JobQueue
+) -> None:
+    start_worker("--id", "gpu-m")
+    await wait_for_workers(queue, {"gpu-m"})
+    before = fake.identified
+    bot = start_bot()
+    await connected(fake, bot, before)
+    _, clip = await animate(fake, 4101, "a fox")
+    opened = await fake.click(clip, button(clip, "remix"), user_id=4101)
+    [modal] = await fake.wait_until(lambda: fake.callbacks.get(opened), timeout=20, what="the Remix form")
+    bot.process.send_signal(signal.SIGKILL)
+    bot.process.wait()
+
+    before = fake.identified
+    again = start_bot()
+    await connected(fake, again, before)
+    submitted = await fake.submit_modal(modal["data"]["custom_id"], {"prompt": "a wolf", "flags": "-motion 2"},
+                                        user_id=4101)  # fmt: skip
+    remixed = await delivered(fake, submitted)
+    assert "a wolf" in remixed.content and "-motion 2" in remixed.content

@@ -123,7 +123,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"{role.mention}: {credits or 'no tier'}" + (" credits a day" if credits else ""))
 
     @app_commands.command(name="grant", description="Give someone extra credits (negative takes back)")
-    async def grant(self, interaction: discord.Interaction, user: discord.Member,
+    async def grant(self, interaction: discord.Interaction, user: discord.User,
                     credits: app_commands.Range[int, -1000000, 1000000]) -> None:  # fmt: skip
         if not await self._allowed(interaction):
             return
@@ -132,7 +132,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"Granted {credits} credits to {user.mention}.")
 
     @app_commands.command(name="reset", description="Give someone today's credits back")
-    async def reset(self, interaction: discord.Interaction, user: discord.Member) -> None:
+    async def reset(self, interaction: discord.Interaction, user: discord.User) -> None:
         if not await self._allowed(interaction):
             return
         assert interaction.guild_id is not None
@@ -140,7 +140,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"{user.mention} has today's credits back.")
 
     @app_commands.command(name="block", description="Stop someone from making videos here (or allow again)")
-    async def block(self, interaction: discord.Interaction, user: discord.Member, blocked: bool = True) -> None:
+    async def block(self, interaction: discord.Interaction, user: discord.User, blocked: bool = True) -> None:
         if not await self._allowed(interaction):
             return
         assert interaction.guild_id is not None

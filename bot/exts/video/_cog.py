@@ -4,6 +4,8 @@ hands over to VideoRequests."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from typing import Any
 
@@ -11,10 +13,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import describe, tell
 from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._render import options_line
 from bot.exts.video._requests import InteractionReply, MessageReply, Reply, Requester, VideoRequests
-from bot.exts.video._views import RemixModal
+from bot.exts.video._views import RemixModal, remix_form
 from bot.exts.video._watch import JobWatcher
 from bot.services import Services
 from generation.jobs import JobKind
@@ -23,6 +26,8 @@ from generation.options import OptionError, Options, from_command, parse_camera,
 from generation.queue import CancelResult
 
 __all__ = ["Video"]
+
+log = logging.getLogger(__name__)
 
 CAMERAS = [app_commands.Choice(name=c, value=c) for c in (
     "zoom in", "zoom out", "pan left", "pan right", "pan up", "pan down", "pan up left", "pan up right",
@@ -177,6 +182,14 @@ class Video(commands.Cog):
         me = self.bot.user
         if message.author.bot or me is None or me not in message.mentions:
             return
+        try:
+            await self._animate_mention(message)
+        except Exception as exc:
+            log.exception("mention %s failed", message.id)
+            with contextlib.suppress(discord.HTTPException):
+                await MessageReply(message).refuse(describe(exc))
+
+    async def _animate_mention(self, message: discord.Message) -> None:
         url = _image_url(message)
         if url is None and message.reference is not None:
             source = message.reference.resolved
@@ -263,6 +276,17 @@ class Video(commands.Cog):
             if image is None:
                 return await reply.refuse("I no longer keep the original image; use /animate again")
         await self.requests.start(self._who(interaction), reply, kind, options, image=image, parent=parent)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A submitted Remix form, also one opened before a restart."""
+        form = remix_form(interaction)
+        if form is None:
+            return
+        try:
+            await self.on_remix(interaction, *form)
+        except Exception as exc:
+            await tell(interaction, exc)
 
     async def on_remix(self, interaction: discord.Interaction, job_id: str, text: str) -> None:
         reply = await self._defer(interaction)

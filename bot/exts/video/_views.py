@@ -8,7 +8,11 @@ from typing import Any
 
 import discord
 
-__all__ = ["JobButton", "RemixModal", "result_view", "status_view"]
+from bot.errors import tell
+
+__all__ = ["JobButton", "RemixModal", "remix_form", "result_view", "status_view"]
+
+_REMIX_FORM = re.compile(r"mb:remixmodal:(?P<job>[0-9a-f]{32})")
 
 _LOOK = {
     "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
@@ -38,7 +42,10 @@ class JobButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         cog: Any = interaction.client.get_cog("Video")  # type: ignore[attr-defined]
-        await cog.on_button(interaction, self.action, self.job_id)
+        try:
+            await cog.on_button(interaction, self.action, self.job_id)
+        except Exception as exc:
+            await tell(interaction, exc)
 
 
 def _view(job_id: str, actions: tuple[str, ...]) -> discord.ui.View:
@@ -57,19 +64,35 @@ def result_view(job_id: str) -> discord.ui.View:
 
 
 class RemixModal(discord.ui.Modal, title="Remix"):
+    """The form behind Remix. Its answer is handled by the Video cog's `on_interaction` listener, not here:
+    a modal is not a persistent view, and a form opened before a bot restart must still work."""
+
     def __init__(self, job_id: str, prompt: str, flags: str):
         super().__init__(custom_id=f"mb:remixmodal:{job_id}", timeout=None)
-        self.job_id = job_id
-        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Prompt", style=discord.TextStyle.paragraph, default=prompt[:1000], required=False, max_length=1000
-        )
-        self.flags: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Options (Pika flags)", default=flags[:400], required=False, max_length=400,
+        self.add_item(discord.ui.TextInput(
+            label="Prompt", custom_id="prompt", style=discord.TextStyle.paragraph, default=prompt[:1000],
+            required=False, max_length=1000,
+        ))  # fmt: skip
+        self.add_item(discord.ui.TextInput(
+            label="Options (Pika flags)", custom_id="flags", default=flags[:400], required=False, max_length=400,
             placeholder="-motion 3 -camera zoom in -seed 42",
-        )  # fmt: skip
-        self.add_item(self.prompt)
-        self.add_item(self.flags)
+        ))  # fmt: skip
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        cog: Any = interaction.client.get_cog("Video")  # type: ignore[attr-defined]
-        await cog.on_remix(interaction, self.job_id, f"{self.prompt.value} {self.flags.value}")
+        return None  # see the class docstring
+
+
+def remix_form(interaction: discord.Interaction) -> tuple[str, str] | None:
+    """(job id, prompt plus flags) when `interaction` submits a Remix form, else None."""
+    data: Any = interaction.data or {}
+    match = _REMIX_FORM.fullmatch(str(data.get("custom_id", "")))
+    if interaction.type is not discord.InteractionType.modal_submit or match is None:
+        return None
+    values: dict[str, str] = {}
+    pending = list(data.get("components", []))
+    while pending:  # action rows (or labels) around the text inputs
+        component = pending.pop()
+        pending += component.get("components", []) + ([component["component"]] if "component" in component else [])
+        if component.get("type") == 4:
+            values[str(component.get("custom_id"))] = str(component.get("value") or "")
+    return match["job"], f"{values.get('prompt', '')} {values.get('flags', '')}".strip()
