@@ -57,6 +57,8 @@ def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
             oriented = ImageOps.exif_transpose(img)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ImageError("the image is damaged or incomplete") from None
+    if oriented.mode.startswith("I"):  # 16/32-bit greyscale: scale to 8 bits instead of clipping to white
+        oriented = oriented.convert("I").point(lambda v: v * (255 / 65535)).convert("L")
     if oriented.mode in ("RGBA", "LA", "P", "PA"):
         rgba = oriented.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

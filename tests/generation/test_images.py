@@ -70,6 +70,19 @@ def test_transparency_goes_on_white() -> None:
     assert load_rgb(out.getvalue()).getpixel((5, 5)) == (255, 255, 255)
 
 
+def test_16_bit_greyscale_keeps_its_tones_and_cmyk_becomes_rgb() -> None:
+    grey = Image.new("I;16", (64, 32))
+    grey.putdata([x * 1024 for x in range(64)] * 32)  # a ramp from black to (almost) white
+    out = io.BytesIO()
+    grey.save(out, format="PNG")
+    ramp = load_rgb(out.getvalue())
+    assert ramp.getpixel((0, 0)) == (0, 0, 0) and 120 < ramp.getpixel((32, 0))[0] < 135
+    out = io.BytesIO()
+    Image.new("CMYK", (32, 32), (0, 255, 255, 0)).save(out, format="JPEG")
+    red, green, blue = load_rgb(out.getvalue()).getpixel((5, 5))
+    assert red > 200 and green < 60 and blue < 60
+
+
 @pytest.mark.parametrize("mode", list(Fit))
 def test_fit_gives_exact_size(mode: Fit) -> None:
     img = load_rgb(png_bytes(300, 100))

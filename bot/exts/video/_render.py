@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import discord
+
 from generation.jobs import Stage
 from generation.queue import JobState
 
@@ -30,7 +32,7 @@ def options_line(options: dict[str, Any]) -> str:
         if value not in (None, ""):
             parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
     if options.get("negative_prompt"):
-        parts.append(f'-neg "{options["negative_prompt"]}"')
+        parts.append(f'-neg "{options["negative_prompt"]}"'.replace("`", "'"))  # shown inside a code span
     return " ".join(parts)
 
 
@@ -41,7 +43,9 @@ def _bar(step: int, total: int, width: int = 12) -> str:
 
 def _headline(options: dict[str, Any], user_id: int) -> str:
     prompt = options.get("prompt") or ("animating your image" if options.get("kind") == "image-to-video" else "")
-    return f"**{prompt[:300]}** — <@{user_id}>" if prompt else f"<@{user_id}>"
+    # A prompt is user text: it must not ping anyone or break the message's formatting.
+    shown = discord.utils.escape_markdown(discord.utils.escape_mentions(prompt[:300]))
+    return f"**{shown}** — <@{user_id}>" if prompt else f"<@{user_id}>"
 
 
 def status_text(options: dict[str, Any], user_id: int, state: JobState) -> str:
@@ -75,5 +79,5 @@ def result_text(options: dict[str, Any], user_id: int, result: Any, cost: int) -
 
 def failure_text(options: dict[str, Any], user_id: int, reason: str, cost: int, cancelled: bool = False) -> str:
     refund = f" Your {cost} credits were refunded." if cost else ""
-    what = "🚫 Cancelled" if cancelled else f"❌ That did not work: {reason}"
+    what = "🚫 Cancelled" if cancelled else f"❌ That did not work: {reason[:300]}"
     return f"{_headline(options, user_id)}\n{what}.{refund}"
