@@ -20,7 +20,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ConstantBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
@@ -90,6 +90,9 @@ def deserialize(raw: bytes) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)
 
 
+_RETRY_WAIT_S = 0.25
+
+
 class QueueSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOTIONBOT_QUEUE__", env_file=".env", extra="ignore")
 
@@ -102,12 +105,15 @@ class QueueSettings(BaseSettings):
 
 
 def redis_settings(url: str, retry_s: float = 60.0) -> RedisSettings:
-    """arq connection settings that ride out a Redis restart: commands retry with backoff for about
-    `retry_s` (waits of 0.1, 0.2, 0.4 … then 2 s each) before the error reaches the caller."""
+    """arq connection settings that ride out a Redis restart: a command keeps retrying for about `retry_s`
+    before the error reaches the caller."""
     settings = RedisSettings.from_dsn(url)
-    settings.conn_retries = min(30, max(3, round(retry_s)))  # at start-up, each try itself retries as above
+    settings.conn_retries = min(30, max(3, round(retry_s)))  # at start-up, each try itself retries as below
     settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]
-    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=5 + math.ceil(max(0.0, retry_s - 3) / 2))
+    # redis-py nests its retries: each of the n+1 tries of a command reconnects with n tries of its own,
+    # so n retries 0.25 s apart add up to about 0.25 * n * (n + 2) seconds.
+    retries = math.ceil(math.sqrt(1 + 4 * retry_s) - 1)
+    settings.retry = Retry(ConstantBackoff(_RETRY_WAIT_S), retries=retries)
     return settings
 
 

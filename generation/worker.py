@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from arq import Retry
 from arq.utils import timestamp_ms
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
 from generation.metrics import WorkerMetrics
@@ -184,23 +185,29 @@ async def _keep_lease(queue: JobQueue, job_id: str, cancel: threading.Event, lat
     lease_ms = int(queue.settings.lease_s * 1000)
     published: Progress | None = None
     while True:
-        async with queue.redis.pipeline(transaction=False) as pipe:
-            pipe.pexpire(keys.IN_PROGRESS + job_id, lease_ms)
-            pipe.exists(keys.cancel(job_id))
-            _, cancelled = await pipe.execute()
-        if cancelled:
-            cancel.set()
-        if latest and latest[0] is not published:
-            published = latest[0]
-            await queue.publish_progress(job_id, published)
+        try:
+            async with queue.redis.pipeline(transaction=False) as pipe:
+                pipe.pexpire(keys.IN_PROGRESS + job_id, lease_ms)
+                pipe.exists(keys.cancel(job_id))
+                _, cancelled = await pipe.execute()
+            if cancelled:
+                cancel.set()
+            if latest and latest[0] is not published:
+                published = latest[0]
+                await queue.publish_progress(job_id, published)
+        except (RedisError, OSError) as exc:  # Redis away for long: keep rendering, renew when it is back
+            log.warning("job %s: cannot renew its lease: %s", job_id, exc, extra={"job_id": job_id})
         await asyncio.sleep(min(0.5, queue.settings.lease_s / 5))
 
 
 async def _heartbeat(state: WorkerState) -> None:
     assert state.queue is not None
     while True:
-        await state.queue.redis.set(keys.WORKERS + state.id, serialize(state.info().to_dict()),
-                                    px=int(state.settings.lease_s * 1000))  # fmt: skip
+        try:
+            await state.queue.redis.set(keys.WORKERS + state.id, serialize(state.info().to_dict()),
+                                        px=int(state.settings.lease_s * 1000))  # fmt: skip
+        except (RedisError, OSError) as exc:  # never let the heartbeat die: the worker would look gone
+            log.warning("worker %s: heartbeat failed: %s", state.id, exc)
         await asyncio.sleep(state.settings.lease_s / 5)
 
 
@@ -258,13 +265,17 @@ class FairWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         # arq's loop, with `_pick` choosing the job instead of "the oldest one".
-        if self.allow_pick_jobs and self.job_counter < self.max_jobs:
-            await self.start_jobs(await self._pick())
         for job_id, task in list(self.tasks.items()):
             if task.done():
                 del self.tasks[job_id]
                 task.result()
-        await self.heart_beat()
+        try:
+            if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+                await self.start_jobs(await self._pick())
+            await self.heart_beat()
+        except (RedisError, OSError) as exc:  # Redis away for longer than the retries: wait, never exit
+            log.warning("worker %s: Redis unreachable (%s); trying again", self.state.id, exc)
+            await asyncio.sleep(1)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq fails a job itself when it cannot read it: record that as the job's outcome too.

@@ -36,7 +36,8 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
         assert "queue is unavailable" in await followup_text(fake, asked)
         assert bot.process.poll() is None, "the bot is still running"
 
-        server.start()  # same port: the bot reconnects by itself
+        server.start()  # same port: the bot and the worker reconnect by themselves
+        await wait_for_workers(queue, {"gpu-down"})
         token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", png_bytes())}, user_id=5101)
         assert (await delivered(fake, token)).files
     finally:
