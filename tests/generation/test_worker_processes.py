@@ -122,7 +122,7 @@ async def test_sigterm_without_grace_hands_the_job_back_at_once(queue: JobQueue,
     env = LONG | {"MOTIONBOT_QUEUE__SHUTDOWN_GRACE_S": "0"}
     leaving = start_worker("--models", "svd-xt", "--id", "leaving", env=env)
     await wait_for_workers(queue, {"leaving"})
-    await queue.submit(i2v("handover", steps=40))
+    await queue.submit(i2v("handover", steps=24))
     await wait_running(queue, "handover", min_step=2)
     start_worker("--models", "svd-xt", "--id", "staying", env=env)
     await wait_for_workers(queue, {"staying"})
