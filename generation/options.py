@@ -273,6 +273,12 @@ def parse_flags(text: str) -> Options:
             if camera is None or (used < len(words) and owner[used] == owner[used - 1]):
                 raise OptionError(shown, " ".join(words) or "(nothing)", CAMERA_HELP)
             values[field], i = camera, i + owner[used - 1] + 1
+            following = [part for word, was_quoted in tokens[i:i + 3] if not was_quoted
+                         for part in word.replace("_", "-").split("-") if part]  # fmt: skip
+            if camera and following and _camera_prefix(following)[0]:  # "zoom in pan left": Pika takes one
+                raise OptionError(shown, " ".join(words + following), "",
+                                  f"`{shown}` takes one move at a time: zoom, pan or rotate "
+                                  "(a pan may combine two directions: `pan up left`)")  # fmt: skip
             continue
         if field == "negative_prompt" and rest and not rest[0][1]:
             # Unquoted: the negative prompt runs to the next flag.

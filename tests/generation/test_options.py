@@ -95,6 +95,17 @@ def test_camera_moves_parse_as_value_and_as_flag(text: str, camera: Camera) -> N
     assert flagged.prompt == "a cat running fast"
 
 
+@pytest.mark.parametrize("text", ["zoom in pan left", "rotate cw zoom out", "zoom-in pan-left", "pan up zoom in"])
+def test_two_camera_moves_at_once_are_refused_not_read_as_prompt(text: str) -> None:
+    with pytest.raises(OptionError, match="one move at a time"):
+        parse_flags(f"a cat -camera {text}")
+
+
+def test_camera_words_after_a_move_that_are_not_a_move_stay_in_the_prompt() -> None:
+    options = parse_flags("a cat -camera zoom in on a pan of soup")
+    assert options.camera == Camera(zoom=1) and options.prompt == "a cat on a pan of soup"
+
+
 def test_camera_has_a_canonical_text_form_that_parses_back() -> None:
     for camera in (Camera(zoom=1), Camera(pan_x=-1, pan_y=-1), Camera(rotate=-1), Camera(pan_x=1)):
         assert parse_camera(str(camera)) == camera
