@@ -23,6 +23,7 @@ class BotSettings(BaseSettings):
     progress_interval_s: PositiveFloat = 5.0  # at most one status edit per job this often
     token_lifetime_s: PositiveInt = 14 * 60  # deliver through the interaction until then (Discord: 15 min)
     watch_interval_s: PositiveFloat = 1.0
+    unserved_timeout_s: PositiveFloat = 1800.0  # a queued job no live worker can run fails (refunded) after this
     input_retention_days: PositiveInt = 7  # keep input images this long, for Reroll and Remix
     metrics_port: int = 9110  # Prometheus /metrics; 0 = off
 

@@ -318,14 +318,30 @@ class JobQueue:
         """Cancel a job: removed if still queued; if running, it stops within one denoising step."""
         if await self.redis.exists(keys.outcome(job_id)):
             return CancelResult.FINISHED
+        where = await self._take_back(job_id, stop_running=True)
+        if where == "running":
+            return CancelResult.STOPPING
+        if where == "absent":
+            return CancelResult.UNKNOWN
+        await self.record_outcome(job_id, "cancelled", reason="cancelled before it started")
+        return CancelResult.REMOVED
+
+    async def give_up(self, job_id: str, reason: str) -> bool:
+        """Fail a job that is still waiting with `reason`; False if it is running or already over."""
+        if await self._take_back(job_id, stop_running=False) != "removed":
+            return False
+        return await self.record_outcome(job_id, "failed", reason=reason)
+
+    async def _take_back(self, job_id: str, *, stop_running: bool) -> str:
+        """Remove a waiting job from the queue ("removed"); a running one is flagged to stop if asked
+        ("running"); "absent" if the queue does not hold it."""
         in_progress = keys.IN_PROGRESS + job_id
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.watch(in_progress, keys.QUEUE)
             running = await pipe.exists(in_progress)
-            queued = await pipe.zscore(keys.QUEUE, job_id) is not None
-            if not queued:
+            if await pipe.zscore(keys.QUEUE, job_id) is None or (running and not stop_running):
                 await pipe.reset()
-                return CancelResult.UNKNOWN
+                return "running" if running else "absent"
             pipe.multi()
             if running:
                 pipe.set(keys.cancel(job_id), b"1", ex=self.settings.result_ttl_s)
@@ -335,11 +351,8 @@ class JobQueue:
             try:
                 await pipe.execute()
             except WatchError:  # a worker took or finished it meanwhile: look again
-                return await self.cancel(job_id)
-        if running:
-            return CancelResult.STOPPING
-        await self.record_outcome(job_id, "cancelled", reason="cancelled before it started")
-        return CancelResult.REMOVED
+                return await self._take_back(job_id, stop_running=stop_running)
+        return "running" if running else "removed"
 
     async def record_outcome(
         self,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from generation.queue import JobQueue
 from storage.db import Database
 from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
 from tests.bot.test_buttons import animate, button
-from tests.bot.test_video import delivered
+from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import GUILD_ID, FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
 
 
@@ -71,3 +72,22 @@ async def test_a_remix_form_opened_before_a_restart_still_works(
                                         user_id=4101)  # fmt: skip
     remixed = await delivered(fake, submitted)
     assert "a wolf" in remixed.content and "-motion 2" in remixed.content
+
+
+async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., Any], queue: JobQueue
+) -> None:
+    gone = start_worker("--id", "gpu-gone", "--models", "svd-xt")
+    await wait_for_workers(queue, {"gpu-gone"})
+    before = fake.identified
+    bot = start_bot(MOTIONBOT_UNSERVED_TIMEOUT_S="2")
+    await connected(fake, bot, before)
+    gone.signal(signal.SIGKILL)  # its heartbeat outlives it for a lease: the bot still takes the job
+    gone.wait(10)
+    token = await fake.slash("animate", {}, attachments={"image": fake.upload("o.png", png_bytes())}, user_id=4201)
+    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30,
+                                   what="the status message")  # fmt: skip
+    await fake.wait_until(lambda: "No GPU worker" in status.content, timeout=30, what="the warning")
+    await fake.wait_until(lambda: "came online" in status.content, timeout=30, what="the failure")
+    assert "refunded" in status.content and not status.files
+    assert await settled_reservation(bot, 4201) == (GUILD_ID, "refunded")

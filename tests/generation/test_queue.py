@@ -156,6 +156,21 @@ async def test_cancel_while_running_stops_it(queue: JobQueue) -> None:
     assert (outcome.status, outcome.reason) == ("cancelled", "cancelled while rendering")
 
 
+async def test_giving_up_fails_a_waiting_job_but_never_a_running_one(queue: JobQueue) -> None:
+    await queue.submit(job("orphan", model="animatediff"), require_worker=False)
+    assert (await queue.state("orphan")).served is False
+    assert await queue.give_up("orphan", "no GPU worker serving `animatediff` came online")
+    outcome = await queue.outcome("orphan")
+    assert (outcome.status, outcome.reason) == ("failed", "no GPU worker serving `animatediff` came online")
+    assert not await queue.give_up("orphan", "again")  # over already
+    async with worker(queue, SleepEngine(0.3)):
+        await queue.submit(job("busy", steps=10))
+        while (await queue.state("busy")).status != "running":
+            await asyncio.sleep(0.02)
+        assert not await queue.give_up("busy", "too late")
+        assert (await queue.wait("busy", 10)).status == "done"
+
+
 async def test_a_job_failing_every_time_ends_failed_after_max_tries(queue: JobQueue) -> None:
     engine = FailingEngine(RuntimeError("CUDA error: an illegal memory access"))
     async with worker(queue, engine):

@@ -23,6 +23,7 @@ from bot.exts.video._render import failure_text, result_text, status_text
 from bot.exts.video._views import result_view, status_view
 from bot.services import Services
 from generation.queue import JobOutcome, keys
+from generation.queue import JobState as QueueState
 from storage.jobs import FINAL, JobRecord, JobState
 
 __all__ = ["JobWatcher"]
@@ -37,6 +38,7 @@ class _Tracked:
     last_edit: float = 0.0
     last_text: str = ""
     unknown_since: float | None = None
+    unserved_since: float | None = None  # queued, and no live worker serves its model
 
 
 class JobWatcher:
@@ -117,6 +119,7 @@ class JobWatcher:
                 await self.finish(record, JobOutcome("failed", "the job was lost by the queue"))
             return
         tracked.unknown_since = None
+        await self._give_up_if_unserved(record, tracked, state)
         if state.status == "running" and record.state is JobState.QUEUED:
             await s.ledger.transition(job_id, JobState.RUNNING)
         text = status_text(record.options, record.user_id, state)
@@ -124,6 +127,19 @@ class JobWatcher:
         if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
             await self.edit(record, text, status_view(job_id))
+
+    async def _give_up_if_unserved(self, record: JobRecord, tracked: _Tracked, state: QueueState) -> None:
+        """Fail a job whose model no live worker has served for too long; the next look refunds it."""
+        if state.status != "queued" or state.served:
+            tracked.unserved_since = None
+            return
+        tracked.unserved_since = tracked.unserved_since or time.monotonic()
+        waited = time.monotonic() - tracked.unserved_since
+        if waited > self.services.settings.unserved_timeout_s:
+            minutes = f"{waited / 60:.0f} minutes" if waited >= 90 else f"{waited:.0f} s"
+            reason = f"no GPU worker serving `{record.model}` came online in {minutes}; try another model or later"
+            if await self.services.queue.give_up(record.job_id, reason):
+                log.warning("job %s: %s", record.job_id, reason, extra={"job_id": record.job_id})
 
     async def finish(self, record: JobRecord, outcome: JobOutcome) -> None:
         s = self.services
