@@ -26,7 +26,7 @@ async def test_bot_killed_mid_job_delivers_once_after_restart(
     bot = start_bot()
     await connected(fake, bot, before)
     image = fake.upload("r.png", png_bytes())
-    token = await fake.slash("animate", {"prompt": "restart me -steps 60"}, attachments={"image": image}, user_id=4001)
+    token = await fake.slash("animate", {"prompt": "restart me -steps 24"}, attachments={"image": image}, user_id=4001)
     status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30,
                                    what="the status message")  # fmt: skip
     job_id = status.buttons()[0]["custom_id"].split(":")[2]

@@ -154,7 +154,7 @@ async def test_a_rate_limit_from_discord_is_waited_out(fake: FakeDiscord, servic
 
 async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("clouds.png", png_bytes())
-    token = await fake.slash("animate", {"prompt": "slow clouds -steps 40"}, attachments={"image": image}, user_id=1801)
+    token = await fake.slash("animate", {"prompt": "slow clouds -steps 12"}, attachments={"image": image}, user_id=1801)
     status = await fake.wait_until(lambda: fake.response_to(token), timeout=20, what="the status message")
     fake.expired_tokens.add(token)  # as if 15 minutes had passed
 

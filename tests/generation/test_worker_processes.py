@@ -89,7 +89,7 @@ async def test_sigkilled_worker_job_is_finished_by_another_within_the_bound(
 ) -> None:
     workers = {name: start_worker("--models", "svd-xt", "--id", name, env=LONG) for name in ("gpu-a", "gpu-b")}
     await wait_for_workers(queue, set(workers))
-    await queue.submit(i2v("crash", steps=30))
+    await queue.submit(i2v("crash", steps=16))
     victim = await wait_running(queue, "crash", min_step=2)
     survivor = next(name for name in workers if name != victim)
     workers[victim].signal(signal.SIGKILL)
