@@ -37,6 +37,18 @@ async def test_run_command_serves_a_job_and_stops_cleanly(tiny_models: dict[str,
         )
         await delivered(fake, token)
         assert (data / "motionbot.db").exists() and any((data / "redis").glob("appendonly*"))  # AOF is on
+
+        # A part that dies (the OOM killer, a crash) is started again; the service goes on.
+        [old_worker] = await queue.workers()
+        os.kill(child_running(run.pid, "generation"), signal.SIGKILL)
+        os.kill(child_running(run.pid, "bot"), signal.SIGKILL)
+        before = fake.identified
+        await fake.wait_until(lambda: fake.identified > before, timeout=120, what="the bot to come back")
+        while [w.id for w in await queue.workers()] in ([], [old_worker.id]):
+            await asyncio.sleep(0.2)
+        image = fake.upload("b.png", png_bytes())
+        token = await fake.slash("animate", {"prompt": "again"}, attachments={"image": image})
+        await delivered(fake, token)
     finally:
         if queue is not None:
             await queue.close()
@@ -46,5 +58,19 @@ async def test_run_command_serves_a_job_and_stops_cleanly(tiny_models: dict[str,
         log.close()
     output = (tmp_path / "run.log").read_text(errors="replace")
     assert code in (0, 130), output
+    assert "bot exited (status 137)" in output and "worker exited (status 137)" in output, output
     assert not (data / "redis" / "redis.sock").exists(), "Redis was stopped"
     assert "Traceback" not in output, output
+
+
+def child_running(parent: int, module: str) -> int:
+    """The pid of `parent`'s child that runs `python -m <module>`."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == parent and b"-m" in command and command[command.index(b"-m") + 1] == module.encode():
+            return int(stat.parent.name)
+    raise AssertionError(f"no child of {parent} runs {module}")
