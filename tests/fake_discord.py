@@ -37,6 +37,11 @@ def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[st
             "bot": bot}  # fmt: skip
 
 
+def dm_channel(user_id: int) -> int:
+    """The id of the bot's direct-message channel with a user."""
+    return 800000000000000000 + user_id % 10**15
+
+
 def role_payload(role_id: int, name: str) -> dict[str, Any]:
     return {"id": str(role_id), "name": name, "permissions": MEMBER_PERMISSIONS, "position": int(role_id != EVERYONE),
             "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}  # fmt: skip
@@ -457,6 +462,9 @@ class FakeDiscord:
             return 200, {"url": f"ws://{self.host}/gateway", "shards": 1, "session_start_limit": limit}
         if path == "/users/@me":
             return 200, user_payload(BOT_ID, "motionbot", bot=True)
+        if path == "/users/@me/channels" and method == "POST":  # open a DM with a user
+            user = int(payload["recipient_id"])
+            return 200, {"id": str(dm_channel(user)), "type": 1, "recipients": [user_payload(user)]}
         if path == "/oauth2/applications/@me":
             return 200, {"id": str(APP_ID), "name": "motionbot", "icon": None, "description": "", "bot_public": True,
                          "bot_require_code_grant": False, "owner": user_payload(1, "owner"), "verify_key": "k",

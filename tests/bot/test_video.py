@@ -13,7 +13,7 @@ import pytest
 from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord, Message
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
 
 
 def decode(data: bytes) -> tuple[str, str, int, int, int]:
@@ -166,6 +166,21 @@ async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, 
     message = await fake.wait_until(fallback, timeout=90, what="the channel message")
     assert "your video is ready" in message.content
     assert any(c.status == 401 for c in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/"))
+
+
+async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    image = fake.upload("rain.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "rain -steps 10"}, attachments={"image": image}, user_id=1851)
+    await fake.wait_until(lambda: fake.response_to(token), timeout=20, what="the status message")
+    fake.expired_tokens.add(token)  # 15 minutes later, and meanwhile someone took the bot's channel rights
+    fake.fail_next("POST", f"/channels/{CHANNEL_ID}/messages$", 403, {"message": "Missing Permissions", "code": 50013})
+    dm = await fake.wait_until(lambda: next((m for m in fake.messages.values() if m.files and
+                                             m.data["channel_id"] == str(dm_channel(1851))), None),
+                               timeout=90, what="the clip by DM")  # fmt: skip
+    assert "could not post" in dm.content and "rain" in dm.content
+    assert await settled_reservation(service, 1851) == (GUILD_ID, "committed")
 
 
 async def credits_used(service: BotProcess, user_id: int) -> int:

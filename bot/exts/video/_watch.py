@@ -183,9 +183,26 @@ class JobWatcher:
                                     result_view(record.job_id), (name, result.video))  # fmt: skip
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
+        except discord.Forbidden:  # the bot may not post in that channel (any more): send it privately
+            log.warning("job %s: no permission to post in channel %s; sending it by DM", record.job_id,
+                        record.channel_id, extra={"job_id": record.job_id})  # fmt: skip
+            return await self._send_privately(record, text, (name, result.video))
         except discord.HTTPException:
             log.exception("job %s: delivery failed", record.job_id)
             return False
+
+    async def _send_privately(self, record: JobRecord, text: str, file: tuple[str, bytes]) -> bool:
+        """Deliver by direct message; False if the user does not accept them."""
+        try:
+            channel = await self.bot.create_dm(discord.Object(record.user_id))
+            sent = await channel.send(f"I could not post in <#{record.channel_id}>, so here is your video.\n{text}",
+                                   file=discord.File(io.BytesIO(file[1]), filename=file[0]),
+                                   view=result_view(record.job_id), nonce=record.job_id[:25])  # fmt: skip
+        except discord.HTTPException:
+            log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
+            return False
+        await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
+        return True
 
     async def edit(
         self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None = None
