@@ -16,8 +16,11 @@ class BotSettings(BaseSettings):
     discord_token: SecretStr = Field(validation_alias="DISCORD_TOKEN")
     # REST base (a proxy such as nirn-proxy works); the gateway URL comes from GET /gateway/bot on it.
     discord_api_base: str = Field("https://discord.com/api/v10", validation_alias="DISCORD_API_BASE")
-    # Hosts the bot downloads images from (host or host:port), comma-separated.
-    attachment_hosts: str = "cdn.discordapp.com,media.discordapp.net"
+    # Hosts the bot downloads images from (host or host:port), comma-separated: Discord's CDN and the
+    # media proxy that serves link previews (embeds).
+    attachment_hosts: str = (
+        "cdn.discordapp.com,media.discordapp.net,images-ext-1.discordapp.net,images-ext-2.discordapp.net"
+    )
     dev_guild_id: int | None = None  # sync commands to this server only (instant) instead of globally
     max_image_mb: PositiveFloat = 25.0
     progress_interval_s: PositiveFloat = 5.0  # at most one status edit per job this often

@@ -37,6 +37,12 @@ def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[st
             "bot": bot}  # fmt: skip
 
 
+def _link_embed(proxy_url: str) -> dict[str, Any]:
+    original = "https://example.com/cat.png"
+    return {"type": "image", "url": original,
+            "thumbnail": {"url": original, "proxy_url": proxy_url, "width": 160, "height": 90}}  # fmt: skip
+
+
 def dm_channel(user_id: int) -> int:
     """The id of the bot's direct-message channel with a user."""
     return 800000000000000000 + user_id % 10**15
@@ -301,8 +307,10 @@ class FakeDiscord:
 
     def user_message(
         self, content: str, *, user_id: int = 1001, attachments: list[dict[str, Any]] | None = None,
-        mentions_bot: bool = False, reply_to: dict[str, Any] | None = None,
+        mentions_bot: bool = False, reply_to: dict[str, Any] | None = None, link_preview: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
+        """A user's message; `link_preview` (an upload's URL) adds the embed Discord makes for a pasted link,
+        whose image is served by Discord's media proxy while its original URL points at another site."""
         data: dict[str, Any] = {
             "id": str(snowflake()),
             "channel_id": str(CHANNEL_ID),
@@ -318,7 +326,7 @@ class FakeDiscord:
             "pinned": False,
             "mentions": [user_payload(BOT_ID, "motionbot", bot=True)] if mentions_bot else [],
             "attachments": attachments or [],
-            "embeds": [],
+            "embeds": [_link_embed(link_preview)] if link_preview else [],
             "components": [],
             "flags": 0,
             "member": {

@@ -71,6 +71,15 @@ async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, s
     assert "<@1202>" in message.content
 
 
+async def test_context_menu_animates_a_link_preview_through_discords_media_proxy(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    target = fake.user_message("https://example.com/cat.png", user_id=1251,
+                               link_preview=fake.upload("cat.png", png_bytes())["proxy_url"])  # fmt: skip
+    token = await fake.context_menu("Animate image", target, user_id=1252)
+    assert (await delivered(fake, token)).files  # example.com itself is never contacted
+
+
 async def test_reply_to_an_image_with_a_mention_animates_it(fake: FakeDiscord, service: BotProcess) -> None:
     picture = fake.user_message("", user_id=1301, attachments=[fake.upload("sky.png", png_bytes())])
     await fake.post(picture)

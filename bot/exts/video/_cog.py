@@ -42,8 +42,8 @@ def _image_url(message: discord.Message) -> str | None:
     for attachment in message.attachments:
         if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename):
             return attachment.url
-    for embed in message.embeds:
-        for url in (embed.image.url, embed.thumbnail.url):
+    for embed in message.embeds:  # a link preview: Discord's media proxy copy, not the original site
+        for url in (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url):
             if url:
                 return url
     return None
