@@ -41,7 +41,11 @@ class MotionBot(commands.Bot):
         guild = discord.Object(guild_id) if guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        synced = await self.tree.sync(guild=guild)
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.HTTPException:  # Discord keeps the commands of the last sync: carry on with those
+            log.exception("could not sync the slash commands; the ones synced before stay in use")
+            return
         log.info("synced %d commands %s", len(synced), f"to server {guild_id}" if guild_id else "globally")
 
     async def on_message(self, message: discord.Message) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from generation.queue import JobQueue
 from storage.db import Database
 from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
+from tests.bot.test_admin_quota import followup_text
 from tests.bot.test_buttons import animate, button
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
@@ -91,3 +92,15 @@ async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
     await fake.wait_until(lambda: "came online" in status.content, timeout=30, what="the failure")
     assert "refunded" in status.content and not status.files
     assert await settled_reservation(bot, 4201) == (GUILD_ID, "refunded")
+
+
+async def test_a_refused_command_sync_does_not_stop_the_bot(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    fake.fail_next("PUT", r"/applications/\d+/commands$", 403, {"message": "Missing Access", "code": 50001})
+    before = fake.identified
+    bot = start_bot()
+    await fake.wait_until(lambda: fake.identified > before and fake.ready.is_set(), timeout=60, what="the bot")
+    token = await fake.slash("quota", {}, user_id=4301)
+    assert "credits left" in await followup_text(fake, token)
+    assert "could not sync the slash commands" in bot.output()
