@@ -13,7 +13,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgpack
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -332,7 +332,7 @@ class JobQueue:
             return False
         return await self.record_outcome(job_id, "failed", reason=reason)
 
-    async def _take_back(self, job_id: str, *, stop_running: bool) -> str:
+    async def _take_back(self, job_id: str, *, stop_running: bool) -> Literal["removed", "running", "absent"]:
         """Remove a waiting job from the queue ("removed"); a running one is flagged to stop if asked
         ("running"); "absent" if the queue does not hold it."""
         in_progress = keys.IN_PROGRESS + job_id
