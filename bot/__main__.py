@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,6 +49,8 @@ async def run(settings: BotSettings) -> None:
             quotas=Quotas(db, guilds), ledger=Ledger(db), inputs=Inputs(db), queue=queue, http=http, metrics=metrics,
         )  # fmt: skip
         async with MotionBot(services) as bot:
+            # SIGTERM (docker stop, scripts/run) closes the gateway and the database cleanly.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))
             await bot.start(settings.discord_token.get_secret_value())
 
 

@@ -104,3 +104,12 @@ async def test_a_refused_command_sync_does_not_stop_the_bot(
     token = await fake.slash("quota", {}, user_id=4301)
     assert "credits left" in await followup_text(fake, token)
     assert "could not sync the slash commands" in bot.output()
+
+
+async def test_sigterm_stops_the_bot_cleanly(fake: FakeDiscord, start_bot: Callable[..., BotProcess]) -> None:
+    before = fake.identified
+    bot = start_bot()
+    await connected(fake, bot, before)
+    bot.signal(signal.SIGTERM)  # docker stop, scripts/run on Ctrl-C
+    assert bot.wait(30) == 0, bot.output()
+    assert "Traceback" not in bot.output()
