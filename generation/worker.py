@@ -324,7 +324,7 @@ async def is_alive(redis_url: str, worker_id: str | None = None, max_age_s: floa
             if info is not None and mine and time.time() - info.heartbeat_at < max_age_s:
                 return True
         return False
-    except OSError:
+    except (RedisError, OSError):  # Redis unreachable: not alive, and no traceback in the healthcheck
         return False
     finally:
         await redis.aclose()

@@ -71,6 +71,8 @@ async def test_check_is_true_only_while_a_worker_lives(queue: JobQueue, start_wo
     worker.signal(signal.SIGTERM)
     worker.wait(30)
     assert check() == 1
+    unreachable = WorkerProcess(f"redis://127.0.0.1:{free_port()}/0", ["--check"], {}, tmp_path / "down.log")
+    assert unreachable.wait(30) == 1 and "Traceback" not in unreachable.output()  # Redis down: not alive
 
 
 async def test_cancel_stops_a_running_render_promptly(queue: JobQueue, start_worker: Callable) -> None:
