@@ -187,7 +187,8 @@ async def _keep_lease(queue: JobQueue, job_id: str, cancel: threading.Event, lat
     while True:
         try:
             async with queue.redis.pipeline(transaction=False) as pipe:
-                pipe.pexpire(keys.IN_PROGRESS + job_id, lease_ms)
+                # SET, not PEXPIRE: after an outage longer than the lease the key is gone and must come back.
+                pipe.psetex(keys.IN_PROGRESS + job_id, lease_ms, b"1")
                 pipe.exists(keys.cancel(job_id))
                 _, cancelled = await pipe.execute()
             if cancelled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.db import Database
 from tests.bot.conftest import BotProcess
-from tests.bot.test_buttons import animate, ephemeral_answer
+from tests.bot.test_buttons import animate, ephemeral_answer, followup_text
 from tests.bot.test_video import credits_used, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, RoleRef, UserRef
@@ -15,12 +15,6 @@ ADMIN = 3001
 async def admin(fake: FakeDiscord, sub: str, options: dict, *, user_id: int = ADMIN, is_admin: bool = True) -> str:
     token = await fake.slash("motionbot-admin", options, subcommand=[sub], user_id=user_id, admin=is_admin)
     return await ephemeral_answer(fake, token)
-
-
-async def followup_text(fake: FakeDiscord, token: str) -> str:
-    call = await fake.wait_until(lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
-                                 timeout=20, what="the answer")  # fmt: skip
-    return str(call.payload["content"])
 
 
 async def test_admin_commands_are_refused_to_members_even_if_discord_shows_them(

@@ -18,6 +18,14 @@ async def animate(fake: FakeDiscord, user: int, prompt: str = "a cat") -> tuple[
     return token, await delivered(fake, token)
 
 
+async def followup_text(fake: FakeDiscord, token: str) -> str:
+    """The private answer sent after a deferred ("thinking…") acknowledgement."""
+    call = await fake.wait_until(lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
+                                 timeout=20, what="the answer")  # fmt: skip
+    assert call.payload["flags"] & 64, "answers are ephemeral"
+    return str(call.payload["content"])
+
+
 def button(message: Message, action: str) -> str:
     return next(b["custom_id"] for b in message.buttons() if b["custom_id"].startswith(f"mb:{action}:"))
 
@@ -88,7 +96,7 @@ async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service
     stranger = await fake.click(status, button(status, "cancel"), user_id=2602)
     assert "Only the person who asked" in await ephemeral_answer(fake, stranger)
     mine = await fake.click(status, button(status, "cancel"), user_id=2601)
-    answer = await ephemeral_answer(fake, mine)
+    answer = await followup_text(fake, mine)
     assert "Stopping" in answer or "Removed" in answer
     await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancelled status")
     assert "refunded" in status.content and not status.files

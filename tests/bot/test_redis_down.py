@@ -8,8 +8,8 @@ from pathlib import Path
 
 from generation.local_redis import RedisServer, free_port
 from generation.queue import JobQueue, QueueSettings
-from tests.bot.conftest import BotProcess, connected
-from tests.bot.test_admin_quota import followup_text
+from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
+from tests.bot.test_buttons import button, followup_text
 from tests.bot.test_video import credits_used, delivered, refusal
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord
@@ -22,12 +22,19 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
     server = RedisServer(tmp_path / "redis", free_port()).start()
     queue = await JobQueue.connect(QueueSettings(REDIS_URL=server.url))
     try:
-        start_worker("--id", "gpu-down", redis_url=server.url)
+        start_worker("--id", "gpu-down", redis_url=server.url, env=LONG_RENDERS)
         await wait_for_workers(queue, {"gpu-down"})
         bot = start_bot(REDIS_URL=server.url)
         await connected(fake, bot)
+        image = fake.upload("slow.png", png_bytes())
+        slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=5102)
+        status = await fake.wait_until(lambda: (m := fake.response_to(slow)) and m.buttons() and m, timeout=30,
+                                       what="the status message")  # fmt: skip
+        await fake.wait_until(lambda: "Generating" in status.content, timeout=30, what="the render")
 
-        server.stop()
+        server.stop()  # for longer than the lease (5 s): Redis comes back without the running job's lock
+        pressed = await fake.click(status, button(status, "cancel"), user_id=5102)
+        assert "queue is unavailable" in await followup_text(fake, pressed)
         token = await fake.slash("animate", {}, attachments={"image": fake.upload("a.png", png_bytes())}, user_id=5101)
         text = await refusal(fake, token)
         assert "queue is unavailable" in text and "not charged" in text
@@ -38,6 +45,9 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
 
         server.start()  # same port: the bot and the worker reconnect by themselves
         await wait_for_workers(queue, {"gpu-down"})
+        pressed = await fake.click(status, button(status, "cancel"), user_id=5102)
+        assert "Stopping it now" in await followup_text(fake, pressed)  # the worker took its lock back
+        await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancelled status")
         token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", png_bytes())}, user_id=5101)
         assert (await delivered(fake, token)).files
     finally:

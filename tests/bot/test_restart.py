@@ -10,8 +10,7 @@ from typing import Any
 from generation.queue import JobQueue
 from storage.db import Database
 from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
-from tests.bot.test_admin_quota import followup_text
-from tests.bot.test_buttons import animate, button
+from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
 from tests.fake_discord import GUILD_ID, FakeDiscord

@@ -227,13 +227,14 @@ class Video(commands.Cog):
             await interaction.response.send_message(f"Only the person who {allowed} can do that.", ephemeral=True)
             return
         if action == "cancel":
+            await interaction.response.defer(ephemeral=True, thinking=True)  # the queue may be slow to answer
             result = await self.services.queue.cancel(job_id)
             text = {
                 CancelResult.REMOVED: "Removed from the queue; the credits are refunded.",
                 CancelResult.STOPPING: "Stopping it now; the credits will be refunded.",
                 CancelResult.FINISHED: "Too late: it already finished.",
             }.get(result, "I could not find that job.")
-            await interaction.response.send_message(text, ephemeral=True)
+            await interaction.followup.send(text, ephemeral=True)
             return
         if action == "delete":
             await interaction.response.send_message("Deleted.", ephemeral=True)
