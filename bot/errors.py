@@ -10,18 +10,19 @@ import discord
 from discord import app_commands
 from redis.exceptions import RedisError
 
-__all__ = ["QUEUE_DOWN", "MotionTree", "tell"]
+__all__ = ["NOT_CHARGED", "QUEUE_DOWN", "MotionTree", "describe", "tell"]
 
 log = logging.getLogger(__name__)
 
-QUEUE_DOWN = "the video queue is unavailable right now"
+NOT_CHARGED = "You were not charged; try again in a minute."
+QUEUE_DOWN = f"the video queue is unavailable right now. {NOT_CHARGED}"
 
 
 def describe(error: BaseException) -> str:
     """A short sentence for the user about `error`."""
     original = getattr(error, "original", None) or error.__cause__ or error
     if isinstance(original, RedisError | OSError):
-        return f"{QUEUE_DOWN}. Nothing was charged; try again in a minute."
+        return QUEUE_DOWN
     if isinstance(error, app_commands.TransformerError):
         return f"I could not use `{str(error.value)[:40]}` there; pick it from the list Discord offers."
     if isinstance(error, app_commands.NoPrivateMessage):

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import discord
 from redis.exceptions import RedisError
 
-from bot.errors import QUEUE_DOWN
+from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._render import status_text
 from bot.exts.video._views import status_view
 from bot.services import Services
@@ -142,7 +142,7 @@ class VideoRequests:
         except (RedisError, OSError):
             log.warning("the queue is unreachable; request refused", exc_info=True)
             s.metrics.refused.labels("QueueDown").inc()
-            await reply.refuse(f"{QUEUE_DOWN}. You were not charged; try again in a minute.")
+            await reply.refuse(QUEUE_DOWN)
             return None
         record = JobRecord(
             job_id=job.job_id, guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id,
@@ -158,8 +158,7 @@ class VideoRequests:
         except (NoWorkerForModel, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
-            message = str(exc) if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN
-            await reply.refuse(f"{message}. You were not charged; try again in a minute.")
+            await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None
         try:
             await reply.show(status_text(record.options, who.user_id, QueueState("queued")), status_view(job.job_id))

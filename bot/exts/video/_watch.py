@@ -194,10 +194,9 @@ class JobWatcher:
     async def _send_privately(self, record: JobRecord, text: str, file: tuple[str, bytes]) -> bool:
         """Deliver by direct message; False if the user does not accept them."""
         try:
-            channel = await self.bot.create_dm(discord.Object(record.user_id))
-            sent = await channel.send(f"I could not post in <#{record.channel_id}>, so here is your video.\n{text}",
-                                   file=discord.File(io.BytesIO(file[1]), filename=file[0]),
-                                   view=result_view(record.job_id), nonce=record.job_id[:25])  # fmt: skip
+            dm = await self.bot.create_dm(discord.Object(record.user_id))
+            note = f"I could not post in <#{record.channel_id}>, so here is your video."
+            sent = await self._post(record, f"{note}\n{text}", result_view(record.job_id), file, channel=dm)
         except discord.HTTPException:
             log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
             return False
@@ -232,14 +231,16 @@ class JobWatcher:
             raise
 
     async def _post(
-        self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None
-    ) -> discord.Message:
-        """A channel message replying to the request; the nonce makes a repeat after a restart a no-op."""
-        channel = self.bot.get_partial_messageable(record.channel_id)
+        self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None,
+        channel: discord.abc.Messageable | None = None,
+    ) -> discord.Message:  # fmt: skip
+        """A message replying to the request in its channel (or a plain one in `channel`, e.g. a DM); the
+        nonce makes a repeat after a restart a no-op."""
         reference = None
-        if record.status_message_id is not None:
+        if channel is None and record.status_message_id is not None:
             reference = discord.MessageReference(message_id=record.status_message_id, channel_id=record.channel_id,
                                                  fail_if_not_exists=False)  # fmt: skip
+        channel = channel or self.bot.get_partial_messageable(record.channel_id)
         kwargs: dict[str, Any] = {"content": text, "reference": reference, "nonce": record.job_id[:25]}
         if view is not None:
             kwargs["view"] = view
