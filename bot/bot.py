@@ -21,6 +21,8 @@ EXTENSIONS = ("bot.exts.video", "bot.exts.quota", "bot.exts.admin")
 
 class MotionBot(commands.Bot):
     def __init__(self, services: Services):
+        # This bot has no voice: discord.py's start-up warnings about voice libraries would only mislead.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()  # no privileged intents: mentions carry their content anyway
         super().__init__(
             command_prefix=commands.when_mentioned,

@@ -11,7 +11,7 @@ _PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "your_token_her
 
 
 class BotSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_", env_file=".env", env_ignore_empty=True, extra="ignore")
 
     discord_token: SecretStr = Field(validation_alias="DISCORD_TOKEN")
     # REST base (a proxy such as nirn-proxy works); the gateway URL comes from GET /gateway/bot on it.

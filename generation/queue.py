@@ -94,7 +94,9 @@ _RETRY_WAIT_S = 0.25
 
 
 class QueueSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_QUEUE__", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MOTIONBOT_QUEUE__", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     lease_s: float = 15.0  # a dead worker's job is taken by another within this (+ one poll)

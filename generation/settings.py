@@ -51,7 +51,7 @@ class ModelOverrides(BaseModel):
 
 class GenerationSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MOTIONBOT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+        env_prefix="MOTIONBOT_", env_nested_delimiter="__", env_file=".env", env_ignore_empty=True, extra="ignore"
     )
 
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", …

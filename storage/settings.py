@@ -11,7 +11,7 @@ __all__ = ["StorageSettings"]
 
 
 class StorageSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MOTIONBOT_", env_file=".env", env_ignore_empty=True, extra="ignore")
 
     database_path: Path = Path("data/motionbot.db")
     daily_credits: NonNegativeInt = 150  # per user per server per day: 15 standard SVD-XT clips
