@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 import uuid
 from pathlib import Path
 
+from generation.envconfig import SettingsError, load, mask_url
 from generation.jobs import Fit, JobKind, OutputFormat, Stage
 from generation.options import OptionError, build_job, parse_flags
 
@@ -28,7 +30,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
     from generation.runtime import NoGPUError, Runtime
     from generation.settings import GenerationSettings
 
-    settings = GenerationSettings()
+    settings = load(GenerationSettings)
     if args.device:
         settings.device = args.device
     if args.memory_mode:
@@ -37,7 +39,11 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
     try:
         output = OutputFormat(out.suffix.lstrip(".").lower())
     except ValueError:
-        print(f"--out must end in .mp4, .gif or .webm, got {out.name}", file=sys.stderr)
+        print(f"error: --out must end in .mp4, .gif or .webm, got {out.name}", file=sys.stderr)
+        return 2
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        print(f"error: --out {out}: the folder {folder} does not exist or is not writable", file=sys.stderr)
         return 2
     # Shell words that held spaces ("-neg 'blurry text'") go back in quotes for the flag parser.
     text = " ".join([args.prompt or "", *(f'"{word}"' if " " in word else word for word in flags)])
@@ -92,16 +98,18 @@ def _worker(args: argparse.Namespace) -> int:
     import os
     import socket
 
+    from redis.exceptions import RedisError
+
     from generation.metrics import WorkerMetrics, serve
     from generation.queue import QueueSettings
     from generation.settings import GenerationSettings
     from generation.worker import RenderEngine, SleepEngine, WorkerState, build_worker, is_alive
 
-    queue_settings = QueueSettings()
+    queue_settings = load(QueueSettings)
     if args.check:
         return 0 if asyncio.run(is_alive(queue_settings.redis_url, args.id)) else 1
 
-    settings = GenerationSettings()
+    settings = load(GenerationSettings)
     if args.gpu is not None:
         settings.device = f"cuda:{args.gpu}"
     if args.memory_mode:
@@ -143,7 +151,12 @@ def _worker(args: argparse.Namespace) -> int:
         gpu_memory_gb=memory,
         metrics=metrics,
     )
-    build_worker(state).run()
+    try:
+        build_worker(state).run()
+    except (RedisError, OSError) as exc:
+        print(f"error: cannot reach Redis at {mask_url(queue_settings.redis_url)} ({exc}); start it or set REDIS_URL",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -160,7 +173,7 @@ def _download(args: argparse.Namespace) -> int:
     from generation.download import DownloadError, fetch_models
     from generation.settings import GenerationSettings
 
-    registry = GenerationSettings().registry()
+    registry = load(GenerationSettings).registry()
     names = args.models or list(registry)
     unknown = [n for n in names if n not in registry]
     if unknown:
@@ -177,9 +190,11 @@ def _download(args: argparse.Namespace) -> int:
 def _random_models(args: argparse.Namespace) -> int:
     from generation.random_weights import write_models
 
-    settings = write_models(Path(args.out), size=args.size)
-    print(f"Wrote random-weight {args.size} models to {args.out}. To use them, add to your .env:\n")
-    print("".join(f"{key}={value}\n" for key, value in settings.items()))
+    write_models(Path(args.out), size=args.size)
+    env_file = Path(args.out).resolve() / "motionbot.env"
+    print(f"Wrote random-weight {args.size} models to {env_file.parent} and their settings to {env_file}.")
+    print(f"To use them in this shell: set -a; . {env_file}; set +a")
+    print(f"(or, for the bot and workers started from .env: cat {env_file} >> .env)")
     return 0
 
 
@@ -223,14 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     from generation.metrics import configure_logging
 
     configure_logging(logging.WARNING)
-    if args.command == "render":
-        return _render(args, extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.getLogger().setLevel(logging.INFO)
-    if args.command == "download":
-        return _download(args)
-    return _worker(args) if args.command == "worker" else _random_models(args)
+    unknown = [word for word in extra if word.startswith("--")] if args.command == "render" else extra
+    if unknown:  # only Pika flags (one dash) pass through to the prompt
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        if args.command == "render":
+            return _render(args, extra)
+        logging.getLogger().setLevel(logging.INFO)
+        if args.command == "download":
+            return _download(args)
+        return _worker(args) if args.command == "worker" else _random_models(args)
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

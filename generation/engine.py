@@ -26,6 +26,7 @@ from generation.options import OptionError, parse_camera
 from generation.pipelines import Request, Runner, load_runner
 from generation.progress import FinalError, ProgressFn, Reporter
 from generation.runtime import Runtime
+from generation.weights import WeightsNotFound
 
 __all__ = ["Engine", "JobRejected", "OutOfGPUMemory", "WeightsNotFound"]
 
@@ -35,10 +36,6 @@ log = logging.getLogger(__name__)
 class JobRejected(FinalError, ValueError):
     """The job cannot run as asked (bad input, model not served); retrying will not help.
     The message is written for the user."""
-
-
-class WeightsNotFound(FinalError, RuntimeError):
-    """A model's weights are neither in the local cache nor downloadable from here."""
 
 
 class OutOfGPUMemory(RuntimeError):
@@ -58,15 +55,7 @@ class Engine:
             if model not in self._runners:
                 started = time.perf_counter()
                 spec = self.models[model]
-                try:
-                    self._runners[model] = load_runner(spec, self.runtime)
-                except (OSError, ValueError) as exc:  # hub unreachable, not cached, no such folder
-                    env = "MOTIONBOT_" + model.upper().replace("-", "_") + "__WEIGHTS"
-                    raise WeightsNotFound(
-                        f"weights for {model} ({spec.weights}) are not in the local cache and could not be "
-                        f"downloaded. Pre-download them with `hf download {spec.weights}` where the hub is "
-                        f"reachable, or set {env} to a local folder. ({str(exc).splitlines()[0]})"
-                    ) from exc
+                self._runners[model] = load_runner(spec, self.runtime)  # WeightsNotFound names what failed
                 log.info("loaded %s in %.1fs", model, time.perf_counter() - started)
             return self._runners[model]
 

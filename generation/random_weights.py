@@ -212,7 +212,7 @@ def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> No
 
 def write_models(root: Path, size: Size = "tiny", seed: int = 0) -> dict[str, str]:
     """Save random models for every registry entry under `root`; return the env settings that use them."""
-    root = Path(root)
+    root = Path(root).resolve()  # absolute: the settings work from any folder
     build_svd(size, seed).save_pretrained(root / "svd")
     build_sd(size, seed).save_pretrained(root / "sd15")
     build_motion_adapter(size, seed).save_pretrained(root / "motion-adapter")

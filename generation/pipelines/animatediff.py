@@ -27,6 +27,7 @@ from generation.options import Camera
 from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
+from generation.weights import component, hub_offline
 
 __all__ = ["LORA_WEIGHT", "AnimateDiffRunner", "lora_moves"]
 
@@ -53,15 +54,20 @@ def load_adapter(spec: ModelSpec, runtime: Runtime) -> MotionAdapter:
     """The motion adapter: a diffusers folder / hub repo, or one safetensors file (Lightning)."""
     if spec.adapter is None:
         raise ValueError(f"model {spec.name} has no motion adapter configured")
+    offline = hub_offline()
     if spec.adapter_file is None:
-        return MotionAdapter.from_pretrained(spec.adapter, dtype=runtime.dtype)
+        with component(spec.name, "motion adapter", spec.adapter, "adapter"):
+            return MotionAdapter.from_pretrained(spec.adapter, dtype=runtime.dtype, local_files_only=offline)
     # Lightning ships bare weights; its architecture is that of the regular v1-5-2 adapter.
-    adapter = MotionAdapter.from_config(MotionAdapter.load_config(spec.adapter_config or spec.adapter))
-    if os.path.isdir(spec.adapter):
-        path = os.path.join(spec.adapter, spec.adapter_file)
-    else:
-        path = hf_hub_download(spec.adapter, spec.adapter_file)
-    adapter.load_state_dict(load_file(path))
+    config_source = spec.adapter_config or spec.adapter
+    with component(spec.name, "motion adapter config", config_source, "adapter_config"):
+        adapter = MotionAdapter.from_config(MotionAdapter.load_config(config_source, local_files_only=offline))
+    with component(spec.name, "motion adapter weights", f"{spec.adapter}/{spec.adapter_file}", "adapter_file"):
+        if os.path.isdir(spec.adapter):
+            path = os.path.join(spec.adapter, spec.adapter_file)
+        else:
+            path = hf_hub_download(spec.adapter, spec.adapter_file, local_files_only=offline)
+        adapter.load_state_dict(load_file(path))
     return adapter.to(runtime.dtype)
 
 
@@ -69,12 +75,15 @@ class AnimateDiffRunner:
     def __init__(self, spec: ModelSpec, runtime: Runtime, pipe: Any = None):
         self.spec, self.runtime = spec, runtime
         if pipe is None:
-            pipe = AnimateDiffPipeline.from_pretrained(
-                spec.weights,
-                motion_adapter=load_adapter(spec, runtime),
-                dtype=runtime.dtype,
-                variant=spec.variant,
-            )
+            adapter = load_adapter(spec, runtime)
+            with component(spec.name, "base model", spec.weights, "weights"):
+                pipe = AnimateDiffPipeline.from_pretrained(
+                    spec.weights,
+                    motion_adapter=adapter,
+                    dtype=runtime.dtype,
+                    variant=spec.variant,
+                    local_files_only=hub_offline(),
+                )
         if spec.scheduler == "ddim":  # the settings AnimateDiff v1-5-2 was trained with
             pipe.scheduler = DDIMScheduler.from_config(
                 pipe.scheduler.config,
@@ -103,7 +112,9 @@ class AnimateDiffRunner:
         for move in moves:
             if move not in self._loaded_loras:
                 assert self.spec.lora is not None
-                self.pipe.load_lora_weights(self.spec.lora.format(move=move), adapter_name=move)
+                source = self.spec.lora.format(move=move)
+                with component(self.spec.name, f"camera LoRA {move}", source, "lora"):
+                    self.pipe.load_lora_weights(source, adapter_name=move, local_files_only=hub_offline())
                 self._loaded_loras.add(move)
         if moves:
             self.pipe.enable_lora()

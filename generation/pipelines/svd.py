@@ -25,6 +25,7 @@ from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
+from generation.weights import component, hub_offline
 
 __all__ = ["MOTION_TABLE", "SVDRunner"]
 
@@ -35,7 +36,10 @@ class SVDRunner:
     def __init__(self, spec: ModelSpec, runtime: Runtime, pipe: Any = None):
         self.spec, self.runtime = spec, runtime
         if pipe is None:
-            pipe = StableVideoDiffusionPipeline.from_pretrained(spec.weights, dtype=runtime.dtype, variant=spec.variant)
+            with component(spec.name, "pipeline weights", spec.weights, "weights"):
+                pipe = StableVideoDiffusionPipeline.from_pretrained(
+                    spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=hub_offline()
+                )
         self.pipe = runtime.place(pipe)
 
     def check_inputs(self, request: Request) -> None:

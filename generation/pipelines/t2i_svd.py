@@ -13,6 +13,7 @@ from generation.pipelines import Request
 from generation.pipelines.svd import SVDRunner
 from generation.progress import Reporter
 from generation.runtime import Runtime
+from generation.weights import component, hub_offline
 
 __all__ = ["TextToImageSVDRunner"]
 
@@ -22,7 +23,10 @@ class TextToImageSVDRunner:
         if spec.t2i_weights is None:
             raise ValueError(f"model {spec.name} has no text-to-image weights configured")
         self.spec, self.runtime = spec, runtime
-        t2i = AutoPipelineForText2Image.from_pretrained(spec.t2i_weights, dtype=runtime.dtype, variant=spec.variant)
+        with component(spec.name, "text-to-image weights", spec.t2i_weights, "t2i_weights"):
+            t2i = AutoPipelineForText2Image.from_pretrained(
+                spec.t2i_weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=hub_offline()
+            )
         self.t2i = runtime.place(t2i)
         self.svd = SVDRunner(spec, runtime)
 
