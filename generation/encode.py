@@ -1,7 +1,9 @@
 """Encode frames to a clip Discord plays inline, inside a byte budget.
 
 MP4: H.264 (libx264 from PyAV's bundled FFmpeg), yuv420p, even dimensions, constant fps, +faststart
-(the index sits before the data, so Discord starts playing before the download ends). WebM: VP9.
+(the index sits before the data, so Discord starts playing before the download ends), the level signalled
+and its bitrate held (VBV). WebM: VP9. Both are BT.709, limited range, converted and tagged so: players
+that guess (BT.601 for SD, BT.709 for HD) would otherwise shift the colours.
 GIF: Pillow. If the first encode is over budget we re-encode at a bitrate computed from the budget, and
 when that bitrate would smear the picture, at a smaller size. A clip over budget is never returned.
 """
@@ -16,12 +18,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from PIL import Image
 
 from generation.jobs import OutputFormat
 from generation.progress import FinalError
 
-__all__ = ["MIME", "EncodeError", "Encoded", "decode_frames", "encode"]
+__all__ = ["MIME", "EncodeError", "Encoded", "decode_frames", "encode", "gif_delays", "h264_level"]
 
 MIME = {OutputFormat.MP4: "video/mp4", OutputFormat.WEBM: "video/webm", OutputFormat.GIF: "image/gif"}
 _MIN_BITS_PER_PIXEL = 0.04  # below this H.264 / VP9 turn to mush: shrink the picture instead
@@ -42,6 +45,37 @@ class Encoded:
     fps: int
 
 
+# H.264 levels (Annex A): level, max macroblocks per second, max frame size in macroblocks, max bitrate
+# in bit/s for the High profile (1.25 x the Baseline figure). 3.0 is the lowest we signal: every player
+# that plays H.264 High plays it, and lower levels would starve tiny clips of bits.
+_H264_LEVELS = (
+    ("3.0", 40_500, 1_620, 12_500_000),
+    ("3.1", 108_000, 3_600, 17_500_000),
+    ("3.2", 216_000, 5_120, 25_000_000),
+    ("4.1", 245_760, 8_192, 62_500_000),
+    ("4.2", 522_240, 8_704, 62_500_000),
+    ("5.1", 983_040, 36_864, 300_000_000),
+)
+
+
+def h264_level(width: int, height: int, fps: int) -> tuple[str, int]:
+    """The lowest H.264 level for this size and rate, and its largest bitrate (bit/s, High profile)."""
+    blocks = ((width + 15) // 16) * ((height + 15) // 16)
+    for level, per_second, per_frame, bitrate in _H264_LEVELS:
+        if blocks <= per_frame and blocks * fps <= per_second:
+            return level, bitrate
+    level, _, _, bitrate = _H264_LEVELS[-1]
+    return level, bitrate
+
+
+def _tag_bt709(stream: av.VideoStream) -> None:
+    context = stream.codec_context
+    context.colorspace = Colorspace.ITU709
+    context.color_range = ColorRange.MPEG
+    context.color_primaries = ColorPrimaries.BT709
+    context.color_trc = ColorTrc.BT709
+
+
 def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
 
@@ -50,8 +84,14 @@ def _encode_video(frames: np.ndarray, fps: int, size: tuple[int, int], fmt: Outp
     width, height = size
     if fmt is OutputFormat.MP4:
         codec, container_options = "libx264", {"movflags": "+faststart"}
-        options = {"preset": "medium", "profile": "high"}
-        options |= {"crf": "18"} if bitrate is None else {"maxrate": str(bitrate), "bufsize": str(bitrate * 2)}
+        level, cap = h264_level(width, height, fps)
+        # VBV: a rate of 3/4 of the level's cap and a buffer of 1/4 keep even a one-second clip (which may
+        # spend its whole initial buffer at once) under the cap on average, as well as at every instant.
+        rate, buffer = cap * 3 // 4, cap // 4
+        if bitrate is not None:
+            rate, buffer = min(bitrate, rate), min(2 * bitrate, buffer)
+        options = {"preset": "medium", "profile": "high", "level": level}
+        options |= {"maxrate": str(rate), "bufsize": str(buffer)} | ({"crf": "18"} if bitrate is None else {})
     else:
         codec, container_options = "libvpx-vp9", {}
         options = {"deadline": "good", "cpu-used": "4", "row-mt": "1"}
@@ -63,15 +103,30 @@ def _encode_video(frames: np.ndarray, fps: int, size: tuple[int, int], fmt: Outp
             stream = container.add_stream(codec, rate=fps, options=options)
             assert isinstance(stream, av.VideoStream)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            _tag_bt709(stream)
             if bitrate is not None:
                 stream.bit_rate = bitrate
             for index, array in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
-                frame = frame.reformat(width=width, height=height, format="yuv420p", interpolation="LANCZOS")
+                frame = frame.reformat(
+                    width=width,
+                    height=height,
+                    format="yuv420p",
+                    interpolation="LANCZOS",
+                    dst_colorspace=Colorspace.ITU709,
+                    dst_color_range=ColorRange.MPEG,
+                )
                 frame.pts, frame.time_base = index, Fraction(1, fps)
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
         return path.read_bytes()
+
+
+def gif_delays(count: int, fps: int) -> list[int]:
+    """Per-frame delays (ms, whole hundredths as GIF stores them) that add up to count / fps seconds:
+    24 fps alternates 40 and 50 ms instead of playing every frame at 40 ms (25 fps)."""
+    ends = [round((index + 1) * 100 / fps) * 10 for index in range(count)]
+    return [end - start for start, end in zip([0, *ends], ends, strict=False)]
 
 
 def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int]) -> bytes:
@@ -82,11 +137,17 @@ def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int]) -> bytes:
         format="GIF",
         save_all=True,
         append_images=images[1:],
-        duration=round(1000 / fps),
+        duration=gif_delays(len(images), fps),
         loop=0,
         optimize=True,
     )
     return out.getvalue()
+
+
+def _gif_frames(data: bytes) -> int:
+    # Pillow merges a frame identical to the one before into it (adding up their delays).
+    with Image.open(io.BytesIO(data)) as image:
+        return int(getattr(image, "n_frames", 1))
 
 
 def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) -> Encoded:
@@ -110,7 +171,8 @@ def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) ->
                     break  # the picture would smear: shrink it instead
                 data = _encode_video(frames, fps, size, fmt, bitrate)
         if len(data) <= byte_budget:
-            return Encoded(data, MIME[fmt], size[0], size[1], count, fps)
+            written = _gif_frames(data) if fmt is OutputFormat.GIF else count
+            return Encoded(data, MIME[fmt], size[0], size[1], written, fps)
         scale *= 0.75
 
 

@@ -16,7 +16,8 @@ def smooth_fps(fps: int) -> int:
 
 
 def interpolate(frames: np.ndarray, fps: int, target_fps: int) -> np.ndarray:
-    """Motion-interpolate uint8 frames (F, H, W, 3) from `fps` to `target_fps`, same duration."""
+    """Motion-interpolate uint8 frames (F, H, W, 3) from `fps` to `target_fps`: same first and last frame,
+    (F - 1) * target_fps / fps + 1 frames, none repeated at the end."""
     if target_fps <= fps or len(frames) < 2:
         return frames
     height, width = frames.shape[1:3]
@@ -29,6 +30,8 @@ def interpolate(frames: np.ndarray, fps: int, target_fps: int) -> np.ndarray:
     interp.link_to(sink)
     graph.configure()
 
+    # Output frame n shows time n / target_fps; the clip ends on the source's last frame, shown once.
+    last = (len(frames) - 1) * target_fps // fps
     out: list[np.ndarray] = []
 
     def drain() -> None:
@@ -38,16 +41,18 @@ def interpolate(frames: np.ndarray, fps: int, target_fps: int) -> np.ndarray:
             except (av.BlockingIOError, av.EOFError):
                 return
             assert isinstance(frame, av.VideoFrame)
-            out.append(frame.to_ndarray(format="rgb24"))
+            if frame.pts is not None and frame.pts <= last:
+                out.append(frame.to_ndarray(format="rgb24"))
 
-    # The last frame goes in twice so that it, too, is shown for its full 1/fps: same duration out.
-    for index, array in enumerate([*frames, frames[-1]]):
+    # The filter holds back its last few frames until it sees later input: feed the last frame again
+    # (what it makes past the clip's end is dropped above).
+    for index, array in enumerate([*frames, *[frames[-1]] * 3]):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
         frame.pts, frame.time_base = index, Fraction(1, fps)
         source.push(frame)
         drain()
     source.push(None)
     drain()
-    wanted = round(len(frames) * target_fps / fps)
-    out.extend(out[-1:] * (wanted - len(out)))  # the filter may hold back its last frame or two
-    return np.stack(out[:wanted])
+    if len(out) < last + 1:
+        out.append(frames[-1])
+    return np.stack(out[: last + 1])

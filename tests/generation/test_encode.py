@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generation.encode import EncodeError, decode_frames, encode
+from generation.encode import EncodeError, decode_frames, encode, gif_delays, h264_level
 from generation.interpolate import interpolate, smooth_fps
 from generation.jobs import OutputFormat
 
@@ -81,11 +81,55 @@ def test_decode_round_trip_keeps_frame_count_and_fps() -> None:
 
 
 @pytest.mark.parametrize(("fps", "target"), [(8, 24), (12, 24), (24, 48)])
-def test_smoothing_raises_fps_and_keeps_duration(fps: int, target: int) -> None:
+def test_smoothing_spans_the_source_and_ends_without_a_repeated_frame(fps: int, target: int) -> None:
     assert smooth_fps(fps) == target
-    out = interpolate(moving_frames(8), fps, target)
-    assert out.shape[0] == round(8 * target / fps)
-    assert out.shape[1:] == (90, 160, 3)
+    source = moving_frames(8)
+    out = interpolate(source, fps, target)
+    assert out.shape == (7 * target // fps + 1, 90, 160, 3)
+
+    def diff(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a.astype(int) - b).mean())
+
+    assert diff(out[0], source[0]) < 2 and diff(out[-1], source[-1]) < 2
+    assert min(diff(out[i], out[i + 1]) for i in range(len(out) - 1)) > 1, "a frame is shown twice"
+
+
+def test_mp4_and_webm_are_bt709_limited_range_converted_and_tagged() -> None:
+    frames = np.zeros((4, 64, 64, 3), np.uint8)
+    frames[..., 0] = 255  # pure red: BT.601 and BT.709 give it different Y / Cb / Cr
+    for fmt in (OutputFormat.MP4, OutputFormat.WEBM):
+        with av.open(io.BytesIO(encode(frames, 8, fmt, 10 << 20).data)) as container:
+            context = container.streams.video[0].codec_context
+            tags = (context.colorspace, context.color_range, context.color_primaries, context.color_trc)
+            assert tags == (1, 1, 1, 1), f"{fmt}: BT.709 matrix, limited range, BT.709 primaries and transfer"
+            frame = next(container.decode(video=0))
+            y = float(frame.to_ndarray(format="yuv420p")[:64].mean())
+            assert abs(y - 63) < 3, f"{fmt}: red has Y≈63 in BT.709 limited range (BT.601 gives 81), got {y}"
+
+
+def test_a_noisy_hd_clip_keeps_to_the_bitrate_of_its_signalled_level() -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (25, 576, 1024, 3), dtype=np.uint8)
+    out = encode(noise, 24, OutputFormat.MP4, 100 << 20)
+    with av.open(io.BytesIO(out.data)) as container:
+        level = container.streams.video[0].codec_context.level
+    level_max = {30: 12.5e6, 31: 17.5e6, 32: 25e6, 40: 25e6, 41: 62.5e6}[level]  # High profile, Annex A
+    assert level == 31 and h264_level(1024, 576, 24) == ("3.1", 17_500_000)
+    assert len(out.data) * 8 / (25 / 24) <= level_max
+
+
+def test_gif_delays_keep_the_frame_rate_in_hundredths() -> None:
+    delays = gif_delays(24, 24)
+    assert sum(delays) == 1000 and set(delays) == {40, 50}  # 24 fps, not 25 (every frame at 40 ms)
+    assert gif_delays(10, 10) == [100] * 10
+
+
+def test_a_gif_reports_the_frames_it_holds() -> None:
+    frames = moving_frames(6)
+    frames[5] = frames[4]  # GIF writers merge a repeated frame into the one before
+    out = encode(frames, 24, OutputFormat.GIF, 10 << 20)
+    with Image.open(io.BytesIO(out.data)) as image:
+        held = image.n_frames
+    assert out.frames == held == 5
 
 
 def test_interpolated_frames_put_moving_things_in_between() -> None:
