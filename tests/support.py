@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 class Process:
     """`python -m <args>` from the repository root, its output appended to `log`."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT):
         self.log = log
         full_env = os.environ | {"PYTHONPATH": str(ROOT)} | env | {"PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", *args], env=full_env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT
+            [sys.executable, "-m", *args], env=full_env, cwd=cwd, stdout=log.open("ab"), stderr=subprocess.STDOUT
         )
 
     def signal(self, sig: int) -> None:

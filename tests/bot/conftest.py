@@ -19,8 +19,8 @@ LONG_RENDERS = {"MOTIONBOT_SVD_XT__MAX_STEPS": "400"}  # lets a test ask for a r
 class BotProcess(Process):
     """`python -m bot`, unmodified."""
 
-    def __init__(self, env: dict[str, str], log: Path):
-        super().__init__(["bot"], env, log)
+    def __init__(self, env: dict[str, str], log: Path, cwd: Path = ROOT):
+        super().__init__(["bot"], env, log, cwd)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,9 @@ def start_bot(
     """Start extra bot processes (restart tests); all are killed at the end."""
     bots: list[BotProcess] = []
 
-    def start(**env: str) -> BotProcess:
-        bot = BotProcess(_bot_env(fake, redis_server.url, tiny_models, tmp_path) | env, tmp_path / "bot.log")
+    def start(cwd: Path = ROOT, **env: str) -> BotProcess:
+        log = tmp_path / f"bot-{len(bots)}.log"
+        bot = BotProcess(_bot_env(fake, redis_server.url, tiny_models, tmp_path) | env, log, cwd)
         bots.append(bot)
         return bot
 

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -55,3 +56,44 @@ def test_missing_weights_are_reported_with_what_to_do(tiny_models: dict[str, str
     assert done.returncode == 1
     assert "not in the local cache" in done.stderr and "MOTIONBOT_SVD_XT__WEIGHTS" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unwritable_out_path_is_refused_before_rendering(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    done = run_cli(["render", "--prompt", "a fox", "--out", "/nonexistent/dir/x.mp4"], tiny_models, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "/nonexistent/dir" in done.stderr and "loading" not in done.stderr  # no render was started
+
+
+def test_an_unknown_long_option_is_an_error_not_prompt_text(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    for option in (["--memory-mod", "low"], ["--nosuch-flag"]):
+        done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4", *option], tiny_models, tmp_path)
+        assert done.returncode == 2 and option[0] in done.stderr, done.stderr
+        assert not (tmp_path / "x.mp4").exists()
+
+
+def test_a_missing_motion_adapter_is_named_with_its_setting_fast(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    env = tiny_models | {"MOTIONBOT_ANIMATEDIFF__ADAPTER": "guoyww/animatediff-motion-adapter-v1-5-2"}
+    started = time.monotonic()
+    done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4", "-model", "animatediff"], env, tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "motion adapter" in done.stderr and "MOTIONBOT_ANIMATEDIFF__ADAPTER" in done.stderr, done.stderr
+    assert "offline" in done.stderr and "MOTIONBOT_ANIMATEDIFF__WEIGHTS" not in done.stderr
+    assert time.monotonic() - started < 20  # no retries against a hub that cannot be reached
+
+
+def test_a_bad_setting_names_its_variable(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    env = tiny_models | {"MOTIONBOT_SVD_XT__WIDTH": "wide"}
+    done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4"], env, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "MOTIONBOT_SVD_XT__WIDTH='wide'" in done.stderr, done.stderr
+
+
+def test_random_models_writes_absolute_paths_usable_from_anywhere(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    done = run_cli(["random-models", "--out", "tiny"], {}, tmp_path / "repo")
+    assert done.returncode == 0, done.stderr
+    env_file = tmp_path / "repo" / "tiny" / "motionbot.env"
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    weights = values["MOTIONBOT_SVD__WEIGHTS"]
+    assert Path(weights).is_absolute() and Path(weights).is_dir()
+    assert f". {env_file}" in done.stdout  # one instruction, with the file's real path

@@ -1,0 +1,108 @@
+"""Starting the unmodified bot as a new user does: from a copied `.env.example`, with Discord, Redis or a
+setting wrong. Each failure names its cause and the variable; Discord outages are waited out; SIGTERM
+stops the bot within 5 s in every state."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.bot.conftest import TOKEN, BotProcess, connected
+from tests.fake_discord import FakeDiscord
+from tests.support import ROOT, free_port
+
+
+def env_from_example(folder: Path, token: str = TOKEN) -> Path:
+    """`cp .env.example .env` and fill in the token, byte for byte otherwise."""
+    text = (ROOT / ".env.example").read_text()
+    assert "\nDISCORD_TOKEN=\n" in text
+    (folder / ".env").write_text(text.replace("\nDISCORD_TOKEN=\n", f"\nDISCORD_TOKEN={token}\n"))
+    return folder
+
+
+async def exited(bot: BotProcess, timeout: float = 60) -> int:
+    """The bot's exit status, waiting without blocking the event loop (the fake Discord runs on it)."""
+    deadline = time.monotonic() + timeout
+    while (code := bot.process.poll()) is None:
+        assert time.monotonic() < deadline, f"still running after {timeout} s:\n{bot.output()}"
+        await asyncio.sleep(0.05)
+    return code
+
+
+async def stop_within(bot: BotProcess, seconds: float) -> int:
+    started = time.monotonic()
+    bot.signal(signal.SIGTERM)
+    code = await exited(bot, 30)
+    assert time.monotonic() - started < seconds, f"took {time.monotonic() - started:.1f} s to stop"
+    return code
+
+
+async def wait_for_line(bot: BotProcess, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in bot.output():
+        assert bot.process.poll() is None, bot.output()
+        assert time.monotonic() < deadline, bot.output()
+        await asyncio.sleep(0.1)
+
+
+async def test_the_bot_starts_from_a_copy_of_env_example(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], tmp_path: Path
+) -> None:
+    folder = env_from_example(tmp_path)
+    # Only what a deployment here must point elsewhere; the empty MOTIONBOT_DEV_GUILD_ID= stays as shipped.
+    bot = start_bot(cwd=folder, DISCORD_TOKEN="", MOTIONBOT_DEV_GUILD_ID="")
+    await connected(fake, bot, fake.identified)
+    output = bot.output()
+    assert "PyNaCl" not in output and "davey" not in output and "voice" not in output  # this bot has no voice
+    assert await stop_within(bot, 5) == 0
+
+
+async def test_an_unreachable_discord_is_named_and_waited_out_and_sigterm_is_prompt(
+    start_bot: Callable[..., BotProcess], tmp_path: Path
+) -> None:
+    bot = start_bot(cwd=env_from_example(tmp_path), DISCORD_API_BASE=f"http://127.0.0.1:{free_port()}/api/v10")
+    await wait_for_line(bot, "cannot reach Discord")
+    await wait_for_line(bot, "trying again in 2 s")  # backing off, not a crash loop
+    output = bot.output()
+    assert "DISCORD_API_BASE" in output and "Redis" not in output
+    assert await stop_within(bot, 5) == 0
+
+
+async def test_a_token_discord_refuses_is_a_settings_error(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], tmp_path: Path
+) -> None:
+    fake.fail_next("GET", r"^/users/@me$", 401, {"message": "401: Unauthorized", "code": 0})
+    bot = start_bot(cwd=tmp_path)
+    assert await exited(bot) == 2  # scripts/run does not restart a bot that exits 2
+    assert "DISCORD_TOKEN" in bot.output() and "Traceback" not in bot.output()
+    assert TOKEN not in bot.output()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MOTIONBOT_DEV_GUILD_ID", "my-server"), ("MOTIONBOT_QUEUE__LEASE_S", "soon"), ("MOTIONBOT_DAILY_CREDITS", "-1")],
+)
+async def test_a_wrong_setting_names_its_variable_and_value(
+    start_bot: Callable[..., BotProcess], tmp_path: Path, variable: str, value: str
+) -> None:
+    bot = start_bot(cwd=tmp_path, **{variable: value})
+    assert await exited(bot) == 2
+    assert f"{variable}='{value}' is not valid" in bot.output(), bot.output()
+    assert "Traceback" not in bot.output()
+
+
+async def test_an_unreachable_redis_is_named_as_redis_and_stops_promptly(
+    start_bot: Callable[..., BotProcess], tmp_path: Path
+) -> None:
+    bot = start_bot(cwd=tmp_path, REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    await asyncio.sleep(2)  # inside the Redis retries
+    assert await stop_within(bot, 5) == 0
+    bot = start_bot(cwd=tmp_path, REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    assert await exited(bot) == 1
+    assert "cannot reach Redis" in bot.output() and "REDIS_URL" in bot.output()
+    assert "hunter2" not in bot.output() and "Discord" not in bot.output().split("cannot reach Redis")[-1]
