@@ -70,7 +70,7 @@ async def test_smooth_interpolates_to_a_higher_frame_rate(fake: FakeDiscord, ser
     _, first = await animate(fake, 2401)
     token = await fake.click(first, button(first, "smooth"), user_id=2401)
     smooth = await delivered(fake, token)
-    assert decode(next(iter(smooth.files.values())))[4] == 8  # 4 frames at 24 fps -> 8 at 48
+    assert decode(next(iter(smooth.files.values())))[4] == 7  # 4 frames at 24 fps -> 7 at 48, first to last
     assert "48 fps" in smooth.content
 
 

@@ -151,10 +151,10 @@ def test_budget_is_honoured_by_the_engine(engine: Engine) -> None:
 
 def test_smooth_option_and_smooth_job_interpolate(engine: Engine) -> None:
     smoothed = engine.render(i2v(fps=8, smooth=True))
-    assert (smoothed.fps, smoothed.frames) == (24, 12)
+    assert (smoothed.fps, smoothed.frames) == (24, 10)  # 4 frames at 8 fps: first to last at 24 fps
     again = engine.render(VideoJob(job_id="s", kind=JobKind.SMOOTH, model="svd-xt", video=smoothed.video))
-    assert (again.fps, again.frames) == (48, 24)
-    assert video_info(again.video)[4:] == (24, 48.0)
+    assert (again.fps, again.frames) == (48, 19)
+    assert video_info(again.video)[4:] == (19, 48.0)  # what the result reports is what the file holds
 
 
 def test_extend_continues_from_the_last_frame_of_a_clip(engine: Engine) -> None:
