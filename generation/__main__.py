@@ -108,6 +108,10 @@ def _worker(args: argparse.Namespace) -> int:
     queue_settings = load(QueueSettings)
     if args.check:
         return 0 if asyncio.run(is_alive(queue_settings.redis_url, args.id)) else 1
+    if os.environ.get("DISCORD_TOKEN"):  # a worker parses untrusted media and third-party weights
+        logging.getLogger("generation.worker").warning(
+            "DISCORD_TOKEN is set in this worker's environment; a worker never needs it: remove it on GPU hosts"
+        )
 
     settings = load(GenerationSettings)
     if args.gpu is not None:

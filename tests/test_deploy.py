@@ -64,3 +64,8 @@ def test_dockerfiles_pass_hadolint(dockerfile: str) -> None:
 def test_the_bot_image_has_no_torch() -> None:
     text = (ROOT / "docker/bot.Dockerfile").read_text()
     assert "pip install --no-cache-dir ." in text and "[worker]" not in text
+
+
+def test_the_worker_gets_no_discord_token(compose: dict) -> None:
+    assert compose["services"]["worker-gpu0"]["environment"]["DISCORD_TOKEN"] == ""
+    assert "env -u DISCORD_TOKEN" in (ROOT / "scripts" / "run").read_text()

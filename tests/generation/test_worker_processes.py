@@ -157,3 +157,17 @@ async def test_redis_restart_under_an_idle_worker_loses_no_queued_job(start_work
     finally:
         await queue.close()
         server.stop()
+
+
+async def test_a_worker_warns_once_about_a_discord_token_and_stops_promptly(
+    queue: JobQueue, start_worker: Callable
+) -> None:
+    worker = start_worker("--dry-run", "0.1", "--id", "tokened", env={"DISCORD_TOKEN": "MTAw.leaked.token-value"})
+    clean = start_worker("--dry-run", "0.1", "--id", "clean", env={"DISCORD_TOKEN": ""})
+    await wait_for_workers(queue, {"tokened", "clean"})
+    for process in (worker, clean):
+        started = time.monotonic()
+        process.signal(signal.SIGTERM)
+        assert process.wait(30) == 0 and time.monotonic() - started < 5  # idle: no job grace to wait for
+    assert worker.output().count("DISCORD_TOKEN is set") == 1 and "leaked" not in worker.output()
+    assert "DISCORD_TOKEN" not in clean.output()
