@@ -29,7 +29,8 @@ class MotionBot(commands.Bot):
             intents=intents,
             help_command=None,
             tree_cls=MotionTree,
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # Nobody is pinged unless a message names whom (the requester, see _watch._post).
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
 

@@ -174,6 +174,10 @@ async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, 
 
     message = await fake.wait_until(fallback, timeout=90, what="the channel message")
     assert "your video is ready" in message.content
+    [post] = [c for c in fake.calls_to("POST", f"/channels/{CHANNEL_ID}/messages$") if "<@1801>" in
+              str((c.payload or {}).get("content"))]  # fmt: skip
+    mentions = post.payload["allowed_mentions"]  # only the requester may be pinged: no roles, no everyone
+    assert mentions["parse"] == [] and [int(u) for u in mentions["users"]] == [1801]
     assert any(c.status == 401 for c in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/"))
 
 

@@ -241,7 +241,13 @@ class JobWatcher:
             reference = discord.MessageReference(message_id=record.status_message_id, channel_id=record.channel_id,
                                                  fail_if_not_exists=False)  # fmt: skip
         channel = channel or self.bot.get_partial_messageable(record.channel_id)
-        kwargs: dict[str, Any] = {"content": text, "reference": reference, "nonce": record.job_id[:25]}
+        kwargs: dict[str, Any] = {
+            "content": text,
+            "reference": reference,
+            "nonce": record.job_id[:25],
+            # Only the requester may be pinged, whatever else the text holds (a prompt, a failure reason).
+            "allowed_mentions": discord.AllowedMentions(users=[discord.Object(record.user_id)], replied_user=False),
+        }
         if view is not None:
             kwargs["view"] = view
         if file is not None:
