@@ -290,8 +290,12 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
-    async def click(self, message: Message, custom_id: str, *, user_id: int = 1001, admin: bool = False) -> str:
+    async def click(self, message: Message, custom_id: str, *, user_id: int = 1001, admin: bool = False,
+                    guild_id: int = GUILD_ID) -> str:  # fmt: skip
+        """Press a button; `guild_id` another server's id for a message (or custom id) seen elsewhere."""
         payload = self._base_interaction(3, user_id, admin, [], False)
+        if guild_id != GUILD_ID:
+            payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
         payload["message"] = message.data
         payload["data"] = {"custom_id": custom_id, "component_type": 2}
         self.component_message[str(payload["id"])] = message.id

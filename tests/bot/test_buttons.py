@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -101,3 +102,14 @@ async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service
     await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancelled status")
     assert "refunded" in status.content and not status.files
     assert await credits_used(service, 2601) == 0
+
+
+async def test_a_job_id_used_from_another_server_is_unknown_there(fake: FakeDiscord, service: BotProcess) -> None:
+    _, clip = await animate(fake, 2701, "a heron")
+    for action in ("reroll", "remix", "delete"):
+        token = await fake.click(clip, button(clip, action), user_id=2702, admin=True, guild_id=799000000000000001)
+        assert "no longer know" in await ephemeral_answer(fake, token)
+    await asyncio.sleep(1)
+    assert clip.id in fake.messages and await credits_used(service, 2702) == 0  # nothing deleted, no job started
+    token = await fake.click(clip, button(clip, "reroll"), user_id=2702)  # in the server it was made in: fine
+    assert await delivered(fake, token) is not None

@@ -24,6 +24,7 @@ from generation.jobs import JobKind
 from generation.models import ASPECTS, Input
 from generation.options import OptionError, Options, from_command, parse_camera, parse_flags
 from generation.queue import CancelResult
+from storage.jobs import JobRecord
 
 __all__ = ["Video"]
 
@@ -215,8 +216,18 @@ class Video(commands.Cog):
 
     # ---- buttons ----
 
-    async def on_button(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
+    async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord | None:
+        """The job a button or form names, if it was made where this interaction happens (the same server,
+        or the same DM): a job id copied elsewhere is unknown there."""
         record = await self.services.ledger.get(job_id)
+        if record is None or record.guild_id != (interaction.guild_id or 0):
+            return None
+        if not record.guild_id and record.channel_id != interaction.channel_id:
+            return None
+        return record
+
+    async def on_button(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
+        record = await self._source(interaction, job_id)
         if record is None:
             await interaction.response.send_message("I no longer know that video.", ephemeral=True)
             return
@@ -291,7 +302,7 @@ class Video(commands.Cog):
 
     async def on_remix(self, interaction: discord.Interaction, job_id: str, text: str) -> None:
         reply = await self._defer(interaction)
-        record = await self.services.ledger.get(job_id)
+        record = await self._source(interaction, job_id)
         if record is None:
             return await reply.refuse("I no longer know that video")
         try:
