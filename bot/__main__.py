@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from bot.bot import MotionBot
 from bot.services import Services
 from bot.settings import BotSettings
-from generation.envconfig import SettingsError, load, mask_url
+from generation.envconfig import SettingsError, load
 from generation.metrics import BotMetrics, configure_logging, serve
 from generation.queue import JobQueue, QueueSettings
 from generation.settings import GenerationSettings
@@ -60,9 +60,7 @@ async def _connect_queue(settings: QueueSettings) -> JobQueue:
     try:
         queue = await JobQueue.connect(settings, retry_s=5)  # a user waits for the answer: fail fast
     except (RedisError, OSError) as exc:
-        raise StartupError(
-            f"cannot reach Redis at {mask_url(settings.redis_url)} ({exc}); start it or set REDIS_URL", 1
-        ) from None
+        raise StartupError(settings.unreachable(exc), 1) from None
     return queue
 
 

@@ -15,7 +15,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from generation.envconfig import SettingsError, load, mask_url
+from generation.envconfig import SettingsError, load
 from generation.jobs import Fit, JobKind, OutputFormat, Stage
 from generation.options import OptionError, build_job, parse_flags
 
@@ -41,7 +41,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
     except ValueError:
         print(f"error: --out must end in .mp4, .gif or .webm, got {out.name}", file=sys.stderr)
         return 2
-    folder = out.parent if str(out.parent) else Path(".")
+    folder = out.parent  # "." for a bare file name
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         print(f"error: --out {out}: the folder {folder} does not exist or is not writable", file=sys.stderr)
         return 2
@@ -95,7 +95,6 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
-    import os
     import socket
 
     from redis.exceptions import RedisError
@@ -158,8 +157,7 @@ def _worker(args: argparse.Namespace) -> int:
     try:
         build_worker(state).run()
     except (RedisError, OSError) as exc:
-        print(f"error: cannot reach Redis at {mask_url(queue_settings.redis_url)} ({exc}); start it or set REDIS_URL",
-              file=sys.stderr)  # fmt: skip
+        print(f"error: {queue_settings.unreachable(exc)}", file=sys.stderr)
         return 1
     return 0
 

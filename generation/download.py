@@ -60,14 +60,12 @@ def fetch_models(
         snapshot_download = hub_download
     download: Callable[..., Any] = snapshot_download
     seen: set[tuple[str, tuple[str, ...] | None]] = set()
-    fetched = 0
     for spec in specs:
         for fetch in sources(spec):
             if (fetch.repo, fetch.patterns) in seen:
                 continue
             seen.add((fetch.repo, fetch.patterns))
             report(f"{spec.name}: {fetch.label} from {fetch.repo}")
-            fetched += 1
             try:
                 download(fetch.repo, allow_patterns=list(fetch.patterns) if fetch.patterns else None)
             except GatedRepoError:
@@ -83,4 +81,4 @@ def fetch_models(
                 ) from None
             except (LocalEntryNotFoundError, OSError) as exc:
                 raise DownloadError(f"could not download {fetch.repo}: {str(exc).splitlines()[0]}") from None
-    report("All weights are in the cache." if fetched else "Every model loads from local folders: nothing to download.")
+    report("All weights are in the cache." if seen else "Every model loads from local folders: nothing to download.")

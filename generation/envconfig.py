@@ -47,7 +47,7 @@ def _line(cls: type[BaseSettings], error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if message.startswith(name):  # a validator that already wrote the whole sentence
         return message
-    return f"{name}={_shown(cls, name, error.get('input'))} is not valid: {message}"
+    return f"{name}={_shown(name, error.get('input'))} is not valid: {message}"
 
 
 def _variable(cls: type[BaseSettings], loc: tuple[Any, ...]) -> str:
@@ -63,10 +63,8 @@ def _variable(cls: type[BaseSettings], loc: tuple[Any, ...]) -> str:
     return (prefix + delimiter.join(str(part) for part in loc if not isinstance(part, int))).upper()
 
 
-def _shown(cls: type[BaseSettings], name: str, value: Any) -> str:
-    field = cls.model_fields.get(name.lower().removeprefix(str(cls.model_config.get("env_prefix") or "").lower()))
-    secret = (field is not None and field.annotation is SecretStr) or any(w in name for w in _SECRET_WORDS)
-    if isinstance(value, SecretStr) or (secret and value):
+def _shown(name: str, value: Any) -> str:
+    if isinstance(value, SecretStr) or (value and any(word in name for word in _SECRET_WORDS)):
         return "***"
     if isinstance(value, str) and "://" in value:
         return repr(mask_url(value))

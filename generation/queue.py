@@ -25,6 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
+from generation.envconfig import mask_url
 from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
 
 __all__ = [
@@ -104,6 +105,10 @@ class QueueSettings(BaseSettings):
     result_ttl_s: int = 3600  # how long finished clips wait in Redis to be collected
     shutdown_grace_s: float = 60.0  # on SIGTERM, time to finish the running job before handing it back
     poll_s: float = 0.25  # how often an idle worker looks for work
+
+    def unreachable(self, exc: BaseException) -> str:
+        """What to tell the person starting a bot or worker when Redis cannot be reached."""
+        return f"cannot reach Redis at {mask_url(self.redis_url)} ({exc}); start it or set REDIS_URL"
 
 
 def redis_settings(url: str, retry_s: float = 60.0) -> RedisSettings:

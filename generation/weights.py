@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from generation.progress import FinalError
 
-__all__ = ["WeightsNotFound", "component", "hub_offline", "setting_for"]
+__all__ = ["WeightsNotFound", "component", "hub_offline", "local_only", "setting_for"]
 
 
 class WeightsNotFound(FinalError, RuntimeError):
@@ -34,6 +34,11 @@ def hub_offline() -> bool:
             return False
     except OSError:
         return True
+
+
+def local_only(source: str) -> bool:
+    """`local_files_only` for loading `source`: a local folder needs no hub (and no probe of it)."""
+    return not os.path.exists(source) and hub_offline()
 
 
 def setting_for(model: str, field: str) -> str:

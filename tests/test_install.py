@@ -34,7 +34,7 @@ def cpu_index() -> Iterator[str]:
     server.shutdown()
 
 
-def no_gpu_path(tmp_path: Path) -> str:
+def no_gpu_path() -> str:
     """PATH without any nvidia-smi."""
     return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "nvidia-smi").exists())
 
@@ -44,14 +44,14 @@ def test_without_a_gpu_the_cpu_build_comes_from_pytorchs_cpu_index(
 ) -> None:
     (tmp_path / "torch").mkdir()
     monkeypatch.chdir(tmp_path)  # the index server serves this folder
-    env = {"PATH": no_gpu_path(tmp_path), "MOTIONBOT_TORCH_CPU_INDEX": cpu_index, "MOTIONBOT_TORCH": "auto"}
+    env = {"PATH": no_gpu_path(), "MOTIONBOT_TORCH_CPU_INDEX": cpu_index, "MOTIONBOT_TORCH": "auto"}
     assert plan(env) == f"torch: CPU build from {cpu_index}"
 
 
 def test_an_unreachable_cpu_index_falls_back_to_the_default_index_at_once(tmp_path: Path) -> None:
     index = f"http://127.0.0.1:{free_port()}/whl/cpu"
     started = time.monotonic()
-    said = plan({"PATH": no_gpu_path(tmp_path), "MOTIONBOT_TORCH_CPU_INDEX": index, "MOTIONBOT_TORCH": "auto"})
+    said = plan({"PATH": no_gpu_path(), "MOTIONBOT_TORCH_CPU_INDEX": index, "MOTIONBOT_TORCH": "auto"})
     assert said == f"torch: the default index ({index} cannot be reached)"
     assert time.monotonic() - started < 5
 
@@ -64,4 +64,4 @@ def test_with_an_nvidia_gpu_or_when_asked_the_cuda_build_is_kept(tmp_path: Path)
     assert plan({"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "MOTIONBOT_TORCH": "auto"}).startswith(
         "torch: CUDA"
     )
-    assert plan({"PATH": no_gpu_path(tmp_path), "MOTIONBOT_TORCH": "cuda"}).startswith("torch: CUDA")
+    assert plan({"PATH": no_gpu_path(), "MOTIONBOT_TORCH": "cuda"}).startswith("torch: CUDA")

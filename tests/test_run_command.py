@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from generation.queue import JobQueue, QueueSettings
+from tests.bot.conftest import TOKEN
 from tests.bot.test_startup import env_from_example
 from tests.bot.test_video import delivered
 from tests.conftest import png_bytes
@@ -39,7 +40,8 @@ async def test_run_command_serves_a_job_and_stops_cleanly(tiny_models: dict[str,
     fake = await FakeDiscord().start()
     project = project_copy(tmp_path / "motionbot")
     data = project / "data"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DISCORD_TOKEN")} | tiny_models | {
+    # The token is exported too, as many users do: scripts/run must still start its workers without it.
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | tiny_models | {"DISCORD_TOKEN": TOKEN} | {
         "DISCORD_API_BASE": fake.api_base, "MOTIONBOT_ATTACHMENT_HOSTS": fake.host, "MOTIONBOT_INSTALL": "0",
         "MOTIONBOT_WATCH_INTERVAL_S": "0.1", "HOME": str(tmp_path),
     }  # fmt: skip
@@ -97,6 +99,7 @@ async def test_run_command_serves_a_job_and_stops_cleanly(tiny_models: dict[str,
     assert "bot exited (status 137)" in output and "worker exited (status 137)" in output, output
     assert not (data / "redis" / "redis.sock").exists(), "Redis was stopped"
     assert "Traceback" not in output, output
+    assert "DISCORD_TOKEN is set" not in output, "a worker was given the Discord token"
 
 
 def descendants(root: int) -> set[int]:

@@ -27,7 +27,7 @@ from generation.options import Camera
 from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
-from generation.weights import component, hub_offline
+from generation.weights import component, local_only
 
 __all__ = ["LORA_WEIGHT", "AnimateDiffRunner", "lora_moves"]
 
@@ -54,14 +54,15 @@ def load_adapter(spec: ModelSpec, runtime: Runtime) -> MotionAdapter:
     """The motion adapter: a diffusers folder / hub repo, or one safetensors file (Lightning)."""
     if spec.adapter is None:
         raise ValueError(f"model {spec.name} has no motion adapter configured")
-    offline = hub_offline()
+    offline = local_only(spec.adapter)
     if spec.adapter_file is None:
         with component(spec.name, "motion adapter", spec.adapter, "adapter"):
             return MotionAdapter.from_pretrained(spec.adapter, dtype=runtime.dtype, local_files_only=offline)
     # Lightning ships bare weights; its architecture is that of the regular v1-5-2 adapter.
     config_source = spec.adapter_config or spec.adapter
     with component(spec.name, "motion adapter config", config_source, "adapter_config"):
-        adapter = MotionAdapter.from_config(MotionAdapter.load_config(config_source, local_files_only=offline))
+        config = MotionAdapter.load_config(config_source, local_files_only=local_only(config_source))
+        adapter = MotionAdapter.from_config(config)
     with component(spec.name, "motion adapter weights", f"{spec.adapter}/{spec.adapter_file}", "adapter_file"):
         if os.path.isdir(spec.adapter):
             path = os.path.join(spec.adapter, spec.adapter_file)
@@ -82,7 +83,7 @@ class AnimateDiffRunner:
                     motion_adapter=adapter,
                     dtype=runtime.dtype,
                     variant=spec.variant,
-                    local_files_only=hub_offline(),
+                    local_files_only=local_only(spec.weights),
                 )
         if spec.scheduler == "ddim":  # the settings AnimateDiff v1-5-2 was trained with
             pipe.scheduler = DDIMScheduler.from_config(
@@ -114,7 +115,7 @@ class AnimateDiffRunner:
                 assert self.spec.lora is not None
                 source = self.spec.lora.format(move=move)
                 with component(self.spec.name, f"camera LoRA {move}", source, "lora"):
-                    self.pipe.load_lora_weights(source, adapter_name=move, local_files_only=hub_offline())
+                    self.pipe.load_lora_weights(source, adapter_name=move, local_files_only=local_only(source))
                 self._loaded_loras.add(move)
         if moves:
             self.pipe.enable_lora()

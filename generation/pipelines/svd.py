@@ -25,7 +25,7 @@ from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
-from generation.weights import component, hub_offline
+from generation.weights import component, local_only
 
 __all__ = ["MOTION_TABLE", "SVDRunner"]
 
@@ -38,7 +38,7 @@ class SVDRunner:
         if pipe is None:
             with component(spec.name, "pipeline weights", spec.weights, "weights"):
                 pipe = StableVideoDiffusionPipeline.from_pretrained(
-                    spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=hub_offline()
+                    spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
                 )
         self.pipe = runtime.place(pipe)
 

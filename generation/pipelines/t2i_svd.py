@@ -13,7 +13,7 @@ from generation.pipelines import Request
 from generation.pipelines.svd import SVDRunner
 from generation.progress import Reporter
 from generation.runtime import Runtime
-from generation.weights import component, hub_offline
+from generation.weights import component, local_only
 
 __all__ = ["TextToImageSVDRunner"]
 
@@ -25,7 +25,10 @@ class TextToImageSVDRunner:
         self.spec, self.runtime = spec, runtime
         with component(spec.name, "text-to-image weights", spec.t2i_weights, "t2i_weights"):
             t2i = AutoPipelineForText2Image.from_pretrained(
-                spec.t2i_weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=hub_offline()
+                spec.t2i_weights,
+                dtype=runtime.dtype,
+                variant=spec.variant,
+                local_files_only=local_only(spec.t2i_weights),
             )
         self.t2i = runtime.place(t2i)
         self.svd = SVDRunner(spec, runtime)
