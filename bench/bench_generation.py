@@ -72,17 +72,32 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
     rows = []
     pipe = (build_svd if model == "svd-xt" else build_animatediff)("tiny" if size == "tiny" else "real").to(dtype)
 
-    plain_kwargs: dict[str, Any] = dict(width=width, height=height, num_frames=frames, num_inference_steps=steps,
-                                        generator=torch.Generator("cpu").manual_seed(0), output_type="np")  # fmt: skip
+    plain_kwargs: dict[str, Any] = dict(
+        width=width,
+        height=height,
+        num_frames=frames,
+        num_inference_steps=steps,
+        generator=torch.Generator("cpu").manual_seed(0),
+        output_type="np",
+    )
     plain_kwargs |= {"image": image} if model == "svd-xt" else {"prompt": "a red fox in the snow"}
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     seconds, peak = _measure(device, lambda: pipe(**plain_kwargs), repeat)
     rows.append({"model": model, "path": "plain diffusers", "seconds": seconds, "peak_gib": peak})
 
-    request = Request(width=width, height=height, frames=frames, fps=24, steps=steps, seed=0,
-                      guidance=spec.guidance.default, motion=1, prompt="a red fox in the snow",
-                      image=image if model == "svd-xt" else None)  # fmt: skip
+    request = Request(
+        width=width,
+        height=height,
+        frames=frames,
+        fps=24,
+        steps=steps,
+        seed=0,
+        guidance=spec.guidance.default,
+        motion=1,
+        prompt="a red fox in the snow",
+        image=image if model == "svd-xt" else None,
+    )
     for mode in (MemoryMode.FULL, MemoryMode.BALANCED, MemoryMode.LOW):  # LOW last: offload hooks stay on
         runtime = Runtime(device, dtype, mode)
         runner = (SVDRunner if model == "svd-xt" else AnimateDiffRunner)(spec, runtime, pipe=pipe)

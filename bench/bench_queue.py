@@ -31,8 +31,14 @@ from generation.queue import JobQueue, QueueSettings  # noqa: E402
 
 
 def a_job(job_id: str, steps: int = 1) -> VideoJob:
-    return VideoJob(job_id=job_id, kind=JobKind.TEXT_TO_VIDEO, model="animatediff", prompt="bench", steps=steps,
-                    user_id=f"user{hash(job_id) % 7}")  # fmt: skip
+    return VideoJob(
+        job_id=job_id,
+        kind=JobKind.TEXT_TO_VIDEO,
+        model="animatediff",
+        prompt="bench",
+        steps=steps,
+        user_id=f"user{hash(job_id) % 7}",
+    )
 
 
 def start_workers(url: str, count: int, job_s: float, prefix: str) -> list[subprocess.Popen[bytes]]:
@@ -103,8 +109,10 @@ async def bench_pickup(queue: JobQueue, url: str, count: int) -> dict[str, float
     finally:
         stop(workers)
     latencies.sort()
-    return {"pickup_ms_median": statistics.median(latencies) * 1000,
-            "pickup_ms_p95": latencies[int(len(latencies) * 0.95) - 1] * 1000}  # fmt: skip
+    return {
+        "pickup_ms_median": statistics.median(latencies) * 1000,
+        "pickup_ms_p95": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+    }
 
 
 async def bench_scaling(queue: JobQueue, url: str, counts: list[int], per_worker: int, job_s: float) -> list[dict]:
@@ -124,8 +132,16 @@ async def bench_scaling(queue: JobQueue, url: str, counts: list[int], per_worker
         finally:
             stop(workers)
         throughput = len(ids) / elapsed
-        rows.append({"workers": count, "jobs": len(ids), "seconds": elapsed, "jobs_per_s": throughput,
-                     "ideal_jobs_per_s": count / job_s, "efficiency": throughput / (count / job_s)})  # fmt: skip
+        rows.append(
+            {
+                "workers": count,
+                "jobs": len(ids),
+                "seconds": elapsed,
+                "jobs_per_s": throughput,
+                "ideal_jobs_per_s": count / job_s,
+                "efficiency": throughput / (count / job_s),
+            }
+        )
     return rows
 
 
@@ -149,15 +165,21 @@ async def main() -> int:
             await queue.close()
             server.stop()
 
-    print(f"submit: {figures['submit_jobs_per_s_sequential']:.0f} jobs/s one at a time, "
-          f"{figures['submit_jobs_per_s_50_at_once']:.0f} jobs/s 50 at once ({submits} jobs)")  # fmt: skip
-    print(f"pick-up latency (instant job, {pickups} jobs): median {figures['pickup_ms_median']:.1f} ms, "
-          f"p95 {figures['pickup_ms_p95']:.1f} ms")  # fmt: skip
+    print(
+        f"submit: {figures['submit_jobs_per_s_sequential']:.0f} jobs/s one at a time, "
+        f"{figures['submit_jobs_per_s_50_at_once']:.0f} jobs/s 50 at once ({submits} jobs)"
+    )
+    print(
+        f"pick-up latency (instant job, {pickups} jobs): median {figures['pickup_ms_median']:.1f} ms, "
+        f"p95 {figures['pickup_ms_p95']:.1f} ms"
+    )
     print(f"scaling ({args.job_s} s sleep jobs, {per_worker} per worker):")
     print(f"  {'workers':>7} {'jobs':>5} {'seconds':>8} {'jobs/s':>7} {'ideal':>6} {'efficiency':>10}")
     for row in figures["scaling"]:
-        print(f"  {row['workers']:>7} {row['jobs']:>5} {row['seconds']:>8.2f} {row['jobs_per_s']:>7.2f} "
-              f"{row['ideal_jobs_per_s']:>6.1f} {row['efficiency']:>9.0%}")  # fmt: skip
+        print(
+            f"  {row['workers']:>7} {row['jobs']:>5} {row['seconds']:>8.2f} {row['jobs_per_s']:>7.2f} "
+            f"{row['ideal_jobs_per_s']:>6.1f} {row['efficiency']:>9.0%}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

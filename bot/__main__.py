@@ -16,7 +16,6 @@ import sys
 
 import aiohttp
 import discord
-from discord.http import Route
 from redis.exceptions import RedisError
 
 from bot.bot import MotionBot
@@ -102,7 +101,6 @@ async def serve_bot(settings: BotSettings) -> None:
     """Open the database, Redis and Discord, and run the bot until it is closed or cancelled."""
     storage, generation, queue_settings = load(StorageSettings), load(GenerationSettings), load(QueueSettings)
     api_base = settings.discord_api_base.rstrip("/")
-    Route.BASE = api_base  # REST base for discord.py (no public setting for it); proxies included
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, also after a failed start
         db = await _open_database(storage)
         stack.push_async_callback(db.close)

@@ -8,6 +8,7 @@ import discord
 import yarl
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
+from discord.http import Route
 
 from bot.errors import MotionTree
 from bot.services import Services
@@ -33,10 +34,13 @@ class MotionBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
+        # discord.py has no setting for Discord's address, and a bot behind a proxy (or the tests' fake
+        # Discord) needs one: the REST base is a class attribute, the gateway URL the REST API names
+        # (setup_hook). These two lines are the only place the bot reaches into discord.py's internals.
+        Route.BASE = services.settings.discord_api_base.rstrip("/")
 
     async def setup_hook(self) -> None:
-        # The gateway URL comes from the same REST base (Discord, a proxy, or a test server).
-        _, url, _ = await self.http.get_bot_gateway()
+        _, url, _ = await self.http.get_bot_gateway()  # from the REST base above: Discord, a proxy or a test
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         for extension in EXTENSIONS:
             await self.load_extension(extension)

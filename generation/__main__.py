@@ -2,12 +2,15 @@
 
 python -m generation render --image in.png --out clip.mp4 -motion 3 -camera zoom in
 python -m generation render --prompt "a fox in the snow" --out fox.mp4 -camera pan left -seed 7
+python -m generation render --extend clip.mp4 --out longer.mp4 -model svd-xt -seed 7
+python -m generation render --smooth-clip clip.mp4 --out smooth.mp4
 python -m generation random-models --out ./tiny-models
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -47,7 +50,10 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         return 2
     # Shell words that held spaces ("-neg 'blurry text'") go back in quotes for the flag parser.
     text = " ".join([args.prompt or "", *(f'"{word}"' if " " in word else word for word in flags)])
-    kind = JobKind.IMAGE_TO_VIDEO if args.image else JobKind.TEXT_TO_VIDEO
+    clip = args.extend or args.smooth_clip
+    sources = {"image": JobKind.IMAGE_TO_VIDEO, "extend": JobKind.EXTEND, "smooth_clip": JobKind.SMOOTH}
+    kind = next((kind for name, kind in sources.items() if getattr(args, name)), JobKind.TEXT_TO_VIDEO)
+    text_only = kind is JobKind.TEXT_TO_VIDEO
     try:
         runtime = Runtime.from_settings(settings)
         image = Path(args.image).read_bytes() if args.image else None
@@ -56,13 +62,15 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
             job_id=uuid.uuid4().hex,
             kind=kind,
             models=settings.registry(),
-            default_model=settings.default_image_model if args.image else settings.default_text_model,
+            default_model=settings.default_text_model if text_only else settings.default_image_model,
             image=image,
             smooth=args.smooth,
             output=output,
             byte_budget=int(args.budget_mb * 1024 * 1024),
             fit=Fit(args.fit),
         )
+        if clip:
+            job = dataclasses.replace(job, video=Path(clip).read_bytes())
     except (OptionError, NoGPUError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -85,8 +93,9 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         return 1
     bar.close()
     out.write_bytes(result.video)
+    frames = f"extended {result.source_frames} → {result.frames}" if result.source_frames else str(result.frames)
     print(
-        f"{out}: {result.width}x{result.height}, {result.frames} frames at {result.fps} fps, "
+        f"{out}: {result.width}x{result.height}, {frames} frames at {result.fps} fps, "
         f"{len(result.video) / 1e6:.2f} MB, model {result.model}, seed {result.seed}, "
         f"{result.timings.get('total', 0):.1f} s"
     )
@@ -212,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     source = render.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", help="image to animate (PNG, JPEG, WebP, GIF)")
     source.add_argument("--prompt", help="text to make a video from")
+    source.add_argument("--extend", metavar="CLIP", help="continue a clip (MP4): the clip, then more of it")
+    source.add_argument("--smooth-clip", metavar="CLIP", help="interpolate a clip (MP4) to a higher frame rate")
     render.add_argument("--out", required=True, help="output file: .mp4, .gif or .webm")
     render.add_argument("--smooth", action="store_true", help="interpolate frames to a higher fps")
     render.add_argument("--fit", choices=[f.value for f in Fit], default="crop", help="fit the image by crop or pad")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from generation.options import Camera
+from generation.values import Camera
 
 __all__ = ["Window", "apply_camera", "camera_path"]
 

@@ -40,8 +40,16 @@ def sources(spec: ModelSpec) -> list[Fetch]:
     if spec.adapter_config:
         fetches.append(Fetch(spec.adapter_config, ("config.json",), "motion adapter config"))
     if spec.lora:
-        moves = ("zoom-in", "zoom-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "rolling-clockwise",
-                 "rolling-anticlockwise")  # fmt: skip
+        moves = (
+            "zoom-in",
+            "zoom-out",
+            "pan-left",
+            "pan-right",
+            "tilt-up",
+            "tilt-down",
+            "rolling-clockwise",
+            "rolling-anticlockwise",
+        )
         fetches += [Fetch(spec.lora.format(move=move), None, f"camera LoRA {move}") for move in moves]
     return [f for f in fetches if not os.path.isdir(f.repo) and not os.path.isfile(f.repo)]
 

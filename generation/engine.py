@@ -18,12 +18,12 @@ from PIL import Image
 
 from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
-from generation.images import ImageError, fit, load_rgb, to_png
+from generation.images import ImageError, fit, load_rgb
 from generation.interpolate import interpolate, smooth_fps
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
-from generation.models import CameraMode, Input, ModelSpec, nearest_aspect, size_for
-from generation.options import OptionError, parse_camera
-from generation.pipelines import Request, Runner, load_runner
+from generation.models import CameraMode, ModelSpec
+from generation.pipelines import Request, Runner, check_families, load_runner
+from generation.plan import PlanError, resolve
 from generation.progress import FinalError, ProgressFn, Reporter
 from generation.runtime import Runtime
 from generation.weights import WeightsNotFound
@@ -44,6 +44,7 @@ class OutOfGPUMemory(RuntimeError):
 
 class Engine:
     def __init__(self, models: Mapping[str, ModelSpec], runtime: Runtime):
+        check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
         self.runtime = runtime
         self._runners: dict[str, Runner] = {}
@@ -59,54 +60,39 @@ class Engine:
                 log.info("loaded %s in %.1fs", model, time.perf_counter() - started)
             return self._runners[model]
 
-    def plan(self, job: VideoJob) -> Request:
-        """Resolve a job against its model: size, frames, steps, guidance, seed; fail fast if it can't run."""
+    def plan(self, job: VideoJob, source: np.ndarray | None = None) -> Request:
+        """Resolve a job against its model (`plan.resolve`, as the bot priced it); fail fast if it can't run.
+        `source` holds an EXTEND job's clip frames."""
         spec = self.models.get(job.model)
         if spec is None:
             raise JobRejected(f"model `{job.model}` is not served here (served: {', '.join(self.models)})")
-        wants = Input.IMAGE if job.kind is JobKind.IMAGE_TO_VIDEO else Input.TEXT
-        if spec.input is not wants:
-            raise JobRejected(f"`{job.model}` takes {spec.input.value} input, not {wants.value}")
-        frames = job.frames or spec.frames
-        steps = job.steps or spec.steps
-        if not 2 <= frames <= spec.max_frames:
-            raise JobRejected(f"`-frames` must be 2–{spec.max_frames} on {spec.name}, got {frames}")
-        if not 1 <= steps <= spec.max_steps:
-            raise JobRejected(f"`-steps` must be 1–{spec.max_steps} on {spec.name}, got {steps}")
-        try:
-            camera = parse_camera(job.camera) if job.camera else None
-        except OptionError as exc:
-            raise JobRejected(str(exc)) from None
         image: Image.Image | None = None
-        aspect = job.aspect or "16:9"
-        if wants is Input.IMAGE:
-            if job.image is None and not job.video:
+        if job.kind is JobKind.IMAGE_TO_VIDEO:
+            if job.image is None:
                 raise JobRejected("this job needs an image")
             try:
-                if job.image is not None:
-                    image = load_rgb(job.image)
-                else:  # Extend: continue from the clip's last frame
-                    image = Image.fromarray(decode_frames(job.video or b"")[0][-1])
+                image = load_rgb(job.image)
             except ImageError as exc:
                 raise JobRejected(str(exc)) from None
-            except (ValueError, OSError):
-                raise JobRejected("the clip to continue could not be read") from None
-            aspect = job.aspect or nearest_aspect(*image.size)
-        area = min(spec.pixels, job.max_pixels or spec.pixels)
-        width, height = size_for(aspect, area, spec.size_multiple)
+        elif source is not None:  # Extend: continue from the clip's last frame
+            image = Image.fromarray(source[-1])
+        try:
+            plan = resolve(job, spec, image.size if image else None, len(source) if source is not None else 0)
+        except PlanError as exc:
+            raise JobRejected(str(exc)) from None
         return Request(
-            width=width,
-            height=height,
-            frames=frames,
-            fps=job.fps,
-            steps=steps,
+            width=plan.width,
+            height=plan.height,
+            frames=plan.frames,
+            fps=plan.fps,
+            steps=plan.steps,
             seed=job.seed if job.seed is not None else secrets.randbelow(2**32),
             guidance=spec.guidance.from_pika(job.guidance),
             motion=job.motion,
-            camera=camera,
+            camera=job.camera,
             prompt=job.prompt,
             negative_prompt=job.negative_prompt if spec.takes_negative_prompt else "",
-            image=fit(image, width, height, job.fit) if image is not None else None,
+            image=fit(image, plan.width, plan.height, job.fit) if image is not None else None,
         )
 
     def render(
@@ -117,7 +103,11 @@ class Engine:
         started = time.perf_counter()
         if job.kind is JobKind.SMOOTH:
             return self._smooth(job, reporter, started)
-        request = self.plan(job)
+        source = None
+        if job.kind is JobKind.EXTEND:
+            source, fps = self._clip(job, "continue")
+            job = dataclasses.replace(job, fps=fps)  # the continuation plays at the clip's own rate
+        request = self.plan(job, source)
         spec = self.models[job.model]
         reporter.stage(Stage.LOADING)
         runner = self.runner(job.model)
@@ -136,6 +126,8 @@ class Engine:
         reporter.stage(Stage.ENCODING)
         if spec.camera is CameraMode.VIRTUAL:
             frames = apply_camera(frames, request.camera, request.motion)
+        if source is not None:
+            frames = _join(source, frames)
         result = self._finish(job, frames, job.fps, request.seed, request.steps, reporter, smooth=job.smooth)
         timings = {
             "load": loaded - started,
@@ -143,16 +135,22 @@ class Engine:
             "encode": time.perf_counter() - generated,
             "total": time.perf_counter() - started,
         }
-        return _with_timings(result, timings)
+        return dataclasses.replace(
+            _with_timings(result, timings), source_frames=len(source) if source is not None else 0
+        )
+
+    def _clip(self, job: VideoJob, verb: str) -> tuple[np.ndarray, int]:
+        """The frames and fps of the job's input clip."""
+        if not job.video:
+            raise JobRejected(f"there is no clip to {verb}")
+        try:
+            return decode_frames(job.video)
+        except Exception:
+            raise JobRejected(f"the clip to {verb} could not be read") from None
 
     def _smooth(self, job: VideoJob, reporter: Reporter, started: float) -> VideoResult:
-        if not job.video:
-            raise JobRejected("there is no clip to smooth")
         reporter.stage(Stage.ENCODING)
-        try:
-            frames, fps = decode_frames(job.video)
-        except Exception:
-            raise JobRejected("the clip to smooth could not be read") from None
+        frames, fps = self._clip(job, "smooth")
         result = self._finish(job, frames, fps, job.seed or 0, job.steps or 0, reporter, smooth=True)
         return _with_timings(result, {"total": time.perf_counter() - started})
 
@@ -184,8 +182,17 @@ class Engine:
             seed=seed,
             model=job.model,
             steps=steps,
-            last_frame_png=to_png(Image.fromarray(frames[-1])),
         )
+
+
+def _join(clip: np.ndarray, continuation: np.ndarray) -> np.ndarray:
+    """The clip, then the continuation without its first frame (which re-renders the clip's last one)."""
+    height, width = clip.shape[1:3]
+    rest = continuation[1:]
+    if rest.shape[1:3] != (height, width):  # the clip was encoded smaller than the model renders
+        size, lanczos = (width, height), Image.Resampling.LANCZOS
+        rest = np.stack([np.asarray(Image.fromarray(frame).resize(size, lanczos)) for frame in rest])
+    return np.concatenate([clip, rest])
 
 
 def _with_timings(result: VideoResult, timings: dict[str, float]) -> VideoResult:

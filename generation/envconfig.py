@@ -58,6 +58,8 @@ def _variable(cls: type[BaseSettings], loc: tuple[Any, ...]) -> str:
     field = cls.model_fields.get(str(loc[0]))
     if field is not None and isinstance(field.validation_alias, str):
         return field.validation_alias
+    if loc[0] == "models" and len(loc) > 1:  # GenerationSettings.models comes from MOTIONBOT_<MODEL>__<FIELD>
+        loc = (str(loc[1]).replace("-", "_"), *loc[2:])
     prefix = str(config.get("env_prefix") or "")
     delimiter = str(config.get("env_nested_delimiter") or "__")
     return (prefix + delimiter.join(str(part) for part in loc if not isinstance(part, int))).upper()

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import msgpack
 
+from generation.values import Aspect, Camera
+
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
     "SCHEMA_VERSION",
@@ -31,7 +33,7 @@ __all__ = [
     "loads",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed camera and aspect, EXTEND jobs
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 
 
@@ -42,6 +44,7 @@ class JobSchemaError(ValueError):
 class JobKind(enum.StrEnum):
     IMAGE_TO_VIDEO = "image-to-video"
     TEXT_TO_VIDEO = "text-to-video"
+    EXTEND = "extend"  # continue an existing clip from its end (the Extend button)
     SMOOTH = "smooth"  # frame-interpolate an existing clip (the Smooth button)
 
 
@@ -75,13 +78,13 @@ class VideoJob:
     prompt: str = ""
     negative_prompt: str = ""
     image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL)
-    video: bytes | None = None  # input clip for SMOOTH
-    aspect: str | None = None  # "16:9"…; None = the input image's nearest aspect, or 16:9 for text
+    video: bytes | None = None  # input clip for EXTEND and SMOOTH
+    aspect: Aspect | None = None  # None = the input image's nearest aspect, or 16:9 for text
     fit: Fit = Fit.CROP
     frames: int | None = None  # None = the model's default
     fps: int = 24
     motion: int = 1  # 0..4
-    camera: str | None = None  # canonical camera move, see options.Camera
+    camera: Camera | None = None
     guidance: float | None = None  # Pika's 8..24 scale; None = the model's default
     seed: int | None = None  # None = the worker picks one and reports it
     steps: int | None = None  # None = the model's default
@@ -93,6 +96,10 @@ class VideoJob:
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self, "video_job")
+
+    def request(self) -> dict[str, Any]:
+        """The job without its input files: what the ledger keeps to echo, Reroll, Remix and Extend it."""
+        return _to_dict(dataclasses.replace(self, image=None, video=None), "video_job")
 
     @classmethod
     def from_dict(cls, data: object) -> VideoJob:
@@ -112,7 +119,7 @@ class VideoResult:
     seed: int
     model: str
     steps: int
-    last_frame_png: bytes = b""  # what Extend animates next
+    source_frames: int = 0  # EXTEND: the frames of the clip it continued (the first ones of this clip)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +151,11 @@ def _to_dict(obj: Any, type_name: str) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": SCHEMA_VERSION, "type": type_name}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        out[f.name] = value.value if isinstance(value, enum.Enum) else value
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, Camera):
+            value = value.to_dict()
+        out[f.name] = value
     return out
 
 
@@ -183,6 +194,11 @@ def _coerce(name: str, hint: Any, value: object) -> Any:
             try:
                 return origin(value)
             except ValueError:
+                continue
+        if origin is Camera and isinstance(value, dict):
+            try:
+                return Camera.from_dict(value)
+            except (TypeError, ValueError):
                 continue
         if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)

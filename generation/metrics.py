@@ -20,14 +20,22 @@ _SECONDS = (1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300, 600, 1200)
 class WorkerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.jobs = Counter("motionbot_worker_jobs", "Jobs finished by this worker", ["model", "outcome"],
-                            registry=self.registry)  # fmt: skip
-        self.failures = Counter("motionbot_worker_failures", "Failed runs by reason", ["model", "reason"],
-                                registry=self.registry)  # fmt: skip
-        self.seconds = Histogram("motionbot_worker_job_seconds", "Time per job by model and stage",
-                                 ["model", "stage"], buckets=_SECONDS, registry=self.registry)  # fmt: skip
-        self.gpu_memory = Gauge("motionbot_worker_gpu_peak_memory_bytes", "Peak GPU memory of the last job",
-                                registry=self.registry)  # fmt: skip
+        self.jobs = Counter(
+            "motionbot_worker_jobs", "Jobs finished by this worker", ["model", "outcome"], registry=self.registry
+        )
+        self.failures = Counter(
+            "motionbot_worker_failures", "Failed runs by reason", ["model", "reason"], registry=self.registry
+        )
+        self.seconds = Histogram(
+            "motionbot_worker_job_seconds",
+            "Time per job by model and stage",
+            ["model", "stage"],
+            buckets=_SECONDS,
+            registry=self.registry,
+        )
+        self.gpu_memory = Gauge(
+            "motionbot_worker_gpu_peak_memory_bytes", "Peak GPU memory of the last job", registry=self.registry
+        )
         self.busy = Gauge("motionbot_worker_busy", "1 while a job runs", registry=self.registry)
 
     def observe_gpu(self) -> None:
@@ -43,14 +51,18 @@ class BotMetrics:
         self.queue_depth = Gauge("motionbot_queue_depth", "Jobs waiting in the queue", registry=self.registry)
         self.workers = Gauge("motionbot_workers_online", "GPU workers with a fresh heartbeat", registry=self.registry)
         self.submitted = Counter("motionbot_jobs_submitted", "Jobs queued", ["model"], registry=self.registry)
-        self.finished = Counter("motionbot_jobs_finished", "Jobs that ended", ["model", "state"],
-                                registry=self.registry)  # fmt: skip
-        self.credits = Counter("motionbot_credits_spent", "Credits charged for delivered clips", ["model"],
-                               registry=self.registry)  # fmt: skip
-        self.seconds = Histogram("motionbot_job_seconds", "From request to delivery", ["model"], buckets=_SECONDS,
-                                 registry=self.registry)  # fmt: skip
-        self.refused = Counter("motionbot_requests_refused", "Requests refused before queueing", ["reason"],
-                               registry=self.registry)  # fmt: skip
+        self.finished = Counter(
+            "motionbot_jobs_finished", "Jobs that ended", ["model", "state"], registry=self.registry
+        )
+        self.credits = Counter(
+            "motionbot_credits_spent", "Credits charged for delivered clips", ["model"], registry=self.registry
+        )
+        self.seconds = Histogram(
+            "motionbot_job_seconds", "From request to delivery", ["model"], buckets=_SECONDS, registry=self.registry
+        )
+        self.refused = Counter(
+            "motionbot_requests_refused", "Requests refused before queueing", ["reason"], registry=self.registry
+        )
 
 
 def serve(registry: CollectorRegistry, port: int) -> bool:
@@ -71,8 +83,12 @@ class JsonFormatter(logging.Formatter):
     _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                 "message": record.getMessage()}  # fmt: skip
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         entry |= {k: v for k, v in record.__dict__.items() if k not in self._STANDARD}
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

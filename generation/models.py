@@ -1,30 +1,21 @@
-"""The model registry: what each named model is, where its weights are and what it supports (torch-free).
+"""The model registry: one row per named model, as data (torch-free).
 
-The bot reads this to offer only what works (inputs, frames, camera, guidance); the worker reads it to
-load weights. Every field can be overridden from the environment, see `settings.ModelOverrides`.
+A row says which family renders it (one pipeline module each, see `pipelines.RUNNERS`), which inputs it
+takes, its native size and limits, what a clip costs, how much GPU memory it needs, where its weights
+are and under which licence. The bot reads it to offer only what works and to price a job; the worker
+reads it to load weights. Every field a host may change is overridden from the environment, see
+`settings.ModelOverrides`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 from dataclasses import dataclass
 
-__all__ = [
-    "ASPECTS",
-    "DEFAULT_MODELS",
-    "KNOWN_MODELS",
-    "CameraMode",
-    "Family",
-    "Guidance",
-    "Input",
-    "ModelSpec",
-    "nearest_aspect",
-    "size_for",
-]
+from generation.jobs import JobKind
 
-ASPECTS = ("16:9", "9:16", "1:1", "4:5", "5:4", "4:3", "3:4", "3:2", "2:3")
+__all__ = ["DEFAULT_MODELS", "KNOWN_MODELS", "CameraMode", "Family", "Guidance", "Input", "ModelSpec", "with_overrides"]
 
 
 class Family(enum.StrEnum):
@@ -59,13 +50,17 @@ class Guidance:
         return self.default + (self.high - self.default) * (pika - 12) / 12
 
 
+_NEEDS = {JobKind.IMAGE_TO_VIDEO: Input.IMAGE, JobKind.TEXT_TO_VIDEO: Input.TEXT}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     family: Family
-    input: Input
+    inputs: tuple[Input, ...]  # what /animate (image) and /imagine-video (text) may send it
     description: str
     weights: str  # hub id or local folder of the main pipeline
+    licence: str  # the weights' licence, as on their model card
     width: int  # native size; other aspects keep this pixel area
     height: int
     frames: int
@@ -74,6 +69,10 @@ class ModelSpec:
     max_steps: int
     guidance: Guidance
     camera: CameraMode
+    memory_gb: float  # GPU memory a native-size clip needs in the balanced memory mode (fp16)
+    extends: bool = False  # Extend can continue its clips (it animates a clip's last frame)
+    max_duration_s: float = 8.0  # how long Extend may grow a clip
+    takes_negative_prompt: bool = False
     size_multiple: int = 64  # latent downsampling x UNet depth
     variant: str | None = None  # e.g. "fp16" weight files on the hub
     adapter: str | None = None  # AnimateDiff motion adapter: hub id or folder
@@ -90,36 +89,22 @@ class ModelSpec:
     def pixels(self) -> int:
         return self.width * self.height
 
-    @property
-    def takes_negative_prompt(self) -> bool:
-        return self.family is Family.ANIMATEDIFF and self.guidance.high > 1.0
+    def takes(self, kind: JobKind) -> bool:
+        """Whether this model can render a job of `kind` (Smooth runs on any model's worker)."""
+        if kind is JobKind.EXTEND:
+            return self.extends
+        return kind is JobKind.SMOOTH or _NEEDS[kind] in self.inputs
 
-
-def size_for(aspect: str, area: int, multiple: int) -> tuple[int, int]:
-    """Width and height for `aspect` ("16:9") with about `area` pixels, both multiples of `multiple`."""
-    w_ratio, h_ratio = (int(part) for part in aspect.split(":"))
-    width = math.sqrt(area * w_ratio / h_ratio)
-    height = width * h_ratio / w_ratio
-    return (
-        max(multiple, round(width / multiple) * multiple),
-        max(multiple, round(height / multiple) * multiple),
-    )
-
-
-def nearest_aspect(width: int, height: int) -> str:
-    """The supported aspect closest to width:height (compared in log space)."""
-    ratio = math.log(width / height)
-
-    def distance(aspect: str) -> float:
-        w, h = (int(part) for part in aspect.split(":"))
-        return abs(math.log(w / h) - ratio)
-
-    return min(ASPECTS, key=distance)
+    def max_total_frames(self, fps: int) -> int:
+        """The most frames an extended clip may reach at `fps`."""
+        return max(self.max_frames, int(self.max_duration_s * fps))
 
 
 _SVD_GUIDANCE = Guidance(low=1.5, default=3.0, high=6.0)
 _ADAPTER = "guoyww/animatediff-motion-adapter-v1-5-2"
 _SD15_BASE = "emilianJR/epiCRealism"
+_SVD_LICENCE = "stable-video-diffusion-community (Stability AI Community License)"
+_SD15_LICENCE = "creativeml-openrail-m (base model); apache-2.0 (motion adapter and LoRAs)"
 
 DEFAULT_MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -127,9 +112,12 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="svd",
             family=Family.SVD,
-            input=Input.IMAGE,
+            inputs=(Input.IMAGE,),
             description="Stable Video Diffusion (14 frames)",
             weights="stabilityai/stable-video-diffusion-img2vid",
+            licence=_SVD_LICENCE,
+            memory_gb=10.0,
+            extends=True,
             width=1024,
             height=576,
             frames=14,
@@ -142,9 +130,12 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="svd-xt",
             family=Family.SVD,
-            input=Input.IMAGE,
+            inputs=(Input.IMAGE,),
             description="Stable Video Diffusion XT (25 frames)",
             weights="stabilityai/stable-video-diffusion-img2vid-xt",
+            licence=_SVD_LICENCE,
+            memory_gb=14.0,
+            extends=True,
             width=1024,
             height=576,
             frames=25,
@@ -157,9 +148,12 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="animatediff",
             family=Family.ANIMATEDIFF,
-            input=Input.TEXT,
+            inputs=(Input.TEXT,),
             description="AnimateDiff v1.5-2 with motion LoRAs for camera moves",
             weights=_SD15_BASE,
+            licence=_SD15_LICENCE,
+            memory_gb=8.0,
+            takes_negative_prompt=True,
             width=512,
             height=512,
             frames=16,
@@ -176,9 +170,11 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="animatediff-lightning",
             family=Family.ANIMATEDIFF,
-            input=Input.TEXT,
+            inputs=(Input.TEXT,),
             description="AnimateDiff-Lightning, 4 steps (fast drafts)",
             weights=_SD15_BASE,
+            licence=_SD15_LICENCE,
+            memory_gb=8.0,
             width=512,
             height=512,
             frames=16,
@@ -197,9 +193,12 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="t2i-svd",
             family=Family.T2I_SVD,
-            input=Input.TEXT,
+            inputs=(Input.TEXT,),
             description="SDXL-Turbo picture, animated by SVD-XT",
             weights="stabilityai/stable-video-diffusion-img2vid-xt",
+            licence=_SVD_LICENCE + "; SDXL-Turbo: sai-nc-community (non-commercial)",
+            memory_gb=22.0,
+            extends=True,  # a continuation animates the clip's last frame with its SVD half
             width=1024,
             height=576,
             frames=25,

@@ -17,22 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, VideoJob
-from generation.models import ASPECTS, KNOWN_MODELS, Input, ModelSpec
+from generation.models import KNOWN_MODELS, ModelSpec
+from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix
 
-__all__ = [
-    "FLAGS",
-    "Camera",
-    "OptionError",
-    "Options",
-    "build_job",
-    "from_command",
-    "parse_camera",
-    "parse_flags",
-]
+__all__ = ["FLAGS", "OptionError", "Options", "build_job", "flags_line", "from_command", "parse_flags"]
 
 MAX_PROMPT = 1000
 MAX_SEED = 2**32 - 1
-CAMERA_HELP = "zoom in|out, pan left|right|up|down (two may combine: pan up left), rotate cw|ccw"
 
 
 class OptionError(ValueError):
@@ -45,72 +36,6 @@ class OptionError(ValueError):
 
 
 @dataclass(frozen=True)
-class Camera:
-    """A camera move. zoom: +1 in / -1 out; pan_x: -1 left / +1 right; pan_y: -1 up / +1 down;
-    rotate: +1 clockwise / -1 counter-clockwise. All zero means a static camera."""
-
-    zoom: int = 0
-    pan_x: int = 0
-    pan_y: int = 0
-    rotate: int = 0
-
-    def __bool__(self) -> bool:
-        return any((self.zoom, self.pan_x, self.pan_y, self.rotate))
-
-    def __str__(self) -> str:
-        if self.zoom:
-            return "zoom in" if self.zoom > 0 else "zoom out"
-        if self.rotate:
-            return "rotate cw" if self.rotate > 0 else "rotate ccw"
-        if self.pan_x or self.pan_y:
-            words = [{-1: "up", 1: "down"}.get(self.pan_y, ""), {-1: "left", 1: "right"}.get(self.pan_x, "")]
-            return "pan " + " ".join(word for word in words if word)
-        return "none"
-
-
-_DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
-_ROTATIONS = {
-    "clockwise": 1, "cw": 1,
-    "counterclockwise": -1, "ccw": -1, "anticlockwise": -1, "acw": -1,
-    "counter-clockwise": -1, "anti-clockwise": -1,
-}  # fmt: skip
-
-
-def _camera_prefix(words: list[str]) -> tuple[Camera | None, int]:
-    """Read one camera move from the start of `words`; return it and how many words it used."""
-    w = [word.lower() for word in words[:3]]
-    if not w:
-        return None, 0
-    if w[0] in ("none", "static", "still"):
-        return Camera(), 1
-    if w[0] == "zoom" and len(w) > 1 and w[1] in ("in", "out"):
-        return Camera(zoom=1 if w[1] == "in" else -1), 2
-    if w[0] in ("rotate", "rotation", "roll", "rolling") and len(w) > 1:
-        if w[1] in _ROTATIONS:
-            return Camera(rotate=_ROTATIONS[w[1]]), 2
-        if len(w) > 2 and w[1] in ("counter", "anti") and w[2] == "clockwise":
-            return Camera(rotate=-1), 3
-    if w[0] in ("pan", "tilt") and len(w) > 1 and w[1] in _DIRECTIONS:
-        x, y = _DIRECTIONS[w[1]]
-        if len(w) > 2 and w[2] in _DIRECTIONS:
-            x2, y2 = _DIRECTIONS[w[2]]
-            if (x and x2) or (y and y2):  # left+right or up+down cannot combine
-                return None, 0
-            return Camera(pan_x=x + x2, pan_y=y + y2), 3
-        return Camera(pan_x=x, pan_y=y), 2
-    return None, 0
-
-
-def parse_camera(text: str, flag: str = "-camera") -> Camera:
-    """Parse a whole camera value ("pan up left", "rotate ccw", "zoom-in")."""
-    words = text.replace("-", " ").replace("_", " ").split()
-    camera, used = _camera_prefix(words)
-    if camera is None or used != len(words):
-        raise OptionError(flag, text, CAMERA_HELP)
-    return camera
-
-
-@dataclass(frozen=True)
 class Options:
     """What a user asked for; None means "not given" (the model's default applies)."""
 
@@ -120,7 +45,7 @@ class Options:
     camera: Camera | None = None
     fps: int | None = None
     guidance: float | None = None
-    aspect: str | None = None
+    aspect: Aspect | None = None
     seed: int | None = None
     model: str | None = None
     frames: int | None = None
@@ -135,6 +60,12 @@ class Options:
         }
         merged["prompt"] = self.prompt or other.prompt
         return Options(**merged)
+
+    @classmethod
+    def of(cls, job: VideoJob) -> Options:
+        """Everything a job was made with, as options (the echo line, the Remix form)."""
+        given = {name: getattr(job, name) for name in _OPTIONS if name != "duration"}
+        return cls(prompt=job.prompt, **given | {"negative_prompt": job.negative_prompt or None})
 
 
 def _int_in(low: int, high: int) -> Callable[[str, object], int]:
@@ -163,11 +94,11 @@ def _float_in(low: float, high: float) -> Callable[[str, object], float]:
     return check
 
 
-def _aspect(flag: str, raw: object) -> str:
+def _aspect(flag: str, raw: object) -> Aspect:
     text = re.sub(r"\s+", "", str(raw)).replace("x", ":").replace("/", ":")
-    if text not in ASPECTS:
-        raise OptionError(flag, raw, "one of " + ", ".join(ASPECTS))
-    return text
+    if text not in set(Aspect):
+        raise OptionError(flag, raw, "one of " + ", ".join(Aspect))
+    return Aspect(text)
 
 
 def _model(flag: str, raw: object) -> str:
@@ -188,50 +119,56 @@ def _text(limit: int) -> Callable[[str, object], str]:
 
 
 def _camera(flag: str, raw: object) -> Camera:
-    return raw if isinstance(raw, Camera) else parse_camera(str(raw), flag)
+    camera = raw if isinstance(raw, Camera) else Camera.parse(str(raw))
+    if camera is None:
+        raise OptionError(flag, raw, CAMERA_HELP)
+    return camera
 
 
-# Field -> validator. The flag names users type map onto these fields in FLAGS.
-_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "prompt": _text(MAX_PROMPT),
-    "negative_prompt": _text(500),
-    "motion": _int_in(0, 4),
-    "camera": _camera,
-    "fps": _int_in(8, 24),
-    "guidance": _float_in(8, 24),
-    "aspect": _aspect,
-    "seed": _int_in(0, MAX_SEED),
-    "model": _model,
-    "frames": _int_in(2, 128),
-    "duration": _float_in(0.1, 16),
-    "steps": _int_in(1, 100),
+@dataclass(frozen=True)
+class _Option:
+    check: Callable[[str, Any], Any]
+    flags: tuple[str, ...]  # the names users type; the first is the one the echo line uses
+
+
+# Every option once: its check and its flags, in the order the echo line shows them.
+_OPTIONS: dict[str, _Option] = {
+    "model": _Option(_model, ("model",)),
+    "motion": _Option(_int_in(0, 4), ("motion",)),
+    "camera": _Option(_camera, ("camera",)),
+    "fps": _Option(_int_in(8, 24), ("fps",)),
+    "guidance": _Option(_float_in(8, 24), ("gs", "guidance")),
+    "aspect": _Option(_aspect, ("ar", "aspect")),
+    "frames": _Option(_int_in(2, 128), ("frames",)),
+    "duration": _Option(_float_in(0.1, 16), ("duration",)),
+    "steps": _Option(_int_in(1, 100), ("steps",)),
+    "seed": _Option(_int_in(0, MAX_SEED), ("seed",)),
+    "negative_prompt": _Option(_text(500), ("neg", "negative")),
 }
+_PROMPT = _text(MAX_PROMPT)
+FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
 
-FLAGS: dict[str, str] = {
-    "motion": "motion",
-    "camera": "camera",
-    "fps": "fps",
-    "gs": "guidance",
-    "guidance": "guidance",
-    "neg": "negative_prompt",
-    "negative": "negative_prompt",
-    "ar": "aspect",
-    "aspect": "aspect",
-    "seed": "seed",
-    "model": "model",
-    "frames": "frames",
-    "duration": "duration",
-    "steps": "steps",
-}
-_PRIMARY_FLAG = {"guidance": "gs", "negative_prompt": "neg", "aspect": "ar"}
+
+def _flag_name(field: str) -> str:
+    return "-" + _OPTIONS[field].flags[0]
+
+
+def flags_line(options: Options) -> str:
+    """The given options as Pika flags, so a user can copy them into a new prompt (parse_flags reads it)."""
+    parts = []
+    for name in _OPTIONS:
+        value = getattr(options, name)
+        if value is None or value == "":
+            continue
+        if name == "negative_prompt":
+            value = '"' + value.replace('"', "'").replace("`", "'") + '"'  # shown inside a code span
+        parts.append(f"{_flag_name(name)} {value:g}" if isinstance(value, float) else f"{_flag_name(name)} {value}")
+    return " ".join(parts)
+
 
 # A quoted value ("…", “…”, '…') that starts and ends at a word boundary, or any other run of non-spaces.
 _TOKEN = re.compile(r"""(?<!\S)(?:"([^"]*)"|“([^”]*)”|'([^']*)')(?!\S)|\S+""")
 _FLAG = re.compile(r"(?:--?|—|–)([A-Za-z][A-Za-z_]*)")  # phones turn "--" into a dash
-
-
-def _flag_name(field: str) -> str:
-    return "-" + _PRIMARY_FLAG.get(field, field)
 
 
 def parse_flags(text: str) -> Options:
@@ -269,16 +206,25 @@ def parse_flags(text: str) -> Options:
                 parts = [part for part in word.replace("_", "-").split("-") if part]
                 words += parts
                 owner += [index] * len(parts)
-            camera, used = _camera_prefix(words)
+            camera, used = camera_prefix(words)
             if camera is None or (used < len(words) and owner[used] == owner[used - 1]):
                 raise OptionError(shown, " ".join(words) or "(nothing)", CAMERA_HELP)
             values[field], i = camera, i + owner[used - 1] + 1
-            following = [part for word, was_quoted in tokens[i:i + 3] if not was_quoted
-                         for part in word.replace("_", "-").split("-") if part]  # fmt: skip
-            if camera and following and _camera_prefix(following)[0]:  # "zoom in pan left": Pika takes one
-                raise OptionError(shown, " ".join(words + following), "",
-                                  f"`{shown}` takes one move at a time: zoom, pan or rotate "
-                                  "(a pan may combine two directions: `pan up left`)")  # fmt: skip
+            following = [
+                part
+                for word, was_quoted in tokens[i : i + 3]
+                if not was_quoted
+                for part in word.replace("_", "-").split("-")
+                if part
+            ]
+            if camera and following and camera_prefix(following)[0]:  # "zoom in pan left": Pika takes one
+                raise OptionError(
+                    shown,
+                    " ".join(words + following),
+                    "",
+                    f"`{shown}` takes one move at a time: zoom, pan or rotate "
+                    "(a pan may combine two directions: `pan up left`)",
+                )
             continue
         if field == "negative_prompt" and rest and not rest[0][1]:
             # Unquoted: the negative prompt runs to the next flag.
@@ -286,22 +232,22 @@ def parse_flags(text: str) -> Options:
             while i < len(tokens) and (tokens[i][1] or not _FLAG.fullmatch(tokens[i][0])):
                 words.append(tokens[i][0])
                 i += 1
-            values[field] = _CHECKS[field](shown, " ".join(words))
+            values[field] = _OPTIONS[field].check(shown, " ".join(words))
             continue
         if not rest or (not rest[0][1] and _FLAG.fullmatch(rest[0][0])):
             raise OptionError(shown, "(nothing)", "", f"`{shown}` needs a value")
-        values[field] = _CHECKS[field](shown, rest[0][0])
+        values[field] = _OPTIONS[field].check(shown, rest[0][0])
         i += 1
-    return Options(prompt=_CHECKS["prompt"]("prompt", " ".join(prompt)), **values)
+    return Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
 
 
 def from_command(text: str = "", **typed: object) -> Options:
     """Options from a command: Pika flags inside `text`, overridden by typed values (None = not given)."""
     given = {name: value for name, value in typed.items() if value is not None}
-    unknown = set(given) - set(_CHECKS) - {"prompt"}
+    unknown = set(given) - set(_OPTIONS)
     if unknown:
         raise TypeError(f"unknown options: {sorted(unknown)}")
-    checked = {name: _CHECKS[name](_flag_name(name), value) for name, value in given.items()}
+    checked = {name: _OPTIONS[name].check(_flag_name(name), value) for name, value in given.items()}
     return Options(**checked).over(parse_flags(text))
 
 
@@ -320,15 +266,14 @@ def build_job(
     max_pixels: int | None = None,
     fit: Fit = Fit.CROP,
 ) -> VideoJob:
-    """Check options against the chosen model and make the job."""
+    """Check options against the chosen model and make the job (`plan.resolve` fills in the defaults)."""
     name = options.model or default_model
     spec = models.get(name)
     if spec is None:
         raise OptionError("-model", name, "one of " + ", ".join(models) if models else "an enabled model")
-    wants = Input.IMAGE if kind is JobKind.IMAGE_TO_VIDEO else Input.TEXT
-    if spec.input is not wants:
-        usable = ", ".join(n for n, s in models.items() if s.input is wants) or "none enabled"
-        raise OptionError("-model", name, f"a model for {wants.value} input ({usable})")
+    if not spec.takes(kind):
+        usable = ", ".join(n for n, s in models.items() if s.takes(kind)) or "none enabled"
+        raise OptionError("-model", name, f"a model for {kind.value} ({usable})")
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", "(empty)", "", "a prompt is needed to make a video from text")
     fps = options.fps or 24
@@ -356,7 +301,7 @@ def build_job(
         frames=frames,
         fps=fps,
         motion=1 if options.motion is None else options.motion,
-        camera=str(options.camera) if options.camera else None,
+        camera=options.camera or None,  # "-camera none" is no move
         guidance=options.guidance,
         seed=options.seed,
         steps=options.steps,

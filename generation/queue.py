@@ -32,11 +32,11 @@ __all__ = [
     "CancelResult",
     "JobOutcome",
     "JobQueue",
-    "JobState",
     "NoWorkerForModel",
     "Progress",
-    "QueueFull",
     "QueueSettings",
+    "QueueState",
+    "QueueStatus",
     "WorkerInfo",
     "deserialize",
     "keys",
@@ -128,15 +128,22 @@ class NoWorkerForModel(RuntimeError):
     """No live worker serves the job's model: the job would wait forever."""
 
 
-class QueueFull(RuntimeError):
-    """The user already has as many jobs queued as allowed."""
-
-
 class CancelResult(enum.StrEnum):
     REMOVED = "removed"  # it was queued and will never run
     STOPPING = "stopping"  # it is running and stops within one denoising step
     FINISHED = "finished"  # too late: it already has an outcome
     UNKNOWN = "unknown"  # no such job
+
+
+class QueueStatus(enum.StrEnum):
+    """Where the queue has a job (the ledger's `storage.jobs.JobState` is the bot's side of it)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"  # the three final ones are a job's outcome
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # the queue does not hold it (never submitted, expired, or lost)
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    status: str  # "done" | "failed" | "cancelled"
+    status: QueueStatus  # DONE, FAILED or CANCELLED
     reason: str = ""  # for failed / cancelled, written for the user
     result: VideoResult | None = None
     tries: int = 1
@@ -159,8 +166,8 @@ class JobOutcome:
 
 
 @dataclass(frozen=True)
-class JobState:
-    status: str  # "queued" | "running" | "done" | "failed" | "cancelled" | "unknown"
+class QueueState:
+    status: QueueStatus
     position: int | None = None  # 1 = next to start (queued jobs only)
     eta_s: float | None = None  # until the clip is ready, from recent render times
     progress: Progress | None = None
@@ -207,15 +214,13 @@ class JobQueue:
     async def close(self) -> None:
         await self.redis.aclose()
 
-    async def submit(self, job: VideoJob, *, require_worker: bool = True, max_queued: int | None = None) -> bool:
+    async def submit(self, job: VideoJob, *, require_worker: bool = True) -> bool:
         """Queue a job; False if a job with this id was already submitted (it runs once)."""
         if await self.redis.exists(keys.outcome(job.job_id)):
             return False
         if require_worker and not any(job.model in w.models for w in await self.workers()):
             raise NoWorkerForModel(f"no GPU worker serving `{job.model}` is online right now")
         user_key = keys.user_jobs(job.user_id)
-        if max_queued is not None and job.user_id and await self.redis.scard(user_key) >= max_queued:
-            raise QueueFull(f"you already have {max_queued} jobs waiting; wait for one to finish")
         # Routing metadata first: a worker that sees the job id must also see its model.
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.META, job.job_id, serialize([job.model, job.user_id]))
@@ -252,32 +257,36 @@ class JobQueue:
         try:
             result = VideoResult.from_dict(data["result"]) if data.get("result") else None
         except JobSchemaError as exc:
-            return JobOutcome("failed", f"the result could not be read ({exc})")
+            return JobOutcome(QueueStatus.FAILED, f"the result could not be read ({exc})")
         return JobOutcome(
-            data["status"], data.get("reason", ""), result, data.get("tries", 1), data.get("worker", ""),
+            QueueStatus(data["status"]),
+            data.get("reason", ""),
+            result,
+            data.get("tries", 1),
+            data.get("worker", ""),
             data.get("finished_at", 0.0),
-        )  # fmt: skip
+        )
 
-    async def state(self, job_id: str) -> JobState:
+    async def state(self, job_id: str) -> QueueState:
         """Where a job is: queued (with position and ETA), running (with progress) or finished."""
         outcome = await self.outcome(job_id)
         if outcome is not None:
-            return JobState(outcome.status)
+            return QueueState(outcome.status)
         meta_raw = await self.redis.hget(keys.META, job_id)
         in_queue = await self.redis.zscore(keys.QUEUE, job_id) is not None
         if meta_raw is None or not in_queue:
-            return JobState("unknown")
+            return QueueState(QueueStatus.UNKNOWN)
         model = deserialize(meta_raw)[0]
         progress = await self.progress(job_id)
         if await self.redis.exists(keys.IN_PROGRESS + job_id):
-            return JobState("running", progress=progress, served=True)
+            return QueueState(QueueStatus.RUNNING, progress=progress, served=True)
         workers = [w for w in await self.workers() if model in w.models]  # only queued jobs need them
         position = await self.position(job_id)
         average = await self.average_duration(model)
         eta = None
         if position is not None and average is not None:
             eta = average * math.ceil(position / max(1, len(workers)))
-        return JobState("queued", position=position, eta_s=eta, progress=progress, served=bool(workers))
+        return QueueState(QueueStatus.QUEUED, position=position, eta_s=eta, progress=progress, served=bool(workers))
 
     async def position(self, job_id: str) -> int | None:
         """1-based place among queued jobs of the same model, under the per-user round robin."""
@@ -317,6 +326,10 @@ class JobQueue:
         same_round_ahead = sum(1 for user in others if per_user[user] > k and rank(user) < rank(mine[2]))
         return k + earlier_rounds + same_round_ahead + 1
 
+    async def depth(self) -> int:
+        """How many jobs the queue holds (waiting or running)."""
+        return int(await self.redis.zcard(keys.QUEUE))
+
     async def average_duration(self, model: str) -> float | None:
         durations = [float(d) for d in await self.redis.lrange(keys.durations(model), 0, 19)]
         return sum(durations) / len(durations) if durations else None
@@ -330,14 +343,14 @@ class JobQueue:
             return CancelResult.STOPPING
         if where == "absent":
             return CancelResult.UNKNOWN
-        await self.record_outcome(job_id, "cancelled", reason="cancelled before it started")
+        await self.record_outcome(job_id, QueueStatus.CANCELLED, reason="cancelled before it started")
         return CancelResult.REMOVED
 
     async def give_up(self, job_id: str, reason: str) -> bool:
         """Fail a job that is still waiting with `reason`; False if it is running or already over."""
         if await self._take_back(job_id, stop_running=False) != "removed":
             return False
-        return await self.record_outcome(job_id, "failed", reason=reason)
+        return await self.record_outcome(job_id, QueueStatus.FAILED, reason=reason)
 
     async def _take_back(self, job_id: str, *, stop_running: bool) -> Literal["removed", "running", "absent"]:
         """Remove a waiting job from the queue ("removed"); a running one is flagged to stop if asked
@@ -364,7 +377,7 @@ class JobQueue:
     async def record_outcome(
         self,
         job_id: str,
-        status: str,
+        status: QueueStatus,
         *,
         reason: str = "",
         result: VideoResult | None = None,
@@ -375,9 +388,13 @@ class JobQueue:
         meta_raw = await self.redis.hget(keys.META, job_id)
         user = deserialize(meta_raw)[1] if meta_raw else ""
         record = {
-            "status": status, "reason": reason, "result": result.to_dict() if result else None, "tries": tries,
-            "worker": worker, "finished_at": time.time(),
-        }  # fmt: skip
+            "status": status.value,
+            "reason": reason,
+            "result": result.to_dict() if result else None,
+            "tries": tries,
+            "worker": worker,
+            "finished_at": time.time(),
+        }
         stored = await self.redis.set(keys.outcome(job_id), serialize(record), ex=self.settings.result_ttl_s, nx=True)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(keys.META, job_id)

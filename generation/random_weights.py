@@ -8,6 +8,7 @@ environment settings that point the registry at them. Nothing here touches the n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,14 +37,21 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
-__all__ = ["LORA_MOVES", "Size", "build_animatediff", "build_sd", "build_svd", "write_models"]
+from generation.models import DEFAULT_MODELS, Family, ModelSpec
+
+__all__ = ["BUILDERS", "LORA_MOVES", "Size", "build_animatediff", "build_sd", "build_svd", "write_models"]
 
 Size = Literal["tiny", "real"]
 LORA_MOVES = (
-    "zoom-in", "zoom-out", "pan-left", "pan-right", "tilt-up", "tilt-down",
-    "rolling-clockwise", "rolling-anticlockwise",
-)  # fmt: skip
-LIGHTNING_FILE = "animatediff_lightning_4step_diffusers.safetensors"
+    "zoom-in",
+    "zoom-out",
+    "pan-left",
+    "pan-right",
+    "tilt-up",
+    "tilt-down",
+    "rolling-clockwise",
+    "rolling-anticlockwise",
+)
 
 
 def _tokenizer() -> CLIPTokenizer:
@@ -85,9 +93,13 @@ def build_svd(size: Size = "tiny", seed: int = 0) -> StableVideoDiffusionPipelin
             sample_size=768,
         )
         vision: dict[str, Any] = dict(
-            hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32,
-            projection_dim=1024, hidden_act="gelu",
-        )  # fmt: skip
+            hidden_size=1280,
+            intermediate_size=5120,
+            num_attention_heads=16,
+            num_hidden_layers=32,
+            projection_dim=1024,
+            hidden_act="gelu",
+        )
     else:
         unet = UNetSpatioTemporalConditionModel(
             block_out_channels=(32, 64),
@@ -106,8 +118,12 @@ def build_svd(size: Size = "tiny", seed: int = 0) -> StableVideoDiffusionPipelin
             block_out_channels=(32, 64), down_block_types=("DownEncoderBlock2D",) * 2, latent_channels=4
         )
         vision = dict(
-            hidden_size=32, projection_dim=32, num_hidden_layers=5, num_attention_heads=4, intermediate_size=37,
-        )  # fmt: skip
+            hidden_size=32,
+            projection_dim=32,
+            num_hidden_layers=5,
+            num_attention_heads=4,
+            intermediate_size=37,
+        )
     return StableVideoDiffusionPipeline(
         unet=unet,
         vae=vae,
@@ -131,9 +147,14 @@ def build_sd(size: Size = "tiny", seed: int = 0) -> StableDiffusionPipeline:
             sample_size=512,
         )
         text: dict[str, Any] = dict(
-            hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
-            vocab_size=49408, projection_dim=768, hidden_act="quick_gelu",
-        )  # fmt: skip
+            hidden_size=768,
+            intermediate_size=3072,
+            num_attention_heads=12,
+            num_hidden_layers=12,
+            vocab_size=49408,
+            projection_dim=768,
+            hidden_act="quick_gelu",
+        )
     else:
         unet = UNet2DConditionModel(
             block_out_channels=(32, 64),
@@ -153,8 +174,12 @@ def build_sd(size: Size = "tiny", seed: int = 0) -> StableDiffusionPipeline:
             latent_channels=4,
         )
         text = dict(
-            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=5, vocab_size=1000,
-        )  # fmt: skip
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=5,
+            vocab_size=1000,
+        )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
     )
@@ -210,38 +235,73 @@ def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> No
     pipe.unet.delete_adapters("new")
 
 
-def write_models(root: Path, size: Size = "tiny", seed: int = 0) -> dict[str, str]:
-    """Save random models for every registry entry under `root`; return the env settings that use them."""
-    root = Path(root).resolve()  # absolute: the settings work from any folder
-    build_svd(size, seed).save_pretrained(root / "svd")
-    build_sd(size, seed).save_pretrained(root / "sd15")
-    build_motion_adapter(size, seed).save_pretrained(root / "motion-adapter")
-    (root / "lightning").mkdir(parents=True, exist_ok=True)
-    save_file(build_motion_adapter(size, seed + 1).state_dict(), root / "lightning" / LIGHTNING_FILE)
+class _Folders:
+    """Where the random models go; a folder several registry rows share is written once per call."""
+
+    def __init__(self, root: Path, size: Size, seed: int):
+        self.root, self.size, self.seed = root, size, seed
+        self._written: set[str] = set()
+
+    def once(self, name: str, save: Callable[[Path], None]) -> Path:
+        folder = self.root / name
+        if name not in self._written:
+            save(folder)
+            self._written.add(name)
+        return folder
+
+
+def _svd(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
+    return {"weights": out.once("svd", lambda folder: build_svd(out.size, out.seed).save_pretrained(folder))}
+
+
+def _t2i_svd(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
+    sd15 = out.once("sd15", lambda folder: build_sd(out.size, out.seed).save_pretrained(folder))
+    return _svd(spec, out) | {"t2i_weights": sd15}
+
+
+def _loras(folder: Path, size: Size, seed: int) -> None:
     animatediff = build_animatediff(size, seed)
     for index, move in enumerate(LORA_MOVES):
-        _write_motion_lora(animatediff, root / "loras" / move, seed + 100 + index)
+        _write_motion_lora(animatediff, folder / move, seed + 100 + index)
 
-    env = {
-        "MOTIONBOT_SVD__WEIGHTS": root / "svd",
-        "MOTIONBOT_SVD_XT__WEIGHTS": root / "svd",
-        "MOTIONBOT_ANIMATEDIFF__WEIGHTS": root / "sd15",
-        "MOTIONBOT_ANIMATEDIFF__ADAPTER": root / "motion-adapter",
-        "MOTIONBOT_ANIMATEDIFF__LORA": root / "loras" / "{move}",
-        "MOTIONBOT_ANIMATEDIFF_LIGHTNING__WEIGHTS": root / "sd15",
-        "MOTIONBOT_ANIMATEDIFF_LIGHTNING__ADAPTER": root / "lightning",
-        "MOTIONBOT_ANIMATEDIFF_LIGHTNING__ADAPTER_CONFIG": root / "motion-adapter",
-        "MOTIONBOT_ANIMATEDIFF_LIGHTNING__LORA": root / "loras" / "{move}",
-        "MOTIONBOT_T2I_SVD__WEIGHTS": root / "svd",
-        "MOTIONBOT_T2I_SVD__T2I_WEIGHTS": root / "sd15",
+
+def _animatediff(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
+    paths = {
+        "weights": out.once("sd15", lambda folder: build_sd(out.size, out.seed).save_pretrained(folder)),
+        "adapter": out.once("motion-adapter", lambda f: build_motion_adapter(out.size, out.seed).save_pretrained(f)),
+        "lora": out.once("loras", lambda folder: _loras(folder, out.size, out.seed)) / "{move}",
     }
-    settings = {key: str(value) for key, value in env.items()}
-    if size == "tiny":  # small clips, few steps: a CPU renders one in about a second
-        for model in ("SVD", "SVD_XT", "ANIMATEDIFF", "ANIMATEDIFF_LIGHTNING", "T2I_SVD"):
-            prefix = f"MOTIONBOT_{model}__"
-            settings |= {
-                prefix + "WIDTH": "64", prefix + "HEIGHT": "64", prefix + "SIZE_MULTIPLE": "16",
-                prefix + "FRAMES": "4", prefix + "MAX_FRAMES": "8", prefix + "STEPS": "2", prefix + "MAX_STEPS": "4",
-            }  # fmt: skip
-    (root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+    if spec.adapter_file is not None:  # Lightning: bare weights in one file, the config from the regular adapter
+        file = spec.adapter_file
+
+        def save_single_file(folder: Path) -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            save_file(build_motion_adapter(out.size, out.seed + 1).state_dict(), folder / file)
+
+        paths |= {"adapter": out.once("lightning", save_single_file), "adapter_config": paths["adapter"]}
+    return paths
+
+
+# One builder per family: it writes the row's random weights and says which registry fields point at them.
+BUILDERS: dict[Family, Callable[[ModelSpec, _Folders], dict[str, Path]]] = {
+    Family.SVD: _svd,
+    Family.ANIMATEDIFF: _animatediff,
+    Family.T2I_SVD: _t2i_svd,
+}
+_TINY = {"width": 64, "height": 64, "size_multiple": 16, "frames": 4, "max_frames": 8, "steps": 2, "max_steps": 4}
+
+
+def write_models(
+    root: Path, size: Size = "tiny", seed: int = 0, models: Mapping[str, ModelSpec] = DEFAULT_MODELS
+) -> dict[str, str]:
+    """Save random models for every registry row under `root`; return the env settings that use them."""
+    out = _Folders(Path(root).resolve(), size, seed)  # absolute: the settings work from any folder
+    settings: dict[str, str] = {}
+    for name, spec in models.items():
+        fields: dict[str, object] = dict(BUILDERS[spec.family](spec, out))
+        if size == "tiny":  # small clips, few steps: a CPU renders one in about a second
+            fields |= _TINY
+        prefix = f"MOTIONBOT_{name.replace('-', '_').upper()}__"
+        settings |= {prefix + field.upper(): str(value) for field, value in fields.items()}
+    (out.root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return settings

@@ -1,15 +1,17 @@
 """Generation settings from the environment / `.env` (torch-free, shared by the bot and the workers).
 
-Every model field can be overridden per model, e.g. `MOTIONBOT_SVD_XT__WEIGHTS=/models/svd-xt` or
-`MOTIONBOT_ANIMATEDIFF__FRAMES=8`; the bot's limits and quota costs then follow the same values.
+Every registry model's fields can be overridden as `MOTIONBOT_<MODEL>__<FIELD>`, the model's name in
+capitals with `-` as `_`: `MOTIONBOT_SVD_XT__WEIGHTS=/models/svd-xt`, `MOTIONBOT_ANIMATEDIFF__FRAMES=8`.
+They land in one mapping, `GenerationSettings.models`; the bot's limits and prices follow the same values.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from pydantic import BaseModel, PositiveFloat, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from generation.models import DEFAULT_MODELS, ModelSpec, with_overrides
 
@@ -30,6 +32,8 @@ class DType(enum.StrEnum):
 
 
 class ModelOverrides(BaseModel):
+    model_config = {"extra": "forbid"}  # a mistyped field name is an error, not silently ignored
+
     enabled: bool = True
     weights: str | None = None
     variant: str | None = None
@@ -47,6 +51,29 @@ class ModelOverrides(BaseModel):
     max_steps: PositiveInt | None = None
     t2i_steps: PositiveInt | None = None
     cost_factor: PositiveFloat | None = None
+    max_duration_s: PositiveFloat | None = None
+    memory_gb: PositiveFloat | None = None
+
+
+class _PerModel(PydanticBaseSettingsSource):
+    """`MOTIONBOT_<MODEL>__<FIELD>` variables (environment over `.env`) as {"models": {name: {field: value}}}."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.sources = sources  # lowest priority first
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the variables itself
+
+    def __call__(self) -> dict[str, Any]:
+        by_env_name = {name.replace("-", "_"): name for name in DEFAULT_MODELS}
+        models: dict[str, dict[str, Any]] = {}
+        for source in self.sources:
+            for key, value in getattr(source, "env_vars", {}).items():
+                model, _, field = key.lower().removeprefix("motionbot_").partition("__")
+                if model in by_env_name and field and value not in (None, ""):
+                    models.setdefault(by_env_name[model], {})[field] = value
+        return {"models": models} if models else {}
 
 
 class GenerationSettings(BaseSettings):
@@ -59,18 +86,25 @@ class GenerationSettings(BaseSettings):
     memory_mode: MemoryMode = MemoryMode.BALANCED
     default_image_model: str = "svd-xt"
     default_text_model: str = "animatediff"
+    models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
 
-    svd: ModelOverrides = ModelOverrides()
-    svd_xt: ModelOverrides = ModelOverrides()
-    animatediff: ModelOverrides = ModelOverrides()
-    animatediff_lightning: ModelOverrides = ModelOverrides()
-    t2i_svd: ModelOverrides = ModelOverrides()
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        per_model = _PerModel(settings_cls, dotenv_settings, env_settings)
+        return init_settings, env_settings, dotenv_settings, per_model, file_secret_settings
 
     def registry(self) -> dict[str, ModelSpec]:
         """The enabled models with this environment's overrides applied."""
         specs = {}
         for name, spec in DEFAULT_MODELS.items():
-            overrides: ModelOverrides = getattr(self, name.replace("-", "_"))
+            overrides = self.models.get(name, ModelOverrides())
             if overrides.enabled:
                 specs[name] = with_overrides(spec, overrides.model_dump(exclude={"enabled"}))
         return specs

@@ -37,6 +37,7 @@ from generation.queue import (
     JobQueue,
     Progress,
     QueueSettings,
+    QueueStatus,
     WorkerInfo,
     deserialize,
     keys,
@@ -90,8 +91,16 @@ class WorkerState:
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)  # served on a port only if the CLI asks
 
     def info(self) -> WorkerInfo:
-        return WorkerInfo(self.id, socket.gethostname(), self.gpu, self.gpu_memory_gb, self.models,
-                          self.current_job, time.time(), os.getpid())  # fmt: skip
+        return WorkerInfo(
+            self.id,
+            socket.gethostname(),
+            self.gpu,
+            self.gpu_memory_gb,
+            self.models,
+            self.current_job,
+            time.time(),
+            os.getpid(),
+        )
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -110,14 +119,15 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         return "already finished"  # a re-run after a crash that happened after the outcome was stored
     if tries > state.settings.max_tries:
         crashes = tries - 1
-        await finish("failed", reason=f"the render stopped its worker {crashes} times (a crash or out of memory)")
+        reason = f"the render stopped its worker {crashes} times (a crash or out of memory)"
+        await finish(QueueStatus.FAILED, reason=reason)
         metrics.failures.labels("?", "crashed").inc()
         return "failed"
     try:
         job = VideoJob.from_dict(payload)
     except JobSchemaError as exc:
         log.warning("job %s: malformed payload: %s", job_id, exc, extra={"job_id": job_id})
-        await finish("failed", reason=f"the job could not be read ({exc})")
+        await finish(QueueStatus.FAILED, reason=f"the job could not be read ({exc})")
         metrics.failures.labels("?", "malformed").inc()
         return "failed"
 
@@ -133,8 +143,14 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     metrics.busy.set(1)
-    log.info("job %s: %s for user %s, try %d", job_id, job.model, job.user_id, tries,
-             extra={"job_id": job_id, "model": job.model})  # fmt: skip
+    log.info(
+        "job %s: %s for user %s, try %d",
+        job_id,
+        job.model,
+        job.user_id,
+        tries,
+        extra={"job_id": job_id, "model": job.model},
+    )
     future = loop.run_in_executor(state.executor, state.engine.render, job, on_progress, cancel)
     try:
         result = await future
@@ -144,7 +160,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
             await asyncio.shield(future)
         raise
     except JobCancelled:
-        await finish("cancelled", reason="cancelled while rendering")
+        await finish(QueueStatus.CANCELLED, reason="cancelled while rendering")
         metrics.jobs.labels(job.model, "cancelled").inc()
         return "cancelled"
     except Exception as exc:
@@ -160,7 +176,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         else:
             log.exception("job %s failed on try %d", job_id, tries, extra={"job_id": job_id})
             reason = f"the render failed {tries} times ({type(exc).__name__}); try again later"
-        await finish("failed", reason=reason)
+        await finish(QueueStatus.FAILED, reason=reason)
         metrics.jobs.labels(job.model, "failed").inc()
         return "failed"
     finally:
@@ -168,7 +184,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         state.current_job = None
         metrics.busy.set(0)
         metrics.observe_gpu()
-    await finish("done", result=result)
+    await finish(QueueStatus.DONE, result=result)
     metrics.jobs.labels(job.model, "done").inc()
     for stage, seconds in result.timings.items():
         metrics.seconds.labels(job.model, stage).observe(seconds)
@@ -205,8 +221,9 @@ async def _heartbeat(state: WorkerState) -> None:
     assert state.queue is not None
     while True:
         try:
-            await state.queue.redis.set(keys.WORKERS + state.id, serialize(state.info().to_dict()),
-                                        px=int(state.settings.lease_s * 1000))  # fmt: skip
+            await state.queue.redis.set(
+                keys.WORKERS + state.id, serialize(state.info().to_dict()), px=int(state.settings.lease_s * 1000)
+            )
         except (RedisError, OSError) as exc:  # never let the heartbeat die: the worker would look gone
             log.warning("worker %s: heartbeat failed: %s", state.id, exc)
         await asyncio.sleep(state.settings.lease_s / 5)
@@ -283,7 +300,7 @@ class FairWorker(Worker):
         await super().finish_failed_job(job_id, result_data)
         if self.state.queue is not None:
             reason = "the job could not be read"
-            await self.state.queue.record_outcome(job_id, "failed", reason=reason, worker=self.state.id)
+            await self.state.queue.record_outcome(job_id, QueueStatus.FAILED, reason=reason, worker=self.state.id)
 
 
 def build_worker(state: WorkerState, handle_signals: bool = True) -> FairWorker:

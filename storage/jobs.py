@@ -55,11 +55,15 @@ class JobRecord:
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    result: dict[str, Any] | None = None  # what the delivered clip is: frames, fps, width, height, seed, …
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:
         data = dict(row)
-        return cls(**{**data, "options": json.loads(data["options"]), "state": JobState(data["state"])})
+        result = json.loads(data["result"]) if data.get("result") else None
+        return cls(
+            **{**data, "options": json.loads(data["options"]), "state": JobState(data["state"]), "result": result}
+        )
 
 
 _COLUMNS = [name for name in JobRecord.__dataclass_fields__]
@@ -71,7 +75,12 @@ class Ledger:
 
     async def add(self, record: JobRecord) -> bool:
         """Record a new job; False if it is already there (adding twice is harmless)."""
-        values = {**record.__dict__, "options": json.dumps(record.options), "state": record.state.value}
+        values = {
+            **record.__dict__,
+            "options": json.dumps(record.options),
+            "state": record.state.value,
+            "result": json.dumps(record.result) if record.result is not None else None,
+        }
         values["created_at"] = record.created_at or time.time()
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
@@ -115,6 +124,11 @@ class Ledger:
                 "result_message_id = COALESCE(?, result_message_id) WHERE job_id = ?",
                 (status_message_id, result_message_id, job_id),
             )
+
+    async def set_result(self, job_id: str, result: dict[str, Any]) -> None:
+        """Remember what a delivered clip is."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE jobs SET result = ? WHERE job_id = ?", (json.dumps(result), job_id))
 
     async def recent(self, user_id: int, limit: int = 10, guild_id: int | None = None) -> list[JobRecord]:
         """A user's latest jobs, newest first (in one server, or everywhere)."""

@@ -222,8 +222,9 @@ class Quotas:
 
     async def grant(self, guild_id: int, user_id: int, credits: int, by: int) -> None:
         """Give a user extra credits (negative takes back, never below zero); they do not reset daily."""
-        await self._member(guild_id, user_id, by, "grant", "UPDATE members SET granted = MAX(0, granted + ?)",
-                           (credits,))  # fmt: skip
+        await self._member(
+            guild_id, user_id, by, "grant", "UPDATE members SET granted = MAX(0, granted + ?)", (credits,)
+        )
 
     async def block(self, guild_id: int, user_id: int, blocked: bool, by: int) -> None:
         await self._member(guild_id, user_id, by, "block", "UPDATE members SET blocked = ?", (int(blocked),))
@@ -233,5 +234,6 @@ class Quotas:
         settings = await self.guilds.get(guild_id)
         now = self.clock()
         day, _ = _local_day(now, settings.timezone)
-        await self._member(guild_id, user_id, by, "reset", "UPDATE members SET reset_day = ?, reset_at = ?",
-                           (day, now.timestamp()))  # fmt: skip
+        await self._member(
+            guild_id, user_id, by, "reset", "UPDATE members SET reset_day = ?, reset_at = ?", (day, now.timestamp())
+        )

@@ -33,14 +33,16 @@ def snowflake() -> int:
 
 
 def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
-    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name, "avatar": None,
-            "bot": bot}  # fmt: skip
+    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name, "avatar": None, "bot": bot}
 
 
 def _link_embed(proxy_url: str) -> dict[str, Any]:
     original = "https://example.com/cat.png"
-    return {"type": "image", "url": original,
-            "thumbnail": {"url": original, "proxy_url": proxy_url, "width": 160, "height": 90}}  # fmt: skip
+    return {
+        "type": "image",
+        "url": original,
+        "thumbnail": {"url": original, "proxy_url": proxy_url, "width": 160, "height": 90},
+    }
 
 
 def dm_channel(user_id: int) -> int:
@@ -49,8 +51,17 @@ def dm_channel(user_id: int) -> int:
 
 
 def role_payload(role_id: int, name: str) -> dict[str, Any]:
-    return {"id": str(role_id), "name": name, "permissions": MEMBER_PERMISSIONS, "position": int(role_id != EVERYONE),
-            "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}  # fmt: skip
+    return {
+        "id": str(role_id),
+        "name": name,
+        "permissions": MEMBER_PERMISSIONS,
+        "position": int(role_id != EVERYONE),
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": True,
+        "flags": 0,
+    }
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,9 @@ class Call:
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # Exactly "application/json", as Discord sends it: discord.py compares the header literally.
-    return web.Response(body=json.dumps(body).encode(), status=status,
-                        headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 class FakeDiscord:
@@ -173,20 +185,54 @@ class FakeDiscord:
         return ws
 
     async def _send_ready(self) -> None:
-        await self.dispatch("READY", {
-            "v": 10, "user": user_payload(BOT_ID, "motionbot", bot=True), "session_id": "s", "shard": [0, 1],
-            "resume_gateway_url": f"ws://{self.host}/gateway", "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-            "application": {"id": str(APP_ID), "flags": 0},
-        })  # fmt: skip
-        await self.dispatch("GUILD_CREATE", {
-            "id": str(GUILD_ID), "name": "Test Server", "owner_id": "1", "unavailable": False, "member_count": 3,
-            "large": False, "features": [], "emojis": [], "stickers": [], "threads": [], "stage_instances": [],
-            "guild_scheduled_events": [], "voice_states": [], "presences": [], "members": [],
-            "joined_at": datetime.now(UTC).isoformat(), "premium_tier": 0, "mfa_level": 0, "verification_level": 0,
-            "roles": [role_payload(EVERYONE, "@everyone")] + [role_payload(i, n) for i, n in self.roles.items()],
-            "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0,
-                          "permission_overwrites": [], "nsfw": False, "parent_id": None}],
-        })  # fmt: skip
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": user_payload(BOT_ID, "motionbot", bot=True),
+                "session_id": "s",
+                "shard": [0, 1],
+                "resume_gateway_url": f"ws://{self.host}/gateway",
+                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "application": {"id": str(APP_ID), "flags": 0},
+            },
+        )
+        await self.dispatch(
+            "GUILD_CREATE",
+            {
+                "id": str(GUILD_ID),
+                "name": "Test Server",
+                "owner_id": "1",
+                "unavailable": False,
+                "member_count": 3,
+                "large": False,
+                "features": [],
+                "emojis": [],
+                "stickers": [],
+                "threads": [],
+                "stage_instances": [],
+                "guild_scheduled_events": [],
+                "voice_states": [],
+                "presences": [],
+                "members": [],
+                "joined_at": datetime.now(UTC).isoformat(),
+                "premium_tier": 0,
+                "mfa_level": 0,
+                "verification_level": 0,
+                "roles": [role_payload(EVERYONE, "@everyone")] + [role_payload(i, n) for i, n in self.roles.items()],
+                "channels": [
+                    {
+                        "id": str(CHANNEL_ID),
+                        "type": 0,
+                        "name": "general",
+                        "position": 0,
+                        "permission_overwrites": [],
+                        "nsfw": False,
+                        "parent_id": None,
+                    }
+                ],
+            },
+        )
         self.ready.set()
         await self._notify()
 
@@ -213,10 +259,17 @@ class FakeDiscord:
     def _base_interaction(self, kind: int, user_id: int, admin: bool, roles: list[int], dm: bool) -> dict[str, Any]:
         token = f"tok-{snowflake()}"
         payload: dict[str, Any] = {
-            "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": token, "version": 1,
-            "channel_id": str(CHANNEL_ID), "locale": "en-US", "entitlements": [], "attachment_size_limit": 10 << 20,
+            "id": str(snowflake()),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "channel_id": str(CHANNEL_ID),
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 10 << 20,
             "app_permissions": ADMIN_PERMISSIONS,
-        }  # fmt: skip
+        }
         if dm:
             payload |= {
                 "user": user_payload(user_id),
@@ -225,13 +278,29 @@ class FakeDiscord:
             }
         else:
             payload |= {
-                "guild_id": str(GUILD_ID), "guild_locale": "en-US", "context": 0,
-                "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general",
-                            "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
-                "member": {"user": user_payload(user_id), "roles": [str(r) for r in roles], "deaf": False,
-                           "mute": False, "flags": 0, "joined_at": datetime.now(UTC).isoformat(),
-                           "permissions": ADMIN_PERMISSIONS if admin else MEMBER_PERMISSIONS},
-            }  # fmt: skip
+                "guild_id": str(GUILD_ID),
+                "guild_locale": "en-US",
+                "context": 0,
+                "channel": {
+                    "id": str(CHANNEL_ID),
+                    "type": 0,
+                    "guild_id": str(GUILD_ID),
+                    "name": "general",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                },
+                "member": {
+                    "user": user_payload(user_id),
+                    "roles": [str(r) for r in roles],
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "joined_at": datetime.now(UTC).isoformat(),
+                    "permissions": ADMIN_PERMISSIONS if admin else MEMBER_PERMISSIONS,
+                },
+            }
         return payload
 
     async def slash(
@@ -256,8 +325,13 @@ class FakeDiscord:
                 resolved.setdefault("users", {})[str(value.id)] = user_payload(value.id)
                 if value.in_server:
                     resolved.setdefault("members", {})[str(value.id)] = {
-                        "roles": [], "joined_at": datetime.now(UTC).isoformat(), "deaf": False, "mute": False,
-                        "flags": 0, "permissions": MEMBER_PERMISSIONS}  # fmt: skip
+                        "roles": [],
+                        "joined_at": datetime.now(UTC).isoformat(),
+                        "deaf": False,
+                        "mute": False,
+                        "flags": 0,
+                        "permissions": MEMBER_PERMISSIONS,
+                    }
             elif isinstance(value, RoleRef):
                 opts.append({"name": key, "type": 8, "value": str(value.id)})
                 resolved.setdefault("roles", {})[str(value.id)] = role_payload(value.id, value.name)
@@ -285,13 +359,19 @@ class FakeDiscord:
 
     async def context_menu(self, name: str, target: dict[str, Any], *, user_id: int = 1001) -> str:
         payload = self._base_interaction(2, user_id, False, [], False)
-        payload["data"] = {"id": str(snowflake()), "name": name, "type": 3, "target_id": target["id"],
-                           "resolved": {"messages": {target["id"]: target}}}  # fmt: skip
+        payload["data"] = {
+            "id": str(snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
-    async def click(self, message: Message, custom_id: str, *, user_id: int = 1001, admin: bool = False,
-                    guild_id: int = GUILD_ID) -> str:  # fmt: skip
+    async def click(
+        self, message: Message, custom_id: str, *, user_id: int = 1001, admin: bool = False, guild_id: int = GUILD_ID
+    ) -> str:
         """Press a button; `guild_id` another server's id for a message (or custom id) seen elsewhere."""
         payload = self._base_interaction(3, user_id, admin, [], False)
         if guild_id != GUILD_ID:
@@ -310,9 +390,15 @@ class FakeDiscord:
         return str(payload["token"])
 
     def user_message(
-        self, content: str, *, user_id: int = 1001, attachments: list[dict[str, Any]] | None = None,
-        mentions_bot: bool = False, reply_to: dict[str, Any] | None = None, link_preview: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        content: str,
+        *,
+        user_id: int = 1001,
+        attachments: list[dict[str, Any]] | None = None,
+        mentions_bot: bool = False,
+        reply_to: dict[str, Any] | None = None,
+        link_preview: str | None = None,
+    ) -> dict[str, Any]:
         """A user's message; `link_preview` (an upload's URL) adds the embed Discord makes for a pasted link,
         whose image is served by Discord's media proxy while its original URL points at another site."""
         data: dict[str, Any] = {
@@ -342,8 +428,11 @@ class FakeDiscord:
             },
         }
         if reply_to is not None:
-            data["message_reference"] = {"message_id": reply_to["id"], "channel_id": str(CHANNEL_ID),
-                                         "guild_id": str(GUILD_ID)}  # fmt: skip
+            data["message_reference"] = {
+                "message_id": reply_to["id"],
+                "channel_id": str(CHANNEL_ID),
+                "guild_id": str(GUILD_ID),
+            }
             data["referenced_message"] = reply_to
         return data
 
@@ -430,16 +519,32 @@ class FakeDiscord:
             return web.Response(status=204)
         return _json(body, status)
 
-    def _new_message(self, payload: dict[str, Any], files: dict[str, bytes], channel_id: int = CHANNEL_ID,
-                     interaction_token: str | None = None) -> Message:  # fmt: skip
+    def _new_message(
+        self,
+        payload: dict[str, Any],
+        files: dict[str, bytes],
+        channel_id: int = CHANNEL_ID,
+        interaction_token: str | None = None,
+    ) -> Message:
         message_id = snowflake()
         data = {
-            "id": str(message_id), "channel_id": str(channel_id), "author": user_payload(BOT_ID, "motionbot", True),
-            "content": payload.get("content") or "", "timestamp": datetime.now(UTC).isoformat(),
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
-            "attachments": [], "embeds": payload.get("embeds") or [], "pinned": False, "type": 0,
-            "flags": payload.get("flags") or 0, "components": payload.get("components") or [],
-        }  # fmt: skip
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "author": user_payload(BOT_ID, "motionbot", True),
+            "content": payload.get("content") or "",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": payload.get("embeds") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": payload.get("flags") or 0,
+            "components": payload.get("components") or [],
+        }
         if payload.get("message_reference"):  # Discord returns ids as strings
             reference = payload["message_reference"]
             data["message_reference"] = {k: str(v) if k.endswith("_id") and v else v for k, v in reference.items()}
@@ -460,15 +565,21 @@ class FakeDiscord:
             }
             message.files = {name: data for name, data in message.files.items() if name in kept} | files
             message.data["attachments"] = [
-                {"id": str(snowflake()), "filename": name, "size": len(data), "content_type": "video/mp4",
-                 "url": f"http://{self.host}/attachments/{message.id}-{name}",
-                 "proxy_url": f"http://{self.host}/attachments/{message.id}-{name}"}
+                {
+                    "id": str(snowflake()),
+                    "filename": name,
+                    "size": len(data),
+                    "content_type": "video/mp4",
+                    "url": f"http://{self.host}/attachments/{message.id}-{name}",
+                    "proxy_url": f"http://{self.host}/attachments/{message.id}-{name}",
+                }
                 for name, data in message.files.items()
-            ]  # fmt: skip
+            ]
         message.edits.append(payload | {"_files": sorted(files)})
 
-    async def _handle(self, method: str, path: str, payload: Any, files: dict[str, bytes],
-                      request: web.Request) -> tuple[int, Any]:  # fmt: skip
+    async def _handle(
+        self, method: str, path: str, payload: Any, files: dict[str, bytes], request: web.Request
+    ) -> tuple[int, Any]:
         if path == "/gateway/bot":
             limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
             return 200, {"url": f"ws://{self.host}/gateway", "shards": 1, "session_start_limit": limit}
@@ -478,13 +589,25 @@ class FakeDiscord:
             user = int(payload["recipient_id"])
             return 200, {"id": str(dm_channel(user)), "type": 1, "recipients": [user_payload(user)]}
         if path == "/oauth2/applications/@me":
-            return 200, {"id": str(APP_ID), "name": "motionbot", "icon": None, "description": "", "bot_public": True,
-                         "bot_require_code_grant": False, "owner": user_payload(1, "owner"), "verify_key": "k",
-                         "flags": 0}  # fmt: skip
+            return 200, {
+                "id": str(APP_ID),
+                "name": "motionbot",
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user_payload(1, "owner"),
+                "verify_key": "k",
+                "flags": 0,
+            }
         if m := re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
             if method == "PUT":
-                self.commands = [{"description": "", "options": []} | c | {"id": str(snowflake()),
-                                 "application_id": str(APP_ID), "version": "1"} for c in payload]  # fmt: skip
+                self.commands = [
+                    {"description": "", "options": []}
+                    | c
+                    | {"id": str(snowflake()), "application_id": str(APP_ID), "version": "1"}
+                    for c in payload
+                ]
             return 200, self.commands
         if m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path):
             token = m.group(2)
@@ -500,8 +623,14 @@ class FakeDiscord:
                     self._apply(self.messages[message_id], payload.get("data") or {}, files)
                 elif message_id in self.messages:
                     self.original[token] = message_id
-            body = {"interaction": {"id": m.group(1), "type": 2, "response_message_id": str(message_id) if message_id
-                                    else None, "response_message_loading": kind == 5}}  # fmt: skip
+            body = {
+                "interaction": {
+                    "id": m.group(1),
+                    "type": 2,
+                    "response_message_id": str(message_id) if message_id else None,
+                    "response_message_loading": kind == 5,
+                }
+            }
             if message_id and message_id in self.messages:
                 body["resource"] = {"type": kind, "message": self.messages[message_id].data}
             return 200, body

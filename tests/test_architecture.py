@@ -5,9 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CONTRACT = ["generation.jobs", "generation.options", "generation.models", "generation.settings",
-            "generation.images", "generation.progress", "generation.queue", "storage.db", "storage.quotas",
-            "storage.guilds", "storage.jobs", "storage.users"]  # fmt: skip
+CONTRACT = [
+    "generation.jobs",
+    "generation.options",
+    "generation.models",
+    "generation.settings",
+    "generation.images",
+    "generation.progress",
+    "generation.queue",
+    "storage.db",
+    "storage.quotas",
+    "storage.guilds",
+    "storage.jobs",
+    "storage.users",
+]
 
 
 def test_contract_modules_import_without_torch_or_diffusers() -> None:

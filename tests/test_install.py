@@ -18,8 +18,9 @@ from tests.support import ROOT, free_port
 
 
 def plan(env: dict[str, str]) -> str:
-    done = subprocess.run([str(ROOT / "scripts" / "install"), "--plan"], env=os.environ | env, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "install"), "--plan"], env=os.environ | env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 

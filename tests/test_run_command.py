@@ -25,8 +25,9 @@ from tests.support import ROOT
 
 def project_copy(folder: Path) -> Path:
     """The project's files (as a fresh clone has them) with this checkout's .venv, and .env from the example."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout.split()  # fmt: skip
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for name in listed:
         if (ROOT / name).is_file():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -41,13 +42,27 @@ async def test_run_command_serves_a_job_and_stops_cleanly(tiny_models: dict[str,
     project = project_copy(tmp_path / "motionbot")
     data = project / "data"
     # The token is exported too, as many users do: scripts/run must still start its workers without it.
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | tiny_models | {"DISCORD_TOKEN": TOKEN} | {
-        "DISCORD_API_BASE": fake.api_base, "MOTIONBOT_ATTACHMENT_HOSTS": fake.host, "MOTIONBOT_INSTALL": "0",
-        "MOTIONBOT_WATCH_INTERVAL_S": "0.1", "HOME": str(tmp_path),
-    }  # fmt: skip
+    env = (
+        {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        | tiny_models
+        | {"DISCORD_TOKEN": TOKEN}
+        | {
+            "DISCORD_API_BASE": fake.api_base,
+            "MOTIONBOT_ATTACHMENT_HOSTS": fake.host,
+            "MOTIONBOT_INSTALL": "0",
+            "MOTIONBOT_WATCH_INTERVAL_S": "0.1",
+            "HOME": str(tmp_path),
+        }
+    )
     log = (tmp_path / "run.log").open("wb")
-    run = subprocess.Popen([str(project / "scripts" / "run")], cwd=tmp_path, env=env, stdout=log,
-                           stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    run = subprocess.Popen(
+        [str(project / "scripts" / "run")],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     tree: set[int] = set()
     queue = None
     code = None

@@ -1,12 +1,14 @@
-"""One self-contained module per model family; `load_runner` picks the one a model needs."""
+"""One self-contained module per model family; `RUNNERS` says which module renders which family."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from generation.models import Family, ModelSpec
-from generation.options import Camera
+from generation.values import Camera
 
 if TYPE_CHECKING:
     import numpy as np
@@ -15,7 +17,18 @@ if TYPE_CHECKING:
     from generation.progress import Reporter
     from generation.runtime import Runtime
 
-__all__ = ["Request", "Runner", "load_runner"]
+__all__ = ["RUNNERS", "NoRunner", "Request", "Runner", "check_families", "load_runner"]
+
+# family -> "module:class" of its runner, imported only when a model of that family loads (torch is heavy).
+RUNNERS: dict[Family, str] = {
+    Family.SVD: "generation.pipelines.svd:SVDRunner",
+    Family.ANIMATEDIFF: "generation.pipelines.animatediff:AnimateDiffRunner",
+    Family.T2I_SVD: "generation.pipelines.t2i_svd:TextToImageSVDRunner",
+}
+
+
+class NoRunner(ValueError):
+    """A registry row names a family this version has no pipeline module for."""
 
 
 @dataclass(frozen=True)
@@ -42,16 +55,17 @@ class Runner(Protocol):
         ...
 
 
+def check_families(specs: Iterable[ModelSpec]) -> None:
+    """Fail at start-up, naming the model, when a model's family has no runner."""
+    for spec in specs:
+        if spec.family not in RUNNERS:
+            known = ", ".join(RUNNERS)
+            raise NoRunner(f"model `{spec.name}` is of family `{spec.family}`, which has no runner (known: {known})")
+
+
 def load_runner(spec: ModelSpec, runtime: Runtime) -> Runner:
     """Load a model's weights (from_pretrained) into the runner for its family."""
-    if spec.family is Family.SVD:
-        from generation.pipelines.svd import SVDRunner
-
-        return SVDRunner(spec, runtime)
-    if spec.family is Family.ANIMATEDIFF:
-        from generation.pipelines.animatediff import AnimateDiffRunner
-
-        return AnimateDiffRunner(spec, runtime)
-    from generation.pipelines.t2i_svd import TextToImageSVDRunner
-
-    return TextToImageSVDRunner(spec, runtime)
+    check_families([spec])
+    module, _, name = RUNNERS[spec.family].partition(":")
+    runner: Runner = getattr(importlib.import_module(module), name)(spec, runtime)
+    return runner

@@ -23,10 +23,10 @@ from huggingface_hub import hf_hub_download
 from safetensors.torch import load_file
 
 from generation.models import ModelSpec
-from generation.options import Camera
 from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
+from generation.values import Camera
 from generation.weights import component, local_only
 
 __all__ = ["LORA_WEIGHT", "AnimateDiffRunner", "lora_moves"]

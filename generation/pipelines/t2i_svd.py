@@ -34,6 +34,8 @@ class TextToImageSVDRunner:
         self.svd = SVDRunner(spec, runtime)
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
+        if request.image is not None:  # Extend: SVD continues from the clip's last frame
+            return self.svd.render(request, reporter)
         if not request.prompt:
             raise ValueError(f"{self.spec.name} makes video from text: `prompt` is empty")
         reporter.stage(Stage.DENOISING, 0, request.steps)

@@ -13,8 +13,12 @@ def test_generation_benchmark_runs_at_reduced_size_and_compares_with_plain_diffu
     out = tmp_path / "rows.json"
     done = subprocess.run(
         [sys.executable, "bench/bench_generation.py", "--size", "tiny", "--repeat", "1", "--json", str(out)],
-        cwd=ROOT, env=os.environ | {"CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=os.environ | {"CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(out.read_text())
     paths = {(row["model"], row["path"]) for row in rows}

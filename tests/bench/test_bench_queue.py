@@ -12,8 +12,11 @@ def test_queue_benchmark_reports_throughput_latency_and_scaling(tmp_path: Path) 
     out = tmp_path / "figures.json"
     done = subprocess.run(
         [sys.executable, "bench/bench_queue.py", "--quick", "--job-s", "0.3", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
     assert figures["submit_jobs_per_s_sequential"] > 0 and figures["pickup_ms_median"] > 0

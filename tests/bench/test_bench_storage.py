@@ -10,8 +10,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_storage_benchmark_reports_pairs_per_second(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, "bench/bench_storage.py", "--pairs", "100", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "bench/bench_storage.py", "--pairs", "100", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
     assert figures["pairs"] == 100

@@ -31,12 +31,23 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], folder: Path) -> dict[str, str]:
-    return tiny_models | LONG_RENDERS | {
-        "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "MOTIONBOT_ATTACHMENT_HOSTS": fake.host,
-        "REDIS_URL": redis_url, "MOTIONBOT_DATABASE_PATH": str(folder / "motionbot.db"),
-        "MOTIONBOT_PROGRESS_INTERVAL_S": "0.3", "MOTIONBOT_WATCH_INTERVAL_S": "0.1", "MOTIONBOT_MAX_QUEUED": "20",
-        "MOTIONBOT_QUEUE__LEASE_S": "5", "PYTHONPATH": str(ROOT), "MOTIONBOT_METRICS_PORT": "0",
-    }  # fmt: skip
+    return (
+        tiny_models
+        | LONG_RENDERS
+        | {
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": fake.api_base,
+            "MOTIONBOT_ATTACHMENT_HOSTS": fake.host,
+            "REDIS_URL": redis_url,
+            "MOTIONBOT_DATABASE_PATH": str(folder / "motionbot.db"),
+            "MOTIONBOT_PROGRESS_INTERVAL_S": "0.3",
+            "MOTIONBOT_WATCH_INTERVAL_S": "0.1",
+            "MOTIONBOT_MAX_QUEUED": "20",
+            "MOTIONBOT_QUEUE__LEASE_S": "5",
+            "PYTHONPATH": str(ROOT),
+            "MOTIONBOT_METRICS_PORT": "0",
+        }
+    )
 
 
 @pytest.fixture
@@ -59,8 +70,11 @@ def start_bot(
 
 async def connected(fake: FakeDiscord, bot: BotProcess, identified_before: int = 0) -> None:
     try:
-        await fake.wait_until(lambda: fake.identified > identified_before and fake.ready.is_set() and fake.commands,
-                              timeout=60, what="the bot to connect")  # fmt: skip
+        await fake.wait_until(
+            lambda: fake.identified > identified_before and fake.ready.is_set() and fake.commands,
+            timeout=60,
+            what="the bot to connect",
+        )
     except TimeoutError:
         raise AssertionError(bot.output()) from None
 

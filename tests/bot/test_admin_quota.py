@@ -82,8 +82,11 @@ async def test_grant_reset_and_role_tiers_from_the_commands(fake: FakeDiscord, s
 
 
 async def test_member_commands_are_refused_to_members(fake: FakeDiscord, service: BotProcess) -> None:
-    for sub, options in [("grant", {"user": UserRef(3401), "credits": 500}), ("block", {"user": UserRef(3402)}),
-                         ("tier", {"role": RoleRef(9002), "credits": 500})]:  # fmt: skip
+    for sub, options in [
+        ("grant", {"user": UserRef(3401), "credits": 500}),
+        ("block", {"user": UserRef(3402)}),
+        ("tier", {"role": RoleRef(9002), "credits": 500}),
+    ]:
         assert "Manage Server" in await admin(fake, sub, options, user_id=3401, is_admin=False)
     assert "**500**" not in await quota_of(fake, 3401, roles=[9002])
     assert "blocked" not in await quota_of(fake, 3402)

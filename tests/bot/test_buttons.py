@@ -14,15 +14,17 @@ from tests.fake_discord import FakeDiscord, Message
 
 
 async def animate(fake: FakeDiscord, user: int, prompt: str = "a cat") -> tuple[str, Message]:
-    token = await fake.slash("animate", {"prompt": prompt}, attachments={"image": fake.upload("c.png", png_bytes())},
-                             user_id=user)  # fmt: skip
+    token = await fake.slash(
+        "animate", {"prompt": prompt}, attachments={"image": fake.upload("c.png", png_bytes())}, user_id=user
+    )
     return token, await delivered(fake, token)
 
 
 async def followup_text(fake: FakeDiscord, token: str) -> str:
     """The private answer sent after a deferred ("thinking…") acknowledgement."""
-    call = await fake.wait_until(lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
-                                 timeout=20, what="the answer")  # fmt: skip
+    call = await fake.wait_until(
+        lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None), timeout=20, what="the answer"
+    )
     assert call.payload["flags"] & 64, "answers are ephemeral"
     return str(call.payload["content"])
 
@@ -75,8 +77,9 @@ async def test_smooth_interpolates_to_a_higher_frame_rate(fake: FakeDiscord, ser
     assert "48 fps" in smooth.content
 
 
-@pytest.mark.parametrize(("presser", "admin", "allowed"), [(2502, False, False), (2501, False, True),
-                                                           (2503, True, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("presser", "admin", "allowed"), [(2502, False, False), (2501, False, True), (2503, True, True)]
+)
 async def test_delete_is_for_the_requester_or_moderators(
     fake: FakeDiscord, service: BotProcess, presser: int, admin: bool, allowed: bool
 ) -> None:
@@ -92,8 +95,9 @@ async def test_delete_is_for_the_requester_or_moderators(
 async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("slow.png", png_bytes())
     token = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2601)
-    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=20,
-                                   what="the status with Cancel")  # fmt: skip
+    status = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=20, what="the status with Cancel"
+    )
     stranger = await fake.click(status, button(status, "cancel"), user_id=2602)
     assert "Only the person who asked" in await ephemeral_answer(fake, stranger)
     mine = await fake.click(status, button(status, "cancel"), user_id=2601)

@@ -28,8 +28,9 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
         await connected(fake, bot)
         image = fake.upload("slow.png", png_bytes())
         slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=5102)
-        status = await fake.wait_until(lambda: (m := fake.response_to(slow)) and m.buttons() and m, timeout=30,
-                                       what="the status message")  # fmt: skip
+        status = await fake.wait_until(
+            lambda: (m := fake.response_to(slow)) and m.buttons() and m, timeout=30, what="the status message"
+        )
         await fake.wait_until(lambda: "Generating" in status.content, timeout=30, what="the render")
 
         server.stop()  # for longer than the lease (5 s): Redis comes back without the running job's lock

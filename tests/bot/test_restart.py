@@ -27,8 +27,9 @@ async def test_bot_killed_mid_job_delivers_once_after_restart(
     await connected(fake, bot, before)
     image = fake.upload("r.png", png_bytes())
     token = await fake.slash("animate", {"prompt": "restart me -steps 24"}, attachments={"image": image}, user_id=4001)
-    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30,
-                                   what="the status message")  # fmt: skip
+    status = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30, what="the status message"
+    )
     job_id = status.buttons()[0]["custom_id"].split(":")[2]
     await fake.wait_until(lambda: "Generating" in status.content, timeout=60, what="progress")
     bot.process.send_signal(signal.SIGKILL)
@@ -68,8 +69,9 @@ async def test_a_remix_form_opened_before_a_restart_still_works(
     before = fake.identified
     again = start_bot()
     await connected(fake, again, before)
-    submitted = await fake.submit_modal(modal["data"]["custom_id"], {"prompt": "a wolf", "flags": "-motion 2"},
-                                        user_id=4101)  # fmt: skip
+    submitted = await fake.submit_modal(
+        modal["data"]["custom_id"], {"prompt": "a wolf", "flags": "-motion 2"}, user_id=4101
+    )
     remixed = await delivered(fake, submitted)
     assert "a wolf" in remixed.content and "-motion 2" in remixed.content
 
@@ -85,8 +87,9 @@ async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
     gone.signal(signal.SIGKILL)  # its heartbeat outlives it for a lease: the bot still takes the job
     gone.wait(10)
     token = await fake.slash("animate", {}, attachments={"image": fake.upload("o.png", png_bytes())}, user_id=4201)
-    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30,
-                                   what="the status message")  # fmt: skip
+    status = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30, what="the status message"
+    )
     await fake.wait_until(lambda: "No GPU worker" in status.content, timeout=30, what="the warning")
     await fake.wait_until(lambda: "came online" in status.content, timeout=30, what="the failure")
     assert "refunded" in status.content and not status.files

@@ -20,20 +20,27 @@ def decode(data: bytes) -> tuple[str, str, int, int, int]:
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         count = sum(1 for _ in container.decode(stream))
-        return stream.codec_context.name, stream.codec_context.pix_fmt, stream.codec_context.width, \
-            stream.codec_context.height, count  # fmt: skip
+        return (
+            stream.codec_context.name,
+            stream.codec_context.pix_fmt,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            count,
+        )
 
 
 async def delivered(fake: FakeDiscord, token: str, timeout: float = 90) -> Message:
-    return await fake.wait_until(lambda: (m := fake.response_to(token)) is not None and m.files and m,
-                                 timeout=timeout, what="the clip")  # fmt: skip
+    return await fake.wait_until(
+        lambda: (m := fake.response_to(token)) is not None and m.files and m, timeout=timeout, what="the clip"
+    )
 
 
 async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("cat.png", png_bytes(160, 90))
     sent = time.monotonic()
-    token = await fake.slash("animate", {"prompt": "a cat -motion 3", "camera": "zoom in", "seed": 7},
-                             attachments={"image": image})  # fmt: skip
+    token = await fake.slash(
+        "animate", {"prompt": "a cat -motion 3", "camera": "zoom in", "seed": 7}, attachments={"image": image}
+    )
     await fake.wait_until(lambda: fake.callbacks.get(token), timeout=5, what="the defer")
     [defer] = fake.calls_to("POST", f"/interactions/\\d+/{token}/callback")
     assert defer.at - sent < 3 and fake.callbacks[token][0]["type"] == 5
@@ -43,8 +50,9 @@ async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDisco
     assert decode(clip) == ("h264", "yuv420p", 80, 48, 4)
     assert "a cat" in message.content and "-motion 3" in message.content and "-camera zoom in" in message.content
     assert "-seed 7" in message.content
-    assert any("Queued" in (edit.get("content") or "") or "Generating" in (edit.get("content") or "")
-               for edit in message.edits), service.output()  # fmt: skip
+    assert any(
+        "Queued" in (edit.get("content") or "") or "Generating" in (edit.get("content") or "") for edit in message.edits
+    ), service.output()
     assert {b["custom_id"].split(":")[1] for b in message.buttons()} == {
         "reroll",
         "remix",
@@ -55,8 +63,9 @@ async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDisco
 
 
 async def test_imagine_video_renders_a_prompt(fake: FakeDiscord, service: BotProcess) -> None:
-    token = await fake.slash("imagine-video", {"prompt": "a fox in the snow -camera pan left", "seed": 3,
-                                               "guidance": 16.0}, user_id=1101)  # fmt: skip
+    token = await fake.slash(
+        "imagine-video", {"prompt": "a fox in the snow -camera pan left", "seed": 3, "guidance": 16.0}, user_id=1101
+    )
     message = await delivered(fake, token)
     assert decode(next(iter(message.files.values())))[0] == "h264"
     assert (
@@ -74,8 +83,9 @@ async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, s
 async def test_context_menu_animates_a_link_preview_through_discords_media_proxy(
     fake: FakeDiscord, service: BotProcess
 ) -> None:
-    target = fake.user_message("https://example.com/cat.png", user_id=1251,
-                               link_preview=fake.upload("cat.png", png_bytes())["proxy_url"])  # fmt: skip
+    target = fake.user_message(
+        "https://example.com/cat.png", user_id=1251, link_preview=fake.upload("cat.png", png_bytes())["proxy_url"]
+    )
     token = await fake.context_menu("Animate image", target, user_id=1252)
     assert (await delivered(fake, token)).files  # example.com itself is never contacted
 
@@ -83,8 +93,12 @@ async def test_context_menu_animates_a_link_preview_through_discords_media_proxy
 async def test_reply_to_an_image_with_a_mention_animates_it(fake: FakeDiscord, service: BotProcess) -> None:
     picture = fake.user_message("", user_id=1301, attachments=[fake.upload("sky.png", png_bytes())])
     await fake.post(picture)
-    request = fake.user_message("<@700000000000000004> make it move -motion 2 -camera zoom out", user_id=1302,
-                                mentions_bot=True, reply_to=picture)  # fmt: skip
+    request = fake.user_message(
+        "<@700000000000000004> make it move -motion 2 -camera zoom out",
+        user_id=1302,
+        mentions_bot=True,
+        reply_to=picture,
+    )
     await fake.post(request)
 
     def reply_with_clip() -> Message | None:
@@ -102,19 +116,27 @@ async def test_a_mention_without_an_image_explains_how(fake: FakeDiscord, servic
     request = fake.user_message("<@700000000000000004> hi", user_id=1401, mentions_bot=True)
     await fake.post(request)
     hint = await fake.wait_until(
-        lambda: next((m for m in fake.messages.values()
-                      if (m.data.get("message_reference") or {}).get("message_id") == request["id"]), None),
-        timeout=10, what="the hint",
-    )  # fmt: skip
+        lambda: next(
+            (
+                m
+                for m in fake.messages.values()
+                if (m.data.get("message_reference") or {}).get("message_id") == request["id"]
+            ),
+            None,
+        ),
+        timeout=10,
+        what="the hint",
+    )
     assert "reply to a message with an image" in hint.content
 
 
 async def refusal(fake: FakeDiscord, token: str) -> str:
     """The ephemeral error a user got (the public "thinking…" message is gone)."""
     followup = await fake.wait_until(
-        lambda: next((c for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None), timeout=20,
+        lambda: next((c for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
+        timeout=20,
         what="an ephemeral error",
-    )  # fmt: skip
+    )
     assert followup.payload["flags"] & 64, "errors are ephemeral"
     assert fake.response_to(token) is None, "the public placeholder was deleted"
     return str(followup.payload["content"])
@@ -168,14 +190,20 @@ async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, 
     fake.expired_tokens.add(token)  # as if 15 minutes had passed
 
     def fallback() -> Message | None:
-        replies = [m for m in fake.messages.values() if (m.data.get("message_reference") or {}).get("message_id")
-                   == str(status.id)]  # fmt: skip
+        replies = [
+            m
+            for m in fake.messages.values()
+            if (m.data.get("message_reference") or {}).get("message_id") == str(status.id)
+        ]
         return next((m for m in replies if m.files and "<@1801>" in m.content), None)
 
     message = await fake.wait_until(fallback, timeout=90, what="the channel message")
     assert "your video is ready" in message.content
-    [post] = [c for c in fake.calls_to("POST", f"/channels/{CHANNEL_ID}/messages$") if "<@1801>" in
-              str((c.payload or {}).get("content"))]  # fmt: skip
+    [post] = [
+        c
+        for c in fake.calls_to("POST", f"/channels/{CHANNEL_ID}/messages$")
+        if "<@1801>" in str((c.payload or {}).get("content"))
+    ]
     mentions = post.payload["allowed_mentions"]  # only the requester may be pinged: no roles, no everyone
     assert mentions["parse"] == [] and [int(u) for u in mentions["users"]] == [1801]
     assert any(c.status == 401 for c in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/"))
@@ -189,9 +217,13 @@ async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
     await fake.wait_until(lambda: fake.response_to(token), timeout=20, what="the status message")
     fake.expired_tokens.add(token)  # 15 minutes later, and meanwhile someone took the bot's channel rights
     fake.fail_next("POST", f"/channels/{CHANNEL_ID}/messages$", 403, {"message": "Missing Permissions", "code": 50013})
-    dm = await fake.wait_until(lambda: next((m for m in fake.messages.values() if m.files and
-                                             m.data["channel_id"] == str(dm_channel(1851))), None),
-                               timeout=90, what="the clip by DM")  # fmt: skip
+    dm = await fake.wait_until(
+        lambda: next(
+            (m for m in fake.messages.values() if m.files and m.data["channel_id"] == str(dm_channel(1851))), None
+        ),
+        timeout=90,
+        what="the clip by DM",
+    )
     assert "could not post" in dm.content and "rain" in dm.content
     assert await settled_reservation(service, 1851) == (GUILD_ID, "committed")
 
@@ -199,8 +231,9 @@ async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
 async def credits_used(service: BotProcess, user_id: int) -> int:
     db = await Database.open(Path(service_db(service)))
     try:
-        row = await db.fetchone("SELECT COALESCE(SUM(cost), 0) FROM reservations WHERE user_id = ? AND "
-                                "state != 'refunded'", (user_id,))  # fmt: skip
+        row = await db.fetchone(
+            "SELECT COALESCE(SUM(cost), 0) FROM reservations WHERE user_id = ? AND state != 'refunded'", (user_id,)
+        )
         return int(row[0]) if row else 0
     finally:
         await db.close()
@@ -233,6 +266,7 @@ async def settled_reservation(service: BotProcess, user_id: int, timeout: float 
 
 async def test_queue_command_shows_workers_and_depth(fake: FakeDiscord, service: BotProcess) -> None:
     token = await fake.slash("queue", {}, user_id=1902)
-    call = await fake.wait_until(lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
-                                 timeout=20, what="the answer")  # fmt: skip
+    call = await fake.wait_until(
+        lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None), timeout=20, what="the answer"
+    )
     assert "GPU workers online" in call.payload["content"] and call.payload["flags"] & 64

@@ -45,8 +45,10 @@ def test_pan_window_travels_the_way_the_camera_moves(move: str, dx: int, dy: int
         assert window.scale / 2 <= window.cy <= 1 - window.scale / 2
 
 
-@pytest.mark.parametrize(("move", "dx", "dy"), [("pan left", 1, 0), ("pan right", -1, 0), ("pan up", 0, 1),
-                                                 ("pan down", 0, -1), ("pan down right", -1, -1)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("move", "dx", "dy"),
+    [("pan left", 1, 0), ("pan right", -1, 0), ("pan up", 0, 1), ("pan down", 0, -1), ("pan down right", -1, -1)],
+)
 def test_pan_moves_the_picture_against_the_camera(move: str, dx: int, dy: int) -> None:
     out = apply_camera(marker_frames(), parse_camera(move), motion=3)
     (x0, y0), (x1, y1) = centroid(out[0]), centroid(out[-1])

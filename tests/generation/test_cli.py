@@ -27,8 +27,28 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 
 def test_render_an_image_with_pika_flags_writes_a_playable_mp4(tiny_models: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "in.png").write_bytes(png_bytes(120, 80))
-    done = run_cli(["render", "--image", "in.png", "--out", "clip.mp4", "-motion", "3", "-camera", "zoom", "in",
-                    "-seed", "11", "-fps", "12", "-neg", "blurry text"], tiny_models, tmp_path)  # fmt: skip
+    done = run_cli(
+        [
+            "render",
+            "--image",
+            "in.png",
+            "--out",
+            "clip.mp4",
+            "-motion",
+            "3",
+            "-camera",
+            "zoom",
+            "in",
+            "-seed",
+            "11",
+            "-fps",
+            "12",
+            "-neg",
+            "blurry text",
+        ],
+        tiny_models,
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "seed 11" in done.stdout and "12 fps" in done.stdout
     with av.open(io.BytesIO((tmp_path / "clip.mp4").read_bytes())) as container:

@@ -27,8 +27,11 @@ def test_each_model_lists_every_repository_it_loads() -> None:
 
 def test_downloads_each_repository_once() -> None:
     calls: list[str] = []
-    fetch_models([DEFAULT_MODELS["svd-xt"], DEFAULT_MODELS["t2i-svd"]], lambda repo, **_: calls.append(repo),
-                 report=lambda _: None)  # fmt: skip
+    fetch_models(
+        [DEFAULT_MODELS["svd-xt"], DEFAULT_MODELS["t2i-svd"]],
+        lambda repo, **_: calls.append(repo),
+        report=lambda _: None,
+    )
     assert calls == ["stabilityai/stable-video-diffusion-img2vid-xt", "stabilityai/sdxl-turbo"]
 
 
@@ -44,11 +47,13 @@ def test_a_gated_model_explains_how_to_set_a_token() -> None:
 
 def test_download_command_skips_local_folders_and_fails_clearly_offline(tiny_models: dict[str, str]) -> None:
     env = os.environ | tiny_models | {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    local = subprocess.run([sys.executable, "-m", "generation", "download", "svd-xt"], env=env, capture_output=True,
-                           text=True, timeout=120)  # fmt: skip
+    local = subprocess.run(
+        [sys.executable, "-m", "generation", "download", "svd-xt"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert local.returncode == 0 and "local folders" in local.stdout and "in the cache" not in local.stdout
     env["MOTIONBOT_SVD_XT__WEIGHTS"] = "stabilityai/stable-video-diffusion-img2vid-xt"
-    hub = subprocess.run([sys.executable, "-m", "generation", "download", "svd-xt"], env=env, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    hub = subprocess.run(
+        [sys.executable, "-m", "generation", "download", "svd-xt"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert hub.returncode == 1 and "could not download stabilityai/stable-video-diffusion-img2vid-xt" in hub.stderr
     assert "Traceback" not in hub.stderr

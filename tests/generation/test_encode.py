@@ -23,17 +23,28 @@ def probe(data: bytes) -> dict:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
         return {
-            "codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
-            "width": stream.codec_context.width, "height": stream.codec_context.height,
-            "fps": float(stream.average_rate), "frames": frames, "format": container.format.name,
-        }  # fmt: skip
+            "codec": stream.codec_context.name,
+            "pix_fmt": stream.codec_context.pix_fmt,
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "fps": float(stream.average_rate),
+            "frames": frames,
+            "format": container.format.name,
+        }
 
 
 def test_mp4_is_h264_yuv420p_constant_fps_and_faststart() -> None:
     out = encode(moving_frames(12), 12, OutputFormat.MP4, 10 << 20)
     info = probe(out.data)
-    assert info | {"format": None} == {"codec": "h264", "pix_fmt": "yuv420p", "width": 160, "height": 90,
-                                       "fps": 12.0, "frames": 12, "format": None}  # fmt: skip
+    assert info | {"format": None} == {
+        "codec": "h264",
+        "pix_fmt": "yuv420p",
+        "width": 160,
+        "height": 90,
+        "fps": 12.0,
+        "frames": 12,
+        "format": None,
+    }
     assert "mp4" in info["format"]
     assert out.data.index(b"moov") < out.data.index(b"mdat"), "moov atom must come first (+faststart)"
     assert out.mime == "video/mp4"

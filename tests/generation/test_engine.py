@@ -109,8 +109,13 @@ def test_progress_goes_through_the_stages_in_order(engine: Engine) -> None:
     engine.render(i2v(steps=3), on_progress=lambda *event: seen.append(event))
     stages = [stage for stage, _, _ in seen]
     assert stages[0] is Stage.LOADING and stages[-1] is Stage.DONE
-    assert [s for s in dict.fromkeys(stages)] == [Stage.LOADING, Stage.DENOISING, Stage.DECODING, Stage.ENCODING,
-                                                  Stage.DONE]  # fmt: skip
+    assert [s for s in dict.fromkeys(stages)] == [
+        Stage.LOADING,
+        Stage.DENOISING,
+        Stage.DECODING,
+        Stage.ENCODING,
+        Stage.DONE,
+    ]
     assert [(step, total) for stage, step, total in seen if stage is Stage.DENOISING][1:] == [
         (1, 3),
         (2, 3),

@@ -18,9 +18,16 @@ from generation.jobs import (
 
 def a_job(**changes: object) -> VideoJob:
     values: dict = dict(
-        job_id="j1", kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", image=b"\x89PNG...", camera="pan up left",
-        guidance=12.5, seed=7, output=OutputFormat.WEBM, user_id="42",
-    )  # fmt: skip
+        job_id="j1",
+        kind=JobKind.IMAGE_TO_VIDEO,
+        model="svd-xt",
+        image=b"\x89PNG...",
+        camera="pan up left",
+        guidance=12.5,
+        seed=7,
+        output=OutputFormat.WEBM,
+        user_id="42",
+    )
     return VideoJob(**(values | changes))
 
 
@@ -31,9 +38,19 @@ def test_job_round_trips_through_msgpack_unchanged() -> None:
 
 def test_result_round_trips_with_timings() -> None:
     result = VideoResult(
-        job_id="j1", video=b"mp4", mime="video/mp4", width=1024, height=576, frames=25, fps=24,
-        duration_s=1.04, seed=1, model="svd-xt", steps=25, timings={"total": 3.5},
-    )  # fmt: skip
+        job_id="j1",
+        video=b"mp4",
+        mime="video/mp4",
+        width=1024,
+        height=576,
+        frames=25,
+        fps=24,
+        duration_s=1.04,
+        seed=1,
+        model="svd-xt",
+        steps=25,
+        timings={"total": 3.5},
+    )
     assert loads(dumps(result), VideoResult) == result
 
 

@@ -26,9 +26,18 @@ def test_a_full_pika_prompt_parses_every_flag() -> None:
         "-seed 42 -model animatediff -frames 16 -steps 30"
     )
     assert options == Options(
-        prompt="a fox in the snow", negative_prompt="blurry, text", motion=3, camera=Camera(pan_x=-1, pan_y=-1),
-        fps=12, guidance=16.0, aspect="9:16", seed=42, model="animatediff", frames=16, steps=30,
-    )  # fmt: skip
+        prompt="a fox in the snow",
+        negative_prompt="blurry, text",
+        motion=3,
+        camera=Camera(pan_x=-1, pan_y=-1),
+        fps=12,
+        guidance=16.0,
+        aspect="9:16",
+        seed=42,
+        model="animatediff",
+        frames=16,
+        steps=30,
+    )
 
 
 @pytest.mark.parametrize(
@@ -186,28 +195,57 @@ def test_too_long_prompt_is_refused() -> None:
 
 def test_build_job_checks_frames_against_the_model() -> None:
     with pytest.raises(OptionError, match="`-frames` must be 2–25 on svd-xt"):
-        build_job(parse_flags("-frames 40"), job_id="j", kind=JobKind.IMAGE_TO_VIDEO, models=DEFAULT_MODELS,
-                  default_model="svd-xt", image=b"x")  # fmt: skip
+        build_job(
+            parse_flags("-frames 40"),
+            job_id="j",
+            kind=JobKind.IMAGE_TO_VIDEO,
+            models=DEFAULT_MODELS,
+            default_model="svd-xt",
+            image=b"x",
+        )
 
 
 def test_build_job_turns_duration_into_frames_at_the_fps() -> None:
-    job = build_job(parse_flags("-duration 2 -fps 8"), job_id="j", kind=JobKind.IMAGE_TO_VIDEO,
-                    models=DEFAULT_MODELS, default_model="svd-xt", image=b"x")  # fmt: skip
+    job = build_job(
+        parse_flags("-duration 2 -fps 8"),
+        job_id="j",
+        kind=JobKind.IMAGE_TO_VIDEO,
+        models=DEFAULT_MODELS,
+        default_model="svd-xt",
+        image=b"x",
+    )
     assert (job.frames, job.fps) == (16, 8)
     with pytest.raises(OptionError, match="`-duration` must be at most 1 s at 24 fps on svd-xt"):
-        build_job(parse_flags("-duration 3"), job_id="j", kind=JobKind.IMAGE_TO_VIDEO, models=DEFAULT_MODELS,
-                  default_model="svd-xt", image=b"x")  # fmt: skip
+        build_job(
+            parse_flags("-duration 3"),
+            job_id="j",
+            kind=JobKind.IMAGE_TO_VIDEO,
+            models=DEFAULT_MODELS,
+            default_model="svd-xt",
+            image=b"x",
+        )
 
 
 def test_build_job_refuses_a_model_for_the_wrong_input() -> None:
     with pytest.raises(OptionError, match="a model for text input"):
-        build_job(parse_flags("a cat -model svd"), job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS,
-                  default_model="animatediff")  # fmt: skip
+        build_job(
+            parse_flags("a cat -model svd"),
+            job_id="j",
+            kind=JobKind.TEXT_TO_VIDEO,
+            models=DEFAULT_MODELS,
+            default_model="animatediff",
+        )
 
 
 def test_build_job_fills_defaults_and_canonical_camera() -> None:
-    job = build_job(parse_flags("a cat -camera pan left up"), job_id="j", kind=JobKind.TEXT_TO_VIDEO,
-                    models=DEFAULT_MODELS, default_model="animatediff", user_id="9")  # fmt: skip
+    job = build_job(
+        parse_flags("a cat -camera pan left up"),
+        job_id="j",
+        kind=JobKind.TEXT_TO_VIDEO,
+        models=DEFAULT_MODELS,
+        default_model="animatediff",
+        user_id="9",
+    )
     assert (job.model, job.motion, job.fps, job.camera, job.user_id) == (
         "animatediff",
         1,

@@ -20,8 +20,9 @@ LONG = {"MOTIONBOT_SVD_XT__MAX_STEPS": "400"}  # lets a tiny render run for many
 
 
 def i2v(job_id: str, steps: int = 2) -> VideoJob:
-    return VideoJob(job_id=job_id, kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", image=png_bytes(), steps=steps,
-                    seed=1, user_id="u")  # fmt: skip
+    return VideoJob(
+        job_id=job_id, kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", image=png_bytes(), steps=steps, seed=1, user_id="u"
+    )
 
 
 async def wait_for_workers(queue: JobQueue, ids: set[str], timeout: float = 120) -> None:
@@ -144,8 +145,10 @@ async def test_redis_restart_under_an_idle_worker_loses_no_queued_job(start_work
     try:
         start_worker("--dry-run", "0.2", "--models", "svd-xt", "--id", "idle", redis_url=server.url)
         await wait_for_workers(queue, {"idle"})
-        await queue.submit(VideoJob(job_id="waiting", kind=JobKind.TEXT_TO_VIDEO, model="animatediff", prompt="x"),
-                           require_worker=False)  # fmt: skip
+        await queue.submit(
+            VideoJob(job_id="waiting", kind=JobKind.TEXT_TO_VIDEO, model="animatediff", prompt="x"),
+            require_worker=False,
+        )
         server.stop()
         await asyncio.sleep(1)
         server.start()  # same port, same AOF file

@@ -99,9 +99,12 @@ def test_sigkill_in_the_middle_of_reservations_leaves_a_consistent_database(tmp_
 
     asyncio.run(prepare())
     child = subprocess.Popen(
-        [sys.executable, "-c", CHURN, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", CHURN, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
     assert child.stdout is not None
     deadline = time.monotonic() + 60
     done = 0

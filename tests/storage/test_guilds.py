@@ -25,9 +25,10 @@ async def test_changes_are_kept_and_audited_with_who_and_when(guilds: Guilds) ->
     assert await guilds.get(6) == GuildSettings(daily_credits=150, max_queued=1000)  # other servers untouched
     audit = await guilds.audit(5)
     assert sorted((e.key, e.old_value, e.new_value, e.changed_by) for e in audit) == [
-        ("allowed_channels", None, [10, 11], 77), ("daily_credits", 150, 300, 77),
+        ("allowed_channels", None, [10, 11], 77),
+        ("daily_credits", 150, 300, 77),
         ("enabled_models", None, ["svd-xt"], 77),
-    ]  # fmt: skip
+    ]
     assert all(e.changed_at > 0 for e in audit)
 
 
@@ -62,5 +63,6 @@ async def test_role_tiers_are_set_removed_and_audited(guilds: Guilds) -> None:
     await guilds.set_role_tier(5, 900, None, changed_by=3)
     assert await guilds.role_tiers(5) == {}
     assert [(e.key, e.old_value, e.new_value) for e in await guilds.audit(5)] == [
-        ("role_tier:900", 400, None), ("role_tier:900", None, 400),
-    ]  # fmt: skip
+        ("role_tier:900", 400, None),
+        ("role_tier:900", None, 400),
+    ]

@@ -9,9 +9,19 @@ from storage.users import delete_user_data
 
 
 def record(job_id: str, user: int = 3, guild: int = 1, **changes: object) -> JobRecord:
-    values: dict = dict(job_id=job_id, guild_id=guild, channel_id=2, user_id=user, kind="image-to-video",
-                        model="svd-xt", options={"prompt": "a fox", "motion": 3}, cost=10, application_id=55,
-                        interaction_token="secret-token", token_expires_at=900.0)  # fmt: skip
+    values: dict = dict(
+        job_id=job_id,
+        guild_id=guild,
+        channel_id=2,
+        user_id=user,
+        kind="image-to-video",
+        model="svd-xt",
+        options={"prompt": "a fox", "motion": 3},
+        cost=10,
+        application_id=55,
+        interaction_token="secret-token",
+        token_expires_at=900.0,
+    )
     return JobRecord(**(values | changes))
 
 
@@ -29,9 +39,13 @@ async def test_a_job_goes_through_its_states_and_drops_its_token_at_the_end(db: 
 
 @pytest.mark.parametrize(
     ("path", "bad"),
-    [([JobState.DELIVERED], JobState.RUNNING), ([JobState.FAILED], JobState.DELIVERED),
-     ([JobState.CANCELLED], JobState.QUEUED), ([JobState.RUNNING], JobState.QUEUED)],
-)  # fmt: skip
+    [
+        ([JobState.DELIVERED], JobState.RUNNING),
+        ([JobState.FAILED], JobState.DELIVERED),
+        ([JobState.CANCELLED], JobState.QUEUED),
+        ([JobState.RUNNING], JobState.QUEUED),
+    ],
+)
 async def test_forbidden_transitions_raise(db: Database, path: list[JobState], bad: JobState) -> None:
     ledger = Ledger(db)
     await ledger.add(record("j"))
@@ -61,8 +75,11 @@ async def test_recent_unfinished_and_usage_queries(db: Database) -> None:
     assert [j.job_id for j in await ledger.recent(3, limit=3)] == ["j3", "j2", "j1"]
     assert [j.job_id for j in await ledger.unfinished()] == ["j0", "j1", "elsewhere"]
     usage = await ledger.usage(1, since=0)
-    assert usage == {"jobs": {"queued": 1, "running": 1, "delivered": 1, "failed": 1},
-                     "credits_by_model": {"svd-xt": 10}, "users": 1}  # fmt: skip
+    assert usage == {
+        "jobs": {"queued": 1, "running": 1, "delivered": 1, "failed": 1},
+        "credits_by_model": {"svd-xt": 10},
+        "users": 1,
+    }
 
 
 async def test_delete_user_data_removes_their_jobs_and_records(db: Database, quotas: Quotas) -> None:

@@ -1,5 +1,6 @@
 """/motionbot-admin: per-server settings, role tiers, grants, blocks and the service status. Discord hides
-the group from members without Manage Server; every handler checks that permission again itself."""
+the group from members without Manage Server; `interaction_check` checks that permission again here, on
+the server side, before any handler runs (a hidden command can still be called)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import Services
-from generation.queue import keys
 from storage.guilds import SettingError
 
-SETTINGS = ["enabled", "daily_credits", "timezone", "cooldown_s", "max_queued", "max_frames", "max_pixels",
-            "max_steps"]  # fmt: skip
+SETTINGS = ["enabled", "daily_credits", "timezone", "cooldown_s", "max_queued", "max_frames", "max_pixels", "max_steps"]
 _TRUE, _FALSE = {"true", "on", "yes", "1"}, {"false", "off", "no", "0"}
 
 
@@ -42,10 +41,12 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         self.services = services
         super().__init__()
 
-    async def _allowed(self, interaction: discord.Interaction) -> bool:
-        if interaction.guild_id is None or not interaction.permissions.manage_guild:
-            await interaction.response.send_message("You need the Manage Server permission for that.", ephemeral=True)
-            return False
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Every command of the group: in a server, by someone with Manage Server (the tree answers them)."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
         return True
 
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
@@ -53,14 +54,14 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
 
     @app_commands.command(name="settings", description="Show this server's settings")
     async def show(self, interaction: discord.Interaction) -> None:
-        if not await self._allowed(interaction):
-            return
         assert interaction.guild_id is not None
         settings = await self.services.guilds.get(interaction.guild_id)
         tiers = await self.services.guilds.role_tiers(interaction.guild_id)
         lines = [f"`{key}`: {getattr(settings, key)}" for key in SETTINGS]
-        lines.append("channels: " + (", ".join(f"<#{c}>" for c in settings.allowed_channels)
-                                     if settings.allowed_channels else "all"))  # fmt: skip
+        lines.append(
+            "channels: "
+            + (", ".join(f"<#{c}>" for c in settings.allowed_channels) if settings.allowed_channels else "all")
+        )
         lines.append("models: " + (", ".join(settings.enabled_models) if settings.enabled_models else "all"))
         lines.append("role tiers: " + (", ".join(f"<@&{r}> {c}" for r, c in tiers.items()) or "none"))
         await self._done(interaction, "\n".join(lines))
@@ -68,8 +69,6 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     @app_commands.command(name="set", description="Change a setting (limits accept 'none')")
     @app_commands.choices(setting=[app_commands.Choice(name=k, value=k) for k in SETTINGS])
     async def set_(self, interaction: discord.Interaction, setting: str, value: str) -> None:
-        if not await self._allowed(interaction):
-            return
         assert interaction.guild_id is not None
         try:
             parsed = _parse(setting, value)
@@ -83,8 +82,6 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     async def channels(
         self, interaction: discord.Interaction, action: str, channel: discord.TextChannel | None = None
     ) -> None:
-        if not await self._allowed(interaction):
-            return
         assert interaction.guild_id is not None
         current = set((await self.services.guilds.get(interaction.guild_id)).allowed_channels or ())
         if action != "clear" and channel is None:
@@ -101,64 +98,57 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
 
     @app_commands.command(name="models", description="Which models this server may use ('all' or a comma list)")
     async def models(self, interaction: discord.Interaction, enabled: str) -> None:
-        if not await self._allowed(interaction):
-            return
         assert interaction.guild_id is not None
         names = [n.strip() for n in enabled.split(",") if n.strip()]
         unknown = [n for n in names if n not in self.services.models and n != "all"]
         if unknown:
-            return await self._done(interaction, f"⚠️ Unknown models: {', '.join(unknown)} "
-                                                 f"(known: {', '.join(self.services.models)})")  # fmt: skip
+            return await self._done(
+                interaction, f"⚠️ Unknown models: {', '.join(unknown)} (known: {', '.join(self.services.models)})"
+            )
         value = None if "all" in names or not names else names
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, enabled_models=value)
         await self._done(interaction, "Models enabled: " + (", ".join(value) if value else "all"))
 
     @app_commands.command(name="tier", description="Give a role its own daily credits (0 removes the tier)")
-    async def tier(self, interaction: discord.Interaction, role: discord.Role,
-                   credits: app_commands.Range[int, 0, 1000000]) -> None:  # fmt: skip
-        if not await self._allowed(interaction):
-            return
+    async def tier(
+        self, interaction: discord.Interaction, role: discord.Role, credits: app_commands.Range[int, 0, 1000000]
+    ) -> None:
         assert interaction.guild_id is not None
         await self.services.guilds.set_role_tier(interaction.guild_id, role.id, credits or None, interaction.user.id)
         await self._done(interaction, f"{role.mention}: {credits or 'no tier'}" + (" credits a day" if credits else ""))
 
     @app_commands.command(name="grant", description="Give someone extra credits (negative takes back)")
-    async def grant(self, interaction: discord.Interaction, user: discord.User,
-                    credits: app_commands.Range[int, -1000000, 1000000]) -> None:  # fmt: skip
-        if not await self._allowed(interaction):
-            return
+    async def grant(
+        self, interaction: discord.Interaction, user: discord.User, credits: app_commands.Range[int, -1000000, 1000000]
+    ) -> None:
         assert interaction.guild_id is not None
         await self.services.quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
         await self._done(interaction, f"Granted {credits} credits to {user.mention}.")
 
     @app_commands.command(name="reset", description="Give someone today's credits back")
     async def reset(self, interaction: discord.Interaction, user: discord.User) -> None:
-        if not await self._allowed(interaction):
-            return
         assert interaction.guild_id is not None
         await self.services.quotas.reset(interaction.guild_id, user.id, interaction.user.id)
         await self._done(interaction, f"{user.mention} has today's credits back.")
 
     @app_commands.command(name="block", description="Stop someone from making videos here (or allow again)")
     async def block(self, interaction: discord.Interaction, user: discord.User, blocked: bool = True) -> None:
-        if not await self._allowed(interaction):
-            return
         assert interaction.guild_id is not None
         await self.services.quotas.block(interaction.guild_id, user.id, blocked, interaction.user.id)
         await self._done(interaction, f"{user.mention} is {'blocked' if blocked else 'allowed again'}.")
 
     @app_commands.command(name="status", description="Workers, GPUs, models, queue and render times")
     async def status(self, interaction: discord.Interaction) -> None:
-        if not await self._allowed(interaction):
-            return
         queue = self.services.queue
         workers = await queue.workers()
-        depth = await queue.redis.zcard(keys.QUEUE)
+        depth = await queue.depth()
         lines = [f"Queue: **{depth}** jobs. Workers online: **{len(workers)}**."]
         for w in workers:
             busy = f"rendering `{w.current_job[:8]}`" if w.current_job else "idle"
-            lines.append(f"• `{w.id}` on {w.host}: {w.gpu} ({w.gpu_memory_gb:g} GB), {', '.join(w.models)}; "
-                         f"{busy}, seen {time.time() - w.heartbeat_at:.0f} s ago")  # fmt: skip
+            lines.append(
+                f"• `{w.id}` on {w.host}: {w.gpu} ({w.gpu_memory_gb:g} GB), {', '.join(w.models)}; "
+                f"{busy}, seen {time.time() - w.heartbeat_at:.0f} s ago"
+            )
         for model in self.services.models:
             average = await queue.average_duration(model)
             if average is not None:

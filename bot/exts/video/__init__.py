@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.exts.video._cog import Video
-from bot.exts.video._views import JobButton
 
 
 async def setup(bot: Any) -> None:
     await bot.add_cog(Video(bot, bot.services))
-    bot.add_dynamic_items(JobButton)

@@ -5,6 +5,7 @@ hands over to VideoRequests."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -17,25 +18,44 @@ from bot.errors import describe, tell
 from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._render import options_line
 from bot.exts.video._requests import InteractionReply, MessageReply, Reply, Requester, VideoRequests
-from bot.exts.video._views import RemixModal, remix_form
+from bot.exts.video._views import Action, Buttons, RemixModal, remix_form
 from bot.exts.video._watch import JobWatcher
+from bot.records import request_of
 from bot.services import Services
-from generation.jobs import JobKind
-from generation.models import ASPECTS, Input
-from generation.options import OptionError, Options, from_command, parse_camera, parse_flags
+from generation.jobs import JobKind, VideoJob
+from generation.models import Input
+from generation.options import OptionError, Options, build_job, from_command, parse_flags
 from generation.queue import CancelResult
+from generation.values import CAMERA_MOVES, Aspect
 from storage.jobs import JobRecord
 
 __all__ = ["Video"]
 
 log = logging.getLogger(__name__)
 
-CAMERAS = [app_commands.Choice(name=c, value=c) for c in (
-    "zoom in", "zoom out", "pan left", "pan right", "pan up", "pan down", "pan up left", "pan up right",
-    "pan down left", "pan down right", "rotate cw", "rotate ccw")]  # fmt: skip
-ASPECT_CHOICES = [app_commands.Choice(name=a, value=a) for a in ASPECTS]
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
 _MENTION = re.compile(r"<@!?\d+>")
+
+# The options both commands take: what users read in Discord, and the values they pick from.
+_DESCRIBE = {
+    "motion": "How much things move, 0 (subtle) to 4 (a lot); default 1",
+    "camera": "A camera move",
+    "fps": "Frames per second, 8 to 24; default 24",
+    "seed": "Same seed + same options = same clip",
+    "model": "Which model renders it",
+    "aspect": "Shape of the clip",
+    "frames": "How many frames (up to the model's maximum)",
+    "steps": "Denoising steps: more is slower and finer (up to the model's maximum)",
+}
+_CHOICES = {
+    "camera": [app_commands.Choice(name=move, value=move) for move in CAMERA_MOVES],
+    "aspect": [app_commands.Choice(name=aspect.value, value=aspect.value) for aspect in Aspect],
+}
+Motion = app_commands.Range[int, 0, 4]
+Fps = app_commands.Range[int, 8, 24]
+Seed = app_commands.Range[int, 0, 4294967295]
+Frames = app_commands.Range[int, 2, 128]
+Steps = app_commands.Range[int, 1, 100]
 
 
 def _image_url(message: discord.Message) -> str | None:
@@ -53,24 +73,35 @@ def _image_url(message: discord.Message) -> str | None:
 class Video(commands.Cog):
     def __init__(self, bot: commands.Bot, services: Services):
         self.bot, self.services = bot, services
-        self.watcher = JobWatcher(bot, services)
-        self.requests = VideoRequests(services, self.watcher.track)
+        self.buttons = Buttons(self)
+        self.watcher = JobWatcher(bot, services, self.buttons)
+        self.requests = VideoRequests(services, self.watcher.track, self.buttons)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
+        self._actions = {
+            Action.CANCEL: self._cancel,
+            Action.DELETE: self._delete,
+            Action.REROLL: self._reroll,
+            Action.REMIX: self._remix,
+            Action.EXTEND: self._extend,
+            Action.SMOOTH: self._smooth,
+        }
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
+        self.bot.add_dynamic_items(self.buttons.item)
         await self.watcher.start()
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        self.bot.remove_dynamic_items(self.buttons.item)
         await self.watcher.stop()
 
     # ---- helpers ----
 
     def _who(self, interaction: discord.Interaction) -> Requester:
         roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
-        return Requester(interaction.user.id, interaction.guild_id or 0, interaction.channel_id or 0, roles,
-                         interaction.filesize_limit)  # fmt: skip
+        channel = interaction.channel_id or 0
+        return Requester(interaction.user.id, interaction.guild_id or 0, channel, roles, interaction.filesize_limit)
 
     async def _defer(self, interaction: discord.Interaction) -> InteractionReply:
         # Within 3 s, before any other I/O.
@@ -86,7 +117,7 @@ class Video(commands.Cog):
 
     async def _model_choices(self, interaction: discord.Interaction, current: str, wanted: Input) -> list[Any]:
         served = {m for worker in await self.services.queue.workers() for m in worker.models}
-        names = [n for n, spec in self.services.models.items() if spec.input is wanted]
+        names = [n for n, spec in self.services.models.items() if wanted in spec.inputs]
         online = [n for n in names if n in served]
         shown = [(n, n) for n in online] or [(f"{n} (no worker online)", n) for n in names]
         return [app_commands.Choice(name=label, value=value) for label, value in shown if current.lower() in value][:25]
@@ -103,65 +134,67 @@ class Video(commands.Cog):
     @app_commands.describe(
         image="The picture to animate (PNG, JPEG, WebP or GIF)",
         prompt="What should happen. Pika flags work here too (-motion 3 -camera zoom in); options below win",
-        motion="How much things move, 0 (subtle) to 4 (a lot); default 1",
-        camera="A camera move", fps="Frames per second, 8 to 24; default 24",
-        seed="Same seed + same options = same clip", model="Which model renders it",
-        aspect="Shape of the clip; default: the image's own", frames="How many frames (up to the model's maximum)",
-    )  # fmt: skip
-    @app_commands.choices(camera=CAMERAS, aspect=ASPECT_CHOICES)
+        **_DESCRIBE,
+    )
+    @app_commands.choices(**_CHOICES)
     @app_commands.autocomplete(model=_image_models)
     async def animate(
         self,
         interaction: discord.Interaction,
         image: discord.Attachment,
         prompt: str | None = None,
-        motion: app_commands.Range[int, 0, 4] | None = None,
+        motion: Motion | None = None,
         camera: str | None = None,
-        fps: app_commands.Range[int, 8, 24] | None = None,
-        seed: app_commands.Range[int, 0, 4294967295] | None = None,
+        fps: Fps | None = None,
+        seed: Seed | None = None,
         model: str | None = None,
         aspect: str | None = None,
-        frames: app_commands.Range[int, 2, 128] | None = None,
+        frames: Frames | None = None,
+        steps: Steps | None = None,
     ) -> None:
+        """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
+        typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
         try:
-            options = from_command(prompt or "", motion=motion, camera=camera, fps=fps, seed=seed, model=model,
-                                   aspect=aspect, frames=frames)  # fmt: skip
+            options = from_command(prompt or "", steps=steps, **typed)
         except OptionError as exc:
             return await reply.refuse(str(exc))
         data = await self._download(image.url, reply)
         if data is not None:
-            await self.requests.start(self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+            await self.requests.new(self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(
         prompt="What to see. Pika flags work here too (-camera pan left -gs 16); options below win",
-        negative="What to avoid", motion="How much the camera moves, 0 to 4; default 1", camera="A camera move",
-        fps="Frames per second, 8 to 24; default 24", guidance="How closely to follow the prompt, 8 to 24; default 12",
-        seed="Same seed + same options = same clip", model="Which model renders it", aspect="Shape of the clip",
-    )  # fmt: skip
-    @app_commands.choices(camera=CAMERAS, aspect=ASPECT_CHOICES)
+        negative="What to avoid",
+        guidance="How closely to follow the prompt, 8 to 24; default 12",
+        **_DESCRIBE,
+    )
+    @app_commands.choices(**_CHOICES)
     @app_commands.autocomplete(model=_text_models)
     async def imagine_video(
         self,
         interaction: discord.Interaction,
         prompt: str,
         negative: str | None = None,
-        motion: app_commands.Range[int, 0, 4] | None = None,
+        motion: Motion | None = None,
         camera: str | None = None,
-        fps: app_commands.Range[int, 8, 24] | None = None,
+        fps: Fps | None = None,
         guidance: app_commands.Range[float, 8, 24] | None = None,
-        seed: app_commands.Range[int, 0, 4294967295] | None = None,
+        seed: Seed | None = None,
         model: str | None = None,
         aspect: str | None = None,
+        frames: Frames | None = None,
+        steps: Steps | None = None,
     ) -> None:
+        """Make a short video clip from a text prompt."""
         reply = await self._defer(interaction)
+        typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
         try:
-            options = from_command(prompt, negative_prompt=negative, motion=motion, camera=camera, fps=fps,
-                                   guidance=guidance, seed=seed, model=model, aspect=aspect)  # fmt: skip
+            options = from_command(prompt, negative_prompt=negative, guidance=guidance, steps=steps, **typed)
         except OptionError as exc:
             return await reply.refuse(str(exc))
-        await self.requests.start(self._who(interaction), reply, JobKind.TEXT_TO_VIDEO, options)
+        await self.requests.new(self._who(interaction), reply, JobKind.TEXT_TO_VIDEO, options)
 
     async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Animate image" message menu."""
@@ -175,7 +208,7 @@ class Video(commands.Cog):
             options = Options()  # the message's text is not for us: animate with defaults
         data = await self._download(url, reply)
         if data is not None:
-            await self.requests.start(self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+            await self.requests.new(self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -212,9 +245,9 @@ class Video(commands.Cog):
             return
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         who = Requester(message.author.id, message.guild.id if message.guild else 0, message.channel.id, roles)
-        await self.requests.start(who, reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+        await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
 
-    # ---- buttons ----
+    # ---- buttons: one method per Action ----
 
     async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord | None:
         """The job a button or form names, if it was made where this interaction happens (the same server,
@@ -226,68 +259,111 @@ class Video(commands.Cog):
             return None
         return record
 
-    async def on_button(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
+    async def on_button(self, interaction: discord.Interaction, action: Action, job_id: str) -> None:
         record = await self._source(interaction, job_id)
         if record is None:
             await interaction.response.send_message("I no longer know that video.", ephemeral=True)
             return
-        owner = interaction.user.id == record.user_id
-        moderator = interaction.permissions.manage_messages
-        if action in ("cancel", "delete") and not (owner or moderator):
-            allowed = "asked for it" if action == "cancel" else "asked for it, or moderators"
-            await interaction.response.send_message(f"Only the person who {allowed} can do that.", ephemeral=True)
-            return
-        if action == "cancel":
-            await interaction.response.defer(ephemeral=True, thinking=True)  # the queue may be slow to answer
-            result = await self.services.queue.cancel(job_id)
-            text = {
-                CancelResult.REMOVED: "Removed from the queue; the credits are refunded.",
-                CancelResult.STOPPING: "Stopping it now; the credits will be refunded.",
-                CancelResult.FINISHED: "Too late: it already finished.",
-            }.get(result, "I could not find that job.")
-            await interaction.followup.send(text, ephemeral=True)
-            return
-        if action == "delete":
-            await interaction.response.send_message("Deleted.", ephemeral=True)
-            if interaction.message is not None:
-                await interaction.message.delete()
-            return
-        options = _stored_options(record.options)
-        if action == "remix":
-            modal = RemixModal(job_id, options.prompt, options_line(record.options | {"seed": None}))
-            await interaction.response.send_modal(modal)
-            return
-        reply = await self._defer(interaction)
-        who = self._who(interaction)
-        if action in ("extend", "smooth"):
-            clip = (
-                interaction.message.attachments[0].url
-                if interaction.message and interaction.message.attachments
-                else None
-            )
-            data = await self._download(clip, reply) if clip else None
-            if clip is None:
-                return await reply.refuse("that message has no clip any more")
-            if data is None:
-                return
-            if action == "smooth":
-                await self.requests.start(who, reply, JobKind.SMOOTH, Options(), video=data, parent=job_id)
-            else:  # continue from the last frame, with an image model
-                extended = Options(prompt=options.prompt, motion=options.motion, camera=options.camera, fps=options.fps)
-                await self.requests.start(who, reply, JobKind.IMAGE_TO_VIDEO, extended, video=data, parent=job_id)
-            return
-        await self._again(interaction, reply, record, options, job_id)
+        await self._actions[action](interaction, record)
 
-    async def _again(self, interaction: discord.Interaction, reply: Reply, record: Any, options: Options,
-                     parent: str) -> None:  # fmt: skip
-        """Run a job again (Reroll, Remix) for whoever pressed, with its input image if it had one."""
-        kind = JobKind(record.kind)
-        image = None
-        if kind is JobKind.IMAGE_TO_VIDEO:
-            image = await self.services.inputs.get(parent)
-            if image is None:
-                return await reply.refuse("I no longer keep the original image; use /animate again")
-        await self.requests.start(self._who(interaction), reply, kind, options, image=image, parent=parent)
+    async def _owner_or_moderator(self, interaction: discord.Interaction, record: JobRecord, who: str) -> bool:
+        if interaction.user.id == record.user_id or interaction.permissions.manage_messages:
+            return True
+        await interaction.response.send_message(f"Only the person who {who} can do that.", ephemeral=True)
+        return False
+
+    async def _cancel(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        if not await self._owner_or_moderator(interaction, record, "asked for it"):
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the queue may be slow to answer
+        result = await self.services.queue.cancel(record.job_id)
+        text = {
+            CancelResult.REMOVED: "Removed from the queue; the credits are refunded.",
+            CancelResult.STOPPING: "Stopping it now; the credits will be refunded.",
+            CancelResult.FINISHED: "Too late: it already finished.",
+        }.get(result, "I could not find that job.")
+        await interaction.followup.send(text, ephemeral=True)
+
+    async def _delete(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        if not await self._owner_or_moderator(interaction, record, "asked for it, or moderators"):
+            return
+        await interaction.response.send_message("Deleted.", ephemeral=True)
+        if interaction.message is not None:
+            await interaction.message.delete()
+
+    async def _reroll(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The same request with a new seed, for whoever pressed."""
+        reply = await self._defer(interaction)
+        source = request_of(record)
+        await self._again(interaction, reply, record, dataclasses.replace(source, seed=None))
+
+    async def _remix(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        source = request_of(record)
+        flags = options_line(dataclasses.replace(source, seed=None))
+        await interaction.response.send_modal(RemixModal(record.job_id, source.prompt, flags))
+
+    async def _extend(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The clip followed by its continuation: same model, size and fps, from the clip's last frame."""
+        reply = await self._defer(interaction)
+        made = record.result or {}
+        source = request_of(record)
+        continuation = dataclasses.replace(
+            source,
+            kind=JobKind.EXTEND,
+            seed=made.get("seed", source.seed),
+            fps=made.get("fps", source.fps),
+            smooth=False,
+        )
+        clip = await self._clip(interaction, reply)
+        if clip is not None:
+            await self.requests.derive(
+                self._who(interaction),
+                reply,
+                continuation,
+                parent=record.job_id,
+                video=clip,
+                source_frames=made.get("frames", 0),
+            )
+
+    async def _smooth(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The clip interpolated to a higher frame rate, on a worker for its model."""
+        reply = await self._defer(interaction)
+        made = record.result or {}
+        source = request_of(record)
+        smooth = dataclasses.replace(
+            source, kind=JobKind.SMOOTH, seed=made.get("seed", source.seed), fps=made.get("fps", source.fps)
+        )
+        clip = await self._clip(interaction, reply)
+        if clip is not None:
+            await self.requests.derive(self._who(interaction), reply, smooth, parent=record.job_id, video=clip)
+
+    async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
+        """The clip on the message whose button was pressed."""
+        message = interaction.message
+        if message is None or not message.attachments:
+            await reply.refuse("that message has no clip any more")
+            return None
+        return await self._download(message.attachments[0].url, reply)
+
+    async def _again(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
+        """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
+        kept = await self.services.inputs.get(record.job_id) if job.kind is not JobKind.TEXT_TO_VIDEO else None
+        if job.kind is not JobKind.TEXT_TO_VIDEO and kept is None:
+            return await reply.refuse("I no longer keep the original input; start again with /animate")
+        image, video = (kept, None) if job.kind is JobKind.IMAGE_TO_VIDEO else (None, kept)
+        parent = record.options.get("parent") if job.kind is JobKind.EXTEND else None
+        source_frames = 0
+        if parent and (source := await self.services.ledger.get(parent)) is not None:
+            source_frames = (source.result or {}).get("frames", 0)
+        await self.requests.derive(
+            self._who(interaction),
+            reply,
+            job,
+            parent=record.job_id,
+            image=image,
+            video=video,
+            source_frames=source_frames,
+        )
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -301,23 +377,18 @@ class Video(commands.Cog):
             await tell(interaction, exc)
 
     async def on_remix(self, interaction: discord.Interaction, job_id: str, text: str) -> None:
+        """The source request with the form's prompt and options (an option taken out goes back to its
+        default); the input, its kind and its fit stay the source's."""
         reply = await self._defer(interaction)
         record = await self._source(interaction, job_id)
         if record is None:
             return await reply.refuse("I no longer know that video")
+        source = request_of(record)
         try:
             options = from_command(text)
+            models = {name: spec for name, spec in self.services.models.items() if spec.takes(source.kind)}
+            job = build_job(options, job_id="", kind=source.kind, models=models, default_model=source.model)
         except OptionError as exc:
             return await reply.refuse(str(exc))
-        await self._again(interaction, reply, record, options, job_id)
-
-
-def _stored_options(stored: dict[str, Any]) -> Options:
-    """A ledger job's options, ready to run again with a new seed."""
-    camera = stored.get("camera")
-    return Options(
-        prompt=stored.get("prompt") or "", negative_prompt=stored.get("negative_prompt") or None,
-        motion=stored.get("motion"), camera=parse_camera(camera) if camera else None, fps=stored.get("fps"),
-        guidance=stored.get("guidance"), aspect=stored.get("aspect"), model=stored.get("model"),
-        frames=stored.get("frames"), steps=stored.get("steps"),
-    )  # fmt: skip
+        kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth, output=source.output)
+        await self._again(interaction, reply, record, kept)

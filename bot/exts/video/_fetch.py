@@ -19,8 +19,9 @@ async def fetch(http: aiohttp.ClientSession, url: str, allowed_hosts: frozenset[
     except ValueError:
         raise FetchError("that link is not a valid URL") from None
     host = (parsed.host or "").lower()
-    if parsed.scheme not in ("https", "http") or (host not in allowed_hosts and
-                                                   f"{host}:{parsed.port}" not in allowed_hosts):  # fmt: skip
+    if parsed.scheme not in ("https", "http") or (
+        host not in allowed_hosts and f"{host}:{parsed.port}" not in allowed_hosts
+    ):
         raise FetchError("I only download images uploaded to Discord")
     try:
         async with http.get(parsed, allow_redirects=False) as response:

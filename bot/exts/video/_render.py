@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
 
 import discord
 
-from generation.jobs import Stage
-from generation.queue import JobState
+from generation.jobs import JobKind, Stage, VideoJob, VideoResult
+from generation.options import Options, flags_line
+from generation.queue import QueueState, QueueStatus
 
 __all__ = ["failure_text", "options_line", "result_text", "status_text"]
 
@@ -20,20 +21,16 @@ _STAGE = {
     Stage.ENCODING: "🎬 Encoding the clip",
     Stage.DONE: "✅ Done",
 }
+_WITHOUT_PROMPT = {
+    JobKind.IMAGE_TO_VIDEO: "animating your image",
+    JobKind.EXTEND: "extending your clip",
+    JobKind.SMOOTH: "smoothing your clip",
+}
 
 
-def options_line(options: dict[str, Any]) -> str:
-    """Every parameter as Pika flags, so a user can copy them into a new prompt."""
-    parts = []
-    for flag, key in (("-model", "model"), ("-motion", "motion"), ("-camera", "camera"), ("-fps", "fps"),
-                      ("-gs", "guidance"), ("-ar", "aspect"), ("-frames", "frames"), ("-steps", "steps"),
-                      ("-seed", "seed")):  # fmt: skip
-        value = options.get(key)
-        if value not in (None, ""):
-            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
-    if options.get("negative_prompt"):
-        parts.append(f'-neg "{options["negative_prompt"]}"'.replace("`", "'"))  # shown inside a code span
-    return " ".join(parts)
+def options_line(job: VideoJob) -> str:
+    """Every parameter of a job as Pika flags, so a user can copy them into a new prompt."""
+    return flags_line(Options.of(job))
 
 
 def _bar(step: int, total: int, width: int = 12) -> str:
@@ -41,17 +38,17 @@ def _bar(step: int, total: int, width: int = 12) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
-def _headline(options: dict[str, Any], user_id: int) -> str:
-    prompt = options.get("prompt") or ("animating your image" if options.get("kind") == "image-to-video" else "")
+def _headline(job: VideoJob, user_id: int) -> str:
+    prompt = job.prompt or _WITHOUT_PROMPT.get(job.kind, "")
     # A prompt is user text: it must not ping anyone or break the message's formatting.
     shown = discord.utils.escape_markdown(discord.utils.escape_mentions(prompt[:300]))
     return f"**{shown}** — <@{user_id}>" if prompt else f"<@{user_id}>"
 
 
-def status_text(options: dict[str, Any], user_id: int, state: JobState) -> str:
-    lines = [_headline(options, user_id)]
+def status_text(job: VideoJob, user_id: int, state: QueueState) -> str:
+    lines = [_headline(job, user_id)]
     progress = state.progress
-    if state.status == "queued":
+    if state.status is QueueStatus.QUEUED:
         where = f" — #{state.position} in line" if state.position else ""
         eta = f", ready <t:{int(time.time() + state.eta_s)}:R>" if state.eta_s else ""
         lines.append(f"⏳ Queued{where}{eta}")
@@ -65,19 +62,25 @@ def status_text(options: dict[str, Any], user_id: int, state: JobState) -> str:
         lines.append(_STAGE.get(progress.stage, "⚙️ Working"))
     else:
         lines.append("⚙️ Starting")
-    lines.append(f"`{options_line(options)}`")
+    lines.append(f"`{options_line(job)}`")
     return "\n".join(lines)
 
 
-def result_text(options: dict[str, Any], user_id: int, result: Any, cost: int) -> str:
-    shown = dict(options, seed=result.seed, model=result.model)
+def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int) -> str:
+    made = dataclasses.replace(job, seed=result.seed, model=result.model, fps=result.fps)  # what the file is
+    if job.kind is JobKind.EXTEND:
+        frames = f"extended {result.source_frames} → {result.frames} frames"
+    elif job.kind is JobKind.SMOOTH:
+        frames = f"smoothed to {result.frames} frames"
+    else:
+        frames = f"{result.frames} frames"
     return (
-        f"{_headline(options, user_id)}\n`{options_line(shown)}`\n"
-        f"{result.width}x{result.height}, {result.frames} frames at {result.fps} fps · {cost} credits"
+        f"{_headline(job, user_id)}\n`{options_line(made)}`\n"
+        f"{result.width}x{result.height}, {frames} at {result.fps} fps · {cost} credits"
     )
 
 
-def failure_text(options: dict[str, Any], user_id: int, reason: str, cost: int, cancelled: bool = False) -> str:
+def failure_text(job: VideoJob, user_id: int, reason: str, cost: int, cancelled: bool = False) -> str:
     refund = f" Your {cost} credits were refunded." if cost else ""
     what = "🚫 Cancelled" if cancelled else f"❌ That did not work: {reason[:300]}"
-    return f"{_headline(options, user_id)}\n{what}.{refund}"
+    return f"{_headline(job, user_id)}\n{what}.{refund}"

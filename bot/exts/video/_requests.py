@@ -13,23 +13,24 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import discord
 from redis.exceptions import RedisError
 
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._render import status_text
-from bot.exts.video._views import status_view
+from bot.exts.video._views import Buttons
 from bot.services import Services
 from generation.images import ImageError, load_rgb
 from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
-from generation.models import ModelSpec, nearest_aspect, size_for
+from generation.models import ModelSpec
 from generation.options import OptionError, Options, build_job
-from generation.queue import JobState as QueueState
-from generation.queue import NoWorkerForModel
-from storage.guilds import DM
+from generation.plan import PlanError, resolve
+from generation.queue import NoWorkerForModel, QueueState, QueueStatus
+from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.quotas import QuotaRefused, job_cost
 
@@ -37,6 +38,9 @@ __all__ = ["InteractionReply", "MessageReply", "Refused", "Requester", "VideoReq
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
+
+# Makes the job to run from the models this server may use and its default model for the kind of job.
+Draft = Callable[[Mapping[str, ModelSpec], str], VideoJob]
 
 
 class Refused(ValueError):
@@ -115,25 +119,62 @@ class MessageReply:
 
 
 class VideoRequests:
-    def __init__(self, services: Services, track: Any):
+    def __init__(self, services: Services, track: Callable[[str], None], buttons: Buttons):
         self.services = services
         self._track = track  # the watcher's: follow this job until it is delivered
+        self.buttons = buttons
+
+    async def new(
+        self, who: Requester, reply: Reply, kind: JobKind, options: Options, *, image: bytes | None = None
+    ) -> str | None:
+        """A request from a command, the menu or a mention."""
+        s = self.services
+
+        def draft(models: Mapping[str, ModelSpec], default: str) -> VideoJob:
+            if options.model and options.model in s.models and options.model not in models:
+                raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models)})")
+            return build_job(options, job_id="", kind=kind, models=models, default_model=default)
+
+        return await self.start(who, reply, kind, draft, image=image)
+
+    async def derive(
+        self,
+        who: Requester,
+        reply: Reply,
+        job: VideoJob,
+        *,
+        parent: str,
+        image: bytes | None = None,
+        video: bytes | None = None,
+        source_frames: int = 0,
+    ) -> str | None:
+        """A job made from an earlier one (Reroll, Remix, Extend, Smooth): `job` is its full request."""
+
+        def draft(models: Mapping[str, ModelSpec], default: str) -> VideoJob:
+            if job.model not in models:
+                raise Refused(f"`{job.model}` is not enabled in this server (enabled: {', '.join(models)})")
+            return job
+
+        return await self.start(
+            who, reply, job.kind, draft, image=image, video=video, parent=parent, source_frames=source_frames
+        )
 
     async def start(
         self,
         who: Requester,
         reply: Reply,
         kind: JobKind,
-        options: Options,
+        draft: Draft,
         *,
         image: bytes | None = None,
         video: bytes | None = None,
         parent: str | None = None,
+        source_frames: int = 0,
     ) -> str | None:
         """Queue a job for `who` and show its status; returns the job id, or None if refused."""
         s = self.services
         try:
-            job, cost = await self._prepare(who, kind, options, image, video)
+            job, cost = await self._prepare(who, kind, draft, image, video, source_frames)
             await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
         except (Refused, OptionError, ImageError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
@@ -145,14 +186,21 @@ class VideoRequests:
             await reply.refuse(QUEUE_DOWN)
             return None
         record = JobRecord(
-            job_id=job.job_id, guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id,
-            kind=job.kind.value, model=job.model, options=_options_of(job, parent), cost=cost,
-            application_id=reply.application_id, interaction_token=reply.token,
+            job_id=job.job_id,
+            guild_id=who.guild_id,
+            channel_id=who.channel_id,
+            user_id=who.user_id,
+            kind=job.kind.value,
+            model=job.model,
+            options={"request": job.request(), "parent": parent},
+            cost=cost,
+            application_id=reply.application_id,
+            interaction_token=reply.token,
             token_expires_at=reply.token_expires_at,
-        )  # fmt: skip
+        )
         await s.ledger.add(record)
-        if image is not None:
-            await s.inputs.put(job.job_id, image)
+        if image is not None or job.kind is JobKind.EXTEND:  # what Reroll and Remix run again
+            await s.inputs.put(job.job_id, image if image is not None else video or b"")
         try:
             await s.queue.submit(job)
         except (NoWorkerForModel, RedisError, OSError) as exc:
@@ -161,81 +209,93 @@ class VideoRequests:
             await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None
         try:
-            await reply.show(status_text(record.options, who.user_id, QueueState("queued")), status_view(job.job_id))
+            await reply.show(
+                status_text(job, who.user_id, QueueState(QueueStatus.QUEUED)), self.buttons.status(job.job_id)
+            )
         except discord.HTTPException:
             log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
         await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
         s.metrics.submitted.labels(job.model).inc()
-        log.info("job %s queued: %s for %s, %d credits", job.job_id, job.model, who.user_id, cost,
-                 extra={"job_id": job.job_id})  # fmt: skip
+        log.info(
+            "job %s queued: %s for %s, %d credits",
+            job.job_id,
+            job.model,
+            who.user_id,
+            cost,
+            extra={"job_id": job.job_id},
+        )
         self._track(job.job_id)
         return job.job_id
 
-    def _models_for(self, kind: JobKind, allowed: Any) -> tuple[dict[str, ModelSpec], str]:
+    def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
+        """The models this server may use for `kind`, and the default one among them."""
         s = self.services
-        models = {name: spec for name, spec in s.models.items() if allowed(name)}
-        wanted = (
-            s.generation.default_image_model if kind is not JobKind.TEXT_TO_VIDEO else s.generation.default_text_model
-        )
-        if wanted not in models:
-            text = kind is JobKind.TEXT_TO_VIDEO
-            wanted = next((n for n, m in models.items() if (m.input.value == "text") == text), wanted)
+        models = {name: spec for name, spec in s.models.items() if settings.allows_model(name)}
+        wanted = s.generation.default_text_model if kind is JobKind.TEXT_TO_VIDEO else s.generation.default_image_model
+        if wanted not in models or not models[wanted].takes(kind):
+            wanted = next((name for name, spec in models.items() if spec.takes(kind)), wanted)
         return models, wanted
 
     async def _prepare(
-        self, who: Requester, kind: JobKind, options: Options, image: bytes | None, video: bytes | None
+        self,
+        who: Requester,
+        kind: JobKind,
+        draft: Draft,
+        image: bytes | None,
+        video: bytes | None,
+        source_frames: int,
     ) -> tuple[VideoJob, int]:
         s = self.services
         settings = await s.guilds.get(who.guild_id)
         if not settings.enabled:
-            raise Refused("I don't make videos in direct messages here" if who.guild_id == DM
-                          else "video generation is turned off in this server")  # fmt: skip
+            raise Refused(
+                "I don't make videos in direct messages here"
+                if who.guild_id == DM
+                else "video generation is turned off in this server"
+            )
         if not settings.allows_channel(who.channel_id):
             channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
             raise Refused(f"I can't make videos in this channel; try {channels}")
+        job = draft(*self._models_for(kind, settings))
+        spec = s.models[job.model]
+        if not any(job.model in worker.models for worker in await s.queue.workers()):
+            raise Refused(f"no GPU worker serving `{job.model}` is online right now; try again later")
         budget = max(1 << 20, min(who.upload_limit, 25 << 20) - _MARGIN)
-        job_id = uuid.uuid4().hex
-        if kind is JobKind.SMOOTH:  # any worker can interpolate: route it to a model someone serves
-            served = [m for w in await s.queue.workers() for m in w.models if m in s.models]
-            if not served:
-                raise Refused("no GPU worker is online right now; try again later")
-            model = served[0]
-            job = VideoJob(
-                job_id=job_id, kind=kind, model=model, video=video, byte_budget=budget, user_id=str(who.user_id)
-            )
+        job = dataclasses.replace(
+            job,
+            job_id=uuid.uuid4().hex,
+            user_id=str(who.user_id),
+            byte_budget=budget,
+            max_pixels=settings.max_pixels,
+            image=image,
+            video=video,
+        )
+        if kind is JobKind.SMOOTH:  # frame interpolation: no model run
             return job, 1
-        models, default = self._models_for(kind, settings.allows_model)
-        if options.model and options.model in s.models and options.model not in models:
-            raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models) or 'none'})")
+        job = _within_server_limits(job, spec, settings)
         size = None
         if image is not None:
             size = (await asyncio.to_thread(load_rgb, image)).size  # type check by content, bombs refused first
-        job = build_job(options, job_id=job_id, kind=kind, models=models, default_model=default, image=image,
-                        user_id=str(who.user_id), byte_budget=budget, max_pixels=settings.max_pixels)  # fmt: skip
-        spec = models[job.model]
-        frames, steps = job.frames or spec.frames, job.steps or spec.steps
-        if settings.max_frames is not None and frames > settings.max_frames:
-            if job.frames is not None:
-                raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
-            frames = settings.max_frames
-        if settings.max_steps is not None and steps > settings.max_steps:
-            if job.steps is not None:
-                raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
-            steps = settings.max_steps
-        job = dataclasses.replace(job, frames=frames, steps=steps, video=video)
-        if not any(job.model in worker.models for worker in await s.queue.workers()):
-            raise Refused(f"no GPU worker serving `{job.model}` is online right now; try again later")
-        aspect = job.aspect or (nearest_aspect(*size) if size else "16:9")
-        width, height = size_for(aspect, min(spec.pixels, settings.max_pixels or spec.pixels), spec.size_multiple)
-        cost = job_cost(width, height, frames, steps, spec.cost_factor) + (1 if job.smooth else 0)
+        try:
+            plan = resolve(job, spec, size, source_frames)
+        except PlanError as exc:
+            raise Refused(str(exc)) from None
+        # The job says exactly what was priced: the worker renders this, whatever its defaults.
+        job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
+        cost = job_cost(plan.width, plan.height, plan.frames, plan.steps, spec.cost_factor) + (1 if job.smooth else 0)
         return job, cost
 
 
-def _options_of(job: VideoJob, parent: str | None) -> dict[str, Any]:
-    """What the ledger keeps of a job: enough to echo it, and to Reroll / Remix it."""
-    keys = ("prompt", "negative_prompt", "motion", "camera", "fps", "guidance", "aspect", "seed", "model", "frames",
-            "steps", "smooth")  # fmt: skip
-    options = {key: getattr(job, key) for key in keys}
-    options["kind"] = job.kind.value
-    options["parent"] = parent
-    return options
+def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
+    """The job under the server's frame and step limits: a default above a limit comes down to it; a value
+    the user asked for is refused."""
+    frames, steps = job.frames or spec.frames, job.steps or spec.steps
+    if settings.max_frames is not None and frames > settings.max_frames:
+        if job.frames is not None and job.kind is not JobKind.EXTEND:
+            raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
+        frames = settings.max_frames
+    if settings.max_steps is not None and steps > settings.max_steps:
+        if job.steps is not None:
+            raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
+        steps = settings.max_steps
+    return dataclasses.replace(job, frames=frames, steps=steps)

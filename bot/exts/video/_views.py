@@ -3,31 +3,49 @@ buttons on old messages keep working after a restart. The callbacks hand over to
 
 from __future__ import annotations
 
+import enum
 import re
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import discord
 
 from bot.errors import tell
 
-__all__ = ["JobButton", "RemixModal", "remix_form", "result_view", "status_view"]
+__all__ = ["Action", "ButtonHandler", "Buttons", "JobButton", "RemixModal", "remix_form"]
 
 _REMIX_FORM = re.compile(r"mb:remixmodal:(?P<job>[0-9a-f]{32})")
+_TEMPLATE = r"mb:(?P<action>[a-z]+):(?P<job>[0-9a-f]{32})"
+
+
+class Action(enum.StrEnum):
+    """What a button on a status or result message does; the value is part of its custom id."""
+
+    CANCEL = "cancel"
+    REROLL = "reroll"
+    REMIX = "remix"
+    EXTEND = "extend"
+    SMOOTH = "smooth"
+    DELETE = "delete"
+
 
 _LOOK = {
-    "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
-    "reroll": ("Reroll", "🎲", discord.ButtonStyle.secondary),
-    "remix": ("Remix", "✏️", discord.ButtonStyle.secondary),
-    "extend": ("Extend", "⏩", discord.ButtonStyle.secondary),
-    "smooth": ("Smooth", "🌊", discord.ButtonStyle.secondary),
-    "delete": ("Delete", "🗑️", discord.ButtonStyle.secondary),
+    Action.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
+    Action.REROLL: ("Reroll", "🎲", discord.ButtonStyle.secondary),
+    Action.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
+    Action.EXTEND: ("Extend", "⏩", discord.ButtonStyle.secondary),
+    Action.SMOOTH: ("Smooth", "🌊", discord.ButtonStyle.secondary),
+    Action.DELETE: ("Delete", "🗑️", discord.ButtonStyle.secondary),
 }
 
 
-class JobButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mb:(?P<action>[a-z]+):(?P<job>[0-9a-f]{32})"
-):
-    def __init__(self, action: str, job_id: str):
+class ButtonHandler(Protocol):
+    async def on_button(self, interaction: discord.Interaction, action: Action, job_id: str) -> None: ...
+
+
+class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMPLATE):
+    handler: ClassVar[ButtonHandler]  # set on the subclass `Buttons` makes
+
+    def __init__(self, action: Action, job_id: str):
         label, emoji, style = _LOOK[action]
         super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"mb:{action}:{job_id}"))
         self.action, self.job_id = action, job_id
@@ -36,31 +54,42 @@ class JobButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> JobButton:
-        if match["action"] not in _LOOK:
-            raise ValueError("unknown button")
-        return cls(match["action"], match["job"])
+        return cls(Action(match["action"]), match["job"])  # ValueError for an unknown action: ignored
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog: Any = interaction.client.get_cog("Video")  # type: ignore[attr-defined]
         try:
-            await cog.on_button(interaction, self.action, self.job_id)
+            await self.handler.on_button(interaction, self.action, self.job_id)
         except Exception as exc:
             await tell(interaction, exc)
 
 
-def _view(job_id: str, actions: tuple[str, ...]) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for action in actions:
-        view.add_item(JobButton(action, job_id))
-    return view
+class Buttons:
+    """The job buttons, bound to the handler their presses go to. `item` is registered with the bot as a
+    dynamic item, so buttons on old messages keep working after a restart."""
 
+    def __init__(self, handler: ButtonHandler):
+        class Bound(JobButton, template=_TEMPLATE):
+            pass
 
-def status_view(job_id: str) -> discord.ui.View:
-    return _view(job_id, ("cancel",))
+        Bound.handler = handler
+        self.item: type[JobButton] = Bound
 
+    def _view(self, job_id: str, actions: tuple[Action, ...]) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        for action in actions:
+            view.add_item(self.item(action, job_id))
+        return view
 
-def result_view(job_id: str) -> discord.ui.View:
-    return _view(job_id, ("reroll", "remix", "extend", "smooth", "delete"))
+    def status(self, job_id: str) -> discord.ui.View:
+        return self._view(job_id, (Action.CANCEL,))
+
+    def result(self, job_id: str, *, extends: bool = True, smoothed: bool = False) -> discord.ui.View:
+        """Reroll, Remix, Extend (where the model can continue its clips), Smooth, Delete; a smoothed clip
+        (nothing left to vary) only Delete."""
+        if smoothed:
+            return self._view(job_id, (Action.DELETE,))
+        actions = (Action.REROLL, Action.REMIX, Action.EXTEND, Action.SMOOTH, Action.DELETE)
+        return self._view(job_id, tuple(a for a in actions if extends or a is not Action.EXTEND))
 
 
 class RemixModal(discord.ui.Modal, title="Remix"):
@@ -69,14 +98,26 @@ class RemixModal(discord.ui.Modal, title="Remix"):
 
     def __init__(self, job_id: str, prompt: str, flags: str):
         super().__init__(custom_id=f"mb:remixmodal:{job_id}", timeout=None)
-        self.add_item(discord.ui.TextInput(
-            label="Prompt", custom_id="prompt", style=discord.TextStyle.paragraph, default=prompt[:1000],
-            required=False, max_length=1000,
-        ))  # fmt: skip
-        self.add_item(discord.ui.TextInput(
-            label="Options (Pika flags)", custom_id="flags", default=flags[:400], required=False, max_length=400,
-            placeholder="-motion 3 -camera zoom in -seed 42",
-        ))  # fmt: skip
+        self.add_item(
+            discord.ui.TextInput(
+                label="Prompt",
+                custom_id="prompt",
+                style=discord.TextStyle.paragraph,
+                default=prompt[:1000],
+                required=False,
+                max_length=1000,
+            )
+        )
+        self.add_item(
+            discord.ui.TextInput(
+                label="Options (Pika flags)",
+                custom_id="flags",
+                default=flags[:400],
+                required=False,
+                max_length=400,
+                placeholder="-motion 3 -camera zoom in -seed 42",
+            )
+        )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         return None  # see the class docstring

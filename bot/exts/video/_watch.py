@@ -20,10 +20,11 @@ import discord
 from redis.exceptions import RedisError
 
 from bot.exts.video._render import failure_text, result_text, status_text
-from bot.exts.video._views import result_view, status_view
+from bot.exts.video._views import Buttons
+from bot.records import request_of
 from bot.services import Services
-from generation.queue import JobOutcome, keys
-from generation.queue import JobState as QueueState
+from generation.jobs import JobKind, VideoResult
+from generation.queue import JobOutcome, QueueState, QueueStatus
 from storage.jobs import FINAL, JobRecord, JobState
 
 __all__ = ["JobWatcher"]
@@ -42,8 +43,8 @@ class _Tracked:
 
 
 class JobWatcher:
-    def __init__(self, bot: discord.Client, services: Services):
-        self.bot, self.services = bot, services
+    def __init__(self, bot: discord.Client, services: Services, buttons: Buttons):
+        self.bot, self.services, self.buttons = bot, services, buttons
         self.tracked: dict[str, _Tracked] = {}
         self.dead_tokens: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -64,7 +65,7 @@ class JobWatcher:
 
     async def _gauges(self) -> None:
         metrics, queue = self.services.metrics, self.services.queue
-        metrics.queue_depth.set(await queue.redis.zcard(keys.QUEUE))
+        metrics.queue_depth.set(await queue.depth())
         metrics.workers.set(len(await queue.workers()))
 
     async def _run(self) -> None:
@@ -98,7 +99,7 @@ class JobWatcher:
             return False  # the watcher settles it
         return (
             await self.services.queue.outcome(job_id) is None
-            and (await self.services.queue.state(job_id)).status == "unknown"
+            and (await self.services.queue.state(job_id)).status is QueueStatus.UNKNOWN
         )
 
     async def check(self, job_id: str) -> None:
@@ -113,24 +114,24 @@ class JobWatcher:
             await self.finish(record, outcome)
             return
         state = await s.queue.state(job_id)
-        if state.status == "unknown":
+        if state.status is QueueStatus.UNKNOWN:
             tracked.unknown_since = tracked.unknown_since or time.monotonic()
             if time.monotonic() - tracked.unknown_since > _LOST_AFTER_S:
-                await self.finish(record, JobOutcome("failed", "the job was lost by the queue"))
+                await self.finish(record, JobOutcome(QueueStatus.FAILED, "the job was lost by the queue"))
             return
         tracked.unknown_since = None
         await self._give_up_if_unserved(record, tracked, state)
-        if state.status == "running" and record.state is JobState.QUEUED:
+        if state.status is QueueStatus.RUNNING and record.state is JobState.QUEUED:
             await s.ledger.transition(job_id, JobState.RUNNING)
-        text = status_text(record.options, record.user_id, state)
+        text = status_text(request_of(record), record.user_id, state)
         interval = s.settings.progress_interval_s
         if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
-            await self.edit(record, text, status_view(job_id))
+            await self.edit(record, text, self.buttons.status(job_id))
 
     async def _give_up_if_unserved(self, record: JobRecord, tracked: _Tracked, state: QueueState) -> None:
         """Fail a job whose model no live worker has served for too long; the next look refunds it."""
-        if state.status != "queued" or state.served:
+        if state.status is not QueueStatus.QUEUED or state.served:
             tracked.unserved_since = None
             return
         tracked.unserved_since = tracked.unserved_since or time.monotonic()
@@ -144,7 +145,7 @@ class JobWatcher:
     async def finish(self, record: JobRecord, outcome: JobOutcome) -> None:
         s = self.services
         job_id = record.job_id
-        if outcome.status == "done" and outcome.result is not None:
+        if outcome.status is QueueStatus.DONE and outcome.result is not None:
             if await self.deliver(record, outcome.result):
                 if await s.quotas.commit(job_id):
                     s.metrics.credits.labels(record.model).inc(record.cost)
@@ -156,10 +157,10 @@ class JobWatcher:
                 await s.quotas.refund(job_id)
                 await s.ledger.transition(job_id, JobState.FAILED, error="could not post the clip")
         else:
-            cancelled = outcome.status == "cancelled"
+            cancelled = outcome.status is QueueStatus.CANCELLED
             refunded = await s.quotas.refund(job_id)
-            text = failure_text(record.options, record.user_id, outcome.reason, record.cost if refunded else 0,
-                                cancelled=cancelled)  # fmt: skip
+            cost = record.cost if refunded else 0
+            text = failure_text(request_of(record), record.user_id, outcome.reason, cost, cancelled=cancelled)
             try:
                 if not await self.edit(record, text, None):
                     await self._post(record, f"<@{record.user_id}> {text}", None, None)
@@ -171,32 +172,55 @@ class JobWatcher:
             log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
         self.tracked.pop(job_id, None)
 
-    async def deliver(self, record: JobRecord, result: Any) -> bool:
-        text = result_text(record.options, record.user_id, result, record.cost)
+    def _result_view(self, record: JobRecord) -> discord.ui.View:
+        """The buttons a result offers: a smoothed clip only Delete, Extend where the model continues clips."""
+        spec = self.services.models.get(record.model)
+        extends = spec is not None and spec.extends
+        return self.buttons.result(record.job_id, extends=extends, smoothed=record.kind == JobKind.SMOOTH)
+
+    async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
+        text = result_text(request_of(record), record.user_id, result, record.cost)
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
         name = f"motionbot-{record.job_id[:8]}.{extension}"
+        made = {
+            "frames": result.frames,
+            "fps": result.fps,
+            "width": result.width,
+            "height": result.height,
+            "seed": result.seed,
+            "model": result.model,
+        }
+        await self.services.ledger.set_result(record.job_id, made)
+        view = self._result_view(record)
         try:
-            if await self.edit(record, text, result_view(record.job_id), (name, result.video)):
+            if await self.edit(record, text, view, (name, result.video)):
                 await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
                 return True
-            sent = await self._post(record, f"<@{record.user_id}> your video is ready\n{text}",
-                                    result_view(record.job_id), (name, result.video))  # fmt: skip
+            sent = await self._post(
+                record, f"<@{record.user_id}> your video is ready\n{text}", view, (name, result.video)
+            )
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
         except discord.Forbidden:  # the bot may not post in that channel (any more): send it privately
-            log.warning("job %s: no permission to post in channel %s; sending it by DM", record.job_id,
-                        record.channel_id, extra={"job_id": record.job_id})  # fmt: skip
-            return await self._send_privately(record, text, (name, result.video))
+            log.warning(
+                "job %s: no permission to post in channel %s; sending it by DM",
+                record.job_id,
+                record.channel_id,
+                extra={"job_id": record.job_id},
+            )
+            return await self._send_privately(record, text, view, (name, result.video))
         except discord.HTTPException:
             log.exception("job %s: delivery failed", record.job_id)
             return False
 
-    async def _send_privately(self, record: JobRecord, text: str, file: tuple[str, bytes]) -> bool:
+    async def _send_privately(
+        self, record: JobRecord, text: str, view: discord.ui.View, file: tuple[str, bytes]
+    ) -> bool:
         """Deliver by direct message; False if the user does not accept them."""
         try:
             dm = await self.bot.create_dm(discord.Object(record.user_id))
             note = f"I could not post in <#{record.channel_id}>, so here is your video."
-            sent = await self._post(record, f"{note}\n{text}", result_view(record.job_id), file, channel=dm)
+            sent = await self._post(record, f"{note}\n{text}", view, file, channel=dm)
         except discord.HTTPException:
             log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
             return False
@@ -231,15 +255,20 @@ class JobWatcher:
             raise
 
     async def _post(
-        self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None,
+        self,
+        record: JobRecord,
+        text: str,
+        view: discord.ui.View | None,
+        file: tuple[str, bytes] | None,
         channel: discord.abc.Messageable | None = None,
-    ) -> discord.Message:  # fmt: skip
+    ) -> discord.Message:
         """A message replying to the request in its channel (or a plain one in `channel`, e.g. a DM); the
         nonce makes a repeat after a restart a no-op."""
         reference = None
         if channel is None and record.status_message_id is not None:
-            reference = discord.MessageReference(message_id=record.status_message_id, channel_id=record.channel_id,
-                                                 fail_if_not_exists=False)  # fmt: skip
+            reference = discord.MessageReference(
+                message_id=record.status_message_id, channel_id=record.channel_id, fail_if_not_exists=False
+            )
         channel = channel or self.bot.get_partial_messageable(record.channel_id)
         kwargs: dict[str, Any] = {
             "content": text,

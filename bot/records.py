@@ -1,0 +1,39 @@
+"""The typed request behind a ledger record: what the bot echoes, and what Reroll, Remix, Extend and
+Smooth start from."""
+
+from __future__ import annotations
+
+from generation.jobs import JobKind, JobSchemaError, VideoJob
+from generation.values import Aspect, Camera
+from storage.jobs import JobRecord
+
+__all__ = ["request_of"]
+
+
+def request_of(record: JobRecord) -> VideoJob:
+    """The full request a ledger record was made from (without its input files)."""
+    stored = record.options
+    if "request" in stored:
+        return VideoJob.from_dict(stored["request"])
+    # A record written before the typed request (motionbot 0.1): its flat options.
+    try:
+        camera = Camera.parse(stored.get("camera") or "")
+        aspect = Aspect(stored["aspect"]) if stored.get("aspect") else None
+        return VideoJob(
+            job_id=record.job_id,
+            kind=JobKind(stored.get("kind") or record.kind),
+            model=record.model,
+            prompt=stored.get("prompt") or "",
+            negative_prompt=stored.get("negative_prompt") or "",
+            aspect=aspect,
+            frames=stored.get("frames"),
+            fps=stored.get("fps") or 24,
+            motion=1 if stored.get("motion") is None else stored["motion"],
+            camera=camera or None,
+            guidance=stored.get("guidance"),
+            seed=stored.get("seed"),
+            steps=stored.get("steps"),
+            smooth=bool(stored.get("smooth")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise JobSchemaError(f"job {record.job_id}: its stored options cannot be read ({exc})") from None
