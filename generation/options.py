@@ -273,7 +273,8 @@ def build_job(
         raise OptionError("-model", name, "one of " + ", ".join(models) if models else "an enabled model")
     if not spec.takes(kind):
         usable = ", ".join(n for n, s in models.items() if s.takes(kind)) or "none enabled"
-        raise OptionError("-model", name, f"a model for {kind.value} ({usable})")
+        wanted = {JobKind.IMAGE_TO_VIDEO: "image input", JobKind.TEXT_TO_VIDEO: "text input"}.get(kind, "Extend")
+        raise OptionError("-model", name, f"a model for {wanted} ({usable})")
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", "(empty)", "", "a prompt is needed to make a video from text")
     fps = options.fps or 24

@@ -19,8 +19,8 @@ def env_names(cls: type[BaseSettings]) -> list[str]:
     prefix = str(cls.model_config.get("env_prefix", ""))
     names = []
     for name, field in cls.model_fields.items():
-        if field.annotation is ModelOverrides:
-            continue  # the per-model fields are checked below
+        if name == "models":
+            continue  # the per-model fields (MOTIONBOT_<MODEL>__<FIELD>) are checked below
         alias = field.validation_alias
         names.append(alias if isinstance(alias, str) else (prefix + name).upper())
     return names

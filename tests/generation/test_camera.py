@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 
 from generation.camera import apply_camera, camera_path
-from generation.options import Camera, parse_camera
+from generation.values import Camera
 
 W, H, FRAMES = 160, 90, 9
+
+
+def camera(move: str) -> Camera:
+    parsed = Camera.parse(move)
+    assert parsed is not None
+    return parsed
 
 
 def marker_frames(x: int = W // 2, y: int = H // 2) -> np.ndarray:
@@ -36,7 +42,7 @@ def spread(frame: np.ndarray) -> int:
     ],
 )
 def test_pan_window_travels_the_way_the_camera_moves(move: str, dx: int, dy: int) -> None:
-    path = camera_path(parse_camera(move), FRAMES, W, H, motion=2)
+    path = camera_path(camera(move), FRAMES, W, H, motion=2)
     first, last = path[0], path[-1]
     assert np.sign(round(last.cx - first.cx, 6)) == dx
     assert np.sign(round(last.cy - first.cy, 6)) == dy
@@ -50,7 +56,7 @@ def test_pan_window_travels_the_way_the_camera_moves(move: str, dx: int, dy: int
     [("pan left", 1, 0), ("pan right", -1, 0), ("pan up", 0, 1), ("pan down", 0, -1), ("pan down right", -1, -1)],
 )
 def test_pan_moves_the_picture_against_the_camera(move: str, dx: int, dy: int) -> None:
-    out = apply_camera(marker_frames(), parse_camera(move), motion=3)
+    out = apply_camera(marker_frames(), camera(move), motion=3)
     (x0, y0), (x1, y1) = centroid(out[0]), centroid(out[-1])
     assert np.sign(round(x1 - x0)) == dx and np.sign(round(y1 - y0)) == dy
 
@@ -67,17 +73,17 @@ def test_zoom_in_grows_things_and_zoom_out_shrinks_them() -> None:
 @pytest.mark.parametrize(("move", "turn"), [("rotate cw", 1), ("rotate ccw", -1)])
 def test_rotation_turns_the_picture_on_screen(move: str, turn: int) -> None:
     # A marker above the centre: turning clockwise carries it to the right.
-    out = apply_camera(marker_frames(W // 2, H // 2 - 25), parse_camera(move), motion=4)
+    out = apply_camera(marker_frames(W // 2, H // 2 - 25), camera(move), motion=4)
     (x0, _), (x1, _) = centroid(out[0]), centroid(out[-1])
     assert np.sign(round(x1 - x0)) == turn
-    angles = [w.angle for w in camera_path(parse_camera(move), FRAMES, W, H, motion=4)]
+    angles = [w.angle for w in camera_path(camera(move), FRAMES, W, H, motion=4)]
     assert angles[0] == 0 and turn * angles[-1] > 0
 
 
 @pytest.mark.parametrize("move", ["zoom in", "zoom out", "pan up left", "pan down", "rotate cw", "rotate ccw"])
 def test_no_black_borders_on_any_move(move: str) -> None:
     bright = np.full((FRAMES, H, W, 3), 200, np.uint8)
-    out = apply_camera(bright, parse_camera(move), motion=4)
+    out = apply_camera(bright, camera(move), motion=4)
     assert out.shape == bright.shape
     assert out.min() > 150  # a border would be 0
 

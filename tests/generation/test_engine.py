@@ -14,10 +14,11 @@ import pytest
 from generation.encode import decode_frames
 from generation.engine import Engine, JobRejected, WeightsNotFound
 from generation.jobs import Fit, JobKind, OutputFormat, Stage, VideoJob
-from generation.models import ASPECTS, size_for
+from generation.pipelines import RUNNERS, NoRunner
 from generation.progress import JobCancelled, Reporter
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings, MemoryMode
+from generation.values import Aspect, Camera
 from tests.conftest import png_bytes
 
 
@@ -52,10 +53,10 @@ def video_info(data: bytes) -> tuple[str, str, int, int, int, float]:
         return ctx.name, ctx.pix_fmt, ctx.width, ctx.height, count, float(stream.average_rate)
 
 
-@pytest.mark.parametrize("aspect", ASPECTS)
-def test_image_to_video_renders_a_valid_mp4_for_every_aspect(engine: Engine, aspect: str) -> None:
-    result = engine.render(i2v(aspect=aspect, camera="zoom in", fps=12))
-    width, height = size_for(aspect, 64 * 64, 16)
+@pytest.mark.parametrize("aspect", list(Aspect))
+def test_image_to_video_renders_a_valid_mp4_for_every_aspect(engine: Engine, aspect: Aspect) -> None:
+    result = engine.render(i2v(aspect=aspect, camera=Camera(zoom=1), fps=12))
+    width, height = aspect.size(64 * 64, 16)
     assert video_info(result.video) == ("h264", "yuv420p", width, height, 4, 12.0)
     assert (result.width, result.height, result.frames, result.fps) == (width, height, 4, 12)
     assert result.seed == 3 and result.model == "svd-xt" and result.mime == "video/mp4"
@@ -68,9 +69,8 @@ def test_without_aspect_the_image_keeps_its_own_shape(engine: Engine) -> None:
 
 @pytest.mark.parametrize("model", ["animatediff", "animatediff-lightning", "t2i-svd"])
 def test_text_to_video_models_render(engine: Engine, model: str) -> None:
-    result = engine.render(t2v(model=model, aspect="1:1", camera="pan left"))
+    result = engine.render(t2v(model=model, aspect=Aspect.SQUARE, camera=Camera(pan_x=-1)))
     assert video_info(result.video)[:5] == ("h264", "yuv420p", 64, 64, 4)
-    assert result.last_frame_png.startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize(("fmt", "codec"), [(OutputFormat.WEBM, "vp9"), (OutputFormat.GIF, "gif")])
@@ -81,7 +81,7 @@ def test_other_output_formats(engine: Engine, fmt: OutputFormat, codec: str) -> 
 
 def test_motion_loras_change_the_clip_and_combine_for_diagonal_pans(engine: Engine) -> None:
     plain = decode_frames(engine.render(t2v()).video)[0]
-    panned = decode_frames(engine.render(t2v(camera="pan up left")).video)[0]
+    panned = decode_frames(engine.render(t2v(camera=Camera(pan_x=-1, pan_y=-1))).video)[0]
     assert np.abs(plain.astype(int) - panned.astype(int)).mean() > 1
     runner = engine.runner("animatediff")
     assert sorted(runner.pipe.get_active_adapters()) == ["pan-left", "tilt-up"]  # type: ignore[attr-defined]
@@ -162,22 +162,45 @@ def test_smooth_option_and_smooth_job_interpolate(engine: Engine) -> None:
     assert video_info(again.video)[4:] == (19, 48.0)  # what the result reports is what the file holds
 
 
-def test_extend_continues_from_the_last_frame_of_a_clip(engine: Engine) -> None:
-    first = engine.render(i2v(aspect="1:1"))
-    extended = engine.render(i2v(image=None, video=first.video, aspect="1:1"))
-    assert video_info(extended.video)[:5] == ("h264", "yuv420p", 64, 64, 4)
+def extend(clip: bytes, **changes: object) -> VideoJob:
+    return i2v(kind=JobKind.EXTEND, image=None, video=clip, aspect=Aspect.SQUARE, **changes)
+
+
+def test_extend_is_the_clip_followed_by_its_continuation(engine: Engine) -> None:
+    first = engine.render(i2v(aspect=Aspect.SQUARE))
+    extended = engine.render(extend(first.video, seed=4))
+    source, _ = decode_frames(first.video)
+    frames, fps = decode_frames(extended.video)
+    assert (extended.source_frames, extended.frames, len(frames), fps) == (4, 7, 7, 24)  # 4 + 4 - the shared one
+    assert np.abs(frames[:4].astype(int) - source.astype(int)).mean() < 4, "the clip comes first, unchanged"
+    steps = [np.abs(frames[i + 1].astype(int) - frames[i].astype(int)).mean() for i in range(6)]
+    assert steps[3] > 1, "no repeated frame where the continuation starts"
+    longer = engine.render(extend(extended.video))
+    assert longer.frames == 10 and longer.source_frames == 7, "an extended clip keeps growing"
+
+
+def test_extend_stops_at_the_models_longest_clip(engine: Engine) -> None:
+    registry = dict(engine.models)
+    registry["svd-xt"] = dataclasses.replace(registry["svd-xt"], max_duration_s=9 / 24)  # 9 frames at 24 fps
+    short = Engine(registry, engine.runtime)
+    short._runners = engine._runners  # the same loaded pipelines
+    first = short.render(i2v(aspect=Aspect.SQUARE))
+    grown = short.render(extend(short.render(extend(first.video)).video))
+    assert (grown.source_frames, grown.frames) == (7, 9), "the last continuation is cut to what is left"
+    with pytest.raises(JobRejected, match="as long as svd-xt makes them"):
+        short.render(extend(grown.video))
     with pytest.raises(JobRejected, match="could not be read"):
-        engine.render(i2v(image=None, video=b"not a clip"))
+        short.render(extend(b"not a clip"))
 
 
 def test_max_pixels_caps_the_size(engine: Engine) -> None:
-    result = engine.render(i2v(aspect="1:1", max_pixels=32 * 32))
+    result = engine.render(i2v(aspect=Aspect.SQUARE, max_pixels=32 * 32))
     assert (result.width, result.height) == (32, 32)
 
 
 def test_pad_fit_renders(engine: Engine) -> None:
-    result = engine.render(i2v(fit=Fit.PAD, aspect="9:16"))
-    assert (result.width, result.height) == size_for("9:16", 64 * 64, 16)
+    result = engine.render(i2v(fit=Fit.PAD, aspect=Aspect.TALL))
+    assert (result.width, result.height) == Aspect.TALL.size(64 * 64, 16)
 
 
 @pytest.mark.parametrize(
@@ -186,9 +209,9 @@ def test_pad_fit_renders(engine: Engine) -> None:
         (i2v(model="dall-e"), "not served here"),
         (i2v(image=None), "needs an image"),
         (i2v(image=b"GIF89a but not really"), "not a picture"),
-        (t2v(model="svd"), "takes image input"),
+        (t2v(model="svd"), "cannot make text-to-video clips"),
+        (t2v(kind=JobKind.EXTEND, video=b"x"), "cannot continue a clip"),
         (i2v(frames=99), "`-frames` must be 2–8"),
-        (i2v(camera="moonwalk"), "`-camera`"),
         (VideoJob(job_id="s", kind=JobKind.SMOOTH, model="svd", video=b"not a video"), "could not be read"),
     ],
 )
@@ -208,3 +231,11 @@ def test_low_memory_mode_renders_the_same_clip_shape(settings: GenerationSetting
     low = dataclasses.replace(Runtime.from_settings(settings), memory_mode=MemoryMode.LOW)
     result = Engine(settings.registry(), low).render(i2v())
     assert video_info(result.video)[4] == 4
+
+
+def test_a_model_whose_family_has_no_runner_is_refused_at_start(
+    settings: GenerationSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(RUNNERS, settings.registry()["animatediff"].family)
+    with pytest.raises(NoRunner, match="model `animatediff` is of family `animatediff`, which has no runner"):
+        Engine(settings.registry(), Runtime.from_settings(settings))

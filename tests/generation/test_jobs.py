@@ -14,6 +14,7 @@ from generation.jobs import (
     dumps,
     loads,
 )
+from generation.values import Aspect, Camera
 
 
 def a_job(**changes: object) -> VideoJob:
@@ -22,7 +23,8 @@ def a_job(**changes: object) -> VideoJob:
         kind=JobKind.IMAGE_TO_VIDEO,
         model="svd-xt",
         image=b"\x89PNG...",
-        camera="pan up left",
+        camera=Camera(pan_x=-1, pan_y=-1),
+        aspect=Aspect.TALL,
         guidance=12.5,
         seed=7,
         output=OutputFormat.WEBM,
@@ -58,7 +60,9 @@ def test_dict_form_holds_only_plain_values() -> None:
     data = a_job().to_dict()
     assert data["schema"] == SCHEMA_VERSION
     assert data["kind"] == "image-to-video" and type(data["kind"]) is str
-    assert all(type(v) in (str, int, float, bool, bytes, type(None)) for v in data.values())
+    assert data["camera"] == {"zoom": 0, "pan_x": -1, "pan_y": -1, "rotate": 0} and data["aspect"] == "9:16"
+    plain = (str, int, float, bool, bytes, type(None))
+    assert all(type(v) in plain or (type(v) is dict and all(type(x) is int for x in v.values())) for v in data.values())
 
 
 @pytest.mark.parametrize("version", [None, 0, SCHEMA_VERSION + 1, "1"])

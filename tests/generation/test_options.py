@@ -7,17 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generation.jobs import JobKind
-from generation.models import ASPECTS, DEFAULT_MODELS
+from generation.models import DEFAULT_MODELS
 from generation.options import (
     FLAGS,
-    Camera,
     OptionError,
     Options,
     build_job,
     from_command,
-    parse_camera,
     parse_flags,
 )
+from generation.values import Aspect, Camera
 
 
 def test_a_full_pika_prompt_parses_every_flag() -> None:
@@ -69,7 +68,7 @@ def test_each_flag_reads_its_value(text: str, field: str, value: object) -> None
     assert getattr(parse_flags(text), field) == value
 
 
-@pytest.mark.parametrize("aspect", ASPECTS)
+@pytest.mark.parametrize("aspect", list(Aspect))
 def test_every_supported_aspect_is_accepted(aspect: str) -> None:
     assert parse_flags(f"-ar {aspect}").aspect == aspect
 
@@ -98,7 +97,7 @@ def test_every_supported_aspect_is_accepted(aspect: str) -> None:
     ],
 )
 def test_camera_moves_parse_as_value_and_as_flag(text: str, camera: Camera) -> None:
-    assert parse_camera(text) == camera
+    assert Camera.parse(text) == camera
     flagged = parse_flags(f"a cat -camera {text} running fast")
     assert flagged.camera == camera
     assert flagged.prompt == "a cat running fast"
@@ -117,7 +116,7 @@ def test_camera_words_after_a_move_that_are_not_a_move_stay_in_the_prompt() -> N
 
 def test_camera_has_a_canonical_text_form_that_parses_back() -> None:
     for camera in (Camera(zoom=1), Camera(pan_x=-1, pan_y=-1), Camera(rotate=-1), Camera(pan_x=1)):
-        assert parse_camera(str(camera)) == camera
+        assert Camera.parse(str(camera)) == camera
     assert str(Camera(pan_x=-1, pan_y=-1)) == "pan up left"
 
 
@@ -250,7 +249,7 @@ def test_build_job_fills_defaults_and_canonical_camera() -> None:
         "animatediff",
         1,
         24,
-        "pan up left",
+        Camera(pan_x=-1, pan_y=-1),
         "9",
     )
 
