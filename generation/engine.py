@@ -105,6 +105,9 @@ class Engine:
             return self._smooth(job, reporter, started)
         source = None
         if job.kind is JobKind.EXTEND:
+            spec = self.models.get(job.model)
+            if spec is not None and not spec.extends:  # before decoding anything
+                raise JobRejected(f"`{job.model}` cannot continue a clip")
             source, fps = self._clip(job, "continue")
             job = dataclasses.replace(job, fps=fps)  # the continuation plays at the clip's own rate
         request = self.plan(job, source)
