@@ -14,6 +14,7 @@ from tests.support import ROOT, Process, RedisServer, WorkerProcess
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
 LONG_RENDERS = {"MOTIONBOT_SVD_XT__MAX_STEPS": "400"}  # lets a test ask for a render that runs for seconds
+PRICED = {"MOTIONBOT_SVD__COST_FACTOR": "3000"}  # `-model svd` costs more than 1 credit: prices can be compared
 
 
 class BotProcess(Process):
@@ -34,6 +35,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
     return (
         tiny_models
         | LONG_RENDERS
+        | PRICED
         | {
             "DISCORD_TOKEN": TOKEN,
             "DISCORD_API_BASE": fake.api_base,

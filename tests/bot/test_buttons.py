@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 
+import numpy as np
 import pytest
 
+from generation.encode import decode_frames
 from tests.bot.conftest import BotProcess
 from tests.bot.test_video import credits_used, decode, delivered
 from tests.conftest import png_bytes
@@ -62,19 +64,68 @@ async def test_remix_opens_a_modal_and_renders_the_edited_prompt(fake: FakeDisco
     assert "a dog" in remixed.content and "-motion 4" in remixed.content and "-camera pan right" in remixed.content
 
 
-async def test_extend_continues_from_the_last_frame(fake: FakeDiscord, service: BotProcess) -> None:
-    _, first = await animate(fake, 2301)
+def frames_of(message: Message) -> tuple[np.ndarray, int]:
+    return decode_frames(next(iter(message.files.values())))
+
+
+def reported(message: Message) -> tuple[int, int]:
+    """The frames and fps the result message says its clip has."""
+    found = re.search(r"(\d+) frames at (\d+) fps", message.content)
+    assert found, message.content
+    return int(found[1]), int(found[2])
+
+
+async def test_extend_is_the_clip_followed_by_its_continuation(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2301, "a cat -model svd -seed 5")  # svd costs 3 credits a clip here
+    source, _ = frames_of(first)
     token = await fake.click(first, button(first, "extend"), user_id=2301)
     extended = await delivered(fake, token)
-    assert decode(next(iter(extended.files.values())))[0] == "h264"
+    frames, fps = frames_of(extended)
+    assert (len(source), len(frames), fps) == (4, 7, 24) and reported(extended) == (7, 24)
+    assert "extended 4 → 7 frames" in extended.content and "-model svd" in extended.content
+    assert np.abs(frames[:4].astype(int) - source.astype(int)).mean() < 4, "the original clip comes first"
+    assert np.abs(frames[4].astype(int) - frames[3].astype(int)).mean() > 1, "no repeated frame at the join"
+    assert await credits_used(service, 2301) == 3 + 3, "the continuation's price, not the whole clip's"
+    token = await fake.click(extended, button(extended, "extend"), user_id=2301)
+    longer = await delivered(fake, token)
+    assert len(frames_of(longer)[0]) == 10 and "extended 7 → 10 frames" in longer.content
 
 
-async def test_smooth_interpolates_to_a_higher_frame_rate(fake: FakeDiscord, service: BotProcess) -> None:
-    _, first = await animate(fake, 2401)
+async def test_extend_is_not_offered_for_a_model_that_cannot_continue_clips(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a fox"}, user_id=2351)
+    clip = await delivered(fake, token)
+    actions = {b["custom_id"].split(":")[1] for b in clip.buttons()}
+    assert actions == {"reroll", "remix", "smooth", "delete"}
+
+
+async def test_smooth_interpolates_and_echoes_the_clip_it_made(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2401, "a cat -model svd -seed 9 -fps 12")
     token = await fake.click(first, button(first, "smooth"), user_id=2401)
     smooth = await delivered(fake, token)
-    assert decode(next(iter(smooth.files.values())))[4] == 7  # 4 frames at 24 fps -> 7 at 48, first to last
-    assert "48 fps" in smooth.content
+    frames, fps = frames_of(smooth)
+    assert (len(frames), fps) == (7, 24) == reported(smooth)  # 4 frames at 12 fps -> 7 at 24, first to last
+    assert "-model svd " in smooth.content and "-seed 9" in smooth.content and "-fps 24" in smooth.content
+
+
+_KEPT = ["-model svd", "-camera zoom in", "-ar 1:1", "-frames 6", "-steps 3", "-motion 3"]
+
+
+async def test_reroll_and_remix_keep_every_option_of_the_source(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2451, "a cat " + " ".join(_KEPT) + " -seed 5")
+    token = await fake.click(first, button(first, "reroll"), user_id=2451)
+    rerolled = await delivered(fake, token)
+    token = await fake.click(first, button(first, "remix"), user_id=2451)
+    modal = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the modal")
+    form = {c["custom_id"]: c.get("value") for row in modal[0]["data"]["components"] for c in row["components"]}
+    remixed = await delivered(fake, await fake.submit_modal(modal[0]["data"]["custom_id"], form | {"prompt": "a dog"}))
+    for clip in (first, rerolled, remixed):
+        assert all(flag in clip.content for flag in _KEPT), clip.content
+        _codec, _, width, height, count = decode(next(iter(clip.files.values())))
+        assert (width, height, count) == (64, 64, 6)
+    assert "-seed 5" not in rerolled.content and "-seed 5" not in remixed.content, "new seeds"
+    assert "a dog" in remixed.content
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn
-from generation.queue import CancelResult, JobQueue, NoWorkerForModel, QueueFull, keys, serialize
+from generation.queue import CancelResult, JobQueue, NoWorkerForModel, keys, serialize
 from generation.worker import SleepEngine, WorkerState, build_worker
 
 
@@ -84,12 +84,13 @@ async def test_submit_without_a_worker_for_the_model_is_refused(queue: JobQueue)
         assert (state.status, state.served) == ("queued", False)
 
 
-async def test_per_user_cap_at_submit(queue: JobQueue) -> None:
-    for index in range(2):
-        await queue.submit(job(f"c{index}"), require_worker=False, max_queued=2)
-    with pytest.raises(QueueFull, match="2 jobs waiting"):
-        await queue.submit(job("c2"), require_worker=False, max_queued=2)
-    await queue.submit(job("other", user="u2"), require_worker=False, max_queued=2)
+async def test_depth_counts_the_jobs_the_queue_holds(queue: JobQueue) -> None:
+    before = await queue.depth()
+    for index in range(3):
+        await queue.submit(job(f"d{index}"), require_worker=False)
+    assert await queue.depth() == before + 3
+    await queue.cancel("d1")
+    assert await queue.depth() == before + 2
 
 
 async def test_queue_position_follows_the_round_robin(queue: JobQueue) -> None:
