@@ -30,6 +30,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
 
     from generation.encode import EncodeError
     from generation.engine import Engine, JobRejected, WeightsNotFound
+    from generation.pipelines import NoRunner
     from generation.runtime import NoGPUError, Runtime
     from generation.settings import GenerationSettings
 
@@ -87,7 +88,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
 
     try:
         result = Engine(settings.registry(), runtime).render(job, on_progress, threading.Event())
-    except (JobRejected, WeightsNotFound, EncodeError) as exc:
+    except (JobRejected, WeightsNotFound, EncodeError, NoRunner) as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -138,14 +139,15 @@ def _worker(args: argparse.Namespace) -> int:
         engine = SleepEngine(args.dry_run)
     else:
         from generation.engine import Engine
+        from generation.pipelines import NoRunner
         from generation.runtime import NoGPUError, Runtime
 
         try:
             runtime = Runtime.from_settings(settings)
-        except NoGPUError as exc:
+            real_engine = Engine({name: registry[name] for name in models}, runtime)
+        except (NoGPUError, NoRunner) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        real_engine = Engine({name: registry[name] for name in models}, runtime)
         gpu, memory = _gpu_info(runtime.device)
         for name in models if args.preload else ():
             real_engine.runner(name)

@@ -117,3 +117,32 @@ def test_random_models_writes_absolute_paths_usable_from_anywhere(tmp_path: Path
     weights = values["MOTIONBOT_SVD__WEIGHTS"]
     assert Path(weights).is_absolute() and Path(weights).is_dir()
     assert f". {env_file}" in done.stdout  # one instruction, with the file's real path
+
+
+def test_extend_and_smooth_an_existing_clip(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "in.png").write_bytes(png_bytes(120, 80))
+    assert (
+        run_cli(["render", "--image", "in.png", "--out", "a.mp4", "-seed", "1"], tiny_models, tmp_path).returncode == 0
+    )
+    longer = run_cli(["render", "--extend", "a.mp4", "--out", "b.mp4", "-seed", "2"], tiny_models, tmp_path)
+    assert longer.returncode == 0 and "extended 4 → 7 frames" in longer.stdout, longer.stderr
+    smooth = run_cli(["render", "--smooth-clip", "b.mp4", "--out", "c.mp4"], tiny_models, tmp_path)
+    assert smooth.returncode == 0, smooth.stderr
+    with av.open(str(tmp_path / "c.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 13  # 7 frames at 24 fps, first to last at 48
+
+
+def test_a_worker_whose_model_family_has_no_runner_stops_at_start_naming_it(
+    tiny_models: dict[str, str], tmp_path: Path
+) -> None:
+    code = (
+        "import sys; from generation import pipelines; from generation.models import Family; "
+        "del pipelines.RUNNERS[Family.ANIMATEDIFF]; from generation.__main__ import main; "
+        "sys.exit(main(['worker', '--models', 'svd,animatediff', '--metrics-port', '0']))"
+    )
+    env = os.environ | tiny_models | {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "MOTIONBOT_DEVICE": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert "model `animatediff` is of family `animatediff`, which has no runner" in done.stderr

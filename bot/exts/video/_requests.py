@@ -277,13 +277,20 @@ class VideoRequests:
         if image is not None:
             size = (await asyncio.to_thread(load_rgb, image)).size  # type check by content, bombs refused first
         try:
-            plan = resolve(job, spec, size, source_frames)
+            return price(job, spec, size, source_frames)
         except PlanError as exc:
             raise Refused(str(exc)) from None
-        # The job says exactly what was priced: the worker renders this, whatever its defaults.
-        job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
-        cost = job_cost(plan.width, plan.height, plan.frames, plan.steps, spec.cost_factor) + (1 if job.smooth else 0)
-        return job, cost
+
+
+def price(
+    job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0
+) -> tuple[VideoJob, int]:
+    """The job as it will render (`plan.resolve`, as the engine plans it) and its credits; PlanError if
+    the model cannot run it."""
+    plan = resolve(job, spec, input_size, source_frames)
+    # The job says exactly what was priced: the worker renders this, whatever its defaults.
+    job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
+    return job, job_cost(plan.width, plan.height, plan.frames, plan.steps, spec.cost_factor) + (1 if job.smooth else 0)
 
 
 def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:

@@ -1,0 +1,71 @@
+"""The bot prices exactly what the engine renders: the same plan for every model, aspect and input size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.exts.video._requests import price
+from generation.engine import Engine
+from generation.jobs import JobKind, VideoJob
+from generation.models import DEFAULT_MODELS, Input
+from generation.plan import resolve
+from generation.runtime import Runtime
+from generation.settings import GenerationSettings
+from generation.values import Aspect
+from storage.quotas import job_cost
+from tests.conftest import png_bytes
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    settings = GenerationSettings(_env_file=None, device="cpu")  # type: ignore[call-arg]
+    yield Engine(DEFAULT_MODELS, Runtime.from_settings(settings))  # real sizes; plan() loads no weights
+
+
+def kind_of(model: str) -> JobKind:
+    return JobKind.IMAGE_TO_VIDEO if Input.IMAGE in DEFAULT_MODELS[model].inputs else JobKind.TEXT_TO_VIDEO
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model=st.sampled_from(sorted(DEFAULT_MODELS)),
+    aspect=st.sampled_from([None, *Aspect]),
+    size=st.tuples(st.integers(16, 700), st.integers(16, 700)),
+    max_pixels=st.sampled_from([None, 200_000, 10**9]),
+    frames=st.integers(2, 25),
+)
+def test_the_priced_plan_is_the_engine_plan(
+    engine: Engine, model: str, aspect: Aspect | None, size: tuple[int, int], max_pixels: int | None, frames: int
+) -> None:
+    spec = DEFAULT_MODELS[model]
+    kind = kind_of(model)
+    image = png_bytes(*size) if kind is JobKind.IMAGE_TO_VIDEO else None
+    frames = min(frames, spec.max_frames)
+    job = VideoJob("p", kind, model, "a fox", image=image, aspect=aspect, frames=frames, max_pixels=max_pixels)
+    priced, cost = price(job, spec, size if image else None)
+    plan = resolve(job, spec, size if image else None)
+    for sent in (priced, job):  # what the bot queues, and the job before the bot filled in the defaults
+        request = engine.plan(sent)
+        rendered = (request.width, request.height, request.frames, request.steps, request.fps)
+        assert rendered == (plan.width, plan.height, plan.frames, plan.steps, plan.fps)
+        assert cost == job_cost(request.width, request.height, request.frames, request.steps, spec.cost_factor)
+
+
+@pytest.mark.parametrize("model", [name for name, spec in DEFAULT_MODELS.items() if spec.extends])
+@pytest.mark.parametrize("aspect", list(Aspect))
+def test_an_extension_is_priced_as_the_continuation_the_engine_renders(
+    engine: Engine, model: str, aspect: Aspect
+) -> None:
+    spec = DEFAULT_MODELS[model]
+    width, height = aspect.size(spec.pixels, spec.size_multiple)
+    clip = np.zeros((spec.frames, height, width, 3), np.uint8)  # the clip the source job made
+    job = VideoJob(job_id="e", kind=JobKind.EXTEND, model=model, aspect=aspect, video=b"clip")
+    priced, cost = price(job, spec, None, source_frames=len(clip))
+    request = engine.plan(priced, clip)
+    assert (request.width, request.height, request.frames) == (width, height, priced.frames)
+    assert cost == job_cost(width, height, priced.frames, request.steps, spec.cost_factor)

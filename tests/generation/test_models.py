@@ -1,0 +1,30 @@
+"""The registry is data: every row is complete, and every family in it has a runner and a tiny builder."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.jobs import JobKind
+from generation.models import DEFAULT_MODELS, Input, ModelSpec
+from generation.pipelines import RUNNERS
+from generation.random_weights import BUILDERS
+
+
+@pytest.mark.parametrize("spec", DEFAULT_MODELS.values(), ids=list(DEFAULT_MODELS))
+def test_every_row_is_complete(spec: ModelSpec) -> None:
+    assert spec.inputs and spec.licence and spec.memory_gb > 0 and spec.cost_factor > 0
+    assert 2 <= spec.frames <= spec.max_frames and 1 <= spec.steps <= spec.max_steps
+    assert spec.max_total_frames(24) >= spec.max_frames
+
+
+def test_every_family_in_the_registry_has_a_runner_and_a_tiny_builder() -> None:
+    families = {spec.family for spec in DEFAULT_MODELS.values()}
+    assert families <= set(RUNNERS), "a family without a pipeline module"
+    assert families <= set(BUILDERS), "a family without a random-weight builder for the tests"
+
+
+def test_what_a_model_takes_follows_its_row() -> None:
+    svd, animatediff = DEFAULT_MODELS["svd-xt"], DEFAULT_MODELS["animatediff"]
+    assert svd.takes(JobKind.IMAGE_TO_VIDEO) and not svd.takes(JobKind.TEXT_TO_VIDEO) and svd.takes(JobKind.EXTEND)
+    assert animatediff.inputs == (Input.TEXT,) and not animatediff.takes(JobKind.EXTEND)
+    assert all(spec.takes(JobKind.SMOOTH) for spec in DEFAULT_MODELS.values())
