@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from generation.models import ModelSpec
+from generation.models import MOTION_LORAS, ModelSpec
 
 __all__ = ["DownloadError", "Fetch", "fetch_models", "sources"]
 
@@ -40,17 +40,7 @@ def sources(spec: ModelSpec) -> list[Fetch]:
     if spec.adapter_config:
         fetches.append(Fetch(spec.adapter_config, ("config.json",), "motion adapter config"))
     if spec.lora:
-        moves = (
-            "zoom-in",
-            "zoom-out",
-            "pan-left",
-            "pan-right",
-            "tilt-up",
-            "tilt-down",
-            "rolling-clockwise",
-            "rolling-anticlockwise",
-        )
-        fetches += [Fetch(spec.lora.format(move=move), None, f"camera LoRA {move}") for move in moves]
+        fetches += [Fetch(spec.lora.format(move=move), None, f"camera LoRA {move}") for move in MOTION_LORAS]
     return [f for f in fetches if not os.path.isdir(f.repo) and not os.path.isfile(f.repo)]
 
 

@@ -15,7 +15,17 @@ from dataclasses import dataclass
 
 from generation.jobs import JobKind
 
-__all__ = ["DEFAULT_MODELS", "KNOWN_MODELS", "CameraMode", "Family", "Guidance", "Input", "ModelSpec", "with_overrides"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "KNOWN_MODELS",
+    "MOTION_LORAS",
+    "CameraMode",
+    "Family",
+    "Guidance",
+    "Input",
+    "ModelSpec",
+    "with_overrides",
+]
 
 
 class Family(enum.StrEnum):
@@ -50,6 +60,17 @@ class Guidance:
         return self.default + (self.high - self.default) * (pika - 12) / 12
 
 
+# The official AnimateDiff camera LoRAs, as named in guoyww/animatediff-motion-lora-<name>: `ModelSpec.lora`.
+MOTION_LORAS = (
+    "zoom-in",
+    "zoom-out",
+    "pan-left",
+    "pan-right",
+    "tilt-up",
+    "tilt-down",
+    "rolling-clockwise",
+    "rolling-anticlockwise",
+)
 _NEEDS = {JobKind.IMAGE_TO_VIDEO: Input.IMAGE, JobKind.TEXT_TO_VIDEO: Input.TEXT}
 
 

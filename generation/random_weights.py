@@ -37,21 +37,11 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
-from generation.models import DEFAULT_MODELS, Family, ModelSpec
+from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, ModelSpec
 
-__all__ = ["BUILDERS", "LORA_MOVES", "Size", "build_animatediff", "build_sd", "build_svd", "write_models"]
+__all__ = ["BUILDERS", "Size", "build_animatediff", "build_sd", "build_svd", "write_models"]
 
 Size = Literal["tiny", "real"]
-LORA_MOVES = (
-    "zoom-in",
-    "zoom-out",
-    "pan-left",
-    "pan-right",
-    "tilt-up",
-    "tilt-down",
-    "rolling-clockwise",
-    "rolling-anticlockwise",
-)
 
 
 def _tokenizer() -> CLIPTokenizer:
@@ -261,7 +251,7 @@ def _t2i_svd(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
 
 def _loras(folder: Path, size: Size, seed: int) -> None:
     animatediff = build_animatediff(size, seed)
-    for index, move in enumerate(LORA_MOVES):
+    for index, move in enumerate(MOTION_LORAS):
         _write_motion_lora(animatediff, folder / move, seed + 100 + index)
 
 

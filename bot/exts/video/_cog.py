@@ -304,38 +304,24 @@ class Video(commands.Cog):
 
     async def _extend(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The clip followed by its continuation: same model, size and fps, from the clip's last frame."""
-        reply = await self._defer(interaction)
-        made = record.result or {}
-        source = request_of(record)
-        continuation = dataclasses.replace(
-            source,
-            kind=JobKind.EXTEND,
-            seed=made.get("seed", source.seed),
-            fps=made.get("fps", source.fps),
-            smooth=False,
-        )
-        clip = await self._clip(interaction, reply)
-        if clip is not None:
-            await self.requests.derive(
-                self._who(interaction),
-                reply,
-                continuation,
-                parent=record.job_id,
-                video=clip,
-                source_frames=made.get("frames", 0),
-            )
+        await self._from_clip(interaction, record, JobKind.EXTEND)
 
     async def _smooth(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The clip interpolated to a higher frame rate, on a worker for its model."""
+        await self._from_clip(interaction, record, JobKind.SMOOTH)
+
+    async def _from_clip(self, interaction: discord.Interaction, record: JobRecord, kind: JobKind) -> None:
+        """A job of `kind` on the clip of the pressed message, with the clip's own request, seed and fps."""
         reply = await self._defer(interaction)
         made = record.result or {}
         source = request_of(record)
-        smooth = dataclasses.replace(
-            source, kind=JobKind.SMOOTH, seed=made.get("seed", source.seed), fps=made.get("fps", source.fps)
+        job = dataclasses.replace(
+            source, kind=kind, seed=made.get("seed", source.seed), fps=made.get("fps", source.fps), smooth=False
         )
         clip = await self._clip(interaction, reply)
         if clip is not None:
-            await self.requests.derive(self._who(interaction), reply, smooth, parent=record.job_id, video=clip)
+            who, frames = self._who(interaction), made.get("frames", 0)
+            await self.requests.derive(who, reply, job, parent=record.job_id, video=clip, source_frames=frames)
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
         """The clip on the message whose button was pressed."""
