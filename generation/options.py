@@ -277,7 +277,7 @@ def build_job(
         raise OptionError("-model", name, f"a model for {wanted} ({usable})")
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", "(empty)", "", "a prompt is needed to make a video from text")
-    fps = options.fps or 24
+    fps = options.fps or 24  # VideoJob's default
     frames = options.frames
     if options.duration is not None:
         if frames is not None:
@@ -290,25 +290,20 @@ def build_job(
         raise OptionError("-frames", frames, f"2–{spec.max_frames} on {name}")
     if options.steps is not None and options.steps > spec.max_steps:
         raise OptionError("-steps", options.steps, f"1–{spec.max_steps} on {name}")
+    # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
+    given = {field: getattr(options, field) for field in _OPTIONS if field not in ("model", "duration")}
+    given |= {"frames": frames, "camera": options.camera or None}  # "-camera none" is no move
     return VideoJob(
         job_id=job_id,
         kind=kind,
         model=name,
         prompt=options.prompt,
-        negative_prompt=options.negative_prompt or "",
         image=image,
-        aspect=options.aspect,
         fit=fit,
-        frames=frames,
-        fps=fps,
-        motion=1 if options.motion is None else options.motion,
-        camera=options.camera or None,  # "-camera none" is no move
-        guidance=options.guidance,
-        seed=options.seed,
-        steps=options.steps,
         smooth=smooth,
         output=output,
         byte_budget=byte_budget,
         max_pixels=max_pixels,
         user_id=user_id,
+        **{field: value for field, value in given.items() if value is not None},
     )
