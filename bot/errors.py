@@ -40,7 +40,7 @@ async def tell(interaction: discord.Interaction, error: BaseException) -> None:
         log.info("interaction %s refused: %s", interaction.id, error)
     else:
         log.error("interaction %s failed", interaction.id, exc_info=error)
-    text = f"⚠️ {describe(error)}"
+    text = f"⚠️ {describe(error)}"  # short by construction
     try:
         if interaction.response.is_done():
             with contextlib.suppress(discord.HTTPException):  # drop the public "thinking…" message

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.discord_limits import invalid_form_body, problems
+
 DISCORD_EPOCH_MS = 1420070400000
 GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 700000000000000003, 700000000000000004
 EVERYONE = GUILD_ID
@@ -131,6 +133,7 @@ class FakeDiscord:
         self.expired_tokens: set[str] = set()
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
         self.nonces: dict[str, int] = {}
+        self.rejected: list[tuple[str, str, list[str]]] = []  # payloads refused for breaking Discord's limits
         self.roles: dict[int, str] = {}  # the server's roles besides @everyone: id -> name
         self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
         self.ws: web.WebSocketResponse | None = None
@@ -512,6 +515,11 @@ class FakeDiscord:
                 }
                 return _json(body, status, headers if status == 429 else {})
         payload, files = await self._read(request)
+        found = problems(payload) if request.method in ("POST", "PATCH") else []
+        if found:  # over Discord's limits: refused as Discord refuses it, and remembered for the tests
+            self.rejected.append((request.method, path, found))
+            self.calls.append(Call(request.method, path, 400, payload))
+            return _json(invalid_form_body(found), 400)
         status, body = await self._handle(request.method, path, payload, files, request)
         self.calls.append(Call(request.method, path, status, payload))
         await self._notify()

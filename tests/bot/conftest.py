@@ -29,6 +29,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     server = await FakeDiscord().start()
     yield server
     await server.stop()
+    assert not server.rejected, f"the bot sent payloads over Discord's limits: {server.rejected}"
 
 
 def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], folder: Path) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.db import Database
 from tests.bot.conftest import BotProcess
-from tests.bot.test_buttons import animate, ephemeral_answer, followup_text
+from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text
 from tests.bot.test_video import credits_used, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, RoleRef, UserRef
@@ -95,3 +95,26 @@ async def test_member_commands_are_refused_to_members(fake: FakeDiscord, service
 async def test_status_lists_workers(fake: FakeDiscord, service: BotProcess) -> None:
     status = await admin(fake, "status", {})
     assert "Workers online: **1**" in status and "gpu-0" in status
+
+
+async def test_quota_and_queue_fit_discords_limit_with_long_prompts_queued(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})  # earlier tests lowered it
+    statuses = []
+    for index in range(3):  # slow renders: one runs, two wait
+        prompt = f"{index} " + "a very long prompt " * 52 + " -steps 60"
+        image = fake.upload("c.png", png_bytes())
+        token = await fake.slash("animate", {"prompt": prompt}, attachments={"image": image}, user_id=3501)
+        statuses.append(
+            await fake.wait_until(
+                lambda t=token: (m := fake.response_to(t)) and m.buttons() and m, timeout=20, what="the status"
+            )
+        )
+    for command in ("quota", "queue"):
+        token = await fake.slash(command, {}, user_id=3501)
+        text = await followup_text(fake, token)
+        assert len(text) <= 2000 and text.count("a very long prompt") >= 3 and "…" in text, text
+    for status in statuses:  # free the worker for the next tests
+        await fake.click(status, button(status, "cancel"), user_id=3501)
+    assert not fake.rejected

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.limits import lines_within
 from bot.services import Services
 from storage.guilds import SettingError
 
@@ -50,7 +51,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         return True
 
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(lines_within(text.split("\n")), ephemeral=True)
 
     @app_commands.command(name="settings", description="Show this server's settings")
     async def show(self, interaction: discord.Interaction) -> None:

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.limits import clip, lines_within
 from bot.records import request_of
 from bot.services import Services
 from storage.jobs import FINAL, JobRecord
@@ -15,7 +16,7 @@ from storage.jobs import FINAL, JobRecord
 
 def _named(record: JobRecord) -> str:
     """A job as the user knows it: its prompt (in a code span), or what kind of job it is."""
-    prompt = request_of(record).prompt.replace("`", "'")[:80]
+    prompt = clip(request_of(record).prompt.replace("`", "'"), 80)
     return f"`{prompt}`" if prompt else record.kind
 
 
@@ -40,8 +41,9 @@ class Quota(commands.Cog):
         if status.blocked:
             lines.insert(0, "⛔ You are blocked from making videos in this server.")
         if running:
-            lines.append("Your videos on the way: " + ", ".join(f"{_named(r)} ({r.state})" for r in running))
-        await interaction.followup.send("\n".join(lines), ephemeral=True)
+            lines.append("Your videos on the way:")
+            lines += [f"• {_named(r)} ({r.state})" for r in running]
+        await interaction.followup.send(lines_within(lines), ephemeral=True)
 
     @app_commands.command(name="queue", description="How busy the video queue is and where your videos are")
     async def queue(self, interaction: discord.Interaction) -> None:
@@ -55,7 +57,7 @@ class Quota(commands.Cog):
             state = await s.queue.state(record.job_id)
             where = f"#{state.position} in line" if state.position else state.status
             lines.append(f"• {_named(record)}: {where}")
-        await interaction.followup.send("\n".join(lines), ephemeral=True)
+        await interaction.followup.send(lines_within(lines), ephemeral=True)
 
 
 async def setup(bot: Any) -> None:

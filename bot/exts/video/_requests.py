@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._render import status_text
 from bot.exts.video._views import Buttons
+from bot.limits import clip
 from bot.services import Services
 from generation.images import ImageError, load_rgb
 from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
@@ -84,12 +85,12 @@ class InteractionReply:
         with contextlib.suppress(discord.HTTPException):
             await self.interaction.delete_original_response()
         try:
-            await self.interaction.followup.send(f"⚠️ {text}", ephemeral=True)
+            await self.interaction.followup.send(clip(f"⚠️ {text}"), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
-        message = await self.interaction.edit_original_response(content=text, view=view)
+        message = await self.interaction.edit_original_response(content=clip(text), view=view)
         self.message_id = message.id
 
     @classmethod
@@ -111,10 +112,10 @@ class MessageReply:
         self.message_id: int | None = None
 
     async def refuse(self, text: str) -> None:
-        await self.message.reply(f"⚠️ {text}", mention_author=False)
+        await self.message.reply(clip(f"⚠️ {text}"), mention_author=False)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
-        sent = await self.message.reply(text, view=view, mention_author=False)
+        sent = await self.message.reply(clip(text), view=view, mention_author=False)
         self.message_id = sent.id
 
 

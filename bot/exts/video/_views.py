@@ -112,9 +112,9 @@ class RemixModal(discord.ui.Modal, title="Remix"):
             discord.ui.TextInput(
                 label="Options (Pika flags)",
                 custom_id="flags",
-                default=flags[:400],
+                default=flags[:1000],
                 required=False,
-                max_length=400,
+                max_length=1000,
                 placeholder="-motion 3 -camera zoom in -seed 42",
             )
         )

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from bot.exts.video._render import failure_text, result_text, status_text
 from bot.exts.video._views import Buttons
+from bot.limits import clip
 from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind, VideoResult
@@ -237,7 +238,7 @@ class JobWatcher:
         if record.application_id is None:  # a reply to a mention: the bot's own message
             message = self.bot.get_partial_messageable(record.channel_id).get_partial_message(record.status_message_id)
             try:
-                await message.edit(content=text, view=view, attachments=attachments)
+                await message.edit(content=clip(text), view=view, attachments=attachments)
                 return True
             except discord.NotFound:
                 return False
@@ -246,7 +247,7 @@ class JobWatcher:
             return False
         webhook = discord.Webhook.partial(record.application_id, token, client=self.bot)
         try:
-            await webhook.edit_message(record.status_message_id, content=text, view=view, attachments=attachments)
+            await webhook.edit_message(record.status_message_id, content=clip(text), view=view, attachments=attachments)
             return True
         except discord.HTTPException as exc:
             if exc.status in (401, 404) or exc.code in (50027, 10015, 10008):
@@ -271,7 +272,7 @@ class JobWatcher:
             )
         channel = channel or self.bot.get_partial_messageable(record.channel_id)
         kwargs: dict[str, Any] = {
-            "content": text,
+            "content": clip(text),
             "reference": reference,
             "nonce": record.job_id[:25],
             # Only the requester may be pinged, whatever else the text holds (a prompt, a failure reason).

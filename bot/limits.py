@@ -1,0 +1,30 @@
+"""Discord's limits on what a bot sends, and the one way this bot shortens text to fit them: visibly
+("…"), never by letting Discord refuse the message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["CONTENT", "clip", "lines_within"]
+
+CONTENT = 2000  # characters of a message's content
+
+
+def clip(text: str, limit: int = CONTENT) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def lines_within(lines: Sequence[str], limit: int = CONTENT) -> str:
+    """The lines joined, as many whole lines as fit in `limit`, then how many were left out."""
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        line = clip(line, limit - 40)
+        left = len(lines) - index
+        if used + len(line) + 1 > limit - (40 if left > 1 else 0):
+            kept.append(f"…and {left} more")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)

@@ -1,0 +1,77 @@
+"""Discord's limits on what a bot may send, checked the way Discord checks them: a payload over a limit is
+refused with 400 and code 50035 ("Invalid Form Body"), naming the field, and nothing is posted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONTENT = 2000
+EMBEDS = 10
+EMBED = {"title": 256, "description": 4096}
+EMBED_FIELD = {"name": 256, "value": 1024}
+EMBED_TOTAL = 6000
+ROWS, PER_ROW = 5, 5
+BUTTON_LABEL, CUSTOM_ID = 80, 100
+MODAL_TITLE, INPUT_LABEL, INPUT_VALUE, PLACEHOLDER = 45, 45, 4000, 100
+
+
+def problems(payload: Any) -> list[str]:
+    """What in a message (or interaction callback / modal) payload breaks Discord's limits."""
+    if not isinstance(payload, dict):
+        return []
+    if payload.get("type") == 9:  # a modal
+        return _modal(payload.get("data") or {})
+    if "type" in payload and isinstance(payload.get("data"), dict):  # an interaction callback with a message
+        payload = payload["data"]
+    found = []
+    if len(payload.get("content") or "") > CONTENT:
+        found.append(f"content: must be {CONTENT} or fewer in length (got {len(payload['content'])})")
+    embeds = payload.get("embeds") or []
+    if len(embeds) > EMBEDS:
+        found.append(f"embeds: at most {EMBEDS}")
+    total = 0
+    for index, embed in enumerate(embeds):
+        for key, limit in EMBED.items():
+            total += len(embed.get(key) or "")
+            if len(embed.get(key) or "") > limit:
+                found.append(f"embeds.{index}.{key}: must be {limit} or fewer in length")
+        for number, item in enumerate(embed.get("fields") or []):
+            for key, limit in EMBED_FIELD.items():
+                total += len(item.get(key) or "")
+                if len(item.get(key) or "") > limit:
+                    found.append(f"embeds.{index}.fields.{number}.{key}: must be {limit} or fewer in length")
+    if total > EMBED_TOTAL:
+        found.append(f"embeds: {total} characters in all, the limit is {EMBED_TOTAL}")
+    return found + _components(payload.get("components") or [])
+
+
+def _components(rows: list[dict[str, Any]]) -> list[str]:
+    found = [f"components: at most {ROWS} rows"] if len(rows) > ROWS else []
+    for row in rows:
+        items = row.get("components") or []
+        if len(items) > PER_ROW:
+            found.append(f"components: at most {PER_ROW} in a row")
+        for item in items:
+            if len(item.get("custom_id") or "") > CUSTOM_ID:
+                found.append(f"custom_id: must be {CUSTOM_ID} or fewer in length")
+            if item.get("type") == 2 and len(item.get("label") or "") > BUTTON_LABEL:
+                found.append(f"button label: must be {BUTTON_LABEL} or fewer in length")
+            if item.get("type") == 4:
+                for key, limit in (("label", INPUT_LABEL), ("value", INPUT_VALUE), ("placeholder", PLACEHOLDER)):
+                    if len(item.get(key) or "") > limit:
+                        found.append(f"text input {key}: must be {limit} or fewer in length")
+                if len(item.get("value") or "") > int(item.get("max_length") or INPUT_VALUE):
+                    found.append("text input value: longer than its max_length")
+    return found
+
+
+def _modal(data: dict[str, Any]) -> list[str]:
+    found = [f"title: must be {MODAL_TITLE} or fewer in length"] if len(data.get("title") or "") > MODAL_TITLE else []
+    if len(data.get("custom_id") or "") > CUSTOM_ID:
+        found.append(f"custom_id: must be {CUSTOM_ID} or fewer in length")
+    return found + _components(data.get("components") or [])
+
+
+def invalid_form_body(found: list[str]) -> dict[str, Any]:
+    """Discord's answer to a payload over its limits."""
+    return {"message": "Invalid Form Body", "code": 50035, "errors": {"_errors": [{"message": m} for m in found]}}
