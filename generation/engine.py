@@ -18,7 +18,7 @@ from PIL import Image
 
 from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
-from generation.images import ImageError, fit, load_rgb
+from generation.images import ImageError, fit, load_rgb, probe
 from generation.interpolate import interpolate, smooth_fps
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.models import CameraMode, ModelSpec
@@ -67,19 +67,27 @@ class Engine:
         if spec is None:
             raise JobRejected(f"model `{job.model}` is not served here (served: {', '.join(self.models)})")
         image: Image.Image | None = None
+        size = None
         if job.kind is JobKind.IMAGE_TO_VIDEO:
             if job.image is None:
                 raise JobRejected("this job needs an image")
             try:
-                image = load_rgb(job.image)
+                info = probe(job.image)  # the header: plan first, then decode straight to the size needed
             except ImageError as exc:
                 raise JobRejected(str(exc)) from None
+            size = (info.width, info.height)
         elif source is not None:  # Extend: continue from the clip's last frame
             image = Image.fromarray(source[-1])
+            size = image.size
         try:
-            plan = resolve(job, spec, image.size if image else None, len(source) if source is not None else 0)
+            plan = resolve(job, spec, size, len(source) if source is not None else 0)
         except PlanError as exc:
             raise JobRejected(str(exc)) from None
+        if job.image is not None and image is None:
+            try:
+                image = load_rgb(job.image, cover=(plan.width, plan.height))
+            except ImageError as exc:
+                raise JobRejected(str(exc)) from None
         return Request(
             width=plan.width,
             height=plan.height,

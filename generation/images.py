@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from generation.jobs import Fit
 
-__all__ = ["ACCEPTED_FORMATS", "MAX_PIXELS", "ImageError", "ImageInfo", "fit", "load_rgb", "probe", "to_png"]
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "MAX_PIXELS",
+    "ImageError",
+    "ImageInfo",
+    "check_whole",
+    "fit",
+    "load_rgb",
+    "probe",
+    "to_png",
+]
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 MAX_PIXELS = 40_000_000  # 40 MP: far above any camera a user animates, far below a decompression bomb
@@ -22,7 +33,7 @@ class ImageError(ValueError):
 @dataclass(frozen=True)
 class ImageInfo:
     format: str
-    width: int
+    width: int  # as shown: EXIF orientation applied
     height: int
 
 
@@ -33,7 +44,9 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     too_large = f"the image is too large; the limit is {max_pixels / 1e6:.0f} MP"
     try:
         with Image.open(io.BytesIO(data)) as img:
-            info = ImageInfo(img.format or "?", img.width, img.height)
+            turned = _orientation(img) in (5, 6, 7, 8)  # a quarter turn
+            width, height = (img.height, img.width) if turned else (img.width, img.height)
+            info = ImageInfo(img.format or "?", width, height)
     except Image.DecompressionBombError:
         raise ImageError(too_large) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
@@ -47,22 +60,59 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     return info
 
 
-def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode a checked image: first frame, EXIF orientation applied, transparency on white, RGB."""
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation where it sits in the header (JPEG, WebP); 1 (upright) elsewhere."""
+    if img.format not in ("JPEG", "WEBP"):
+        return 1
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except (OSError, ValueError, SyntaxError):
+        return 1
+
+
+def check_whole(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
+    """Check that a probed image is whole without decoding it at full size: a PNG's chunks and checksums,
+    a JPEG decoded at 1/8 scale, a GIF's first frame (one byte a pixel). WebP is left to the worker."""
+    info = probe(data, max_pixels)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if info.format == "PNG":
+                img.verify()
+            elif info.format == "JPEG":
+                img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
+            elif info.format == "GIF":
+                img.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise ImageError("the image is damaged or incomplete") from None
+    return info
+
+
+def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS, cover: tuple[int, int] | None = None) -> Image.Image:
+    """Decode a checked image: first frame, EXIF orientation applied, transparency on white, RGB. With
+    `cover` (a width and height the image will be fitted to), a JPEG is decoded straight at the smallest
+    scale (1/2, 1/4, 1/8) that still covers it."""
     probe(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.seek(0)
+            if cover is not None and img.format == "JPEG":
+                turned = _orientation(img) in (5, 6, 7, 8)
+                width, height = (img.height, img.width) if turned else img.size
+                scale = max(cover[0] / width, cover[1] / height)  # what a crop to `cover` keeps of the picture
+                wanted = (math.ceil(img.width * scale), math.ceil(img.height * scale))
+                img.draft("RGB", wanted)
             img.load()
             oriented = ImageOps.exif_transpose(img)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ImageError("the image is damaged or incomplete") from None
     if oriented.mode.startswith("I"):  # 16/32-bit greyscale: scale to 8 bits instead of clipping to white
         oriented = oriented.convert("I").point(lambda v: v * (255 / 65535)).convert("L")
-    if oriented.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = oriented.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+    if oriented.mode in ("RGBA", "LA", "P", "PA") and oriented.has_transparency_data:
+        rgba = oriented.convert("RGBA")  # one full-size copy, then the white background takes the picture
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
     return oriented.convert("RGB")
 
 

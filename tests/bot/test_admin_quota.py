@@ -118,3 +118,16 @@ async def test_quota_and_queue_fit_discords_limit_with_long_prompts_queued(
     for status in statuses:  # free the worker for the next tests
         await fake.click(status, button(status, "cancel"), user_id=3501)
     assert not fake.rejected
+
+
+async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_nothing(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+    broken = png_bytes(2000, 2000)[:5000]  # a whole header (2000x2000), then the pixels cut off
+    await admin(fake, "block", {"user": UserRef(3601)})
+    token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", broken)}, user_id=3601)
+    assert "not allowed to make videos" in await refusal(fake, token), "refused before the image is looked at"
+    token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", broken)}, user_id=3602)
+    assert "damaged or incomplete" in await refusal(fake, token)
+    assert await credits_used(service, 3602) == 0

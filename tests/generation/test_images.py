@@ -7,7 +7,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from generation.images import ImageError, fit, load_rgb, probe
+from generation.images import ImageError, check_whole, fit, load_rgb, probe
 from generation.jobs import Fit
 from tests.conftest import png_bytes
 
@@ -95,3 +95,28 @@ def test_pad_keeps_the_whole_picture_and_crop_cuts_the_sides() -> None:
     cropped, padded = fit(img, 128, 128, Fit.CROP), fit(img, 128, 128, Fit.PAD)
     red = lambda im: sum(1 for x in range(128) if im.getpixel((x, 64))[0] > 200)  # noqa: E731
     assert red(cropped) == 0 and red(padded) >= 3
+
+
+def jpeg(width: int, height: int, orientation: int = 1) -> bytes:
+    out = io.BytesIO()
+    img = Image.new("RGB", (width, height), (10, 120, 200))
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_a_jpeg_is_decoded_straight_at_the_scale_its_fit_needs() -> None:
+    full = load_rgb(jpeg(4000, 3000))
+    drafted = load_rgb(jpeg(4000, 3000), cover=(1024, 576))
+    assert full.size == (4000, 3000) and drafted.size == (2000, 1500)  # 1/2 still covers a 1024x576 crop
+    turned = load_rgb(jpeg(4000, 3000, orientation=6), cover=(576, 1024))
+    assert turned.size == (1500, 2000), "the orientation is applied before the scale is chosen"
+
+
+def test_the_header_gives_the_shown_size_and_the_whole_check_reads_no_pixels_at_full_size() -> None:
+    assert (probe(jpeg(300, 100, orientation=6)).width, probe(jpeg(300, 100, orientation=6)).height) == (100, 300)
+    assert check_whole(png_bytes(200, 200)).format == "PNG"
+    for broken in (png_bytes(200, 200)[:300], jpeg(640, 480)[:-200]):
+        with pytest.raises(ImageError, match="damaged or incomplete"):
+            check_whole(broken)

@@ -7,6 +7,7 @@ import time
 
 import discord
 
+from bot.limits import clip
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.options import Options, flags_line
 from generation.queue import QueueState, QueueStatus
@@ -41,7 +42,7 @@ def _bar(step: int, total: int, width: int = 12) -> str:
 def _headline(job: VideoJob, user_id: int) -> str:
     prompt = job.prompt or _WITHOUT_PROMPT.get(job.kind, "")
     # A prompt is user text: it must not ping anyone or break the message's formatting.
-    shown = discord.utils.escape_markdown(discord.utils.escape_mentions(prompt[:300]))
+    shown = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(prompt, 300)))
     return f"**{shown}** — <@{user_id}>" if prompt else f"<@{user_id}>"
 
 

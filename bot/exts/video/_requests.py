@@ -25,7 +25,7 @@ from bot.exts.video._render import status_text
 from bot.exts.video._views import Buttons
 from bot.limits import clip
 from bot.services import Services
-from generation.images import ImageError, load_rgb
+from generation.images import ImageError, check_whole, probe
 from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import OptionError, Options, build_job
@@ -124,6 +124,7 @@ class VideoRequests:
         self.services = services
         self._track = track  # the watcher's: follow this job until it is delivered
         self.buttons = buttons
+        self._checks = asyncio.Semaphore(2)  # images checked at once: bounds the bot's memory
 
     async def new(
         self, who: Requester, reply: Reply, kind: JobKind, options: Options, *, image: bytes | None = None
@@ -186,6 +187,8 @@ class VideoRequests:
             s.metrics.refused.labels("QueueDown").inc()
             await reply.refuse(QUEUE_DOWN)
             return None
+        if image is not None and not await self._whole(job.job_id, image, reply):
+            return None
         record = JobRecord(
             job_id=job.job_id,
             guild_id=who.guild_id,
@@ -227,6 +230,19 @@ class VideoRequests:
         )
         self._track(job.job_id)
         return job.job_id
+
+    async def _whole(self, job_id: str, image: bytes, reply: Reply) -> bool:
+        """Check the image is whole, only once the user is allowed and the credits are held (a refused user's
+        image is never decoded); a damaged one releases the credits."""
+        async with self._checks:
+            try:
+                await asyncio.to_thread(check_whole, image)
+                return True
+            except ImageError as exc:
+                await self.services.quotas.refund(job_id)
+                self.services.metrics.refused.labels("ImageError").inc()
+                await reply.refuse(str(exc))
+                return False
 
     def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
         """The models this server may use for `kind`, and the default one among them."""
@@ -275,8 +291,9 @@ class VideoRequests:
             return job, 1
         job = _within_server_limits(job, spec, settings)
         size = None
-        if image is not None:
-            size = (await asyncio.to_thread(load_rgb, image)).size  # type check by content, bombs refused first
+        if image is not None:  # the header only: the real format, the size as shown; bombs refused here
+            info = probe(image)
+            size = (info.width, info.height)
         try:
             return price(job, spec, size, source_frames)
         except PlanError as exc:
