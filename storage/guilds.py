@@ -78,9 +78,14 @@ def _check(key: str, value: Any) -> Any:
         if key == "allowed_channels" and not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
             raise SettingError("`allowed_channels` must be channel ids")
         return tuple(str(i) for i in items) if key == "enabled_models" else items
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 10**9:
-        raise SettingError(f"`{key}` must be a whole number from 0 to 1000000000, got `{value}`")
+    low = _LOWEST.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or value > 10**9:
+        raise SettingError(f"`{key}` must be a whole number from {low} to 1000000000, got `{value}`")
     return value
+
+
+# A limit of 0 would mean "nothing fits"; the smallest limits that still let a clip through.
+_LOWEST = {"max_pixels": 64 * 64, "max_frames": 2, "max_steps": 1, "max_queued": 1}
 
 
 class Guilds:

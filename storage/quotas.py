@@ -23,6 +23,7 @@ from storage.db import Database
 from storage.guilds import Guilds, GuildSettings, record_audit
 
 __all__ = [
+    "MAX_GRANTED",
     "STANDARD_COST",
     "Blocked",
     "CoolingDown",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 STANDARD_COST = 10
+MAX_GRANTED = 10_000_000  # granted credits a user may hold: a bound on any admin's generosity
 _STANDARD_WORK = 1024 * 576 * 25 * 25  # pixels x frames x steps of a standard SVD-XT clip
 
 Clock = Callable[[], datetime]
@@ -104,6 +106,11 @@ class Quotas:
 
     async def _usage(self, conn: Any, guild_id: int, user_id: int, day: str) -> tuple[int, int, int, bool, float]:
         """(daily credits used today, credits pending, granted left, blocked, last job time) in `conn`."""
+        async with conn.execute(
+            "SELECT MAX(day) FROM reservations WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        ) as cursor:
+            latest = (await cursor.fetchone())[0]
+        day = max(day, latest or day)  # a clock stepped back across midnight does not open yesterday again
         async with conn.execute("SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)) as c:
             member = await c.fetchone()
         reset_at = member["reset_at"] if member is not None and member["reset_day"] == day else 0.0
@@ -184,7 +191,8 @@ class Quotas:
         """Give back a failed, cancelled or lost job's credits. True only for the call that refunded them."""
         async with self.db.transaction() as conn:
             async with conn.execute(
-                "SELECT guild_id, user_id, from_grant FROM reservations WHERE job_id = ? AND state = 'reserved'",
+                "SELECT guild_id, user_id, from_grant - grant_taken_back AS owed FROM reservations "
+                "WHERE job_id = ? AND state = 'reserved'",
                 (job_id,),
             ) as cursor:
                 row = await cursor.fetchone()
@@ -193,10 +201,10 @@ class Quotas:
             await conn.execute(
                 "UPDATE reservations SET state = 'refunded', settled_at = ? WHERE job_id = ?", (time.time(), job_id)
             )
-            if row["from_grant"]:
+            if row["owed"] > 0:  # granted credits go back to the grant, unless an admin took them back meanwhile
                 await conn.execute(
-                    "UPDATE members SET granted = granted + ? WHERE guild_id = ? AND user_id = ?",
-                    (row["from_grant"], row["guild_id"], row["user_id"]),
+                    "UPDATE members SET granted = MIN(?, granted + ?) WHERE guild_id = ? AND user_id = ?",
+                    (MAX_GRANTED, row["owed"], row["guild_id"], row["user_id"]),
                 )
             return True
 
@@ -221,10 +229,37 @@ class Quotas:
             await record_audit(conn, guild_id, f"{key}:{user_id}", None, list(params), by, time.time())
 
     async def grant(self, guild_id: int, user_id: int, credits: int, by: int) -> None:
-        """Give a user extra credits (negative takes back, never below zero); they do not reset daily."""
-        await self._member(
-            guild_id, user_id, by, "grant", "UPDATE members SET granted = MAX(0, granted + ?)", (credits,)
-        )
+        """Give a user extra credits (negative takes back, never below zero, never above MAX_GRANTED); they
+        do not reset daily."""
+        sql = f"UPDATE members SET granted = MIN({MAX_GRANTED}, MAX(0, granted + ?))"
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT granted FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+            ) as cursor:
+                row = await cursor.fetchone()
+            beyond = max(0, -credits - (row["granted"] if row is not None else 0))  # held by unfinished jobs
+        await self._member(guild_id, user_id, by, "grant", sql, (credits,))
+        if beyond:
+            await self._take_back_held(guild_id, user_id, beyond)
+
+    async def _take_back_held(self, guild_id: int, user_id: int, credits: int) -> None:
+        """Mark up to `credits` granted credits that unfinished jobs hold as taken back: not refunded."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT job_id, from_grant - grant_taken_back AS held FROM reservations WHERE guild_id = ? "
+                "AND user_id = ? AND state = 'reserved' AND from_grant > grant_taken_back ORDER BY created_at",
+                (guild_id, user_id),
+            ) as cursor:
+                rows = await cursor.fetchall()
+            for row in rows:
+                taken = min(credits, row["held"])
+                await conn.execute(
+                    "UPDATE reservations SET grant_taken_back = grant_taken_back + ? WHERE job_id = ?",
+                    (taken, row["job_id"]),
+                )
+                credits -= taken
+                if not credits:
+                    break
 
     async def block(self, guild_id: int, user_id: int, blocked: bool, by: int) -> None:
         await self._member(guild_id, user_id, by, "block", "UPDATE members SET blocked = ?", (int(blocked),))

@@ -48,7 +48,7 @@ async def test_run_command_serves_a_job_and_stops_cleanly(tiny_models: dict[str,
         | {"DISCORD_TOKEN": TOKEN}
         | {
             "DISCORD_API_BASE": fake.api_base,
-            "MOTIONBOT_ATTACHMENT_HOSTS": fake.host,
+            "MOTIONBOT_ATTACHMENT_HOSTS": f"http://{fake.host}",  # a test CDN: plain http named
             "MOTIONBOT_INSTALL": "0",
             "MOTIONBOT_WATCH_INTERVAL_S": "0.1",
             "HOME": str(tmp_path),

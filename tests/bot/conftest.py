@@ -40,7 +40,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
         | {
             "DISCORD_TOKEN": TOKEN,
             "DISCORD_API_BASE": fake.api_base,
-            "MOTIONBOT_ATTACHMENT_HOSTS": fake.host,
+            "MOTIONBOT_ATTACHMENT_HOSTS": f"http://{fake.host}",  # a test CDN: plain http named
             "REDIS_URL": redis_url,
             "MOTIONBOT_DATABASE_PATH": str(folder / "motionbot.db"),
             "MOTIONBOT_PROGRESS_INTERVAL_S": "0.3",

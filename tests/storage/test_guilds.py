@@ -49,6 +49,8 @@ async def test_limits_can_be_cleared_and_unchanged_values_are_not_audited(guilds
         ({"daily_credits": None}, "cannot be empty"),
         ({"enabled": "yes"}, "true or false"),
         ({"allowed_channels": ["general"]}, "channel ids"),
+        ({"max_pixels": 0}, "from 4096"),  # 0 would have meant "no limit"
+        ({"max_frames": 1}, "from 2"),
     ],
 )
 async def test_bad_values_are_refused_with_a_clear_message(guilds: Guilds, change: dict, message: str) -> None:

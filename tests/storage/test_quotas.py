@@ -8,6 +8,7 @@ import pytest
 from storage.db import Database
 from storage.guilds import DM, Guilds
 from storage.quotas import (
+    MAX_GRANTED,
     STANDARD_COST,
     Blocked,
     CoolingDown,
@@ -186,3 +187,25 @@ async def test_sweep_refunds_only_lost_jobs(quotas: Quotas, clock: Clock) -> Non
     assert await quotas.sweep(is_lost, older_than_s=60) == ["lost"]
     assert await quotas.sweep(is_lost, older_than_s=60) == []
     assert (await quotas.status(G, U)).used == 20
+
+
+async def test_granted_credits_taken_back_while_a_job_held_them_are_not_refunded(quotas: Quotas) -> None:
+    await quotas.grant(G, U, 30, ADMIN)
+    await quotas.reserve("a", G, U, 150 + 20)  # all daily credits and 20 of the granted ones
+    await quotas.grant(G, U, -30, ADMIN)  # the admin takes the whole grant back, 20 of it held by "a"
+    assert await quotas.refund("a")
+    assert (await quotas.status(G, U)).granted == 0
+
+
+async def test_grants_have_an_upper_bound(quotas: Quotas) -> None:
+    for _ in range(3):
+        await quotas.grant(G, U, 9_000_000, ADMIN)
+    assert (await quotas.status(G, U)).granted == MAX_GRANTED
+
+
+async def test_a_clock_stepped_back_across_midnight_gives_no_second_allowance(quotas: Quotas, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 11, 0, 5, tzinfo=UTC)
+    await quotas.reserve("today", G, U, 150)
+    clock.now = datetime(2026, 3, 10, 23, 55, tzinfo=UTC)  # NTP steps the clock back ten minutes
+    with pytest.raises(QuotaExceeded):
+        await quotas.reserve("again", G, U, 10)
