@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from generation.envconfig import mask_url
-from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
+from generation.jobs import Stage, VideoJob, VideoResult
 
 __all__ = [
     "CancelResult",
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 RENDER_FUNCTION = "render"
+log = logging.getLogger(__name__)
 
 
 class keys:
@@ -89,6 +91,15 @@ def serialize(obj: Any) -> bytes:
 
 def deserialize(raw: bytes) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+
+
+def _meta(raw: bytes | None) -> tuple[str, str] | None:
+    """A job's routing record (model, user), or None when it is missing or unreadable."""
+    try:
+        model, user = deserialize(raw) if raw is not None else (None, None)
+    except Exception:  # garbage in Redis: msgpack raises several unrelated types
+        return None
+    return (model, user) if isinstance(model, str) and isinstance(user, str) else None
 
 
 _RETRY_WAIT_S = 0.25
@@ -245,25 +256,35 @@ class JobQueue:
         raw = await self.redis.get(keys.progress(job_id))
         if raw is None:
             return None
-        stage, step, total, updated_at, worker = deserialize(raw)
-        return Progress(Stage(stage), step, total, updated_at, worker)
+        try:
+            stage, step, total, updated_at, worker = deserialize(raw)
+            return Progress(Stage(stage), int(step), int(total), float(updated_at), str(worker))
+        except Exception:  # an unreadable record only loses the progress bar
+            log.warning("job %s: unreadable progress record in Redis", job_id)
+            return None
 
     async def outcome(self, job_id: str) -> JobOutcome | None:
         """The final outcome (with the clip when done), or None while the job is unfinished."""
         raw = await self.redis.get(keys.outcome(job_id))
         if raw is None:
             return None
-        data = deserialize(raw)
         try:
+            data = deserialize(raw)
+            status = QueueStatus(data["status"])
+            if status not in (QueueStatus.DONE, QueueStatus.FAILED, QueueStatus.CANCELLED):
+                raise ValueError(f"{status} is not an outcome")
             result = VideoResult.from_dict(data["result"]) if data.get("result") else None
-        except JobSchemaError as exc:
-            return JobOutcome(QueueStatus.FAILED, f"the result could not be read ({exc})")
+            if status is QueueStatus.DONE and result is None:
+                raise ValueError("done without a clip")
+        except Exception as exc:  # a bad record settles its own job (refunded), and only that one
+            log.warning("job %s: unreadable outcome in Redis: %r", job_id, exc)
+            return JobOutcome(QueueStatus.FAILED, "its result could not be read; you were not charged")
         return JobOutcome(
-            QueueStatus(data["status"]),
-            data.get("reason", ""),
+            status,
+            str(data.get("reason", "")),
             result,
             data.get("tries", 1),
-            data.get("worker", ""),
+            str(data.get("worker", "")),
             data.get("finished_at", 0.0),
         )
 
@@ -276,7 +297,12 @@ class JobQueue:
         in_queue = await self.redis.zscore(keys.QUEUE, job_id) is not None
         if meta_raw is None or not in_queue:
             return QueueState(QueueStatus.UNKNOWN)
-        model = deserialize(meta_raw)[0]
+        meta = _meta(meta_raw)
+        if meta is None:  # its routing record is garbage: no worker can route it; fail it (refunded)
+            log.warning("job %s: unreadable routing record in Redis", job_id)
+            await self.give_up(job_id, "its queue record could not be read; you were not charged")
+            return QueueState(QueueStatus.FAILED)
+        model = meta[0]
         progress = await self.progress(job_id)
         if await self.redis.exists(keys.IN_PROGRESS + job_id):
             return QueueState(QueueStatus.RUNNING, progress=progress, served=True)
@@ -299,10 +325,10 @@ class JobQueue:
                 pipe.exists(keys.IN_PROGRESS + other)
             metas, *running = await pipe.execute()
         queued: list[tuple[str, str, str]] = []  # (id, model, user) in queue order
-        for other, meta, is_running in zip(ids, metas, running, strict=True):
-            if meta is not None and not is_running:
-                model, user = deserialize(meta)
-                queued.append((other, model, user))
+        for other, raw, is_running in zip(ids, metas, running, strict=True):
+            meta = _meta(raw)
+            if meta is not None and not is_running:  # an unreadable record is settled by its own job's watcher
+                queued.append((other, *meta))
         mine = next((q for q in queued if q[0] == job_id), None)
         if mine is None:
             return None
@@ -385,8 +411,8 @@ class JobQueue:
         worker: str = "",
     ) -> bool:
         """Store a job's final outcome once; False if it already had one (a re-run after a crash)."""
-        meta_raw = await self.redis.hget(keys.META, job_id)
-        user = deserialize(meta_raw)[1] if meta_raw else ""
+        meta = _meta(await self.redis.hget(keys.META, job_id))
+        user = meta[1] if meta is not None else ""
         record = {
             "status": status.value,
             "reason": reason,

@@ -215,3 +215,19 @@ async def test_workers_report_what_they_serve(queue: JobQueue) -> None:
         [info] = await queue.workers()
     assert (info.id, info.models, info.current_job) == ("box-1", ("svd-xt", "animatediff"), "busy")
     assert info.host and info.gpu == "cpu" and info.pid > 0
+
+
+async def test_a_malformed_record_settles_its_own_job_and_breaks_no_other(queue: JobQueue) -> None:
+    for job_id in ("fine", "bad-meta", "bad-progress"):
+        await queue.submit(job(job_id, user=job_id), require_worker=False)
+    await queue.redis.hset(keys.META, "bad-meta", b"\xc1 not msgpack")
+    await queue.redis.set(keys.progress("bad-progress"), serialize(["warp-speed", 1, 2, 0.0, "w"]))
+    await queue.redis.set(keys.outcome("bad-outcome"), serialize({"reason": "no status here"}))
+    assert await queue.position("fine") == 1, "the other jobs keep their places"
+    assert (await queue.state("bad-progress")).status == "queued"
+    assert await queue.progress("bad-progress") is None
+    assert (await queue.state("bad-meta")).status == "failed"
+    settled = await queue.outcome("bad-meta")
+    assert settled is not None and "could not be read" in settled.reason, "it ends with a reason: refunded"
+    unread = await queue.outcome("bad-outcome")
+    assert unread is not None and unread.status == "failed" and "could not be read" in unread.reason
