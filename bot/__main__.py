@@ -118,7 +118,7 @@ async def serve_bot(settings: BotSettings) -> None:
             guilds=guilds,
             quotas=Quotas(db, guilds),
             ledger=Ledger(db),
-            inputs=Inputs(db),
+            inputs=Inputs(db, storage.max_input_mb_per_user << 20, storage.max_input_mb_per_server << 20),
             queue=queue,
             http=http,
             metrics=metrics,

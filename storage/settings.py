@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import NonNegativeInt
+from pydantic import NonNegativeInt, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["StorageSettings"]
@@ -20,3 +20,5 @@ class StorageSettings(BaseSettings):
     cooldown_s: NonNegativeInt = 0  # between two jobs of one user in one server
     max_queued: NonNegativeInt = 3  # unfinished jobs per user per server
     timezone: str = "UTC"  # when the day's credits reset (00:00 there)
+    max_input_mb_per_user: PositiveInt = 100  # input files kept for Reroll / Remix, per user per server
+    max_input_mb_per_server: PositiveInt = 1000  # the same for a whole server (the oldest go first)

@@ -11,10 +11,9 @@ async def delete_user_data(db: Database, user_id: int) -> dict[str, int]:
     """Delete a user's jobs (prompts, options, input images, message ids), quota and admin records about them;
     audit rows they wrote keep the change but lose their name. Returns rows touched per table."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "DELETE FROM job_inputs WHERE job_id IN (SELECT job_id FROM jobs WHERE user_id = ?)", (user_id,)
-        )
-        counts = {"job_inputs": cursor.rowcount}
+        cursor = await conn.execute("DELETE FROM input_refs WHERE user_id = ?", (user_id,))
+        counts = {"input_refs": cursor.rowcount}
+        await conn.execute("DELETE FROM input_blobs WHERE hash NOT IN (SELECT hash FROM input_refs)")
         for table in ("jobs", "reservations", "members"):
             cursor = await conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
             counts[table] = cursor.rowcount

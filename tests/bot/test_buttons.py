@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+from hashlib import sha256
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from generation.encode import decode_frames
+from storage.db import Database
 from tests.bot.conftest import BotProcess
-from tests.bot.test_video import credits_used, decode, delivered
+from tests.bot.test_video import credits_used, decode, delivered, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, Message
 
@@ -168,3 +172,31 @@ async def test_a_job_id_used_from_another_server_is_unknown_there(fake: FakeDisc
     assert clip.id in fake.messages and await credits_used(service, 2702) == 0  # nothing deleted, no job started
     token = await fake.click(clip, button(clip, "reroll"), user_id=2702)  # in the server it was made in: fine
     assert await delivered(fake, token) is not None
+
+
+async def test_submit_then_cancel_again_and_again_leaves_nothing_stored(fake: FakeDiscord, service: BotProcess) -> None:
+    noise = np.random.default_rng(3).integers(0, 255, (600, 600, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(noise).save(out, format="PNG")  # about 1 MB that does not compress
+    picture = out.getvalue()
+    used_pages = []
+    for _ in range(4):
+        image = fake.upload("noise.png", picture)
+        token = await fake.slash("animate", {"prompt": "slow -steps 60"}, attachments={"image": image}, user_id=2651)
+        status = await fake.wait_until(
+            lambda t=token: (m := fake.response_to(t)) and m.buttons() and m, timeout=20, what="the status with Cancel"
+        )
+        await fake.click(status, button(status, "cancel"), user_id=2651)
+        await fake.wait_until(lambda s=status: "Cancelled" in s.content, timeout=30, what="the cancelled status")
+        db = await Database.open(service_db(service))
+        try:
+            held = await db.fetchone("SELECT COUNT(*) FROM input_blobs WHERE hash = ?", (sha256(picture).hexdigest(),))
+            assert held is not None and held[0] == 0, "a cancelled job's input is gone at once"
+            pages = await db.fetchone("PRAGMA page_count")
+            free = await db.fetchone("PRAGMA freelist_count")
+            assert pages is not None and free is not None
+            used_pages.append(pages[0] - free[0])
+        finally:
+            await db.close()
+    assert await credits_used(service, 2651) == 0
+    assert used_pages[-1] - used_pages[0] < len(picture) // 4096, f"the database grew: {used_pages} pages"

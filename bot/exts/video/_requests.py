@@ -204,11 +204,12 @@ class VideoRequests:
         )
         await s.ledger.add(record)
         if image is not None or job.kind is JobKind.EXTEND:  # what Reroll and Remix run again
-            await s.inputs.put(job.job_id, image if image is not None else video or b"")
+            await s.inputs.put(job.job_id, image if image is not None else video or b"", who.guild_id, who.user_id)
         try:
             await s.queue.submit(job)
         except (NoWorkerForModel, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
+            await s.inputs.release(job.job_id)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
             await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None

@@ -156,10 +156,12 @@ class JobWatcher:
                 log.info("job %s delivered", job_id, extra={"job_id": job_id})
             else:
                 await s.quotas.refund(job_id)
+                await s.inputs.release(job_id)
                 await s.ledger.transition(job_id, JobState.FAILED, error="could not post the clip")
         else:
             cancelled = outcome.status is QueueStatus.CANCELLED
             refunded = await s.quotas.refund(job_id)
+            await s.inputs.release(job_id)  # nothing to Reroll: its input goes now, not in a week
             cost = record.cost if refunded else 0
             text = failure_text(request_of(record), record.user_id, outcome.reason, cost, cancelled=cancelled)
             try:
