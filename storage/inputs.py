@@ -31,7 +31,8 @@ class Inputs:
                 (digest, data, len(data), now),
             )
             await conn.execute(
-                "INSERT OR REPLACE INTO input_refs (job_id, hash, guild_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO input_refs (job_id, hash, guild_id, user_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (job_id, digest, guild_id, user_id, now),
             )
             await self._trim(conn, "guild_id = ? AND user_id = ?", (guild_id, user_id), self.max_user_bytes)
