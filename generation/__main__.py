@@ -163,6 +163,7 @@ def _worker(args: argparse.Namespace) -> int:
         settings=queue_settings,
         gpu=gpu,
         gpu_memory_gb=memory,
+        memory_mode=settings.memory_mode.value,
         metrics=metrics,
     )
     try:

@@ -38,8 +38,9 @@ class JobRejected(FinalError, ValueError):
     The message is written for the user."""
 
 
-class OutOfGPUMemory(RuntimeError):
-    """The GPU ran out of memory; another worker with a bigger card may manage. Readable message."""
+class OutOfGPUMemory(FinalError, RuntimeError):
+    """The GPU ran out of memory. Not retried here (the same card would run out again); the message says
+    what to change, and the memory is given back to the card first."""
 
 
 class Engine:
@@ -129,10 +130,12 @@ class Engine:
         except Exception as exc:
             if type(exc).__name__ != "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
                 raise
+            del exc  # its traceback holds the tensors of the failed step
+            self.runtime.release_memory()
             raise OutOfGPUMemory(
                 f"out of GPU memory at {request.width}x{request.height}, {request.frames} frames — "
-                "try a smaller size or fewer frames"
-            ) from exc
+                "try a smaller size (-ar 1:1), fewer -frames, or a lighter model"
+            ) from None
         generated = time.perf_counter()
         reporter.stage(Stage.ENCODING)
         if spec.camera is CameraMode.VIRTUAL:

@@ -12,7 +12,10 @@ from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.values import Aspect
 
-__all__ = ["Plan", "PlanError", "resolve"]
+__all__ = ["Plan", "PlanError", "memory_needed", "resolve", "unfit"]
+
+# The memory modes' appetite relative to the registry's estimate (balanced): LOW offloads to the CPU.
+_MODE_FACTOR = {"full": 1.25, "balanced": 1.0, "low": 0.45}
 
 
 class PlanError(ValueError):
@@ -52,3 +55,23 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     aspect = job.aspect or (Aspect.nearest(*input_size) if input_size else Aspect.WIDE)
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)
     return Plan(aspect, width, height, frames, steps, job.fps)
+
+
+def memory_needed(spec: ModelSpec, plan: Plan, mode: str) -> float:
+    """GPU memory (GB) a plan needs on a worker in `mode`: the registry's estimate for a native-size clip,
+    half of it weights, half activations that grow with pixels x frames."""
+    work = plan.width * plan.height * plan.frames / (spec.pixels * spec.frames)
+    return spec.memory_gb * _MODE_FACTOR.get(mode, 1.0) * (0.5 + 0.5 * work)
+
+
+def unfit(spec: ModelSpec, plan: Plan, workers: list[tuple[float, str]]) -> str | None:
+    """Why no worker can fit the plan, or None. `workers` are (GPU memory in GB, memory mode) of the online
+    workers serving the model; one without a GPU memory figure (CPU, dry run) fits anything."""
+    if not workers or any(memory <= 0 or memory_needed(spec, plan, mode) <= memory for memory, mode in workers):
+        return None
+    largest = max(memory for memory, _ in workers)
+    needed = min(memory_needed(spec, plan, mode) for _, mode in workers)
+    return (
+        f"`{spec.name}` at {plan.width}x{plan.height}, {plan.frames} frames needs about {needed:.0f} GB of GPU "
+        f"memory and the largest GPU online has {largest:.0f} GB; try a smaller size (-ar 1:1) or fewer -frames"
+    )

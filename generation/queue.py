@@ -195,6 +195,7 @@ class WorkerInfo:
     current_job: str | None
     heartbeat_at: float
     pid: int = 0
+    memory_mode: str = "balanced"  # full | balanced | low: how much of `gpu_memory_gb` a job needs
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "models": list(self.models)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,12 @@ class Runtime:
             pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         return pipe
+
+    def release_memory(self) -> None:
+        """Give the GPU's cached blocks back after an out-of-memory failure, so the next job starts clean."""
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def generator(self, seed: int) -> torch.Generator:
         # Noise drawn on the CPU: the same seed gives the same start on any GPU model.

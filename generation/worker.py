@@ -84,6 +84,7 @@ class WorkerState:
     settings: QueueSettings
     gpu: str = "cpu"
     gpu_memory_gb: float = 0.0
+    memory_mode: str = "balanced"
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "render"))
     current_job: str | None = None
     queue: JobQueue | None = None
@@ -91,15 +92,17 @@ class WorkerState:
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)  # served on a port only if the CLI asks
 
     def info(self) -> WorkerInfo:
+        host, pid = socket.gethostname(), os.getpid()
         return WorkerInfo(
             self.id,
-            socket.gethostname(),
+            host,
             self.gpu,
             self.gpu_memory_gb,
             self.models,
             self.current_job,
             time.time(),
-            os.getpid(),
+            pid,
+            self.memory_mode,
         )
 
 
@@ -164,12 +167,12 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         metrics.jobs.labels(job.model, "cancelled").inc()
         return "cancelled"
     except Exception as exc:
-        kind = "rejected" if isinstance(exc, FinalError) else "out_of_memory" if _is_out_of_memory(exc) else "error"
+        kind = "out_of_memory" if _is_out_of_memory(exc) else "rejected" if isinstance(exc, FinalError) else "error"
         metrics.failures.labels(job.model, kind).inc()
         if not isinstance(exc, FinalError) and tries < state.settings.max_tries:
             log.warning("job %s try %d failed, will run again: %r", job_id, tries, exc, extra={"job_id": job_id})
             raise Retry(defer=1) from exc
-        if isinstance(exc, FinalError) or type(exc).__name__ == "OutOfGPUMemory":
+        if isinstance(exc, FinalError):  # rejected, or out of GPU memory (OutOfGPUMemory): not retried
             reason = str(exc)
         elif _is_out_of_memory(exc):
             reason = "out of GPU memory — try a smaller size or fewer frames"

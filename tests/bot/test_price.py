@@ -47,7 +47,7 @@ def test_the_priced_plan_is_the_engine_plan(
     image = png_bytes(*size) if kind is JobKind.IMAGE_TO_VIDEO else None
     frames = min(frames, spec.max_frames)
     job = VideoJob("p", kind, model, "a fox", image=image, aspect=aspect, frames=frames, max_pixels=max_pixels)
-    priced, cost = price(job, spec, size if image else None)
+    priced, cost, _ = price(job, spec, size if image else None)
     plan = resolve(job, spec, size if image else None)
     for sent in (priced, job):  # what the bot queues, and the job before the bot filled in the defaults
         request = engine.plan(sent)
@@ -65,7 +65,7 @@ def test_an_extension_is_priced_as_the_continuation_the_engine_renders(
     width, height = aspect.size(spec.pixels, spec.size_multiple)
     clip = np.zeros((spec.frames, height, width, 3), np.uint8)  # the clip the source job made
     job = VideoJob(job_id="e", kind=JobKind.EXTEND, model=model, aspect=aspect, video=b"clip")
-    priced, cost = price(job, spec, None, source_frames=len(clip))
+    priced, cost, _ = price(job, spec, None, source_frames=len(clip))
     request = engine.plan(priced, clip)
     assert (request.width, request.height, request.frames) == (width, height, priced.frames)
     assert cost == job_cost(width, height, priced.frames, request.steps, spec.cost_factor)

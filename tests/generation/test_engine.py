@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from generation.encode import decode_frames
-from generation.engine import Engine, JobRejected, WeightsNotFound
+from generation.engine import Engine, JobRejected, OutOfGPUMemory, WeightsNotFound
 from generation.jobs import Fit, JobKind, OutputFormat, Stage, VideoJob
 from generation.pipelines import RUNNERS, NoRunner
-from generation.progress import JobCancelled, Reporter
+from generation.progress import FinalError, JobCancelled, Reporter
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings, MemoryMode
 from generation.values import Aspect, Camera
@@ -239,3 +239,21 @@ def test_a_model_whose_family_has_no_runner_is_refused_at_start(
     monkeypatch.delitem(RUNNERS, settings.registry()["animatediff"].family)
     with pytest.raises(NoRunner, match="model `animatediff` is of family `animatediff`, which has no runner"):
         Engine(settings.registry(), Runtime.from_settings(settings))
+
+
+def test_out_of_gpu_memory_gives_the_memory_back_and_names_what_to_change(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class OutOfMemoryError(RuntimeError):  # what torch.cuda raises, by name
+        pass
+
+    class Greedy:
+        def render(self, request: object, reporter: object) -> None:
+            raise OutOfMemoryError("CUDA out of memory")
+
+    released: list[bool] = []
+    monkeypatch.setitem(engine._runners, "svd", Greedy())
+    monkeypatch.setattr(Runtime, "release_memory", lambda self: released.append(True))
+    with pytest.raises(OutOfGPUMemory, match="try a smaller size") as failure:
+        engine.render(i2v(model="svd"))
+    assert released == [True] and isinstance(failure.value, FinalError), "given back, and not retried"

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import msgpack
 import pytest
 
+from generation.engine import OutOfGPUMemory
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn
 from generation.queue import CancelResult, JobQueue, NoWorkerForModel, keys, serialize
@@ -231,3 +232,12 @@ async def test_a_malformed_record_settles_its_own_job_and_breaks_no_other(queue:
     assert settled is not None and "could not be read" in settled.reason, "it ends with a reason: refunded"
     unread = await queue.outcome("bad-outcome")
     assert unread is not None and unread.status == "failed" and "could not be read" in unread.reason
+
+
+async def test_out_of_gpu_memory_is_not_retried_and_says_what_to_change(queue: JobQueue) -> None:
+    engine = FailingEngine(OutOfGPUMemory("out of GPU memory at 1024x576, 25 frames — try a smaller size (-ar 1:1)"))
+    async with worker(queue, engine):
+        await queue.submit(job("oom"))
+        outcome = await queue.wait("oom", 10)
+    assert (outcome.status, outcome.tries, engine.calls) == ("failed", 1, 1)
+    assert "try a smaller size" in outcome.reason

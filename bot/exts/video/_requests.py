@@ -29,7 +29,7 @@ from generation.images import ImageError, check_whole, probe
 from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import OptionError, Options, build_job
-from generation.plan import PlanError, resolve
+from generation.plan import Plan, PlanError, resolve, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
 from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
@@ -296,20 +296,26 @@ class VideoRequests:
             info = probe(image)
             size = (info.width, info.height)
         try:
-            return price(job, spec, size, source_frames)
+            job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:
             raise Refused(str(exc)) from None
+        serving = [(w.gpu_memory_gb, w.memory_mode) for w in await s.queue.workers() if job.model in w.models]
+        refusal = unfit(spec, plan, serving)
+        if refusal is not None:  # refused before any credit is held
+            raise Refused(refusal)
+        return job, cost
 
 
 def price(
     job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0
-) -> tuple[VideoJob, int]:
+) -> tuple[VideoJob, int, Plan]:
     """The job as it will render (`plan.resolve`, as the engine plans it) and its credits; PlanError if
     the model cannot run it."""
     plan = resolve(job, spec, input_size, source_frames)
     # The job says exactly what was priced: the worker renders this, whatever its defaults.
     job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
-    return job, job_cost(plan.width, plan.height, plan.frames, plan.steps, spec.cost_factor) + (1 if job.smooth else 0)
+    cost = job_cost(plan.width, plan.height, plan.frames, plan.steps, spec.cost_factor) + (1 if job.smooth else 0)
+    return job, cost, plan
 
 
 def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
