@@ -93,6 +93,7 @@ class VideoJob:
     byte_budget: int = DEFAULT_BYTE_BUDGET
     max_pixels: int | None = None  # cap on width x height (per-server limit)
     user_id: str = ""  # who asked; used for queue fairness only
+    guild_id: str = ""  # the server it was asked in ("0": direct messages); queue fairness only
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self, "video_job")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import msgpack
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.utils import timestamp_ms
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio.retry import Retry
@@ -27,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from generation.envconfig import mask_url
+from generation.fairqueue import FairQueue, Place
 from generation.jobs import Stage, VideoJob, VideoResult
 
 __all__ = [
@@ -51,8 +53,7 @@ log = logging.getLogger(__name__)
 
 class keys:
     QUEUE = "motionbot:queue"  # arq's sorted set of job ids
-    META = "motionbot:meta"  # hash: job id -> msgpack [model, user]
-    USER_LAST_START = "motionbot:user-last-start"  # hash: user -> ms of their last job start
+    META = "motionbot:meta"  # hash: job id -> msgpack [model, user, server]: where it waits (fairqueue)
     PROGRESS_CHANNEL = "motionbot:progress"  # pub/sub: job ids whose progress changed
     WORKERS = "motionbot:worker:"  # + worker id: msgpack WorkerInfo, expires without heartbeats
     IN_PROGRESS = "arq:in-progress:"  # arq's lock on a running job: the worker's lease
@@ -68,10 +69,6 @@ class keys:
     @staticmethod
     def cancel(job_id: str) -> str:
         return f"motionbot:cancel:{job_id}"
-
-    @staticmethod
-    def user_jobs(user: str) -> str:
-        return f"motionbot:user-jobs:{user}"
 
     @staticmethod
     def durations(model: str) -> str:
@@ -93,13 +90,16 @@ def deserialize(raw: bytes) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)
 
 
-def _meta(raw: bytes | None) -> tuple[str, str] | None:
-    """A job's routing record (model, user), or None when it is missing or unreadable."""
+def _meta(raw: bytes | None) -> Place | None:
+    """A job's routing record, or None when it is missing or unreadable."""
     try:
-        model, user = deserialize(raw) if raw is not None else (None, None)
+        fields = deserialize(raw) if raw is not None else [None, None]
+        model, user, server = (*fields, "") if len(fields) == 2 else fields  # [model, user]: motionbot 0.1
     except Exception:  # garbage in Redis: msgpack raises several unrelated types
         return None
-    return (model, user) if isinstance(model, str) and isinstance(user, str) else None
+    if isinstance(model, str) and isinstance(user, str) and isinstance(server, str):
+        return Place(model, server, user)
+    return None
 
 
 _RETRY_WAIT_S = 0.25
@@ -211,6 +211,7 @@ class JobQueue:
     def __init__(self, redis: ArqRedis, settings: QueueSettings):
         self.redis = redis
         self.settings = settings
+        self.fair = FairQueue(redis)
 
     @classmethod
     async def connect(cls, settings: QueueSettings, *, retry_s: float = 60.0) -> JobQueue:
@@ -232,16 +233,14 @@ class JobQueue:
             return False
         if require_worker and not any(job.model in w.models for w in await self.workers()):
             raise NoWorkerForModel(f"no GPU worker serving `{job.model}` is online right now")
-        user_key = keys.user_jobs(job.user_id)
-        # Routing metadata first: a worker that sees the job id must also see its model.
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.META, job.job_id, serialize([job.model, job.user_id]))
-            pipe.sadd(user_key, job.job_id)
-            await pipe.execute()
+        # Routing metadata first, then arq's job, then its place in line: a worker that takes it finds both.
+        place = Place(job.model, job.guild_id, job.user_id)
+        await self.redis.hset(keys.META, job.job_id, serialize([place.model, place.user, place.server]))
         queued = await self.redis.enqueue_job(
             RENDER_FUNCTION, job.to_dict(), _job_id=job.job_id, _expires=self.settings.result_ttl_s + 86400
         )
         if queued is not None:
+            await self.fair.add(job.job_id, place, timestamp_ms())
             await self.publish_progress(job.job_id, Progress(Stage.QUEUED, 0, 0, time.time()))
         return queued is not None
 
@@ -303,7 +302,7 @@ class JobQueue:
             log.warning("job %s: unreadable routing record in Redis", job_id)
             await self.give_up(job_id, "its queue record could not be read; you were not charged")
             return QueueState(QueueStatus.FAILED)
-        model = meta[0]
+        model = meta.model
         progress = await self.progress(job_id)
         if await self.redis.exists(keys.IN_PROGRESS + job_id):
             return QueueState(QueueStatus.RUNNING, progress=progress, served=True)
@@ -316,42 +315,9 @@ class JobQueue:
         return QueueState(QueueStatus.QUEUED, position=position, eta_s=eta, progress=progress, served=bool(workers))
 
     async def position(self, job_id: str) -> int | None:
-        """1-based place among queued jobs of the same model, under the per-user round robin."""
-        ids = [i.decode() for i in await self.redis.zrange(keys.QUEUE, 0, 999)]
-        if job_id not in ids:
-            return None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.META, ids)
-            for other in ids:
-                pipe.exists(keys.IN_PROGRESS + other)
-            metas, *running = await pipe.execute()
-        queued: list[tuple[str, str, str]] = []  # (id, model, user) in queue order
-        for other, raw, is_running in zip(ids, metas, running, strict=True):
-            meta = _meta(raw)
-            if meta is not None and not is_running:  # an unreadable record is settled by its own job's watcher
-                queued.append((other, *meta))
-        mine = next((q for q in queued if q[0] == job_id), None)
-        if mine is None:
-            return None
-        same_model = [q for q in queued if q[1] == mine[1]]
-        # Round robin: a user's k-th queued job (0 = oldest) starts in round k; each round serves every
-        # user with a job left, least recently started user first (as FairWorker._pick does).
-        k = sum(1 for q in same_model[: same_model.index(mine)] if q[2] == mine[2])
-        per_user: dict[str, int] = {}
-        first_index: dict[str, int] = {}
-        for index, (_, _, user) in enumerate(same_model):
-            per_user[user] = per_user.get(user, 0) + 1
-            first_index.setdefault(user, index)
-        users = list(per_user)
-        last = dict(zip(users, await self.redis.hmget(keys.USER_LAST_START, users), strict=True))
-
-        def rank(user: str) -> tuple[float, int]:
-            return float(last[user] or 0), first_index[user]
-
-        others = [user for user in users if user != mine[2]]
-        earlier_rounds = sum(min(per_user[user], k) for user in others)
-        same_round_ahead = sum(1 for user in others if per_user[user] > k and rank(user) < rank(mine[2]))
-        return k + earlier_rounds + same_round_ahead + 1
+        """1-based place among queued jobs of the same model, in the order the workers take them."""
+        place = _meta(await self.redis.hget(keys.META, job_id))
+        return await self.fair.position(job_id, place) if place is not None else None
 
     async def depth(self) -> int:
         """How many jobs the queue holds (waiting or running)."""
@@ -399,6 +365,8 @@ class JobQueue:
                 await pipe.execute()
             except WatchError:  # a worker took or finished it meanwhile: look again
                 return await self._take_back(job_id, stop_running=stop_running)
+        if not running and (place := _meta(await self.redis.hget(keys.META, job_id))) is not None:
+            await self.fair.remove(job_id, place)
         return "running" if running else "removed"
 
     async def record_outcome(
@@ -412,8 +380,7 @@ class JobQueue:
         worker: str = "",
     ) -> bool:
         """Store a job's final outcome once; False if it already had one (a re-run after a crash)."""
-        meta = _meta(await self.redis.hget(keys.META, job_id))
-        user = meta[1] if meta is not None else ""
+        place = _meta(await self.redis.hget(keys.META, job_id))
         record = {
             "status": status.value,
             "reason": reason,
@@ -423,9 +390,12 @@ class JobQueue:
             "finished_at": time.time(),
         }
         stored = await self.redis.set(keys.outcome(job_id), serialize(record), ex=self.settings.result_ttl_s, nx=True)
+        if place is not None:
+            await self.fair.remove(job_id, place)  # also out of "started"
+        else:
+            await self.fair.settled(job_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(keys.META, job_id)
-            pipe.srem(keys.user_jobs(user), job_id)
             pipe.delete(keys.cancel(job_id))
             pipe.publish(keys.PROGRESS_CHANNEL, job_id)
             await pipe.execute()

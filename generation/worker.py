@@ -29,6 +29,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from generation.fairqueue import PREFIX, FairQueue
 from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
 from generation.metrics import WorkerMetrics
 from generation.progress import FinalError, JobCancelled, ProgressFn
@@ -39,6 +40,7 @@ from generation.queue import (
     QueueSettings,
     QueueStatus,
     WorkerInfo,
+    _meta,
     deserialize,
     keys,
     redis_settings,
@@ -140,7 +142,6 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
     def on_progress(stage: Stage, step: int, total: int) -> None:
         latest[:] = [Progress(stage, step, total, time.time(), state.id)]
 
-    await queue.redis.hset(keys.USER_LAST_START, job.user_id, timestamp_ms())
     state.current_job = job_id
     lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest))
     loop = asyncio.get_running_loop()
@@ -250,39 +251,64 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
 
 
 class FairWorker(Worker):
-    """arq's worker with our job choice: only served models, per-user round robin."""
+    """arq's worker with our job choice: only served models, fair across servers then users (fairqueue)."""
 
     def __init__(self, state: WorkerState, **kwargs: Any):
         super().__init__(**kwargs)
         self.state = state
+        self._swept_at = 0
 
     async def _pick(self) -> list[bytes]:
-        ids = await self.pool.zrangebyscore(self.queue_name, min=float("-inf"), max=timestamp_ms(), start=0, num=500)
-        if not ids:
+        """The next job this worker may run: the fair order's head among the models it serves, the one
+        queued longest ago. Before that, jobs whose worker died go back to the front of their line."""
+        assert self.state.queue is not None
+        fair = self.state.queue.fair
+        now = timestamp_ms()
+        if now - self._swept_at > 2000:
+            self._swept_at = now
+            orphan = await self._recover(fair, now)
+            if orphan is not None:
+                return [orphan.encode()]
+        heads = {model: await fair.head_age(model) for model in self.state.models}
+        waiting = {model: age for model, age in heads.items() if age is not None}
+        if not waiting:
             return []
-        async with self.pool.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.META, ids)
-            for job_id in ids:
-                pipe.exists(keys.IN_PROGRESS + job_id.decode())
-            metas, *running = await pipe.execute()
-        oldest_of_user: dict[str, bytes] = {}
-        for job_id, meta, busy in zip(ids, metas, running, strict=True):
-            if busy:
+        job = await fair.take(min(waiting, key=waiting.__getitem__), now)
+        return [job.encode()] if job else []
+
+    async def _recover(self, fair: FairQueue, now: int) -> str | None:
+        """Put back what no worker holds any more: a job taken whose worker died (or that arq deferred to
+        retry), and a job in arq's queue without a place in line. One with an unreadable record is
+        returned, to run and fail loudly."""
+        for job_id in await fair.started():
+            if await self._held_or_gone(job_id, now, grace_ms=5000):
                 continue
-            try:
-                model, user = deserialize(meta) if meta else (None, "")
-            except Exception:
-                model, user = None, ""  # unreadable metadata: let the job run and fail loudly
-            if model is None or model in self.state.models:
-                oldest_of_user.setdefault(str(user), job_id)
-        if not oldest_of_user:
-            return []
-        users = list(oldest_of_user)
-        last_start = await self.pool.hmget(keys.USER_LAST_START, users)
-        order = {
-            user: (float(last or 0), index) for index, (user, last) in enumerate(zip(users, last_start, strict=True))
-        }
-        return [oldest_of_user[min(users, key=order.__getitem__)]]
+            place = _meta(await self.pool.hget(keys.META, job_id))
+            if place is not None:
+                await fair.add(job_id, place, now, front=True)
+        for raw in await self.pool.zrangebyscore(self.queue_name, min=float("-inf"), max=now, start=0, num=100):
+            job_id = raw.decode()
+            if await self._held_or_gone(job_id, now, grace_ms=0):
+                continue
+            place = _meta(await self.pool.hget(keys.META, job_id))
+            if place is None:
+                return job_id  # arq reads it, fails it, and finish_failed_job records why
+            if place.model in self.state.models and not await fair.placed(job_id, place):
+                await fair.add(job_id, place, now)
+        return None
+
+    async def _held_or_gone(self, job_id: str, now: int, grace_ms: int) -> bool:
+        """A job some worker holds, that has ended, or was taken less than `grace_ms` ago."""
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.IN_PROGRESS + job_id)
+            pipe.exists(keys.outcome(job_id))
+            pipe.zscore(self.queue_name, job_id)
+            pipe.zscore(f"{PREFIX}started", job_id)
+            running, ended, score, taken = await pipe.execute()
+        if score is None or ended:
+            await self.state.queue.fair.settled(job_id)  # type: ignore[union-attr]
+            return True
+        return bool(running) or score > now or (taken is not None and now - taken < grace_ms)
 
     async def _poll_iteration(self) -> None:
         # arq's loop, with `_pick` choosing the job instead of "the oldest one".

@@ -158,6 +158,14 @@ class Quotas:
                 (guild_id, user_id),
             ) as cursor:
                 unfinished = (await cursor.fetchone() or (0,))[0]
+            async with conn.execute(
+                "SELECT COUNT(*) FROM reservations WHERE guild_id = ? AND state = 'reserved'", (guild_id,)
+            ) as cursor:
+                in_server = (await cursor.fetchone() or (0,))[0]
+            if in_server >= self.guilds.defaults.max_queued_per_server:
+                raise TooManyQueued(
+                    f"this server already has {in_server} videos on the way, the most it may; try again soon"
+                )
             if unfinished >= settings.max_queued:
                 raise TooManyQueued(
                     f"you already have {unfinished} videos on the way (the limit is {settings.max_queued}); "

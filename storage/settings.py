@@ -19,6 +19,7 @@ class StorageSettings(BaseSettings):
     dms_allowed: bool = True
     cooldown_s: NonNegativeInt = 0  # between two jobs of one user in one server
     max_queued: NonNegativeInt = 3  # unfinished jobs per user per server
+    max_queued_per_server: PositiveInt = 500  # unfinished jobs of a whole server: one server cannot flood all
     timezone: str = "UTC"  # when the day's credits reset (00:00 there)
     max_input_mb_per_user: PositiveInt = 100  # input files kept for Reroll / Remix, per user per server
     max_input_mb_per_server: PositiveInt = 1000  # the same for a whole server (the oldest go first)

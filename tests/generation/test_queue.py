@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -219,8 +220,8 @@ async def test_workers_report_what_they_serve(queue: JobQueue) -> None:
 
 
 async def test_a_malformed_record_settles_its_own_job_and_breaks_no_other(queue: JobQueue) -> None:
-    for job_id in ("fine", "bad-meta", "bad-progress"):
-        await queue.submit(job(job_id, user=job_id), require_worker=False)
+    for index, job_id in enumerate(("fine", "bad-meta", "bad-progress")):
+        await queue.submit(job(job_id, user=f"u{index}"), require_worker=False)
     await queue.redis.hset(keys.META, "bad-meta", b"\xc1 not msgpack")
     await queue.redis.set(keys.progress("bad-progress"), serialize(["warp-speed", 1, 2, 0.0, "w"]))
     await queue.redis.set(keys.outcome("bad-outcome"), serialize({"reason": "no status here"}))
@@ -241,3 +242,50 @@ async def test_out_of_gpu_memory_is_not_retried_and_says_what_to_change(queue: J
         outcome = await queue.wait("oom", 10)
     assert (outcome.status, outcome.tries, engine.calls) == ("failed", 1, 1)
     assert "try a smaller size" in outcome.reason
+
+
+def placed(job_id: str, user: str, model: str = "svd-xt", server: str = "s1") -> VideoJob:
+    return dataclasses.replace(job(job_id, user, model, steps=1), guild_id=server)
+
+
+async def submit_all(queue: JobQueue, jobs: list[VideoJob]) -> None:
+    for item in jobs:
+        await queue.submit(item, require_worker=False)
+
+
+async def test_a_worker_finds_its_model_behind_600_jobs_of_another(queue: JobQueue) -> None:
+    await submit_all(queue, [placed(f"deep{i}", "flood") for i in range(600)])
+    await queue.submit(placed("mine", "me", model="animatediff"), require_worker=False)
+    assert await queue.position("mine") == 1
+    async with worker(queue, SleepEngine(0.01), models=["animatediff"]):
+        assert (await queue.wait("mine", 10)).status == "done"
+    assert await queue.position("deep0") == 1, "the other model's jobs wait as they were"
+
+
+async def test_a_newcomer_waits_one_turn_behind_a_600_job_backlog(queue: JobQueue) -> None:
+    await submit_all(queue, [placed(f"a{i}", "alice") for i in range(600)])
+    await queue.submit(placed("b0", "bob"), require_worker=False)
+    assert await queue.position("b0") == 2
+    async with worker(queue, SleepEngine(0.01)):
+        outcome = await queue.wait("b0", 20)
+    started = [o for o in [await queue.outcome(f"a{i}") for i in range(5)] if o is not None]
+    assert outcome.status == "done" and len(started) <= 2, "at most one of alice's jobs ran first (one in flight)"
+
+
+async def test_servers_take_turns_before_users_do(queue: JobQueue) -> None:
+    crowd = [placed(f"x{u}-{i}", f"x{u}", server="big") for i in range(20) for u in range(5)]
+    await submit_all(queue, crowd)
+    await queue.submit(placed("y0", "y", server="small"), require_worker=False)
+    assert await queue.position("y0") == 2, "one server's crowd cannot starve another server's user"
+    assert await queue.position("x0-0") == 1 and await queue.position("x1-0") == 3
+
+
+async def test_the_position_shown_is_the_order_the_worker_follows(queue: JobQueue) -> None:
+    mix = [placed(f"m{i}", f"u{i % 3}", server=f"s{i % 2}") for i in range(12)]
+    await submit_all(queue, mix)
+    positions = {item.job_id: await queue.position(item.job_id) for item in mix}
+    assert sorted(positions.values()) == list(range(1, 13))
+    async with worker(queue, SleepEngine(0.01)):
+        outcomes = {item.job_id: await queue.wait(item.job_id, 20) for item in mix}
+    ran = sorted(outcomes, key=lambda job_id: outcomes[job_id].finished_at)
+    assert ran == sorted(positions, key=positions.__getitem__)

@@ -17,6 +17,7 @@ from storage.quotas import (
     TooManyQueued,
     job_cost,
 )
+from storage.settings import StorageSettings
 from tests.storage.conftest import Clock
 
 G, U, ADMIN = 1001, 42, 7
@@ -209,3 +210,15 @@ async def test_a_clock_stepped_back_across_midnight_gives_no_second_allowance(qu
     clock.now = datetime(2026, 3, 10, 23, 55, tzinfo=UTC)  # NTP steps the clock back ten minutes
     with pytest.raises(QuotaExceeded):
         await quotas.reserve("again", G, U, 10)
+
+
+async def test_a_whole_server_has_a_cap_on_jobs_on_the_way(db: Database, clock: Clock) -> None:
+    defaults = StorageSettings(_env_file=None, max_queued_per_server=3)  # type: ignore[call-arg]
+    quotas = Quotas(db, Guilds(db, defaults), clock)
+    for user in range(3):
+        await quotas.reserve(f"j{user}", G, 100 + user, 1)
+    with pytest.raises(TooManyQueued, match="this server already has 3 videos"):
+        await quotas.reserve("j3", G, 200, 1)
+    await quotas.reserve("elsewhere", G + 1, 200, 1)  # another server is not affected
+    assert await quotas.commit("j0")
+    await quotas.reserve("j3", G, 200, 1)

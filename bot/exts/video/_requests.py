@@ -283,6 +283,7 @@ class VideoRequests:
             job,
             job_id=uuid.uuid4().hex,
             user_id=str(who.user_id),
+            guild_id=str(who.guild_id),
             byte_budget=budget,
             max_pixels=settings.max_pixels,
             image=image,
