@@ -5,6 +5,9 @@
 
 - submit throughput: jobs/s queued by one client, one at a time and 50 at once;
 - pick-up latency: submit -> the worker has started it, with an instant job (median, p95);
+- depth: with 0, 1k and 10k jobs already queued, side by side: the pick-up latency of a job for another
+  model (the worker must find it behind them) and a newcomer's wait behind one user's backlog of the
+  same model (how many of the backlog start first, and how long it waits);
 - scaling: jobs/s with 1, 2, 4 and 8 worker processes, each job sleeping `--job-s`, against the ideal
   of N / job-s. Near-linear means the queue, not the workers, is never the limit.
 """
@@ -30,18 +33,21 @@ from generation.local_redis import RedisServer  # noqa: E402
 from generation.queue import JobQueue, QueueSettings  # noqa: E402
 
 
-def a_job(job_id: str, steps: int = 1) -> VideoJob:
+def a_job(job_id: str, steps: int = 1, model: str = "animatediff", user: str | None = None) -> VideoJob:
     return VideoJob(
         job_id=job_id,
         kind=JobKind.TEXT_TO_VIDEO,
-        model="animatediff",
+        model=model,
         prompt="bench",
         steps=steps,
-        user_id=f"user{hash(job_id) % 7}",
+        user_id=user or f"user{hash(job_id) % 7}",
+        guild_id="bench",
     )
 
 
-def start_workers(url: str, count: int, job_s: float, prefix: str) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    url: str, count: int, job_s: float, prefix: str, models: str = "animatediff"
+) -> list[subprocess.Popen[bytes]]:
     env = os.environ | {"REDIS_URL": url, "PYTHONPATH": str(ROOT), "MOTIONBOT_QUEUE__POLL_S": "0.05"}
     return [
         subprocess.Popen(
@@ -53,7 +59,7 @@ def start_workers(url: str, count: int, job_s: float, prefix: str) -> list[subpr
                 "--dry-run",
                 str(job_s),
                 "--models",
-                "animatediff",
+                models,
                 "--id",
                 f"{prefix}{index}",
             ],
@@ -115,6 +121,58 @@ async def bench_pickup(queue: JobQueue, url: str, count: int) -> dict[str, float
     }
 
 
+async def fill(queue: JobQueue, count: int, model: str, user: str) -> None:
+    for batch in range(0, count, 100):
+        jobs = [a_job(f"{user}{i}", model=model, user=user) for i in range(batch, min(batch + 100, count))]
+        await asyncio.gather(*(queue.submit(job, require_worker=False) for job in jobs))
+
+
+async def started(queue: JobQueue, job_id: str) -> None:
+    while (progress := await queue.progress(job_id)) is None or not progress.worker:
+        if await queue.outcome(job_id) is not None:
+            return
+        await asyncio.sleep(0.002)
+
+
+async def bench_depth(queue: JobQueue, url: str, depths: list[int]) -> list[dict]:
+    rows = []
+    for depth in depths:
+        await queue.redis.flushdb()
+        await fill(queue, depth, "svd-xt", "other-model")  # waiting for a model this worker does not serve
+        workers = start_workers(url, 1, 0.0, f"depth{depth}-")
+        try:
+            await until_workers(queue, 1)
+            submitted = time.perf_counter()
+            await queue.submit(a_job("routed"))
+            await started(queue, "routed")
+            pickup = time.perf_counter() - submitted
+        finally:
+            stop(workers)
+        await queue.redis.flushdb()
+        await fill(queue, depth, "animatediff", "backlog")  # one user's backlog of the same model
+        workers = start_workers(url, 1, 0.01, f"wait{depth}-")
+        try:
+            await until_workers(queue, 1)
+            submitted = time.perf_counter()
+            await queue.submit(a_job("newcomer", user="newcomer"))
+            position = await queue.position("newcomer")
+            await started(queue, "newcomer")
+            wait = time.perf_counter() - submitted
+            ahead = sum([await queue.outcome(f"backlog{i}") is not None for i in range(min(depth, 50))])
+        finally:
+            stop(workers)
+        rows.append(
+            {
+                "queued": depth,
+                "pickup_ms": pickup * 1000,
+                "newcomer_position": position,
+                "newcomer_wait_ms": wait * 1000,
+                "backlog_started_first": ahead,
+            }
+        )
+    return rows
+
+
 async def bench_scaling(queue: JobQueue, url: str, counts: list[int], per_worker: int, job_s: float) -> list[dict]:
     rows = []
     for count in counts:
@@ -153,6 +211,7 @@ async def main() -> int:
     args = parser.parse_args()
     submits, pickups, per_worker = (200, 10, 2) if args.quick else (2000, 50, 8)
     counts = [1, 2] if args.quick else [1, 2, 4, 8]
+    depths = [0, 100, 1000] if args.quick else [0, 1000, 10000]
 
     with tempfile.TemporaryDirectory() as folder:
         server = RedisServer(Path(folder)).start()
@@ -160,6 +219,7 @@ async def main() -> int:
         try:
             figures: dict = await bench_submit(queue, submits)
             figures |= await bench_pickup(queue, server.url, pickups)
+            figures["depth"] = await bench_depth(queue, server.url, depths)
             figures["scaling"] = await bench_scaling(queue, server.url, counts, per_worker, args.job_s)
         finally:
             await queue.close()
@@ -173,6 +233,13 @@ async def main() -> int:
         f"pick-up latency (instant job, {pickups} jobs): median {figures['pickup_ms_median']:.1f} ms, "
         f"p95 {figures['pickup_ms_p95']:.1f} ms"
     )
+    print("queued ahead | pick-up, another model's jobs ahead | newcomer behind one user's backlog")
+    for row in figures["depth"]:
+        print(
+            f"{row['queued']:>12} | {row['pickup_ms']:>8.1f} ms"
+            f"{'':>26} | position {row['newcomer_position']}, started after {row['newcomer_wait_ms']:.0f} ms, "
+            f"{row['backlog_started_first']} of the backlog first"
+        )
     print(f"scaling ({args.job_s} s sleep jobs, {per_worker} per worker):")
     print(f"  {'workers':>7} {'jobs':>5} {'seconds':>8} {'jobs/s':>7} {'ideal':>6} {'efficiency':>10}")
     for row in figures["scaling"]:

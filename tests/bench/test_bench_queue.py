@@ -25,3 +25,6 @@ def test_queue_benchmark_reports_throughput_latency_and_scaling(tmp_path: Path) 
     # Two sleeping workers finish the same per-worker load in about the time one does: the queue scales.
     assert scaling[2]["jobs_per_s"] > 1.5 * scaling[1]["jobs_per_s"]
     assert "pick-up latency" in done.stdout
+    depth = {row["queued"]: row for row in figures["depth"]}
+    assert set(depth) == {0, 100, 1000}
+    assert depth[1000]["newcomer_position"] == 2 and depth[1000]["backlog_started_first"] <= 1, depth
