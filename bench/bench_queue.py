@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from generation.jobs import JobKind, VideoJob  # noqa: E402
 from generation.local_redis import RedisServer  # noqa: E402
-from generation.queue import JobQueue, QueueSettings  # noqa: E402
+from generation.queue import JobQueue, QueueSettings, keys  # noqa: E402
 
 
 def a_job(job_id: str, steps: int = 1, model: str = "animatediff", user: str | None = None) -> VideoJob:
@@ -134,6 +134,14 @@ async def started(queue: JobQueue, job_id: str) -> None:
         await asyncio.sleep(0.002)
 
 
+async def finished(queue: JobQueue, user: str, count: int) -> int:
+    """How many of a backlog's jobs have ended (the backlog runs oldest first)."""
+    async with queue.redis.pipeline(transaction=False) as pipe:
+        for index in range(min(count, 2000)):
+            pipe.exists(keys.outcome(f"{user}{index}"))
+        return sum(await pipe.execute()) if count else 0
+
+
 async def bench_depth(queue: JobQueue, url: str, depths: list[int]) -> list[dict]:
     rows = []
     for depth in depths:
@@ -153,12 +161,13 @@ async def bench_depth(queue: JobQueue, url: str, depths: list[int]) -> list[dict
         workers = start_workers(url, 1, 0.01, f"wait{depth}-")
         try:
             await until_workers(queue, 1)
+            before = await finished(queue, "backlog", depth)  # the worker is already busy with the backlog
             submitted = time.perf_counter()
             await queue.submit(a_job("newcomer", user="newcomer"))
             position = await queue.position("newcomer")
             await started(queue, "newcomer")
             wait = time.perf_counter() - submitted
-            ahead = sum([await queue.outcome(f"backlog{i}") is not None for i in range(min(depth, 50))])
+            ahead = await finished(queue, "backlog", depth) - before  # backlog jobs that ended meanwhile
         finally:
             stop(workers)
         rows.append(
