@@ -317,9 +317,10 @@ class FakeDiscord:
         dm: bool = False,
         attachments: dict[str, dict[str, Any]] | None = None,
         subcommand: list[str] | None = None,
+        guild_id: int = GUILD_ID,
     ) -> str:
         """Run a slash command; returns the interaction token. Attachment options: name -> upload();
-        user and role options: UserRef / RoleRef values."""
+        user and role options: UserRef / RoleRef values; `guild_id` another server the bot is in."""
         opts: list[dict[str, Any]] = []
         resolved: dict[str, Any] = {}
         for key, value in (options or {}).items():
@@ -350,6 +351,8 @@ class FakeDiscord:
         for role in roles or []:
             await self.add_role(role)
         payload = self._base_interaction(2, user_id, admin, roles or [], dm)
+        if guild_id != GUILD_ID and not dm:
+            payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
         payload["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": opts, "resolved": resolved}
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])

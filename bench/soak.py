@@ -1,0 +1,237 @@
+"""A soak: the real bot over the tests' fake Discord, a private Redis and dry-run workers, under chaos.
+
+    python bench/soak.py            # 500 jobs from 20 users on 3 servers, 4 workers
+    python bench/soak.py --quick    # 40 jobs from 6 users, 2 workers (the test suite runs this)
+
+While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Redis is restarted
+once and the bot once. Then it checks and prints: every job ended exactly once (delivered once, or
+refunded), the credits charged are the price of the delivered jobs, no input file is left for a job
+that did not deliver, the bot's memory stayed flat, and no error reached the logs. Exit 1 if any fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generation.local_redis import RedisServer  # noqa: E402
+from tests.conftest import png_bytes  # noqa: E402
+from tests.fake_discord import GUILD_ID, FakeDiscord  # noqa: E402
+from tests.support import Process, WorkerProcess  # noqa: E402
+
+TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
+_ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback")
+
+
+class Soak:
+    def __init__(self, folder: Path, args: argparse.Namespace):
+        self.folder, self.args = folder, args
+        self.redis = RedisServer(folder / "redis").start()
+        self.fake = FakeDiscord()
+        self.workers: dict[str, WorkerProcess] = {}
+        self.bots: list[Process] = []
+        self.spawned = 0
+        self.rss: list[tuple[int, int]] = []  # (jobs delivered, bot RSS in kB) of the last bot
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": self.fake.api_base,
+            "MOTIONBOT_ATTACHMENT_HOSTS": f"http://{self.fake.host}",
+            "REDIS_URL": self.redis.url,
+            "MOTIONBOT_DATABASE_PATH": str(self.folder / "motionbot.db"),
+            "MOTIONBOT_DAILY_CREDITS": "1000000",
+            "MOTIONBOT_MAX_QUEUED": "1000",
+            "MOTIONBOT_MAX_QUEUED_PER_SERVER": "10000",
+            "MOTIONBOT_WATCH_INTERVAL_S": "0.3",
+            "MOTIONBOT_PROGRESS_INTERVAL_S": "2",
+            "MOTIONBOT_METRICS_PORT": "0",
+            "MOTIONBOT_QUEUE__LEASE_S": "3",
+        }
+
+    async def start_bot(self) -> None:
+        before = self.fake.identified
+        self.bots.append(Process(["bot"], self.env(), self.folder / f"bot-{len(self.bots)}.log"))
+        await self.fake.wait_until(
+            lambda: self.fake.identified > before and self.fake.ready.is_set(), timeout=60, what="the bot to connect"
+        )
+
+    def start_worker(self) -> None:
+        self.spawned += 1
+        name = f"soak-{self.spawned}"
+        args = ["--dry-run", str(self.args.job_s), "--id", name, "--metrics-port", "0"]
+        env = self.env() | {"DISCORD_TOKEN": ""}
+        self.workers[name] = WorkerProcess(self.redis.url, args, env, self.folder / f"{name}.log")
+
+    def db(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.folder / "motionbot.db", timeout=10) as conn:
+            return conn.execute(sql).fetchall()
+
+    async def chaos(self, stop: asyncio.Event) -> dict[str, int]:
+        """Kill a random worker every few seconds (and start another); restart Redis and the bot once."""
+        done = {"worker_kills": 0, "redis_restarts": 0, "bot_restarts": 0}
+        while not stop.is_set():
+            await asyncio.sleep(self.args.kill_every_s)
+            name = random.choice(sorted(self.workers))
+            self.workers.pop(name).stop()  # SIGKILL, mid-job or not
+            self.start_worker()
+            done["worker_kills"] += 1
+            if done["worker_kills"] == 2:
+                self.redis.stop()
+                await asyncio.sleep(1)
+                self.redis.start()
+                done["redis_restarts"] += 1
+        return done
+
+    async def restart_bot(self) -> None:
+        self.bots[-1].signal(signal.SIGTERM)
+        await asyncio.to_thread(self.bots[-1].wait, 30)
+        await self.start_bot()
+
+    async def run(self) -> dict[str, object]:
+        args = self.args
+        await self.fake.start()
+        await self.start_bot()
+        for _ in range(args.workers):
+            self.start_worker()
+        stop = asyncio.Event()
+        chaos = asyncio.create_task(self.chaos(stop))
+        started = time.monotonic()
+        restarted = False
+        for index in range(args.jobs):
+            user = 5000 + index % args.users
+            guild = GUILD_ID + user % args.servers
+            if index % 2:
+                image = self.fake.upload("in.png", png_bytes(96 + index % 7, 64))
+                await self.fake.slash(
+                    "animate", {"prompt": f"soak {index}"}, attachments={"image": image}, user_id=user, guild_id=guild
+                )
+            else:
+                await self.fake.slash("imagine-video", {"prompt": f"soak {index}"}, user_id=user, guild_id=guild)
+            await asyncio.sleep(args.gap_s)
+            if not restarted and index >= args.jobs // 5:  # the bot goes down with jobs in flight
+                restarted = True
+                await self.restart_bot()
+        ended = await self.until_settled(timeout=args.timeout_s)
+        stop.set()
+        kills = await chaos
+        figures: dict[str, object] = {"jobs_asked": args.jobs, "seconds": round(time.monotonic() - started, 1)}
+        figures |= kills | {"bot_restarts": 1, "all_ended": ended} | self.check()
+        return figures
+
+    async def until_settled(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            open_jobs = self.db("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0]
+            delivered = self.db("SELECT COUNT(*) FROM jobs WHERE state = 'delivered'")[0][0]
+            self.rss.append((delivered, _rss_kb(self.bots[-1])))
+            if not open_jobs and delivered:
+                return True
+            await asyncio.sleep(1)
+        return False
+
+    def check(self) -> dict[str, object]:
+        jobs = dict(self.db("SELECT job_id, state FROM jobs"))
+        delivered = {job for job, state in jobs.items() if state == "delivered"}
+        posted: dict[str, int] = {}
+        for message in self.fake.messages.values():
+            for name in message.files:
+                posted[name[10:18]] = posted.get(name[10:18], 0) + 1  # motionbot-<job id[:8]>.mp4
+        once = all(posted.get(job[:8]) == 1 for job in delivered) and len(posted) == len(delivered)
+        reservations = dict(self.db("SELECT job_id, state FROM reservations"))
+        settled = all(
+            reservations.get(job) == ("committed" if state == "delivered" else "refunded")
+            for job, state in jobs.items()
+            if job in reservations
+        )
+        charged = self.db("SELECT COALESCE(SUM(cost), 0) FROM reservations WHERE state = 'committed'")[0][0]
+        price = self.db("SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE state = 'delivered'")[0][0]
+        left = self.db("SELECT COUNT(*) FROM input_refs r JOIN jobs j USING (job_id) WHERE j.state != 'delivered'")
+        errors = [
+            line
+            for path in self.folder.glob("*.log")
+            for line in path.read_text(errors="replace").splitlines()
+            if _ERROR.search(line)
+        ]
+        after = [kb for count, kb in self.rss if count >= len(delivered) // 5 and kb]
+        first_kb, last_kb = (after[0], after[-1]) if after else (0, 0)
+        return {
+            "jobs": len(jobs),
+            "delivered": len(delivered),
+            "refunded": sum(1 for state in jobs.values() if state in ("failed", "cancelled")),
+            "each_delivered_once": once,
+            "each_settled_once": settled,
+            "credits_charged": charged,
+            "price_of_delivered": price,
+            "inputs_left_for_undelivered": left[0][0],
+            "bot_rss_mb_first_last": [round(first_kb / 1024, 1), round(last_kb / 1024, 1)],
+            "errors_in_logs": len(errors),
+            "first_errors": errors[:5],
+        }
+
+    async def close(self) -> None:
+        for process in [*self.workers.values(), *self.bots]:
+            process.stop()
+        await self.fake.stop()
+        self.redis.stop()
+
+
+def _rss_kb(process: Process) -> int:
+    try:
+        status = Path(f"/proc/{process.process.pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"VmRSS:\s+(\d+)", status)
+    return int(found[1]) if found else 0
+
+
+def passed(figures: dict[str, object]) -> bool:
+    first, last = figures["bot_rss_mb_first_last"]  # type: ignore[misc]
+    return bool(
+        figures["all_ended"]
+        and figures["each_delivered_once"]
+        and figures["each_settled_once"]
+        and figures["credits_charged"] == figures["price_of_delivered"]
+        and figures["inputs_left_for_undelivered"] == 0
+        and figures["errors_in_logs"] == 0
+        and last <= first * 1.3 + 30  # flat: no growth with the number of jobs
+    )
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    quick = dict(jobs=40, users=6, servers=3, workers=2, kill_every_s=2.0, gap_s=0.05, job_s=0.2, timeout_s=120)
+    full = dict(jobs=500, users=20, servers=3, workers=4, kill_every_s=4.0, gap_s=0.04, job_s=0.3, timeout_s=600)
+    for key, value in (quick if args.quick else full).items():
+        setattr(args, key, value)
+    with tempfile.TemporaryDirectory() as folder:
+        soak = Soak(Path(folder), args)
+        try:
+            figures = await soak.run()
+        finally:
+            await soak.close()
+    ok = passed(figures)
+    print(json.dumps(figures, indent=2))
+    print("soak passed" if ok else "soak FAILED")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures | {"passed": ok}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
