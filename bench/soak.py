@@ -129,6 +129,7 @@ class Soak:
         kills = await chaos
         figures: dict[str, object] = {"jobs_asked": args.jobs, "seconds": round(time.monotonic() - started, 1)}
         figures |= kills | {"bot_restarts": 1, "all_ended": ended} | self.check()
+        figures["no_request_lost"] = figures["jobs"] + figures["refused_at_submit"] == args.jobs  # type: ignore[operator]
         return figures
 
     async def until_settled(self, timeout: float) -> bool:
@@ -159,6 +160,13 @@ class Soak:
         charged = self.db("SELECT COALESCE(SUM(cost), 0) FROM reservations WHERE state = 'committed'")[0][0]
         price = self.db("SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE state = 'delivered'")[0][0]
         left = self.db("SELECT COUNT(*) FROM input_refs r JOIN jobs j USING (job_id) WHERE j.state != 'delivered'")
+        refused = sum(
+            1
+            for call in self.fake.calls
+            if call.method == "POST"
+            and re.search(r"/webhooks/\d+/[^/]+$", call.path)
+            and "⚠️" in str((call.payload or {}).get("content", ""))
+        )
         errors = [
             line
             for path in self.folder.glob("*.log")
@@ -169,6 +177,7 @@ class Soak:
         first_kb, last_kb = (after[0], after[-1]) if after else (0, 0)
         return {
             "jobs": len(jobs),
+            "refused_at_submit": refused,  # told so, nothing charged (e.g. while Redis restarted)
             "delivered": len(delivered),
             "refunded": sum(1 for state in jobs.values() if state in ("failed", "cancelled")),
             "each_delivered_once": once,
@@ -201,6 +210,7 @@ def passed(figures: dict[str, object]) -> bool:
     first, last = figures["bot_rss_mb_first_last"]  # type: ignore[misc]
     return bool(
         figures["all_ended"]
+        and figures["no_request_lost"]
         and figures["each_delivered_once"]
         and figures["each_settled_once"]
         and figures["credits_charged"] == figures["price_of_delivered"]
