@@ -220,7 +220,7 @@ async def main() -> int:
     args = parser.parse_args()
     submits, pickups, per_worker = (200, 10, 2) if args.quick else (2000, 50, 8)
     counts = [1, 2] if args.quick else [1, 2, 4, 8]
-    depths = [0, 100, 1000] if args.quick else [0, 1000, 10000]
+    depths = [0, 1000] if args.quick else [0, 1000, 10000]
 
     with tempfile.TemporaryDirectory() as folder:
         server = RedisServer(Path(folder)).start()

@@ -1,10 +1,10 @@
 """The GPU worker: an arq worker that renders one job at a time.
 
-- Routing and fairness: each poll picks, among queued jobs of the models this worker serves, the oldest
-  job of the user whose last job started longest ago (per-user round robin).
+- Routing and fairness: each poll takes the next job of `fairqueue` (servers first, then users) among
+  the models this worker serves, in O(log n) of the queue.
 - Lease: arq locks a running job with its in-progress key. The job shortens that lock to `lease_s` and
-  renews it every second, so when a worker dies (SIGKILL, OOM kill, lost host) another worker takes
-  the job within `lease_s` plus one poll, instead of after arq's job timeout.
+  renews it every second, so when a worker dies (SIGKILL, OOM kill, lost host) the job goes back to
+  the front of its line within `lease_s` plus a second, instead of after arq's job timeout.
 - Exactly-once outcome: the outcome is written with SET NX; a re-run after a crash finds it and stops.
 - Cancel: the client sets a flag; the renewal loop sees it and the pipeline stops at the next step.
 - SIGTERM: no new jobs; the running one gets `shutdown_grace_s` to finish, then is handed back at once.
@@ -264,7 +264,7 @@ class FairWorker(Worker):
         assert self.state.queue is not None
         fair = self.state.queue.fair
         now = timestamp_ms()
-        if now - self._swept_at > 2000:
+        if now - self._swept_at > 1000:
             self._swept_at = now
             orphan = await self._recover(fair, now)
             if orphan is not None:
@@ -281,7 +281,8 @@ class FairWorker(Worker):
         retry), and a job in arq's queue without a place in line. One with an unreadable record is
         returned, to run and fail loudly."""
         for job_id in await fair.started():
-            if await self._held_or_gone(job_id, now, grace_ms=5000):
+            # The grace covers the moment between `take` and arq locking the job (milliseconds).
+            if await self._held_or_gone(job_id, now, grace_ms=1000):
                 continue
             place = _meta(await self.pool.hget(keys.META, job_id))
             if place is not None:

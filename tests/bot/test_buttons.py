@@ -180,7 +180,7 @@ async def test_submit_then_cancel_again_and_again_leaves_nothing_stored(fake: Fa
     Image.fromarray(noise).save(out, format="PNG")  # about 1 MB that does not compress
     picture = out.getvalue()
     used_pages = []
-    for _ in range(4):
+    for _ in range(3):
         image = fake.upload("noise.png", picture)
         token = await fake.slash("animate", {"prompt": "slow -steps 60"}, attachments={"image": image}, user_id=2651)
         status = await fake.wait_until(
