@@ -11,9 +11,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
+from generation.__main__ import main
 from generation.encode import decode_frames, encode
 from generation.jobs import OutputFormat
+from generation.models import Family
+from generation.pipelines import RUNNERS
 from tests.conftest import png_bytes
 
 
@@ -122,28 +126,23 @@ def test_random_models_writes_absolute_paths_usable_from_anywhere(tmp_path: Path
     assert f". {env_file}" in done.stdout  # one instruction, with the file's real path
 
 
-def test_extend_and_smooth_an_existing_clip(tiny_models: dict[str, str], tmp_path: Path) -> None:
+def test_extend_and_smooth_an_existing_clip(
+    tiny_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # in this process: the command line's own code, without a second torch start
     gradient = np.linspace(0, 255, 48 * 80 * 3).reshape(48, 80, 3)
     frames = np.stack([np.roll(gradient, 4 * i, axis=1) for i in range(4)]).astype(np.uint8)
     (tmp_path / "a.mp4").write_bytes(encode(frames, 24, OutputFormat.MP4, 10 << 20).data)  # any clip will do
-    longer = run_cli(["render", "--extend", "a.mp4", "--out", "b.mp4", "-seed", "2"], tiny_models, tmp_path)
-    assert longer.returncode == 0 and "80x48, extended 4 → 7 frames" in longer.stdout, longer.stderr
-    smooth = run_cli(["render", "--smooth-clip", "b.mp4", "--out", "c.mp4"], tiny_models, tmp_path)
-    assert smooth.returncode == 0, smooth.stderr
+    assert main(["render", "--extend", "a.mp4", "--out", "b.mp4", "-seed", "2"]) == 0
+    assert "80x48, extended 4 → 7 frames" in capsys.readouterr().out
+    assert main(["render", "--smooth-clip", "b.mp4", "--out", "c.mp4"]) == 0
     assert len(decode_frames((tmp_path / "c.mp4").read_bytes())[0]) == 13  # 7 frames at 24 fps, first to last at 48
 
 
 def test_a_worker_whose_model_family_has_no_runner_stops_at_start_naming_it(
-    tiny_models: dict[str, str], tmp_path: Path
+    tiny_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = (
-        "import sys; from generation import pipelines; from generation.models import Family; "
-        "del pipelines.RUNNERS[Family.ANIMATEDIFF]; from generation.__main__ import main; "
-        "sys.exit(main(['worker', '--models', 'svd,animatediff', '--metrics-port', '0']))"
-    )
-    env = os.environ | tiny_models | {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "MOTIONBOT_DEVICE": "cpu"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 2, done.stderr
-    assert "model `animatediff` is of family `animatediff`, which has no runner" in done.stderr
+    monkeypatch.setenv("MOTIONBOT_DEVICE", "cpu")
+    monkeypatch.delitem(RUNNERS, Family.ANIMATEDIFF)
+    assert main(["worker", "--models", "svd,animatediff", "--metrics-port", "0"]) == 2
+    assert "model `animatediff` is of family `animatediff`, which has no runner" in capsys.readouterr().err
