@@ -1,7 +1,7 @@
 """A soak: the real bot over the tests' fake Discord, a private Redis and dry-run workers, under chaos.
 
     python bench/soak.py            # 500 jobs from 20 users on 3 servers, 4 workers
-    python bench/soak.py --quick    # 30 jobs from 6 users, 2 workers (the test suite runs this)
+    python bench/soak.py --quick    # 24 jobs from 6 users, 2 workers (the test suite runs this)
 
 While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Redis is restarted
 once and the bot once. Then it checks and prints: every job ended exactly once (delivered once, or
@@ -225,7 +225,7 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    quick = dict(jobs=30, users=6, servers=3, workers=2, kill_every_s=1.5, gap_s=0.04, job_s=0.2, timeout_s=120)
+    quick = dict(jobs=24, users=6, servers=3, workers=2, kill_every_s=1.5, gap_s=0.04, job_s=0.2, timeout_s=120)
     full = dict(jobs=500, users=20, servers=3, workers=4, kill_every_s=4.0, gap_s=0.04, job_s=0.3, timeout_s=600)
     for key, value in (quick if args.quick else full).items():
         setattr(args, key, value)

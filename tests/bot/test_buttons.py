@@ -113,7 +113,7 @@ async def test_smooth_interpolates_and_echoes_the_clip_it_made(fake: FakeDiscord
     assert "-model svd " in smooth.content and "-seed 9" in smooth.content and "-fps 24" in smooth.content
 
 
-_KEPT = ["-model svd", "-camera zoom in", "-ar 1:1", "-frames 6", "-steps 3", "-motion 3"]
+_KEPT = ["-model svd", "-camera zoom in", "-ar 1:1", "-frames 5", "-steps 3", "-motion 3"]
 
 
 async def test_reroll_and_remix_keep_every_option_of_the_source(fake: FakeDiscord, service: BotProcess) -> None:
@@ -127,7 +127,7 @@ async def test_reroll_and_remix_keep_every_option_of_the_source(fake: FakeDiscor
     for clip in (first, rerolled, remixed):
         assert all(flag in clip.content for flag in _KEPT), clip.content
         _codec, _, width, height, count = decode(next(iter(clip.files.values())))
-        assert (width, height, count) == (64, 64, 6)
+        assert (width, height, count) == (64, 64, 5)
     assert all(re.search(r"-seed (\d+)", c.content)[1] != "5" for c in (rerolled, remixed)), "new seeds"  # type: ignore[index]
     assert "a dog" in remixed.content
 
@@ -180,7 +180,7 @@ async def test_submit_then_cancel_again_and_again_leaves_nothing_stored(fake: Fa
     Image.fromarray(noise).save(out, format="PNG")  # about 1 MB that does not compress
     picture = out.getvalue()
     used_pages = []
-    for _ in range(3):
+    for _ in range(2):
         image = fake.upload("noise.png", picture)
         token = await fake.slash("animate", {"prompt": "slow -steps 60"}, attachments={"image": image}, user_id=2651)
         status = await fake.wait_until(

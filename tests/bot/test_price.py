@@ -31,7 +31,7 @@ def kind_of(model: str) -> JobKind:
     return JobKind.IMAGE_TO_VIDEO if Input.IMAGE in DEFAULT_MODELS[model].inputs else JobKind.TEXT_TO_VIDEO
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     model=st.sampled_from(sorted(DEFAULT_MODELS)),
     aspect=st.sampled_from([None, *Aspect]),
