@@ -84,6 +84,16 @@ end
 return false
 """
 
+_HEAD = """
+local prefix, model = ARGV[1], ARGV[2]
+local server = redis.call('ZRANGE', prefix .. 'servers:' .. model, 0, 0)[1]
+if not server then return false end
+local user = redis.call('ZRANGE', prefix .. 'users:' .. model .. ':' .. server, 0, 0)[1]
+if not user then return '0' end  -- an empty server entry: take clears it
+local head = redis.call('ZRANGE', prefix .. 'jobs:' .. model .. ':' .. server .. ':' .. user, 0, 0, 'WITHSCORES')
+return head[2] or '0'
+"""
+
 _REMOVE = """
 local prefix, model, server, user, job = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local servers = prefix .. 'servers:' .. model
@@ -113,6 +123,7 @@ class FairQueue:
         self._add = redis.register_script(_ADD)
         self._take = redis.register_script(_TAKE)
         self._remove = redis.register_script(_REMOVE)
+        self._head = redis.register_script(_HEAD)
 
     async def add(self, job_id: str, place: Place, at_ms: int, *, front: bool = False) -> None:
         """Queue a job (again); `front` puts it first among its user's jobs (a job whose worker died)."""
@@ -130,16 +141,10 @@ class FairQueue:
         return bool(removed)
 
     async def head_age(self, model: str) -> float | None:
-        """When the job `take` would return next was queued (ms), or None when nothing waits."""
-        servers = await self.redis.zrange(f"{PREFIX}servers:{model}", 0, 0)
-        if not servers:
-            return None
-        server = servers[0].decode()
-        users = await self.redis.zrange(f"{PREFIX}users:{model}:{server}", 0, 0)
-        if not users:
-            return 0.0  # an empty server entry: `take` clears it
-        head = await self.redis.zrange(f"{PREFIX}jobs:{model}:{server}:{users[0].decode()}", 0, 0, withscores=True)
-        return float(head[0][1]) if head else 0.0
+        """When the job `take` would return next was queued (ms), or None when nothing waits (one round trip:
+        every idle worker asks this for each model it serves on every poll)."""
+        head = await self._head(keys=[], args=[PREFIX, model])
+        return float(head) if head else None
 
     async def placed(self, job_id: str, place: Place) -> bool:
         """Whether a job waits in line or has been taken."""

@@ -279,37 +279,36 @@ class FairWorker(Worker):
     async def _recover(self, fair: FairQueue, now: int) -> str | None:
         """Put back what no worker holds any more: a job taken whose worker died (or that arq deferred to
         retry), and a job in arq's queue without a place in line. One with an unreadable record is
-        returned, to run and fail loudly."""
-        for job_id in await fair.started():
+        returned, to run and fail loudly. One pipelined look at every candidate."""
+        taken = await fair.started()
+        oldest = [raw.decode() for raw in await self.pool.zrangebyscore(self.queue_name, "-inf", now, 0, 100)]
+        candidates = list(dict.fromkeys(taken + oldest))
+        if not candidates:
+            return None
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in candidates:
+                pipe.exists(keys.IN_PROGRESS + job_id)
+                pipe.exists(keys.outcome(job_id))
+                pipe.zscore(self.queue_name, job_id)
+                pipe.zscore(f"{PREFIX}started", job_id)
+                pipe.hget(keys.META, job_id)
+            looks = await pipe.execute()
+        for index, job_id in enumerate(candidates):
+            running, ended, score, taken_at, meta = looks[5 * index : 5 * index + 5]
+            if score is None or ended:
+                await fair.settled(job_id)
+                continue
             # The grace covers the moment between `take` and arq locking the job (milliseconds).
-            if await self._held_or_gone(job_id, now, grace_ms=1000):
+            if running or score > now or (taken_at is not None and now - taken_at < 1000):
                 continue
-            place = _meta(await self.pool.hget(keys.META, job_id))
-            if place is not None:
-                await fair.add(job_id, place, now, front=True)
-        for raw in await self.pool.zrangebyscore(self.queue_name, min=float("-inf"), max=now, start=0, num=100):
-            job_id = raw.decode()
-            if await self._held_or_gone(job_id, now, grace_ms=0):
-                continue
-            place = _meta(await self.pool.hget(keys.META, job_id))
+            place = _meta(meta)
             if place is None:
                 return job_id  # arq reads it, fails it, and finish_failed_job records why
-            if place.model in self.state.models and not await fair.placed(job_id, place):
+            if taken_at is not None:
+                await fair.add(job_id, place, now, front=True)
+            elif place.model in self.state.models and not await fair.placed(job_id, place):
                 await fair.add(job_id, place, now)
         return None
-
-    async def _held_or_gone(self, job_id: str, now: int, grace_ms: int) -> bool:
-        """A job some worker holds, that has ended, or was taken less than `grace_ms` ago."""
-        async with self.pool.pipeline(transaction=False) as pipe:
-            pipe.exists(keys.IN_PROGRESS + job_id)
-            pipe.exists(keys.outcome(job_id))
-            pipe.zscore(self.queue_name, job_id)
-            pipe.zscore(f"{PREFIX}started", job_id)
-            running, ended, score, taken = await pipe.execute()
-        if score is None or ended:
-            await self.state.queue.fair.settled(job_id)  # type: ignore[union-attr]
-            return True
-        return bool(running) or score > now or (taken is not None and now - taken < grace_ms)
 
     async def _poll_iteration(self) -> None:
         # arq's loop, with `_pick` choosing the job instead of "the oldest one".

@@ -65,6 +65,13 @@ class Inputs:
     async def _trim(self, conn: Any, where: str, params: tuple[int, ...], cap: int) -> None:
         """Drop the oldest holds under `where` until the distinct files they hold fit in `cap` bytes."""
         async with conn.execute(
+            f"SELECT COALESCE(SUM(size), 0) FROM input_blobs WHERE hash IN "
+            f"(SELECT hash FROM input_refs r WHERE {where})",
+            params,
+        ) as cursor:
+            if (await cursor.fetchone())[0] <= cap:
+                return  # the usual case: one sum, no list of rows
+        async with conn.execute(
             f"SELECT r.job_id, r.hash, b.size FROM input_refs r JOIN input_blobs b ON b.hash = r.hash "
             f"WHERE {where} ORDER BY r.created_at DESC",
             params,

@@ -276,7 +276,8 @@ class VideoRequests:
             raise Refused(f"I can't make videos in this channel; try {channels}")
         job = draft(*self._models_for(kind, settings))
         spec = s.models[job.model]
-        if not any(job.model in worker.models for worker in await s.queue.workers()):
+        serving = [worker for worker in await s.queue.workers() if job.model in worker.models]
+        if not serving:
             raise Refused(f"no GPU worker serving `{job.model}` is online right now; try again later")
         budget = max(1 << 20, min(who.upload_limit, 25 << 20) - _MARGIN)
         job = dataclasses.replace(
@@ -300,8 +301,7 @@ class VideoRequests:
             job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:
             raise Refused(str(exc)) from None
-        serving = [(w.gpu_memory_gb, w.memory_mode) for w in await s.queue.workers() if job.model in w.models]
-        refusal = unfit(spec, plan, serving)
+        refusal = unfit(spec, plan, [(worker.gpu_memory_gb, worker.memory_mode) for worker in serving])
         if refusal is not None:  # refused before any credit is held
             raise Refused(refusal)
         return job, cost
