@@ -22,6 +22,7 @@ from generation.images import ImageError, fit, load_rgb, probe
 from generation.interpolate import interpolate, smooth_fps
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.models import CameraMode, ModelSpec
+from generation.options import segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
 from generation.progress import FinalError, ProgressFn, Reporter
@@ -63,35 +64,40 @@ class Engine:
 
     def plan(self, job: VideoJob, source: np.ndarray | None = None) -> Request:
         """Resolve a job against its model (`plan.resolve`, as the bot priced it); fail fast if it can't run.
-        `source` holds an EXTEND job's clip frames."""
+        `source` holds an EXTEND or UPSCALE job's clip frames."""
         spec = self.models.get(job.model)
         if spec is None:
             raise JobRejected(f"model `{job.model}` is not served here (served: {', '.join(self.models)})")
-        image: Image.Image | None = None
+        if job.end_image is not None and not spec.keyframes:
+            raise JobRejected(f"`{job.model}` cannot end on a given picture")
         size = None
         if job.kind is JobKind.IMAGE_TO_VIDEO:
             if job.image is None:
                 raise JobRejected("this job needs an image")
-            try:
-                info = probe(job.image)  # the header: plan first, then decode straight to the size needed
-            except ImageError as exc:
-                raise JobRejected(str(exc)) from None
-            size = (info.width, info.height)
-        elif source is not None:  # Extend: continue from the clip's last frame
-            image = Image.fromarray(source[-1])
-            size = image.size
+            size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
+            if job.end_image is not None:
+                _probe(job.end_image)
+        elif source is not None:  # Extend and Upscale: the clip's own size
+            size = (source.shape[2], source.shape[1])
         try:
             plan = resolve(job, spec, size, len(source) if source is not None else 0)
         except PlanError as exc:
             raise JobRejected(str(exc)) from None
-        if job.image is not None and image is None:
-            try:
-                image = load_rgb(job.image, cover=(plan.width, plan.height))
-            except ImageError as exc:
-                raise JobRejected(str(exc)) from None
+        width, height = plan.width, plan.height
+        image = end_image = video = None
+        if job.image is not None:
+            image = fit(_load(job.image, (width, height)), width, height, job.fit)
+        if job.end_image is not None:
+            end_image = fit(_load(job.end_image, (width, height)), width, height, job.fit)
+        if source is not None and job.kind is JobKind.EXTEND:
+            image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
+            last = source[-spec.extend_overlap :]  # LTX continues from the last frames
+            video = np.stack([np.asarray(fit(Image.fromarray(frame), width, height, job.fit)) for frame in last])
+        elif source is not None:  # Upscale: the clip, cut to the model's size multiple
+            video = source[:, :height, :width]
         return Request(
-            width=plan.width,
-            height=plan.height,
+            width=width,
+            height=height,
             frames=plan.frames,
             fps=plan.fps,
             steps=plan.steps,
@@ -101,7 +107,13 @@ class Engine:
             camera=job.camera,
             prompt=job.prompt,
             negative_prompt=job.negative_prompt if spec.takes_negative_prompt else "",
-            image=fit(image, plan.width, plan.height, job.fit) if image is not None else None,
+            image=image,
+            kind=job.kind,
+            end_image=end_image,
+            video=video,
+            prompts=tuple(segments_of(job.prompt)) if plan.segments > 1 else (),
+            overlap=spec.extend_overlap,
+            upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
         )
 
     def render(
@@ -113,12 +125,13 @@ class Engine:
         if job.kind is JobKind.SMOOTH:
             return self._smooth(job, reporter, started)
         source = None
-        if job.kind is JobKind.EXTEND:
+        if job.kind in (JobKind.EXTEND, JobKind.UPSCALE):
+            verb = "continue" if job.kind is JobKind.EXTEND else "upscale"
             spec = self.models.get(job.model)
-            if spec is not None and not spec.extends:  # before decoding anything
-                raise JobRejected(f"`{job.model}` cannot continue a clip")
-            source, fps = self._clip(job, "continue")
-            job = dataclasses.replace(job, fps=fps)  # the continuation plays at the clip's own rate
+            if spec is not None and not spec.takes(job.kind):  # before decoding anything
+                raise JobRejected(f"`{job.model}` cannot {verb} a clip")
+            source, fps = self._clip(job, verb)
+            job = dataclasses.replace(job, fps=fps)  # the new frames play at the clip's own rate
         request = self.plan(job, source)
         spec = self.models[job.model]
         reporter.stage(Stage.LOADING)
@@ -138,10 +151,10 @@ class Engine:
             ) from None
         generated = time.perf_counter()
         reporter.stage(Stage.ENCODING)
-        if spec.camera is CameraMode.VIRTUAL:
+        if spec.camera is CameraMode.VIRTUAL and job.kind is not JobKind.UPSCALE:
             frames = apply_camera(frames, request.camera, request.motion)
-        if source is not None:
-            frames = _join(source, frames)
+        if source is not None and job.kind is JobKind.EXTEND:
+            frames = _join(source, frames, spec.extend_overlap)
         result = self._finish(job, frames, job.fps, request.seed, request.steps, reporter, smooth=job.smooth)
         timings = {
             "load": loaded - started,
@@ -149,9 +162,8 @@ class Engine:
             "encode": time.perf_counter() - generated,
             "total": time.perf_counter() - started,
         }
-        return dataclasses.replace(
-            _with_timings(result, timings), source_frames=len(source) if source is not None else 0
-        )
+        extended = len(source) if source is not None and job.kind is JobKind.EXTEND else 0
+        return dataclasses.replace(_with_timings(result, timings), source_frames=extended)
 
     def _clip(self, job: VideoJob, verb: str) -> tuple[np.ndarray, int]:
         """The frames and fps of the job's input clip."""
@@ -199,10 +211,25 @@ class Engine:
         )
 
 
-def _join(clip: np.ndarray, continuation: np.ndarray) -> np.ndarray:
-    """The clip, then the continuation without its first frame (which re-renders the clip's last one)."""
+def _probe(data: bytes) -> tuple[int, int]:
+    try:
+        info = probe(data)
+    except ImageError as exc:
+        raise JobRejected(str(exc)) from None
+    return info.width, info.height
+
+
+def _load(data: bytes, cover: tuple[int, int]) -> Image.Image:
+    try:
+        return load_rgb(data, cover=cover)
+    except ImageError as exc:
+        raise JobRejected(str(exc)) from None
+
+
+def _join(clip: np.ndarray, continuation: np.ndarray, overlap: int) -> np.ndarray:
+    """The clip, then the continuation without its first `overlap` frames (which re-render the clip's last)."""
     height, width = clip.shape[1:3]
-    rest = continuation[1:]
+    rest = continuation[overlap:]
     if rest.shape[1:3] != (height, width):  # the clip was encoded smaller than the model renders
         size, lanczos = (width, height), Image.Resampling.LANCZOS
         rest = np.stack([np.asarray(Image.fromarray(frame).resize(size, lanczos)) for frame in rest])

@@ -33,7 +33,8 @@ __all__ = [
     "loads",
 ]
 
-SCHEMA_VERSION = 2  # 2: typed camera and aspect, EXTEND jobs
+SCHEMA_VERSION = 3  # 2: typed camera and aspect, EXTEND jobs; 3: end image, UPSCALE jobs, -upscale
+_READS = (2, 3)  # a version-2 payload is a version-3 one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 
 
@@ -46,6 +47,7 @@ class JobKind(enum.StrEnum):
     TEXT_TO_VIDEO = "text-to-video"
     EXTEND = "extend"  # continue an existing clip from its end (the Extend button)
     SMOOTH = "smooth"  # frame-interpolate an existing clip (the Smooth button)
+    UPSCALE = "upscale"  # twice the width and height of an existing clip (the Upscale button)
 
 
 class OutputFormat(enum.StrEnum):
@@ -78,7 +80,8 @@ class VideoJob:
     prompt: str = ""
     negative_prompt: str = ""
     image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL)
-    video: bytes | None = None  # input clip for EXTEND and SMOOTH
+    end_image: bytes | None = None  # the last frame too (/morph, `end`): keyframe models only
+    video: bytes | None = None  # input clip for EXTEND, SMOOTH and UPSCALE
     aspect: Aspect | None = None  # None = the input image's nearest aspect, or 16:9 for text
     fit: Fit = Fit.CROP
     frames: int | None = None  # None = the model's default
@@ -89,6 +92,7 @@ class VideoJob:
     seed: int | None = None  # None = the worker picks one and reports it
     steps: int | None = None  # None = the model's default
     smooth: bool = False
+    upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
     output: OutputFormat = OutputFormat.MP4
     byte_budget: int = DEFAULT_BYTE_BUDGET
     max_pixels: int | None = None  # cap on width x height (per-server limit)
@@ -100,7 +104,7 @@ class VideoJob:
 
     def request(self) -> dict[str, Any]:
         """The job without its input files: what the ledger keeps to echo, Reroll, Remix and Extend it."""
-        return _to_dict(dataclasses.replace(self, image=None, video=None), "video_job")
+        return _to_dict(dataclasses.replace(self, image=None, end_image=None, video=None), "video_job")
 
     @classmethod
     def from_dict(cls, data: object) -> VideoJob:
@@ -165,7 +169,7 @@ def _from_dict(cls: type[_T], data: object, type_name: str) -> _T:
         raise JobSchemaError(f"{type_name} payload must be a map, got {type(data).__name__}")
     payload = dict(data)
     version = payload.pop("schema", None)
-    if version != SCHEMA_VERSION:
+    if version not in _READS:
         raise JobSchemaError(
             f"{type_name} schema version {version!r} is not supported (this code reads version "
             f"{SCHEMA_VERSION}); run the same motionbot version on the bot and the workers"

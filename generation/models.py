@@ -32,6 +32,7 @@ class Family(enum.StrEnum):
     SVD = "svd"  # Stable Video Diffusion, image -> video
     ANIMATEDIFF = "animatediff"  # SD 1.5 + motion adapter, text -> video
     T2I_SVD = "t2i-svd"  # a fast text -> image model, then SVD
+    LTX = "ltx"  # LTX-Video: text and image -> video, keyframes, continuation, latent upscaling
 
 
 class Input(enum.StrEnum):
@@ -72,6 +73,7 @@ MOTION_LORAS = (
     "rolling-anticlockwise",
 )
 _NEEDS = {JobKind.IMAGE_TO_VIDEO: Input.IMAGE, JobKind.TEXT_TO_VIDEO: Input.TEXT}
+_MODE_FACTOR = {"full": 1.25, "balanced": 1.0, "low": 0.45}  # where a row gives only the balanced figure
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,17 @@ class ModelSpec:
     guidance: Guidance
     camera: CameraMode
     memory_gb: float  # GPU memory a native-size clip needs in the balanced memory mode (fp16)
-    extends: bool = False  # Extend can continue its clips (it animates a clip's last frame)
-    max_duration_s: float = 8.0  # how long Extend may grow a clip
+    memory_gb_full: float | None = None  # the same in the full and low modes (None: scaled from memory_gb)
+    memory_gb_low: float | None = None
+    extends: bool = False  # Extend can continue its clips
+    extend_overlap: int = 1  # frames of the clip a continuation is conditioned on (and re-renders)
+    max_duration_s: float = 8.0  # how long Extend or prompt travel may make a clip
     takes_negative_prompt: bool = False
+    keyframes: bool = False  # takes a last frame too (/morph, the `end` image)
+    travels: bool = False  # prompt travel: "a | b | c", one prompt per segment
+    upscales: bool = False  # Upscale (x2) runs on this model, for its own clips and other models'
     size_multiple: int = 64  # latent downsampling x UNet depth
+    frame_step: int = 1  # frame counts are frame_step * k + 1 (LTX: 8)
     variant: str | None = None  # e.g. "fp16" weight files on the hub
     adapter: str | None = None  # AnimateDiff motion adapter: hub id or folder
     adapter_file: str | None = None  # single-file adapter weights inside `adapter` (Lightning)
@@ -104,6 +113,12 @@ class ModelSpec:
     t2i_weights: str | None = None  # T2I_SVD: the text -> image model
     t2i_steps: int = 1
     t2i_guidance: float = 0.0
+    timesteps: tuple[float, ...] = ()  # a distilled checkpoint's own schedule (its step count is fixed)
+    upscale_timesteps: tuple[float, ...] = ()  # the same for the refine pass after the x2 latent upsampler
+    upsampler: str | None = None  # LTX's spatial latent upsampler: hub id or folder
+    guidance_rescale: float = 0.0
+    decode_timestep: float = 0.0  # LTX's VAE decodes at this timestep with this much noise (model card)
+    decode_noise_scale: float = 0.0
     cost_factor: float = 1.0  # GPU work per pixel x frame x step relative to SVD (quota credits)
 
     @property
@@ -114,11 +129,28 @@ class ModelSpec:
         """Whether this model can render a job of `kind` (Smooth runs on any model's worker)."""
         if kind is JobKind.EXTEND:
             return self.extends
+        if kind is JobKind.UPSCALE:
+            return self.upscales
         return kind is JobKind.SMOOTH or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
         """The most frames an extended clip may reach at `fps`."""
         return max(self.max_frames, int(self.max_duration_s * fps))
+
+    def follows_prompt(self, kind: JobKind) -> bool:
+        """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
+        return Input.TEXT in self.inputs or kind is JobKind.TEXT_TO_VIDEO
+
+    def frame_count(self, frames: int) -> int:
+        """`frames` rounded to the nearest count this model renders (frame_step * k + 1)."""
+        if self.frame_step == 1:
+            return frames
+        return max(self.frame_step + 1, round((frames - 1) / self.frame_step) * self.frame_step + 1)
+
+    def memory(self, mode: str) -> float:
+        """GPU memory (GB) a native-size clip needs in memory mode `mode`."""
+        given = {"full": self.memory_gb_full, "low": self.memory_gb_low}.get(mode)
+        return given if given is not None else self.memory_gb * _MODE_FACTOR.get(mode, 1.0)
 
 
 _SVD_GUIDANCE = Guidance(low=1.5, default=3.0, high=6.0)
@@ -126,6 +158,12 @@ _ADAPTER = "guoyww/animatediff-motion-adapter-v1-5-2"
 _SD15_BASE = "emilianJR/epiCRealism"
 _SVD_LICENCE = "stable-video-diffusion-community (Stability AI Community License)"
 _SD15_LICENCE = "creativeml-openrail-m (base model); apache-2.0 (motion adapter and LoRAs)"
+_LTX_LICENCE = "LTX-Video 0.9.7 Open Weights License (ltxv-open-weights; see the model card's use restrictions)"
+_LTX_UPSAMPLER = "Lightricks/ltxv-spatial-upscaler-0.9.7"
+# LTX-Video 0.9.7 13B in bf16: transformer 26 GB, VAE 1 GB, T5-XXL encoder 9.5 GB, activations at 768x512x121
+# about 5 GB (estimates, not yet measured on a GPU: see bench/bench_generation.py). Balanced runs the text
+# encoder on the CPU (embeddings cached per prompt); low also offloads the transformer between calls.
+_LTX_MEMORY = {"memory_gb": 33.0, "memory_gb_full": 42.0, "memory_gb_low": 28.0}
 
 DEFAULT_MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -234,6 +272,55 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             cost_factor=1.1,  # the text-to-image picture first
         ),
     )
+}
+
+_LTX = {
+    "family": Family.LTX,
+    "inputs": (Input.IMAGE, Input.TEXT),
+    "licence": _LTX_LICENCE,
+    "extends": True,
+    "extend_overlap": 9,  # a continuation is conditioned on the clip's last 9 frames (one latent frame + 1)
+    "max_duration_s": 20.0,
+    "takes_negative_prompt": True,
+    "keyframes": True,
+    "travels": True,
+    "upscales": True,
+    "width": 768,
+    "height": 512,
+    "size_multiple": 32,  # the VAE's 32x spatial compression
+    "frame_step": 8,  # and its 8x temporal compression: 8k + 1 frames
+    "frames": 121,  # 5 s at 24 fps
+    "max_frames": 257,
+    "camera": CameraMode.VIRTUAL,
+    "upsampler": _LTX_UPSAMPLER,
+    "guidance_rescale": 0.7,
+    "decode_timestep": 0.05,
+    "decode_noise_scale": 0.025,
+    **_LTX_MEMORY,
+}
+DEFAULT_MODELS |= {
+    "ltx": ModelSpec(
+        name="ltx",
+        description="LTX-Video 0.9.7 distilled: follows the prompt, keyframes, fast",
+        weights="Lightricks/LTX-Video-0.9.7-distilled",
+        steps=8,
+        max_steps=8,
+        guidance=Guidance(low=1.0, default=1.0, high=1.0),  # distilled: no classifier-free guidance
+        timesteps=(1000, 993, 987, 981, 975, 909, 725, 0.03),  # the model card's schedule
+        upscale_timesteps=(1000, 909, 725, 421, 0),
+        cost_factor=2.5,  # a 13B transformer: per pixel x frame x step about 2.5x SVD's work
+        **_LTX,  # type: ignore[arg-type]
+    ),
+    "ltx-dev": ModelSpec(
+        name="ltx-dev",
+        description="LTX-Video 0.9.7 dev: the full model, slower, finer",
+        weights="Lightricks/LTX-Video-0.9.7-dev",
+        steps=30,
+        max_steps=50,
+        guidance=Guidance(low=3.0, default=5.0, high=8.0),
+        cost_factor=5.0,  # classifier-free guidance runs the transformer twice per step
+        **_LTX,  # type: ignore[arg-type]
+    ),
 }
 
 KNOWN_MODELS = tuple(DEFAULT_MODELS)

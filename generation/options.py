@@ -20,10 +20,23 @@ from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, Vid
 from generation.models import KNOWN_MODELS, ModelSpec
 from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix
 
-__all__ = ["FLAGS", "OptionError", "Options", "build_job", "flags_line", "from_command", "parse_flags"]
+__all__ = [
+    "FLAGS",
+    "MAX_FRAMES",
+    "OptionError",
+    "Options",
+    "build_job",
+    "flags_line",
+    "from_command",
+    "parse_flags",
+    "segments_of",
+]
 
 MAX_PROMPT = 1000
 MAX_SEED = 2**32 - 1
+MAX_FRAMES = 257  # LTX's longest clip; each model's own maximum is checked against its registry row
+SEGMENTS = " | "  # prompt travel: "a cat sleeps | the cat wakes", one prompt per segment
+MAX_SEGMENTS = 4
 
 
 class OptionError(ValueError):
@@ -51,6 +64,7 @@ class Options:
     frames: int | None = None
     duration: float | None = None
     steps: int | None = None
+    upscale: bool | None = None
 
     def over(self, other: Options) -> Options:
         """These options, with `other`'s values wherever these are not given."""
@@ -65,7 +79,8 @@ class Options:
     def of(cls, job: VideoJob) -> Options:
         """Everything a job was made with, as options (the echo line, the Remix form)."""
         given = {name: getattr(job, name) for name in _OPTIONS if name != "duration"}
-        return cls(prompt=job.prompt, **given | {"negative_prompt": job.negative_prompt or None})
+        given |= {"negative_prompt": job.negative_prompt or None, "upscale": job.upscale or None}
+        return cls(prompt=job.prompt, **given)
 
 
 def _int_in(low: int, high: int) -> Callable[[str, object], int]:
@@ -118,6 +133,15 @@ def _text(limit: int) -> Callable[[str, object], str]:
     return check
 
 
+def _switch(flag: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("true", "false", "yes", "no", "on", "off"):
+        raise OptionError(flag, raw, "on or off")
+    return text in ("true", "yes", "on")
+
+
 def _camera(flag: str, raw: object) -> Camera:
     camera = raw if isinstance(raw, Camera) else Camera.parse(str(raw))
     if camera is None:
@@ -129,6 +153,7 @@ def _camera(flag: str, raw: object) -> Camera:
 class _Option:
     check: Callable[[str, Any], Any]
     flags: tuple[str, ...]  # the names users type; the first is the one the echo line uses
+    switch: bool = False  # a flag without a value: `-upscale`
 
 
 # Every option once: its check and its flags, in the order the echo line shows them.
@@ -139,11 +164,12 @@ _OPTIONS: dict[str, _Option] = {
     "fps": _Option(_int_in(8, 24), ("fps",)),
     "guidance": _Option(_float_in(8, 24), ("gs", "guidance")),
     "aspect": _Option(_aspect, ("ar", "aspect")),
-    "frames": _Option(_int_in(2, 128), ("frames",)),
+    "frames": _Option(_int_in(2, MAX_FRAMES), ("frames",)),
     "duration": _Option(_float_in(0.1, 16), ("duration",)),
     "steps": _Option(_int_in(1, 100), ("steps",)),
     "seed": _Option(_int_in(0, MAX_SEED), ("seed",)),
     "negative_prompt": _Option(_text(500), ("neg", "negative")),
+    "upscale": _Option(_switch, ("upscale",), switch=True),
 }
 _PROMPT = _text(MAX_PROMPT)
 FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
@@ -158,7 +184,10 @@ def flags_line(options: Options) -> str:
     parts = []
     for name in _OPTIONS:
         value = getattr(options, name)
-        if value is None or value == "":
+        if value is None or value == "" or value is False:
+            continue
+        if value is True:
+            parts.append(_flag_name(name))
             continue
         if name == "negative_prompt":
             value = '"' + value.replace('"', "'").replace("`", "'") + '"'  # shown inside a code span
@@ -198,6 +227,9 @@ def parse_flags(text: str) -> Options:
             raise OptionError(shown, token, "", f"`{shown}` is given twice")
         i += 1
         rest = tokens[i:]
+        if _OPTIONS[field].switch:
+            values[field] = True
+            continue
         if field == "camera" and rest and not rest[0][1]:
             words, owner = [], []  # camera words, split at hyphens ("zoom-in"), and the token each came from
             for index, (word, was_quoted) in enumerate(rest[:3]):
@@ -241,6 +273,11 @@ def parse_flags(text: str) -> Options:
     return Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
 
 
+def segments_of(prompt: str) -> list[str]:
+    """The prompts of a prompt-travel prompt ("a | b" -> ["a", "b"]); one prompt is one segment."""
+    return [part.strip() for part in prompt.split(SEGMENTS.strip())] if SEGMENTS in prompt else [prompt]
+
+
 def from_command(text: str = "", **typed: object) -> Options:
     """Options from a command: Pika flags inside `text`, overridden by typed values (None = not given)."""
     given = {name: value for name, value in typed.items() if value is not None}
@@ -259,6 +296,7 @@ def build_job(
     models: Mapping[str, ModelSpec],
     default_model: str,
     image: bytes | None = None,
+    end_image: bytes | None = None,
     user_id: str = "",
     smooth: bool = False,
     output: OutputFormat = OutputFormat.MP4,
@@ -277,6 +315,18 @@ def build_job(
         raise OptionError("-model", name, f"a model for {wanted} ({usable})")
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", "(empty)", "", "a prompt is needed to make a video from text")
+    able = {
+        "a last frame": (end_image is not None, "keyframes"),
+        "prompt travel (` | ` between prompts)": (SEGMENTS in options.prompt, "travels"),
+        "`-upscale`": (bool(options.upscale), "upscales"),
+    }
+    for what, (asked, field) in able.items():
+        if asked and not getattr(spec, field):
+            usable = ", ".join(n for n, s in models.items() if getattr(s, field) and s.takes(kind)) or "none enabled"
+            raise OptionError("-model", name, "", f"`{name}` cannot do {what}; models that can: {usable}")
+    segments = segments_of(options.prompt)
+    if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and not all(segments)):
+        raise OptionError("prompt", options.prompt, "", f"prompt travel takes 2–{MAX_SEGMENTS} non-empty prompts")
     fps = options.fps or 24  # VideoJob's default
     frames = options.frames
     if options.duration is not None:
@@ -292,13 +342,14 @@ def build_job(
         raise OptionError("-steps", options.steps, f"1–{spec.max_steps} on {name}")
     # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
     given = {field: getattr(options, field) for field in _OPTIONS if field not in ("model", "duration")}
-    given |= {"frames": frames, "camera": options.camera or None}  # "-camera none" is no move
+    given |= {"frames": frames, "camera": options.camera or None, "upscale": options.upscale or None}
     return VideoJob(
         job_id=job_id,
         kind=kind,
         model=name,
         prompt=options.prompt,
         image=image,
+        end_image=end_image,
         fit=fit,
         smooth=smooth,
         output=output,

@@ -1,7 +1,7 @@
 """What a job will render, worked out from the job and its model (torch-free).
 
 The bot prices a job with `resolve` and the engine renders what `resolve` says, so the two cannot
-disagree: the same width, height, frames, steps and fps for the same job on the same model.
+disagree: the same width, height, frames, steps, fps, segments and passes for the same job on the same model.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
+from generation.options import segments_of
 from generation.values import Aspect
 
-__all__ = ["Plan", "PlanError", "memory_needed", "resolve", "unfit"]
+__all__ = ["UPSCALE_STEPS", "Pass", "Plan", "PlanError", "memory_needed", "refine_steps", "resolve", "unfit"]
 
-# The memory modes' appetite relative to the registry's estimate (balanced): LOW offloads to the CPU.
-_MODE_FACTOR = {"full": 1.25, "balanced": 1.0, "low": 0.45}
+UPSCALE_STEPS = 4  # the refine pass after the x2 latent upsampler: 4 of 10 steps (denoise strength 0.4)
 
 
 class PlanError(ValueError):
@@ -23,55 +23,120 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
-class Plan:
-    aspect: Aspect
+class Pass:
+    """One run of the model: the unit of GPU work that prices a job and sizes its memory."""
+
     width: int
     height: int
-    frames: int  # frames the model renders (for EXTEND: the continuation's)
+    frames: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    aspect: Aspect
+    width: int  # the size the model renders at (UPSCALE: the clip's size)
+    height: int
+    frames: int  # frames the model renders per segment (EXTEND: the continuation's; UPSCALE: the clip's)
     steps: int
     fps: int
+    segments: int = 1  # prompt travel: one segment per prompt, each continuing the last one's final frames
+    overlap: int = 0  # frames each segment after the first shares with the one before
+    upscale: bool = False  # a x2 latent upscale and a short refine pass after (or instead of) generating
+
+    @property
+    def length(self) -> int:
+        """Frames of the generated part of the clip, all segments joined."""
+        return self.frames + (self.segments - 1) * (self.frames - self.overlap)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The clip's width and height as delivered."""
+        return (self.width * 2, self.height * 2) if self.upscale else (self.width, self.height)
+
+    def passes(self, spec: ModelSpec, kind: JobKind) -> list[Pass]:
+        """The model runs this plan makes: the segments, then the refine pass of an upscale."""
+        runs = [Pass(self.width, self.height, self.frames, self.steps)] * self.segments
+        if kind is JobKind.UPSCALE:
+            runs = []
+        if self.upscale:
+            runs.append(Pass(self.width * 2, self.height * 2, self.length, refine_steps(spec)))
+        return runs
+
+
+def refine_steps(spec: ModelSpec) -> int:
+    """Denoising steps of the refine pass after a x2 latent upscale."""
+    return max(1, len(spec.upscale_timesteps) - 1) if spec.upscale_timesteps else UPSCALE_STEPS
 
 
 def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0) -> Plan:
     """The plan for `job` on `spec`. `input_size` is the input image's (or the clip's frames') size;
-    `source_frames` the length of the clip an EXTEND job continues."""
+    `source_frames` the length of the clip an EXTEND or UPSCALE job starts from."""
     if not spec.takes(job.kind):
-        what = "continue a clip" if job.kind is JobKind.EXTEND else f"make {job.kind.value} clips"
-        raise PlanError(f"`{spec.name}` cannot {what}")
+        what = {JobKind.EXTEND: "continue a clip", JobKind.UPSCALE: "upscale a clip"}
+        raise PlanError(f"`{spec.name}` cannot {what.get(job.kind, f'make {job.kind.value} clips')}")
+    if job.kind is JobKind.UPSCALE:
+        return _upscale(job, spec, input_size, source_frames)
     frames = job.frames or spec.frames
     steps = job.steps or spec.steps
     if not 2 <= frames <= spec.max_frames:
         raise PlanError(f"`-frames` must be 2–{spec.max_frames} on {spec.name}, got {frames}")
     if not 1 <= steps <= spec.max_steps:
         raise PlanError(f"`-steps` must be 1–{spec.max_steps} on {spec.name}, got {steps}")
+    frames = min(spec.frame_count(frames), spec.max_frames)
+    longest = spec.max_total_frames(job.fps)
+    overlap = spec.extend_overlap
     if job.kind is JobKind.EXTEND:
-        # The continuation's first frame is the clip's last one again, and is dropped at the join.
-        longest = spec.max_total_frames(job.fps)
-        if source_frames + 1 > longest:
+        # The continuation re-renders the clip's last `overlap` frames; they are dropped at the join.
+        if source_frames + spec.frame_step > longest:
             raise PlanError(
                 f"this clip is as long as {spec.name} makes them ({longest / job.fps:.3g} s at {job.fps} fps)"
             )
-        frames = min(frames, longest - source_frames + 1)
+        room = longest - source_frames + overlap
+        frames = max(frames, overlap + spec.frame_step)  # at least some new frames
+        frames = min(frames, room if spec.frame_step == 1 else (room - 1) // spec.frame_step * spec.frame_step + 1)
+    segments = len(segments_of(job.prompt)) if spec.travels else 1
     aspect = job.aspect or (Aspect.nearest(*input_size) if input_size else Aspect.WIDE)
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)
-    return Plan(aspect, width, height, frames, steps, job.fps)
+    plan = Plan(aspect, width, height, frames, steps, job.fps, segments, overlap if segments > 1 else 0, job.upscale)
+    if segments > 1 and (frames <= overlap or plan.length > longest):
+        raise PlanError(
+            f"{segments} prompts of {frames} frames make {plan.length} frames; {spec.name} makes at most "
+            f"{longest} ({longest / job.fps:.3g} s at {job.fps} fps): use fewer -frames or fewer prompts"
+        )
+    return plan
 
 
-def memory_needed(spec: ModelSpec, plan: Plan, mode: str) -> float:
+def _upscale(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None, source_frames: int) -> Plan:
+    if input_size is None or source_frames < 2:
+        raise PlanError("there is no clip to upscale")
+    width, height = (side // spec.size_multiple * spec.size_multiple for side in input_size)
+    if width * height > spec.pixels * 1.1:
+        raise PlanError(f"this clip is already {input_size[0]}x{input_size[1]}: {spec.name} upscales smaller clips")
+    if min(width, height) < spec.size_multiple:
+        raise PlanError(f"this clip is too small to upscale ({input_size[0]}x{input_size[1]})")
+    frames = min(spec.max_total_frames(job.fps), source_frames)
+    return Plan(Aspect.nearest(width, height), width, height, frames, refine_steps(spec), job.fps, upscale=True)
+
+
+def memory_needed(spec: ModelSpec, plan: Plan, mode: str, kind: JobKind = JobKind.IMAGE_TO_VIDEO) -> float:
     """GPU memory (GB) a plan needs on a worker in `mode`: the registry's estimate for a native-size clip,
-    half of it weights, half activations that grow with pixels x frames."""
-    work = plan.width * plan.height * plan.frames / (spec.pixels * spec.frames)
-    return spec.memory_gb * _MODE_FACTOR.get(mode, 1.0) * (0.5 + 0.5 * work)
+    half of it weights, half activations that grow with pixels x frames of the largest pass."""
+    work = max(run.width * run.height * run.frames for run in plan.passes(spec, kind)) / (spec.pixels * spec.frames)
+    return spec.memory(mode) * (0.5 + 0.5 * work)
 
 
-def unfit(spec: ModelSpec, plan: Plan, workers: list[tuple[float, str]]) -> str | None:
+def unfit(
+    spec: ModelSpec, plan: Plan, workers: list[tuple[float, str]], kind: JobKind = JobKind.IMAGE_TO_VIDEO
+) -> str | None:
     """Why no worker can fit the plan, or None. `workers` are (GPU memory in GB, memory mode) of the online
     workers serving the model; one without a GPU memory figure (CPU, dry run) fits anything."""
-    if not workers or any(memory <= 0 or memory_needed(spec, plan, mode) <= memory for memory, mode in workers):
+    if not workers or any(memory <= 0 or memory_needed(spec, plan, mode, kind) <= memory for memory, mode in workers):
         return None
     largest = max(memory for memory, _ in workers)
-    needed = min(memory_needed(spec, plan, mode) for _, mode in workers)
+    needed = min(memory_needed(spec, plan, mode, kind) for _, mode in workers)
+    width, height = plan.size
     return (
-        f"`{spec.name}` at {plan.width}x{plan.height}, {plan.frames} frames needs about {needed:.0f} GB of GPU "
+        f"`{spec.name}` at {width}x{height}, {plan.length} frames needs about {needed:.0f} GB of GPU "
         f"memory and the largest GPU online has {largest:.0f} GB; try a smaller size (-ar 1:1) or fewer -frames"
     )

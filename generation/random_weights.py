@@ -16,17 +16,26 @@ import torch
 from diffusers import (
     AnimateDiffPipeline,
     AutoencoderKL,
+    AutoencoderKLLTXVideo,
     AutoencoderKLTemporalDecoder,
     EulerDiscreteScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    LTXConditionPipeline,
+    LTXLatentUpsamplePipeline,
+    LTXVideoTransformer3DModel,
     MotionAdapter,
     StableDiffusionPipeline,
     StableVideoDiffusionPipeline,
     UNet2DConditionModel,
     UNetSpatioTemporalConditionModel,
 )
+from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from safetensors.torch import save_file
+from tokenizers import Tokenizer, decoders, normalizers, processors
+from tokenizers import models as vocabularies
+from tokenizers import pre_tokenizers as splitters
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import (
     CLIPImageProcessor,
@@ -35,11 +44,23 @@ from transformers import (
     CLIPTokenizer,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    T5Config,
+    T5EncoderModel,
+    T5TokenizerFast,
 )
 
 from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, ModelSpec
 
-__all__ = ["BUILDERS", "Size", "build_animatediff", "build_sd", "build_svd", "write_models"]
+__all__ = [
+    "BUILDERS",
+    "Size",
+    "build_animatediff",
+    "build_ltx",
+    "build_ltx_upsampler",
+    "build_sd",
+    "build_svd",
+    "write_models",
+]
 
 Size = Literal["tiny", "real"]
 
@@ -210,6 +231,91 @@ def build_animatediff(size: Size = "tiny", seed: int = 0) -> AnimateDiffPipeline
     )
 
 
+def _t5_tokenizer() -> T5TokenizerFast:
+    # A Unigram vocabulary of single characters (no hub): every printable ASCII character is a token.
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    vocab += [(chr(code), -3.0) for code in range(33, 127)]
+    tokenizer = Tokenizer(vocabularies.Unigram(vocab, unk_id=2))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = splitters.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return T5TokenizerFast(
+        tokenizer_object=tokenizer, eos_token="</s>", unk_token="<unk>", pad_token="<pad>", extra_ids=0
+    )
+
+
+def _ltx_vae(size: Size) -> AutoencoderKLLTXVideo:
+    if size == "real":  # LTX-Video 0.9.x: 128 latent channels, 32x spatial and 8x temporal compression
+        return AutoencoderKLLTXVideo(spatial_compression_ratio=32, temporal_compression_ratio=8)
+    vae = AutoencoderKLLTXVideo(
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False),
+        decoder_spatio_temporal_scaling=(True, True, True, False),
+        decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4,
+        upsample_factor=(1,) * 4,
+        timestep_conditioning=False,
+        patch_size=4,  # with three 2x stages: the real model's 32x / 8x compression, so the same size rules
+        patch_size_t=1,
+        spatial_compression_ratio=32,
+        temporal_compression_ratio=8,
+    )
+    with torch.no_grad():  # decoded frames that are not flat, so a changed input shows in the pixels
+        vae.decoder.conv_out.conv.weight.mul_(3.0)
+    return vae
+
+
+def build_ltx(size: Size = "tiny", seed: int = 0) -> LTXConditionPipeline:
+    """An LTX-Video condition pipeline with random weights (real size: the 2B transformer, T5-XXL encoder)."""
+    torch.manual_seed(seed)
+    if size == "real":
+        transformer = LTXVideoTransformer3DModel()  # the defaults are LTX-Video 2B's config
+        text = T5Config(d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64, vocab_size=32128)
+        text.feed_forward_proj, text.is_gated_act = "gated-gelu", True
+    else:
+        transformer = LTXVideoTransformer3DModel(
+            in_channels=8,
+            out_channels=8,
+            patch_size=1,
+            patch_size_t=1,
+            num_attention_heads=4,
+            attention_head_dim=8,
+            cross_attention_dim=32,
+            num_layers=1,
+            caption_channels=32,
+        )
+        with torch.no_grad():  # the prompt moves the frames by tens of levels, not by noise
+            for block in transformer.transformer_blocks:
+                block.attn2.to_out[0].weight.mul_(4.0)
+        text = T5Config(
+            vocab_size=100, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8
+        )
+    return LTXConditionPipeline(
+        transformer=transformer,
+        vae=_ltx_vae(size),
+        scheduler=FlowMatchEulerDiscreteScheduler(),  # no dynamic shifting: the condition pipeline passes no mu
+        text_encoder=T5EncoderModel(text),
+        tokenizer=_t5_tokenizer(),
+    )
+
+
+def build_ltx_upsampler(size: Size = "tiny", seed: int = 0) -> LTXLatentUpsamplePipeline:
+    """LTX's x2 spatial latent upsampler with random weights, next to a VAE like build_ltx's."""
+    torch.manual_seed(seed)
+    channels = 128 if size == "real" else 8
+    model = LTXLatentUpsamplerModel(
+        in_channels=channels,
+        mid_channels=512 if size == "real" else 32,
+        num_blocks_per_stage=4 if size == "real" else 1,
+    )
+    return LTXLatentUpsamplePipeline(vae=_ltx_vae(size), latent_upsampler=model)
+
+
 def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> None:
     """A random LoRA on the motion modules' attention, saved in diffusers' LoRA format."""
     torch.manual_seed(seed)
@@ -272,13 +378,23 @@ def _animatediff(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
     return paths
 
 
+def _ltx(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
+    return {
+        "weights": out.once("ltx", lambda folder: build_ltx(out.size, out.seed).save_pretrained(folder)),
+        "upsampler": out.once("ltx-upsampler", lambda f: build_ltx_upsampler(out.size, out.seed).save_pretrained(f)),
+    }
+
+
 # One builder per family: it writes the row's random weights and says which registry fields point at them.
 BUILDERS: dict[Family, Callable[[ModelSpec, _Folders], dict[str, Path]]] = {
     Family.SVD: _svd,
     Family.ANIMATEDIFF: _animatediff,
     Family.T2I_SVD: _t2i_svd,
+    Family.LTX: _ltx,
 }
 _TINY = {"width": 64, "height": 64, "size_multiple": 16, "frames": 4, "max_frames": 8, "steps": 2, "max_steps": 4}
+# LTX keeps its 32x / 8x size rules and a distilled row its own schedule (a tiny step costs milliseconds).
+_TINY_LTX = {"width": 64, "height": 64, "frames": 17, "max_frames": 33, "max_duration_s": 3.0}
 
 
 def write_models(
@@ -289,7 +405,9 @@ def write_models(
     settings: dict[str, str] = {}
     for name, spec in models.items():
         fields: dict[str, object] = dict(BUILDERS[spec.family](spec, out))
-        if size == "tiny":  # small clips, few steps: a CPU renders one in about a second
+        if size == "tiny" and spec.family is Family.LTX:
+            fields |= _TINY_LTX | ({} if spec.timesteps else {"steps": 2, "max_steps": 4})
+        elif size == "tiny":  # small clips, few steps: a CPU renders one in about a second
             fields |= _TINY
         prefix = f"MOTIONBOT_{name.replace('-', '_').upper()}__"
         settings |= {prefix + field.upper(): str(value) for field, value in fields.items()}

@@ -42,6 +42,7 @@ class ModelOverrides(BaseModel):
     adapter_config: str | None = None
     lora: str | None = None
     t2i_weights: str | None = None
+    upsampler: str | None = None
     width: PositiveInt | None = None
     height: PositiveInt | None = None
     size_multiple: PositiveInt | None = None

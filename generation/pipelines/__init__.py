@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from generation.jobs import JobKind
 from generation.models import Family, ModelSpec
 from generation.values import Camera
 
@@ -24,6 +25,7 @@ RUNNERS: dict[Family, str] = {
     Family.SVD: "generation.pipelines.svd:SVDRunner",
     Family.ANIMATEDIFF: "generation.pipelines.animatediff:AnimateDiffRunner",
     Family.T2I_SVD: "generation.pipelines.t2i_svd:TextToImageSVDRunner",
+    Family.LTX: "generation.pipelines.ltx:LTXRunner",
 }
 
 
@@ -47,6 +49,12 @@ class Request:
     prompt: str = ""
     negative_prompt: str = ""
     image: Image.Image | None = None  # already fitted to width x height
+    kind: JobKind = JobKind.IMAGE_TO_VIDEO
+    end_image: Image.Image | None = None  # the last frame (keyframe models), fitted like `image`
+    video: np.ndarray | None = None  # EXTEND: the clip (F, H, W, 3) at width x height; UPSCALE: the clip as is
+    prompts: tuple[str, ...] = ()  # prompt travel: one prompt per segment
+    overlap: int = 1  # frames a continuation (or the next segment) shares with what it continues
+    upscale: bool = False  # x2 after rendering (the model's latent upsampler)
 
 
 class Runner(Protocol):
