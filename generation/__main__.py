@@ -4,6 +4,8 @@ python -m generation render --image in.png --out clip.mp4 -motion 3 -camera zoom
 python -m generation render --prompt "a fox in the snow" --out fox.mp4 -camera pan left -seed 7
 python -m generation render --extend clip.mp4 --out longer.mp4 -model svd-xt -seed 7
 python -m generation render --smooth-clip clip.mp4 --out smooth.mp4
+python -m generation render --image first.png --end last.png --out morph.mp4 "the bud opens into a flower"
+python -m generation render --upscale-clip clip.mp4 --out big.mp4 "a fox in the snow"
 python -m generation random-models --out ./tiny-models
 """
 
@@ -17,10 +19,14 @@ import sys
 import threading
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generation.envconfig import SettingsError, load
 from generation.jobs import Fit, JobKind, OutputFormat, Stage
 from generation.options import OptionError, build_job, parse_flags
+
+if TYPE_CHECKING:
+    from generation.settings import GenerationSettings
 
 __all__ = ["main"]
 
@@ -51,20 +57,29 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         return 2
     # Shell words that held spaces ("-neg 'blurry text'") go back in quotes for the flag parser.
     text = " ".join([args.prompt or "", *(f'"{word}"' if " " in word else word for word in flags)])
-    clip = args.extend or args.smooth_clip
-    sources = {"image": JobKind.IMAGE_TO_VIDEO, "extend": JobKind.EXTEND, "smooth_clip": JobKind.SMOOTH}
+    clip = args.extend or args.smooth_clip or args.upscale_clip
+    sources = {
+        "image": JobKind.IMAGE_TO_VIDEO,
+        "extend": JobKind.EXTEND,
+        "smooth_clip": JobKind.SMOOTH,
+        "upscale_clip": JobKind.UPSCALE,
+    }
     kind = next((kind for name, kind in sources.items() if getattr(args, name)), JobKind.TEXT_TO_VIDEO)
-    text_only = kind is JobKind.TEXT_TO_VIDEO
+    if args.end and kind is not JobKind.IMAGE_TO_VIDEO:
+        print("error: --end goes with --image (the clip runs from one picture to the other)", file=sys.stderr)
+        return 2
     try:
         runtime = Runtime.from_settings(settings)
         image = Path(args.image).read_bytes() if args.image else None
+        options = parse_flags(text)
         job = build_job(
-            parse_flags(text),
+            options,
             job_id=uuid.uuid4().hex,
             kind=kind,
             models=settings.registry(),
-            default_model=settings.default_text_model if text_only else settings.default_image_model,
+            default_model=_default_model(settings, kind, bool(options.prompt) or bool(args.end)),
             image=image,
+            end_image=Path(args.end).read_bytes() if args.end else None,
             smooth=args.smooth,
             output=output,
             byte_budget=int(args.budget_mb * 1024 * 1024),
@@ -101,6 +116,16 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         f"{result.timings.get('total', 0):.1f} s"
     )
     return 0
+
+
+def _default_model(settings: GenerationSettings, kind: JobKind, prompted: bool) -> str:
+    """The model a render uses when -model is not given, as the bot picks it."""
+    registry = settings.registry()
+    if kind is JobKind.UPSCALE:
+        return settings.upscale_model
+    if kind is JobKind.IMAGE_TO_VIDEO and prompted and settings.default_prompted_image_model in registry:
+        return settings.default_prompted_image_model
+    return settings.default_text_model if kind is JobKind.TEXT_TO_VIDEO else settings.default_image_model
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -226,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--prompt", help="text to make a video from")
     source.add_argument("--extend", metavar="CLIP", help="continue a clip (MP4): the clip, then more of it")
     source.add_argument("--smooth-clip", metavar="CLIP", help="interpolate a clip (MP4) to a higher frame rate")
+    source.add_argument("--upscale-clip", metavar="CLIP", help="twice a clip's width and height (an ltx model)")
+    render.add_argument("--end", metavar="IMAGE", help="with --image: the picture the clip ends on (/morph)")
     render.add_argument("--out", required=True, help="output file: .mp4, .gif or .webm")
     render.add_argument("--smooth", action="store_true", help="interpolate frames to a higher fps")
     render.add_argument("--fit", choices=[f.value for f in Fit], default="crop", help="fit the image by crop or pad")

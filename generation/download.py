@@ -24,9 +24,10 @@ class Fetch:
 
 
 def _diffusers_folder(repo: str, variant: str | None, label: str) -> Fetch:
-    # Only the diffusers sub-folders: these repos also hold multi-GB original checkpoints at the top.
+    # Only the diffusers sub-folders: these repos also hold multi-GB original checkpoints at the top
+    # (tokenizers: spiece.model).
     weights = f"*/*.{variant}.safetensors" if variant else "*/*.safetensors"
-    return Fetch(repo, ("model_index.json", "*/*.json", "*/*.txt", weights), label)
+    return Fetch(repo, ("model_index.json", "*/*.json", "*/*.txt", "*/*.model", weights), label)
 
 
 def sources(spec: ModelSpec) -> list[Fetch]:
@@ -37,6 +38,10 @@ def sources(spec: ModelSpec) -> list[Fetch]:
     if spec.adapter:
         patterns = (spec.adapter_file,) if spec.adapter_file else None
         fetches.append(Fetch(spec.adapter, patterns, "motion adapter"))
+    if spec.upsampler:  # only the upsampler: the VAE beside it is the pipeline's own
+        fetches.append(
+            Fetch(spec.upsampler, ("latent_upsampler/*.json", "latent_upsampler/*.safetensors"), "latent upsampler")
+        )
     if spec.adapter_config:
         fetches.append(Fetch(spec.adapter_config, ("config.json",), "motion adapter config"))
     if spec.lora:

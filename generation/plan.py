@@ -115,6 +115,8 @@ def _upscale(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None,
         raise PlanError(f"this clip is already {input_size[0]}x{input_size[1]}: {spec.name} upscales smaller clips")
     if min(width, height) < spec.size_multiple:
         raise PlanError(f"this clip is too small to upscale ({input_size[0]}x{input_size[1]})")
+    if job.max_pixels and 4 * width * height > job.max_pixels:
+        raise PlanError(f"twice this clip's size ({width * 2}x{height * 2}) is above this server's limit")
     frames = min(spec.max_total_frames(job.fps), source_frames)
     return Plan(Aspect.nearest(width, height), width, height, frames, refine_steps(spec), job.fps, upscale=True)
 

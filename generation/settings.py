@@ -87,6 +87,8 @@ class GenerationSettings(BaseSettings):
     memory_mode: MemoryMode = MemoryMode.BALANCED
     default_image_model: str = "svd-xt"
     default_text_model: str = "animatediff"
+    default_prompted_image_model: str = "ltx"  # /animate with a prompt, when a worker serves it
+    upscale_model: str = "ltx"  # upscales the clips of models that cannot upscale their own
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
 
     @classmethod

@@ -17,14 +17,14 @@ from discord.ext import commands
 from bot.errors import describe, tell
 from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._render import options_line
-from bot.exts.video._requests import InteractionReply, MessageReply, Reply, Requester, VideoRequests
+from bot.exts.video._requests import InteractionReply, MessageReply, Reply, Requester, VideoRequests, upscaler_for
 from bot.exts.video._views import Action, Buttons, RemixModal, remix_form
 from bot.exts.video._watch import JobWatcher
 from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind, VideoJob
 from generation.models import Input
-from generation.options import OptionError, Options, build_job, from_command, parse_flags
+from generation.options import MAX_FRAMES, OptionError, Options, build_job, from_command, parse_flags
 from generation.queue import CancelResult
 from generation.values import CAMERA_MOVES, Aspect
 from storage.jobs import JobRecord
@@ -54,20 +54,26 @@ _CHOICES = {
 Motion = app_commands.Range[int, 0, 4]
 Fps = app_commands.Range[int, 8, 24]
 Seed = app_commands.Range[int, 0, 4294967295]
-Frames = app_commands.Range[int, 2, 128]
+Frames = app_commands.Range[int, 2, MAX_FRAMES]
 Steps = app_commands.Range[int, 1, 100]
 
 
-def _image_url(message: discord.Message) -> str | None:
-    """The first image on a message: an attachment, else an embed's image or thumbnail."""
-    for attachment in message.attachments:
-        if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename):
-            return attachment.url
+def _image_urls(message: discord.Message) -> list[str]:
+    """The images on a message, in order: attachments, then embeds' images or thumbnails."""
+    urls = [
+        attachment.url
+        for attachment in message.attachments
+        if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename)
+    ]
     for embed in message.embeds:  # a link preview: Discord's media proxy copy, not the original site
-        for url in (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url):
-            if url:
-                return url
-    return None
+        found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
+        urls += [url for url in found if url][:1]
+    return urls
+
+
+def _image_url(message: discord.Message) -> str | None:
+    """The first image on a message."""
+    return next(iter(_image_urls(message)), None)
 
 
 class Video(commands.Cog):
@@ -84,6 +90,7 @@ class Video(commands.Cog):
             Action.REMIX: self._remix,
             Action.EXTEND: self._extend,
             Action.SMOOTH: self._smooth,
+            Action.UPSCALE: self._upscale,
         }
 
     async def cog_load(self) -> None:
@@ -134,6 +141,7 @@ class Video(commands.Cog):
     @app_commands.describe(
         image="The picture to animate (PNG, JPEG, WebP or GIF)",
         prompt="What should happen. Pika flags work here too (-motion 3 -camera zoom in); options below win",
+        end="A picture for the clip to end on (keyframe models, e.g. ltx)",
         **_DESCRIBE,
     )
     @app_commands.choices(**_CHOICES)
@@ -151,6 +159,7 @@ class Video(commands.Cog):
         aspect: str | None = None,
         frames: Frames | None = None,
         steps: Steps | None = None,
+        end: discord.Attachment | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
@@ -159,9 +168,46 @@ class Video(commands.Cog):
             options = from_command(prompt or "", steps=steps, **typed)
         except OptionError as exc:
             return await reply.refuse(str(exc))
-        data = await self._download(image.url, reply)
-        if data is not None:
-            await self.requests.new(self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+        await self._animate(interaction, reply, options, [image.url] + ([end.url] if end else []))
+
+    @app_commands.command(name="morph", description="A clip that starts on one picture and ends on another")
+    @app_commands.describe(
+        first="The picture the clip starts on",
+        last="The picture the clip ends on",
+        prompt="What happens in between. Pika flags work here too (-motion 2 -seed 7)",
+        frames="How many frames (up to the model's maximum)",
+        model="Which model renders it (one that takes keyframes)",
+    )
+    @app_commands.autocomplete(model=_image_models)
+    async def morph(
+        self,
+        interaction: discord.Interaction,
+        first: discord.Attachment,
+        last: discord.Attachment,
+        prompt: str | None = None,
+        frames: Frames | None = None,
+        model: str | None = None,
+    ) -> None:
+        """A clip that starts on one picture and ends on another."""
+        reply = await self._defer(interaction)
+        try:
+            options = from_command(prompt or "", frames=frames, model=model)
+        except OptionError as exc:
+            return await reply.refuse(str(exc))
+        await self._animate(interaction, reply, options, [first.url, last.url])
+
+    async def _animate(self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str]) -> None:
+        """Download the picture (and the last-frame picture, if any) and queue the clip."""
+        pictures = []
+        for url in urls:
+            data = await self._download(url, reply)
+            if data is None:
+                return
+            pictures.append(data)
+        image, end = pictures[0], (pictures[1] if len(pictures) > 1 else None)
+        await self.requests.new(
+            self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=image, end_image=end
+        )
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(
@@ -197,18 +243,17 @@ class Video(commands.Cog):
         await self.requests.new(self._who(interaction), reply, JobKind.TEXT_TO_VIDEO, options)
 
     async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """The "Animate image" message menu."""
+        """The "Animate image" message menu; a message with two images becomes a clip from the first to the
+        second."""
         reply = await self._defer(interaction)
-        url = _image_url(message)
-        if url is None:
+        urls = _image_urls(message)
+        if not urls:
             return await reply.refuse("that message has no image to animate")
         try:
             options = parse_flags(_MENTION.sub("", message.content))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        data = await self._download(url, reply)
-        if data is not None:
-            await self.requests.new(self._who(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+        await self._animate(interaction, reply, options, urls[:2])
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -310,18 +355,34 @@ class Video(commands.Cog):
         """The clip interpolated to a higher frame rate, on a worker for its model."""
         await self._from_clip(interaction, record, JobKind.SMOOTH)
 
+    async def _upscale(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The clip at twice its width and height (LTX's latent upsampler and a short refine pass)."""
+        await self._from_clip(interaction, record, JobKind.UPSCALE)
+
     async def _from_clip(self, interaction: discord.Interaction, record: JobRecord, kind: JobKind) -> None:
         """A job of `kind` on the clip of the pressed message, with the clip's own request, seed and fps."""
         reply = await self._defer(interaction)
         made = record.result or {}
         source = request_of(record)
+        model = source.model
+        if kind is JobKind.UPSCALE and (model := upscaler_for(self.services, source.model) or "") == "":
+            return await reply.refuse("no model here can upscale clips")
         job = dataclasses.replace(
-            source, kind=kind, seed=made.get("seed", source.seed), fps=made.get("fps", source.fps), smooth=False
+            source,
+            kind=kind,
+            model=model,
+            seed=made.get("seed", source.seed),
+            fps=made.get("fps", source.fps),
+            smooth=False,
+            upscale=False,
         )
         clip = await self._clip(interaction, reply)
         if clip is not None:
             who, frames = self._who(interaction), made.get("frames", 0)
-            await self.requests.derive(who, reply, job, parent=record.job_id, video=clip, source_frames=frames)
+            size = (made["width"], made["height"]) if "width" in made and "height" in made else None
+            await self.requests.derive(
+                who, reply, job, parent=record.job_id, video=clip, source_frames=frames, source_size=size
+            )
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
         """The clip on the message whose button was pressed."""
@@ -333,23 +394,30 @@ class Video(commands.Cog):
 
     async def _again(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
         """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
-        kept = await self.services.inputs.get(record.job_id) if job.kind is not JobKind.TEXT_TO_VIDEO else None
+        kept, end = await self.requests.kept_inputs(record.job_id)
         if job.kind is not JobKind.TEXT_TO_VIDEO and kept is None:
             return await reply.refuse("I no longer keep the original input; start again with /animate")
         image, video = (kept, None) if job.kind is JobKind.IMAGE_TO_VIDEO else (None, kept)
-        parent = record.options.get("parent") if job.kind is JobKind.EXTEND else None
-        source_frames = 0
+        parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
+        made: dict[str, Any] = {}
         if parent and (source := await self.services.ledger.get(parent)) is not None:
-            source_frames = (source.result or {}).get("frames", 0)
+            made = source.result or {}
+        size = (made["width"], made["height"]) if "width" in made and "height" in made else None
         await self.requests.derive(
             self._who(interaction),
             reply,
             job,
             parent=record.job_id,
             image=image,
+            end_image=end if job.kind is JobKind.IMAGE_TO_VIDEO and self._keyframes(job.model) else None,
             video=video,
-            source_frames=source_frames,
+            source_frames=made.get("frames", 0),
+            source_size=size,
         )
+
+    def _keyframes(self, model: str) -> bool:
+        spec = self.services.models.get(model)
+        return spec is not None and spec.keyframes
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

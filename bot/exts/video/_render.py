@@ -12,7 +12,7 @@ from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.options import Options, flags_line
 from generation.queue import QueueState, QueueStatus
 
-__all__ = ["failure_text", "options_line", "result_text", "status_text"]
+__all__ = ["failure_text", "options_line", "prompt_note", "result_text", "status_text"]
 
 _STAGE = {
     Stage.QUEUED: "⏳ Queued",
@@ -26,6 +26,7 @@ _WITHOUT_PROMPT = {
     JobKind.IMAGE_TO_VIDEO: "animating your image",
     JobKind.EXTEND: "extending your clip",
     JobKind.SMOOTH: "smoothing your clip",
+    JobKind.UPSCALE: "upscaling your clip",
 }
 
 
@@ -46,8 +47,15 @@ def _headline(job: VideoJob, user_id: int) -> str:
     return f"**{shown}** — <@{user_id}>" if prompt else f"<@{user_id}>"
 
 
-def status_text(job: VideoJob, user_id: int, state: QueueState) -> str:
-    lines = [_headline(job, user_id)]
+def prompt_note(job: VideoJob, follows_prompt: bool) -> str | None:
+    """Said when a prompt was given to a model that does not read it: never silently ignored."""
+    if job.kind is not JobKind.IMAGE_TO_VIDEO or not job.prompt or follows_prompt:
+        return None
+    return f"ℹ️ `{job.model}` animates the picture without reading text: your prompt was not used (try `-model ltx`)"
+
+
+def status_text(job: VideoJob, user_id: int, state: QueueState, note: str | None = None) -> str:
+    lines = [_headline(job, user_id)] + ([note] if note else [])
     progress = state.progress
     if state.status is QueueStatus.QUEUED:
         where = f" — #{state.position} in line" if state.position else ""
@@ -67,18 +75,22 @@ def status_text(job: VideoJob, user_id: int, state: QueueState) -> str:
     return "\n".join(lines)
 
 
-def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int) -> str:
+def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int, note: str | None = None) -> str:
     made = dataclasses.replace(job, seed=result.seed, model=result.model, fps=result.fps)  # what the file is
     if job.kind is JobKind.EXTEND:
         frames = f"extended {result.source_frames} → {result.frames} frames"
     elif job.kind is JobKind.SMOOTH:
         frames = f"smoothed to {result.frames} frames"
+    elif job.kind is JobKind.UPSCALE:
+        frames = f"upscaled x2, {result.frames} frames"
     else:
         frames = f"{result.frames} frames"
-    return (
-        f"{_headline(job, user_id)}\n`{options_line(made)}`\n"
-        f"{result.width}x{result.height}, {frames} at {result.fps} fps · {cost} credits"
-    )
+    lines = [
+        _headline(job, user_id),
+        f"`{options_line(made)}`",
+        f"{result.width}x{result.height}, {frames} at {result.fps} fps · {cost} credits",
+    ]
+    return "\n".join(lines + ([note] if note else []))
 
 
 def failure_text(job: VideoJob, user_id: int, reason: str, cost: int, cancelled: bool = False) -> str:

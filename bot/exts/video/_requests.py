@@ -28,7 +28,7 @@ from bot.services import Services
 from generation.images import ImageError, check_whole, probe
 from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
 from generation.models import ModelSpec
-from generation.options import OptionError, Options, build_job
+from generation.options import SEGMENTS, OptionError, Options, build_job
 from generation.plan import Plan, PlanError, resolve, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
 from storage.guilds import DM, GuildSettings
@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
 
 # Makes the job to run from the models this server may use and its default model for the kind of job.
-Draft = Callable[[Mapping[str, ModelSpec], str], VideoJob]
+# The third argument names the models an online worker serves.
+Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
+_END = ".end"  # the key suffix under which a job's last-frame image is kept for Reroll and Remix
 
 
 class Refused(ValueError):
@@ -127,17 +129,44 @@ class VideoRequests:
         self._checks = asyncio.Semaphore(2)  # images checked at once: bounds the bot's memory
 
     async def new(
-        self, who: Requester, reply: Reply, kind: JobKind, options: Options, *, image: bytes | None = None
+        self,
+        who: Requester,
+        reply: Reply,
+        kind: JobKind,
+        options: Options,
+        *,
+        image: bytes | None = None,
+        end_image: bytes | None = None,
     ) -> str | None:
         """A request from a command, the menu or a mention."""
         s = self.services
 
-        def draft(models: Mapping[str, ModelSpec], default: str) -> VideoJob:
+        def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
             if options.model and options.model in s.models and options.model not in models:
                 raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models)})")
-            return build_job(options, job_id="", kind=kind, models=models, default_model=default)
+            needs = _needs(options, end_image)
+            if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and options.prompt)):
+                default = self._capable(kind, needs, models, default, online)
+            return build_job(options, job_id="", kind=kind, models=models, default_model=default, end_image=end_image)
 
-        return await self.start(who, reply, kind, draft, image=image)
+        return await self.start(who, reply, kind, draft, image=image, end_image=end_image)
+
+    def _capable(
+        self, kind: JobKind, needs: tuple[str, ...], models: Mapping[str, ModelSpec], default: str, online: set[str]
+    ) -> str:
+        """The model for a job that asks for more than the default gives: the prompted-image default, else any
+        model with what it needs, preferring one a worker serves now. A prompted image job without such a model
+        stays on the default (and its result says the prompt was not used)."""
+        order = [self.services.generation.default_prompted_image_model, default, *models]
+
+        def able(name: str) -> bool:
+            spec = models.get(name)
+            if spec is None or not spec.takes(kind) or not spec.follows_prompt(kind):
+                return False
+            return all(getattr(spec, need) for need in needs)
+
+        choices = [name for name in order if able(name)]
+        return next((name for name in choices if name in online), choices[0] if choices and needs else default)
 
     async def derive(
         self,
@@ -147,18 +176,28 @@ class VideoRequests:
         *,
         parent: str,
         image: bytes | None = None,
+        end_image: bytes | None = None,
         video: bytes | None = None,
         source_frames: int = 0,
+        source_size: tuple[int, int] | None = None,
     ) -> str | None:
-        """A job made from an earlier one (Reroll, Remix, Extend, Smooth): `job` is its full request."""
+        """A job made from an earlier one (Reroll, Remix, Extend, Smooth, Upscale): `job` is its full request."""
 
-        def draft(models: Mapping[str, ModelSpec], default: str) -> VideoJob:
+        def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
             if job.model not in models:
                 raise Refused(f"`{job.model}` is not enabled in this server (enabled: {', '.join(models)})")
             return job
 
         return await self.start(
-            who, reply, job.kind, draft, image=image, video=video, parent=parent, source_frames=source_frames
+            who,
+            reply,
+            job.kind,
+            draft,
+            image=image,
+            end_image=end_image,
+            video=video,
+            parent=parent,
+            source=(source_frames, source_size),
         )
 
     async def start(
@@ -169,14 +208,16 @@ class VideoRequests:
         draft: Draft,
         *,
         image: bytes | None = None,
+        end_image: bytes | None = None,
         video: bytes | None = None,
         parent: str | None = None,
-        source_frames: int = 0,
+        source: tuple[int, tuple[int, int] | None] = (0, None),
     ) -> str | None:
-        """Queue a job for `who` and show its status; returns the job id, or None if refused."""
+        """Queue a job for `who` and show its status; returns the job id, or None if refused. `source` is the
+        frame count and size of the clip an Extend or Upscale starts from."""
         s = self.services
         try:
-            job, cost = await self._prepare(who, kind, draft, image, video, source_frames)
+            job, cost = await self._prepare(who, kind, draft, (image, end_image, video), source)
             await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
         except (Refused, OptionError, ImageError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
@@ -187,8 +228,9 @@ class VideoRequests:
             s.metrics.refused.labels("QueueDown").inc()
             await reply.refuse(QUEUE_DOWN)
             return None
-        if image is not None and not await self._whole(job.job_id, image, reply):
-            return None
+        for picture in (image, end_image):
+            if picture is not None and not await self._whole(job.job_id, picture, reply):
+                return None
         record = JobRecord(
             job_id=job.job_id,
             guild_id=who.guild_id,
@@ -203,13 +245,16 @@ class VideoRequests:
             token_expires_at=reply.token_expires_at,
         )
         await s.ledger.add(record)
-        if image is not None or job.kind is JobKind.EXTEND:  # what Reroll and Remix run again
+        if image is not None or job.kind in (JobKind.EXTEND, JobKind.UPSCALE):  # what Reroll and Remix run again
             await s.inputs.put(job.job_id, image if image is not None else video or b"", who.guild_id, who.user_id)
+        if end_image is not None:
+            await s.inputs.put(job.job_id + _END, end_image, who.guild_id, who.user_id)
         try:
             await s.queue.submit(job)
         except (NoWorkerForModel, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
             await s.inputs.release(job.job_id)
+            await s.inputs.release(job.job_id + _END)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
             await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None
@@ -245,6 +290,10 @@ class VideoRequests:
                 await reply.refuse(str(exc))
                 return False
 
+    async def kept_inputs(self, job_id: str) -> tuple[bytes | None, bytes | None]:
+        """The input file and the last-frame image kept for a job (None where nothing is kept)."""
+        return await self.services.inputs.get(job_id), await self.services.inputs.get(job_id + _END)
+
     def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
         """The models this server may use for `kind`, and the default one among them."""
         s = self.services
@@ -259,11 +308,12 @@ class VideoRequests:
         who: Requester,
         kind: JobKind,
         draft: Draft,
-        image: bytes | None,
-        video: bytes | None,
-        source_frames: int,
+        inputs: tuple[bytes | None, bytes | None, bytes | None],
+        source: tuple[int, tuple[int, int] | None],
     ) -> tuple[VideoJob, int]:
         s = self.services
+        image, end_image, video = inputs
+        source_frames, size = source
         settings = await s.guilds.get(who.guild_id)
         if not settings.enabled:
             raise Refused(
@@ -274,9 +324,10 @@ class VideoRequests:
         if not settings.allows_channel(who.channel_id):
             channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
             raise Refused(f"I can't make videos in this channel; try {channels}")
-        job = draft(*self._models_for(kind, settings))
+        workers = await s.queue.workers()
+        job = draft(*self._models_for(kind, settings), {model for worker in workers for model in worker.models})
         spec = s.models[job.model]
-        serving = [worker for worker in await s.queue.workers() if job.model in worker.models]
+        serving = [worker for worker in workers if job.model in worker.models]
         if not serving:
             raise Refused(f"no GPU worker serving `{job.model}` is online right now; try again later")
         budget = max(1 << 20, min(who.upload_limit, 25 << 20) - _MARGIN)
@@ -288,20 +339,22 @@ class VideoRequests:
             byte_budget=budget,
             max_pixels=settings.max_pixels,
             image=image,
+            end_image=end_image,
             video=video,
         )
         if kind is JobKind.SMOOTH:  # frame interpolation: no model run
             return job, 1
         job = _within_server_limits(job, spec, settings)
-        size = None
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)
             size = (info.width, info.height)
+        if end_image is not None:
+            probe(end_image)
         try:
             job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:
             raise Refused(str(exc)) from None
-        refusal = unfit(spec, plan, [(worker.gpu_memory_gb, worker.memory_mode) for worker in serving])
+        refusal = unfit(spec, plan, [(worker.gpu_memory_gb, worker.memory_mode) for worker in serving], job.kind)
         if refusal is not None:  # refused before any credit is held
             raise Refused(refusal)
         return job, cost
@@ -314,9 +367,31 @@ def price(
     the model cannot run it."""
     plan = resolve(job, spec, input_size, source_frames)
     # The job says exactly what was priced: the worker renders this, whatever its defaults.
-    job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
-    cost = job_cost(plan.width, plan.height, plan.frames, plan.steps, spec.cost_factor) + (1 if job.smooth else 0)
-    return job, cost, plan
+    if job.kind is not JobKind.UPSCALE:
+        job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
+    work = [
+        job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
+    ]
+    return job, sum(work) + (1 if job.smooth else 0), plan
+
+
+def upscaler_for(services: Services, model: str) -> str | None:
+    """The model that upscales clips of `model`: itself where it can, else the configured upscale model."""
+    for name in (model, services.generation.upscale_model):
+        spec = services.models.get(name)
+        if spec is not None and spec.upscales:
+            return name
+    return None
+
+
+def _needs(options: Options, end_image: bytes | None) -> tuple[str, ...]:
+    """The registry capabilities a request needs beyond making a clip."""
+    wanted = {
+        "keyframes": end_image is not None,
+        "travels": SEGMENTS in options.prompt,
+        "upscales": bool(options.upscale),
+    }
+    return tuple(name for name, asked in wanted.items() if asked)
 
 
 def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
@@ -324,7 +399,7 @@ def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSetting
     the user asked for is refused."""
     frames, steps = job.frames or spec.frames, job.steps or spec.steps
     if settings.max_frames is not None and frames > settings.max_frames:
-        if job.frames is not None and job.kind is not JobKind.EXTEND:
+        if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
             raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
         frames = settings.max_frames
     if settings.max_steps is not None and steps > settings.max_steps:

@@ -25,6 +25,7 @@ class Action(enum.StrEnum):
     REMIX = "remix"
     EXTEND = "extend"
     SMOOTH = "smooth"
+    UPSCALE = "upscale"
     DELETE = "delete"
 
 
@@ -34,6 +35,7 @@ _LOOK = {
     Action.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
     Action.EXTEND: ("Extend", "⏩", discord.ButtonStyle.secondary),
     Action.SMOOTH: ("Smooth", "🌊", discord.ButtonStyle.secondary),
+    Action.UPSCALE: ("Upscale", "🔍", discord.ButtonStyle.secondary),
     Action.DELETE: ("Delete", "🗑️", discord.ButtonStyle.secondary),
 }
 
@@ -83,13 +85,16 @@ class Buttons:
     def status(self, job_id: str) -> discord.ui.View:
         return self._view(job_id, (Action.CANCEL,))
 
-    def result(self, job_id: str, *, extends: bool = True, smoothed: bool = False) -> discord.ui.View:
-        """Reroll, Remix, Extend (where the model can continue its clips), Smooth, Delete; a smoothed clip
-        (nothing left to vary) only Delete."""
+    def result(
+        self, job_id: str, *, extends: bool = True, smoothed: bool = False, upscales: bool = False
+    ) -> discord.ui.View:
+        """Reroll, Remix, Extend (where the model can continue its clips), Smooth, Upscale (where a model can
+        upscale it), Delete; a smoothed clip (nothing left to vary) only Delete."""
         if smoothed:
             return self._view(job_id, (Action.DELETE,))
-        actions = (Action.REROLL, Action.REMIX, Action.EXTEND, Action.SMOOTH, Action.DELETE)
-        return self._view(job_id, tuple(a for a in actions if extends or a is not Action.EXTEND))
+        offered = {Action.EXTEND: extends, Action.UPSCALE: upscales}
+        actions = (Action.REROLL, Action.REMIX, Action.EXTEND, Action.SMOOTH, Action.UPSCALE, Action.DELETE)
+        return self._view(job_id, tuple(a for a in actions if offered.get(a, True)))
 
 
 class RemixModal(discord.ui.Modal, title="Remix"):

@@ -19,12 +19,13 @@ from typing import Any
 import discord
 from redis.exceptions import RedisError
 
-from bot.exts.video._render import failure_text, result_text, status_text
+from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
+from bot.exts.video._requests import upscaler_for
 from bot.exts.video._views import Buttons
 from bot.limits import clip
 from bot.records import request_of
 from bot.services import Services
-from generation.jobs import JobKind, VideoResult
+from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import JobOutcome, QueueState, QueueStatus
 from storage.jobs import FINAL, JobRecord, JobState
 
@@ -124,7 +125,8 @@ class JobWatcher:
         await self._give_up_if_unserved(record, tracked, state)
         if state.status is QueueStatus.RUNNING and record.state is JobState.QUEUED:
             await s.ledger.transition(job_id, JobState.RUNNING)
-        text = status_text(request_of(record), record.user_id, state)
+        job = request_of(record)
+        text = status_text(job, record.user_id, state, self._note(job))
         interval = s.settings.progress_interval_s
         if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
@@ -175,14 +177,23 @@ class JobWatcher:
             log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
         self.tracked.pop(job_id, None)
 
+    def _note(self, job: VideoJob) -> str | None:
+        spec = self.services.models.get(job.model)
+        return prompt_note(job, spec is None or spec.follows_prompt(job.kind))
+
     def _result_view(self, record: JobRecord) -> discord.ui.View:
-        """The buttons a result offers: a smoothed clip only Delete, Extend where the model continues clips."""
+        """The buttons a result offers: a smoothed clip only Delete, Extend where the model continues clips,
+        Upscale where a model can upscale it and it is not upscaled already."""
         spec = self.services.models.get(record.model)
         extends = spec is not None and spec.extends
-        return self.buttons.result(record.job_id, extends=extends, smoothed=record.kind == JobKind.SMOOTH)
+        upscaled = record.kind == JobKind.UPSCALE or request_of(record).upscale
+        upscales = not upscaled and upscaler_for(self.services, record.model) is not None
+        smoothed = record.kind == JobKind.SMOOTH
+        return self.buttons.result(record.job_id, extends=extends, smoothed=smoothed, upscales=upscales)
 
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
-        text = result_text(request_of(record), record.user_id, result, record.cost)
+        job = request_of(record)
+        text = result_text(job, record.user_id, result, record.cost, self._note(job))
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
         name = f"motionbot-{record.job_id[:8]}.{extension}"
         made = {
