@@ -137,7 +137,7 @@ def test_camera_has_a_canonical_text_form_that_parses_back() -> None:
         ("-seed 4294967296", "-seed", "0–4294967295"),
         ("-seed " + "9" * 5000, "-seed", "whole number"),
         ("-model dalle", "-model", "svd-xt"),
-        ("-frames 1", "-frames", "2–128"),
+        ("-frames 1", "-frames", "2–257"),
         ("-steps 0", "-steps", "1–100"),
         ("-duration 0", "-duration", "0.1–16"),
         ("-camera pan left right", "-camera", "zoom in"),
