@@ -15,6 +15,9 @@ from tests.support import ROOT, Process, RedisServer, WorkerProcess
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
 LONG_RENDERS = {"MOTIONBOT_SVD_XT__MAX_STEPS": "400"}  # lets a test ask for a render that runs for seconds
 PRICED = {"MOTIONBOT_SVD__COST_FACTOR": "3000"}  # `-model svd` costs more than 1 credit: prices can be compared
+# The SVD tests carry their options as prompt flags (`-steps 100`): they stay on SVD. tests/bot/test_ltx.py runs
+# the shipped default, a prompt-following model for prompted images.
+ON_SVD = {"MOTIONBOT_DEFAULT_PROMPTED_IMAGE_MODEL": "svd-xt"}
 
 
 class BotProcess(Process):
@@ -37,6 +40,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
         tiny_models
         | LONG_RENDERS
         | PRICED
+        | ON_SVD
         | {
             "DISCORD_TOKEN": TOKEN,
             "DISCORD_API_BASE": fake.api_base,
@@ -87,10 +91,17 @@ async def service(
     fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[BotProcess]:
     """One bot and one tiny-model worker serving every model, shared by a test module."""
-    folder = tmp_path_factory.mktemp("service")
+    async for bot in serve(fake, redis_server, tiny_models, tmp_path_factory.mktemp("service")):
+        yield bot
+
+
+async def serve(
+    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], folder: Path, **changes: str
+) -> AsyncIterator[BotProcess]:
+    """A bot and a worker on an emptied Redis until the caller is done; `changes` overrides their settings."""
     queue = await JobQueue.connect(QueueSettings(REDIS_URL=redis_server.url))
     await queue.redis.flushdb()
-    env = _bot_env(fake, redis_server.url, tiny_models, folder)
+    env = _bot_env(fake, redis_server.url, tiny_models, folder) | changes
     worker = WorkerProcess(redis_server.url, ["--id", "gpu-0"], env, folder / "worker.log")
     bot = BotProcess(env, folder / "bot.log")
     try:

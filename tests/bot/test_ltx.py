@@ -1,0 +1,113 @@
+"""LTX-Video through the real bot and worker: prompts that steer /animate, /morph, Extend, Upscale and
+prompt travel, over the fake Discord with the shipped routing (a prompted image goes to `ltx`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from generation.encode import decode_frames
+from tests.bot.conftest import BotProcess, serve
+from tests.bot.test_buttons import button
+from tests.bot.test_video import credits_used, delivered
+from tests.conftest import png_bytes
+from tests.fake_discord import FakeDiscord, Message
+from tests.support import RedisServer
+
+RED, GREEN = png_bytes(96, 64, (200, 40, 40)), png_bytes(96, 64, (30, 190, 60))
+
+
+@pytest.fixture(scope="module")
+async def ltx_service(
+    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BotProcess]:
+    folder = tmp_path_factory.mktemp("ltx-service")
+    async for bot in serve(fake, redis_server, tiny_models, folder, MOTIONBOT_DEFAULT_PROMPTED_IMAGE_MODEL="ltx"):
+        yield bot
+
+
+def frames(message: Message) -> np.ndarray:
+    return decode_frames(next(iter(message.files.values())))[0].astype(np.int16)
+
+
+async def animate(fake: FakeDiscord, user: int, prompt: str, image: bytes = RED, **more: dict[str, object]) -> Message:
+    token = await fake.slash(
+        "animate", {"prompt": prompt}, attachments={"image": fake.upload("a.png", image)} | more, user_id=user
+    )
+    return await delivered(fake, token)
+
+
+async def test_a_prompted_animate_runs_on_ltx_and_follows_the_prompt(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    cat = await animate(fake, 7001, "the cat turns its head -seed 4")
+    dog = await animate(fake, 7001, "a dog jumps over a fence -seed 4")
+    assert "-model ltx" in cat.content and "not used" not in cat.content
+    assert frames(cat).shape == (17, 64, 64, 3)
+    assert np.abs(frames(cat) - frames(dog)).mean() > 3, "only the prompt changed"
+
+
+async def test_a_model_that_ignores_prompts_says_so(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    clip = await animate(fake, 7011, "the cat turns its head -model svd-xt")
+    assert "-model svd-xt" in clip.content and "your prompt was not used" in clip.content
+
+
+async def test_morph_starts_on_one_picture_and_ends_on_the_other(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    async def morph(first: bytes, last: bytes) -> Message:
+        files = {"first": fake.upload("f.png", first), "last": fake.upload("l.png", last)}
+        token = await fake.slash("morph", {"prompt": "red to green -seed 2"}, attachments=files, user_id=7021)
+        return await delivered(fake, token)
+
+    there, back = await morph(RED, GREEN), await morph(GREEN, RED)
+    assert "-model ltx" in there.content
+    assert np.abs(frames(there) - frames(back)).mean() > 3, "swapping the pictures changes the clip"
+    end = await animate(fake, 7021, "red to green -seed 2", end=fake.upload("e.png", GREEN))
+    assert np.array_equal(frames(end), frames(there)), "`end` on /animate is the same keyframe job as /morph"
+
+
+async def test_the_menu_on_a_message_with_two_pictures_morphs(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    pictures = [fake.upload("a.png", RED), fake.upload("b.png", GREEN)]
+    target = fake.user_message("from this to that", user_id=7031, attachments=pictures)
+    clip = await delivered(fake, await fake.context_menu("Animate image", target, user_id=7032))
+    assert "-model ltx" in clip.content and len(frames(clip)) == 17
+
+
+async def test_extend_and_upscale_an_ltx_clip(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    first = await animate(fake, 7041, "waves roll in -seed 8 -ar 1:1")
+    longer = await delivered(fake, await fake.click(first, button(first, "extend"), user_id=7041))
+    assert "extended 17 → 25 frames" in longer.content
+    assert np.abs(frames(longer)[:17] - frames(first)).mean() < 12, "the clip comes first"
+    big = await delivered(fake, await fake.click(first, button(first, "upscale"), user_id=7041))
+    assert frames(big).shape == (17, 128, 128, 3) and "upscaled x2" in big.content
+    assert len(next(iter(big.files.values()))) <= 10 * 2**20
+    assert {b["custom_id"].split(":")[1] for b in big.buttons()} >= {"reroll", "extend"}
+    assert "upscale" not in {b["custom_id"].split(":")[1] for b in big.buttons()}, "not twice"
+
+
+async def test_an_svd_clip_is_upscaled_by_the_upscale_model(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    svd = await animate(fake, 7051, "-model svd-xt -ar 1:1")
+    big = await delivered(fake, await fake.click(svd, button(svd, "upscale"), user_id=7051))
+    assert frames(big).shape[1:3] == (128, 128) and "-model ltx" in big.content
+
+
+async def test_prompt_travel_makes_one_segment_per_prompt_priced_by_length(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a cat sleeps | the cat wakes -model ltx"}, user_id=7061)
+    travel = await delivered(fake, token)
+    token = await fake.slash("imagine-video", {"prompt": "a cat sleeps -model ltx"}, user_id=7062)
+    single = await delivered(fake, token)
+    assert len(frames(travel)) == 17 + 8 and len(frames(single)) == 17
+    cost = [int(re.search(r"(\d+) credits", m.content)[1]) for m in (travel, single)]  # type: ignore[index]
+    assert cost[0] == 2 * cost[1] == await credits_used(ltx_service, 7061), "two segments, twice the work"
+
+
+async def test_prompt_travel_on_a_model_that_cannot_is_refused(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a | b -model animatediff"}, user_id=7071)
+    text = await fake.wait_until(
+        lambda: next((c.payload["content"] for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None),
+        timeout=20,
+        what="the refusal",
+    )
+    assert "cannot do prompt travel" in text and "ltx" in text
