@@ -40,7 +40,9 @@ async def animate(fake: FakeDiscord, user: int, prompt: str, image: bytes = RED,
     return await delivered(fake, token)
 
 
-async def test_a_prompted_animate_runs_on_ltx_and_follows_the_prompt(fake: FakeDiscord, ltx_service: BotProcess) -> None:
+async def test_a_prompted_animate_runs_on_ltx_and_follows_the_prompt(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
     cat = await animate(fake, 7001, "the cat turns its head -seed 4")
     dog = await animate(fake, 7001, "a dog jumps over a fence -seed 4")
     assert "-model ltx" in cat.content and "not used" not in cat.content
