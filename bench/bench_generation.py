@@ -3,12 +3,16 @@
 Random weights with the real architectures (no download):
 
     python bench/bench_generation.py                 # real sizes on a GPU: SVD-XT 1024x576x25, 25 steps;
-                                                     # AnimateDiff 512x512x16, 25 steps
+                                                     # AnimateDiff 512x512x16, 25 steps; LTX-Video (the
+                                                     # 2B architecture, T5-XXL) 768x512x121, the distilled
+                                                     # 8-step schedule
     python bench/bench_generation.py --size tiny     # reduced size, runs on a CPU in about a minute
 
 "plain" is the documented diffusers call with its defaults (the whole pipeline on the device, all
 frames decoded at once); the motionbot rows go through the worker's own runners, memory modes and
-encoder, in the same process, on the same weights.
+encoder, in the same process, on the same weights. "video s / s" is seconds of video (at 24 fps) made per
+second of compute: above 1 is faster than the clip plays. The LTX rows encode the prompt once (the runner
+caches embeddings per prompt, as a Reroll would); plain diffusers encodes it on every call.
 """
 
 from __future__ import annotations
@@ -32,16 +36,19 @@ from generation.jobs import OutputFormat
 from generation.models import DEFAULT_MODELS
 from generation.pipelines import Request
 from generation.pipelines.animatediff import AnimateDiffRunner
+from generation.pipelines.ltx import LTXRunner
 from generation.pipelines.svd import SVDRunner
 from generation.progress import Reporter
-from generation.random_weights import build_animatediff, build_svd
+from generation.random_weights import build_animatediff, build_ltx, build_svd
 from generation.runtime import Runtime
 from generation.settings import MemoryMode
 
 SIZES = {  # (width, height, frames, steps)
-    "real": {"svd-xt": (1024, 576, 25, 25), "animatediff": (512, 512, 16, 25)},
-    "tiny": {"svd-xt": (64, 64, 4, 2), "animatediff": (64, 64, 4, 2)},
+    "real": {"svd-xt": (1024, 576, 25, 25), "animatediff": (512, 512, 16, 25), "ltx": (768, 512, 121, 8)},
+    "tiny": {"svd-xt": (64, 64, 4, 2), "animatediff": (64, 64, 4, 2), "ltx": (64, 64, 17, 8)},
 }
+BUILD = {"svd-xt": build_svd, "animatediff": build_animatediff, "ltx": build_ltx}
+RUNNER: dict[str, Any] = {"svd-xt": SVDRunner, "animatediff": AnimateDiffRunner, "ltx": LTXRunner}
 
 
 def _sync(device: torch.device) -> None:
@@ -70,7 +77,7 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
     spec = dataclasses.replace(DEFAULT_MODELS[model], width=width, height=height, frames=frames, max_frames=frames)
     image = Image.new("RGB", (width, height), (120, 90, 60))
     rows = []
-    pipe = (build_svd if model == "svd-xt" else build_animatediff)("tiny" if size == "tiny" else "real").to(dtype)
+    pipe = BUILD[model]("tiny" if size == "tiny" else "real").to(dtype)
 
     plain_kwargs: dict[str, Any] = dict(
         width=width,
@@ -81,6 +88,9 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
         output_type="np",
     )
     plain_kwargs |= {"image": image} if model == "svd-xt" else {"prompt": "a red fox in the snow"}
+    if model == "ltx":  # the distilled checkpoint's own schedule, no guidance, the picture as frame 0
+        del plain_kwargs["num_inference_steps"]
+        plain_kwargs |= {"image": image, "timesteps": list(spec.timesteps), "guidance_scale": 1.0}
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     seconds, peak = _measure(device, lambda: pipe(**plain_kwargs), repeat)
@@ -96,11 +106,11 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
         guidance=spec.guidance.default,
         motion=1,
         prompt="a red fox in the snow",
-        image=image if model == "svd-xt" else None,
+        image=image if model != "animatediff" else None,
     )
     for mode in (MemoryMode.FULL, MemoryMode.BALANCED, MemoryMode.LOW):  # LOW last: offload hooks stay on
         runtime = Runtime(device, dtype, mode)
-        runner = (SVDRunner if model == "svd-xt" else AnimateDiffRunner)(spec, runtime, pipe=pipe)
+        runner = RUNNER[model](spec, runtime, pipe=pipe)
 
         def run(runner: Any = runner) -> None:
             encode(runner.render(request, Reporter()), 24, OutputFormat.MP4, 10 << 20)
@@ -118,7 +128,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     has_gpu = torch.cuda.is_available()
     parser.add_argument("--size", choices=["real", "tiny"], default="real" if has_gpu else "tiny")
-    parser.add_argument("--models", default="svd-xt,animatediff")
+    parser.add_argument("--models", default="svd-xt,animatediff,ltx")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
@@ -131,13 +141,17 @@ def main() -> int:
     for model in args.models.split(","):
         width, height, frames, steps = SIZES[args.size][model]
         print(f"\n{model}: {width}x{height}, {frames} frames, {steps} steps")
-        print(f"  {'path':<20} {'s/clip':>8} {'vs plain':>9} {'peak GPU GiB':>13}")
+        print(f"  {'path':<20} {'s/clip':>8} {'vs plain':>9} {'video s / s':>12} {'peak GPU GiB':>13}")
         model_rows = bench_model(model, args.size, device, dtype, args.repeat)
         base = model_rows[0]["seconds"]
         for row in model_rows:
             row["vs_plain"] = row["seconds"] / base
+            row["video_per_s"] = frames / 24 / row["seconds"]
             peak = "n/a" if row["peak_gib"] is None else f"{row['peak_gib']:.2f}"
-            print(f"  {row['path']:<20} {row['seconds']:>8.2f} {row['vs_plain']:>8.2f}x {peak:>13}")
+            print(
+                f"  {row['path']:<20} {row['seconds']:>8.2f} {row['vs_plain']:>8.2f}x "
+                f"{row['video_per_s']:>12.2f} {peak:>13}"
+            )
         rows += model_rows
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

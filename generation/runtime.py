@@ -64,8 +64,8 @@ class Runtime:
             pipe.enable_model_cpu_offload(device=self.device)
         elif self.memory_mode is MemoryMode.BALANCED and cpu_modules:
             for name, module in pipe.components.items():
-                if isinstance(module, torch.nn.Module) and name not in cpu_modules:
-                    module.to(self.device)
+                if isinstance(module, torch.nn.Module):
+                    module.to("cpu" if name in cpu_modules else self.device)
         else:
             pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)

@@ -21,7 +21,7 @@ def test_generation_benchmark_runs_at_reduced_size_and_compares_with_plain_diffu
             "--repeat",
             "1",
             "--models",
-            "svd-xt",
+            "ltx",
             "--json",
             str(out),
         ],
@@ -34,9 +34,9 @@ def test_generation_benchmark_runs_at_reduced_size_and_compares_with_plain_diffu
     assert done.returncode == 0, done.stderr
     rows = json.loads(out.read_text())
     paths = {(row["model"], row["path"]) for row in rows}
-    for model in ("svd-xt",):
+    for model in ("ltx",):
         assert {
             (model, p) for p in ("plain diffusers", "motionbot full", "motionbot balanced", "motionbot low")
         } <= paths
     assert all(row["seconds"] > 0 for row in rows)
-    assert "plain diffusers" in done.stdout and "s/clip" in done.stdout
+    assert "plain diffusers" in done.stdout and "s/clip" in done.stdout and "video s / s" in done.stdout

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 from typing import Any
 
 import discord
@@ -15,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import describe, tell
+from bot.exts.video._declare import CHOICES, DESCRIBE, MENTION, Fps, Frames, Motion, Seed, Steps, image_url, image_urls
 from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._render import options_line
 from bot.exts.video._requests import InteractionReply, MessageReply, Reply, Requester, VideoRequests, upscaler_for
@@ -24,56 +24,13 @@ from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind, VideoJob
 from generation.models import Input
-from generation.options import MAX_FRAMES, OptionError, Options, build_job, from_command, parse_flags
+from generation.options import OptionError, Options, build_job, from_command, parse_flags
 from generation.queue import CancelResult
-from generation.values import CAMERA_MOVES, Aspect
 from storage.jobs import JobRecord
 
 __all__ = ["Video"]
 
 log = logging.getLogger(__name__)
-
-_IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
-_MENTION = re.compile(r"<@!?\d+>")
-
-# The options both commands take: what users read in Discord, and the values they pick from.
-_DESCRIBE = {
-    "motion": "How much things move, 0 (subtle) to 4 (a lot); default 1",
-    "camera": "A camera move",
-    "fps": "Frames per second, 8 to 24; default 24",
-    "seed": "Same seed + same options = same clip",
-    "model": "Which model renders it",
-    "aspect": "Shape of the clip",
-    "frames": "How many frames (up to the model's maximum)",
-    "steps": "Denoising steps: more is slower and finer (up to the model's maximum)",
-}
-_CHOICES = {
-    "camera": [app_commands.Choice(name=move, value=move) for move in CAMERA_MOVES],
-    "aspect": [app_commands.Choice(name=aspect.value, value=aspect.value) for aspect in Aspect],
-}
-Motion = app_commands.Range[int, 0, 4]
-Fps = app_commands.Range[int, 8, 24]
-Seed = app_commands.Range[int, 0, 4294967295]
-Frames = app_commands.Range[int, 2, MAX_FRAMES]
-Steps = app_commands.Range[int, 1, 100]
-
-
-def _image_urls(message: discord.Message) -> list[str]:
-    """The images on a message, in order: attachments, then embeds' images or thumbnails."""
-    urls = [
-        attachment.url
-        for attachment in message.attachments
-        if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename)
-    ]
-    for embed in message.embeds:  # a link preview: Discord's media proxy copy, not the original site
-        found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
-        urls += [url for url in found if url][:1]
-    return urls
-
-
-def _image_url(message: discord.Message) -> str | None:
-    """The first image on a message."""
-    return next(iter(_image_urls(message)), None)
 
 
 class Video(commands.Cog):
@@ -142,9 +99,9 @@ class Video(commands.Cog):
         image="The picture to animate (PNG, JPEG, WebP or GIF)",
         prompt="What should happen. Pika flags work here too (-motion 3 -camera zoom in); options below win",
         end="A picture for the clip to end on (keyframe models, e.g. ltx)",
-        **_DESCRIBE,
+        **DESCRIBE,
     )
-    @app_commands.choices(**_CHOICES)
+    @app_commands.choices(**CHOICES)
     @app_commands.autocomplete(model=_image_models)
     async def animate(
         self,
@@ -214,9 +171,9 @@ class Video(commands.Cog):
         prompt="What to see. Pika flags work here too (-camera pan left -gs 16); options below win",
         negative="What to avoid",
         guidance="How closely to follow the prompt, 8 to 24; default 12",
-        **_DESCRIBE,
+        **DESCRIBE,
     )
-    @app_commands.choices(**_CHOICES)
+    @app_commands.choices(**CHOICES)
     @app_commands.autocomplete(model=_text_models)
     async def imagine_video(
         self,
@@ -246,11 +203,11 @@ class Video(commands.Cog):
         """The "Animate image" message menu; a message with two images becomes a clip from the first to the
         second."""
         reply = await self._defer(interaction)
-        urls = _image_urls(message)
+        urls = image_urls(message)
         if not urls:
             return await reply.refuse("that message has no image to animate")
         try:
-            options = parse_flags(_MENTION.sub("", message.content))
+            options = parse_flags(MENTION.sub("", message.content))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
         await self._animate(interaction, reply, options, urls[:2])
@@ -269,7 +226,7 @@ class Video(commands.Cog):
                 await MessageReply(message).refuse(describe(exc))
 
     async def _animate_mention(self, message: discord.Message) -> None:
-        url = _image_url(message)
+        url = image_url(message)
         if url is None and message.reference is not None:
             source = message.reference.resolved
             if not isinstance(source, discord.Message) and message.reference.message_id:
@@ -277,12 +234,12 @@ class Video(commands.Cog):
                     source = await message.channel.fetch_message(message.reference.message_id)
                 except discord.HTTPException:
                     source = None
-            url = _image_url(source) if isinstance(source, discord.Message) else None
+            url = image_url(source) if isinstance(source, discord.Message) else None
         reply = MessageReply(message)
         if url is None:
             return await reply.refuse("reply to a message with an image (or attach one) and mention me to animate it")
         try:
-            options = parse_flags(_MENTION.sub("", message.content))
+            options = parse_flags(MENTION.sub("", message.content))
         except OptionError as exc:
             return await reply.refuse(str(exc))
         data = await self._download(url, reply)

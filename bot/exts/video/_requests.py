@@ -154,19 +154,20 @@ class VideoRequests:
     def _capable(
         self, kind: JobKind, needs: tuple[str, ...], models: Mapping[str, ModelSpec], default: str, online: set[str]
     ) -> str:
-        """The model for a job that asks for more than the default gives: the prompted-image default, else any
-        model with what it needs, preferring one a worker serves now. A prompted image job without such a model
-        stays on the default (and its result says the prompt was not used)."""
-        order = [self.services.generation.default_prompted_image_model, default, *models]
+        """The model for a job that asks for more than the default may give. A prompted image job uses the
+        prompted-image default while a worker serves it, else the image default (its result then says the
+        prompt was not used); a job that needs keyframes, prompt travel or -upscale uses a model that can,
+        preferring the prompted default and one a worker serves now."""
+        prompted = self.services.generation.default_prompted_image_model
 
         def able(name: str) -> bool:
             spec = models.get(name)
-            if spec is None or not spec.takes(kind) or not spec.follows_prompt(kind):
-                return False
-            return all(getattr(spec, need) for need in needs)
+            return spec is not None and spec.takes(kind) and all(getattr(spec, need) for need in needs)
 
-        choices = [name for name in order if able(name)]
-        return next((name for name in choices if name in online), choices[0] if choices and needs else default)
+        if not needs:
+            return prompted if able(prompted) and prompted in online else default
+        choices = [name for name in (prompted, default, *models) if able(name)]
+        return next((name for name in choices if name in online), choices[0] if choices else default)
 
     async def derive(
         self,

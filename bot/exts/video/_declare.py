@@ -1,0 +1,56 @@
+"""What the clip commands declare (the options they share, as users read them in Discord) and where a
+message's images are."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+from discord import app_commands
+
+from generation.options import MAX_FRAMES
+from generation.values import CAMERA_MOVES, Aspect
+
+__all__ = ["CHOICES", "DESCRIBE", "MENTION", "Fps", "Frames", "Motion", "Seed", "Steps", "image_url", "image_urls"]
+
+_IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
+MENTION = re.compile(r"<@!?\d+>")
+
+# The options both commands take: what users read in Discord, and the values they pick from.
+DESCRIBE = {
+    "motion": "How much things move, 0 (subtle) to 4 (a lot); default 1",
+    "camera": "A camera move",
+    "fps": "Frames per second, 8 to 24; default 24",
+    "seed": "Same seed + same options = same clip",
+    "model": "Which model renders it",
+    "aspect": "Shape of the clip",
+    "frames": "How many frames (up to the model's maximum)",
+    "steps": "Denoising steps: more is slower and finer (up to the model's maximum)",
+}
+CHOICES = {
+    "camera": [app_commands.Choice(name=move, value=move) for move in CAMERA_MOVES],
+    "aspect": [app_commands.Choice(name=aspect.value, value=aspect.value) for aspect in Aspect],
+}
+Motion = app_commands.Range[int, 0, 4]
+Fps = app_commands.Range[int, 8, 24]
+Seed = app_commands.Range[int, 0, 4294967295]
+Frames = app_commands.Range[int, 2, MAX_FRAMES]
+Steps = app_commands.Range[int, 1, 100]
+
+
+def image_urls(message: discord.Message) -> list[str]:
+    """The images on a message, in order: attachments, then embeds' images or thumbnails."""
+    urls = [
+        attachment.url
+        for attachment in message.attachments
+        if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename)
+    ]
+    for embed in message.embeds:  # a link preview: Discord's media proxy copy, not the original site
+        found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
+        urls += [url for url in found if url][:1]
+    return urls
+
+
+def image_url(message: discord.Message) -> str | None:
+    """The first image on a message."""
+    return next(iter(image_urls(message)), None)
