@@ -25,6 +25,15 @@ def test_each_model_lists_every_repository_it_loads() -> None:
     assert "*/*.safetensors" in (svd.patterns or ()) and "*.safetensors" not in (svd.patterns or ())
 
 
+def test_ltx_fetches_only_the_diffusers_folders_and_the_upsampler() -> None:
+    weights, upsampler = sources(DEFAULT_MODELS["ltx"])
+    assert weights.repo == "Lightricks/LTX-Video-0.9.7-distilled"
+    assert "*/*.model" in (weights.patterns or ()), "the T5 tokenizer's spiece.model"
+    assert not any(p.startswith("*.") for p in weights.patterns or ()), "not the original checkpoints at the top"
+    assert upsampler.repo == "Lightricks/ltxv-spatial-upscaler-0.9.7"
+    assert all(p.startswith("latent_upsampler/") for p in upsampler.patterns or ()), "not its copy of the VAE"
+
+
 def test_downloads_each_repository_once() -> None:
     calls: list[str] = []
     fetch_models(

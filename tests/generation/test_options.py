@@ -13,6 +13,7 @@ from generation.options import (
     OptionError,
     Options,
     build_job,
+    flags_line,
     from_command,
     parse_flags,
 )
@@ -252,6 +253,48 @@ def test_build_job_fills_defaults_and_canonical_camera() -> None:
         Camera(pan_x=-1, pan_y=-1),
         "9",
     )
+
+
+def test_upscale_is_a_flag_without_a_value_and_echoes_back() -> None:
+    options = parse_flags("a cat -upscale -motion 2")
+    assert (options.prompt, options.upscale, options.motion) == ("a cat", True, 2)
+    assert flags_line(options) == "-motion 2 -upscale"
+    assert parse_flags(flags_line(options)).upscale is True
+    assert flags_line(parse_flags("a cat")) == "", "off is not echoed"
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "needle"),
+    [
+        ("a | b -model svd-xt", None, "cannot do prompt travel"),
+        ("a cat -model svd-xt", b"png", "cannot do a last frame"),
+        ("a cat -model svd-xt -upscale", None, "cannot do `-upscale`"),
+    ],
+)
+def test_what_a_model_cannot_do_is_refused_naming_models_that_can(text: str, end: bytes | None, needle: str) -> None:
+    with pytest.raises(OptionError, match=needle) as caught:
+        build_job(
+            parse_flags(text),
+            job_id="j",
+            kind=JobKind.IMAGE_TO_VIDEO,
+            models=DEFAULT_MODELS,
+            default_model="svd-xt",
+            image=b"png",
+            end_image=end,
+        )
+    assert "ltx, ltx-dev" in str(caught.value)
+
+
+def test_prompt_travel_takes_up_to_four_non_empty_prompts() -> None:
+    def travel(prompt: str) -> object:
+        return build_job(
+            parse_flags(prompt), job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS, default_model="ltx"
+        )
+
+    assert travel("a | b | c | d").prompt == "a | b | c | d"  # type: ignore[attr-defined]
+    for bad in ("a | b | c | d | e", "a | | b"):
+        with pytest.raises(OptionError, match="2–4 non-empty prompts"):
+            travel(bad)
 
 
 _TRICKY = ["-", "--", "—", '"', "“", "'", "zoom", "in", "pan", "left", "up", "rotate", "cw", "3", "-1", "1e9", "16:9"]

@@ -403,6 +403,13 @@ def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSetting
         if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
             raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
         frames = settings.max_frames
+    if settings.max_frames is not None and spec.frame_count(frames) > settings.max_frames:
+        # LTX renders 8k + 1 frames: the largest such count within the limit.
+        frames = (settings.max_frames - 1) // spec.frame_step * spec.frame_step + 1
+        if frames < spec.frame_step + 1:
+            raise Refused(
+                f"{spec.name} makes at least {spec.frame_step + 1} frames; this server allows {settings.max_frames}"
+            )
     if settings.max_steps is not None and steps > settings.max_steps:
         if job.steps is not None:
             raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
