@@ -95,6 +95,7 @@ class ModelSpec:
     memory_gb: float  # GPU memory a native-size clip needs in the balanced memory mode (fp16)
     memory_gb_full: float | None = None  # the same in the full and low modes (None: scaled from memory_gb)
     memory_gb_low: float | None = None
+    activation_share: float = 0.5  # the part of that memory that grows with pixels x frames (the rest: weights)
     extends: bool = False  # Extend can continue its clips
     extend_overlap: int = 1  # frames of the clip a continuation is conditioned on (and re-renders)
     max_duration_s: float = 8.0  # how long Extend or prompt travel may make a clip
@@ -163,7 +164,7 @@ _LTX_UPSAMPLER = "Lightricks/ltxv-spatial-upscaler-0.9.7"
 # LTX-Video 0.9.7 13B in bf16: transformer 26 GB, VAE 1 GB, T5-XXL encoder 9.5 GB, activations at 768x512x121
 # about 5 GB (estimates, not yet measured on a GPU: see bench/bench_generation.py). Balanced runs the text
 # encoder on the CPU (embeddings cached per prompt); low also offloads the transformer between calls.
-_LTX_MEMORY = {"memory_gb": 33.0, "memory_gb_full": 42.0, "memory_gb_low": 28.0}
+_LTX_MEMORY = {"memory_gb": 33.0, "memory_gb_full": 42.0, "memory_gb_low": 28.0, "activation_share": 0.15}
 
 DEFAULT_MODELS: dict[str, ModelSpec] = {
     spec.name: spec

@@ -123,9 +123,10 @@ def _upscale(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None,
 
 def memory_needed(spec: ModelSpec, plan: Plan, mode: str, kind: JobKind = JobKind.IMAGE_TO_VIDEO) -> float:
     """GPU memory (GB) a plan needs on a worker in `mode`: the registry's estimate for a native-size clip,
-    half of it weights, half activations that grow with pixels x frames of the largest pass."""
+    its weights plus activations (`activation_share` of it) that grow with pixels x frames of the largest pass."""
     work = max(run.width * run.height * run.frames for run in plan.passes(spec, kind)) / (spec.pixels * spec.frames)
-    return spec.memory(mode) * (0.5 + 0.5 * work)
+    share = spec.activation_share
+    return spec.memory(mode) * (1 - share + share * work)
 
 
 def unfit(

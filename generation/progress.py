@@ -37,16 +37,18 @@ class Reporter:
         if self._on_progress is not None:
             self._on_progress(stage, step, total)
 
-    def step_callback(self, total: int) -> Callable[..., dict[str, Any]]:
-        """A diffusers `callback_on_step_end`: reports each step, stops the pipeline once cancelled.
+    def step_callback(self, total: int, done: int = 0) -> Callable[..., dict[str, Any]]:
+        """A diffusers `callback_on_step_end`: reports each step, stops the pipeline once cancelled. A job of
+        several pipeline runs (prompt travel, an upscale's refine pass) passes the steps `done` before this run
+        and the `total` of all of them.
 
         Raising here leaves the denoising loop right after the current step and skips the VAE decode,
         so a cancel costs at most one step.
         """
 
         def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-            self.stage(Stage.DENOISING, step + 1, total)
-            if step + 1 == total:
+            self.stage(Stage.DENOISING, done + step + 1, total)
+            if done + step + 1 == total:
                 self.stage(Stage.DECODING, total, total)
             return kwargs
 

@@ -54,6 +54,8 @@ class ModelOverrides(BaseModel):
     cost_factor: PositiveFloat | None = None
     max_duration_s: PositiveFloat | None = None
     memory_gb: PositiveFloat | None = None
+    memory_gb_full: PositiveFloat | None = None
+    memory_gb_low: PositiveFloat | None = None
 
 
 class _PerModel(PydanticBaseSettingsSource):

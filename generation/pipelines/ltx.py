@@ -17,6 +17,11 @@ the image condition (how far the clip may drift from the picture). Level 1 is th
 | 3      | 0.6 x fps                    | 0.15                  |
 | 4      | 0.45 x fps                   | 0.20                  |
 
+Prompt travel chains condition-pipeline runs, each conditioned on the last frames of the one before (as
+Extend is), rather than calling `LTXI2VLongMultiPromptPipeline`: that pipeline encodes prompts itself on
+the execution device (so no cached embeddings and no text encoder kept on the CPU) and draws its noise
+from a generator on the GPU (so a seed would not give the same clip on another card).
+
 The T5 text encoder (about 9.5 GB in fp16) runs on the GPU only in the full memory mode; in balanced it
 stays on the CPU, in low every model is offloaded. Prompt embeddings are cached per prompt, so Reroll and
 the segments of one prompt-travel clip encode each prompt once.
@@ -123,7 +128,7 @@ class LTXRunner:
         return conditions
 
     def _generate(
-        self, request: Request, prompt: str, conditions: list[LTXVideoCondition], seed: int, reporter: Reporter
+        self, request: Request, prompt: str, conditions: list[LTXVideoCondition], seed: int, progress: Any
     ) -> np.ndarray:
         rate, image_noise = MOTION_TABLE[request.motion]
         schedule: dict[str, Any] = {"num_inference_steps": request.steps}
@@ -142,7 +147,7 @@ class LTXRunner:
             decode_noise_scale=self.spec.decode_noise_scale,
             generator=self.runtime.generator(seed),
             output_type="np",
-            callback_on_step_end=reporter.step_callback(request.steps),
+            callback_on_step_end=progress,
             **schedule,
             **self._text(prompt, request.negative_prompt, request.guidance),
         )
@@ -163,14 +168,16 @@ class LTXRunner:
             self._upsample.set_progress_bar_config(disable=True)
         return self._upsample
 
-    def upscale(self, frames: np.ndarray, request: Request, reporter: Reporter) -> np.ndarray:
-        """Frames (F, H, W, 3) at twice the width and height: VAE-encode, x2 latents, a short refine pass."""
+    def upscale(self, frames: np.ndarray, request: Request, reporter: Reporter, done: int = 0) -> np.ndarray:
+        """Frames (F, H, W, 3) at twice the width and height: VAE-encode, x2 latents, a short refine pass.
+        `done`: the steps of this job run before it (progress)."""
         count = len(frames)
         step = self.pipe.vae_temporal_compression_ratio
         padded = -(-(count - 1) // step) * step + 1  # the VAE takes 8k + 1 frames: repeat the last one
         frames = np.concatenate([frames, np.repeat(frames[-1:], padded - count, axis=0)])
         height, width = frames.shape[1:3]
-        reporter.stage(Stage.DENOISING, 0, 1)
+        total = done + self.refine_steps()
+        reporter.stage(Stage.DENOISING, done, total)
         with torch.no_grad():
             latents = self.upsampler()(
                 video=_pictures(frames), height=height, width=width, adain_factor=1.0, output_type="latent"
@@ -191,13 +198,14 @@ class LTXRunner:
             decode_noise_scale=self.spec.decode_noise_scale,
             generator=self.runtime.generator(request.seed),
             output_type="np",
-            callback_on_step_end=reporter.step_callback(self._refine_steps()),
+            callback_on_step_end=reporter.step_callback(total, done),
             **schedule,
             **self._text(request.prompt.replace(" | ", ", "), request.negative_prompt, request.guidance),
         )
         return to_uint8(output.frames[0])[:count]
 
-    def _refine_steps(self) -> int:
+    def refine_steps(self) -> int:
+        """Denoising steps of the refine pass (as `plan.refine_steps` prices them)."""
         return len(self.spec.upscale_timesteps) - 1 if self.spec.upscale_timesteps else round(10 * _REFINE_STRENGTH)
 
     # ---- a whole job ----
@@ -208,14 +216,16 @@ class LTXRunner:
             assert request.video is not None
             return self.upscale(request.video, request, reporter)
         prompts = request.prompts or (request.prompt,)
+        total = request.steps * len(prompts) + (self.refine_steps() if request.upscale else 0)
         clip: np.ndarray | None = None
         previous = request.video[-request.overlap :] if request.video is not None else None
         for index, prompt in enumerate(prompts):
-            last = index == len(prompts) - 1
-            segment = self._generate(
-                request, prompt, self.conditions(request, previous, last), request.seed + index, reporter
-            )
+            conditions = self.conditions(request, previous, last_segment=index == len(prompts) - 1)
+            progress = reporter.step_callback(total, done=index * request.steps)
+            segment = self._generate(request, prompt, conditions, request.seed + index, progress)
             clip = segment if clip is None else np.concatenate([clip, segment[request.overlap :]])
             previous = segment[-request.overlap :]
         assert clip is not None
-        return self.upscale(clip, request, reporter) if request.upscale else clip
+        if request.upscale:
+            return self.upscale(clip, request, reporter, done=request.steps * len(prompts))
+        return clip

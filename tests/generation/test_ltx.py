@@ -145,7 +145,11 @@ def test_upscale_flag_renders_then_doubles(engine: Engine) -> None:
 def test_prompt_travel_renders_one_segment_per_prompt(engine: Engine, spy: Spy) -> None:
     travel = job(kind=JobKind.TEXT_TO_VIDEO, image=None, prompt="a cat sleeps | the cat wakes | the cat jumps")
     plan = resolve(travel, engine.models["ltx"])
-    result = engine.render(travel)
+    steps: list[int] = []
+    result = engine.render(
+        travel, lambda stage, step, total: steps.append(step) if stage.value == "denoising" else None
+    )
+    assert steps[1:] == list(range(1, 3 * 8 + 1)), "one progress bar over the three segments"
     assert spy.encoded == ["a cat sleeps", "the cat wakes", "the cat jumps"]
     assert len(spy.prepared) == 3 and [len(call["conditions"]) for call in spy.prepared] == [0, 1, 1]
     assert result.frames == plan.length == 17 + 2 * 8, "each later segment adds its frames after the 9 shared"
