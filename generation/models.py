@@ -162,9 +162,10 @@ _SD15_LICENCE = "creativeml-openrail-m (base model); apache-2.0 (motion adapter 
 _LTX_LICENCE = "LTX-Video 0.9.7 Open Weights License (ltxv-open-weights; see the model card's use restrictions)"
 _LTX_UPSAMPLER = "Lightricks/ltxv-spatial-upscaler-0.9.7"
 # LTX-Video 0.9.7 13B in bf16: transformer 26 GB, VAE 1 GB, T5-XXL encoder 9.5 GB, activations at 768x512x121
-# about 5 GB (estimates, not yet measured on a GPU: see bench/bench_generation.py). Balanced runs the text
-# encoder on the CPU (embeddings cached per prompt); low also offloads the transformer between calls.
-_LTX_MEMORY = {"memory_gb": 33.0, "memory_gb_full": 42.0, "memory_gb_low": 28.0, "activation_share": 0.15}
+# about 5 GB (estimates, not yet measured on a GPU: see bench/bench_generation.py). Full keeps all on the GPU
+# (42); balanced keeps the encoder on the CPU between prompts, so its peak is the weights plus the encoder's
+# visit (37); low offloads each part while another runs (the transformer and its activations: 31).
+_LTX_MEMORY = {"memory_gb": 37.0, "memory_gb_full": 42.0, "memory_gb_low": 31.0, "activation_share": 0.15}
 
 DEFAULT_MODELS: dict[str, ModelSpec] = {
     spec.name: spec

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +56,7 @@ class Runtime:
 
     def place(self, pipe: Any, cpu_modules: tuple[str, ...] = ()) -> Any:
         """Move a loaded pipeline to the device, or set up offload, per the memory mode. In the balanced
-        mode `cpu_modules` stay on the CPU (LTX's 9.5 GB text encoder: it runs once per prompt)."""
+        mode `cpu_modules` stay on the CPU between their runs (LTX's 9.5 GB text encoder: see `visiting`)."""
         unet = getattr(pipe, "unet", None)
         if self.memory_mode is MemoryMode.LOW and unet is not None:
             unet.enable_forward_chunking(chunk_size=1, dim=1)  # feed-forward one frame at a time
@@ -70,6 +72,20 @@ class Runtime:
             pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         return pipe
+
+    @contextlib.contextmanager
+    def visiting(self, module: torch.nn.Module) -> Iterator[None]:
+        """Run `module` on the device: one kept on the CPU (balanced mode) comes over for the call and goes
+        back after it, so it never shares the GPU with the next denoising's activations."""
+        if module.device.type == "cpu" and self.device.type != "cpu" and not self.offload:
+            module.to(self.device)
+            try:
+                yield
+            finally:
+                module.to("cpu")
+                torch.cuda.empty_cache()
+        else:
+            yield
 
     def release_memory(self) -> None:
         """Give the GPU's cached blocks back after an out-of-memory failure, so the next job starts clean."""

@@ -22,9 +22,10 @@ Extend is), rather than calling `LTXI2VLongMultiPromptPipeline`: that pipeline e
 the execution device (so no cached embeddings and no text encoder kept on the CPU) and draws its noise
 from a generator on the GPU (so a seed would not give the same clip on another card).
 
-The T5 text encoder (about 9.5 GB in fp16) runs on the GPU only in the full memory mode; in balanced it
-stays on the CPU, in low every model is offloaded. Prompt embeddings are cached per prompt, so Reroll and
-the segments of one prompt-travel clip encode each prompt once.
+The T5 text encoder (about 9.5 GB in fp16) stays on the GPU only in the full memory mode; in balanced it
+lives on the CPU and visits the GPU for each new prompt (fp16 T5 on a CPU would take a minute), in low
+every model is offloaded. Prompt embeddings are cached per prompt, so Reroll and the segments of one
+prompt-travel clip encode each prompt once and the encoder stays where it is.
 """
 
 from __future__ import annotations
@@ -93,14 +94,13 @@ class LTXRunner:
         if key in self._embeds:
             self._embeds.move_to_end(key)
         else:
-            encoder_device = self.pipe.text_encoder.device if not self.runtime.offload else self.runtime.device
-            with torch.no_grad():
+            with torch.no_grad(), self.runtime.visiting(self.pipe.text_encoder):
                 embeds = self.pipe.encode_prompt(
                     prompt=prompt,
                     negative_prompt=negative,
                     do_classifier_free_guidance=guided,
                     max_sequence_length=_MAX_SEQUENCE,
-                    device=encoder_device,
+                    device=self.runtime.device,
                 )
             self._embeds[key] = tuple(t.to("cpu") for t in embeds if t is not None)
             if len(self._embeds) > _CACHED_PROMPTS:

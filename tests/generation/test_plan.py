@@ -75,4 +75,4 @@ def test_an_upscale_is_one_refine_pass_at_twice_the_size() -> None:
 
 def test_ltx_memory_per_mode_comes_from_its_row() -> None:
     plan = resolve(ltx(aspect=Aspect.PHOTO), LTX)  # 3:2 is the native 768x512
-    assert [memory_needed(LTX, plan, mode) for mode in ("full", "balanced", "low")] == [42.0, 33.0, 28.0]
+    assert [memory_needed(LTX, plan, mode) for mode in ("full", "balanced", "low")] == [42.0, 37.0, 31.0]

@@ -79,9 +79,13 @@ class Video(commands.Cog):
             await reply.refuse(str(exc))
             return None
 
-    async def _model_choices(self, interaction: discord.Interaction, current: str, wanted: Input) -> list[Any]:
+    async def _model_choices(
+        self, interaction: discord.Interaction, current: str, wanted: Input, keyframes: bool = False
+    ) -> list[Any]:
         served = {m for worker in await self.services.queue.workers() for m in worker.models}
-        names = [n for n, spec in self.services.models.items() if wanted in spec.inputs]
+        names = [
+            n for n, spec in self.services.models.items() if wanted in spec.inputs and (spec.keyframes or not keyframes)
+        ]
         online = [n for n in names if n in served]
         shown = [(n, n) for n in online] or [(f"{n} (no worker online)", n) for n in names]
         return [app_commands.Choice(name=label, value=value) for label, value in shown if current.lower() in value][:25]
@@ -91,6 +95,9 @@ class Video(commands.Cog):
 
     async def _text_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
         return await self._model_choices(interaction, current, Input.TEXT)
+
+    async def _keyframe_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
+        return await self._model_choices(interaction, current, Input.IMAGE, keyframes=True)
 
     # ---- commands ----
 
@@ -135,7 +142,7 @@ class Video(commands.Cog):
         frames="How many frames (up to the model's maximum)",
         model="Which model renders it (one that takes keyframes)",
     )
-    @app_commands.autocomplete(model=_image_models)
+    @app_commands.autocomplete(model=_keyframe_models)
     async def morph(
         self,
         interaction: discord.Interaction,
@@ -201,7 +208,7 @@ class Video(commands.Cog):
 
     async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Animate image" message menu; a message with two images becomes a clip from the first to the
-        second."""
+        second where a keyframe model is enabled (else the first is animated)."""
         reply = await self._defer(interaction)
         urls = image_urls(message)
         if not urls:
@@ -210,7 +217,8 @@ class Video(commands.Cog):
             options = parse_flags(MENTION.sub("", message.content))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        await self._animate(interaction, reply, options, urls[:2])
+        keyframes = any(spec.keyframes for spec in self.services.models.values())
+        await self._animate(interaction, reply, options, urls[: 2 if keyframes else 1])
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
