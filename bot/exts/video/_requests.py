@@ -8,25 +8,21 @@ charged; a failure after the reservation refunds it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
 
 import discord
 from redis.exceptions import RedisError
 
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._render import status_text
+from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
-from bot.limits import clip
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
-from generation.jobs import DEFAULT_BYTE_BUDGET, JobKind, VideoJob
+from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options, build_job
 from generation.plan import Plan, PlanError, resolve, unfit
@@ -35,7 +31,7 @@ from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.quotas import QuotaRefused, job_cost
 
-__all__ = ["InteractionReply", "MessageReply", "Refused", "Requester", "VideoRequests"]
+__all__ = ["Refused", "VideoRequests", "price", "upscaler_for"]
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
@@ -48,77 +44,6 @@ _END = ".end"  # the key suffix under which a job's last-frame image is kept for
 
 class Refused(ValueError):
     """The request cannot be served; the message is for the user."""
-
-
-@dataclass(frozen=True)
-class Requester:
-    user_id: int
-    guild_id: int  # 0 for direct messages
-    channel_id: int
-    role_ids: tuple[int, ...] = ()
-    upload_limit: int = DEFAULT_BYTE_BUDGET
-
-
-class Reply(Protocol):
-    """Where a request's answers go: the interaction's response, or a reply to a user's message."""
-
-    message_id: int | None
-    application_id: int | None
-    token: str | None
-    token_expires_at: float | None
-
-    async def refuse(self, text: str) -> None: ...
-
-    async def show(self, text: str, view: discord.ui.View) -> None: ...
-
-
-class InteractionReply:
-    """The deferred ("thinking…") response of a slash command, button or menu."""
-
-    def __init__(self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None):
-        self.interaction = interaction
-        self.application_id: int | None = interaction.application_id
-        self.token: str | None = interaction.token
-        self.token_expires_at: float | None = time.time() + lifetime_s
-        self.message_id = message_id  # the "thinking…" message the defer created
-
-    async def refuse(self, text: str) -> None:
-        # Errors are private: drop the public "thinking…" message, answer only the user.
-        with contextlib.suppress(discord.HTTPException):
-            await self.interaction.delete_original_response()
-        try:
-            await self.interaction.followup.send(clip(f"⚠️ {text}"), ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
-
-    async def show(self, text: str, view: discord.ui.View) -> None:
-        message = await self.interaction.edit_original_response(content=clip(text), view=view)
-        self.message_id = message.id
-
-    @classmethod
-    async def defer(cls, interaction: discord.Interaction, lifetime_s: float) -> InteractionReply:
-        """Acknowledge within Discord's 3 s with a public "thinking…" message."""
-        response = await interaction.response.defer(thinking=True)
-        return cls(interaction, lifetime_s, getattr(response, "message_id", None))
-
-
-class MessageReply:
-    """A reply to the message that mentioned the bot."""
-
-    application_id: int | None = None
-    token: str | None = None
-    token_expires_at: float | None = None
-
-    def __init__(self, message: discord.Message):
-        self.message = message
-        self.message_id: int | None = None
-
-    async def refuse(self, text: str) -> None:
-        await self.message.reply(clip(f"⚠️ {text}"), mention_author=False)
-
-    async def show(self, text: str, view: discord.ui.View) -> None:
-        sent = await self.message.reply(clip(text), view=view, mention_author=False)
-        self.message_id = sent.id
 
 
 class VideoRequests:

@@ -1,0 +1,33 @@
+"""The steps every clip callback takes: who asked, acknowledging within Discord's 3 s, downloading a file."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.exts.video._fetch import FetchError, fetch
+from bot.exts.video._replies import InteractionReply, Reply, Requester
+from bot.services import Services
+
+__all__ = ["defer", "download", "requester"]
+
+
+def requester(interaction: discord.Interaction) -> Requester:
+    """Who pressed or typed, where, with which roles and upload limit."""
+    roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
+    channel = interaction.channel_id or 0
+    return Requester(interaction.user.id, interaction.guild_id or 0, channel, roles, interaction.filesize_limit)
+
+
+async def defer(interaction: discord.Interaction, services: Services) -> InteractionReply:
+    """Acknowledge at once (within 3 s, before any other I/O) with a public "thinking…" message."""
+    return await InteractionReply.defer(interaction, services.settings.token_lifetime_s)
+
+
+async def download(services: Services, url: str, reply: Reply) -> bytes | None:
+    """The file at `url` from Discord's CDN, or None after telling the user why not."""
+    settings = services.settings
+    try:
+        return await fetch(services.http, url, settings.allowed_hosts, int(settings.max_image_mb * 2**20))
+    except FetchError as exc:
+        await reply.refuse(str(exc))
+        return None

@@ -1,0 +1,90 @@
+"""Who asked and where the answers go: the deferred response of a slash command, button or menu, or a
+reply to the message that mentioned the bot."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import discord
+
+from bot.limits import clip
+from generation.jobs import DEFAULT_BYTE_BUDGET
+
+__all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Requester:
+    user_id: int
+    guild_id: int  # 0 for direct messages
+    channel_id: int
+    role_ids: tuple[int, ...] = ()
+    upload_limit: int = DEFAULT_BYTE_BUDGET
+
+
+class Reply(Protocol):
+    """Where a request's answers go: the interaction's response, or a reply to a user's message."""
+
+    message_id: int | None
+    application_id: int | None
+    token: str | None
+    token_expires_at: float | None
+
+    async def refuse(self, text: str) -> None: ...
+
+    async def show(self, text: str, view: discord.ui.View) -> None: ...
+
+
+class InteractionReply:
+    """The deferred ("thinking…") response of a slash command, button or menu."""
+
+    def __init__(self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None):
+        self.interaction = interaction
+        self.application_id: int | None = interaction.application_id
+        self.token: str | None = interaction.token
+        self.token_expires_at: float | None = time.time() + lifetime_s
+        self.message_id = message_id  # the "thinking…" message the defer created
+
+    async def refuse(self, text: str) -> None:
+        # Errors are private: drop the public "thinking…" message, answer only the user.
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.delete_original_response()
+        try:
+            await self.interaction.followup.send(clip(f"⚠️ {text}"), ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
+
+    async def show(self, text: str, view: discord.ui.View) -> None:
+        message = await self.interaction.edit_original_response(content=clip(text), view=view)
+        self.message_id = message.id
+
+    @classmethod
+    async def defer(cls, interaction: discord.Interaction, lifetime_s: float) -> InteractionReply:
+        """Acknowledge within Discord's 3 s with a public "thinking…" message."""
+        response = await interaction.response.defer(thinking=True)
+        return cls(interaction, lifetime_s, getattr(response, "message_id", None))
+
+
+class MessageReply:
+    """A reply to the message that mentioned the bot."""
+
+    application_id: int | None = None
+    token: str | None = None
+    token_expires_at: float | None = None
+
+    def __init__(self, message: discord.Message):
+        self.message = message
+        self.message_id: int | None = None
+
+    async def refuse(self, text: str) -> None:
+        await self.message.reply(clip(f"⚠️ {text}"), mention_author=False)
+
+    async def show(self, text: str, view: discord.ui.View) -> None:
+        sent = await self.message.reply(clip(text), view=view, mention_author=False)
+        self.message_id = sent.id
