@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
-from collections.abc import Iterator
 
 import av
 import numpy as np
@@ -20,14 +19,6 @@ from generation.runtime import Runtime
 from generation.settings import GenerationSettings, MemoryMode
 from generation.values import Aspect, Camera
 from tests.conftest import png_bytes
-
-
-@pytest.fixture(scope="module")
-def settings(tiny_models: dict[str, str]) -> Iterator[GenerationSettings]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in tiny_models.items():
-            patch.setenv(key, value)
-        yield GenerationSettings(_env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")

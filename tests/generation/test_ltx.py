@@ -4,7 +4,6 @@ prompts that steer image-to-video, keyframes, continuation, prompt travel, upsca
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,14 +24,6 @@ from generation.values import Aspect
 from tests.conftest import png_bytes
 
 RED, GREEN = png_bytes(96, 64, (200, 40, 40)), png_bytes(96, 64, (30, 190, 60))
-
-
-@pytest.fixture(scope="module")
-def settings(tiny_models: dict[str, str]) -> Iterator[GenerationSettings]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in tiny_models.items():
-            patch.setenv(key, value)
-        yield GenerationSettings(_env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")
