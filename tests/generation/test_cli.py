@@ -139,6 +139,21 @@ def test_extend_and_smooth_an_existing_clip(
     assert len(decode_frames((tmp_path / "c.mp4").read_bytes())[0]) == 13  # 7 frames at 24 fps, first to last at 48
 
 
+def test_morph_and_upscale_from_the_command_line(
+    tiny_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.png").write_bytes(png_bytes(64, 64, (200, 40, 40)))
+    (tmp_path / "b.png").write_bytes(png_bytes(64, 64, (30, 190, 60)))
+    assert main(["render", "--image", "a.png", "--end", "b.png", "--out", "m.mp4", "red", "to", "green"]) == 0
+    made = capsys.readouterr().out
+    assert "64x64, 17 frames" in made and "model ltx" in made, "a prompted picture goes to the prompt-following model"
+    assert main(["render", "--upscale-clip", "m.mp4", "--out", "big.mp4", "red"]) == 0
+    assert "128x128, 17 frames" in capsys.readouterr().out
+    assert main(["render", "--prompt", "a", "--end", "b.png", "--out", "x.mp4"]) == 2
+    assert "--end goes with --image" in capsys.readouterr().err
+
+
 def test_a_worker_whose_model_family_has_no_runner_stops_at_start_naming_it(
     tiny_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
