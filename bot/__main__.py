@@ -18,6 +18,7 @@ import aiohttp
 import discord
 from redis.exceptions import RedisError
 
+from bot.blocklist import BlockList
 from bot.bot import MotionBot
 from bot.services import Services
 from bot.settings import BotSettings
@@ -29,6 +30,7 @@ from storage.db import Database
 from storage.guilds import Guilds
 from storage.inputs import Inputs
 from storage.jobs import Ledger
+from storage.moderation import Moderation
 from storage.quotas import Quotas
 from storage.settings import StorageSettings
 
@@ -122,6 +124,8 @@ async def serve_bot(settings: BotSettings) -> None:
             queue=queue,
             http=http,
             metrics=metrics,
+            blocklist=BlockList.built_in(),
+            moderation=Moderation(db),
         )
         await _wait_for_discord(http, api_base)
         async with MotionBot(services) as bot:  # leaving it closes the gateway, also on cancel

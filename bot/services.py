@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bot.blocklist import BlockList
 from bot.settings import BotSettings
 from generation.metrics import BotMetrics
 from generation.models import ModelSpec
@@ -15,6 +16,7 @@ from storage.db import Database
 from storage.guilds import Guilds
 from storage.inputs import Inputs
 from storage.jobs import Ledger
+from storage.moderation import Moderation
 from storage.quotas import Quotas
 
 __all__ = ["Services"]
@@ -33,3 +35,5 @@ class Services:
     queue: JobQueue
     http: aiohttp.ClientSession  # for downloading images from Discord's CDN
     metrics: BotMetrics
+    blocklist: BlockList  # the built-in block list
+    moderation: Moderation  # the ledger of refused and flagged content

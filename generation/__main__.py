@@ -166,11 +166,20 @@ def _worker(args: argparse.Namespace) -> int:
         from generation.engine import Engine
         from generation.pipelines import NoRunner
         from generation.runtime import NoGPUError, Runtime
+        from generation.safety import SafetyChecker
+        from generation.weights import WeightsNotFound
 
         try:
             runtime = Runtime.from_settings(settings)
-            real_engine = Engine({name: registry[name] for name in models}, runtime)
-        except (NoGPUError, NoRunner) as exc:
+            checker = None
+            if settings.safety_checker:
+                checker = SafetyChecker(settings.safety_checker, settings.safety_threshold, runtime)
+            else:
+                logging.getLogger("generation.worker").warning(
+                    "MOTIONBOT_SAFETY_CHECKER is empty: no picture or clip is checked, whatever a server's policy"
+                )
+            real_engine = Engine({name: registry[name] for name in models}, runtime, checker)
+        except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         gpu, memory = _gpu_info(runtime.device)
@@ -209,17 +218,18 @@ def _gpu_info(device: object) -> tuple[str, float]:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from generation.download import DownloadError, fetch_models
+    from generation.download import DownloadError, fetch_models, safety_checker
     from generation.settings import GenerationSettings
 
-    registry = load(GenerationSettings).registry()
+    settings = load(GenerationSettings)
+    registry = settings.registry()
     names = args.models or list(registry)
     unknown = [n for n in names if n not in registry]
     if unknown:
         print(f"error: unknown or disabled models: {', '.join(unknown)} (enabled: {', '.join(registry)})")
         return 2
     try:
-        fetch_models(registry[name] for name in names)
+        fetch_models((registry[name] for name in names), extra=safety_checker(settings.safety_checker))
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

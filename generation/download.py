@@ -9,7 +9,7 @@ from typing import Any
 
 from generation.models import MOTION_LORAS, ModelSpec
 
-__all__ = ["DownloadError", "Fetch", "fetch_models", "sources"]
+__all__ = ["DownloadError", "Fetch", "fetch_models", "safety_checker", "sources"]
 
 
 class DownloadError(RuntimeError):
@@ -49,12 +49,21 @@ def sources(spec: ModelSpec) -> list[Fetch]:
     return [f for f in fetches if not os.path.isdir(f.repo) and not os.path.isfile(f.repo)]
 
 
+def safety_checker(source: str) -> list[Fetch]:
+    """The worker's image classifier (its config, processor and safetensors weights), unless it is a folder."""
+    if not source or os.path.isdir(source):
+        return []
+    return [Fetch(source, ("*.json", "*.safetensors"), "image safety checker")]
+
+
 def fetch_models(
     specs: Iterable[ModelSpec],
     snapshot_download: Callable[..., Any] | None = None,
     report: Callable[[str], None] = print,
+    extra: Iterable[Fetch] = (),
 ) -> None:
-    """Download every model's repositories (with progress bars); raise DownloadError with advice."""
+    """Download every model's repositories (with progress bars), then `extra` ones (the safety checker);
+    raise DownloadError with advice."""
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     if snapshot_download is None:
@@ -63,25 +72,25 @@ def fetch_models(
         snapshot_download = hub_download
     download: Callable[..., Any] = snapshot_download
     seen: set[tuple[str, tuple[str, ...] | None]] = set()
-    for spec in specs:
-        for fetch in sources(spec):
-            if (fetch.repo, fetch.patterns) in seen:
-                continue
-            seen.add((fetch.repo, fetch.patterns))
-            report(f"{spec.name}: {fetch.label} from {fetch.repo}")
-            try:
-                download(fetch.repo, allow_patterns=list(fetch.patterns) if fetch.patterns else None)
-            except GatedRepoError:
-                raise DownloadError(
-                    f"{fetch.repo} is gated: accept its terms at https://huggingface.co/{fetch.repo} with your "
-                    "account, then create a read token (https://huggingface.co/settings/tokens) and set HF_TOKEN "
-                    "in .env (or run `hf auth login`)"
-                ) from None
-            except RepositoryNotFoundError:
-                raise DownloadError(
-                    f"{fetch.repo} does not exist on the Hugging Face hub (or is private: set HF_TOKEN); "
-                    f"check the {spec.name} settings in .env"
-                ) from None
-            except (LocalEntryNotFoundError, OSError) as exc:
-                raise DownloadError(f"could not download {fetch.repo}: {str(exc).splitlines()[0]}") from None
+    wanted = [(spec.name, fetch) for spec in specs for fetch in sources(spec)] + [("worker", f) for f in extra]
+    for owner, fetch in wanted:
+        if (fetch.repo, fetch.patterns) in seen:
+            continue
+        seen.add((fetch.repo, fetch.patterns))
+        report(f"{owner}: {fetch.label} from {fetch.repo}")
+        try:
+            download(fetch.repo, allow_patterns=list(fetch.patterns) if fetch.patterns else None)
+        except GatedRepoError:
+            raise DownloadError(
+                f"{fetch.repo} is gated: accept its terms at https://huggingface.co/{fetch.repo} with your "
+                "account, then create a read token (https://huggingface.co/settings/tokens) and set HF_TOKEN "
+                "in .env (or run `hf auth login`)"
+            ) from None
+        except RepositoryNotFoundError:
+            raise DownloadError(
+                f"{fetch.repo} does not exist on the Hugging Face hub (or is private: set HF_TOKEN); "
+                f"check the {owner} settings in .env"
+            ) from None
+        except (LocalEntryNotFoundError, OSError) as exc:
+            raise DownloadError(f"could not download {fetch.repo}: {str(exc).splitlines()[0]}") from None
     report("All weights are in the cache." if seen else "Every model loads from local folders: nothing to download.")

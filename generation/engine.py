@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -20,7 +21,7 @@ from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
 from generation.images import ImageError, fit, load_rgb, probe
 from generation.interpolate import interpolate, smooth_fps
-from generation.jobs import JobKind, Stage, VideoJob, VideoResult
+from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
 from generation.models import CameraMode, ModelSpec
 from generation.options import segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
@@ -29,7 +30,10 @@ from generation.progress import FinalError, ProgressFn, Reporter
 from generation.runtime import Runtime
 from generation.weights import WeightsNotFound
 
-__all__ = ["Engine", "JobRejected", "OutOfGPUMemory", "WeightsNotFound"]
+if TYPE_CHECKING:
+    from generation.safety import SafetyChecker
+
+__all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "WeightsNotFound"]
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +43,27 @@ class JobRejected(FinalError, ValueError):
     The message is written for the user."""
 
 
+class ContentFlagged(FinalError, ValueError):
+    """The image check flagged the job's input pictures (`check` "input") or its clip ("output") where the
+    server's policy refuses them. The message is written for the user; the clip is never stored."""
+
+    def __init__(self, check: str):
+        self.check = check
+        what = "your picture" if check == "input" else "the clip it made"
+        super().__init__(f"the image safety check flagged {what}, so it is not posted here; you were not charged")
+
+
 class OutOfGPUMemory(FinalError, RuntimeError):
     """The GPU ran out of memory. Not retried here (the same card would run out again); the message says
     what to change, and the memory is given back to the card first."""
 
 
 class Engine:
-    def __init__(self, models: Mapping[str, ModelSpec], runtime: Runtime):
+    def __init__(self, models: Mapping[str, ModelSpec], runtime: Runtime, checker: SafetyChecker | None = None):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
         self.runtime = runtime
+        self.checker = checker  # the image check; None: nothing is checked (the command line)
         self._runners: dict[str, Runner] = {}
         self._load_lock = threading.Lock()
 
@@ -134,6 +149,10 @@ class Engine:
             job = dataclasses.replace(job, fps=fps)  # the new frames play at the clip's own rate
         request = self.plan(job, source)
         spec = self.models[job.model]
+        checks: dict[str, float] = {}
+        pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
+        if job.kind is JobKind.IMAGE_TO_VIDEO:  # a clip to continue or upscale is one of ours, checked when made
+            self._check(job, "input", pictures, checks)
         reporter.stage(Stage.LOADING)
         runner = self.runner(job.model)
         loaded = time.perf_counter()
@@ -155,15 +174,31 @@ class Engine:
             frames = apply_camera(frames, request.camera, request.motion)
         if source is not None and job.kind is JobKind.EXTEND:
             frames = _join(source, frames, spec.extend_overlap)
+        checked = time.perf_counter()
+        self._check(job, "output", _samples(frames), checks)
+        safety = time.perf_counter() - checked
         result = self._finish(job, frames, job.fps, request.seed, request.steps, reporter, smooth=job.smooth)
         timings = {
             "load": loaded - started,
             "generate": generated - loaded,
-            "encode": time.perf_counter() - generated,
+            "safety": safety,
+            "encode": time.perf_counter() - generated - safety,
             "total": time.perf_counter() - started,
         }
         extended = len(source) if source is not None and job.kind is JobKind.EXTEND else 0
-        return dataclasses.replace(_with_timings(result, timings), source_frames=extended)
+        flagged = any(margin > 0 for margin in checks.values())
+        return dataclasses.replace(
+            _with_timings(result, timings), source_frames=extended, checks=checks, flagged=flagged
+        )
+
+    def _check(self, job: VideoJob, name: str, pictures: list[Image.Image], checks: dict[str, float]) -> None:
+        """Score `pictures` where the job's policy asks for it; refuse a flagged one where it must be."""
+        if self.checker is None or job.content is Content.UNCHECKED or not pictures:
+            return
+        verdict = self.checker.check(pictures)
+        checks[name] = round(verdict.score - self.checker.threshold, 4)  # above 0: flagged
+        if verdict.flagged and job.content is Content.REFUSE:
+            raise ContentFlagged(name)
 
     def _clip(self, job: VideoJob, verb: str) -> tuple[np.ndarray, int]:
         """The frames and fps of the job's input clip."""
@@ -209,6 +244,12 @@ class Engine:
             model=job.model,
             steps=steps,
         )
+
+
+def _samples(frames: np.ndarray, count: int = 5) -> list[Image.Image]:
+    """The frames of a clip the image check looks at: the first, the last and some spread between."""
+    picks = sorted({round(i * (len(frames) - 1) / (count - 1)) for i in range(count)})
+    return [Image.fromarray(frames[i]) for i in picks]
 
 
 def _probe(data: bytes) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from generation.values import Aspect, Camera
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
     "SCHEMA_VERSION",
+    "Content",
     "Fit",
     "JobKind",
     "JobSchemaError",
@@ -33,7 +34,7 @@ __all__ = [
     "loads",
 ]
 
-SCHEMA_VERSION = 3  # 2: typed camera and aspect, EXTEND jobs; 3: end image, UPSCALE jobs, -upscale
+SCHEMA_VERSION = 3  # 2: typed camera and aspect, EXTEND jobs; 3: end image, UPSCALE jobs, -upscale, content
 _READS = (2, 3)  # a version-2 payload is a version-3 one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 
@@ -67,6 +68,14 @@ class Stage(enum.StrEnum):
     DONE = "done"
 
 
+class Content(enum.StrEnum):
+    """What the worker's image check does for this job, from the server's policy and the channel."""
+
+    REFUSE = "refuse"  # a flagged input or clip ends the job (refunded)
+    SPOILER = "spoiler"  # allowed here (an age-restricted channel): a flagged clip is posted as a spoiler
+    UNCHECKED = "unchecked"  # the server's policy is off
+
+
 class Fit(enum.StrEnum):
     CROP = "crop"  # centre crop to the aspect (default)
     PAD = "pad"  # keep the whole image, pad with a blurred copy of itself
@@ -93,6 +102,7 @@ class VideoJob:
     steps: int | None = None  # None = the model's default
     smooth: bool = False
     upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
+    content: Content = Content.REFUSE
     output: OutputFormat = OutputFormat.MP4
     byte_budget: int = DEFAULT_BYTE_BUDGET
     max_pixels: int | None = None  # cap on width x height (per-server limit)
@@ -125,6 +135,8 @@ class VideoResult:
     model: str
     steps: int
     source_frames: int = 0  # EXTEND: the frames of the clip it continued (the first ones of this clip)
+    flagged: bool = False  # the image check flagged it where the job allowed it (Content.SPOILER)
+    checks: dict[str, float] = field(default_factory=dict)  # "input" / "output" -> score over the threshold
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,6 +37,12 @@ class WorkerMetrics:
             "motionbot_worker_gpu_peak_memory_bytes", "Peak GPU memory of the last job", registry=self.registry
         )
         self.busy = Gauge("motionbot_worker_busy", "1 while a job runs", registry=self.registry)
+        self.safety = Counter(
+            "motionbot_worker_safety",
+            "Image checks by check (input, output) and result (pass, spoiler, refused)",
+            ["check", "result"],
+            registry=self.registry,
+        )
 
     def observe_gpu(self) -> None:
         torch = sys.modules.get("torch")  # only a worker that already loaded torch has GPU figures
@@ -62,6 +68,12 @@ class BotMetrics:
         )
         self.refused = Counter(
             "motionbot_requests_refused", "Requests refused before queueing", ["reason"], registry=self.registry
+        )
+        self.safety = Counter(
+            "motionbot_safety",
+            "Content checks by check (prompt, input, output) and result (pass, spoiler, refused)",
+            ["check", "result"],
+            registry=self.registry,
         )
 
 

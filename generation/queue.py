@@ -174,6 +174,7 @@ class JobOutcome:
     tries: int = 1
     worker: str = ""  # which worker ran it last
     finished_at: float = 0.0
+    flagged: str = ""  # failed because the image check flagged its "input" or its "output"
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ class JobQueue:
             data.get("tries", 1),
             str(data.get("worker", "")),
             data.get("finished_at", 0.0),
+            str(data.get("flagged", "")),
         )
 
     async def state(self, job_id: str) -> QueueState:
@@ -378,6 +380,7 @@ class JobQueue:
         result: VideoResult | None = None,
         tries: int = 1,
         worker: str = "",
+        flagged: str = "",
     ) -> bool:
         """Store a job's final outcome once; False if it already had one (a re-run after a crash)."""
         place = _meta(await self.redis.hget(keys.META, job_id))
@@ -388,6 +391,7 @@ class JobQueue:
             "tries": tries,
             "worker": worker,
             "finished_at": time.time(),
+            "flagged": flagged,
         }
         stored = await self.redis.set(keys.outcome(job_id), serialize(record), ex=self.settings.result_ttl_s, nx=True)
         if place is not None:

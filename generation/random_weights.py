@@ -30,6 +30,7 @@ from diffusers import (
     UNetSpatioTemporalConditionModel,
 )
 from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
+from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from safetensors.torch import save_file
@@ -38,6 +39,7 @@ from tokenizers import models as vocabularies
 from tokenizers import pre_tokenizers as splitters
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import (
+    CLIPConfig,
     CLIPImageProcessor,
     CLIPTextConfig,
     CLIPTextModel,
@@ -316,6 +318,19 @@ def build_ltx_upsampler(size: Size = "tiny", seed: int = 0) -> LTXLatentUpsample
     return LTXLatentUpsamplePipeline(vae=_ltx_vae(size), latent_upsampler=model)
 
 
+def write_safety_checker(folder: Path, seed: int = 0) -> None:
+    """A tiny StableDiffusionSafetyChecker with random weights and its image processor, as the hub folder."""
+    torch.manual_seed(seed)
+    vision = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32)
+    config = CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2),
+        vision_config=vision | {"patch_size": 8},
+        projection_dim=32,
+    )
+    StableDiffusionSafetyChecker(config).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+
+
 def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> None:
     """A random LoRA on the motion modules' attention, saved in diffusers' LoRA format."""
     torch.manual_seed(seed)
@@ -411,5 +426,8 @@ def write_models(
             fields |= _TINY
         prefix = f"MOTIONBOT_{name.replace('-', '_').upper()}__"
         settings |= {prefix + field.upper(): str(value) for field, value in fields.items()}
+    # Random weights score at random: a threshold no score reaches flags nothing (tests lower it to flag all).
+    settings |= {"MOTIONBOT_SAFETY_CHECKER": str(out.once("safety-checker", write_safety_checker))}
+    settings |= {"MOTIONBOT_SAFETY_THRESHOLD": "1000"}
     (out.root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return settings

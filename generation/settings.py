@@ -91,6 +91,8 @@ class GenerationSettings(BaseSettings):
     default_text_model: str = "animatediff"
     default_prompted_image_model: str = "ltx"  # /animate with a prompt, when a worker serves it
     upscale_model: str = "ltx"  # upscales the clips of models that cannot upscale their own
+    safety_checker: str = "CompVis/stable-diffusion-safety-checker"  # hub id or folder; "" = no image check
+    safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
 
     @classmethod

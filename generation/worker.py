@@ -173,6 +173,9 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         if not isinstance(exc, FinalError) and tries < state.settings.max_tries:
             log.warning("job %s try %d failed, will run again: %r", job_id, tries, exc, extra={"job_id": job_id})
             raise Retry(defer=1) from exc
+        flagged = getattr(exc, "check", "") if type(exc).__name__ == "ContentFlagged" else ""
+        if flagged:
+            metrics.safety.labels(flagged, "refused").inc()
         if isinstance(exc, FinalError):  # rejected, or out of GPU memory (OutOfGPUMemory): not retried
             reason = str(exc)
         elif _is_out_of_memory(exc):
@@ -180,7 +183,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         else:
             log.exception("job %s failed on try %d", job_id, tries, extra={"job_id": job_id})
             reason = f"the render failed {tries} times ({type(exc).__name__}); try again later"
-        await finish(QueueStatus.FAILED, reason=reason)
+        await finish(QueueStatus.FAILED, reason=reason, flagged=flagged)
         metrics.jobs.labels(job.model, "failed").inc()
         return "failed"
     finally:
@@ -190,6 +193,8 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         metrics.observe_gpu()
     await finish(QueueStatus.DONE, result=result)
     metrics.jobs.labels(job.model, "done").inc()
+    for check, margin in result.checks.items():
+        metrics.safety.labels(check, "spoiler" if margin > 0 else "pass").inc()
     for stage, seconds in result.timings.items():
         metrics.seconds.labels(job.model, stage).observe(seconds)
     log.info("job %s: done in %.1f s", job_id, time.monotonic() - started, extra={"job_id": job_id})

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from storage.db import Database
 from storage.settings import StorageSettings
 
-__all__ = ["DM", "AuditEntry", "GuildSettings", "Guilds", "SettingError", "record_audit"]
+__all__ = ["CONTENT_POLICIES", "DM", "AuditEntry", "GuildSettings", "Guilds", "SettingError", "record_audit"]
 
 DM = 0
+CONTENT_POLICIES = ("strict", "age-restricted", "off")
 
 
 class SettingError(ValueError):
@@ -37,6 +38,9 @@ class GuildSettings:
     max_frames: int | None = None
     max_pixels: int | None = None
     max_steps: int | None = None
+    content: str = "strict"  # the content policy: strict | age-restricted | off (see bot/blocklist.py)
+    blocked_terms: tuple[str, ...] | None = None  # the server's own words and /patterns/
+    mod_log_channel: int | None = None  # where refusals and flags are posted
 
     def allows_channel(self, channel_id: int) -> bool:
         return self.allowed_channels is None or channel_id in self.allowed_channels
@@ -60,12 +64,25 @@ def _check(key: str, value: Any) -> Any:
     if key not in {f.name for f in dataclasses.fields(GuildSettings)}:
         raise SettingError(f"unknown setting `{key}`")
     if value is None:
-        if key in ("enabled", "daily_credits", "timezone", "cooldown_s", "max_queued"):
+        if key in ("enabled", "daily_credits", "timezone", "cooldown_s", "max_queued", "content"):
             raise SettingError(f"`{key}` cannot be empty")
         return None
     if key == "enabled":
         if not isinstance(value, bool):
             raise SettingError("`enabled` must be true or false")
+        return value
+    if key == "content":
+        if value not in CONTENT_POLICIES:
+            raise SettingError(f"`content` must be one of {', '.join(CONTENT_POLICIES)}, got `{str(value)[:40]}`")
+        return value
+    if key == "blocked_terms":
+        items = tuple(value)
+        if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in items) or len(items) > 200:
+            raise SettingError("`blocked_terms` must be up to 200 words or patterns of 1–100 characters")
+        return items or None
+    if key == "mod_log_channel":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingError("`mod_log_channel` must be a channel")
         return value
     if key == "timezone":
         try:
@@ -96,7 +113,9 @@ class Guilds:
     def _base(self, guild_id: int) -> GuildSettings:
         d = self.defaults
         if guild_id == DM:
-            return GuildSettings(d.dms_allowed, d.dm_daily_credits, d.timezone, d.cooldown_s, d.max_queued)
+            return GuildSettings(
+                d.dms_allowed, d.dm_daily_credits, d.timezone, d.cooldown_s, d.max_queued, content=d.dm_content
+            )
         return GuildSettings(True, d.daily_credits, d.timezone, d.cooldown_s, d.max_queued)
 
     async def get(self, guild_id: int) -> GuildSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import NonNegativeInt, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,7 @@ class StorageSettings(BaseSettings):
     daily_credits: NonNegativeInt = 150  # per user per server per day: 15 standard SVD-XT clips
     dm_daily_credits: NonNegativeInt = 150  # per user per day in direct messages
     dms_allowed: bool = True
+    dm_content: Literal["strict", "age-restricted", "off"] = "strict"  # the content policy in direct messages
     cooldown_s: NonNegativeInt = 0  # between two jobs of one user in one server
     max_queued: NonNegativeInt = 3  # unfinished jobs per user per server
     max_queued_per_server: PositiveInt = 500  # unfinished jobs of a whole server: one server cannot flood all

@@ -24,6 +24,9 @@ from tests.discord_limits import invalid_form_body, problems
 
 DISCORD_EPOCH_MS = 1420070400000
 GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 700000000000000003, 700000000000000004
+# A channel Discord marks age-restricted (`nsfw: true`), and one for the moderation log.
+NSFW_CHANNEL_ID, MODLOG_CHANNEL_ID = 700000000000000005, 700000000000000006
+_CHANNEL_NAMES = {CHANNEL_ID: "general", NSFW_CHANNEL_ID: "after-dark", MODLOG_CHANNEL_ID: "mod-log"}
 EVERYONE = GUILD_ID
 ADMIN_PERMISSIONS = str(1 << 3 | 1 << 5 | 1 << 13 | 1 << 11 | 1 << 10 | 1 << 15)  # admin, manage guild/messages
 MEMBER_PERMISSIONS = str(1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # view, send, attach, read history
@@ -80,6 +83,13 @@ class RoleRef:
 
     id: int
     name: str = "role"
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A CHANNEL option value, resolved to the server's text channel."""
+
+    id: int
 
 
 @dataclass
@@ -225,14 +235,15 @@ class FakeDiscord:
                 "roles": [role_payload(EVERYONE, "@everyone")] + [role_payload(i, n) for i, n in self.roles.items()],
                 "channels": [
                     {
-                        "id": str(CHANNEL_ID),
+                        "id": str(channel),
                         "type": 0,
-                        "name": "general",
-                        "position": 0,
+                        "name": name,
+                        "position": position,
                         "permission_overwrites": [],
-                        "nsfw": False,
+                        "nsfw": channel == NSFW_CHANNEL_ID,
                         "parent_id": None,
                     }
+                    for position, (channel, name) in enumerate(_CHANNEL_NAMES.items())
                 ],
             },
         )
@@ -259,7 +270,9 @@ class FakeDiscord:
             "proxy_url": f"http://{self.host}/attachments/{key}",
         }
 
-    def _base_interaction(self, kind: int, user_id: int, admin: bool, roles: list[int], dm: bool) -> dict[str, Any]:
+    def _base_interaction(
+        self, kind: int, user_id: int, admin: bool, roles: list[int], dm: bool, channel_id: int = CHANNEL_ID
+    ) -> dict[str, Any]:
         token = f"tok-{snowflake()}"
         payload: dict[str, Any] = {
             "id": str(snowflake()),
@@ -267,7 +280,7 @@ class FakeDiscord:
             "type": kind,
             "token": token,
             "version": 1,
-            "channel_id": str(CHANNEL_ID),
+            "channel_id": str(channel_id),
             "locale": "en-US",
             "entitlements": [],
             "attachment_size_limit": 10 << 20,
@@ -285,13 +298,13 @@ class FakeDiscord:
                 "guild_locale": "en-US",
                 "context": 0,
                 "channel": {
-                    "id": str(CHANNEL_ID),
+                    "id": str(channel_id),
                     "type": 0,
                     "guild_id": str(GUILD_ID),
-                    "name": "general",
+                    "name": _CHANNEL_NAMES.get(channel_id, "other"),
                     "position": 0,
                     "permission_overwrites": [],
-                    "nsfw": False,
+                    "nsfw": channel_id == NSFW_CHANNEL_ID,
                     "parent_id": None,
                 },
                 "member": {
@@ -318,6 +331,7 @@ class FakeDiscord:
         attachments: dict[str, dict[str, Any]] | None = None,
         subcommand: list[str] | None = None,
         guild_id: int = GUILD_ID,
+        channel_id: int = CHANNEL_ID,
     ) -> str:
         """Run a slash command; returns the interaction token. Attachment options: name -> upload();
         user and role options: UserRef / RoleRef values; `guild_id` another server the bot is in."""
@@ -336,6 +350,16 @@ class FakeDiscord:
                         "flags": 0,
                         "permissions": MEMBER_PERMISSIONS,
                     }
+            elif isinstance(value, ChannelRef):
+                opts.append({"name": key, "type": 7, "value": str(value.id)})
+                resolved.setdefault("channels", {})[str(value.id)] = {
+                    "id": str(value.id),
+                    "type": 0,
+                    "name": _CHANNEL_NAMES.get(value.id, "other"),
+                    "permissions": ADMIN_PERMISSIONS,
+                    "nsfw": value.id == NSFW_CHANNEL_ID,
+                    "parent_id": None,
+                }
             elif isinstance(value, RoleRef):
                 opts.append({"name": key, "type": 8, "value": str(value.id)})
                 resolved.setdefault("roles", {})[str(value.id)] = role_payload(value.id, value.name)
@@ -350,7 +374,7 @@ class FakeDiscord:
             opts = [{"name": sub, "type": 1, "options": opts}]
         for role in roles or []:
             await self.add_role(role)
-        payload = self._base_interaction(2, user_id, admin, roles or [], dm)
+        payload = self._base_interaction(2, user_id, admin, roles or [], dm, channel_id)
         if guild_id != GUILD_ID and not dm:
             payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
         payload["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": opts, "resolved": resolved}

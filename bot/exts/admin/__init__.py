@@ -11,7 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.limits import lines_within
+from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
+from bot.limits import clip, lines_within
 from bot.services import Services
 from storage.guilds import SettingError
 
@@ -65,7 +66,59 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         )
         lines.append("models: " + (", ".join(settings.enabled_models) if settings.enabled_models else "all"))
         lines.append("role tiers: " + (", ".join(f"<@&{r}> {c}" for r, c in tiers.items()) or "none"))
+        lines.append(f"content policy: `{settings.content}`; own block list: {len(settings.blocked_terms or ())} terms")
+        lines.append("moderation log: " + (f"<#{settings.mod_log_channel}>" if settings.mod_log_channel else "off"))
         await self._done(interaction, "\n".join(lines))
+
+    @app_commands.command(name="content", description="What content is allowed: strict, age-restricted or off")
+    @app_commands.describe(
+        policy="strict: no sexual content; age-restricted: only in age-restricted channels, as spoilers; "
+        "off: your responsibility"
+    )
+    @app_commands.choices(policy=[app_commands.Choice(name=p.value, value=p.value) for p in Policy])
+    async def content(self, interaction: discord.Interaction, policy: str) -> None:
+        assert interaction.guild_id is not None
+        await self.services.guilds.update(interaction.guild_id, interaction.user.id, content=Policy(policy).value)
+        said = {
+            Policy.STRICT: "sexual content is refused everywhere",
+            Policy.AGE_RESTRICTED: "sexual content only in age-restricted channels, posted as spoilers",
+            Policy.OFF: "only the never-allowed list and this server's own list apply; this change is in the audit log",
+        }
+        await self._done(interaction, f"Content policy is now `{policy}`: {said[Policy(policy)]}.")
+
+    @app_commands.command(name="blocklist", description="This server's own blocked words and /patterns/")
+    @app_commands.describe(term="A word (a trailing * matches any ending) or a /regular expression/")
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "list")])
+    async def blocklist(self, interaction: discord.Interaction, action: str, term: str | None = None) -> None:
+        assert interaction.guild_id is not None
+        terms = list((await self.services.guilds.get(interaction.guild_id)).blocked_terms or ())
+        if action == "list":
+            shown = ", ".join(f"||{discord.utils.escape_markdown(t)}||" for t in terms) or "empty"
+            return await self._done(interaction, clip(f"This server's block list ({len(terms)}): {shown}", 1900))
+        if not term:
+            return await self._done(interaction, "⚠️ Give the word or /pattern/ to add or remove.")
+        try:
+            checked = check_term(term)
+        except PatternError as exc:
+            return await self._done(interaction, f"⚠️ {exc}")
+        if action == "add" and checked not in terms:
+            if len(terms) >= MAX_TERMS:
+                return await self._done(interaction, f"⚠️ The list is full ({MAX_TERMS} terms); remove some first.")
+            terms.append(checked)
+        elif action == "remove":
+            if checked not in terms:
+                return await self._done(interaction, "⚠️ That term is not on this server's list.")
+            terms.remove(checked)
+        await self.services.guilds.update(interaction.guild_id, interaction.user.id, blocked_terms=terms or None)
+        verb = "Added to" if action == "add" else "Removed from"
+        await self._done(interaction, f"{verb} this server's block list ({len(terms)} terms).")
+
+    @app_commands.command(name="modlog", description="Where refused and flagged content is reported (none = off)")
+    async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        assert interaction.guild_id is not None
+        value = channel.id if channel is not None else None
+        await self.services.guilds.update(interaction.guild_id, interaction.user.id, mod_log_channel=value)
+        await self._done(interaction, f"Moderation log: {channel.mention if channel else 'off'}.")
 
     @app_commands.command(name="set", description="Change a setting (limits accept 'none')")
     @app_commands.choices(setting=[app_commands.Choice(name=k, value=k) for k in SETTINGS])

@@ -16,6 +16,7 @@ from bot.errors import describe, tell
 from bot.exts.video._actions import ClipActions
 from bot.exts.video._declare import CHOICES, DESCRIBE, MENTION, Fps, Frames, Motion, Seed, Steps, image_url, image_urls
 from bot.exts.video._interact import defer, download, requester
+from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, MessageReply, Reply, Requester
 from bot.exts.video._requests import VideoRequests
 from bot.exts.video._views import Action, Buttons, remix_form
@@ -34,8 +35,9 @@ class Video(commands.Cog):
     def __init__(self, bot: commands.Bot, services: Services):
         self.bot, self.services = bot, services
         self.buttons = Buttons(self)
-        self.watcher = JobWatcher(bot, services, self.buttons)
-        self.requests = VideoRequests(services, self.watcher.track, self.buttons)
+        self.modlog = ModLog(bot, services)
+        self.watcher = JobWatcher(bot, services, self.buttons, self.modlog)
+        self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.modlog)
         self.actions = ClipActions(services, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
 
@@ -232,7 +234,9 @@ class Video(commands.Cog):
         if data is None:
             return
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
-        who = Requester(message.author.id, message.guild.id if message.guild else 0, message.channel.id, roles)
+        nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
+        guild = message.guild.id if message.guild else 0
+        who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
         await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
 
     # ---- buttons and the Remix form: see _actions.py ----

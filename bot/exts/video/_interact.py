@@ -15,7 +15,8 @@ def requester(interaction: discord.Interaction) -> Requester:
     """Who pressed or typed, where, with which roles and upload limit."""
     roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
     channel = interaction.channel_id or 0
-    return Requester(interaction.user.id, interaction.guild_id or 0, channel, roles, interaction.filesize_limit)
+    nsfw = getattr(interaction.channel, "is_nsfw", lambda: False)()
+    return Requester(interaction.user.id, interaction.guild_id or 0, channel, roles, interaction.filesize_limit, nsfw)
 
 
 async def defer(interaction: discord.Interaction, services: Services) -> InteractionReply:

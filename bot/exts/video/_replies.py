@@ -26,6 +26,7 @@ class Requester:
     channel_id: int
     role_ids: tuple[int, ...] = ()
     upload_limit: int = DEFAULT_BYTE_BUDGET
+    age_restricted: bool = False  # the channel is one Discord marks age-restricted (NSFW)
 
 
 class Reply(Protocol):

@@ -16,22 +16,25 @@ from collections.abc import Callable, Mapping
 import discord
 from redis.exceptions import RedisError
 
+from bot.blocklist import Policy
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
+from bot.exts.video._modlog import ModLog
 from bot.exts.video._render import status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import Content, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options, build_job
 from generation.plan import Plan, PlanError, resolve, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
 from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
+from storage.moderation import ModerationEvent
 from storage.quotas import QuotaRefused, job_cost
 
-__all__ = ["Refused", "VideoRequests", "price", "upscaler_for"]
+__all__ = ["END_KEY", "Refused", "VideoRequests", "price", "upscaler_for"]
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
@@ -39,7 +42,7 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # Makes the job to run from the models this server may use and its default model for the kind of job.
 # The third argument names the models an online worker serves.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
-_END = ".end"  # the key suffix under which a job's last-frame image is kept for Reroll and Remix
+END_KEY = ".end"  # the key suffix under which a job's last-frame image is kept for Reroll and Remix
 
 
 class Refused(ValueError):
@@ -47,10 +50,11 @@ class Refused(ValueError):
 
 
 class VideoRequests:
-    def __init__(self, services: Services, track: Callable[[str], None], buttons: Buttons):
+    def __init__(self, services: Services, track: Callable[[str], None], buttons: Buttons, modlog: ModLog):
         self.services = services
         self._track = track  # the watcher's: follow this job until it is delivered
         self.buttons = buttons
+        self.modlog = modlog
         self._checks = asyncio.Semaphore(2)  # images checked at once: bounds the bot's memory
 
     async def new(
@@ -164,7 +168,7 @@ class VideoRequests:
             user_id=who.user_id,
             kind=job.kind.value,
             model=job.model,
-            options={"request": job.request(), "parent": parent},
+            options={"request": job.request(), "parent": parent, "checks": {"prompt": "pass", "content": job.content}},
             cost=cost,
             application_id=reply.application_id,
             interaction_token=reply.token,
@@ -174,13 +178,13 @@ class VideoRequests:
         if image is not None or job.kind in (JobKind.EXTEND, JobKind.UPSCALE):  # what Reroll and Remix run again
             await s.inputs.put(job.job_id, image if image is not None else video or b"", who.guild_id, who.user_id)
         if end_image is not None:
-            await s.inputs.put(job.job_id + _END, end_image, who.guild_id, who.user_id)
+            await s.inputs.put(job.job_id + END_KEY, end_image, who.guild_id, who.user_id)
         try:
             await s.queue.submit(job)
         except (NoWorkerForModel, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
             await s.inputs.release(job.job_id)
-            await s.inputs.release(job.job_id + _END)
+            await s.inputs.release(job.job_id + END_KEY)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
             await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None
@@ -216,9 +220,28 @@ class VideoRequests:
                 await reply.refuse(str(exc))
                 return False
 
+    async def _content(self, who: Requester, job: VideoJob, settings: GuildSettings) -> Content:
+        """Check the prompt under the server's policy (Refused, logged, if it may not run here) and say what the
+        worker's image check does for this job."""
+        policy = Policy(settings.content)
+        verdict = self.services.blocklist.check(
+            [job.prompt, job.negative_prompt], policy, who.age_restricted, settings.blocked_terms or ()
+        )
+        if verdict is not None:
+            event = ModerationEvent(
+                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", verdict.rule, job.prompt, verdict.term
+            )
+            await self.modlog.report(event)
+            raise Refused(f"this prompt is not allowed: it is refused by {verdict.rule}. You were not charged")
+        if job.prompt or job.negative_prompt:
+            self.services.metrics.safety.labels("prompt", "pass").inc()
+        if policy is Policy.OFF:
+            return Content.UNCHECKED
+        return Content.SPOILER if policy is Policy.AGE_RESTRICTED and who.age_restricted else Content.REFUSE
+
     async def kept_inputs(self, job_id: str) -> tuple[bytes | None, bytes | None]:
         """The input file and the last-frame image kept for a job (None where nothing is kept)."""
-        return await self.services.inputs.get(job_id), await self.services.inputs.get(job_id + _END)
+        return await self.services.inputs.get(job_id), await self.services.inputs.get(job_id + END_KEY)
 
     def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
         """The models this server may use for `kind`, and the default one among them."""
@@ -252,6 +275,7 @@ class VideoRequests:
             raise Refused(f"I can't make videos in this channel; try {channels}")
         workers = await s.queue.workers()
         job = draft(*self._models_for(kind, settings), {model for worker in workers for model in worker.models})
+        job = dataclasses.replace(job, content=await self._content(who, job, settings))
         spec = s.models[job.model]
         serving = [worker for worker in workers if job.model in worker.models]
         if not serving:

@@ -19,8 +19,9 @@ from typing import Any
 import discord
 from redis.exceptions import RedisError
 
+from bot.exts.video._modlog import ModLog
 from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
-from bot.exts.video._requests import upscaler_for
+from bot.exts.video._requests import END_KEY, upscaler_for
 from bot.exts.video._views import Buttons
 from bot.limits import clip
 from bot.records import request_of
@@ -28,6 +29,7 @@ from bot.services import Services
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import JobOutcome, QueueState, QueueStatus
 from storage.jobs import FINAL, JobRecord, JobState
+from storage.moderation import ModerationEvent
 
 __all__ = ["JobWatcher"]
 
@@ -45,8 +47,8 @@ class _Tracked:
 
 
 class JobWatcher:
-    def __init__(self, bot: discord.Client, services: Services, buttons: Buttons):
-        self.bot, self.services, self.buttons = bot, services, buttons
+    def __init__(self, bot: discord.Client, services: Services, buttons: Buttons, modlog: ModLog):
+        self.bot, self.services, self.buttons, self.modlog = bot, services, buttons, modlog
         self.tracked: dict[str, _Tracked] = {}
         self.dead_tokens: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -155,6 +157,8 @@ class JobWatcher:
                 if await s.ledger.transition(job_id, JobState.DELIVERED):
                     s.metrics.finished.labels(record.model, "delivered").inc()
                     s.metrics.seconds.labels(record.model).observe(time.time() - record.created_at)
+                    if outcome.result.flagged:
+                        await self._report(record, "output", "spoiler")
                 log.info("job %s delivered", job_id, extra={"job_id": job_id})
             else:
                 await s.quotas.refund(job_id)
@@ -164,6 +168,7 @@ class JobWatcher:
             cancelled = outcome.status is QueueStatus.CANCELLED
             refunded = await s.quotas.refund(job_id)
             await s.inputs.release(job_id)  # nothing to Reroll: its input goes now, not in a week
+            await s.inputs.release(job_id + END_KEY)
             cost = record.cost if refunded else 0
             text = failure_text(request_of(record), record.user_id, outcome.reason, cost, cancelled=cancelled)
             try:
@@ -174,8 +179,24 @@ class JobWatcher:
             state = JobState.CANCELLED if cancelled else JobState.FAILED
             if await s.ledger.transition(job_id, state, error=outcome.reason or None):
                 s.metrics.finished.labels(record.model, state.value).inc()
+                if outcome.flagged:
+                    await self._report(record, outcome.flagged, "refused")
             log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
         self.tracked.pop(job_id, None)
+
+    async def _report(self, record: JobRecord, kind: str, result: str) -> None:
+        """A clip or picture the worker's image check flagged, for the moderation log (without the clip)."""
+        event = ModerationEvent(
+            record.guild_id,
+            record.channel_id,
+            record.user_id,
+            kind,
+            result,
+            "the image check",
+            request_of(record).prompt,
+            job_id=record.job_id,
+        )
+        await self.modlog.report(event)
 
     def _note(self, job: VideoJob) -> str | None:
         spec = self.services.models.get(job.model)
@@ -193,9 +214,12 @@ class JobWatcher:
 
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
         job = request_of(record)
-        text = result_text(job, record.user_id, result, record.cost, self._note(job))
+        spoiler = "🔞 Marked as a spoiler: the image check flagged it (allowed in this channel)."
+        note = "\n".join(n for n in (self._note(job), spoiler if result.flagged else None) if n)
+        text = result_text(job, record.user_id, result, record.cost, note or None)
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
-        name = f"motionbot-{record.job_id[:8]}.{extension}"
+        # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
+        name = ("SPOILER_" if result.flagged else "") + f"motionbot-{record.job_id[:8]}.{extension}"
         made = {
             "frames": result.frames,
             "fps": result.fps,
@@ -203,6 +227,8 @@ class JobWatcher:
             "height": result.height,
             "seed": result.seed,
             "model": result.model,
+            "flagged": result.flagged,
+            "checks": result.checks,
         }
         await self.services.ledger.set_result(record.job_id, made)
         view = self._result_view(record)

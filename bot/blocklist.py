@@ -1,0 +1,197 @@
+"""Prompt checks against the built-in block list (`bot/data/blocklist.txt`) and a server's own words and
+patterns, under the server's content policy (torch-free, no Discord).
+
+Text is normalised before matching: case and accents folded, leetspeak read as letters (`s3x` -> `sex`),
+single letters with spaces or dots between them joined (`s e x`, `s.e.x` -> `sex`) and repeated letters
+collapsed (`nuuude` -> `nude`), on the prompt and the terms alike; inside a word spelled out letter by
+letter a term matches anywhere (`a n u d e`). A server pattern (`/regex/`) runs on the normalised text
+(lower-case letters, single spaces) with a time limit, after a check when an admin adds it that refuses
+nested repeats, the shape that backtracks without end.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+
+__all__ = [
+    "MAX_TERMS",
+    "BlockList",
+    "PatternError",
+    "Policy",
+    "Verdict",
+    "check_term",
+    "normalise",
+]
+
+MAX_TERMS = 200  # a server's own words and patterns
+_MAX_TERM = 100  # characters of one
+_TIMEOUT_S = 0.05  # one pattern on one prompt
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
+
+
+class Policy(enum.StrEnum):
+    STRICT = "strict"  # no sexual content anywhere
+    AGE_RESTRICTED = "age-restricted"  # sexual content only in age-restricted channels, posted as spoilers
+    OFF = "off"  # the server takes responsibility: only the `always` list and its own terms apply
+
+
+class PatternError(ValueError):
+    """A word or pattern an admin gave cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a prompt is refused: `rule` is said to the user and logged; `term` (what matched) only logged."""
+
+    rule: str
+    term: str
+
+
+def normalise(text: str) -> str:
+    """Lower-case words of letters only, as the block list compares them."""
+    return " ".join(_words(text)[0])
+
+
+def _words(text: str) -> tuple[list[str], list[str]]:
+    """The normalised words, and those of them that were spelled out letter by letter ("s e x")."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(char for char in text if not unicodedata.combining(char)).casefold().translate(_LEET)
+    words, spelled, letters = [], [], []
+    for word in [*re.findall(r"[a-z]+", text), ""]:  # "s e x" and "s.e.x": letters standing alone are one word
+        if len(word) == 1:
+            letters.append(word)
+            continue
+        if letters:
+            words.append(re.sub(r"(.)\1+", r"\1", "".join(letters)))
+            if len(letters) >= 3:
+                spelled.append(words[-1])
+            letters = []
+        if word:
+            words.append(re.sub(r"(.)\1+", r"\1", word))
+    return words, spelled
+
+
+def _word_pattern(term: str) -> re.Pattern[str]:
+    """Whole words; a trailing * matches any ending."""
+    stem = normalise(term.rstrip("*"))
+    ending = r"[a-z]*" if term.endswith("*") else ""
+    return re.compile(rf"(?<![a-z]){re.escape(stem)}{ending}(?![a-z])")
+
+
+@dataclass(frozen=True)
+class _Term:
+    category: str
+    text: str
+    pattern: re.Pattern[str]
+
+    def found(self, text: str, spelled: list[str]) -> bool:
+        stem = normalise(self.text.rstrip("*")).replace(" ", "")
+        return self.pattern.search(text) is not None or any(stem in word for word in spelled)
+
+
+def check_term(term: str) -> str:
+    """A server's word or `/pattern/`, checked when an admin adds it; returns it as stored."""
+    term = term.strip()
+    if not term or len(term) > _MAX_TERM:
+        raise PatternError(f"a word or pattern must be 1–{_MAX_TERM} characters")
+    if not (term.startswith("/") and term.endswith("/") and len(term) > 2):
+        if not normalise(term.rstrip("*")):
+            raise PatternError("a word needs letters")
+        return term
+    body = term[1:-1]
+    try:
+        regex.compile(body)
+        parsed = re._parser.parse(body)  # type: ignore[attr-defined]
+    except (regex.error, re.error) as exc:
+        raise PatternError(f"`{term}` is not a valid pattern: {exc}") from None
+    if _nested_repeat(parsed, inside=False):
+        raise PatternError(
+            f"`{term}` repeats a repetition or a choice (like `(a+)+` or `(a|b)*`), which can take forever "
+            "on some prompts; write it without the nested repeat"
+        )
+    return term
+
+
+def _nested_repeat(parsed: object, inside: bool) -> bool:
+    """Whether a repeat (`*`, `+`, `{2,}`) holds another repeat or a choice, at any depth."""
+    repeats = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
+    for op, value in parsed:  # type: ignore[attr-defined]
+        name = str(op)
+        if name in repeats:
+            _, high, sub = value
+            unbounded = high > 1
+            if inside and unbounded:
+                return True
+            if _nested_repeat(sub, inside or unbounded):
+                return True
+        elif name == "BRANCH":
+            if inside:
+                return True
+            if any(_nested_repeat(branch, inside) for branch in value[1]):
+                return True
+        elif name == "SUBPATTERN":
+            if _nested_repeat(value[-1], inside):
+                return True
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            if _nested_repeat(value[1], inside):
+                return True
+        elif name == "ATOMIC_GROUP" and _nested_repeat(value, inside):
+            return True
+    return False
+
+
+class BlockList:
+    """The built-in terms by category; `check` judges a prompt under a policy with a server's own terms."""
+
+    def __init__(self, lines: Iterable[str]):
+        terms = []
+        for line in lines:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                category, _, text = line.partition(" ")
+                terms.append(_Term(category, text.strip(), _word_pattern(text.strip())))
+        self.terms = tuple(terms)
+
+    @classmethod
+    def built_in(cls) -> BlockList:
+        """The list in `bot/data/blocklist.txt`."""
+        return cls((Path(__file__).parent / "data" / "blocklist.txt").read_text(encoding="utf-8").splitlines())
+
+    def _first(self, category: str, text: str, spelled: list[str]) -> str | None:
+        return next((t.text for t in self.terms if t.category == category and t.found(text, spelled)), None)
+
+    def check(
+        self, texts: Iterable[str], policy: Policy, age_restricted: bool, own: Iterable[str] = ()
+    ) -> Verdict | None:
+        """Why these texts (prompt, negative prompt) are refused here, or None."""
+        words, spelled = _words(" \n ".join(texts))
+        text = " ".join(words)
+        if term := self._first("always", text, spelled):
+            return Verdict("the built-in list (content that is never allowed)", term)
+        sexual = self._first("sexual", text, spelled)
+        if sexual and (minor := self._first("minor", text, spelled)):
+            return Verdict("the built-in list (sexual content with minors is never allowed)", f"{sexual} + {minor}")
+        for term in own:
+            if _own_match(term, text, spelled):
+                return Verdict("this server's block list", term)
+        allowed = policy is Policy.OFF or (policy is Policy.AGE_RESTRICTED and age_restricted)
+        if sexual and not allowed:
+            where = "in channels that are not age-restricted" if policy is Policy.AGE_RESTRICTED else "here"
+            return Verdict(f"the built-in list (sexual content is not allowed {where})", sexual)
+        return None
+
+
+def _own_match(term: str, text: str, spelled: list[str]) -> bool:
+    if term.startswith("/") and term.endswith("/") and len(term) > 2:
+        try:
+            return regex.search(term[1:-1], text, timeout=_TIMEOUT_S) is not None
+        except TimeoutError:
+            return True  # a pattern that cannot decide in time refuses: a prompt must not slip through by it
+    return _Term("own", term, _word_pattern(term)).found(text, spelled)

@@ -1,0 +1,66 @@
+"""The worker's image check: a tiny random-weight StableDiffusionSafetyChecker loaded by the production
+loader, its threshold set so that it flags everything or nothing, on the engine's input and output paths."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from generation.engine import ContentFlagged, Engine
+from generation.jobs import Content, JobKind, VideoJob
+from generation.runtime import Runtime
+from generation.safety import SafetyChecker
+from generation.settings import GenerationSettings
+from tests.conftest import png_bytes
+
+
+def engine_with(settings: GenerationSettings, threshold: float) -> Engine:
+    runtime = Runtime.from_settings(settings)
+    registry = settings.registry()
+    checker = SafetyChecker(settings.safety_checker, threshold, runtime)
+    return Engine({name: registry[name] for name in ("svd-xt", "animatediff")}, runtime, checker)
+
+
+PICTURE = VideoJob("s", JobKind.IMAGE_TO_VIDEO, "svd-xt", image=png_bytes(), seed=1)
+TEXT = VideoJob("t", JobKind.TEXT_TO_VIDEO, "animatediff", prompt="a red fox", seed=1)
+
+
+def test_the_classifier_scores_pictures_the_same_every_time(settings: GenerationSettings) -> None:
+    from PIL import Image
+
+    checker = engine_with(settings, 0.0).checker
+    assert checker is not None
+    pictures = [Image.new("RGB", (64, 64), (200, 40, 40)), Image.new("RGB", (64, 64), (20, 40, 200))]
+    first, again = checker.scores(pictures), checker.scores(pictures)
+    assert first == again and first[0] != first[1]
+    assert checker.check(pictures).seconds > 0
+
+
+def test_a_flagged_picture_ends_the_job_before_it_renders(settings: GenerationSettings) -> None:
+    engine = engine_with(settings, -1000)  # everything scores above it
+    with pytest.raises(ContentFlagged, match="flagged your picture") as caught:
+        engine.render(PICTURE)
+    assert caught.value.check == "input"
+    assert "svd-xt" not in engine._runners, "refused before the model was even loaded"
+
+
+def test_a_flagged_clip_is_refused_where_the_policy_refuses_it(settings: GenerationSettings) -> None:
+    engine = engine_with(settings, -1000)
+    with pytest.raises(ContentFlagged, match="flagged the clip") as caught:
+        engine.render(TEXT)
+    assert caught.value.check == "output"
+
+
+def test_where_it_is_allowed_a_flagged_clip_is_delivered_marked(settings: GenerationSettings) -> None:
+    result = engine_with(settings, -1000).render(dataclasses.replace(TEXT, content=Content.SPOILER))
+    assert result.flagged and result.checks["output"] > 0 and "safety" in result.timings
+    picture = engine_with(settings, -1000).render(dataclasses.replace(PICTURE, content=Content.SPOILER))
+    assert picture.flagged and set(picture.checks) == {"input", "output"}
+
+
+def test_nothing_flagged_passes_and_a_policy_that_is_off_checks_nothing(settings: GenerationSettings) -> None:
+    passed = engine_with(settings, 1000).render(TEXT)
+    assert not passed.flagged and passed.checks["output"] < 0
+    unchecked = engine_with(settings, -1000).render(dataclasses.replace(PICTURE, content=Content.UNCHECKED))
+    assert not unchecked.flagged and unchecked.checks == {}
