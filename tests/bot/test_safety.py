@@ -1,0 +1,123 @@
+"""Content safety through the real bot and worker: the block list, a server's own patterns, the worker's
+image check (its threshold set so that it flags every picture), policies per channel, the moderation log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.db import Database
+from tests.bot.conftest import BotProcess, serve
+from tests.bot.test_admin_quota import admin
+from tests.bot.test_video import credits_used, delivered, refusal, service_db
+from tests.conftest import png_bytes
+from tests.fake_discord import MODLOG_CHANNEL_ID, NSFW_CHANNEL_ID, ChannelRef, FakeDiscord, Message
+from tests.support import RedisServer
+
+
+@pytest.fixture(scope="module")
+async def flagging(
+    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BotProcess]:
+    """A bot and a worker whose image check flags every picture and clip."""
+    folder = tmp_path_factory.mktemp("safety-service")
+    async for bot in serve(fake, redis_server, tiny_models, folder, MOTIONBOT_SAFETY_THRESHOLD="-1000"):
+        await admin(fake, "modlog", {"channel": ChannelRef(MODLOG_CHANNEL_ID)})
+        yield bot
+
+
+def logged(fake: FakeDiscord) -> list[str]:
+    return [m.content for m in fake.messages.values() if m.data["channel_id"] == str(MODLOG_CHANNEL_ID)]
+
+
+async def log_entry(fake: FakeDiscord, needle: str) -> str:
+    return await fake.wait_until(
+        lambda: next((text for text in logged(fake) if needle in text), None), timeout=30, what="the log entry"
+    )
+
+
+async def ended(fake: FakeDiscord, token: str) -> Message:
+    """The status message once the job failed (no clip)."""
+    return await fake.wait_until(
+        lambda: (m := fake.response_to(token)) is not None and "did not work" in m.content and m,
+        timeout=60,
+        what="the failure",
+    )
+
+
+@pytest.mark.parametrize("prompt", ["a nude woman on a beach", "a n u d 3 woman on a beach", "a NÚDÉ woman"])
+async def test_a_blocked_word_is_refused_free_and_logged(fake: FakeDiscord, flagging: BotProcess, prompt: str) -> None:
+    user = 9001 + len(prompt)
+    token = await fake.slash("imagine-video", {"prompt": prompt}, user_id=user)
+    text = await refusal(fake, token)
+    assert "not allowed" in text and "built-in list" in text and "nud" not in text.lower(), "the rule, not the word"
+    assert await credits_used(flagging, user) == 0
+    entry = await log_entry(fake, f"<@{user}>")
+    assert "Prompt refused" in entry and "||nud\\*||" in entry, "the matched term, behind a spoiler"
+
+
+async def test_a_server_pattern_that_could_hang_is_refused_and_a_safe_one_works(
+    fake: FakeDiscord, flagging: BotProcess
+) -> None:
+    answer = await admin(fake, "blocklist", {"action": "add", "term": "/(a+)+$/"})
+    assert "repeats a repetition" in answer
+    assert "block list (0)" in await admin(fake, "blocklist", {"action": "list"}), "nothing was added"
+    assert "Added" in await admin(fake, "blocklist", {"action": "add", "term": "/clowns?/"})
+    token = await fake.slash("imagine-video", {"prompt": "three CL0WNS juggling"}, user_id=9101)
+    assert "this server's block list" in await refusal(fake, token)
+    assert "Removed" in await admin(fake, "blocklist", {"action": "remove", "term": "/clowns?/"})
+
+
+async def test_a_flagged_picture_is_refused_and_refunded(fake: FakeDiscord, flagging: BotProcess) -> None:
+    image = fake.upload("p.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "-model svd-xt"}, attachments={"image": image}, user_id=9201)
+    status = await ended(fake, token)
+    assert "safety check flagged your picture" in status.content and not status.files
+    assert await credits_used(flagging, 9201) == 0
+    assert "Input picture refused" in await log_entry(fake, "<@9201>")
+
+
+async def test_a_flagged_clip_is_not_posted_in_a_normal_channel(fake: FakeDiscord, flagging: BotProcess) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a red fox"}, user_id=9301)
+    status = await ended(fake, token)
+    assert "flagged the clip" in status.content and not status.files
+    assert await credits_used(flagging, 9301) == 0
+    entry = await log_entry(fake, "<@9301>")
+    assert "Clip refused" in entry and "a red fox" in entry
+
+
+async def test_age_restricted_channels_get_spoilers_under_that_policy_and_nothing_under_strict(
+    fake: FakeDiscord, flagging: BotProcess
+) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a red fox"}, user_id=9401, channel_id=NSFW_CHANNEL_ID)
+    assert "flagged the clip" in (await ended(fake, token)).content, "strict: refused in any channel"
+    assert "age-restricted" in await admin(fake, "content", {"policy": "age-restricted"})
+    try:
+        token = await fake.slash("imagine-video", {"prompt": "a red fox"}, user_id=9402, channel_id=NSFW_CHANNEL_ID)
+        clip = await delivered(fake, token)
+        [name] = clip.files
+        assert name.startswith("SPOILER_") and "Marked as a spoiler" in clip.content
+        assert "posted as a spoiler" in await log_entry(fake, "<@9402>")
+        token = await fake.slash("imagine-video", {"prompt": "a nude woman"}, user_id=9403, channel_id=NSFW_CHANNEL_ID)
+        assert next(iter((await delivered(fake, token)).files)).startswith("SPOILER_"), "allowed words there"
+        token = await fake.slash("imagine-video", {"prompt": "a nude woman"}, user_id=9404)
+        assert "not age-restricted" in await refusal(fake, token), "but not in other channels"
+    finally:
+        await admin(fake, "content", {"policy": "strict"})
+
+
+async def test_only_admins_change_the_policy_and_every_change_is_audited(
+    fake: FakeDiscord, flagging: BotProcess
+) -> None:
+    answer = await admin(fake, "content", {"policy": "off"}, user_id=9501, is_admin=False)
+    assert "Manage Server" in answer
+    await admin(fake, "content", {"policy": "off"})
+    await admin(fake, "content", {"policy": "strict"})
+    db = await Database.open(service_db(flagging))
+    try:
+        rows = await db.fetchall("SELECT new_value, changed_by FROM settings_audit WHERE key = 'content' ORDER BY id")
+    finally:
+        await db.close()
+    assert [row["new_value"] for row in rows][-2:] == ['"off"', '"strict"']
+    assert all(row["changed_by"] != 9501 for row in rows)
