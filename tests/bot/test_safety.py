@@ -76,6 +76,23 @@ async def test_a_flagged_picture_is_refused_and_refunded(fake: FakeDiscord, flag
     assert "safety check flagged your picture" in status.content and not status.files
     assert await credits_used(flagging, 9201) == 0
     assert "Input picture refused" in await log_entry(fake, "<@9201>")
+    [entry] = [
+        m for m in fake.messages.values() if m.data["channel_id"] == str(MODLOG_CHANNEL_ID) and "9201" in m.content
+    ]
+    assert not entry.files, "no picture in a log channel that is not age-restricted"
+    await admin(fake, "modlog", {"channel": ChannelRef(NSFW_CHANNEL_ID)})
+    try:
+        image = fake.upload("p.png", png_bytes())
+        token = await fake.slash("animate", {"prompt": "-model svd-xt"}, attachments={"image": image}, user_id=9202)
+        await ended(fake, token)
+        shown = await fake.wait_until(
+            lambda: next((m for m in fake.messages.values() if "<@9202>" in m.content and m.files), None),
+            timeout=30,
+            what="the log entry with its thumbnail",
+        )
+        assert shown.data["channel_id"] == str(NSFW_CHANNEL_ID) and list(shown.files) == ["SPOILER_flagged.jpg"]
+    finally:
+        await admin(fake, "modlog", {"channel": ChannelRef(MODLOG_CHANNEL_ID)})
 
 
 async def test_a_flagged_clip_is_not_posted_in_a_normal_channel(fake: FakeDiscord, flagging: BotProcess) -> None:

@@ -4,13 +4,16 @@ words behind a spoiler, no clip)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import logging
 
 import discord
 
 from bot.limits import clip
 from bot.services import Services
+from generation.images import ImageError, load_rgb
 from storage.moderation import ModerationEvent
 
 __all__ = ["ModLog"]
@@ -25,8 +28,9 @@ class ModLog:
     def __init__(self, client: discord.Client, services: Services):
         self.client, self.services = client, services
 
-    async def report(self, event: ModerationEvent) -> None:
-        """Record `event`, count it, and post it in the server's moderation log channel, if it has one."""
+    async def report(self, event: ModerationEvent, picture: bytes | None = None) -> None:
+        """Record `event`, count it, and post it in the server's moderation log channel, if it has one. A
+        flagged input `picture` is shown there as a spoilered thumbnail only if that channel is age-restricted."""
         s = self.services
         s.metrics.safety.labels(event.kind, event.result).inc()
         await s.moderation.record(event)
@@ -45,5 +49,23 @@ class ModLog:
             lines.append(f"matched: ||{discord.utils.escape_markdown(event.matched[:100])}||")
         with contextlib.suppress(discord.HTTPException):  # a log that cannot be posted must not stop the request
             channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
-            if isinstance(channel, discord.abc.Messageable):
-                await channel.send(clip("\n".join(lines)), allowed_mentions=discord.AllowedMentions.none())
+            if not isinstance(channel, discord.abc.Messageable):
+                return
+            files = []
+            if picture is not None and getattr(channel, "is_nsfw", lambda: False)():
+                thumbnail = await asyncio.to_thread(_thumbnail, picture)
+                if thumbnail is not None:
+                    files.append(discord.File(io.BytesIO(thumbnail), filename="SPOILER_flagged.jpg"))
+            await channel.send(clip("\n".join(lines)), files=files, allowed_mentions=discord.AllowedMentions.none())
+
+
+def _thumbnail(picture: bytes) -> bytes | None:
+    """A small JPEG of a flagged input for moderators (None if it cannot be read)."""
+    try:
+        image = load_rgb(picture, cover=(256, 256))
+    except ImageError:
+        return None
+    image.thumbnail((256, 256))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return out.getvalue()

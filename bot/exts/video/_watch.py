@@ -94,6 +94,7 @@ class JobWatcher:
         try:
             await s.quotas.sweep(self._is_lost, older_than_s=3600)
             await s.inputs.prune(s.settings.input_retention_days * 86400)
+            await s.moderation.prune(s.settings.input_retention_days * 86400)
         except Exception:
             log.exception("sweep failed")
 
@@ -167,6 +168,7 @@ class JobWatcher:
         else:
             cancelled = outcome.status is QueueStatus.CANCELLED
             refunded = await s.quotas.refund(job_id)
+            picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
             await s.inputs.release(job_id)  # nothing to Reroll: its input goes now, not in a week
             await s.inputs.release(job_id + END_KEY)
             cost = record.cost if refunded else 0
@@ -180,11 +182,11 @@ class JobWatcher:
             if await s.ledger.transition(job_id, state, error=outcome.reason or None):
                 s.metrics.finished.labels(record.model, state.value).inc()
                 if outcome.flagged:
-                    await self._report(record, outcome.flagged, "refused")
+                    await self._report(record, outcome.flagged, "refused", picture)
             log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
         self.tracked.pop(job_id, None)
 
-    async def _report(self, record: JobRecord, kind: str, result: str) -> None:
+    async def _report(self, record: JobRecord, kind: str, result: str, picture: bytes | None = None) -> None:
         """A clip or picture the worker's image check flagged, for the moderation log (without the clip)."""
         event = ModerationEvent(
             record.guild_id,
@@ -196,7 +198,7 @@ class JobWatcher:
             request_of(record).prompt,
             job_id=record.job_id,
         )
-        await self.modlog.report(event)
+        await self.modlog.report(event, picture)
 
     def _note(self, job: VideoJob) -> str | None:
         spec = self.services.models.get(job.model)
