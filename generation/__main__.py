@@ -173,7 +173,12 @@ def _worker(args: argparse.Namespace) -> int:
             runtime = Runtime.from_settings(settings)
             checker = None
             if settings.safety_checker:
-                checker = SafetyChecker(settings.safety_checker, settings.safety_threshold, runtime)
+                where = (
+                    Runtime.from_settings(settings.model_copy(update={"device": "cpu"}))
+                    if settings.safety_on_cpu
+                    else runtime
+                )
+                checker = SafetyChecker(settings.safety_checker, settings.safety_threshold, where)
             else:
                 logging.getLogger("generation.worker").warning(
                     "MOTIONBOT_SAFETY_CHECKER is empty: no picture or clip is checked, whatever a server's policy"

@@ -151,8 +151,10 @@ class Engine:
         spec = self.models[job.model]
         checks: dict[str, float] = {}
         pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
+        checked = time.perf_counter()
         if job.kind is JobKind.IMAGE_TO_VIDEO:  # a clip to continue or upscale is one of ours, checked when made
             self._check(job, "input", pictures, checks)
+        safety = time.perf_counter() - checked
         reporter.stage(Stage.LOADING)
         runner = self.runner(job.model)
         loaded = time.perf_counter()
@@ -176,13 +178,13 @@ class Engine:
             frames = _join(source, frames, spec.extend_overlap)
         checked = time.perf_counter()
         self._check(job, "output", _samples(frames), checks)
-        safety = time.perf_counter() - checked
+        safety += time.perf_counter() - checked
         result = self._finish(job, frames, job.fps, request.seed, request.steps, reporter, smooth=job.smooth)
         timings = {
             "load": loaded - started,
             "generate": generated - loaded,
             "safety": safety,
-            "encode": time.perf_counter() - generated - safety,
+            "encode": time.perf_counter() - checked,
             "total": time.perf_counter() - started,
         }
         extended = len(source) if source is not None and job.kind is JobKind.EXTEND else 0

@@ -93,6 +93,7 @@ class GenerationSettings(BaseSettings):
     upscale_model: str = "ltx"  # upscales the clips of models that cannot upscale their own
     safety_checker: str = "CompVis/stable-diffusion-safety-checker"  # hub id or folder; "" = no image check
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
+    safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
 
     @classmethod
