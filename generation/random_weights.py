@@ -361,13 +361,26 @@ class _Folders:
         return folder
 
 
+def _save(pipe: Any, folder: Path, variants: tuple[str | None, ...]) -> None:
+    """Save like a hub folder, once per weight variant the registry rows load (None: the plain files)."""
+    for variant in variants:
+        pipe.save_pretrained(folder, variant=variant)
+
+
 def _svd(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
-    return {"weights": out.once("svd", lambda folder: build_svd(out.size, out.seed).save_pretrained(folder))}
+    def save(folder: Path) -> None:  # only fp16 files, as the SVD rows load them
+        _save(build_svd(out.size, out.seed), folder, ("fp16",))
+
+    return {"weights": out.once("svd", save)}
+
+
+def _sd15(out: _Folders) -> Path:
+    # t2i-svd loads the fp16 variant, AnimateDiff the plain files.
+    return out.once("sd15", lambda folder: _save(build_sd(out.size, out.seed), folder, (None, "fp16")))
 
 
 def _t2i_svd(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
-    sd15 = out.once("sd15", lambda folder: build_sd(out.size, out.seed).save_pretrained(folder))
-    return _svd(spec, out) | {"t2i_weights": sd15}
+    return _svd(spec, out) | {"t2i_weights": _sd15(out)}
 
 
 def _loras(folder: Path, size: Size, seed: int) -> None:
@@ -378,7 +391,7 @@ def _loras(folder: Path, size: Size, seed: int) -> None:
 
 def _animatediff(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
     paths = {
-        "weights": out.once("sd15", lambda folder: build_sd(out.size, out.seed).save_pretrained(folder)),
+        "weights": _sd15(out),
         "adapter": out.once("motion-adapter", lambda f: build_motion_adapter(out.size, out.seed).save_pretrained(f)),
         "lora": out.once("loras", lambda folder: _loras(folder, out.size, out.seed)) / "{move}",
     }

@@ -14,7 +14,7 @@ import torch
 
 from generation.settings import DType, GenerationSettings, MemoryMode
 
-__all__ = ["NoGPUError", "Runtime", "to_uint8"]
+__all__ = ["NoGPUError", "Runtime", "chunk_per_frame", "even_chunk", "to_uint8"]
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,19 @@ class Runtime:
         return self.memory_mode is MemoryMode.LOW and self.device.type == "cuda"
 
     def decode_chunk(self, frames: int) -> int:
-        """How many frames the VAE decodes at once: all of them, 8, or 2."""
-        return {MemoryMode.FULL: frames, MemoryMode.BALANCED: min(8, frames), MemoryMode.LOW: 2}[self.memory_mode]
+        """How many frames the VAE decodes at once: all of them (full), about 8 (balanced) or 4 (low), in chunks
+        of one size that divides the clip, so no frame is decoded in a short last chunk without its neighbours
+        (25 frames: 5 x 5, not 8 + 8 + 8 + 1)."""
+        if self.memory_mode is MemoryMode.FULL:
+            return frames
+        return even_chunk(frames, 8 if self.memory_mode is MemoryMode.BALANCED else 4)
 
     def place(self, pipe: Any, cpu_modules: tuple[str, ...] = ()) -> Any:
         """Move a loaded pipeline to the device, or set up offload, per the memory mode. In the balanced
         mode `cpu_modules` stay on the CPU between their runs (LTX's 9.5 GB text encoder: see `visiting`)."""
         unet = getattr(pipe, "unet", None)
         if self.memory_mode is MemoryMode.LOW and unet is not None:
-            unet.enable_forward_chunking(chunk_size=1, dim=1)  # feed-forward one frame at a time
+            chunk_per_frame(unet)
         if unet is None and self.memory_mode is not MemoryMode.FULL and hasattr(pipe.vae, "enable_tiling"):
             pipe.vae.enable_tiling()  # a video VAE without a UNet beside it (LTX) decodes in spatial tiles
         if self.offload:
@@ -96,6 +100,25 @@ class Runtime:
     def generator(self, seed: int) -> torch.Generator:
         # Noise drawn on the CPU: the same seed gives the same start on any GPU model.
         return torch.Generator("cpu").manual_seed(seed)
+
+
+def even_chunk(frames: int, most: int) -> int:
+    """The chunk size nearest `most` that divides `frames` (at least most / 2); a clip of a prime length that
+    has none is decoded whole when that is at most twice `most`, else in chunks of `most`."""
+    fits = [size for size in range(1, min(frames, 2 * most) + 1) if frames % size == 0 and size >= most // 2]
+    if fits:
+        return min(fits, key=lambda size: (abs(size - most), size))
+    return frames if frames <= 2 * most else most
+
+
+def chunk_per_frame(unet: torch.nn.Module) -> None:
+    """Feed-forward layers one frame at a time (LOW mode). A spatial block holds frames in its batch (dim 0);
+    a temporal block (SVD's, AnimateDiff's motion modules) holds them in its sequence (dim 1). Chunking by
+    tokens instead would call the layers tens of thousands of times per step."""
+    for name, module in unet.named_modules():
+        if hasattr(module, "set_chunk_feed_forward"):
+            temporal = "Temporal" in type(module).__name__ or "motion_modules" in name
+            module.set_chunk_feed_forward(chunk_size=1, dim=1 if temporal else 0)
 
 
 def to_uint8(frames: Any) -> np.ndarray:

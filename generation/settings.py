@@ -20,8 +20,8 @@ __all__ = ["DType", "GenerationSettings", "MemoryMode", "ModelOverrides"]
 
 class MemoryMode(enum.StrEnum):
     FULL = "full"  # everything on the GPU, decode all frames at once: fastest, most memory
-    BALANCED = "balanced"  # everything on the GPU, decode in chunks of 8 frames, VAE slicing
-    LOW = "low"  # model CPU offload + UNet forward chunking + 2-frame decode chunks (8-12 GB cards)
+    BALANCED = "balanced"  # everything on the GPU, decode about 8 frames at a time (LTX: spatial VAE tiles)
+    LOW = "low"  # model CPU offload + feed-forward one frame at a time + about 4-frame decode chunks
 
 
 class DType(enum.StrEnum):

@@ -22,7 +22,8 @@ def test_each_model_lists_every_repository_it_loads() -> None:
     lightning = {f.repo: f.patterns for f in sources(DEFAULT_MODELS["animatediff-lightning"])}
     assert lightning["ByteDance/AnimateDiff-Lightning"] == ("animatediff_lightning_4step_diffusers.safetensors",)
     svd = sources(DEFAULT_MODELS["svd-xt"])[0]
-    assert "*/*.safetensors" in (svd.patterns or ()) and "*.safetensors" not in (svd.patterns or ())
+    assert "*/*.fp16.safetensors" in (svd.patterns or ()), "the half-precision files only"
+    assert "*.safetensors" not in (svd.patterns or ()) and "*/*.safetensors" not in (svd.patterns or ())
 
 
 def test_ltx_fetches_only_the_diffusers_folders_and_the_upsampler() -> None:

@@ -248,3 +248,44 @@ def test_out_of_gpu_memory_gives_the_memory_back_and_names_what_to_change(
     with pytest.raises(OutOfGPUMemory, match="try a smaller size") as failure:
         engine.render(i2v(model="svd"))
     assert released == [True] and isinstance(failure.value, FinalError), "given back, and not retried"
+
+
+@pytest.mark.parametrize(
+    ("frames", "most", "chunk"), [(25, 8, 5), (14, 8, 7), (16, 8, 8), (4, 8, 4), (13, 8, 13), (25, 4, 5), (16, 4, 4)]
+)
+def test_decode_chunks_divide_the_clip(frames: int, most: int, chunk: int) -> None:
+    from generation.runtime import even_chunk
+
+    assert even_chunk(frames, most) == chunk
+
+
+def test_low_mode_runs_feed_forward_one_frame_at_a_time_not_one_token() -> None:
+    import torch
+    from diffusers.models.attention import FeedForward
+
+    from generation.random_weights import build_svd
+    from generation.runtime import chunk_per_frame
+
+    unet = build_svd("tiny").unet
+    batch, frames = 2, 6
+    sample = torch.randn(batch, frames, 8, 16, 16)
+    inputs = (sample, torch.tensor([1.0]), torch.randn(batch, 1, 32))
+    added = torch.randn(batch, 3)
+    calls: list[tuple[int, ...]] = []
+    hook = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, out: calls.append(tuple(args[0].shape)) if isinstance(module, FeedForward) else None
+    )
+    try:
+        with torch.no_grad():
+            whole = unet(*inputs, added_time_ids=added).sample
+            modules = len(calls)
+            calls.clear()
+            chunk_per_frame(unet)
+            chunked = unet(*inputs, added_time_ids=added).sample
+    finally:
+        hook.remove()
+    spatial = sum(1 for shape in calls if shape[0] == 1)  # one frame of one batch item: (1, tokens, channels)
+    temporal = sum(1 for shape in calls if shape[1] == 1)  # (pixels, 1 frame, channels)
+    assert len(calls) == spatial + temporal < modules * batch * frames + 1, "per frame, never per token"
+    assert spatial and temporal
+    assert torch.allclose(whole, chunked, atol=1e-5), "chunking changes the memory, not the result"
