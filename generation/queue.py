@@ -74,6 +74,11 @@ class keys:
     def durations(model: str) -> str:
         return f"motionbot:durations:{model}"
 
+    @staticmethod
+    def wake(model: str) -> str:
+        """A list an idle worker for `model` blocks on; a submit pushes to it, so pick-up needs no poll."""
+        return f"motionbot:wake:{model}"
+
 
 def _fallback(obj: object) -> object:
     # arq stores failures as exceptions; keep them as text rather than refusing to store them.
@@ -242,6 +247,11 @@ class JobQueue:
         )
         if queued is not None:
             await self.fair.add(job.job_id, place, timestamp_ms())
+            async with self.redis.pipeline(transaction=False) as pipe:  # wake an idle worker for the model
+                pipe.lpush(keys.wake(job.model), 1)
+                pipe.ltrim(keys.wake(job.model), 0, 7)  # a few tokens at most: each only ends one wait early
+                pipe.expire(keys.wake(job.model), 60)
+                await pipe.execute()
             await self.publish_progress(job.job_id, Progress(Stage.QUEUED, 0, 0, time.time()))
         return queued is not None
 
@@ -263,6 +273,10 @@ class JobQueue:
         except Exception:  # an unreadable record only loses the progress bar
             log.warning("job %s: unreadable progress record in Redis", job_id)
             return None
+
+    async def has_outcome(self, job_id: str) -> bool:
+        """Whether the job has its final outcome (without reading the clip)."""
+        return bool(await self.redis.exists(keys.outcome(job_id)))
 
     async def outcome(self, job_id: str) -> JobOutcome | None:
         """The final outcome (with the clip when done), or None while the job is unfinished."""

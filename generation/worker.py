@@ -323,7 +323,14 @@ class FairWorker(Worker):
                 task.result()
         try:
             if self.allow_pick_jobs and self.job_counter < self.max_jobs:
-                await self.start_jobs(await self._pick())
+                picked = await self._pick()
+                if not picked and not self.tasks:
+                    # Idle: wait on the models' wake-up lists instead of arq's sleep, so a submit is picked up in
+                    # milliseconds; the wait ends after one poll interval anyway (the sweep, the heartbeat).
+                    wake = [keys.wake(model) for model in self.state.models]
+                    if await self.pool.blpop(wake, timeout=self.poll_delay_s):
+                        picked = await self._pick()
+                await self.start_jobs(picked)
             await self.heart_beat()
         except (RedisError, OSError) as exc:  # Redis away for longer than the retries: wait, never exit
             log.warning("worker %s: Redis unreachable (%s); trying again", self.state.id, exc)

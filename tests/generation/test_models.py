@@ -28,3 +28,16 @@ def test_what_a_model_takes_follows_its_row() -> None:
     assert svd.takes(JobKind.IMAGE_TO_VIDEO) and not svd.takes(JobKind.TEXT_TO_VIDEO) and svd.takes(JobKind.EXTEND)
     assert animatediff.inputs == (Input.TEXT,) and not animatediff.takes(JobKind.EXTEND)
     assert all(spec.takes(JobKind.SMOOTH) for spec in DEFAULT_MODELS.values())
+
+
+def test_svd_rows_load_the_half_precision_files(tiny_models: dict[str, str]) -> None:
+    from pathlib import Path
+
+    from diffusers import StableVideoDiffusionPipeline
+
+    assert {DEFAULT_MODELS[name].variant for name in ("svd", "svd-xt", "t2i-svd")} == {"fp16"}
+    folder = Path(tiny_models["MOTIONBOT_SVD_XT__WEIGHTS"])
+    weights = sorted(path.name for path in folder.glob("*/*.safetensors"))
+    assert weights and all(name.endswith(".fp16.safetensors") for name in weights), "the tiny folder has only those"
+    with pytest.raises((OSError, ValueError)):  # so a row that lost its variant could not load it
+        StableVideoDiffusionPipeline.from_pretrained(folder)

@@ -52,6 +52,10 @@ class JobWatcher:
         self.tracked: dict[str, _Tracked] = {}
         self.dead_tokens: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        # Each finished job is delivered in its own task (a slow upload holds up no other job), a few at a
+        # time: each holds its clip in memory while it uploads.
+        self._finishing: dict[str, asyncio.Task[None]] = {}
+        self._uploads = asyncio.Semaphore(4)
 
     def track(self, job_id: str) -> None:
         self.tracked.setdefault(job_id, _Tracked(last_edit=time.monotonic()))
@@ -66,6 +70,8 @@ class JobWatcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        for task in self._finishing.values():  # a delivery cut short is redone after the restart, once
+            task.cancel()
 
     async def _gauges(self) -> None:
         metrics, queue = self.services.metrics, self.services.queue
@@ -109,14 +115,15 @@ class JobWatcher:
 
     async def check(self, job_id: str) -> None:
         s = self.services
+        if job_id in self._finishing:
+            return
         record = await s.ledger.get(job_id)
         tracked = self.tracked.get(job_id)
         if record is None or record.state in FINAL or tracked is None:
             self.tracked.pop(job_id, None)
             return
-        outcome = await s.queue.outcome(job_id)
-        if outcome is not None:
-            await self.finish(record, outcome)
+        if await s.queue.has_outcome(job_id):
+            self._finishing[job_id] = asyncio.create_task(self._finish_apart(record))
             return
         state = await s.queue.state(job_id)
         if state.status is QueueStatus.UNKNOWN:
@@ -147,6 +154,21 @@ class JobWatcher:
             reason = f"no GPU worker serving `{record.model}` came online in {minutes}; try another model or later"
             if await self.services.queue.give_up(record.job_id, reason):
                 log.warning("job %s: %s", record.job_id, reason, extra={"job_id": record.job_id})
+
+    async def _finish_apart(self, record: JobRecord) -> None:
+        """Read the outcome and deliver or settle it, in this job's own task; a failure is tried again next
+        round (delivery and refunds are idempotent)."""
+        try:
+            async with self._uploads:
+                outcome = await self.services.queue.outcome(record.job_id)
+                if outcome is not None:
+                    await self.finish(record, outcome)
+        except (RedisError, OSError):
+            log.warning("queue unreachable; will finish %s later", record.job_id)
+        except Exception:
+            log.exception("job %s: finishing failed", record.job_id)
+        finally:
+            self._finishing.pop(record.job_id, None)
 
     async def finish(self, record: JobRecord, outcome: JobOutcome) -> None:
         s = self.services
