@@ -316,21 +316,34 @@ class FairWorker(Worker):
         return None
 
     async def _poll_iteration(self) -> None:
-        # arq's loop, with `_pick` choosing the job instead of "the oldest one".
+        # arq's loop, with `_pick` choosing the job instead of "the oldest one", and waits that end as soon as
+        # there is something to do: a busy worker waits for its job to end, an idle one for a submit's wake-up
+        # call. One iteration lasts a poll interval, so arq's own sleep between iterations is zero. arq offers
+        # no hook for either wait, hence this override (and the pin on arq).
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.poll_delay_s
+        while loop.time() < until:
+            await self._step(until - loop.time())
+
+    async def _step(self, budget_s: float) -> None:
+        """Start a job, or wait (at most `budget_s`) for the running one to end or for a submit."""
         for job_id, task in list(self.tasks.items()):
             if task.done():
                 del self.tasks[job_id]
                 task.result()
         try:
-            if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+            running = list(self.tasks.values())
+            if running and self.job_counter >= self.max_jobs:
+                await asyncio.wait(running, timeout=budget_s)
+            elif self.allow_pick_jobs and self.job_counter < self.max_jobs:
                 picked = await self._pick()
-                if not picked and not self.tasks:
-                    # Idle: wait on the models' wake-up lists instead of arq's sleep, so a submit is picked up in
-                    # milliseconds; the wait ends after one poll interval anyway (the sweep, the heartbeat).
+                if not picked and not self.tasks:  # idle: a submit pushes to the wake-up list of its model
                     wake = [keys.wake(model) for model in self.state.models]
-                    if await self.pool.blpop(wake, timeout=self.poll_delay_s):
+                    if await self.pool.blpop(wake, timeout=max(0.01, budget_s)):
                         picked = await self._pick()
                 await self.start_jobs(picked)
+            else:
+                await asyncio.sleep(budget_s)
             await self.heart_beat()
         except (RedisError, OSError) as exc:  # Redis away for longer than the retries: wait, never exit
             log.warning("worker %s: Redis unreachable (%s); trying again", self.state.id, exc)
