@@ -4,7 +4,8 @@ MP4: H.264 (libx264 from PyAV's bundled FFmpeg), yuv420p, even dimensions, const
 (the index sits before the data, so Discord starts playing before the download ends), the level signalled
 and its bitrate held (VBV). WebM: VP9. Both are BT.709, limited range, converted and tagged so: players
 that guess (BT.601 for SD, BT.709 for HD) would otherwise shift the colours.
-GIF: Pillow. If the first encode is over budget we re-encode at a bitrate computed from the budget, and
+GIF: Pillow. An MP4 is encoded once in the common case: quality-driven, with its rate held to what fits
+the budget. If a clip is still over budget it is encoded again at a bitrate computed from the budget, and
 when that bitrate would smear the picture, at a smaller size. A clip over budget is never returned.
 """
 
@@ -80,22 +81,29 @@ def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
 
 
-def _encode_video(frames: np.ndarray, fps: int, size: tuple[int, int], fmt: OutputFormat, bitrate: int | None) -> bytes:
+def _encode_video(
+    frames: np.ndarray, fps: int, size: tuple[int, int], fmt: OutputFormat, bitrate: int | None, cap: int | None = None
+) -> bytes:
+    """One encode: at `bitrate` (bit/s), or quality-driven with its peak rate at most `cap`."""
     width, height = size
     if fmt is OutputFormat.MP4:
         codec, container_options = "libx264", {"movflags": "+faststart"}
-        level, cap = h264_level(width, height, fps)
+        level, most = h264_level(width, height, fps)
         # VBV: a rate of 3/4 of the level's cap and a buffer of 1/4 keep even a one-second clip (which may
         # spend its whole initial buffer at once) under the cap on average, as well as at every instant.
-        rate, buffer = cap * 3 // 4, cap // 4
+        rate, buffer = most * 3 // 4, most // 4
         if bitrate is not None:
             rate, buffer = min(bitrate, rate), min(2 * bitrate, buffer)
-        options = {"preset": "medium", "profile": "high", "level": level}
+        elif cap is not None:  # aimed at the budget: the rate over the clip plus a quarter second of buffer
+            rate, buffer = min(cap, rate), min(cap // 4, buffer)
+        # veryfast: about a third of medium's time for the same crf; the rate cap keeps the size bounded.
+        options = {"preset": "veryfast", "profile": "high", "level": level}
         options |= {"maxrate": str(rate), "bufsize": str(buffer)} | ({"crf": "18"} if bitrate is None else {})
     else:
         codec, container_options = "libvpx-vp9", {}
         options = {"deadline": "good", "cpu-used": "4", "row-mt": "1"}
-        options |= {"crf": "32", "b": "0"} if bitrate is None else {"maxrate": str(bitrate)}
+        options |= {"crf": "32", "b": "0"} if bitrate is None else {"maxrate": str(bitrate)}  # no cap: VP9's
+        # constant-quality mode takes no rate limit; an oversized WebM is encoded again at a bitrate
     # faststart rewrites the file in a second pass, which needs a real file rather than a memory buffer.
     with tempfile.TemporaryDirectory(prefix="motionbot-enc-") as tmp:
         path = Path(tmp) / f"clip.{fmt.value}"
@@ -112,7 +120,7 @@ def _encode_video(frames: np.ndarray, fps: int, size: tuple[int, int], fmt: Outp
                     width=width,
                     height=height,
                     format="yuv420p",
-                    interpolation="LANCZOS",
+                    interpolation="BILINEAR",  # colour conversion at the same size: only chroma is resampled
                     dst_colorspace=Colorspace.ITU709,
                     dst_color_range=ColorRange.MPEG,
                 )
@@ -162,14 +170,15 @@ def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) ->
         if fmt is OutputFormat.GIF:
             data = _encode_gif(frames, fps, size)
         else:
-            data = _encode_video(frames, fps, size, fmt, bitrate=None)
-            for margin in (0.9, 0.7):  # container overhead and rate-control overshoot
-                if len(data) <= byte_budget:
-                    break
-                bitrate = int(byte_budget * 8 * margin / duration)
-                if bitrate < _MIN_BITS_PER_PIXEL * size[0] * size[1] * fps:
-                    break  # the picture would smear: shrink it instead
-                data = _encode_video(frames, fps, size, fmt, bitrate)
+            # One pass in the common case: quality-driven (crf) with its peak rate held to what fits the budget.
+            # Only an overshoot (container overhead, a short clip's initial buffer) encodes again, tighter.
+            # VBV bounds the size by rate x duration + buffer (a quarter second of rate), plus the container.
+            aimed = int(byte_budget * 8 * 0.92 / (duration + 0.25))
+            data = _encode_video(frames, fps, size, fmt, bitrate=None, cap=aimed)
+            if len(data) > byte_budget:
+                bitrate = int(byte_budget * 8 * 0.7 / duration)
+                if bitrate >= _MIN_BITS_PER_PIXEL * size[0] * size[1] * fps:  # else shrink the picture instead
+                    data = _encode_video(frames, fps, size, fmt, bitrate)
         if len(data) <= byte_budget:
             written = _gif_frames(data) if fmt is OutputFormat.GIF else count
             return Encoded(data, MIME[fmt], size[0], size[1], written, fps)

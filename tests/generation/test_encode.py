@@ -153,3 +153,23 @@ def test_interpolated_frames_put_moving_things_in_between() -> None:
         return float(np.nonzero(frame[..., 0] > 128)[1].mean())
 
     assert x_of(frames[0]) + 3 < x_of(out[1]) < x_of(frames[1]) - 3  # a new, in-between position
+
+
+def test_a_clip_that_needs_a_lower_rate_fits_its_budget_in_one_encode(monkeypatch: pytest.MonkeyPatch) -> None:
+    import generation.encode as module
+    from bench.bench_cpu_stages import moving_clip
+
+    frames = moving_clip(25, 320, 192)
+    free = module.encode(frames, 24, OutputFormat.MP4, 10 << 20)
+    calls: list[int | None] = []
+    one = module._encode_video
+
+    def counted(*args: object, **kwargs: object) -> bytes:
+        calls.append(kwargs.get("bitrate", args[4] if len(args) > 4 else None))  # type: ignore[arg-type]
+        return one(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_encode_video", counted)
+    budget = len(free.data) // 2
+    fitted = module.encode(frames, 24, OutputFormat.MP4, budget)
+    assert len(fitted.data) <= budget and (fitted.width, fitted.height) == (320, 192)
+    assert len(calls) == 1, "aimed at the budget from the start: no second and third pass"
