@@ -161,7 +161,7 @@ def _worker(args: argparse.Namespace) -> int:
     engine: RenderEngine
     gpu, memory = "dry run", 0.0
     if args.dry_run is not None:
-        engine = SleepEngine(args.dry_run)
+        engine = SleepEngine(args.dry_run, args.dry_run_encode)
     else:
         from generation.engine import Engine
         from generation.pipelines import NoRunner
@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--id", help="worker id (default: host-gpu-pid)")
     worker.add_argument("--check", action="store_true", help="exit 0 only if a worker on this host is alive")
     worker.add_argument("--dry-run", type=float, metavar="SECONDS", help="sleep instead of rendering (queue tests)")
+    worker.add_argument(
+        "--dry-run-encode", type=float, default=0.0, metavar="SECONDS", help="with --dry-run: encode time"
+    )
     worker.add_argument("--metrics-port", type=int, help="Prometheus /metrics port (default 9111 + GPU; 0 = off)")
 
     download = commands.add_parser("download", help="pre-fetch model weights into the Hugging Face cache")

@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +34,7 @@ from generation.weights import WeightsNotFound
 if TYPE_CHECKING:
     from generation.safety import SafetyChecker
 
-__all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "WeightsNotFound"]
+__all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "Rendered", "WeightsNotFound"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,20 @@ class ContentFlagged(FinalError, ValueError):
 class OutOfGPUMemory(FinalError, RuntimeError):
     """The GPU ran out of memory. Not retried here (the same card would run out again); the message says
     what to change, and the memory is given back to the card first."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A job's frames between the GPU part of a render and its encode (`Engine.generate` -> `finish`)."""
+
+    job: VideoJob
+    frames: np.ndarray | None  # (F, H, W, 3) uint8; None for Smooth (nothing to generate)
+    fps: int
+    seed: int
+    steps: int
+    timings: dict[str, float]  # stage -> seconds so far; "started": when the render began
+    source_frames: int = 0
+    checks: dict[str, float] = field(default_factory=dict)
 
 
 class Engine:
@@ -135,10 +150,17 @@ class Engine:
         self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
     ) -> VideoResult:
         """Render a job to an encoded clip (blocking). Raises JobRejected, JobCancelled or EncodeError."""
+        return self.finish(self.generate(job, on_progress, cancel), on_progress, cancel)
+
+    def generate(
+        self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    ) -> Rendered:
+        """The GPU part of a render: plan, check the input, denoise, camera, join, check the frames. The
+        worker runs the next job's `generate` while this one's `finish` encodes."""
         reporter = Reporter(on_progress, cancel)
         started = time.perf_counter()
-        if job.kind is JobKind.SMOOTH:
-            return self._smooth(job, reporter, started)
+        if job.kind is JobKind.SMOOTH:  # frame interpolation only: all of it is CPU work, in `finish`
+            return Rendered(job, None, 0, job.seed or 0, job.steps or 0, {"started": started})
         source = None
         if job.kind in (JobKind.EXTEND, JobKind.UPSCALE):
             verb = "continue" if job.kind is JobKind.EXTEND else "upscale"
@@ -179,18 +201,32 @@ class Engine:
         checked = time.perf_counter()
         self._check(job, "output", _samples(frames), checks)
         safety += time.perf_counter() - checked
-        result = self._finish(job, frames, job.fps, request.seed, request.steps, reporter, smooth=job.smooth)
-        timings = {
-            "load": loaded - started,
-            "generate": generated - loaded,
-            "safety": safety,
-            "encode": time.perf_counter() - checked,
-            "total": time.perf_counter() - started,
-        }
+        timings = {"started": started, "load": loaded - started, "generate": generated - loaded, "safety": safety}
         extended = len(source) if source is not None and job.kind is JobKind.EXTEND else 0
-        flagged = any(margin > 0 for margin in checks.values())
+        return Rendered(job, frames, job.fps, request.seed, request.steps, timings, extended, checks)
+
+    def finish(
+        self, rendered: Rendered, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    ) -> VideoResult:
+        """The CPU part: Smooth (when asked) and the encode into the job's byte budget."""
+        reporter = Reporter(on_progress, cancel)
+        job, encoding = rendered.job, time.perf_counter()
+        timings = dict(rendered.timings)
+        started = timings.pop("started", encoding)
+        if rendered.frames is None:  # a Smooth job: its clip is decoded and interpolated here
+            reporter.stage(Stage.ENCODING)
+            frames, fps = self._clip(job, "smooth")
+            result = self._finish(job, frames, fps, rendered.seed, rendered.steps, reporter, smooth=True)
+            return _with_timings(result, {"total": time.perf_counter() - started})
+        result = self._finish(
+            job, rendered.frames, rendered.fps, rendered.seed, rendered.steps, reporter, smooth=job.smooth
+        )
+        timings |= {"encode": time.perf_counter() - encoding, "total": time.perf_counter() - started}
         return dataclasses.replace(
-            _with_timings(result, timings), source_frames=extended, checks=checks, flagged=flagged
+            _with_timings(result, timings),
+            source_frames=rendered.source_frames,
+            checks=rendered.checks,
+            flagged=any(margin > 0 for margin in rendered.checks.values()),
         )
 
     def _check(self, job: VideoJob, name: str, pictures: list[Image.Image], checks: dict[str, float]) -> None:
@@ -210,12 +246,6 @@ class Engine:
             return decode_frames(job.video)
         except Exception:
             raise JobRejected(f"the clip to {verb} could not be read") from None
-
-    def _smooth(self, job: VideoJob, reporter: Reporter, started: float) -> VideoResult:
-        reporter.stage(Stage.ENCODING)
-        frames, fps = self._clip(job, "smooth")
-        result = self._finish(job, frames, fps, job.seed or 0, job.steps or 0, reporter, smooth=True)
-        return _with_timings(result, {"total": time.perf_counter() - started})
 
     def _finish(
         self,

@@ -53,26 +53,45 @@ log = logging.getLogger(__name__)
 
 
 class RenderEngine(Protocol):
-    def render(
+    """What a worker runs: the GPU part of a job, then the CPU part (the encode), which overlaps the next
+    job's GPU part."""
+
+    def generate(
         self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    ) -> Any: ...
+
+    def finish(
+        self, rendered: Any, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
     ) -> VideoResult: ...
 
 
 class SleepEngine:
-    """A stand-in engine that sleeps instead of rendering: for queue benchmarks and dry runs."""
+    """A stand-in engine that sleeps instead of rendering (`seconds` on the "GPU", `encode_s` encoding): for
+    queue benchmarks and dry runs."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, seconds: float, encode_s: float = 0.0):
+        self.seconds, self.encode_s = seconds, encode_s
 
-    def render(
+    def generate(
         self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
-    ) -> VideoResult:
+    ) -> VideoJob:
         steps = job.steps or 4
         for step in range(1, steps + 1):
             if cancel is not None and cancel.wait(self.seconds / steps):
                 raise JobCancelled()
             if on_progress is not None:
                 on_progress(Stage.DENOISING, step, steps)
+        return job
+
+    def finish(
+        self, rendered: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    ) -> VideoResult:
+        job = rendered
+        if on_progress is not None:
+            on_progress(Stage.ENCODING, 0, 0)
+        if cancel is not None and cancel.wait(self.encode_s):
+            raise JobCancelled()
+        steps = job.steps or 4
         return VideoResult(
             job.job_id, b"dry-run", "video/mp4", 64, 64, 1, job.fps, 0.0, job.seed or 0, job.model, steps
         )
@@ -87,11 +106,16 @@ class WorkerState:
     gpu: str = "cpu"
     gpu_memory_gb: float = 0.0
     memory_mode: str = "balanced"
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "render"))
-    current_job: str | None = None
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "render"))  # the GPU
+    encoder: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "encode"))  # the CPU part
+    current_job: str | None = None  # the job on the GPU
+    gpu_idle: asyncio.Event = field(default_factory=asyncio.Event)  # set while no job is on the GPU
     queue: JobQueue | None = None
     heartbeat: asyncio.Task[None] | None = None
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)  # served on a port only if the CLI asks
+
+    def __post_init__(self) -> None:
+        self.gpu_idle.set()
 
     def info(self) -> WorkerInfo:
         host, pid = socket.gethostname(), os.getpid()
@@ -143,6 +167,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         latest[:] = [Progress(stage, step, total, time.time(), state.id)]
 
     state.current_job = job_id
+    state.gpu_idle.clear()
     lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest))
     loop = asyncio.get_running_loop()
     started = time.monotonic()
@@ -155,8 +180,14 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         tries,
         extra={"job_id": job_id, "model": job.model},
     )
-    future = loop.run_in_executor(state.executor, state.engine.render, job, on_progress, cancel)
+    engine = state.engine
+    future: asyncio.Future[Any] = loop.run_in_executor(state.executor, engine.generate, job, on_progress, cancel)
     try:
+        try:
+            rendered = await future
+        finally:  # off the GPU: the worker may take its next job while this one encodes
+            _leave_gpu(state, job_id)
+        future = loop.run_in_executor(state.encoder, engine.finish, rendered, on_progress, cancel)
         result = await future
     except asyncio.CancelledError:  # shutdown: stop the thread at the next step, then hand the job back
         cancel.set()
@@ -188,9 +219,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         return "failed"
     finally:
         lease.cancel()
-        state.current_job = None
-        metrics.busy.set(0)
-        metrics.observe_gpu()
+        _leave_gpu(state, job_id)
     await finish(QueueStatus.DONE, result=result)
     metrics.jobs.labels(job.model, "done").inc()
     for check, margin in result.checks.items():
@@ -203,6 +232,15 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         pipe.ltrim(keys.durations(job.model), 0, 19)
         await pipe.execute()
     return "done"
+
+
+def _leave_gpu(state: WorkerState, job_id: str) -> None:
+    """The job is off the GPU (its GPU part ended, or it failed): the next job may start there."""
+    if state.current_job == job_id:
+        state.current_job = None
+        state.gpu_idle.set()
+        state.metrics.busy.set(0)
+        state.metrics.observe_gpu()
 
 
 async def _keep_lease(queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress]) -> None:
@@ -253,6 +291,7 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):
             await state.queue.redis.delete(keys.WORKERS + state.id)
     state.executor.shutdown(wait=False, cancel_futures=True)
+    state.encoder.shutdown(wait=False, cancel_futures=True)
 
 
 class FairWorker(Worker):
@@ -333,11 +372,15 @@ class FairWorker(Worker):
                 task.result()
         try:
             running = list(self.tasks.values())
-            if running and self.job_counter >= self.max_jobs:
-                await asyncio.wait(running, timeout=budget_s)
+            gpu_taken = not self.state.gpu_idle.is_set()
+            if running and (self.job_counter >= self.max_jobs or gpu_taken):
+                # Busy: until a job ends or leaves the GPU (then the next one can start denoising).
+                idle = asyncio.ensure_future(self.state.gpu_idle.wait())
+                await asyncio.wait([*running, idle], timeout=budget_s, return_when=asyncio.FIRST_COMPLETED)
+                idle.cancel()
             elif self.allow_pick_jobs and self.job_counter < self.max_jobs:
                 picked = await self._pick()
-                if not picked and not self.tasks:  # idle: a submit pushes to the wake-up list of its model
+                if not picked:  # the GPU is idle: a submit pushes to the wake-up list of its model
                     wake = [keys.wake(model) for model in self.state.models]
                     if await self.pool.blpop(wake, timeout=max(0.01, budget_s)):
                         picked = await self._pick()
@@ -367,7 +410,7 @@ def build_worker(state: WorkerState, handle_signals: bool = True) -> FairWorker:
         redis_settings=redis_settings(settings.redis_url),
         job_serializer=serialize,
         job_deserializer=deserialize,
-        max_jobs=1,
+        max_jobs=2,  # one on the GPU, one encoding: `_step` takes a job only while the GPU is free
         job_timeout=24 * 3600,  # a job's life is bounded by its lease, not by this
         keep_result=60,
         poll_delay=settings.poll_s,

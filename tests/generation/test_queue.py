@@ -26,9 +26,12 @@ class FailingEngine:
     def __init__(self, error: Exception):
         self.error, self.calls = error, 0
 
-    def render(self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
+    def generate(self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
         self.calls += 1
         raise self.error
+
+    def finish(self, rendered: object, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
+        raise AssertionError("nothing to encode")
 
 
 @asynccontextmanager
@@ -63,6 +66,20 @@ async def test_submit_then_result_with_progress(queue: JobQueue) -> None:
     assert isinstance(outcome.result, VideoResult) and outcome.result.video == b"dry-run"
     assert ("queued", 0) in seen and any(stage == "denoising" and step > 0 for stage, step in seen)
     assert (await queue.state("a")).status == "done"
+
+
+async def test_the_next_job_denoises_while_the_last_one_encodes(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(0.4, encode_s=1.0)) as state:
+        await queue.submit(job("first", steps=2))
+        await queue.submit(job("second", steps=2))
+        overlapped = False
+        while await queue.outcome("first") is None:
+            progress = await queue.progress("second")
+            overlapped |= progress is not None and progress.stage.value == "denoising" and progress.step > 0
+            await asyncio.sleep(0.02)
+        assert overlapped, "the second job's denoising ran while the first one was encoding"
+        assert (await queue.wait("second", 10)).status == "done"
+        assert state.current_job is None and state.gpu_idle.is_set()
 
 
 async def test_duplicate_submit_runs_once(queue: JobQueue) -> None:
@@ -268,8 +285,9 @@ async def test_a_newcomer_waits_one_turn_behind_a_600_job_backlog(queue: JobQueu
     assert await queue.position("b0") == 2
     async with worker(queue, SleepEngine(0.01)):
         outcome = await queue.wait("b0", 20)
-    started = [o for o in [await queue.outcome(f"a{i}") for i in range(5)] if o is not None]
-    assert outcome.status == "done" and len(started) <= 2, "at most one of alice's jobs ran first (one in flight)"
+        alice = [o for o in [await queue.outcome(f"a{i}") for i in range(5)] if o is not None]
+    first = [o for o in alice if o.finished_at < outcome.finished_at]
+    assert outcome.status == "done" and len(first) <= 2, "at most one of alice's jobs ran first (one in flight)"
 
 
 async def test_servers_take_turns_before_users_do(queue: JobQueue) -> None:
