@@ -158,16 +158,16 @@ async def bench_depth(queue: JobQueue, url: str, depths: list[int]) -> list[dict
             stop(workers)
         await queue.redis.flushdb()
         await fill(queue, depth, "animatediff", "backlog")  # one user's backlog of the same model
-        workers = start_workers(url, 1, 0.01, f"wait{depth}-")
+        workers = start_workers(url, 1, 0.05, f"wait{depth}-")  # long enough that few end during the submit
         try:
             await until_workers(queue, 1)
-            before = await finished(queue, "backlog", depth)  # the worker is already busy with the backlog
             submitted = time.perf_counter()
             await queue.submit(a_job("newcomer", user="newcomer"))
             position = await queue.position("newcomer")
+            before = await finished(queue, "backlog", depth)  # counted once the newcomer has its place in line
             await started(queue, "newcomer")
             wait = time.perf_counter() - submitted
-            ahead = await finished(queue, "backlog", depth) - before  # backlog jobs that ended meanwhile
+            ahead = await finished(queue, "backlog", depth) - before  # backlog jobs that ended after it joined
         finally:
             stop(workers)
         rows.append(

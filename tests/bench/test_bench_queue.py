@@ -27,5 +27,6 @@ def test_queue_benchmark_reports_throughput_latency_and_scaling(tmp_path: Path) 
     assert "pick-up latency" in done.stdout
     depth = {row["queued"]: row for row in figures["depth"]}
     assert set(depth) == {0, 1000}
-    # Behind a 1000-job backlog the newcomer is next but one: the job running and the one ahead end first.
-    assert depth[1000]["newcomer_position"] <= 2 and depth[1000]["backlog_started_first"] <= 2, depth
+    # Behind a 1000-job backlog the newcomer is next but one: what is in flight (one job on the GPU, one
+    # still being stored) and the one ahead end first.
+    assert depth[1000]["newcomer_position"] <= 2 and depth[1000]["backlog_started_first"] <= 3, depth
