@@ -15,8 +15,44 @@ BUTTON_LABEL, CUSTOM_ID = 80, 100
 MODAL_TITLE, INPUT_LABEL, INPUT_VALUE, PLACEHOLDER = 45, 45, 4000, 100
 
 
+COMMANDS, OPTIONS, CHOICES = 100, 25, 25  # per application; per command or option; per option
+NAME, DESCRIPTION = 32, 100  # of a command, an option, a choice's name (100)
+
+
+def command_problems(commands: Any) -> list[str]:
+    """What in a bulk command overwrite (PUT .../commands) breaks Discord's limits: one bad field refuses
+    the whole list, and the bot then has no slash commands at all."""
+    if not isinstance(commands, list):
+        return []
+    found = [f"commands: at most {COMMANDS}"] if len(commands) > COMMANDS else []
+
+    def check(item: dict[str, Any], where: str, menu: bool = False) -> None:
+        name, description = str(item.get("name") or ""), str(item.get("description") or "")
+        if not 1 <= len(name) <= NAME:
+            found.append(f"{where}.name: must be 1–{NAME} in length")
+        if not menu and not 1 <= len(description) <= DESCRIPTION:
+            found.append(f"{where}.description: must be 1–{DESCRIPTION} in length (got {len(description)})")
+        options = item.get("options") or []
+        if len(options) > OPTIONS:
+            found.append(f"{where}.options: at most {OPTIONS}")
+        for index, option in enumerate(options):
+            check(option, f"{where}.options.{index}")
+            choices = option.get("choices") or []
+            if len(choices) > CHOICES:
+                found.append(f"{where}.options.{index}.choices: at most {CHOICES}")
+            for number, choice in enumerate(choices):
+                if not 1 <= len(str(choice.get("name") or "")) <= DESCRIPTION:
+                    found.append(f"{where}.options.{index}.choices.{number}.name: must be 1–100 in length")
+
+    for index, command in enumerate(commands):
+        check(command, str(index), menu=command.get("type", 1) != 1)
+    return found
+
+
 def problems(payload: Any) -> list[str]:
     """What in a message (or interaction callback / modal) payload breaks Discord's limits."""
+    if isinstance(payload, list):
+        return command_problems(payload)
     if not isinstance(payload, dict):
         return []
     if payload.get("type") == 9:  # a modal

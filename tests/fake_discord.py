@@ -542,7 +542,7 @@ class FakeDiscord:
                 }
                 return _json(body, status, headers if status == 429 else {})
         payload, files = await self._read(request)
-        found = problems(payload) if request.method in ("POST", "PATCH") else []
+        found = problems(payload) if request.method in ("POST", "PATCH", "PUT") else []
         if found:  # over Discord's limits: refused as Discord refuses it, and remembered for the tests
             self.rejected.append((request.method, path, found))
             self.calls.append(Call(request.method, path, 400, payload))

@@ -271,3 +271,18 @@ async def test_queue_command_shows_workers_and_depth(fake: FakeDiscord, service:
         lambda: next(iter(fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None), timeout=20, what="the answer"
     )
     assert "GPU workers online" in call.payload["content"] and call.payload["flags"] & 64
+
+
+async def test_every_command_reads_whole_in_discord(fake: FakeDiscord, service: BotProcess) -> None:
+    """Discord takes 100 characters per description; discord.py cuts a longer one short with an ellipsis."""
+    names = {command["name"] for command in fake.commands}
+    assert {"animate", "imagine-video", "morph", "motionbot-admin", "Animate image"} <= names
+
+    def descriptions(item: dict, where: str) -> list[tuple[str, str]]:
+        found = [(where, item["description"])] if item.get("description") else []
+        options = item.get("options") or []
+        return found + [pair for option in options for pair in descriptions(option, f"{where} {option['name']}")]
+
+    texts = [pair for command in fake.commands for pair in descriptions(command, command["name"])]
+    cut = [where for where, text in texts if len(text) > 100 or text.endswith("…")]
+    assert texts and not cut, f"descriptions missing or cut short: {cut}"

@@ -72,8 +72,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
 
     @app_commands.command(name="content", description="What content is allowed: strict, age-restricted or off")
     @app_commands.describe(
-        policy="strict: no sexual content; age-restricted: only in age-restricted channels, as spoilers; "
-        "off: your responsibility"
+        policy="strict: no sexual content; age-restricted: only in age-restricted channels; off: yours to police"
     )
     @app_commands.choices(policy=[app_commands.Choice(name=p.value, value=p.value) for p in Policy])
     async def content(self, interaction: discord.Interaction, policy: str) -> None:
@@ -87,7 +86,10 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"Content policy is now `{policy}`: {said[Policy(policy)]}.")
 
     @app_commands.command(name="blocklist", description="This server's own blocked words and /patterns/")
-    @app_commands.describe(term="A word (a trailing * matches any ending) or a /regular expression/")
+    @app_commands.describe(
+        action="Add or remove a term, or list them",
+        term="A word (a trailing * matches any ending) or a /regular expression/",
+    )
     @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "list")])
     async def blocklist(self, interaction: discord.Interaction, action: str, term: str | None = None) -> None:
         assert interaction.guild_id is not None
@@ -114,6 +116,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"{verb} this server's block list ({len(terms)} terms).")
 
     @app_commands.command(name="modlog", description="Where refused and flagged content is reported (none = off)")
+    @app_commands.describe(channel="The moderation log channel; leave out to turn the log off")
     async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
         assert interaction.guild_id is not None
         value = channel.id if channel is not None else None
@@ -121,6 +124,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"Moderation log: {channel.mention if channel else 'off'}.")
 
     @app_commands.command(name="set", description="Change a setting (limits accept 'none')")
+    @app_commands.describe(setting="Which setting", value="The new value: a number, on/off, a time zone, or none")
     @app_commands.choices(setting=[app_commands.Choice(name=k, value=k) for k in SETTINGS])
     async def set_(self, interaction: discord.Interaction, setting: str, value: str) -> None:
         assert interaction.guild_id is not None
@@ -132,6 +136,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"`{setting}` is now {parsed}.")
 
     @app_commands.command(name="channels", description="Limit videos to some channels (clear = every channel)")
+    @app_commands.describe(action="Add or remove a channel, or clear the list", channel="The channel")
     @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "clear")])
     async def channels(
         self, interaction: discord.Interaction, action: str, channel: discord.TextChannel | None = None
@@ -151,6 +156,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         )
 
     @app_commands.command(name="models", description="Which models this server may use ('all' or a comma list)")
+    @app_commands.describe(enabled="Model names separated by commas, or all")
     async def models(self, interaction: discord.Interaction, enabled: str) -> None:
         assert interaction.guild_id is not None
         names = [n.strip() for n in enabled.split(",") if n.strip()]
@@ -164,6 +170,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, "Models enabled: " + (", ".join(value) if value else "all"))
 
     @app_commands.command(name="tier", description="Give a role its own daily credits (0 removes the tier)")
+    @app_commands.describe(role="The role", credits="Daily credits for its members (0 removes the tier)")
     async def tier(
         self, interaction: discord.Interaction, role: discord.Role, credits: app_commands.Range[int, 0, 1000000]
     ) -> None:
@@ -172,6 +179,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"{role.mention}: {credits or 'no tier'}" + (" credits a day" if credits else ""))
 
     @app_commands.command(name="grant", description="Give someone extra credits (negative takes back)")
+    @app_commands.describe(user="Who gets them", credits="How many (negative takes back)")
     async def grant(
         self, interaction: discord.Interaction, user: discord.User, credits: app_commands.Range[int, -1000000, 1000000]
     ) -> None:
@@ -180,12 +188,14 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, f"Granted {credits} credits to {user.mention}.")
 
     @app_commands.command(name="reset", description="Give someone today's credits back")
+    @app_commands.describe(user="Whose credits")
     async def reset(self, interaction: discord.Interaction, user: discord.User) -> None:
         assert interaction.guild_id is not None
         await self.services.quotas.reset(interaction.guild_id, user.id, interaction.user.id)
         await self._done(interaction, f"{user.mention} has today's credits back.")
 
     @app_commands.command(name="block", description="Stop someone from making videos here (or allow again)")
+    @app_commands.describe(user="Who", blocked="True blocks, false allows again")
     async def block(self, interaction: discord.Interaction, user: discord.User, blocked: bool = True) -> None:
         assert interaction.guild_id is not None
         await self.services.quotas.block(interaction.guild_id, user.id, blocked, interaction.user.id)
