@@ -113,3 +113,10 @@ async def test_prompt_travel_on_a_model_that_cannot_is_refused(fake: FakeDiscord
         what="the refusal",
     )
     assert "cannot do prompt travel" in text and "ltx" in text
+
+
+async def test_options_the_prompt_model_cannot_take_keep_the_image_model(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    clip = await animate(fake, 7081, "a cat turns -steps 12")  # a distilled LTX row takes 8 steps at most
+    assert "-model svd-xt" in clip.content and "your prompt was not used" in clip.content

@@ -75,23 +75,33 @@ class VideoRequests:
                 raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models)})")
             needs = _needs(options, end_image)
             if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and options.prompt)):
-                default = self._capable(kind, needs, models, default, online)
+                default = self._capable(kind, needs, models, default, online, options)
             return build_job(options, job_id="", kind=kind, models=models, default_model=default, end_image=end_image)
 
         return await self.start(who, reply, kind, draft, image=image, end_image=end_image)
 
     def _capable(
-        self, kind: JobKind, needs: tuple[str, ...], models: Mapping[str, ModelSpec], default: str, online: set[str]
+        self,
+        kind: JobKind,
+        needs: tuple[str, ...],
+        models: Mapping[str, ModelSpec],
+        default: str,
+        online: set[str],
+        options: Options,
     ) -> str:
         """The model for a job that asks for more than the default may give. A prompted image job uses the
-        prompted-image default while a worker serves it, else the image default (its result then says the
-        prompt was not used); a job that needs keyframes, prompt travel or -upscale uses a model that can,
-        preferring the prompted default and one a worker serves now."""
+        prompted-image default while a worker serves it and the options fit it (`-steps 40` does not fit a
+        distilled model), else the image default (its result then says the prompt was not used); a job that
+        needs keyframes, prompt travel or -upscale uses a model that can, preferring the prompted default and
+        one a worker serves now."""
         prompted = self.services.generation.default_prompted_image_model
 
         def able(name: str) -> bool:
             spec = models.get(name)
-            return spec is not None and spec.takes(kind) and all(getattr(spec, need) for need in needs)
+            if spec is None or not spec.takes(kind) or not all(getattr(spec, need) for need in needs):
+                return False
+            frames = options.frames or round((options.duration or 0) * (options.fps or 24))
+            return (options.steps or 0) <= spec.max_steps and frames <= spec.max_frames
 
         if not needs:
             return prompted if able(prompted) and prompted in online else default
