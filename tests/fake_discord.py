@@ -144,6 +144,7 @@ class FakeDiscord:
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
         self.nonces: dict[str, int] = {}
         self.rejected: list[tuple[str, str, list[str]]] = []  # payloads refused for breaking Discord's limits
+        self.fetched: list[str] = []  # the CDN files the bot downloaded
         self.roles: dict[int, str] = {}  # the server's roles besides @everyone: id -> name
         self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
         self.ws: web.WebSocketResponse | None = None
@@ -506,6 +507,7 @@ class FakeDiscord:
 
     async def _attachment(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        self.fetched.append(name)
         if name in self.uploads:
             return web.Response(body=self.uploads[name])
         for message in self.messages.values():

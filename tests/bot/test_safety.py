@@ -57,6 +57,13 @@ async def test_a_blocked_word_is_refused_free_and_logged(fake: FakeDiscord, flag
     assert "Prompt refused" in entry and "||nud\\*||" in entry, "the matched term, behind a spoiler"
 
 
+async def test_a_refused_prompt_fetches_no_picture(fake: FakeDiscord, flagging: BotProcess) -> None:
+    image = fake.upload("p.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "a nude portrait"}, attachments={"image": image}, user_id=9051)
+    assert "not allowed" in await refusal(fake, token)
+    assert not [name for name in fake.fetched if name.endswith(image["url"].rsplit("/", 1)[1])], "not downloaded"
+
+
 async def test_a_server_pattern_that_could_hang_is_refused_and_a_safe_one_works(
     fake: FakeDiscord, flagging: BotProcess
 ) -> None:

@@ -142,6 +142,8 @@ class Video(commands.Cog):
 
     async def _animate(self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str]) -> None:
         """Download the picture (and the last-frame picture, if any) and queue the clip."""
+        if (refusal := await self.requests.precheck(requester(interaction), options)) is not None:
+            return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
         pictures = []
         for url in urls:
             data = await self._download(url, reply)
@@ -230,14 +232,15 @@ class Video(commands.Cog):
             options = parse_flags(MENTION.sub("", message.content))
         except OptionError as exc:
             return await reply.refuse(str(exc))
-        data = await self._download(url, reply)
-        if data is None:
-            return
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
         guild = message.guild.id if message.guild else 0
         who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
-        await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+        if (refusal := await self.requests.precheck(who, options)) is not None:
+            return await reply.refuse(refusal)
+        data = await self._download(url, reply)
+        if data is not None:
+            await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
 
     # ---- buttons and the Remix form: see _actions.py ----
 

@@ -230,21 +230,39 @@ class VideoRequests:
                 await reply.refuse(str(exc))
                 return False
 
-    async def _content(self, who: Requester, job: VideoJob, settings: GuildSettings) -> Content:
-        """Check the prompt under the server's policy (Refused, logged, if it may not run here) and say what the
-        worker's image check does for this job."""
-        policy = Policy(settings.content)
+    async def precheck(self, who: Requester, options: Options) -> str | None:
+        """Why a request is refused before any file is fetched for it (the server, the channel, the prompt),
+        or None. `start` checks all of it again, with everything else."""
+        settings = await self.services.guilds.get(who.guild_id)
+        try:
+            _admit(who, settings)
+            await self._check_prompt(who, options.prompt, options.negative_prompt or "", settings, count=False)
+        except Refused as exc:
+            self.services.metrics.refused.labels("Refused").inc()
+            return str(exc)
+        return None
+
+    async def _check_prompt(
+        self, who: Requester, prompt: str, negative: str, settings: GuildSettings, count: bool = True
+    ) -> None:
+        """Refused (and logged) if the prompt may not run here under the server's policy and block lists."""
         verdict = self.services.blocklist.check(
-            [job.prompt, job.negative_prompt], policy, who.age_restricted, settings.blocked_terms or ()
+            [prompt, negative], Policy(settings.content), who.age_restricted, settings.blocked_terms or ()
         )
         if verdict is not None:
             event = ModerationEvent(
-                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", verdict.rule, job.prompt, verdict.term
+                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", verdict.rule, prompt, verdict.term
             )
             await self.modlog.report(event)
             raise Refused(f"this prompt is not allowed: it is refused by {verdict.rule}. You were not charged")
-        if job.prompt or job.negative_prompt:
+        if count and (prompt or negative):
             self.services.metrics.safety.labels("prompt", "pass").inc()
+
+    async def _content(self, who: Requester, job: VideoJob, settings: GuildSettings) -> Content:
+        """Check the prompt under the server's policy (Refused, logged, if it may not run here) and say what the
+        worker's image check does for this job."""
+        await self._check_prompt(who, job.prompt, job.negative_prompt, settings)
+        policy = Policy(settings.content)
         if policy is Policy.OFF:
             return Content.UNCHECKED
         return Content.SPOILER if policy is Policy.AGE_RESTRICTED and who.age_restricted else Content.REFUSE
@@ -274,15 +292,7 @@ class VideoRequests:
         image, end_image, video = inputs
         source_frames, size = source
         settings = await s.guilds.get(who.guild_id)
-        if not settings.enabled:
-            raise Refused(
-                "I don't make videos in direct messages here"
-                if who.guild_id == DM
-                else "video generation is turned off in this server"
-            )
-        if not settings.allows_channel(who.channel_id):
-            channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
-            raise Refused(f"I can't make videos in this channel; try {channels}")
+        _admit(who, settings)
         workers = await s.queue.workers()
         job = draft(*self._models_for(kind, settings), {model for worker in workers for model in worker.models})
         job = dataclasses.replace(job, content=await self._content(who, job, settings))
@@ -333,6 +343,19 @@ def price(
         job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
     ]
     return job, sum(work) + (1 if job.smooth else 0), plan
+
+
+def _admit(who: Requester, settings: GuildSettings) -> None:
+    """Refused where this server (or DMs) takes no video requests, or not in this channel."""
+    if not settings.enabled:
+        raise Refused(
+            "I don't make videos in direct messages here"
+            if who.guild_id == DM
+            else "video generation is turned off in this server"
+        )
+    if not settings.allows_channel(who.channel_id):
+        channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
+        raise Refused(f"I can't make videos in this channel; try {channels}")
 
 
 def upscaler_for(services: Services, model: str) -> str | None:
