@@ -1,8 +1,9 @@
 """Input files of jobs, kept for a bounded time so Reroll / Remix can run a job again.
 
-Each distinct file is stored once (by its SHA-256) and shared by the jobs that use it. A job's hold on
-it ends when the job ends without a clip (`release`), when it ages out (`prune`) or when its owner's or
-server's stored bytes pass their cap (the oldest go first); a file nobody holds is deleted at once.
+Each distinct file is stored once (by its SHA-256) and shared by the jobs that use it. A job may keep more
+than one file, each in a named slot (`/morph`'s last picture: "end"); its files go together. A job's
+hold ends when the job ends without a clip (`release`), when it ages out (`prune`) or when its owner's
+or server's stored bytes pass their cap (the oldest go first); a file nobody holds is deleted at once.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ class Inputs:
         self.db = db
         self.max_user_bytes, self.max_guild_bytes = max_user_bytes, max_guild_bytes
 
-    async def put(self, job_id: str, data: bytes, guild_id: int, user_id: int) -> None:
-        """Keep `data` for `job_id`; then trim the owner's and the server's oldest inputs to their caps."""
+    async def put(self, job_id: str, data: bytes, guild_id: int, user_id: int, slot: str = "") -> None:
+        """Keep `data` for `job_id` (in `slot`); then trim the owner's and the server's oldest inputs to their
+        caps."""
         digest = hashlib.sha256(data).hexdigest()
         now = time.time()
         async with self.db.transaction() as conn:
@@ -33,22 +35,23 @@ class Inputs:
             await conn.execute(
                 "INSERT OR REPLACE INTO input_refs (job_id, hash, guild_id, user_id, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (job_id, digest, guild_id, user_id, now),
+                (_key(job_id, slot), digest, guild_id, user_id, now),
             )
             await self._trim(conn, "guild_id = ? AND user_id = ?", (guild_id, user_id), self.max_user_bytes)
             await self._trim(conn, "guild_id = ?", (guild_id,), self.max_guild_bytes)
             await _drop_orphans(conn)
 
-    async def get(self, job_id: str) -> bytes | None:
+    async def get(self, job_id: str, slot: str = "") -> bytes | None:
         row = await self.db.fetchone(
-            "SELECT b.data FROM input_refs r JOIN input_blobs b ON b.hash = r.hash WHERE r.job_id = ?", (job_id,)
+            "SELECT b.data FROM input_refs r JOIN input_blobs b ON b.hash = r.hash WHERE r.job_id = ?",
+            (_key(job_id, slot),),
         )
         return bytes(row[0]) if row is not None else None
 
     async def release(self, job_id: str) -> None:
-        """The job no longer needs its input (cancelled, refunded, failed)."""
+        """The job no longer needs its inputs, any slot (cancelled, refunded, failed)."""
         async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM input_refs WHERE job_id = ?", (job_id,))
+            await _forget(conn, job_id)
             await _drop_orphans(conn)
 
     async def prune(self, older_than_s: float) -> int:
@@ -84,7 +87,18 @@ class Inputs:
                 seen.add(row["hash"])
                 total += row["size"]
             if total > cap:
-                await conn.execute("DELETE FROM input_refs WHERE job_id = ?", (row["job_id"],))
+                await _forget(conn, row["job_id"].partition(_SLOT)[0])  # a job's files go together
+
+
+_SLOT = "."  # job ids are hex: "<job id>.<slot>" names a job's extra file
+
+
+def _key(job_id: str, slot: str) -> str:
+    return f"{job_id}{_SLOT}{slot}" if slot else job_id
+
+
+async def _forget(conn: Any, job_id: str) -> None:
+    await conn.execute("DELETE FROM input_refs WHERE job_id = ? OR job_id LIKE ?", (job_id, job_id + _SLOT + "%"))
 
 
 async def _drop_orphans(conn: Any) -> None:

@@ -47,3 +47,14 @@ async def test_old_inputs_are_pruned_with_their_files(inputs: Inputs) -> None:
     await inputs.put("old", b"z" * 500, G, U)
     assert await inputs.prune(older_than_s=-1) == 1
     assert await inputs.stored_bytes() == 0
+
+
+async def test_a_jobs_files_in_slots_are_kept_and_go_together(inputs: Inputs) -> None:
+    await inputs.put("m", b"f" * 1000, G, U)
+    await inputs.put("m", b"l" * 1000, G, U, slot="end")
+    assert (await inputs.get("m"), await inputs.get("m", slot="end")) == (b"f" * 1000, b"l" * 1000)
+    await inputs.put("n", b"n" * 1500, G, U)  # past the user's 3000 bytes: the oldest job goes, both its files
+    assert await inputs.get("m") is None and await inputs.get("m", slot="end") is None
+    await inputs.put("o", b"o" * 500, G, U, slot="end")
+    await inputs.release("o")
+    assert await inputs.get("o", slot="end") is None and await inputs.get("n") == b"n" * 1500

@@ -34,7 +34,7 @@ from storage.jobs import JobRecord, JobState
 from storage.moderation import ModerationEvent
 from storage.quotas import QuotaRefused, job_cost
 
-__all__ = ["END_KEY", "Refused", "VideoRequests", "price", "upscaler_for"]
+__all__ = ["Refused", "VideoRequests", "price", "upscaler_for"]
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
@@ -42,7 +42,7 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # Makes the job to run from the models this server may use and its default model for the kind of job.
 # The third argument names the models an online worker serves.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
-END_KEY = ".end"  # the key suffix under which a job's last-frame image is kept for Reroll and Remix
+END = "end"  # the input slot of a job's last-frame picture, kept for Reroll and Remix
 
 
 class Refused(ValueError):
@@ -188,13 +188,12 @@ class VideoRequests:
         if image is not None or job.kind in (JobKind.EXTEND, JobKind.UPSCALE):  # what Reroll and Remix run again
             await s.inputs.put(job.job_id, image if image is not None else video or b"", who.guild_id, who.user_id)
         if end_image is not None:
-            await s.inputs.put(job.job_id + END_KEY, end_image, who.guild_id, who.user_id)
+            await s.inputs.put(job.job_id, end_image, who.guild_id, who.user_id, slot=END)
         try:
             await s.queue.submit(job)
         except (NoWorkerForModel, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
             await s.inputs.release(job.job_id)
-            await s.inputs.release(job.job_id + END_KEY)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
             await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None
@@ -269,7 +268,7 @@ class VideoRequests:
 
     async def kept_inputs(self, job_id: str) -> tuple[bytes | None, bytes | None]:
         """The input file and the last-frame image kept for a job (None where nothing is kept)."""
-        return await self.services.inputs.get(job_id), await self.services.inputs.get(job_id + END_KEY)
+        return await self.services.inputs.get(job_id), await self.services.inputs.get(job_id, slot=END)
 
     def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
         """The models this server may use for `kind`, and the default one among them."""

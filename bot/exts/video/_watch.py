@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
-from bot.exts.video._requests import END_KEY, upscaler_for
+from bot.exts.video._requests import upscaler_for
 from bot.exts.video._views import Buttons
 from bot.limits import clip
 from bot.records import request_of
@@ -191,8 +191,7 @@ class JobWatcher:
             cancelled = outcome.status is QueueStatus.CANCELLED
             refunded = await s.quotas.refund(job_id)
             picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
-            await s.inputs.release(job_id)  # nothing to Reroll: its input goes now, not in a week
-            await s.inputs.release(job_id + END_KEY)
+            await s.inputs.release(job_id)  # nothing to Reroll: its inputs go now, not in a week
             cost = record.cost if refunded else 0
             text = failure_text(request_of(record), record.user_id, outcome.reason, cost, cancelled=cancelled)
             try:
