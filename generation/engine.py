@@ -68,7 +68,8 @@ class Rendered:
     fps: int
     seed: int
     steps: int
-    timings: dict[str, float]  # stage -> seconds so far; "started": when the render began
+    started: float  # when the render began (perf_counter)
+    timings: dict[str, float]  # stage -> seconds so far
     source_frames: int = 0
     checks: dict[str, float] = field(default_factory=dict)
 
@@ -160,7 +161,7 @@ class Engine:
         reporter = Reporter(on_progress, cancel)
         started = time.perf_counter()
         if job.kind is JobKind.SMOOTH:  # frame interpolation only: all of it is CPU work, in `finish`
-            return Rendered(job, None, 0, job.seed or 0, job.steps or 0, {"started": started})
+            return Rendered(job, None, 0, job.seed or 0, job.steps or 0, started, {})
         source = None
         if job.kind in (JobKind.EXTEND, JobKind.UPSCALE):
             verb = "continue" if job.kind is JobKind.EXTEND else "upscale"
@@ -199,20 +200,19 @@ class Engine:
         if source is not None and job.kind is JobKind.EXTEND:
             frames = _join(source, frames, spec.extend_overlap)
         checked = time.perf_counter()
-        self._check(job, "output", _samples(frames), checks)
+        if self.checker is not None:  # (the sampled frames only where something looks at them)
+            self._check(job, "output", _samples(frames), checks)
         safety += time.perf_counter() - checked
-        timings = {"started": started, "load": loaded - started, "generate": generated - loaded, "safety": safety}
+        timings = {"load": loaded - started, "generate": generated - loaded, "safety": safety}
         extended = len(source) if source is not None and job.kind is JobKind.EXTEND else 0
-        return Rendered(job, frames, job.fps, request.seed, request.steps, timings, extended, checks)
+        return Rendered(job, frames, job.fps, request.seed, request.steps, started, timings, extended, checks)
 
     def finish(
         self, rendered: Rendered, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
     ) -> VideoResult:
         """The CPU part: Smooth (when asked) and the encode into the job's byte budget."""
         reporter = Reporter(on_progress, cancel)
-        job, encoding = rendered.job, time.perf_counter()
-        timings = dict(rendered.timings)
-        started = timings.pop("started", encoding)
+        job, encoding, started = rendered.job, time.perf_counter(), rendered.started
         if rendered.frames is None:  # a Smooth job: its clip is decoded and interpolated here
             reporter.stage(Stage.ENCODING)
             frames, fps = self._clip(job, "smooth")
@@ -221,7 +221,7 @@ class Engine:
         result = self._finish(
             job, rendered.frames, rendered.fps, rendered.seed, rendered.steps, reporter, smooth=job.smooth
         )
-        timings |= {"encode": time.perf_counter() - encoding, "total": time.perf_counter() - started}
+        timings = rendered.timings | {"encode": time.perf_counter() - encoding, "total": time.perf_counter() - started}
         return dataclasses.replace(
             _with_timings(result, timings),
             source_frames=rendered.source_frames,

@@ -43,6 +43,7 @@ from PIL import Image
 from generation.jobs import JobKind, Stage
 from generation.models import ModelSpec
 from generation.pipelines import Request
+from generation.plan import UPSCALE_STEPS, refine_steps
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
 from generation.weights import component, local_only
@@ -52,7 +53,7 @@ __all__ = ["MOTION_TABLE", "LTXRunner"]
 MOTION_TABLE = {0: (1.5, 0.0), 1: (1.0, 0.05), 2: (0.8, 0.10), 3: (0.6, 0.15), 4: (0.45, 0.20)}
 _MAX_SEQUENCE = 128  # T5 tokens per prompt; LTX was trained with 128
 _CACHED_PROMPTS = 32
-_REFINE_STRENGTH = 0.4  # a full checkpoint's refine pass: 4 of 10 steps
+_REFINE_STRENGTH = UPSCALE_STEPS / 10  # a full checkpoint's refine pass: 4 of 10 steps, as priced
 Embeds = tuple[torch.Tensor, ...]  # prompt embeds, mask, negative embeds, negative mask
 
 
@@ -127,10 +128,22 @@ class LTXRunner:
             conditions.append(LTXVideoCondition(image=request.end_image, frame_index=request.frames - 1, strength=1.0))
         return conditions
 
+    def _shared(self, request: Request) -> dict[str, Any]:
+        """What every pipeline call of a job passes alike: motion as frame rate, guidance, the decode."""
+        rate, _ = MOTION_TABLE[request.motion]
+        return {
+            "frame_rate": request.fps * rate,
+            "guidance_scale": request.guidance,
+            "guidance_rescale": self.spec.guidance_rescale if request.guidance > 1.0 else 0.0,
+            "decode_timestep": self.spec.decode_timestep,
+            "decode_noise_scale": self.spec.decode_noise_scale,
+            "output_type": "np",
+        }
+
     def _generate(
         self, request: Request, prompt: str, conditions: list[LTXVideoCondition], seed: int, progress: Any
     ) -> np.ndarray:
-        rate, image_noise = MOTION_TABLE[request.motion]
+        _, image_noise = MOTION_TABLE[request.motion]
         schedule: dict[str, Any] = {"num_inference_steps": request.steps}
         if self.spec.timesteps and request.steps == len(self.spec.timesteps):
             schedule = {"timesteps": list(self.spec.timesteps)}
@@ -139,15 +152,10 @@ class LTXRunner:
             width=request.width,
             height=request.height,
             num_frames=request.frames,
-            frame_rate=request.fps * rate,
-            guidance_scale=request.guidance,
-            guidance_rescale=self.spec.guidance_rescale if request.guidance > 1.0 else 0.0,
             image_cond_noise_scale=image_noise,
-            decode_timestep=self.spec.decode_timestep,
-            decode_noise_scale=self.spec.decode_noise_scale,
             generator=self.runtime.generator(seed),
-            output_type="np",
             callback_on_step_end=progress,
+            **self._shared(request),
             **schedule,
             **self._text(prompt, request.negative_prompt, request.guidance),
         )
@@ -176,7 +184,7 @@ class LTXRunner:
         padded = -(-(count - 1) // step) * step + 1  # the VAE takes 8k + 1 frames: repeat the last one
         frames = np.concatenate([frames, np.repeat(frames[-1:], padded - count, axis=0)])
         height, width = frames.shape[1:3]
-        total = done + self.refine_steps()
+        total = done + refine_steps(self.spec)
         reporter.stage(Stage.DENOISING, done, total)
         with torch.no_grad():
             latents = self.upsampler()(
@@ -185,28 +193,18 @@ class LTXRunner:
         schedule: dict[str, Any] = {"num_inference_steps": 10, "denoise_strength": _REFINE_STRENGTH}
         if self.spec.upscale_timesteps:
             schedule = {"timesteps": list(self.spec.upscale_timesteps), "denoise_strength": 0.999}
-        rate, _ = MOTION_TABLE[request.motion]
         output = self.pipe(
             latents=latents,
             width=width * 2,
             height=height * 2,
             num_frames=padded,
-            frame_rate=request.fps * rate,
-            guidance_scale=request.guidance,
-            guidance_rescale=self.spec.guidance_rescale if request.guidance > 1.0 else 0.0,
-            decode_timestep=self.spec.decode_timestep,
-            decode_noise_scale=self.spec.decode_noise_scale,
             generator=self.runtime.generator(request.seed),
-            output_type="np",
             callback_on_step_end=reporter.step_callback(total, done),
+            **self._shared(request),
             **schedule,
             **self._text(request.prompt.replace(" | ", ", "), request.negative_prompt, request.guidance),
         )
         return to_uint8(output.frames[0])[:count]
-
-    def refine_steps(self) -> int:
-        """Denoising steps of the refine pass (as `plan.refine_steps` prices them)."""
-        return len(self.spec.upscale_timesteps) - 1 if self.spec.upscale_timesteps else round(10 * _REFINE_STRENGTH)
 
     # ---- a whole job ----
 
@@ -216,7 +214,7 @@ class LTXRunner:
             assert request.video is not None
             return self.upscale(request.video, request, reporter)
         prompts = request.prompts or (request.prompt,)
-        total = request.steps * len(prompts) + (self.refine_steps() if request.upscale else 0)
+        total = request.steps * len(prompts) + (refine_steps(self.spec) if request.upscale else 0)
         clip: np.ndarray | None = None
         previous = request.video[-request.overlap :] if request.video is not None else None
         for index, prompt in enumerate(prompts):

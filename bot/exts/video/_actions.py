@@ -106,8 +106,8 @@ class ClipActions:
         reply = await defer(interaction, self.services)
         made = record.result or {}
         source = request_of(record)
-        model = source.model
-        if kind is JobKind.UPSCALE and (model := upscaler_for(self.services, source.model) or "") == "":
+        model = upscaler_for(self.services, source.model) if kind is JobKind.UPSCALE else source.model
+        if model is None:
             return await reply.refuse("no model here can upscale clips")
         job = dataclasses.replace(
             source,
@@ -121,9 +121,8 @@ class ClipActions:
         clip = await self._clip(interaction, reply)
         if clip is not None:
             who, frames = requester(interaction), made.get("frames", 0)
-            size = (made["width"], made["height"]) if "width" in made and "height" in made else None
             await self.requests.derive(
-                who, reply, job, parent=record.job_id, video=clip, source_frames=frames, source_size=size
+                who, reply, job, parent=record.job_id, video=clip, source_frames=frames, source_size=_size(made)
             )
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
@@ -144,7 +143,6 @@ class ClipActions:
         made: dict[str, Any] = {}
         if parent and (source := await self.services.ledger.get(parent)) is not None:
             made = source.result or {}
-        size = (made["width"], made["height"]) if "width" in made and "height" in made else None
         await self.requests.derive(
             requester(interaction),
             reply,
@@ -154,7 +152,7 @@ class ClipActions:
             end_image=end if job.kind is JobKind.IMAGE_TO_VIDEO and self._keyframes(job.model) else None,
             video=video,
             source_frames=made.get("frames", 0),
-            source_size=size,
+            source_size=_size(made),
         )
 
     def _keyframes(self, model: str) -> bool:
@@ -177,3 +175,8 @@ class ClipActions:
             return await reply.refuse(str(exc))
         kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth, output=source.output)
         await self._again(interaction, reply, record, kept)
+
+
+def _size(made: dict[str, Any]) -> tuple[int, int] | None:
+    """The width and height of a delivered clip, from its ledger result."""
+    return (made["width"], made["height"]) if "width" in made and "height" in made else None
