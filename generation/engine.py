@@ -27,7 +27,7 @@ from generation.models import CameraMode, ModelSpec
 from generation.options import segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
-from generation.progress import FinalError, ProgressFn, Reporter
+from generation.progress import ContentFlagged, FinalError, ProgressFn, Reporter
 from generation.runtime import Runtime
 from generation.weights import WeightsNotFound
 
@@ -42,16 +42,6 @@ log = logging.getLogger(__name__)
 class JobRejected(FinalError, ValueError):
     """The job cannot run as asked (bad input, model not served); retrying will not help.
     The message is written for the user."""
-
-
-class ContentFlagged(FinalError, ValueError):
-    """The image check flagged the job's input pictures (`check` "input") or its clip ("output") where the
-    server's policy refuses them. The message is written for the user; the clip is never stored."""
-
-    def __init__(self, check: str):
-        self.check = check
-        what = "your picture" if check == "input" else "the clip it made"
-        super().__init__(f"the image safety check flagged {what}, so it is not posted here; you were not charged")
 
 
 class OutOfGPUMemory(FinalError, RuntimeError):

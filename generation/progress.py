@@ -8,13 +8,23 @@ from typing import Any
 
 from generation.jobs import Stage
 
-__all__ = ["FinalError", "JobCancelled", "ProgressFn", "Reporter"]
+__all__ = ["ContentFlagged", "FinalError", "JobCancelled", "ProgressFn", "Reporter"]
 
 ProgressFn = Callable[[Stage, int, int], None]  # (stage, step, total steps)
 
 
 class FinalError(Exception):
     """A failure that running the job again will not fix. The message is written for the user."""
+
+
+class ContentFlagged(FinalError, ValueError):
+    """The image check flagged the job's input pictures (`check` "input") or its clip ("output") where the
+    server's policy refuses them. The message is written for the user; the clip is never stored."""
+
+    def __init__(self, check: str):
+        self.check = check
+        what = "your picture" if check == "input" else "the clip it made"
+        super().__init__(f"the image safety check flagged {what}, so it is not posted here; you were not charged")
 
 
 class JobCancelled(Exception):

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from generation.fairqueue import PREFIX, FairQueue
 from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
 from generation.metrics import WorkerMetrics
-from generation.progress import FinalError, JobCancelled, ProgressFn
+from generation.progress import ContentFlagged, FinalError, JobCancelled, ProgressFn
 from generation.queue import (
     RENDER_FUNCTION,
     JobQueue,
@@ -137,7 +137,15 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 
 async def render(ctx: dict[str, Any], payload: object) -> str:
-    """The arq job: render one VideoJob and record its outcome."""
+    """The arq job: render one VideoJob and record its outcome. The worker gave it the GPU when it started it
+    (`FairWorker._step`); it hands the GPU on when its GPU part ends, and at the latest when it ends."""
+    try:
+        return await _run(ctx, payload)
+    finally:
+        _leave_gpu(ctx["state"], ctx["job_id"])
+
+
+async def _run(ctx: dict[str, Any], payload: object) -> str:
     state: WorkerState = ctx["state"]
     queue = state.queue
     assert queue is not None
@@ -166,8 +174,6 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
     def on_progress(stage: Stage, step: int, total: int) -> None:
         latest[:] = [Progress(stage, step, total, time.time(), state.id)]
 
-    state.current_job = job_id
-    state.gpu_idle.clear()
     lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest))
     loop = asyncio.get_running_loop()
     started = time.monotonic()
@@ -204,7 +210,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         if not isinstance(exc, FinalError) and tries < state.settings.max_tries:
             log.warning("job %s try %d failed, will run again: %r", job_id, tries, exc, extra={"job_id": job_id})
             raise Retry(defer=1) from exc
-        flagged = getattr(exc, "check", "") if type(exc).__name__ == "ContentFlagged" else ""
+        flagged = exc.check if isinstance(exc, ContentFlagged) else ""
         if flagged:
             metrics.safety.labels(flagged, "refused").inc()
         if isinstance(exc, FinalError):  # rejected, or out of GPU memory (OutOfGPUMemory): not retried
@@ -219,7 +225,6 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
         return "failed"
     finally:
         lease.cancel()
-        _leave_gpu(state, job_id)
     await finish(QueueStatus.DONE, result=result)
     metrics.jobs.labels(job.model, "done").inc()
     for check, margin in result.checks.items():
@@ -235,7 +240,7 @@ async def render(ctx: dict[str, Any], payload: object) -> str:
 
 
 def _leave_gpu(state: WorkerState, job_id: str) -> None:
-    """The job is off the GPU (its GPU part ended, or it failed): the next job may start there."""
+    """The job is off the GPU (its GPU part ended, or it ended early): the next job may start there."""
     if state.current_job == job_id:
         state.current_job = None
         state.gpu_idle.set()
@@ -384,7 +389,11 @@ class FairWorker(Worker):
                     wake = [keys.wake(model) for model in self.state.models]
                     if await self.pool.blpop(wake, timeout=max(0.01, budget_s)):
                         picked = await self._pick()
+                started = self.job_counter
                 await self.start_jobs(picked)
+                if self.job_counter > started:  # the GPU is the new job's from now on (not only once it runs)
+                    self.state.current_job = picked[0].decode()
+                    self.state.gpu_idle.clear()
             else:
                 await asyncio.sleep(budget_s)
             await self.heart_beat()

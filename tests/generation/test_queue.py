@@ -82,6 +82,16 @@ async def test_the_next_job_denoises_while_the_last_one_encodes(queue: JobQueue)
         assert state.current_job is None and state.gpu_idle.is_set()
 
 
+async def test_a_worker_takes_the_next_job_only_once_the_gpu_is_free(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(0.6, encode_s=0.3)):
+        await queue.submit(job("on-gpu", steps=3))
+        await queue.submit(job("waiting", steps=3))
+        while (progress := await queue.progress("on-gpu")) is None or progress.stage.value != "denoising":
+            await asyncio.sleep(0.01)
+        assert (await queue.state("waiting")).status == "queued", "not taken while the GPU is busy"
+        assert (await queue.wait("waiting", 10)).status == "done"
+
+
 async def test_duplicate_submit_runs_once(queue: JobQueue) -> None:
     async with worker(queue, SleepEngine(0.1)):
         assert await queue.submit(job("dup"))
