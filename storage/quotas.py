@@ -23,6 +23,7 @@ from storage.db import Database
 from storage.guilds import Guilds, GuildSettings, record_audit
 
 __all__ = [
+    "BLOCKED",
     "MAX_GRANTED",
     "STANDARD_COST",
     "Blocked",
@@ -49,6 +50,9 @@ def job_cost(width: int, height: int, frames: int, steps: int, factor: float = 1
 
 class QuotaRefused(Exception):
     """A reservation was refused; the message is written for the user."""
+
+
+BLOCKED = "you are not allowed to make videos in this server"
 
 
 class Blocked(QuotaRefused):
@@ -150,7 +154,7 @@ class Quotas:
             if exists:
                 return status
             if blocked:
-                raise Blocked("you are not allowed to make videos in this server")
+                raise Blocked(BLOCKED)
             if settings.cooldown_s and now.timestamp() - last < settings.cooldown_s:
                 raise CoolingDown(settings.cooldown_s - (now.timestamp() - last))
             async with conn.execute(

@@ -126,8 +126,10 @@ async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_no
     await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
     broken = png_bytes(2000, 2000)[:5000]  # a whole header (2000x2000), then the pixels cut off
     await admin(fake, "block", {"user": UserRef(3601)})
-    token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", broken)}, user_id=3601)
+    upload = fake.upload("b.png", broken)
+    token = await fake.slash("animate", {}, attachments={"image": upload}, user_id=3601)
     assert "not allowed to make videos" in await refusal(fake, token), "refused before the image is looked at"
+    assert upload["url"].rsplit("/", 1)[1] not in fake.fetched, "nor even downloaded"
     token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", broken)}, user_id=3602)
     assert "damaged or incomplete" in await refusal(fake, token)
     assert await credits_used(service, 3602) == 0

@@ -32,7 +32,7 @@ from generation.queue import NoWorkerForModel, QueueState, QueueStatus
 from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.moderation import ModerationEvent
-from storage.quotas import QuotaRefused, job_cost
+from storage.quotas import BLOCKED, QuotaRefused, job_cost
 
 __all__ = ["Refused", "VideoRequests", "price", "upscaler_for"]
 
@@ -230,11 +230,13 @@ class VideoRequests:
                 return False
 
     async def precheck(self, who: Requester, options: Options) -> str | None:
-        """Why a request is refused before any file is fetched for it (the server, the channel, the prompt),
-        or None. `start` checks all of it again, with everything else."""
+        """Why a request is refused before any file is fetched for it (the server, the channel, a blocked user,
+        the prompt), or None. `start` checks all of it again, with everything else."""
         settings = await self.services.guilds.get(who.guild_id)
         try:
             _admit(who, settings)
+            if (await self.services.quotas.status(who.guild_id, who.user_id, who.role_ids)).blocked:
+                raise Refused(BLOCKED)
             await self._check_prompt(who, options.prompt, options.negative_prompt or "", settings, count=False)
         except Refused as exc:
             self.services.metrics.refused.labels("Refused").inc()
