@@ -78,22 +78,28 @@ def _words(text: str) -> tuple[list[str], list[str]]:
     return words, spelled
 
 
-def _word_pattern(term: str) -> re.Pattern[str]:
-    """Whole words; a trailing * matches any ending."""
-    stem = normalise(term.rstrip("*"))
-    ending = r"[a-z]*" if term.endswith("*") else ""
-    return re.compile(rf"(?<![a-z]){re.escape(stem)}{ending}(?![a-z])")
+def _is_pattern(term: str) -> bool:
+    return term.startswith("/") and term.endswith("/") and len(term) > 2
 
 
 @dataclass(frozen=True)
 class _Term:
+    """A word of a list, normalised once: whole words, a trailing * matching any ending."""
+
     category: str
     text: str
     pattern: re.Pattern[str]
+    stem: str  # without spaces: what a word spelled out letter by letter may hold
+
+    @classmethod
+    def of(cls, category: str, text: str) -> _Term:
+        stem = normalise(text.rstrip("*"))
+        ending = r"[a-z]*" if text.endswith("*") else ""
+        pattern = re.compile(rf"(?<![a-z]){re.escape(stem)}{ending}(?![a-z])")
+        return cls(category, text, pattern, stem.replace(" ", ""))
 
     def found(self, text: str, spelled: list[str]) -> bool:
-        stem = normalise(self.text.rstrip("*")).replace(" ", "")
-        return self.pattern.search(text) is not None or any(stem in word for word in spelled)
+        return self.pattern.search(text) is not None or any(self.stem in word for word in spelled)
 
 
 def check_term(term: str) -> str:
@@ -101,7 +107,7 @@ def check_term(term: str) -> str:
     term = term.strip()
     if not term or len(term) > _MAX_TERM:
         raise PatternError(f"a word or pattern must be 1–{_MAX_TERM} characters")
-    if not (term.startswith("/") and term.endswith("/") and len(term) > 2):
+    if not _is_pattern(term):
         if not normalise(term.rstrip("*")):
             raise PatternError("a word needs letters")
         return term
@@ -156,7 +162,7 @@ class BlockList:
             line = line.split("#", 1)[0].strip()
             if line:
                 category, _, text = line.partition(" ")
-                terms.append(_Term(category, text.strip(), _word_pattern(text.strip())))
+                terms.append(_Term.of(category, text.strip()))
         self.terms = tuple(terms)
 
     @classmethod
@@ -189,9 +195,9 @@ class BlockList:
 
 
 def _own_match(term: str, text: str, spelled: list[str]) -> bool:
-    if term.startswith("/") and term.endswith("/") and len(term) > 2:
+    if _is_pattern(term):
         try:
             return regex.search(term[1:-1], text, timeout=_TIMEOUT_S) is not None
         except TimeoutError:
             return True  # a pattern that cannot decide in time refuses: a prompt must not slip through by it
-    return _Term("own", term, _word_pattern(term)).found(text, spelled)
+    return _Term.of("own", term).found(text, spelled)
