@@ -148,6 +148,10 @@ class ModelSpec:
             return frames
         return max(self.frame_step + 1, round((frames - 1) / self.frame_step) * self.frame_step + 1)
 
+    def frames_within(self, most: int) -> int:
+        """The largest frame count this model renders that is at most `most` (may be below its minimum)."""
+        return most if self.frame_step == 1 else (most - 1) // self.frame_step * self.frame_step + 1
+
     def memory(self, mode: str) -> float:
         """GPU memory (GB) a native-size clip needs in memory mode `mode`."""
         given = {"full": self.memory_gb_full, "low": self.memory_gb_low}.get(mode)

@@ -94,7 +94,7 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
             )
         room = longest - source_frames + overlap
         frames = max(frames, overlap + spec.frame_step)  # at least some new frames
-        frames = min(frames, room if spec.frame_step == 1 else (room - 1) // spec.frame_step * spec.frame_step + 1)
+        frames = min(frames, spec.frames_within(room))
     segments = len(segments_of(job.prompt)) if spec.travels else 1
     aspect = job.aspect or (Aspect.nearest(*input_size) if input_size else Aspect.WIDE)
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)

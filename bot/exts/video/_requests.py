@@ -388,7 +388,7 @@ def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSetting
         frames = settings.max_frames
     if settings.max_frames is not None and spec.frame_count(frames) > settings.max_frames:
         # LTX renders 8k + 1 frames: the largest such count within the limit.
-        frames = (settings.max_frames - 1) // spec.frame_step * spec.frame_step + 1
+        frames = spec.frames_within(settings.max_frames)
         if frames < spec.frame_step + 1:
             raise Refused(
                 f"{spec.name} makes at least {spec.frame_step + 1} frames; this server allows {settings.max_frames}"
