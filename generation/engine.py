@@ -39,6 +39,10 @@ __all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "Rendere
 log = logging.getLogger(__name__)
 
 
+# The kinds of job that start from a clip, and what the job does to it (for "there is no clip to …").
+_VERBS = {JobKind.EXTEND: "continue", JobKind.UPSCALE: "upscale", JobKind.RESTYLE: "restyle"}
+
+
 class JobRejected(FinalError, ValueError):
     """The job cannot run as asked (bad input, model not served); retrying will not help.
     The message is written for the user."""
@@ -98,7 +102,7 @@ class Engine:
             size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
             if job.end_image is not None:
                 _probe(job.end_image)
-        elif source is not None:  # Extend and Upscale: the clip's own size
+        elif source is not None:  # Extend, Upscale and Restyle: the clip's own size
             size = (source.shape[2], source.shape[1])
         try:
             plan = resolve(job, spec, size, len(source) if source is not None else 0)
@@ -114,6 +118,10 @@ class Engine:
             image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
             last = source[-spec.extend_overlap :]  # LTX continues from the last frames
             video = np.stack([np.asarray(fit(Image.fromarray(frame), width, height, job.fit)) for frame in last])
+        elif source is not None and job.kind is JobKind.RESTYLE:  # the video's frames as the model renders them
+            video = np.stack(
+                [np.asarray(fit(Image.fromarray(frame), width, height)) for frame in source[: plan.frames]]
+            )
         elif source is not None:  # Upscale: the clip, cut to the model's size multiple
             video = source[:, :height, :width]
         return Request(
@@ -127,7 +135,7 @@ class Engine:
             motion=job.motion,
             camera=job.camera,
             prompt=job.prompt,
-            negative_prompt=job.negative_prompt if spec.takes_negative_prompt else "",
+            negative_prompt=(job.negative_prompt or spec.default_negative) if spec.takes_negative_prompt else "",
             image=image,
             kind=job.kind,
             end_image=end_image,
@@ -135,6 +143,7 @@ class Engine:
             prompts=tuple(segments_of(job.prompt)) if plan.segments > 1 else (),
             overlap=spec.extend_overlap,
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
+            strength=plan.strength,
         )
 
     def render(
@@ -153,8 +162,8 @@ class Engine:
         if job.kind is JobKind.SMOOTH:  # frame interpolation only: all of it is CPU work, in `finish`
             return Rendered(job, None, 0, job.seed or 0, job.steps or 0, started, {})
         source = None
-        if job.kind in (JobKind.EXTEND, JobKind.UPSCALE):
-            verb = "continue" if job.kind is JobKind.EXTEND else "upscale"
+        if job.kind in _VERBS:
+            verb = _VERBS[job.kind]
             spec = self.models.get(job.model)
             if spec is not None and not spec.takes(job.kind):  # before decoding anything
                 raise JobRejected(f"`{job.model}` cannot {verb} a clip")
@@ -164,8 +173,10 @@ class Engine:
         spec = self.models[job.model]
         checks: dict[str, float] = {}
         pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
+        if job.kind is JobKind.RESTYLE and request.video is not None:
+            pictures = _samples(request.video)
         checked = time.perf_counter()
-        if job.kind is JobKind.IMAGE_TO_VIDEO:  # a clip to continue or upscale is one of ours, checked when made
+        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE):  # a clip to continue or upscale is one of ours
             self._check(job, "input", pictures, checks)
         safety = time.perf_counter() - checked
         reporter.stage(Stage.LOADING)

@@ -34,8 +34,8 @@ __all__ = [
     "loads",
 ]
 
-SCHEMA_VERSION = 3  # 2: typed camera and aspect, EXTEND jobs; 3: end image, UPSCALE jobs, -upscale, content
-_READS = (2, 3)  # a version-2 payload is a version-3 one without the new fields (ledger rows keep them)
+SCHEMA_VERSION = 4  # 2: typed camera and aspect, EXTEND; 3: end image, UPSCALE, -upscale, content; 4: RESTYLE, strength
+_READS = (2, 3, 4)  # an older payload is a newer one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 
 
@@ -49,6 +49,7 @@ class JobKind(enum.StrEnum):
     EXTEND = "extend"  # continue an existing clip from its end (the Extend button)
     SMOOTH = "smooth"  # frame-interpolate an existing clip (the Smooth button)
     UPSCALE = "upscale"  # twice the width and height of an existing clip (the Upscale button)
+    RESTYLE = "restyle"  # a user's video redrawn to a prompt (video-to-video, /restyle)
 
 
 class OutputFormat(enum.StrEnum):
@@ -90,7 +91,9 @@ class VideoJob:
     negative_prompt: str = ""
     image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL)
     end_image: bytes | None = None  # the last frame too (/morph, `end`): keyframe models only
-    video: bytes | None = None  # input clip for EXTEND, SMOOTH and UPSCALE
+    video: bytes | None = (
+        None  # input clip: EXTEND, SMOOTH, UPSCALE; RESTYLE: the user's video as the bot re-encoded it
+    )
     aspect: Aspect | None = None  # None = the input image's nearest aspect, or 16:9 for text
     fit: Fit = Fit.CROP
     frames: int | None = None  # None = the model's default
@@ -102,6 +105,7 @@ class VideoJob:
     steps: int | None = None  # None = the model's default
     smooth: bool = False
     upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
+    strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
     content: Content = Content.REFUSE
     output: OutputFormat = OutputFormat.MP4
     byte_budget: int = DEFAULT_BYTE_BUDGET

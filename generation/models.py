@@ -33,6 +33,7 @@ class Family(enum.StrEnum):
     ANIMATEDIFF = "animatediff"  # SD 1.5 + motion adapter, text -> video
     T2I_SVD = "t2i-svd"  # a fast text -> image model, then SVD
     LTX = "ltx"  # LTX-Video: text and image -> video, keyframes, continuation, latent upscaling
+    WAN = "wan"  # Wan 2.x: text and image -> video, first and last frame, video -> video (restyle)
 
 
 class Input(enum.StrEnum):
@@ -100,9 +101,14 @@ class ModelSpec:
     extend_overlap: int = 1  # frames of the clip a continuation is conditioned on (and re-renders)
     max_duration_s: float = 8.0  # how long Extend or prompt travel may make a clip
     takes_negative_prompt: bool = False
+    default_negative: str = ""  # the negative prompt its model card recommends, used when the job gives none
     keyframes: bool = False  # takes a last frame too (/morph, the `end` image)
     travels: bool = False  # prompt travel: "a | b | c", one prompt per segment
     upscales: bool = False  # Upscale (x2) runs on this model, for its own clips and other models'
+    restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
+    reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
+    fps: int = 24  # the frame rate its clips play at when the job gives none
+    strength: float = 0.7  # restyle: the part of the video redrawn when the job gives no strength
     size_multiple: int = 64  # latent downsampling x UNet depth
     frame_step: int = 1  # frame counts are frame_step * k + 1 (LTX: 8)
     variant: str | None = None  # e.g. "fp16" weight files on the hub
@@ -132,6 +138,8 @@ class ModelSpec:
             return self.extends
         if kind is JobKind.UPSCALE:
             return self.upscales
+        if kind is JobKind.RESTYLE:
+            return self.restyles
         return kind is JobKind.SMOOTH or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
@@ -140,7 +148,7 @@ class ModelSpec:
 
     def follows_prompt(self, kind: JobKind) -> bool:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
-        return Input.TEXT in self.inputs or kind is JobKind.TEXT_TO_VIDEO
+        return self.reads_prompt or Input.TEXT in self.inputs or kind in (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE)
 
     def frame_count(self, frames: int) -> int:
         """`frames` rounded to the nearest count this model renders (frame_step * k + 1)."""
@@ -232,6 +240,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             adapter=_ADAPTER,
             lora="guoyww/animatediff-motion-lora-{move}",
             scheduler="ddim",
+            restyles=True,  # the light restyle: 16 frames at 512x512
             cost_factor=1.5,
         ),
         ModelSpec(
@@ -329,6 +338,78 @@ DEFAULT_MODELS |= {
         guidance=Guidance(low=3.0, default=5.0, high=8.0),
         cost_factor=5.0,  # classifier-free guidance runs the transformer twice per step
         **_LTX,  # type: ignore[arg-type]
+    ),
+}
+
+# Wan's recommended negative prompt (the Wan 2.1 / 2.2 model cards), in the Chinese its UMT5 encoder reads:
+# garish colours, overexposed, static, blurred details, subtitles, style, artwork, painting, still frame,
+# greyish, worst quality, low quality, JPEG artefacts, ugly, mutilated, extra fingers, badly drawn hands and
+# faces, deformed, disfigured, malformed limbs, fused fingers, motionless picture, cluttered background,
+# three legs, crowded background, walking backwards.
+_WAN_NEGATIVE = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
+    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
+    "杂乱的背景，三条腿，背景人很多，倒着走"
+)
+_WAN = {
+    "family": Family.WAN,
+    "licence": "apache-2.0 (Wan 2.2; see the model card's use restrictions)",
+    "extends": True,  # a continuation animates the clip's last frame
+    "max_duration_s": 10.0,
+    "takes_negative_prompt": True,
+    "default_negative": _WAN_NEGATIVE,
+    "frame_step": 4,  # the VAE's 4x temporal compression: 4k + 1 frames
+    "camera": CameraMode.VIRTUAL,
+}
+DEFAULT_MODELS |= {
+    # Wan 2.2 TI2V-5B in bf16: transformer 10 GB, UMT5-XXL encoder 11.4 GB, VAE 1.4 GB, activations at
+    # 1280x704x121 about 8 GB (estimates). Balanced keeps the encoder on the CPU (22); low offloads each
+    # model while another runs and decodes in tiles, so a 24 GB card runs it (16).
+    "wan": ModelSpec(
+        name="wan",
+        inputs=(Input.IMAGE, Input.TEXT),
+        description="Wan 2.2 TI2V-5B: 720p quality, follows the prompt, restyles videos",
+        weights="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        width=1280,
+        height=704,
+        size_multiple=32,  # the 16x spatial VAE and the transformer's 2x2 patches
+        frames=121,  # 5 s at 24 fps
+        max_frames=121,
+        steps=50,
+        max_steps=50,
+        guidance=Guidance(low=3.0, default=5.0, high=8.0),
+        restyles=True,
+        memory_gb=22.0,
+        memory_gb_full=33.0,
+        memory_gb_low=16.0,
+        activation_share=0.4,
+        cost_factor=3.0,  # classifier-free guidance: the 5B transformer twice per step
+        **_WAN,  # type: ignore[arg-type]
+    ),
+    # Wan 2.2 I2V-A14B: two 14B experts (high noise, then low noise), 28 GB each in bf16, one on the GPU at a
+    # time in low mode (36); both stay in full (76) and balanced (65, the encoder on the CPU).
+    "wan-i2v": ModelSpec(
+        name="wan-i2v",
+        inputs=(Input.IMAGE,),
+        reads_prompt=True,
+        description="Wan 2.2 I2V-A14B: large cards, image to video, first and last frame",
+        weights="Wan-AI/Wan2.2-I2V-A14B-Diffusers",
+        width=1280,
+        height=720,
+        size_multiple=16,  # the 8x spatial VAE and 2x2 patches
+        frames=81,  # 5 s at 16 fps
+        max_frames=81,
+        fps=16,
+        steps=40,
+        max_steps=50,
+        guidance=Guidance(low=2.0, default=3.5, high=6.0),
+        keyframes=True,
+        memory_gb=65.0,
+        memory_gb_full=76.0,
+        memory_gb_low=36.0,
+        activation_share=0.12,
+        cost_factor=6.0,
+        **_WAN,  # type: ignore[arg-type]
     ),
 }
 

@@ -65,6 +65,7 @@ class Options:
     duration: float | None = None
     steps: int | None = None
     upscale: bool | None = None
+    strength: float | None = None
 
     def over(self, other: Options) -> Options:
         """These options, with `other`'s values wherever these are not given."""
@@ -170,6 +171,7 @@ _OPTIONS: dict[str, _Option] = {
     "seed": _Option(_int_in(0, MAX_SEED), ("seed",)),
     "negative_prompt": _Option(_text(500), ("neg", "negative")),
     "upscale": _Option(_switch, ("upscale",), switch=True),
+    "strength": _Option(_float_in(0.1, 1.0), ("strength",)),
 }
 _PROMPT = _text(MAX_PROMPT)
 FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
@@ -311,10 +313,20 @@ def build_job(
         raise OptionError("-model", name, "one of " + ", ".join(models) if models else "an enabled model")
     if not spec.takes(kind):
         usable = ", ".join(n for n, s in models.items() if s.takes(kind)) or "none enabled"
-        wanted = {JobKind.IMAGE_TO_VIDEO: "image input", JobKind.TEXT_TO_VIDEO: "text input"}.get(kind, "Extend")
+        wanted = {
+            JobKind.IMAGE_TO_VIDEO: "image input",
+            JobKind.TEXT_TO_VIDEO: "text input",
+            JobKind.RESTYLE: "restyling videos",
+        }.get(kind, "Extend")
         raise OptionError("-model", name, f"a model for {wanted} ({usable})")
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", "(empty)", "", "a prompt is needed to make a video from text")
+    if kind is JobKind.RESTYLE and not options.prompt:
+        raise OptionError("prompt", "(empty)", "", "say what the video should look like: a prompt is needed")
+    if options.strength is not None and kind is not JobKind.RESTYLE:
+        raise OptionError(
+            "-strength", options.strength, "", "`-strength` is for /restyle (how much of a video to redraw)"
+        )
     able = {
         "a last frame": (end_image is not None, "keyframes"),
         "prompt travel (` | ` between prompts)": (SEGMENTS in options.prompt, "travels"),
@@ -327,7 +339,7 @@ def build_job(
     segments = segments_of(options.prompt)
     if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and not all(segments)):
         raise OptionError("prompt", options.prompt, "", f"prompt travel takes 2–{MAX_SEGMENTS} non-empty prompts")
-    fps = options.fps or 24  # VideoJob's default
+    fps = options.fps or spec.fps
     frames = options.frames
     if options.duration is not None:
         if frames is not None:
@@ -342,7 +354,7 @@ def build_job(
         raise OptionError("-steps", options.steps, f"1–{spec.max_steps} on {name}")
     # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
     given = {field: getattr(options, field) for field in _OPTIONS if field not in ("model", "duration")}
-    given |= {"frames": frames, "camera": options.camera or None, "upscale": options.upscale or None}
+    given |= {"frames": frames, "fps": fps, "camera": options.camera or None, "upscale": options.upscale or None}
     return VideoJob(
         job_id=job_id,
         kind=kind,

@@ -43,6 +43,7 @@ class Plan:
     segments: int = 1  # prompt travel: one segment per prompt, each continuing the last one's final frames
     overlap: int = 0  # frames each segment after the first shares with the one before
     upscale: bool = False  # a x2 latent upscale and a short refine pass after (or instead of) generating
+    strength: float = 1.0  # RESTYLE: the part of the denoising run on the video (the rest is the video itself)
 
     @property
     def length(self) -> int:
@@ -54,9 +55,14 @@ class Plan:
         """The clip's width and height as delivered."""
         return (self.width * 2, self.height * 2) if self.upscale else (self.width, self.height)
 
+    @property
+    def redrawn_steps(self) -> int:
+        """The denoising steps that run: all of them, or for a restyle the `strength` part (as diffusers cuts)."""
+        return self.steps if self.strength >= 1 else max(1, int(self.steps * self.strength))
+
     def passes(self, spec: ModelSpec, kind: JobKind) -> list[Pass]:
         """The model runs this plan makes: the segments, then the refine pass of an upscale."""
-        runs = [Pass(self.width, self.height, self.frames, self.steps)] * self.segments
+        runs = [Pass(self.width, self.height, self.frames, self.redrawn_steps)] * self.segments
         if kind is JobKind.UPSCALE:
             runs = []
         if self.upscale:
@@ -71,19 +77,24 @@ def refine_steps(spec: ModelSpec) -> int:
 
 def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0) -> Plan:
     """The plan for `job` on `spec`. `input_size` is the input image's (or the clip's frames') size;
-    `source_frames` the length of the clip an EXTEND or UPSCALE job starts from."""
+    `source_frames` the length of the clip an EXTEND, UPSCALE or RESTYLE job starts from (RESTYLE: at the
+    job's fps)."""
     if not spec.takes(job.kind):
         what = {JobKind.EXTEND: "continue a clip", JobKind.UPSCALE: "upscale a clip"}
         raise PlanError(f"`{spec.name}` cannot {what.get(job.kind, f'make {job.kind.value} clips')}")
     if job.kind is JobKind.UPSCALE:
         return _upscale(job, spec, input_size, source_frames)
-    frames = job.frames or spec.frames
+    frames = job.frames or (spec.max_frames if job.kind is JobKind.RESTYLE else spec.frames)
     steps = job.steps or spec.steps
     if not 2 <= frames <= spec.max_frames:
         raise PlanError(f"`-frames` must be 2–{spec.max_frames} on {spec.name}, got {frames}")
     if not 1 <= steps <= spec.max_steps:
         raise PlanError(f"`-steps` must be 1–{spec.max_steps} on {spec.name}, got {steps}")
     frames = min(spec.frame_count(frames), spec.max_frames)
+    if job.kind is JobKind.RESTYLE:  # as much of the video as the model takes, in the counts it renders
+        frames = spec.frames_within(min(frames, source_frames))
+        if frames < spec.frame_step + 1 or frames < 2:
+            raise PlanError(f"this video is too short to restyle ({source_frames} frames at {job.fps} fps)")
     longest = spec.max_total_frames(job.fps)
     overlap = spec.extend_overlap
     if job.kind is JobKind.EXTEND:
@@ -98,8 +109,10 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     segments = len(segments_of(job.prompt)) if spec.travels else 1
     aspect = job.aspect or (Aspect.nearest(*input_size) if input_size else Aspect.WIDE)
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)
-    plan = Plan(aspect, width, height, frames, steps, job.fps, segments, overlap if segments > 1 else 0, job.upscale)
-    if segments > 1 and (frames <= overlap or plan.length > longest):
+    strength = (job.strength or spec.strength) if job.kind is JobKind.RESTYLE else 1.0
+    overlap = overlap if segments > 1 else 0
+    plan = Plan(aspect, width, height, frames, steps, job.fps, segments, overlap, job.upscale, strength)
+    if segments > 1 and (frames <= spec.extend_overlap or plan.length > longest):
         raise PlanError(
             f"{segments} prompts of {frames} frames make {plan.length} frames; {spec.name} makes at most "
             f"{longest} ({longest / job.fps:.3g} s at {job.fps} fps): use fewer -frames or fewer prompts"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 
 from generation.settings import DType, GenerationSettings, MemoryMode
 
-__all__ = ["NoGPUError", "Runtime", "chunk_per_frame", "even_chunk", "to_uint8"]
+__all__ = ["NoGPUError", "PromptCache", "Runtime", "chunk_per_frame", "even_chunk", "to_uint8"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,36 @@ class Runtime:
     def generator(self, seed: int) -> torch.Generator:
         # Noise drawn on the CPU: the same seed gives the same start on any GPU model.
         return torch.Generator("cpu").manual_seed(seed)
+
+
+class PromptCache:
+    """Prompt embeddings of the last `size` prompts, kept on the CPU: a Reroll, or the next segment of a
+    prompt-travel clip with the same prompt, does not run the (large) text encoder again, so the encoder stays
+    where it is (off the GPU in the balanced mode)."""
+
+    def __init__(self, runtime: Runtime, size: int = 32):
+        self.runtime, self.size = runtime, size
+        self._cache: collections.OrderedDict[Hashable, tuple[torch.Tensor, ...]] = collections.OrderedDict()
+
+    def get(
+        self,
+        key: Hashable,
+        encoder: torch.nn.Module,
+        encode: Callable[[], Sequence[torch.Tensor | None]],
+        dtype: torch.dtype,
+    ) -> tuple[torch.Tensor, ...]:
+        """The embeddings for `key` on the device (floats in `dtype`), from `encode()` on a miss, which runs
+        with `encoder` on the device (see `Runtime.visiting`). None entries (no negative prompt) are dropped."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+        else:
+            with torch.no_grad(), self.runtime.visiting(encoder):
+                embeds = encode()
+            self._cache[key] = tuple(t.to("cpu") for t in embeds if t is not None)
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        device = self.runtime.device
+        return tuple(t.to(device, dtype=dtype if t.is_floating_point() else t.dtype) for t in self._cache[key])
 
 
 def even_chunk(frames: int, most: int) -> int:

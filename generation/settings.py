@@ -53,6 +53,7 @@ class ModelOverrides(BaseModel):
     t2i_steps: PositiveInt | None = None
     cost_factor: PositiveFloat | None = None
     max_duration_s: PositiveFloat | None = None
+    fps: PositiveInt | None = None
     memory_gb: PositiveFloat | None = None
     memory_gb_full: PositiveFloat | None = None
     memory_gb_low: PositiveFloat | None = None
@@ -91,6 +92,7 @@ class GenerationSettings(BaseSettings):
     default_text_model: str = "animatediff"
     default_prompted_image_model: str = "ltx"  # /animate with a prompt, when a worker serves it
     upscale_model: str = "ltx"  # upscales the clips of models that cannot upscale their own
+    default_restyle_model: str = "wan"  # /restyle without a model (else the first enabled one that restyles)
     safety_checker: str = "CompVis/stable-diffusion-safety-checker"  # hub id or folder; "" = no image check
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)

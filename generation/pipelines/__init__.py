@@ -26,6 +26,7 @@ RUNNERS: dict[Family, str] = {
     Family.ANIMATEDIFF: "generation.pipelines.animatediff:AnimateDiffRunner",
     Family.T2I_SVD: "generation.pipelines.t2i_svd:TextToImageSVDRunner",
     Family.LTX: "generation.pipelines.ltx:LTXRunner",
+    Family.WAN: "generation.pipelines.wan:WanRunner",
 }
 
 
@@ -51,10 +52,17 @@ class Request:
     image: Image.Image | None = None  # already fitted to width x height
     kind: JobKind = JobKind.IMAGE_TO_VIDEO
     end_image: Image.Image | None = None  # the last frame (keyframe models), fitted like `image`
-    video: np.ndarray | None = None  # EXTEND: the clip (F, H, W, 3) at width x height; UPSCALE: the clip as is
+    video: np.ndarray | None = None  # EXTEND, RESTYLE: frames (F, H, W, 3) at width x height; UPSCALE: the clip
     prompts: tuple[str, ...] = ()  # prompt travel: one prompt per segment
     overlap: int = 1  # frames a continuation (or the next segment) shares with what it continues
     upscale: bool = False  # x2 after rendering (the model's latent upsampler)
+    strength: float = 1.0  # RESTYLE: the part of the denoising run on `video` (its frames at width x height)
+
+    @property
+    def redrawn(self) -> tuple[float, int]:
+        """A restyle's strength as diffusers takes it, and the steps that runs (int(steps x strength), >= 1)."""
+        strength = max(self.strength, 1.000001 / self.steps)
+        return strength, int(self.steps * strength)
 
 
 class Runner(Protocol):

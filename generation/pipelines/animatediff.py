@@ -1,4 +1,5 @@
 """AnimateDiff (and AnimateDiff-Lightning): SD 1.5 plus a motion adapter, text in, a 16-frame clip out.
+`/restyle` runs `AnimateDiffVideoToVideoPipeline` on the same modules (the light restyle: 16 frames).
 
 Camera moves come from the official motion LoRAs, loaded once each and switched per job. A diagonal pan
 combines two LoRAs (pan-left + tilt-up). `motion` sets the LoRA weight:
@@ -18,10 +19,18 @@ import os
 from typing import Any
 
 import numpy as np
-from diffusers import AnimateDiffPipeline, DDIMScheduler, EulerDiscreteScheduler, MotionAdapter
+from diffusers import (
+    AnimateDiffPipeline,
+    AnimateDiffVideoToVideoPipeline,
+    DDIMScheduler,
+    EulerDiscreteScheduler,
+    MotionAdapter,
+)
 from huggingface_hub import hf_hub_download
+from PIL import Image
 from safetensors.torch import load_file
 
+from generation.jobs import JobKind
 from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
@@ -99,8 +108,18 @@ class AnimateDiffRunner:
             )
         self.pipe = runtime.place(pipe)
         self._loaded_loras: set[str] = set()
+        self._restyle: AnimateDiffVideoToVideoPipeline | None = None
+
+    def restyler(self) -> AnimateDiffVideoToVideoPipeline:
+        """Video-to-video on the loaded modules (the UNet with its motion modules and camera LoRAs)."""
+        if self._restyle is None:
+            self._restyle = AnimateDiffVideoToVideoPipeline(**self.pipe.components)
+            self._restyle.set_progress_bar_config(disable=True)
+        return self._restyle
 
     def check_inputs(self, request: Request) -> None:
+        if request.kind is JobKind.RESTYLE and request.video is None:
+            raise ValueError("a restyle needs the video's frames")
         if not request.prompt:
             raise ValueError(f"{self.spec.name} makes video from text: `prompt` is empty")
         if request.width % 8 or request.height % 8:
@@ -126,17 +145,28 @@ class AnimateDiffRunner:
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
         self._use_camera(request.camera, request.motion)
-        output = self.pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            num_frames=request.frames,
-            width=request.width,
-            height=request.height,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            generator=self.runtime.generator(request.seed),
-            output_type="np",
-            decode_chunk_size=self.runtime.decode_chunk(request.frames),
-            callback_on_step_end=reporter.step_callback(request.steps),
-        )
+        shared: dict[str, Any] = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "width": request.width,
+            "height": request.height,
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.guidance,
+            "generator": self.runtime.generator(request.seed),
+            "output_type": "np",
+            "decode_chunk_size": self.runtime.decode_chunk(request.frames),
+        }
+        if request.kind is JobKind.RESTYLE:
+            assert request.video is not None
+            strength, steps = request.redrawn
+            output = self.restyler()(
+                video=[Image.fromarray(frame) for frame in request.video],
+                strength=strength,
+                callback_on_step_end=reporter.step_callback(steps),
+                **shared,
+            )
+        else:
+            output = self.pipe(
+                num_frames=request.frames, callback_on_step_end=reporter.step_callback(request.steps), **shared
+            )
         return to_uint8(output.frames[0])  # (F, H, W, 3)

@@ -30,7 +30,6 @@ prompt-travel clip encode each prompt once and the encoder stays where it is.
 
 from __future__ import annotations
 
-import collections
 from typing import Any
 
 import numpy as np
@@ -45,14 +44,13 @@ from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.plan import UPSCALE_STEPS, refine_steps
 from generation.progress import Reporter
-from generation.runtime import Runtime, to_uint8
+from generation.runtime import PromptCache, Runtime, to_uint8
 from generation.weights import component, local_only
 
 __all__ = ["MOTION_TABLE", "LTXRunner"]
 
 MOTION_TABLE = {0: (1.5, 0.0), 1: (1.0, 0.05), 2: (0.8, 0.10), 3: (0.6, 0.15), 4: (0.45, 0.20)}
 _MAX_SEQUENCE = 128  # T5 tokens per prompt; LTX was trained with 128
-_CACHED_PROMPTS = 32
 _REFINE_STRENGTH = UPSCALE_STEPS / 10  # a full checkpoint's refine pass: 4 of 10 steps, as priced
 Embeds = tuple[torch.Tensor, ...]  # prompt embeds, mask, negative embeds, negative mask
 
@@ -71,7 +69,7 @@ class LTXRunner:
                 )
         self.pipe = runtime.place(pipe, cpu_modules=("text_encoder",))
         self._upsample: LTXLatentUpsamplePipeline | None = None
-        self._embeds: collections.OrderedDict[tuple[str, str, bool], Embeds] = collections.OrderedDict()
+        self.prompts = PromptCache(runtime)
 
     def check_inputs(self, request: Request) -> None:
         multiple = self.pipe.vae_spatial_compression_ratio
@@ -91,23 +89,17 @@ class LTXRunner:
 
     def _encode(self, prompt: str, negative: str, guided: bool) -> Embeds:
         """T5 embeddings of a prompt, cached (on the CPU) so a Reroll does not encode it again."""
-        key = (prompt, negative, guided)
-        if key in self._embeds:
-            self._embeds.move_to_end(key)
-        else:
-            with torch.no_grad(), self.runtime.visiting(self.pipe.text_encoder):
-                embeds = self.pipe.encode_prompt(
-                    prompt=prompt,
-                    negative_prompt=negative,
-                    do_classifier_free_guidance=guided,
-                    max_sequence_length=_MAX_SEQUENCE,
-                    device=self.runtime.device,
-                )
-            self._embeds[key] = tuple(t.to("cpu") for t in embeds if t is not None)
-            if len(self._embeds) > _CACHED_PROMPTS:
-                self._embeds.popitem(last=False)
-        device, dtype = self.runtime.device, self.pipe.transformer.dtype
-        return tuple(t.to(device, dtype=dtype if t.is_floating_point() else t.dtype) for t in self._embeds[key])
+
+        def encode() -> Embeds:
+            return self.pipe.encode_prompt(
+                prompt=prompt,
+                negative_prompt=negative,
+                do_classifier_free_guidance=guided,
+                max_sequence_length=_MAX_SEQUENCE,
+                device=self.runtime.device,
+            )
+
+        return self.prompts.get((prompt, negative, guided), self.pipe.text_encoder, encode, self.pipe.transformer.dtype)
 
     def _text(self, prompt: str, negative: str, guidance: float) -> dict[str, Any]:
         guided = guidance > 1.0

@@ -18,7 +18,7 @@ from generation.images import fit, load_rgb
 from generation.jobs import JobKind, VideoJob
 from generation.pipelines.ltx import MOTION_TABLE, LTXRunner
 from generation.plan import resolve
-from generation.runtime import Runtime, to_uint8
+from generation.runtime import PromptCache, Runtime, to_uint8
 from generation.settings import GenerationSettings
 from generation.values import Aspect
 from tests.conftest import png_bytes
@@ -68,7 +68,7 @@ class Spy:
 def spy(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Spy:
     runner = engine.runner("ltx")
     assert isinstance(runner, LTXRunner)
-    runner._embeds.clear()
+    runner.prompts = PromptCache(runner.runtime)
     return Spy(runner, monkeypatch)
 
 

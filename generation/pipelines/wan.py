@@ -1,0 +1,159 @@
+"""Wan 2.x: text, an image (or a first and a last frame) or a video in, a clip that follows the prompt out.
+
+One loaded pipeline serves every kind of job: the row's weights load as `WanPipeline` (a text-and-image
+model, Wan 2.2 TI2V-5B) or as `WanImageToVideoPipeline` (an image model, Wan 2.2 I2V-A14B), and the other
+pipelines are built around the same modules, so nothing loads twice:
+
+- text -> video: `WanPipeline`;
+- image -> video, Extend (the clip's last frame), and a first and last frame (`/morph`, `end`; the I2V
+  models: TI2V-5B's timestep expansion ignores a last frame): `WanImageToVideoPipeline`;
+- `/restyle`: `WanVideoToVideoPipeline` on the video's frames with `strength` (a text-to-video model).
+
+Wan has no motion control; `motion` adds words to the prompt, which it follows (level 1 adds none):
+
+| motion | added to the prompt             |
+|--------|---------------------------------|
+| 0      | almost still, very subtle motion |
+| 1      | (nothing)                       |
+| 2      | lively, natural motion          |
+| 3      | dynamic, energetic motion       |
+| 4      | fast, dramatic, sweeping motion |
+
+The UMT5-XXL encoder (11 GB in bf16) stays on the GPU only in the full memory mode (see `Runtime.place`),
+and prompt embeddings are cached, so a Reroll encodes nothing. A restyle keeps the video's own motion:
+no words are added.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from diffusers import WanImageToVideoPipeline, WanPipeline, WanVideoToVideoPipeline
+from diffusers.video_processor import VideoProcessor
+from PIL import Image
+
+from generation.jobs import JobKind
+from generation.models import Input, ModelSpec
+from generation.pipelines import Request
+from generation.progress import Reporter
+from generation.runtime import PromptCache, Runtime, to_uint8
+from generation.weights import component, local_only
+
+__all__ = ["MOTION_WORDS", "WanRunner"]
+
+MOTION_WORDS = {
+    0: "almost still, very subtle motion",
+    1: "",
+    2: "lively, natural motion",
+    3: "dynamic, energetic motion",
+    4: "fast, dramatic, sweeping motion",
+}
+_MAX_SEQUENCE = 512  # UMT5 tokens per prompt, as Wan was trained
+_SHARED = ("tokenizer", "text_encoder", "vae", "scheduler", "transformer")
+
+
+class WanRunner:
+    def __init__(self, spec: ModelSpec, runtime: Runtime, pipe: Any = None):
+        self.spec, self.runtime = spec, runtime
+        if pipe is None:
+            kind = WanPipeline if Input.TEXT in spec.inputs else WanImageToVideoPipeline
+            with component(spec.name, "pipeline weights", spec.weights, "weights"):
+                pipe = kind.from_pretrained(
+                    spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
+                )
+        self.pipe = runtime.place(pipe, cpu_modules=("text_encoder",))
+        parts = self.pipe.components
+        experts = {"transformer_2": parts.get("transformer_2")}
+        config = {"boundary_ratio": pipe.config.boundary_ratio, "expand_timesteps": pipe.config.expand_timesteps}
+        self.text_to_video = pipe if isinstance(pipe, WanPipeline) else None
+        self.image_to_video = (
+            pipe
+            if isinstance(pipe, WanImageToVideoPipeline)
+            else WanImageToVideoPipeline(
+                **{name: parts[name] for name in _SHARED}, **experts, image_encoder=None, image_processor=None, **config
+            )
+        )
+        self._video_to_video: WanVideoToVideoPipeline | None = None
+        self.prompts = PromptCache(runtime)
+        self.image_to_video.set_progress_bar_config(disable=True)
+
+    def video_to_video(self) -> WanVideoToVideoPipeline:
+        """The restyle pipeline on the same modules (a text-to-video model only: an I2V transformer wants an
+        image's latents beside the noise)."""
+        if self._video_to_video is None:
+            if self.text_to_video is None or self.pipe.components.get("transformer_2") is not None:
+                raise ValueError(f"{self.spec.name} cannot restyle videos")
+            pipe = WanVideoToVideoPipeline(**{name: self.pipe.components[name] for name in _SHARED})
+            # It takes its spatial scale from the temporal downsampling list: 8x, wrong for the 16x VAE of
+            # Wan 2.2 TI2V-5B. The VAE's config says it.
+            pipe.vae_scale_factor_spatial = pipe.vae.config.scale_factor_spatial
+            pipe.video_processor = VideoProcessor(vae_scale_factor=pipe.vae_scale_factor_spatial)
+            pipe.set_progress_bar_config(disable=True)
+            self._video_to_video = pipe
+        return self._video_to_video
+
+    def check_inputs(self, request: Request) -> None:
+        multiple = self.spec.size_multiple
+        if request.width % multiple or request.height % multiple:
+            raise ValueError(f"width and height must be multiples of {multiple}, got {request.width}x{request.height}")
+        step = self.image_to_video.vae_scale_factor_temporal
+        if (request.frames - 1) % step:
+            raise ValueError(f"frames must be {step}k + 1, got {request.frames}")
+        if request.motion not in MOTION_WORDS:
+            raise ValueError(f"motion must be 0..4, got {request.motion}")
+        if request.kind is JobKind.RESTYLE and request.video is None:
+            raise ValueError("a restyle needs the video's frames")
+        if request.image is None and request.video is None and (self.text_to_video is None or not request.prompt):
+            raise ValueError(f"{self.spec.name} needs " + ("an image" if self.text_to_video is None else "a prompt"))
+        if request.end_image is not None and (request.image is None or self.image_to_video.config.expand_timesteps):
+            raise ValueError(f"{self.spec.name} cannot end on a given picture")
+
+    def _text(self, request: Request, prompt: str) -> dict[str, Any]:
+        guided = request.guidance > 1.0
+        pipe = self.image_to_video
+
+        def encode() -> tuple[Any, ...]:
+            return pipe.encode_prompt(
+                prompt=prompt,
+                negative_prompt=request.negative_prompt,
+                do_classifier_free_guidance=guided,
+                max_sequence_length=_MAX_SEQUENCE,
+                device=self.runtime.device,
+            )
+
+        transformer = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
+        key = (prompt, request.negative_prompt, guided)
+        embeds = self.prompts.get(key, pipe.text_encoder, encode, transformer.dtype)
+        return dict(zip(("prompt_embeds", "negative_prompt_embeds"), embeds, strict=False))
+
+    def render(self, request: Request, reporter: Reporter) -> np.ndarray:
+        self.check_inputs(request)
+        restyle = request.kind is JobKind.RESTYLE
+        words = "" if restyle else MOTION_WORDS[request.motion]
+        prompt = ", ".join(part for part in (request.prompt, words) if part)
+        steps = request.redrawn[1] if restyle else request.steps
+        shared: dict[str, Any] = {
+            "width": request.width,
+            "height": request.height,
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.guidance,
+            "generator": self.runtime.generator(request.seed),
+            "callback_on_step_end": reporter.step_callback(steps),
+            "max_sequence_length": _MAX_SEQUENCE,
+            "output_type": "np",
+            **self._text(request, prompt),
+        }
+        if restyle:
+            assert request.video is not None
+            pictures = [Image.fromarray(frame) for frame in request.video]
+            strength, _ = request.redrawn
+            output = self.video_to_video()(video=pictures, strength=strength, **shared)
+        elif request.image is not None:
+            output = self.image_to_video(
+                image=request.image, last_image=request.end_image, num_frames=request.frames, **shared
+            )
+        else:
+            assert self.text_to_video is not None
+            output = self.text_to_video(num_frames=request.frames, **shared)
+        return to_uint8(output.frames[0])  # (F, H, W, 3)

@@ -1,0 +1,221 @@
+"""A user's video (MP4, WebM, MOV, GIF): checked before anything is held, then re-encoded for the worker
+(torch-free: the bot runs this).
+
+`probe` reads only what needs no pixels: the file's magic bytes choose the one demuxer that may open it
+(so a playlist, a concat list or any other format that points at other files is refused as "not a
+video"), then the container's header gives the codec, the size, the duration and the frame count, each
+checked against `VideoLimits`. `normalise` decodes frame by frame (nothing but the current frame is
+held), scales each one straight to the working size, picks the frames for the model's frame rate and
+encodes them as a plain H.264 MP4: the worker only ever reads a file of ours. The header is checked
+again against what is decoded (a frame larger than declared, more frames or a longer clip than declared,
+a file that ends early), so a lying header is refused, not trusted.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+__all__ = ["CODECS", "VideoError", "VideoInfo", "VideoLimits", "normalise", "probe"]
+
+CODECS = {"h264": "H.264", "hevc": "H.265", "vp8": "VP8", "vp9": "VP9", "av1": "AV1", "gif": "GIF", "mpeg4": "MPEG-4"}
+_DEMUXERS = {"mp4": "mp4", "webm": "matroska", "gif": "gif"}  # what the magic bytes say -> the demuxer allowed
+_OPTIONS = {"mp4": {"enable_drefs": "0", "use_absolute_path": "0"}}  # never follow a reference out of the file
+_GIF_MIN_DELAY_CS = 2  # browsers show GIF frames of 0 or 1 centiseconds for 10
+_ENDS_EARLY = 0.8  # a file whose frames cover less of its declared duration than this is damaged
+
+
+class VideoError(ValueError):
+    """The file is not a video we take; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    max_seconds: float = 5.0
+    max_side: int = 4096
+    max_pixels: int = 4096 * 2304
+    max_fps: float = 60.0  # frames per second; with max_seconds it bounds the frames a file may hold
+
+    @property
+    def max_frames(self) -> int:
+        return math.ceil(self.max_seconds * self.max_fps) + 1
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    kind: str  # "mp4" (also MOV), "webm" (Matroska) or "gif"
+    codec: str
+    width: int
+    height: int
+    duration_s: float
+    frames: int  # as declared (or counted, for a GIF)
+
+    def frames_at(self, fps: int) -> int:
+        """How many frames the clip gives at `fps`: one for each time k / fps within its duration."""
+        return max(1, math.ceil(self.duration_s * fps - 1e-6))
+
+
+def _sniff(data: bytes) -> str | None:
+    if data[4:8] == b"ftyp" or data[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mp4"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    return None
+
+
+def _gif(data: bytes) -> tuple[int, int, int, float]:
+    """A GIF's declared width, height, frame count and duration, from its block structure (no pixels)."""
+    width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    at = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    frames, centiseconds, delay = 0, 0, 0
+    while at < len(data) and data[at] != 0x3B:
+        block = data[at]
+        if block == 0x21:  # an extension; a graphic control extension holds the next frame's delay
+            if data[at + 1] == 0xF9 and at + 6 < len(data):
+                delay = int.from_bytes(data[at + 4 : at + 6], "little")
+            at = _skip_sub_blocks(data, at + 2)
+        elif block == 0x2C:  # an image: its descriptor, a local colour table, the LZW data
+            if at + 10 > len(data):
+                break
+            packed = data[at + 9]
+            at += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
+            at = _skip_sub_blocks(data, at + 1)
+            frames += 1
+            centiseconds += delay if delay >= _GIF_MIN_DELAY_CS else 10
+            delay = 0
+        else:
+            raise VideoError("that GIF is damaged")
+    if frames == 0:
+        raise VideoError("that GIF has no frames")
+    return width, height, frames, centiseconds / 100
+
+
+def _skip_sub_blocks(data: bytes, at: int) -> int:
+    while at < len(data) and data[at]:
+        at += data[at] + 1
+    return at + 1
+
+
+def _open(data: bytes, kind: str) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(data), format=_DEMUXERS[kind], options=_OPTIONS.get(kind, {}))
+    except (av.FFmpegError, ValueError, OSError):
+        raise VideoError("that video is damaged or not a real video file") from None
+
+
+def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
+    """What the file says it is, checked against `limits`; VideoError (a message for the user) if refused."""
+    kind = _sniff(data)
+    if kind is None:
+        raise VideoError("that file is not a video I can read: upload an MP4, WebM, MOV or GIF")
+    if kind == "gif":
+        width, height, frames, duration = _gif(data)
+        info = VideoInfo(kind, "gif", width, height, duration, frames)
+    else:
+        with _open(data, kind) as container:
+            if not container.streams.video:
+                raise VideoError("that file has no video in it")
+            stream = container.streams.video[0]
+            context = stream.codec_context
+            if context.name not in CODECS:
+                known = ", ".join(sorted(set(CODECS.values())))
+                raise VideoError(f"that video uses a codec I can't read ({context.name}); use one of {known}")
+            duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+            if not duration and container.duration:
+                duration = container.duration / av.time_base
+            rate = float(stream.average_rate or stream.guessed_rate or 0)
+            frames = stream.frames or math.ceil(duration * rate)
+            info = VideoInfo(kind, context.name, context.width, context.height, duration, frames)
+    _check(info, limits)
+    return info
+
+
+def _check(info: VideoInfo, limits: VideoLimits) -> None:
+    if info.width <= 0 or info.height <= 0 or info.duration_s <= 0 or info.frames <= 0:
+        raise VideoError("that video is damaged: its size or length is missing")
+    if max(info.width, info.height) > limits.max_side or info.width * info.height > limits.max_pixels:
+        raise VideoError(
+            f"that video is {info.width}x{info.height}; the largest I take is {limits.max_side} on a side "
+            f"and {limits.max_pixels / 1e6:.1f} megapixels"
+        )
+    if info.duration_s > limits.max_seconds + 0.05:
+        raise VideoError(
+            f"that video is {info.duration_s:.1f} s long; the longest I take is {limits.max_seconds:g} s: trim it first"
+        )
+    if info.frames > limits.max_frames:
+        raise VideoError(f"that video has {info.frames} frames; the most I take is {limits.max_frames}")
+
+
+def normalise(
+    data: bytes, info: VideoInfo, limits: VideoLimits, size: tuple[int, int], fps: int, frames: int
+) -> tuple[bytes, int]:
+    """The first `frames` frames at `fps`, each scaled and centre-cropped to `size`, as an H.264 MP4; and how
+    many frames it holds. VideoError when decoding shows the file is not what its header said."""
+    width, height = size
+    out, written = io.BytesIO(), 0
+    with av.open(out, "w", format="mp4") as target:
+        stream = target.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "16", "preset": "veryfast"}
+        for picture in _resampled(data, info, limits, fps, frames):
+            scaled = _cover(picture, width, height)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(scaled, format="rgb24")):
+                target.mux(packet)
+            written += 1
+        if not written:
+            raise VideoError("that video is damaged: no frame could be read")
+        for packet in stream.encode():
+            target.mux(packet)
+    return out.getvalue(), written
+
+
+def _resampled(data: bytes, info: VideoInfo, limits: VideoLimits, fps: int, frames: int) -> Iterator[av.VideoFrame]:
+    """The decoded frame that plays at each output time k / fps, k < frames; checks each one as it comes."""
+    shown: av.VideoFrame | None = None
+    emitted, decoded, last = 0, 0, 0.0
+    for frame in _decoded(data, info):
+        decoded += 1
+        if decoded > limits.max_frames:
+            raise VideoError(f"that video has more than {limits.max_frames} frames; the most I take")
+        if max(frame.width, frame.height) > limits.max_side or frame.width * frame.height > limits.max_pixels:
+            raise VideoError("that video has frames larger than it says; it is refused")
+        at = frame.time if frame.time is not None else decoded / max(info.frames / info.duration_s, 1)
+        if at > limits.max_seconds + 0.5:
+            raise VideoError(f"that video is longer than it says; the longest I take is {limits.max_seconds:g} s")
+        while shown is not None and emitted < frames and emitted / fps < at - 1e-6:
+            yield shown
+            emitted += 1
+        shown, last = frame, max(last, at)
+    if decoded and last + info.duration_s / info.frames < info.duration_s * _ENDS_EARLY:
+        raise VideoError("that video is damaged: it ends early")
+    end = info.duration_s
+    while shown is not None and emitted < frames and emitted / fps < end - 1e-6:
+        yield shown
+        emitted += 1
+
+
+def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
+    try:
+        with _open(data, info.kind) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            yield from container.decode(stream)
+    except av.FFmpegError:
+        raise VideoError("that video is damaged: it could not be decoded") from None
+
+
+def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The frame scaled (by FFmpeg, from its own pixel format) to cover width x height, centre-cropped."""
+    scale = max(width / frame.width, height / frame.height)
+    covered_w, covered_h = max(width, round(frame.width * scale)), max(height, round(frame.height * scale))
+    rgb = frame.reformat(width=covered_w, height=covered_h, format="rgb24").to_ndarray()
+    left, top = (covered_w - width) // 2, (covered_h - height) // 2
+    return np.ascontiguousarray(rgb[top : top + height, left : left + width])
