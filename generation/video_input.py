@@ -21,8 +21,9 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from PIL import Image
 
-__all__ = ["CODECS", "VideoError", "VideoInfo", "VideoLimits", "normalise", "probe"]
+__all__ = ["CODECS", "VideoError", "VideoInfo", "VideoLimits", "normalise", "poster", "probe"]
 
 CODECS = {"h264": "H.264", "hevc": "H.265", "vp8": "VP8", "vp9": "VP9", "av1": "AV1", "gif": "GIF", "mpeg4": "MPEG-4"}
 _DEMUXERS = {"mp4": "mp4", "webm": "matroska", "gif": "gif"}  # what the magic bytes say -> the demuxer allowed
@@ -106,9 +107,11 @@ def _skip_sub_blocks(data: bytes, at: int) -> int:
 
 def _open(data: bytes, kind: str) -> av.container.InputContainer:
     try:
-        return av.open(io.BytesIO(data), format=_DEMUXERS[kind], options=_OPTIONS.get(kind, {}))
+        opened = av.open(io.BytesIO(data), format=_DEMUXERS[kind], options=_OPTIONS.get(kind, {}))
     except (av.FFmpegError, ValueError, OSError):
         raise VideoError("that video is damaged or not a real video file") from None
+    assert isinstance(opened, av.container.InputContainer)
+    return opened
 
 
 def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
@@ -122,7 +125,7 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
     else:
         with _open(data, kind) as container:
             if not container.streams.video:
-                raise VideoError("that file has no video in it")
+                raise VideoError("that video is damaged or holds no video stream")
             stream = container.streams.video[0]
             context = stream.codec_context
             if context.name not in CODECS:
@@ -219,3 +222,15 @@ def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     rgb = frame.reformat(width=covered_w, height=covered_h, format="rgb24").to_ndarray()
     left, top = (covered_w - width) // 2, (covered_h - height) // 2
     return np.ascontiguousarray(rgb[top : top + height, left : left + width])
+
+
+def poster(data: bytes) -> Image.Image | None:
+    """The first frame of a video we encoded (`normalise`), or None if it is not one."""
+    if _sniff(data) != "mp4":
+        return None
+    try:
+        with _open(data, "mp4") as container:
+            frame = next(container.decode(video=0), None)
+            return frame.to_image() if frame is not None else None
+    except (VideoError, av.FFmpegError):
+        return None

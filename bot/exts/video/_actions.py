@@ -117,6 +117,7 @@ class ClipActions:
             fps=made.get("fps", source.fps),
             smooth=False,
             upscale=False,
+            strength=None,  # a restyle's: the new clip continues or upscales, it does not redraw
         )
         clip = await self._clip(interaction, reply)
         if clip is not None:

@@ -1,6 +1,6 @@
-"""The commands that make clips: /animate, /imagine-video, the "Animate image" menu, @mentions that reply
-to an image; the buttons on status and result messages hand over to ClipActions. Each callback defers
-first, parses, and hands over to VideoRequests."""
+"""The commands that make clips: /animate, /imagine-video, /morph, /restyle, the "Animate image" and
+"Restyle video" menus, @mentions that reply to an image; the buttons on status and result messages hand over
+to ClipActions. Each callback defers first, parses, and hands over to VideoRequests."""
 
 from __future__ import annotations
 
@@ -14,12 +14,25 @@ from discord.ext import commands
 
 from bot.errors import describe, tell
 from bot.exts.video._actions import ClipActions
-from bot.exts.video._declare import CHOICES, DESCRIBE, MENTION, Fps, Frames, Motion, Seed, Steps, image_url, image_urls
+from bot.exts.video._declare import (
+    CHOICES,
+    DESCRIBE,
+    MENTION,
+    Fps,
+    Frames,
+    Motion,
+    Seed,
+    Steps,
+    Strength,
+    image_url,
+    image_urls,
+    video_url,
+)
 from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, MessageReply, Reply, Requester
 from bot.exts.video._requests import VideoRequests
-from bot.exts.video._views import Action, Buttons, remix_form
+from bot.exts.video._views import Action, Buttons, RestyleModal, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
 from bot.services import Services
 from generation.jobs import JobKind
@@ -40,14 +53,17 @@ class Video(commands.Cog):
         self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.modlog)
         self.actions = ClipActions(services, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
+        self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
+        self.bot.tree.add_command(self.restyle_menu)
         self.bot.add_dynamic_items(self.buttons.item)
         await self.watcher.start()
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        self.bot.tree.remove_command(self.restyle_menu.name, type=self.restyle_menu.type)
         self.bot.remove_dynamic_items(self.buttons.item)
         await self.watcher.stop()
 
@@ -60,11 +76,15 @@ class Video(commands.Cog):
         return await download(self.services, url, reply)
 
     async def _model_choices(
-        self, interaction: discord.Interaction, current: str, wanted: Input, keyframes: bool = False
+        self, interaction: discord.Interaction, current: str, wanted: Input | None, keyframes: bool = False
     ) -> list[Any]:
+        """The models for a command's `model` option, those a worker serves now first. `wanted` None: the
+        models that restyle videos."""
         served = {m for worker in await self.services.queue.workers() for m in worker.models}
         names = [
-            n for n, spec in self.services.models.items() if wanted in spec.inputs and (spec.keyframes or not keyframes)
+            n
+            for n, spec in self.services.models.items()
+            if (spec.restyles if wanted is None else wanted in spec.inputs) and (spec.keyframes or not keyframes)
         ]
         online = [n for n in names if n in served]
         shown = [(n, n) for n in online] or [(f"{n} (no worker online)", n) for n in names]
@@ -78,6 +98,9 @@ class Video(commands.Cog):
 
     async def _keyframe_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
         return await self._model_choices(interaction, current, Input.IMAGE, keyframes=True)
+
+    async def _restyle_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
+        return await self._model_choices(interaction, current, None)
 
     # ---- commands ----
 
@@ -154,6 +177,64 @@ class Video(commands.Cog):
         await self.requests.new(
             requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=image, end_image=end
         )
+
+    @app_commands.command(name="restyle", description="Redraw a short video to a prompt (video to video)")
+    @app_commands.describe(
+        video="The video to restyle (MP4, WebM, MOV or GIF, a few seconds)",
+        prompt="What it should look like. Pika flags work here too (-seed 7 -strength 0.5)",
+        strength="How much to redraw, 0.1 (keep most) to 1 (redraw all); default 0.7",
+        model="Which model restyles it",
+    )
+    @app_commands.autocomplete(model=_restyle_models)
+    async def restyle(
+        self,
+        interaction: discord.Interaction,
+        video: discord.Attachment,
+        prompt: str,
+        strength: Strength | None = None,
+        model: str | None = None,
+        seed: Seed | None = None,
+    ) -> None:
+        """Redraw a short video to a prompt."""
+        reply = await self._defer(interaction)
+        try:
+            options = from_command(prompt, strength=strength, model=model, seed=seed)
+        except OptionError as exc:
+            return await reply.refuse(str(exc))
+        await self._restyle(requester(interaction), reply, options, video.url)
+
+    async def _restyle(self, who: Requester, reply: Reply, options: Options, url: str) -> None:
+        """Download the video (after the checks that need no file) and queue its restyle."""
+        if (refusal := await self.requests.precheck(who, options)) is not None:
+            return await reply.refuse(refusal)
+        data = await self._download(url, reply)
+        if data is not None:
+            await self.requests.new(who, reply, JobKind.RESTYLE, options, video=data)
+
+    async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
+        if video_url(message) is None:
+            await interaction.response.send_message("that message has no video to restyle", ephemeral=True)
+            return
+        await interaction.response.send_modal(RestyleModal(message.channel.id, message.id))
+
+    async def _restyle_form(
+        self, interaction: discord.Interaction, channel_id: int, message_id: int, text: str, strength: str
+    ) -> None:
+        reply = await self._defer(interaction)
+        try:
+            options = from_command(text, strength=strength or None)
+        except OptionError as exc:
+            return await reply.refuse(str(exc))
+        try:
+            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+            message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
+        except (discord.HTTPException, AttributeError):
+            return await reply.refuse("I can no longer see that message")
+        url = video_url(message)
+        if url is None:
+            return await reply.refuse("that message has no video to restyle any more")
+        await self._restyle(requester(interaction), reply, options, url)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(
@@ -249,11 +330,12 @@ class Video(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """A submitted Remix form, also one opened before a restart."""
-        form = remix_form(interaction)
-        if form is None:
-            return
+        """A submitted Remix or Restyle form, also one opened before a restart."""
+        remix, restyle = remix_form(interaction), restyle_form(interaction)
         try:
-            await self.actions.on_remix(interaction, *form)
+            if remix is not None:
+                await self.actions.on_remix(interaction, *remix)
+            elif restyle is not None:
+                await self._restyle_form(interaction, *restyle)
         except Exception as exc:
             await tell(interaction, exc)

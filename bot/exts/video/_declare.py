@@ -11,9 +11,23 @@ from discord import app_commands
 from generation.options import MAX_FRAMES
 from generation.values import CAMERA_MOVES, Aspect
 
-__all__ = ["CHOICES", "DESCRIBE", "MENTION", "Fps", "Frames", "Motion", "Seed", "Steps", "image_url", "image_urls"]
+__all__ = [
+    "CHOICES",
+    "DESCRIBE",
+    "MENTION",
+    "Fps",
+    "Frames",
+    "Motion",
+    "Seed",
+    "Steps",
+    "Strength",
+    "image_url",
+    "image_urls",
+    "video_url",
+]
 
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
+_VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@!?\d+>")
 
 # The options both commands take: what users read in Discord, and the values they pick from.
@@ -36,6 +50,7 @@ Fps = app_commands.Range[int, 8, 24]
 Seed = app_commands.Range[int, 0, 4294967295]
 Frames = app_commands.Range[int, 2, MAX_FRAMES]
 Steps = app_commands.Range[int, 1, 100]
+Strength = app_commands.Range[float, 0.1, 1.0]
 
 
 def image_urls(message: discord.Message) -> list[str]:
@@ -54,3 +69,15 @@ def image_urls(message: discord.Message) -> list[str]:
 def image_url(message: discord.Message) -> str | None:
     """The first image on a message."""
     return next(iter(image_urls(message)), None)
+
+
+def video_url(message: discord.Message) -> str | None:
+    """The first video (or GIF) on a message: an attachment, else an embed's video or GIF preview."""
+    for attachment in message.attachments:
+        kind = attachment.content_type or ""
+        if kind.startswith("video/") or kind == "image/gif" or _VIDEO_NAME.search(attachment.filename):
+            return attachment.url
+    for embed in message.embeds:  # Discord's media proxy copy, never the original site
+        if embed.video.proxy_url:
+            return embed.video.proxy_url
+    return None

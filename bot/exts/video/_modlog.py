@@ -10,10 +10,12 @@ import io
 import logging
 
 import discord
+from PIL import Image
 
 from bot.limits import clip
 from bot.services import Services
 from generation.images import ImageError, load_rgb
+from generation.video_input import poster
 from storage.moderation import ModerationEvent
 
 __all__ = ["ModLog"]
@@ -60,10 +62,12 @@ class ModLog:
 
 
 def _thumbnail(picture: bytes) -> bytes | None:
-    """A small JPEG of a flagged input for moderators (None if it cannot be read)."""
+    """A small JPEG of a flagged input (a picture or a video) for moderators (None if it cannot be read)."""
     try:
-        image = load_rgb(picture, cover=(256, 256))
+        image: Image.Image | None = load_rgb(picture, cover=(256, 256))
     except ImageError:
+        image = poster(picture)  # a restyle's input is a video: its first frame
+    if image is None:
         return None
     image.thumbnail((256, 256))
     out = io.BytesIO()

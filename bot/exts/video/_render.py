@@ -83,6 +83,8 @@ def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int, not
         frames = f"smoothed to {result.frames} frames"
     elif job.kind is JobKind.UPSCALE:
         frames = f"upscaled x2, {result.frames} frames"
+    elif job.kind is JobKind.RESTYLE:
+        frames = f"restyled, {result.frames} frames"
     else:
         frames = f"{result.frames} frames"
     lines = [

@@ -29,6 +29,8 @@ from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options, build_job
 from generation.plan import Plan, PlanError, resolve, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
+from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
+from generation.video_input import probe as probe_video
 from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.moderation import ModerationEvent
@@ -43,6 +45,7 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # The third argument names the models an online worker serves.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
 END = "end"  # the input slot of a job's last-frame picture, kept for Reroll and Remix
+_FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
 
 
 class Refused(ValueError):
@@ -55,7 +58,8 @@ class VideoRequests:
         self._track = track  # the watcher's: follow this job until it is delivered
         self.buttons = buttons
         self.modlog = modlog
-        self._checks = asyncio.Semaphore(2)  # images checked at once: bounds the bot's memory
+        self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
+        self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
 
     async def new(
         self,
@@ -66,6 +70,7 @@ class VideoRequests:
         *,
         image: bytes | None = None,
         end_image: bytes | None = None,
+        video: bytes | None = None,
     ) -> str | None:
         """A request from a command, the menu or a mention."""
         s = self.services
@@ -78,7 +83,7 @@ class VideoRequests:
                 default = self._capable(kind, needs, models, default, online, options)
             return build_job(options, job_id="", kind=kind, models=models, default_model=default, end_image=end_image)
 
-        return await self.start(who, reply, kind, draft, image=image, end_image=end_image)
+        return await self.start(who, reply, kind, draft, image=image, end_image=end_image, video=video)
 
     def _capable(
         self,
@@ -157,9 +162,9 @@ class VideoRequests:
         frame count and size of the clip an Extend or Upscale starts from."""
         s = self.services
         try:
-            job, cost = await self._prepare(who, kind, draft, (image, end_image, video), source)
+            job, cost, plan = await self._prepare(who, kind, draft, (image, end_image, video), source)
             await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
-        except (Refused, OptionError, ImageError, QuotaRefused) as exc:
+        except (Refused, OptionError, ImageError, VideoError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
             await reply.refuse(str(exc))
             return None
@@ -171,6 +176,11 @@ class VideoRequests:
         for picture in (image, end_image):
             if picture is not None and not await self._whole(job.job_id, picture, reply):
                 return None
+        if job.kind is JobKind.RESTYLE and plan is not None:  # the worker gets our re-encode, never the upload
+            restyled = await self._normalised(job, plan, reply)
+            if restyled is None:
+                return None
+            job = restyled
         record = JobRecord(
             job_id=job.job_id,
             guild_id=who.guild_id,
@@ -185,8 +195,9 @@ class VideoRequests:
             token_expires_at=reply.token_expires_at,
         )
         await s.ledger.add(record)
-        if image is not None or job.kind in (JobKind.EXTEND, JobKind.UPSCALE):  # what Reroll and Remix run again
-            await s.inputs.put(job.job_id, image if image is not None else video or b"", who.guild_id, who.user_id)
+        if image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
+            kept = image if image is not None else job.video or b""
+            await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
         if end_image is not None:
             await s.inputs.put(job.job_id, end_image, who.guild_id, who.user_id, slot=END)
         try:
@@ -228,6 +239,24 @@ class VideoRequests:
                 self.services.metrics.refused.labels("ImageError").inc()
                 await reply.refuse(str(exc))
                 return False
+
+    async def _normalised(self, job: VideoJob, plan: Plan, reply: Reply) -> VideoJob | None:
+        """The job with its video decoded and re-encoded at the size and rate the model renders, only once the
+        user is allowed and the credits are held; a file that is not what its header said releases them."""
+        assert job.video is not None
+        async with self._checks:
+            try:
+                info = probe_video(job.video, self.video_limits)
+                size = (plan.width, plan.height)
+                video, _ = await asyncio.to_thread(
+                    normalise, job.video, info, self.video_limits, size, plan.fps, plan.frames
+                )
+                return dataclasses.replace(job, video=video)
+            except VideoError as exc:
+                await self.services.quotas.refund(job.job_id)
+                self.services.metrics.refused.labels("VideoError").inc()
+                await reply.refuse(str(exc))
+                return None
 
     async def precheck(self, who: Requester, options: Options) -> str | None:
         """Why a request is refused before any file is fetched for it (the server, the channel, a blocked user,
@@ -276,7 +305,10 @@ class VideoRequests:
         """The models this server may use for `kind`, and the default one among them."""
         s = self.services
         models = {name: spec for name, spec in s.models.items() if settings.allows_model(name)}
-        wanted = s.generation.default_text_model if kind is JobKind.TEXT_TO_VIDEO else s.generation.default_image_model
+        wanted = {
+            JobKind.TEXT_TO_VIDEO: s.generation.default_text_model,
+            JobKind.RESTYLE: s.generation.default_restyle_model,
+        }.get(kind, s.generation.default_image_model)
         if wanted not in models or not models[wanted].takes(kind):
             wanted = next((name for name, spec in models.items() if spec.takes(kind)), wanted)
         return models, wanted
@@ -288,7 +320,9 @@ class VideoRequests:
         draft: Draft,
         inputs: tuple[bytes | None, bytes | None, bytes | None],
         source: tuple[int, tuple[int, int] | None],
-    ) -> tuple[VideoJob, int]:
+    ) -> tuple[VideoJob, int, Plan | None]:
+        """The job as it will run, its price and its plan (None for Smooth); everything checked that needs no
+        pixels: who, where, the prompt, the model, the workers, the files' headers, the server's limits."""
         s = self.services
         image, end_image, video = inputs
         source_frames, size = source
@@ -314,13 +348,18 @@ class VideoRequests:
             video=video,
         )
         if kind is JobKind.SMOOTH:  # frame interpolation: no model run
-            return job, 1
+            return job, 1, None
         job = _within_server_limits(job, spec, settings)
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)
             size = (info.width, info.height)
         if end_image is not None:
             probe(end_image)
+        if kind is JobKind.RESTYLE:  # the container's header: codec, size, length; nothing decoded yet
+            if video is None:
+                raise Refused("there is no video to restyle")
+            clip: VideoInfo = probe_video(video, self.video_limits)
+            size, source_frames = (clip.width, clip.height), clip.frames_at(job.fps)
         try:
             job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:
@@ -328,7 +367,7 @@ class VideoRequests:
         refusal = unfit(spec, plan, [(worker.gpu_memory_gb, worker.memory_mode) for worker in serving], job.kind)
         if refusal is not None:  # refused before any credit is held
             raise Refused(refusal)
-        return job, cost
+        return job, cost, plan
 
 
 def price(

@@ -11,9 +11,19 @@ import discord
 
 from bot.errors import tell
 
-__all__ = ["Action", "ButtonHandler", "Buttons", "JobButton", "RemixModal", "remix_form"]
+__all__ = [
+    "Action",
+    "ButtonHandler",
+    "Buttons",
+    "JobButton",
+    "RemixModal",
+    "RestyleModal",
+    "remix_form",
+    "restyle_form",
+]
 
 _REMIX_FORM = re.compile(r"mb:remixmodal:(?P<job>[0-9a-f]{32})")
+_RESTYLE_FORM = re.compile(r"mb:restyle:(?P<channel>[0-9]{1,20}):(?P<message>[0-9]{1,20})")
 _TEMPLATE = r"mb:(?P<action>[a-z]+):(?P<job>[0-9a-f]{32})"
 
 
@@ -128,10 +138,40 @@ class RemixModal(discord.ui.Modal, title="Remix"):
         return None  # see the class docstring
 
 
-def remix_form(interaction: discord.Interaction) -> tuple[str, str] | None:
-    """(job id, prompt plus flags) when `interaction` submits a Remix form, else None."""
+class RestyleModal(discord.ui.Modal, title="Restyle video"):
+    """The form behind the "Restyle video" menu: what the video should become. Handled, like Remix, by the
+    Video cog's `on_interaction` listener; its custom id names the message with the video."""
+
+    def __init__(self, channel_id: int, message_id: int):
+        super().__init__(custom_id=f"mb:restyle:{channel_id}:{message_id}", timeout=None)
+        self.add_item(
+            discord.ui.TextInput(
+                label="Prompt (Pika flags work too)",
+                custom_id="prompt",
+                style=discord.TextStyle.paragraph,
+                required=True,
+                max_length=1000,
+                placeholder="a watercolor painting, soft light -seed 7",
+            )
+        )
+        self.add_item(
+            discord.ui.TextInput(
+                label="Strength, 0.1 to 1 (how much to redraw)",
+                custom_id="strength",
+                required=False,
+                max_length=8,
+                placeholder="0.7",
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        return None  # see the class docstring
+
+
+def _submitted(interaction: discord.Interaction, form: re.Pattern[str]) -> tuple[re.Match[str], dict[str, str]] | None:
+    """The form's custom-id match and its text values, when `interaction` submits a form of that kind."""
     data: Any = interaction.data or {}
-    match = _REMIX_FORM.fullmatch(str(data.get("custom_id", "")))
+    match = form.fullmatch(str(data.get("custom_id", "")))
     if interaction.type is not discord.InteractionType.modal_submit or match is None:
         return None
     values: dict[str, str] = {}
@@ -141,4 +181,22 @@ def remix_form(interaction: discord.Interaction) -> tuple[str, str] | None:
         pending += component.get("components", []) + ([component["component"]] if "component" in component else [])
         if component.get("type") == 4:
             values[str(component.get("custom_id"))] = str(component.get("value") or "")
+    return match, values
+
+
+def remix_form(interaction: discord.Interaction) -> tuple[str, str] | None:
+    """(job id, prompt plus flags) when `interaction` submits a Remix form, else None."""
+    submitted = _submitted(interaction, _REMIX_FORM)
+    if submitted is None:
+        return None
+    match, values = submitted
     return match["job"], f"{values.get('prompt', '')} {values.get('flags', '')}".strip()
+
+
+def restyle_form(interaction: discord.Interaction) -> tuple[int, int, str, str] | None:
+    """(channel id, message id, prompt, strength as typed) when `interaction` submits a Restyle form."""
+    submitted = _submitted(interaction, _RESTYLE_FORM)
+    if submitted is None:
+        return None
+    match, values = submitted
+    return int(match["channel"]), int(match["message"]), values.get("prompt", ""), values.get("strength", "").strip()

@@ -1,0 +1,129 @@
+"""Users' videos: the header checks that need no pixels, the re-encode for the worker, and a corpus of bad files."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from generation.encode import decode_frames
+from generation.video_input import VideoError, VideoLimits, normalise, poster, probe
+
+LIMITS = VideoLimits(max_seconds=5.0)
+
+
+def mp4(
+    folder: Path, frames: int = 60, fps: int = 30, size: tuple[int, int] = (160, 96), codec: str = "libx264"
+) -> bytes:
+    """A clip whose frame i is grey level 4 i with a bright column at x = 2 i (so order and motion show)."""
+    width, height = size
+    path = folder / f"clip-{frames}-{fps}-{width}x{height}-{codec}.mp4"
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream(codec, rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            picture = np.full((height, width, 3), (4 * i) % 256, np.uint8)
+            picture[:, (2 * i) % width] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def gif(frames: int, size: tuple[int, int] = (32, 32), delay_ms: int = 100) -> bytes:
+    pictures = [Image.new("RGB", size, ((i * 25) % 256, 0, 0)) for i in range(frames)]
+    out = io.BytesIO()
+    pictures[0].save(out, "GIF", save_all=True, append_images=pictures[1:], duration=delay_ms, loop=0)
+    return out.getvalue()
+
+
+def test_the_header_says_codec_size_length_and_frames(tmp_path: Path) -> None:
+    info = probe(mp4(tmp_path), LIMITS)
+    assert (info.kind, info.codec, info.width, info.height, info.frames) == ("mp4", "h264", 160, 96, 60)
+    assert info.duration_s == pytest.approx(2.0, abs=0.05)
+    assert info.frames_at(24) == 48 and info.frames_at(8) == 16
+    clip = gif(10)
+    assert probe(clip, LIMITS).frames == 10 and probe(clip, LIMITS).duration_s == pytest.approx(1.0)
+
+
+def test_normalise_scales_crops_and_resamples_to_the_model(tmp_path: Path) -> None:
+    source = mp4(tmp_path)  # 60 frames at 30 fps, 160x96
+    info = probe(source, LIMITS)
+    clip, count = normalise(source, info, LIMITS, (64, 64), 24, 33)
+    frames, fps = decode_frames(clip)
+    assert count == 33 and frames.shape == (33, 64, 64, 3) and fps == 24
+    levels = np.median(frames[:, 10, :, 0], axis=1)  # grey 4 i of the source frame playing at k / 24 s
+    expected = np.array([4 * int(k * 30 / 24) for k in range(33)])
+    assert np.abs(levels - expected).max() <= 6, "each output frame is the one playing at its time"
+    # Another rate or size from the same file: other frames, the same motion.
+    slower, _ = normalise(source, info, LIMITS, (32, 32), 8, 100)
+    assert decode_frames(slower)[0].shape == (16, 32, 32, 3), "2 s at 8 fps"
+    assert poster(clip) is not None and poster(b"not a video") is None
+
+
+def test_webm_and_gif_are_read_too(tmp_path: Path) -> None:
+    webm_path = tmp_path / "c.webm"
+    with av.open(str(webm_path), "w", format="webm") as out:
+        stream = out.add_stream("libvpx-vp9", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    for data, codec in ((webm_path.read_bytes(), "vp9"), (gif(10), "gif")):
+        info = probe(data, LIMITS)
+        assert info.codec == codec
+        clip, count = normalise(data, info, LIMITS, (32, 32), 10, 10)
+        assert count == 10 and decode_frames(clip)[0].shape == (10, 32, 32, 3)
+
+
+def _huge_gif() -> bytes:
+    data = bytearray(gif(2))
+    data[6:10] = (65535).to_bytes(2, "little") * 2  # the logical screen: 65535 x 65535
+    return bytes(data)
+
+
+BAD = {
+    "not a video": (lambda folder: b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "not a video"),
+    "an HLS playlist pointing elsewhere": (
+        lambda folder: b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nhttp://169.254.169.254/seg.ts\n#EXT-X-ENDLIST\n",
+        "not a video",
+    ),
+    "an ffconcat list of other files": (
+        lambda folder: b"ffconcat version 1.0\nfile 'file:///etc/passwd'\nfile 'http://example.com/a.mp4'\n",
+        "not a video",
+    ),
+    "an MP4 cut before its index": (lambda folder: mp4(folder)[:200], "damaged"),
+    "an MP4 cut in its data": (lambda folder: mp4(folder)[: len(mp4(folder)) // 3], "damaged"),
+    "a huge declared size": (lambda folder: _huge_gif(), "largest I take"),
+    "a long stream of tiny frames": (lambda folder: gif(3000, size=(1, 1), delay_ms=0), "longest I take"),
+    "thousands of frames in five seconds": (lambda folder: mp4(folder, frames=600, fps=150, size=(16, 16)), "frames"),
+    "too long": (lambda folder: mp4(folder, frames=200, fps=30), "longest I take"),
+    "too large": (lambda folder: mp4(folder, frames=2, fps=30, size=(4352, 64)), "largest I take"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_files_get_a_clear_refusal(name: str, tmp_path: Path) -> None:
+    make, says = BAD[name]
+    data = make(tmp_path)
+    with pytest.raises(VideoError, match=says):
+        info = probe(data, LIMITS)
+        normalise(data, info, LIMITS, (64, 64), 24, 100)
+
+
+def test_a_header_that_lies_about_the_frames_is_caught_while_decoding(tmp_path: Path) -> None:
+    """The frame count is checked against what is decoded, not only against what the header declares."""
+    data = mp4(tmp_path, frames=120, fps=60, size=(16, 16))
+    info = probe(data, LIMITS)
+    lying = type(info)(info.kind, info.codec, info.width, info.height, info.duration_s, 10)
+    with pytest.raises(VideoError, match="frames"):
+        normalise(data, lying, VideoLimits(max_seconds=1.0, max_fps=30), (16, 16), 24, 100)
