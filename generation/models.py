@@ -150,6 +150,10 @@ class ModelSpec:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
         return self.reads_prompt or Input.TEXT in self.inputs or kind in (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE)
 
+    def default_frames(self, kind: JobKind) -> int:
+        """Frames a job of `kind` asks for when it names none: a restyle, as much of the video as fits."""
+        return self.max_frames if kind is JobKind.RESTYLE else self.frames
+
     def frame_count(self, frames: int) -> int:
         """`frames` rounded to the nearest count this model renders (frame_step * k + 1)."""
         if self.frame_step == 1:

@@ -84,7 +84,7 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
         raise PlanError(f"`{spec.name}` cannot {what.get(job.kind, f'make {job.kind.value} clips')}")
     if job.kind is JobKind.UPSCALE:
         return _upscale(job, spec, input_size, source_frames)
-    frames = job.frames or (spec.max_frames if job.kind is JobKind.RESTYLE else spec.frames)
+    frames = job.frames or spec.default_frames(job.kind)
     steps = job.steps or spec.steps
     if not 2 <= frames <= spec.max_frames:
         raise PlanError(f"`-frames` must be 2–{spec.max_frames} on {spec.name}, got {frames}")

@@ -18,10 +18,13 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import av
-import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:  # PyAV and numpy load on the first video, not when the bot starts
+    import av
+    import numpy as np
 
 __all__ = ["CODECS", "VideoError", "VideoInfo", "VideoLimits", "normalise", "poster", "probe"]
 
@@ -106,6 +109,8 @@ def _skip_sub_blocks(data: bytes, at: int) -> int:
 
 
 def _open(data: bytes, kind: str) -> av.container.InputContainer:
+    import av
+
     try:
         opened = av.open(io.BytesIO(data), format=_DEMUXERS[kind], options=_OPTIONS.get(kind, {}))
     except (av.FFmpegError, ValueError, OSError):
@@ -116,6 +121,8 @@ def _open(data: bytes, kind: str) -> av.container.InputContainer:
 
 def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
     """What the file says it is, checked against `limits`; VideoError (a message for the user) if refused."""
+    import av
+
     kind = _sniff(data)
     if kind is None:
         raise VideoError("that file is not a video I can read: upload an MP4, WebM, MOV or GIF")
@@ -162,6 +169,8 @@ def normalise(
 ) -> tuple[bytes, int]:
     """The first `frames` frames at `fps`, each scaled and centre-cropped to `size`, as an H.264 MP4; and how
     many frames it holds. VideoError when decoding shows the file is not what its header said."""
+    import av
+
     width, height = size
     out, written = io.BytesIO(), 0
     with av.open(out, "w", format="mp4") as target:
@@ -206,6 +215,8 @@ def _resampled(data: bytes, info: VideoInfo, limits: VideoLimits, fps: int, fram
 
 
 def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
+    import av
+
     try:
         with _open(data, info.kind) as container:
             stream = container.streams.video[0]
@@ -217,6 +228,8 @@ def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
 
 def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     """The frame scaled (by FFmpeg, from its own pixel format) to cover width x height, centre-cropped."""
+    import numpy as np
+
     scale = max(width / frame.width, height / frame.height)
     covered_w, covered_h = max(width, round(frame.width * scale)), max(height, round(frame.height * scale))
     rgb = frame.reformat(width=covered_w, height=covered_h, format="rgb24").to_ndarray()
@@ -226,6 +239,8 @@ def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
 
 def poster(data: bytes) -> Image.Image | None:
     """The first frame of a video we encoded (`normalise`), or None if it is not one."""
+    import av
+
     if _sniff(data) != "mp4":
         return None
     try:

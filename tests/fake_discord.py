@@ -145,6 +145,7 @@ class FakeDiscord:
         self.nonces: dict[str, int] = {}
         self.rejected: list[tuple[str, str, list[str]]] = []  # payloads refused for breaking Discord's limits
         self.fetched: list[str] = []  # the CDN files the bot downloaded
+        self.user_messages: dict[int, dict[str, Any]] = {}  # users' messages (user_message), by id
         self.roles: dict[int, str] = {}  # the server's roles besides @everyone: id -> name
         self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
         self.ws: web.WebSocketResponse | None = None
@@ -458,6 +459,7 @@ class FakeDiscord:
                 "flags": 0,
             },
         }
+        self.user_messages[int(data["id"])] = data  # what GET /channels/…/messages/… answers for it
         if reply_to is not None:
             data["message_reference"] = {
                 "message_id": reply_to["id"],
@@ -695,7 +697,9 @@ class FakeDiscord:
         return 404, {"message": f"fake Discord has no {method} {path}", "code": 0}
 
     def _existing(self, method: str, message_id: int | None, payload: Any, files: dict[str, bytes]) -> tuple[int, Any]:
-        """GET, PATCH or DELETE a message the bot sent (through a webhook or the channel)."""
+        """GET, PATCH or DELETE a message the bot sent (through a webhook or the channel); GET a user's."""
+        if method == "GET" and message_id in self.user_messages:
+            return 200, self.user_messages[message_id]
         if message_id not in self.messages:
             return 404, {"message": "Unknown Message", "code": 10008}
         if method == "PATCH":

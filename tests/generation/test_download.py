@@ -67,3 +67,43 @@ def test_download_command_skips_local_folders_and_fails_clearly_offline(tiny_mod
     )
     assert hub.returncode == 1 and "could not download stabilityai/stable-video-diffusion-img2vid-xt" in hub.stderr
     assert "Traceback" not in hub.stderr
+
+
+def test_wan_fetches_only_what_its_pipelines_load() -> None:
+    """Matched as the hub matches allow_patterns (fnmatch) against the files such a repository holds."""
+    import fnmatch
+
+    listing = [
+        "model_index.json",
+        "README.md",
+        "assets/logo.png",
+        "examples/i2v_input.JPG",
+        "Wan2.2_VAE.pth",  # the original checkpoints some Wan repositories keep at the top
+        "models_t5_umt5-xxl-enc-bf16.pth",
+        "scheduler/scheduler_config.json",
+        "text_encoder/config.json",
+        "text_encoder/model-00001-of-00002.safetensors",
+        "text_encoder/model.safetensors.index.json",
+        "tokenizer/spiece.model",
+        "tokenizer/tokenizer.json",
+        "tokenizer/tokenizer_config.json",
+        "transformer/config.json",
+        "transformer/diffusion_pytorch_model-00001-of-00003.safetensors",
+        "transformer/diffusion_pytorch_model.safetensors.index.json",
+        "transformer_2/config.json",
+        "transformer_2/diffusion_pytorch_model-00001-of-00003.safetensors",
+        "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors",
+    ]
+    fetched: dict[str, list[str]] = {}
+
+    def download(repo: str, allow_patterns: list[str] | None = None) -> None:
+        wanted = allow_patterns or ["*"]
+        fetched[repo] = [name for name in listing if any(fnmatch.fnmatch(name, p) for p in wanted)]
+
+    fetch_models([DEFAULT_MODELS["wan"], DEFAULT_MODELS["wan-i2v"]], download, report=lambda _: None)
+    assert set(fetched) == {"Wan-AI/Wan2.2-TI2V-5B-Diffusers", "Wan-AI/Wan2.2-I2V-A14B-Diffusers"}
+    for files in fetched.values():
+        assert "model_index.json" in files and "tokenizer/spiece.model" in files
+        assert "transformer_2/diffusion_pytorch_model-00001-of-00003.safetensors" in files, "both experts"
+        assert not [name for name in files if name.endswith((".pth", ".png", ".JPG", ".md"))], files

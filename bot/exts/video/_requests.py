@@ -379,6 +379,8 @@ def price(
     # The job says exactly what was priced: the worker renders this, whatever its defaults.
     if job.kind is not JobKind.UPSCALE:
         job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
+    if job.kind is JobKind.RESTYLE:
+        job = dataclasses.replace(job, strength=plan.strength)
     work = [
         job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
     ]
@@ -420,7 +422,7 @@ def _needs(options: Options, end_image: bytes | None) -> tuple[str, ...]:
 def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
     """The job under the server's frame and step limits: a default above a limit comes down to it; a value
     the user asked for is refused."""
-    frames, steps = job.frames or spec.frames, job.steps or spec.steps
+    frames, steps = job.frames or spec.default_frames(job.kind), job.steps or spec.steps
     if settings.max_frames is not None and frames > settings.max_frames:
         if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
             raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")

@@ -1,0 +1,124 @@
+"""/restyle and the "Restyle video" menu through the real bot and worker over the fake Discord: a user's video
+redrawn by tiny Wan, bad videos refused at no cost, Reroll and Remix on a restyled clip."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from generation.encode import decode_frames
+from tests.bot.conftest import BotProcess
+from tests.bot.test_buttons import button
+from tests.bot.test_video import credits_used, delivered, refusal
+from tests.fake_discord import FakeDiscord, Message
+
+
+def video(folder: Path, seed: int, frames: int = 30, fps: int = 30) -> bytes:
+    """A user's MP4: noise drifting right, 1 s at 30 fps, 160x96."""
+    base = np.random.default_rng(seed).integers(0, 256, (96, 200, 3), dtype=np.uint8)
+    path = folder / f"user-{seed}-{frames}.mp4"
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for shift in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(base, shift, 1)[:, :160]), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def frames(message: Message) -> np.ndarray:
+    return decode_frames(next(iter(message.files.values())))[0].astype(np.int16)
+
+
+async def restyle(fake: FakeDiscord, user: int, clip: bytes, prompt: str = "a watercolor painting -seed 3") -> str:
+    upload = fake.upload("clip.mp4", clip, content_type="video/mp4")
+    return await fake.slash("restyle", {"prompt": prompt}, attachments={"video": upload}, user_id=user)
+
+
+async def test_restyle_redraws_the_users_video(fake: FakeDiscord, service: BotProcess, tmp_path: Path) -> None:
+    first = await delivered(fake, await restyle(fake, 8001, video(tmp_path, 1)))
+    assert "-model wan" in first.content and "-strength 0.7" in first.content and "restyled" in first.content
+    assert frames(first).shape == (17, 64, 96, 3), "1 s of video at 24 fps, as many frames as the model takes"
+    other = await delivered(fake, await restyle(fake, 8001, video(tmp_path, 2)))
+    assert np.abs(frames(first) - frames(other)).mean() > 2, "another video: another clip"
+    gentle = await delivered(
+        fake, await restyle(fake, 8001, video(tmp_path, 1), "a watercolor painting -seed 3 -strength 0.2")
+    )
+    assert "-strength 0.2" in gentle.content
+    assert await credits_used(service, 8001) > 0
+
+
+async def test_the_light_restyle_on_animatediff(fake: FakeDiscord, service: BotProcess, tmp_path: Path) -> None:
+    clip = await delivered(fake, await restyle(fake, 8011, video(tmp_path, 1), "a pencil sketch -model animatediff"))
+    assert "-model animatediff" in clip.content and len(frames(clip)) == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("playlist", "not a video"),
+        ("truncated", "damaged"),
+        ("long", "longest I take"),
+    ],
+)
+async def test_a_bad_video_is_refused_and_costs_nothing(
+    fake: FakeDiscord, service: BotProcess, tmp_path: Path, name: str, says: str
+) -> None:
+    user = 8100 + len(name)
+    data = {
+        "playlist": b"#EXTM3U\n#EXTINF:2,\nhttp://169.254.169.254/latest/meta-data\n#EXT-X-ENDLIST\n",
+        "truncated": video(tmp_path, 3)[:2500],
+        "long": video(tmp_path, 4, frames=200),
+    }[name]
+    token = await restyle(fake, user, data)
+    assert says in await refusal(fake, token)
+    assert await credits_used(service, user) == 0
+
+
+async def test_restyle_refuses_a_model_that_cannot(fake: FakeDiscord, service: BotProcess, tmp_path: Path) -> None:
+    token = await restyle(fake, 8201, video(tmp_path, 1), "a painting -model svd-xt")
+    text = await refusal(fake, token)
+    assert "restyling videos" in text and "wan" in text
+
+
+async def test_the_menu_asks_for_a_prompt_and_restyles_the_messages_video(
+    fake: FakeDiscord, service: BotProcess, tmp_path: Path
+) -> None:
+    upload = fake.upload("holiday.mp4", video(tmp_path, 5), content_type="video/mp4")
+    target = fake.user_message("look at this", user_id=8301, attachments=[upload])
+    token = await fake.context_menu("Restyle video", target, user_id=8302)
+    form = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the form")
+    assert form[0]["type"] == 9, "a modal"
+    custom_id = form[0]["data"]["custom_id"]
+    submitted = await fake.submit_modal(
+        custom_id, {"prompt": "an oil painting -seed 9", "strength": "0.5"}, user_id=8302
+    )
+    clip = await delivered(fake, submitted)
+    assert "an oil painting" in clip.content and "-strength 0.5" in clip.content
+    no_video = fake.user_message("just text", user_id=8301)
+    token = await fake.context_menu("Restyle video", no_video, user_id=8302)
+    answer = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the answer")
+    assert "no video" in answer[0]["data"]["content"]
+
+
+async def test_reroll_and_remix_a_restyled_clip(fake: FakeDiscord, service: BotProcess, tmp_path: Path) -> None:
+    first = await delivered(fake, await restyle(fake, 8401, video(tmp_path, 6)))
+    rerolled = await delivered(fake, await fake.click(first, button(first, "reroll"), user_id=8401))
+    assert "restyled" in rerolled.content and re.search(r"-seed (\d+)", rerolled.content)[1] != "3"  # type: ignore[index]
+    assert frames(rerolled).shape == frames(first).shape
+    token = await fake.click(first, button(first, "remix"), user_id=8401)
+    modal = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the modal")
+    values = {c["custom_id"]: c.get("value") for row in modal[0]["data"]["components"] for c in row["components"]}
+    remixed = await delivered(
+        fake, await fake.submit_modal(modal[0]["data"]["custom_id"], values | {"prompt": "a neon city"})
+    )
+    assert "a neon city" in remixed.content and "restyled" in remixed.content
+    assert np.abs(frames(remixed) - frames(first)).mean() > 1, "the same video, another prompt"
