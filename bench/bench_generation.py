@@ -5,7 +5,8 @@ Random weights with the real architectures (no download):
     python bench/bench_generation.py                 # real sizes on a GPU: SVD-XT 1024x576x25, 25 steps;
                                                      # AnimateDiff 512x512x16, 25 steps; LTX-Video (the
                                                      # 2B architecture, T5-XXL) 768x512x121, the distilled
-                                                     # 8-step schedule
+                                                     # 8-step schedule; `--models wan`: Wan 2.2
+                                                     # TI2V-5B (UMT5-XXL) 1280x704x121, 50 steps
     python bench/bench_generation.py --size tiny     # reduced size, runs on a CPU in about a minute
 
 "plain" is the documented diffusers call with its defaults (the whole pipeline on the device, all
@@ -32,23 +33,30 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.encode import encode
-from generation.jobs import OutputFormat
+from generation.jobs import JobKind, OutputFormat
 from generation.models import DEFAULT_MODELS
 from generation.pipelines import Request
 from generation.pipelines.animatediff import AnimateDiffRunner
 from generation.pipelines.ltx import LTXRunner
 from generation.pipelines.svd import SVDRunner
 from generation.progress import Reporter
-from generation.random_weights import build_animatediff, build_ltx, build_svd
+from generation.pipelines.wan import WanRunner
+from generation.random_weights import build_animatediff, build_ltx, build_svd, build_wan
 from generation.runtime import Runtime
 from generation.settings import MemoryMode
 
 SIZES = {  # (width, height, frames, steps)
-    "real": {"svd-xt": (1024, 576, 25, 25), "animatediff": (512, 512, 16, 25), "ltx": (768, 512, 121, 8)},
-    "tiny": {"svd-xt": (64, 64, 4, 2), "animatediff": (64, 64, 4, 2), "ltx": (64, 64, 17, 8)},
+    "real": {
+        "svd-xt": (1024, 576, 25, 25),
+        "animatediff": (512, 512, 16, 25),
+        "ltx": (768, 512, 121, 8),
+        "wan": (1280, 704, 121, 50),
+    },
+    "tiny": {"svd-xt": (64, 64, 4, 2), "animatediff": (64, 64, 4, 2), "ltx": (64, 64, 17, 8), "wan": (64, 64, 9, 2)},
 }
-BUILD = {"svd-xt": build_svd, "animatediff": build_animatediff, "ltx": build_ltx}
-RUNNER: dict[str, Any] = {"svd-xt": SVDRunner, "animatediff": AnimateDiffRunner, "ltx": LTXRunner}
+BUILD = {"svd-xt": build_svd, "animatediff": build_animatediff, "ltx": build_ltx, "wan": build_wan}
+RUNNER: dict[str, Any] = {"svd-xt": SVDRunner, "animatediff": AnimateDiffRunner, "ltx": LTXRunner, "wan": WanRunner}
+TEXT = ("animatediff", "wan")  # rendered from the prompt alone
 
 
 def _sync(device: torch.device) -> None:
@@ -91,6 +99,8 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
     if model == "ltx":  # the distilled checkpoint's own schedule, no guidance, the picture as frame 0
         del plain_kwargs["num_inference_steps"]
         plain_kwargs |= {"image": image, "timesteps": list(spec.timesteps), "guidance_scale": 1.0}
+    if model == "wan":  # the model card's call: guidance 5, its recommended negative prompt
+        plain_kwargs |= {"guidance_scale": spec.guidance.default, "negative_prompt": spec.default_negative}
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     seconds, peak = _measure(device, lambda: pipe(**plain_kwargs), repeat)
@@ -106,7 +116,9 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
         guidance=spec.guidance.default,
         motion=1,
         prompt="a red fox in the snow",
-        image=image if model != "animatediff" else None,
+        negative_prompt=spec.default_negative,
+        image=image if model not in TEXT else None,
+        kind=JobKind.TEXT_TO_VIDEO if model in TEXT else JobKind.IMAGE_TO_VIDEO,
     )
     for mode in (MemoryMode.FULL, MemoryMode.BALANCED, MemoryMode.LOW):  # LOW last: offload hooks stay on
         runtime = Runtime(device, dtype, mode)

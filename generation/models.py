@@ -107,6 +107,7 @@ class ModelSpec:
     upscales: bool = False  # Upscale (x2) runs on this model, for its own clips and other models'
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
+    control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     fps: int = 24  # the frame rate its clips play at when the job gives none
     strength: float = 0.7  # restyle: the part of the video redrawn when the job gives no strength
     size_multiple: int = 64  # latent downsampling x UNet depth
@@ -414,6 +415,31 @@ DEFAULT_MODELS |= {
         activation_share=0.12,
         cost_factor=6.0,
         **_WAN,  # type: ignore[arg-type]
+    ),
+    # Wan 2.1 VACE 1.3B: text to video, and a control video (here the video in grey: its shapes and light)
+    # steering a new clip. Small: the 1.3B transformer 2.6 GB, the UMT5 encoder kept off the GPU (8).
+    "wan-vace": ModelSpec(
+        name="wan-vace",
+        inputs=(Input.TEXT,),
+        description="Wan 2.1 VACE 1.3B: restyles by a control video, small cards",
+        weights="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+        width=832,
+        height=480,
+        size_multiple=16,
+        frames=81,
+        max_frames=81,
+        fps=16,
+        steps=30,
+        max_steps=50,
+        guidance=Guidance(low=3.0, default=5.0, high=8.0),
+        restyles=True,
+        control=True,
+        memory_gb=8.0,
+        memory_gb_full=19.0,
+        memory_gb_low=6.0,
+        activation_share=0.5,
+        cost_factor=0.8,
+        **(_WAN | {"extends": False, "licence": "apache-2.0 (Wan 2.1 VACE)"}),  # type: ignore[arg-type]
     ),
 }
 

@@ -62,7 +62,8 @@ class Plan:
 
     def passes(self, spec: ModelSpec, kind: JobKind) -> list[Pass]:
         """The model runs this plan makes: the segments, then the refine pass of an upscale."""
-        runs = [Pass(self.width, self.height, self.frames, self.redrawn_steps)] * self.segments
+        steps = self.steps if spec.control else self.redrawn_steps  # a control video steers every step
+        runs = [Pass(self.width, self.height, self.frames, steps)] * self.segments
         if kind is JobKind.UPSCALE:
             runs = []
         if self.upscale:

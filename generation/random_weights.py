@@ -33,6 +33,8 @@ from diffusers import (
     WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
+    WanVACEPipeline,
+    WanVACETransformer3DModel,
 )
 from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
 from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
@@ -71,6 +73,7 @@ __all__ = [
     "build_svd",
     "build_wan",
     "build_wan_i2v",
+    "build_wan_vace",
     "write_models",
 ]
 
@@ -441,6 +444,35 @@ def build_wan(size: Size = "tiny", seed: int = 0) -> WanPipeline:
     return WanPipeline(transformer=_wan_transformer(size, 48, 48), expand_timesteps=True, **parts)
 
 
+def build_wan_vace(size: Size = "tiny", seed: int = 0) -> WanVACEPipeline:
+    """Wan 2.1 VACE's shape (control layers beside the main blocks, 16-channel 8x VAE) with random weights."""
+    torch.manual_seed(seed)
+    parts = _wan_parts(size, 16, 16)
+    if size == "real":  # Wan 2.1 VACE 1.3B
+        shape: dict[str, Any] = {"num_attention_heads": 12, "attention_head_dim": 128, "text_dim": 4096}
+        shape |= {"ffn_dim": 8960, "num_layers": 30, "vace_layers": list(range(0, 30, 2)), "rope_max_seq_len": 1024}
+    else:
+        shape = {"num_attention_heads": 2, "attention_head_dim": 12, "text_dim": 32, "ffn_dim": 32, "num_layers": 2}
+        shape |= {"vace_layers": [0, 1], "rope_max_seq_len": 32}
+    transformer = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2),
+        in_channels=16,
+        out_channels=16,
+        freq_dim=256,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        vace_in_channels=96,  # the control video's latents twice (kept, redrawn) and the 8x8 mask patches
+        **shape,
+    )
+    if size == "tiny":
+        with torch.no_grad():  # the prompt and the control video move the frames by tens of levels
+            for block in transformer.blocks:
+                block.attn2.to_out[0].weight.mul_(8.0)
+            transformer.proj_out.weight.mul_(4.0)
+            transformer.vace_patch_embedding.weight.mul_(8.0)
+    return WanVACEPipeline(transformer=transformer, **parts)
+
+
 def build_wan_i2v(size: Size = "tiny", seed: int = 0) -> WanImageToVideoPipeline:
     """Wan 2.2 I2V-A14B's shape (two experts split at a noise boundary, 16-channel 8x VAE), random weights."""
     torch.manual_seed(seed)
@@ -551,6 +583,8 @@ def _ltx(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
 
 
 def _wan(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
+    if spec.control:
+        return {"weights": out.once("wan-vace", lambda f: build_wan_vace(out.size, out.seed).save_pretrained(f))}
     if Input.TEXT in spec.inputs:
         return {"weights": out.once("wan", lambda folder: build_wan(out.size, out.seed).save_pretrained(folder))}
     return {"weights": out.once("wan-i2v", lambda folder: build_wan_i2v(out.size, out.seed).save_pretrained(folder))}

@@ -1,13 +1,17 @@
 """Wan 2.x: text, an image (or a first and a last frame) or a video in, a clip that follows the prompt out.
 
 One loaded pipeline serves every kind of job: the row's weights load as `WanPipeline` (a text-and-image
-model, Wan 2.2 TI2V-5B) or as `WanImageToVideoPipeline` (an image model, Wan 2.2 I2V-A14B), and the other
-pipelines are built around the same modules, so nothing loads twice:
+model, Wan 2.2 TI2V-5B), as `WanImageToVideoPipeline` (an image model, Wan 2.2 I2V-A14B) or as
+`WanVACEPipeline` (a control row, Wan 2.1 VACE), and the other pipelines are built around the same modules,
+so nothing loads twice:
 
-- text -> video: `WanPipeline`;
+- text -> video: `WanPipeline` (VACE: its own pipeline without a control video);
 - image -> video, Extend (the clip's last frame), and a first and last frame (`/morph`, `end`; the I2V
   models: TI2V-5B's timestep expansion ignores a last frame): `WanImageToVideoPipeline`;
-- `/restyle`: `WanVideoToVideoPipeline` on the video's frames with `strength` (a text-to-video model).
+- `/restyle`: `WanVideoToVideoPipeline` on the video's frames, `strength` the part redrawn (a text-to-video
+  model); on VACE, the video in grey as the control video (its shapes and light; the colours and the style
+  come from the prompt, as in VACE's colourisation task), `strength` lowering how closely it is followed
+  (conditioning scale 1.5 - strength: 0.8 at the default 0.7).
 
 Wan has no motion control; `motion` adds words to the prompt, which it follows (level 1 adds none):
 
@@ -29,9 +33,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from diffusers import WanImageToVideoPipeline, WanPipeline, WanVideoToVideoPipeline
+from diffusers import WanImageToVideoPipeline, WanPipeline, WanVACEPipeline, WanVideoToVideoPipeline
 from diffusers.video_processor import VideoProcessor
-from PIL import Image
+from PIL import Image, ImageOps
 
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
@@ -57,7 +61,13 @@ class WanRunner:
     def __init__(self, spec: ModelSpec, runtime: Runtime, pipe: Any = None):
         self.spec, self.runtime = spec, runtime
         if pipe is None:
-            kind = WanPipeline if Input.TEXT in spec.inputs else WanImageToVideoPipeline
+            kind = (
+                WanVACEPipeline
+                if spec.control
+                else WanPipeline
+                if Input.TEXT in spec.inputs
+                else WanImageToVideoPipeline
+            )
             with component(spec.name, "pipeline weights", spec.weights, "weights"):
                 pipe = kind.from_pretrained(
                     spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
@@ -65,24 +75,25 @@ class WanRunner:
         self.pipe = runtime.place(pipe, cpu_modules=("text_encoder",))
         parts = self.pipe.components
         experts = {"transformer_2": parts.get("transformer_2")}
-        config = {"boundary_ratio": pipe.config.boundary_ratio, "expand_timesteps": pipe.config.expand_timesteps}
-        self.text_to_video = pipe if isinstance(pipe, WanPipeline) else None
-        self.image_to_video = (
-            pipe
-            if isinstance(pipe, WanImageToVideoPipeline)
-            else WanImageToVideoPipeline(
+        self.control = isinstance(pipe, WanVACEPipeline)
+        self.text_to_video = pipe if isinstance(pipe, WanPipeline | WanVACEPipeline) else None
+        self.image_to_video: WanImageToVideoPipeline | None = None
+        if isinstance(pipe, WanImageToVideoPipeline):
+            self.image_to_video = pipe
+        elif not self.control:  # a VACE transformer takes control latents, not an image's
+            config = {name: pipe.config.get(name) for name in ("boundary_ratio", "expand_timesteps")}
+            self.image_to_video = WanImageToVideoPipeline(
                 **{name: parts[name] for name in _SHARED}, **experts, image_encoder=None, image_processor=None, **config
             )
-        )
+            self.image_to_video.set_progress_bar_config(disable=True)
         self._video_to_video: WanVideoToVideoPipeline | None = None
         self.prompts = PromptCache(runtime)
-        self.image_to_video.set_progress_bar_config(disable=True)
 
     def video_to_video(self) -> WanVideoToVideoPipeline:
         """The restyle pipeline on the same modules (a text-to-video model only: an I2V transformer wants an
         image's latents beside the noise)."""
         if self._video_to_video is None:
-            if self.text_to_video is None or self.pipe.components.get("transformer_2") is not None:
+            if not isinstance(self.text_to_video, WanPipeline) or self.pipe.components.get("transformer_2"):
                 raise ValueError(f"{self.spec.name} cannot restyle videos")
             pipe = WanVideoToVideoPipeline(**{name: self.pipe.components[name] for name in _SHARED})
             # It takes its spatial scale from the temporal downsampling list: 8x, wrong for the 16x VAE of
@@ -97,7 +108,7 @@ class WanRunner:
         multiple = self.spec.size_multiple
         if request.width % multiple or request.height % multiple:
             raise ValueError(f"width and height must be multiples of {multiple}, got {request.width}x{request.height}")
-        step = self.image_to_video.vae_scale_factor_temporal
+        step = self.pipe.vae_scale_factor_temporal
         if (request.frames - 1) % step:
             raise ValueError(f"frames must be {step}k + 1, got {request.frames}")
         if request.motion not in MOTION_WORDS:
@@ -106,12 +117,14 @@ class WanRunner:
             raise ValueError("a restyle needs the video's frames")
         if request.image is None and request.video is None and (self.text_to_video is None or not request.prompt):
             raise ValueError(f"{self.spec.name} needs " + ("an image" if self.text_to_video is None else "a prompt"))
-        if request.end_image is not None and (request.image is None or self.image_to_video.config.expand_timesteps):
+        if request.image is not None and self.image_to_video is None:
+            raise ValueError(f"{self.spec.name} does not animate pictures")
+        if request.end_image is not None and (request.image is None or self.pipe.config.get("expand_timesteps")):
             raise ValueError(f"{self.spec.name} cannot end on a given picture")
 
     def _text(self, request: Request, prompt: str) -> dict[str, Any]:
         guided = request.guidance > 1.0
-        pipe = self.image_to_video
+        pipe = self.pipe
 
         def encode() -> tuple[Any, ...]:
             return pipe.encode_prompt(
@@ -144,12 +157,19 @@ class WanRunner:
             "output_type": "np",
             **self._text(request, prompt),
         }
-        if restyle:
+        if restyle and self.control:
+            assert request.video is not None
+            grey = [ImageOps.grayscale(Image.fromarray(frame)).convert("RGB") for frame in request.video]
+            shared["callback_on_step_end"] = reporter.step_callback(request.steps)  # every step runs
+            scale = 1.5 - request.strength
+            output = self.pipe(video=grey, conditioning_scale=scale, num_frames=len(grey), **shared)
+        elif restyle:
             assert request.video is not None
             pictures = [Image.fromarray(frame) for frame in request.video]
             strength, _ = request.redrawn
             output = self.video_to_video()(video=pictures, strength=strength, **shared)
         elif request.image is not None:
+            assert self.image_to_video is not None
             output = self.image_to_video(
                 image=request.image, last_image=request.end_image, num_frames=request.frames, **shared
             )

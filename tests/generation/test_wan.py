@@ -9,8 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from diffusers import AnimateDiffVideoToVideoPipeline, WanImageToVideoPipeline, WanPipeline, WanVideoToVideoPipeline
-from PIL import Image
+from diffusers import (
+    AnimateDiffVideoToVideoPipeline,
+    WanImageToVideoPipeline,
+    WanPipeline,
+    WanVACEPipeline,
+    WanVideoToVideoPipeline,
+)
+from PIL import Image, ImageOps
 
 from generation.encode import decode_frames, encode
 from generation.engine import Engine, JobRejected
@@ -18,6 +24,7 @@ from generation.images import fit, load_rgb
 from generation.jobs import JobKind, OutputFormat, VideoJob
 from generation.models import DEFAULT_MODELS
 from generation.pipelines.wan import MOTION_WORDS, WanRunner
+from generation.plan import resolve
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
 from generation.settings import GenerationSettings
@@ -30,7 +37,8 @@ RED, GREEN = png_bytes(96, 64, (200, 40, 40)), png_bytes(96, 64, (30, 190, 60))
 @pytest.fixture(scope="module")
 def engine(settings: GenerationSettings) -> Engine:
     registry = settings.registry()
-    return Engine({name: registry[name] for name in ("wan", "wan-i2v", "animatediff")}, Runtime.from_settings(settings))
+    models = {name: registry[name] for name in ("wan", "wan-i2v", "wan-vace", "animatediff")}
+    return Engine(models, Runtime.from_settings(settings))
 
 
 def job(**changes: Any) -> VideoJob:
@@ -116,6 +124,19 @@ def test_restyle_redraws_the_video_it_is_given(engine: Engine) -> None:
     assert np.abs(styled - gentle).mean() > 1, "the strength changes how much is redrawn"
 
 
+def test_restyle_by_a_control_video_on_vace(engine: Engine) -> None:
+    styled = frames_of(engine, restyle(model="wan-vace"))
+    assert styled.shape == (9, 64, 64, 3)
+    assert np.abs(styled - frames_of(engine, restyle(model="wan-vace", video=moving_clip(2)))).mean() > 2
+    assert np.abs(styled - frames_of(engine, restyle(model="wan-vace", strength=0.2))).mean() > 1, "the strength"
+    spec = engine.models["wan-vace"]
+    assert engine.models["wan"].memory("balanced") > spec.memory("balanced"), "the small-card restyle"
+    plan = resolve(restyle(model="wan-vace"), spec, (64, 64), 9)
+    assert plan.passes(spec, JobKind.RESTYLE)[0].steps == plan.steps == 4, "a control video steers every step"
+    text = frames_of(engine, job(model="wan-vace"))
+    assert text.shape == (9, 64, 64, 3), "VACE makes clips from text alone too"
+
+
 def test_restyle_on_animatediff(engine: Engine) -> None:
     light = job(kind=JobKind.RESTYLE, model="animatediff", video=moving_clip(1, 8), prompt="a watercolor painting")
     styled = frames_of(engine, dataclasses.replace(light, strength=0.8))
@@ -143,13 +164,14 @@ def test_a_reroll_does_not_encode_the_prompt_again(engine: Engine, monkeypatch: 
     runner = engine.runner("wan")
     assert isinstance(runner, WanRunner)
     encoded: list[str] = []
-    encode_prompt = runner.image_to_video.encode_prompt
+    encode_prompt = runner.pipe.encode_prompt
 
-    def spy(prompt: str, **kw: Any) -> Any:
-        encoded.append(prompt)
+    def spy(prompt: str | None, **kw: Any) -> Any:
+        if prompt is not None:  # None: the pipeline handed the cached embeddings back to itself
+            encoded.append(prompt)
         return encode_prompt(prompt, **kw)
 
-    monkeypatch.setattr(runner.image_to_video, "encode_prompt", spy)
+    monkeypatch.setattr(runner.pipe, "encode_prompt", spy)
     engine.render(job(prompt="a heron takes off", seed=1))
     engine.render(job(prompt="a heron takes off", seed=2))
     assert encoded == ["a heron takes off"]
@@ -209,6 +231,22 @@ def test_the_product_path_gives_the_frames_of_plain_diffusers(engine: Engine) ->
         **common,
     )
     assert np.array_equal(rendered, to_uint8(output.frames[0])), "video-to-video"
+    # VACE: the video in grey as its control video, conditioning scale 1.5 - strength.
+    vace = _plain(engine.models["wan-vace"].weights, WanVACEPipeline)
+    rendered = engine.runner("wan-vace").render(
+        engine.plan(restyle(model="wan-vace"), decode_frames(moving_clip(1))[0]), Reporter()
+    )
+    output = vace(
+        video=[ImageOps.grayscale(frame).convert("RGB") for frame in video],
+        prompt="a watercolor painting",
+        conditioning_scale=1.5 - 0.7,
+        num_frames=9,
+        num_inference_steps=4,
+        guidance_scale=engine.models["wan-vace"].guidance.default,
+        generator=torch.Generator().manual_seed(5),
+        **common,
+    )
+    assert np.array_equal(rendered, to_uint8(output.frames[0])), "VACE with a control video"
     # AnimateDiff's restyle, against its plain video-to-video pipeline on the loaded modules.
     light = job(kind=JobKind.RESTYLE, model="animatediff", video=moving_clip(1, 8), prompt="a watercolor painting")
     light = dataclasses.replace(light, strength=0.8)

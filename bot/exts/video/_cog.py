@@ -184,6 +184,7 @@ class Video(commands.Cog):
         prompt="What it should look like. Pika flags work here too (-seed 7 -strength 0.5)",
         strength="How much to redraw, 0.1 (keep most) to 1 (redraw all); default 0.7",
         model="Which model restyles it",
+        seed=DESCRIBE["seed"],
     )
     @app_commands.autocomplete(model=_restyle_models)
     async def restyle(
