@@ -39,8 +39,8 @@ from generation.pipelines import Request
 from generation.pipelines.animatediff import AnimateDiffRunner
 from generation.pipelines.ltx import LTXRunner
 from generation.pipelines.svd import SVDRunner
-from generation.progress import Reporter
 from generation.pipelines.wan import WanRunner
+from generation.progress import Reporter
 from generation.random_weights import build_animatediff, build_ltx, build_svd, build_wan
 from generation.runtime import Runtime
 from generation.settings import MemoryMode
