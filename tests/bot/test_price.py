@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.exts.video._requests import price
+from bot.exts.video._pricing import price
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
 from generation.models import DEFAULT_MODELS, Input

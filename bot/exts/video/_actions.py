@@ -9,9 +9,10 @@ from typing import Any
 import discord
 
 from bot.exts.video._interact import defer, download, requester
+from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
-from bot.exts.video._requests import VideoRequests, upscaler_for
+from bot.exts.video._requests import VideoRequests
 from bot.exts.video._views import Action, RemixModal
 from bot.records import request_of
 from bot.services import Services

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from bot.blocklist import Policy
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._modlog import ModLog
+from bot.exts.video._pricing import Refused, price, within_server_limits
 from bot.exts.video._render import status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
@@ -27,16 +28,16 @@ from generation.images import ImageError, check_whole, probe
 from generation.jobs import Content, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options, build_job
-from generation.plan import Plan, PlanError, resolve, unfit
+from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
 from storage.guilds import DM, GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.moderation import ModerationEvent
-from storage.quotas import BLOCKED, QuotaRefused, job_cost
+from storage.quotas import BLOCKED, QuotaRefused
 
-__all__ = ["Refused", "VideoRequests", "price", "upscaler_for"]
+__all__ = ["Refused", "VideoRequests"]
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
@@ -46,10 +47,6 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
 END = "end"  # the input slot of a job's last-frame picture, kept for Reroll and Remix
 _FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
-
-
-class Refused(ValueError):
-    """The request cannot be served; the message is for the user."""
 
 
 class VideoRequests:
@@ -349,7 +346,7 @@ class VideoRequests:
         )
         if kind is JobKind.SMOOTH:  # frame interpolation: no model run
             return job, 1, None
-        job = _within_server_limits(job, spec, settings)
+        job = within_server_limits(job, spec, settings)
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)
             size = (info.width, info.height)
@@ -370,23 +367,6 @@ class VideoRequests:
         return job, cost, plan
 
 
-def price(
-    job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0
-) -> tuple[VideoJob, int, Plan]:
-    """The job as it will render (`plan.resolve`, as the engine plans it) and its credits; PlanError if
-    the model cannot run it."""
-    plan = resolve(job, spec, input_size, source_frames)
-    # The job says exactly what was priced: the worker renders this, whatever its defaults.
-    if job.kind is not JobKind.UPSCALE:
-        job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
-    if job.kind is JobKind.RESTYLE:
-        job = dataclasses.replace(job, strength=plan.strength)
-    work = [
-        job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
-    ]
-    return job, sum(work) + (1 if job.smooth else 0), plan
-
-
 def _admit(who: Requester, settings: GuildSettings) -> None:
     """Refused where this server (or DMs) takes no video requests, or not in this channel."""
     if not settings.enabled:
@@ -400,15 +380,6 @@ def _admit(who: Requester, settings: GuildSettings) -> None:
         raise Refused(f"I can't make videos in this channel; try {channels}")
 
 
-def upscaler_for(services: Services, model: str) -> str | None:
-    """The model that upscales clips of `model`: itself where it can, else the configured upscale model."""
-    for name in (model, services.generation.upscale_model):
-        spec = services.models.get(name)
-        if spec is not None and spec.upscales:
-            return name
-    return None
-
-
 def _needs(options: Options, end_image: bytes | None) -> tuple[str, ...]:
     """The registry capabilities a request needs beyond making a clip."""
     wanted = {
@@ -417,25 +388,3 @@ def _needs(options: Options, end_image: bytes | None) -> tuple[str, ...]:
         "upscales": bool(options.upscale),
     }
     return tuple(name for name, asked in wanted.items() if asked)
-
-
-def _within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
-    """The job under the server's frame and step limits: a default above a limit comes down to it; a value
-    the user asked for is refused."""
-    frames, steps = job.frames or spec.default_frames(job.kind), job.steps or spec.steps
-    if settings.max_frames is not None and frames > settings.max_frames:
-        if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
-            raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
-        frames = settings.max_frames
-    if settings.max_frames is not None and spec.frame_count(frames) > settings.max_frames:
-        # LTX renders 8k + 1 frames: the largest such count within the limit.
-        frames = spec.frames_within(settings.max_frames)
-        if frames < spec.frame_step + 1:
-            raise Refused(
-                f"{spec.name} makes at least {spec.frame_step + 1} frames; this server allows {settings.max_frames}"
-            )
-    if settings.max_steps is not None and steps > settings.max_steps:
-        if job.steps is not None:
-            raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
-        steps = settings.max_steps
-    return dataclasses.replace(job, frames=frames, steps=steps)

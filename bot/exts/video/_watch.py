@@ -20,8 +20,8 @@ import discord
 from redis.exceptions import RedisError
 
 from bot.exts.video._modlog import ModLog
+from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
-from bot.exts.video._requests import upscaler_for
 from bot.exts.video._views import Buttons
 from bot.limits import clip
 from bot.records import request_of

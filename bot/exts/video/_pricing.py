@@ -1,0 +1,66 @@
+"""What a job costs and the server limits it runs under (no Discord here): the rules VideoRequests applies."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.services import Services
+from generation.jobs import JobKind, VideoJob
+from generation.models import ModelSpec
+from generation.plan import Plan, resolve
+from storage.guilds import GuildSettings
+from storage.quotas import job_cost
+
+__all__ = ["Refused", "price", "upscaler_for", "within_server_limits"]
+
+
+class Refused(ValueError):
+    """The request cannot be served; the message is for the user."""
+
+
+def price(
+    job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0
+) -> tuple[VideoJob, int, Plan]:
+    """The job as it will render (`plan.resolve`, as the engine plans it) and its credits; PlanError if
+    the model cannot run it."""
+    plan = resolve(job, spec, input_size, source_frames)
+    # The job says exactly what was priced: the worker renders this, whatever its defaults.
+    if job.kind is not JobKind.UPSCALE:
+        job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
+    if job.kind is JobKind.RESTYLE:
+        job = dataclasses.replace(job, strength=plan.strength)
+    work = [
+        job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
+    ]
+    return job, sum(work) + (1 if job.smooth else 0), plan
+
+
+def upscaler_for(services: Services, model: str) -> str | None:
+    """The model that upscales clips of `model`: itself where it can, else the configured upscale model."""
+    for name in (model, services.generation.upscale_model):
+        spec = services.models.get(name)
+        if spec is not None and spec.upscales:
+            return name
+    return None
+
+
+def within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
+    """The job under the server's frame and step limits: a default above a limit comes down to it; a value
+    the user asked for is refused."""
+    frames, steps = job.frames or spec.default_frames(job.kind), job.steps or spec.steps
+    if settings.max_frames is not None and frames > settings.max_frames:
+        if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
+            raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
+        frames = settings.max_frames
+    if settings.max_frames is not None and spec.frame_count(frames) > settings.max_frames:
+        # LTX renders 8k + 1 frames: the largest such count within the limit.
+        frames = spec.frames_within(settings.max_frames)
+        if frames < spec.frame_step + 1:
+            raise Refused(
+                f"{spec.name} makes at least {spec.frame_step + 1} frames; this server allows {settings.max_frames}"
+            )
+    if settings.max_steps is not None and steps > settings.max_steps:
+        if job.steps is not None:
+            raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
+        steps = settings.max_steps
+    return dataclasses.replace(job, frames=frames, steps=steps)
