@@ -87,7 +87,7 @@ def _render(frame: Image.Image, window: Window) -> Image.Image:
 
 def apply_camera(frames: np.ndarray, camera: Camera | None, motion: int = 1) -> np.ndarray:
     """Apply a camera move to uint8 frames of shape (F, H, W, 3)."""
-    if not camera:
+    if camera is None or not camera.framed:  # lock and orbit are the model's to make (or refused)
         return frames
     count, height, width = frames.shape[:3]
     path = camera_path(camera, count, width, height, motion)

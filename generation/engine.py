@@ -29,6 +29,7 @@ from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
 from generation.progress import ContentFlagged, FinalError, ProgressFn, Reporter
 from generation.runtime import Runtime
+from generation.styles import shaped
 from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
@@ -124,6 +125,9 @@ class Engine:
             )
         elif source is not None:  # Upscale: the clip, cut to the model's size multiple
             video = source[:, :height, :width]
+        negative = (job.negative_prompt or spec.default_negative) if spec.takes_negative_prompt else ""
+        prompts = [shaped(part, negative, spec, job.style, job.camera) for part in segments_of(job.prompt)]
+        locked = job.camera is not None and job.camera.lock and not spec.prompt_camera
         return Request(
             width=width,
             height=height,
@@ -132,15 +136,15 @@ class Engine:
             steps=plan.steps,
             seed=job.seed if job.seed is not None else secrets.randbelow(2**32),
             guidance=spec.guidance.from_pika(job.guidance),
-            motion=job.motion,
+            motion=max(0, job.motion - 1) if locked else job.motion,  # a locked camera: a steadier clip too
             camera=job.camera,
-            prompt=job.prompt,
-            negative_prompt=(job.negative_prompt or spec.default_negative) if spec.takes_negative_prompt else "",
+            prompt=shaped(job.prompt, negative, spec, job.style, job.camera)[0],
+            negative_prompt=prompts[0][1] if spec.takes_negative_prompt else "",
             image=image,
             kind=job.kind,
             end_image=end_image,
             video=video,
-            prompts=tuple(segments_of(job.prompt)) if plan.segments > 1 else (),
+            prompts=tuple(prompt for prompt, _ in prompts) if plan.segments > 1 else (),
             overlap=spec.extend_overlap,
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
             strength=plan.strength,

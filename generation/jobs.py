@@ -34,7 +34,9 @@ __all__ = [
     "loads",
 ]
 
-SCHEMA_VERSION = 4  # 2: typed camera and aspect, EXTEND; 3: end image, UPSCALE, -upscale, content; 4: RESTYLE, strength
+SCHEMA_VERSION = (
+    4  # 2: typed camera and aspect, EXTEND; 3: end image, UPSCALE, -upscale, content; 4: RESTYLE, strength, style
+)
 _READS = (2, 3, 4)  # an older payload is a newer one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 
@@ -106,6 +108,7 @@ class VideoJob:
     smooth: bool = False
     upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
     strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
+    style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
     content: Content = Content.REFUSE
     output: OutputFormat = OutputFormat.MP4
     byte_budget: int = DEFAULT_BYTE_BUDGET

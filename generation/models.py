@@ -108,6 +108,7 @@ class ModelSpec:
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
+    prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
     fps: int = 24  # the frame rate its clips play at when the job gives none
     strength: float = 0.7  # restyle: the part of the video redrawn when the job gives no strength
     size_multiple: int = 64  # latent downsampling x UNet depth
@@ -316,6 +317,7 @@ _LTX = {
     "max_frames": 257,
     "camera": CameraMode.VIRTUAL,
     "upsampler": _LTX_UPSAMPLER,
+    "prompt_camera": True,
     "guidance_rescale": 0.7,
     "decode_timestep": 0.05,
     "decode_noise_scale": 0.025,
@@ -365,6 +367,7 @@ _WAN = {
     "default_negative": _WAN_NEGATIVE,
     "frame_step": 4,  # the VAE's 4x temporal compression: 4k + 1 frames
     "camera": CameraMode.VIRTUAL,
+    "prompt_camera": True,
 }
 DEFAULT_MODELS |= {
     # Wan 2.2 TI2V-5B in bf16: transformer 10 GB, UMT5-XXL encoder 11.4 GB, VAE 1.4 GB, activations at

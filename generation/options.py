@@ -18,6 +18,7 @@ from typing import Any
 
 from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, VideoJob
 from generation.models import KNOWN_MODELS, ModelSpec
+from generation.styles import styles
 from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix
 
 __all__ = [
@@ -66,6 +67,7 @@ class Options:
     steps: int | None = None
     upscale: bool | None = None
     strength: float | None = None
+    style: str | None = None
 
     def over(self, other: Options) -> Options:
         """These options, with `other`'s values wherever these are not given."""
@@ -143,6 +145,13 @@ def _switch(flag: str, raw: object) -> bool:
     return text in ("true", "yes", "on")
 
 
+def _style(flag: str, raw: object) -> str:
+    text = str(raw).strip().lower()
+    if text not in styles():
+        raise OptionError(flag, raw, "one of " + ", ".join(styles()))
+    return text
+
+
 def _camera(flag: str, raw: object) -> Camera:
     camera = raw if isinstance(raw, Camera) else Camera.parse(str(raw))
     if camera is None:
@@ -172,6 +181,7 @@ _OPTIONS: dict[str, _Option] = {
     "negative_prompt": _Option(_text(500), ("neg", "negative")),
     "upscale": _Option(_switch, ("upscale",), switch=True),
     "strength": _Option(_float_in(0.1, 1.0), ("strength",)),
+    "style": _Option(_style, ("style",)),
 }
 _PROMPT = _text(MAX_PROMPT)
 FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
@@ -336,6 +346,17 @@ def build_job(
         if asked and not getattr(spec, field):
             usable = ", ".join(n for n, s in models.items() if getattr(s, field) and s.takes(kind)) or "none enabled"
             raise OptionError("-model", name, "", f"`{name}` cannot do {what}; models that can: {usable}")
+    if options.style and not spec.follows_prompt(kind):
+        usable = ", ".join(n for n, s in models.items() if s.follows_prompt(kind) and s.takes(kind)) or "none enabled"
+        raise OptionError(
+            "-style",
+            options.style,
+            "",
+            f"`{name}` does not read prompts, so it takes no style; models that do: {usable}",
+        )
+    if options.camera is not None and options.camera.orbit and not spec.prompt_camera:
+        usable = ", ".join(n for n, s in models.items() if s.prompt_camera and s.takes(kind)) or "none enabled"
+        raise OptionError("-camera", options.camera, "", f"`{name}` cannot orbit the camera; models that can: {usable}")
     segments = segments_of(options.prompt)
     if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and not all(segments)):
         raise OptionError("prompt", options.prompt, "", f"prompt travel takes 2–{MAX_SEGMENTS} non-empty prompts")

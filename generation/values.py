@@ -14,7 +14,9 @@ from typing import Any
 
 __all__ = ["CAMERA_HELP", "CAMERA_MOVES", "Aspect", "Camera", "camera_prefix"]
 
-CAMERA_HELP = "zoom in|out, pan left|right|up|down (two may combine: pan up left), rotate cw|ccw"
+CAMERA_HELP = (
+    "zoom in|out, pan left|right|up|down (two may combine: pan up left), rotate cw|ccw, lock, orbit left|right"
+)
 
 
 class Aspect(enum.StrEnum):
@@ -53,24 +55,39 @@ class Aspect(enum.StrEnum):
 @dataclass(frozen=True)
 class Camera:
     """A camera move. zoom: +1 in / -1 out; pan_x: -1 left / +1 right; pan_y: -1 up / +1 down;
-    rotate: +1 clockwise / -1 counter-clockwise. All zero means a static camera."""
+    rotate: +1 clockwise / -1 counter-clockwise; lock: the camera must not move; orbit: -1 left / +1 right
+    around the subject. All zero means no move asked for. Zoom, pan and rotate are moves of the frame (a
+    virtual camera can make them); lock and orbit are asked of the model (`framed` is False)."""
 
     zoom: int = 0
     pan_x: int = 0
     pan_y: int = 0
     rotate: int = 0
+    lock: bool = False
+    orbit: int = 0
 
     def __post_init__(self) -> None:
-        values = (self.zoom, self.pan_x, self.pan_y, self.rotate)
-        if any(type(v) is not int or v not in (-1, 0, 1) for v in values) or sum(map(bool, values)) > 2:
+        values = (self.zoom, self.pan_x, self.pan_y, self.rotate, self.orbit)
+        if any(type(v) is not int or v not in (-1, 0, 1) for v in values) or type(self.lock) is not bool:
+            raise ValueError(f"not a camera move: {(*values, self.lock)}")
+        if sum(map(bool, values)) > 2:
             raise ValueError(f"not a camera move: {values}")
-        if (self.zoom or self.rotate) and sum(map(bool, values)) > 1:
-            raise ValueError("zoom and rotate do not combine with other moves")
+        if (self.zoom or self.rotate or self.orbit or self.lock) and sum(map(bool, (*values, self.lock))) > 1:
+            raise ValueError("zoom, rotate, orbit and lock do not combine with other moves")
 
     def __bool__(self) -> bool:
+        return any((self.zoom, self.pan_x, self.pan_y, self.rotate, self.lock, self.orbit))
+
+    @property
+    def framed(self) -> bool:
+        """A move of the frame (zoom, pan, rotate), which a virtual camera can make over finished frames."""
         return any((self.zoom, self.pan_x, self.pan_y, self.rotate))
 
     def __str__(self) -> str:
+        if self.lock:
+            return "lock"
+        if self.orbit:
+            return "orbit left" if self.orbit < 0 else "orbit right"
         if self.zoom:
             return "zoom in" if self.zoom > 0 else "zoom out"
         if self.rotate:
@@ -81,12 +98,14 @@ class Camera:
         return "none"
 
     def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The wire form; lock and orbit only when set (a frame move reads as it did before they existed)."""
+        data = asdict(self)
+        return {key: value for key, value in data.items() if key not in ("lock", "orbit") or value}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Camera:
         """The wire form back; ValueError for anything that is not a camera move."""
-        unknown = set(data) - {"zoom", "pan_x", "pan_y", "rotate"}
+        unknown = set(data) - {"zoom", "pan_x", "pan_y", "rotate", "lock", "orbit"}
         if unknown:
             raise ValueError(f"unknown camera fields: {sorted(map(str, unknown))}")
         return cls(**data)
@@ -109,8 +128,12 @@ def camera_prefix(words: list[str]) -> tuple[Camera | None, int]:
     w = [word.lower() for word in words[:3]]
     if not w:
         return None, 0
-    if w[0] in ("none", "static", "still"):
+    if w[0] == "none":
         return Camera(), 1
+    if w[0] in ("lock", "locked", "static", "still", "tripod"):
+        return Camera(lock=True), 1
+    if w[0] in ("orbit", "arc") and len(w) > 1 and w[1] in ("left", "right"):
+        return Camera(orbit=-1 if w[1] == "left" else 1), 2
     if w[0] == "zoom" and len(w) > 1 and w[1] in ("in", "out"):
         return Camera(zoom=1 if w[1] == "in" else -1), 2
     if w[0] in ("rotate", "rotation", "roll", "rolling") and len(w) > 1:
@@ -138,5 +161,8 @@ CAMERA_MOVES = tuple(
         *(Camera(pan_x=x, pan_y=y) for x, y in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, -1), (-1, 1), (1, 1))),
         Camera(rotate=1),
         Camera(rotate=-1),
+        Camera(lock=True),
+        Camera(orbit=-1),
+        Camera(orbit=1),
     )
 )

@@ -127,10 +127,12 @@ class Video(commands.Cog):
         frames: Frames | None = None,
         steps: Steps | None = None,
         end: discord.Attachment | None = None,
+        style: str | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
+        typed |= {"style": style}
         try:
             options = from_command(prompt or "", steps=steps, **typed)
         except OptionError as exc:
@@ -185,7 +187,9 @@ class Video(commands.Cog):
         strength="How much to redraw, 0.1 (keep most) to 1 (redraw all); default 0.7",
         model="Which model restyles it",
         seed=DESCRIBE["seed"],
+        style=DESCRIBE["style"],
     )
+    @app_commands.choices(style=CHOICES["style"])
     @app_commands.autocomplete(model=_restyle_models)
     async def restyle(
         self,
@@ -195,11 +199,12 @@ class Video(commands.Cog):
         strength: Strength | None = None,
         model: str | None = None,
         seed: Seed | None = None,
+        style: str | None = None,
     ) -> None:
         """Redraw a short video to a prompt."""
         reply = await self._defer(interaction)
         try:
-            options = from_command(prompt, strength=strength, model=model, seed=seed)
+            options = from_command(prompt, strength=strength, model=model, seed=seed, style=style)
         except OptionError as exc:
             return await reply.refuse(str(exc))
         await self._restyle(requester(interaction), reply, options, video.url)
@@ -260,10 +265,12 @@ class Video(commands.Cog):
         aspect: str | None = None,
         frames: Frames | None = None,
         steps: Steps | None = None,
+        style: str | None = None,
     ) -> None:
         """Make a short video clip from a text prompt."""
         reply = await self._defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
+        typed |= {"style": style}
         try:
             options = from_command(prompt, negative_prompt=negative, guidance=guidance, steps=steps, **typed)
         except OptionError as exc:

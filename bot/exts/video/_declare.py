@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from generation.options import MAX_FRAMES
+from generation.styles import styles
 from generation.values import CAMERA_MOVES, Aspect
 
 __all__ = [
@@ -40,10 +41,12 @@ DESCRIBE = {
     "aspect": "Shape of the clip",
     "frames": "How many frames (up to the model's maximum)",
     "steps": "Denoising steps: more is slower and finer (up to the model's maximum)",
+    "style": "A look: anime, 3d, cinematic, pixel, watercolor, … (models that read prompts)",
 }
 CHOICES = {
     "camera": [app_commands.Choice(name=move, value=move) for move in CAMERA_MOVES],
     "aspect": [app_commands.Choice(name=aspect.value, value=aspect.value) for aspect in Aspect],
+    "style": [app_commands.Choice(name=style.description, value=name) for name, style in styles().items()][:25],
 }
 Motion = app_commands.Range[int, 0, 4]
 Fps = app_commands.Range[int, 8, 24]

@@ -76,7 +76,7 @@ class VideoRequests:
             if options.model and options.model in s.models and options.model not in models:
                 raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models)})")
             needs = _needs(options, end_image)
-            if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and options.prompt)):
+            if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
                 default = self._capable(kind, needs, models, default, online, options)
             return build_job(options, job_id="", kind=kind, models=models, default_model=default, end_image=end_image)
 
@@ -386,5 +386,6 @@ def _needs(options: Options, end_image: bytes | None) -> tuple[str, ...]:
         "keyframes": end_image is not None,
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),
+        "prompt_camera": options.camera is not None and bool(options.camera.orbit),
     }
     return tuple(name for name, asked in wanted.items() if asked)
