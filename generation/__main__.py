@@ -102,7 +102,8 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         bar.refresh()
 
     try:
-        result = Engine(settings.registry(), runtime).render(job, on_progress, threading.Event())
+        engine = Engine(settings.registry(), runtime, segmenter=settings.segmenter)
+        result = engine.render(job, on_progress, threading.Event())
     except (JobRejected, WeightsNotFound, EncodeError, NoRunner) as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)
@@ -183,7 +184,7 @@ def _worker(args: argparse.Namespace) -> int:
                 logging.getLogger("generation.worker").warning(
                     "MOTIONBOT_SAFETY_CHECKER is empty: no picture or clip is checked, whatever a server's policy"
                 )
-            real_engine = Engine({name: registry[name] for name in models}, runtime, checker)
+            real_engine = Engine({name: registry[name] for name in models}, runtime, checker, settings.segmenter)
         except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -223,7 +224,7 @@ def _gpu_info(device: object) -> tuple[str, float]:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from generation.download import DownloadError, fetch_models, safety_checker
+    from generation.download import DownloadError, fetch_models, safety_checker, segmenter
     from generation.settings import GenerationSettings
 
     settings = load(GenerationSettings)
@@ -234,7 +235,8 @@ def _download(args: argparse.Namespace) -> int:
         print(f"error: unknown or disabled models: {', '.join(unknown)} (enabled: {', '.join(registry)})")
         return 2
     try:
-        fetch_models((registry[name] for name in names), extra=safety_checker(settings.safety_checker))
+        extra = safety_checker(settings.safety_checker) + segmenter(settings.segmenter)
+        fetch_models((registry[name] for name in names), extra=extra)
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

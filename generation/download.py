@@ -9,7 +9,7 @@ from typing import Any
 
 from generation.models import MOTION_LORAS, ModelSpec
 
-__all__ = ["DownloadError", "Fetch", "fetch_models", "safety_checker", "sources"]
+__all__ = ["DownloadError", "Fetch", "fetch_models", "safety_checker", "segmenter", "sources"]
 
 
 class DownloadError(RuntimeError):
@@ -54,6 +54,13 @@ def safety_checker(source: str) -> list[Fetch]:
     if not source or os.path.isdir(source):
         return []
     return [Fetch(source, ("*.json", "*.safetensors"), "image safety checker")]
+
+
+def segmenter(source: str) -> list[Fetch]:
+    """CLIPSeg for `-region` (its configs, tokenizer files and safetensors weights), unless it is a folder."""
+    if not source or os.path.isdir(source):
+        return []
+    return [Fetch(source, ("*.json", "*.txt", "*.safetensors"), "region segmenter")]
 
 
 def fetch_models(

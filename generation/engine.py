@@ -27,13 +27,14 @@ from generation.models import CameraMode, ModelSpec
 from generation.options import segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
-from generation.progress import ContentFlagged, FinalError, ProgressFn, Reporter
+from generation.progress import ContentFlagged, FinalError, OutlineFn, ProgressFn, Reporter
 from generation.runtime import Runtime
 from generation.styles import shaped
 from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
     from generation.safety import SafetyChecker
+    from generation.segment import Segmenter
 
 __all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "Rendered", "WeightsNotFound"]
 
@@ -70,11 +71,19 @@ class Rendered:
 
 
 class Engine:
-    def __init__(self, models: Mapping[str, ModelSpec], runtime: Runtime, checker: SafetyChecker | None = None):
+    def __init__(
+        self,
+        models: Mapping[str, ModelSpec],
+        runtime: Runtime,
+        checker: SafetyChecker | None = None,
+        segmenter: str = "",
+    ):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
         self.runtime = runtime
         self.checker = checker  # the image check; None: nothing is checked (the command line)
+        self.segmenter_source = segmenter  # CLIPSeg for `-region`, loaded on the first such job; "": refused
+        self._segmenter: Segmenter | None = None
         self._runners: dict[str, Runner] = {}
         self._load_lock = threading.Lock()
 
@@ -88,6 +97,17 @@ class Engine:
                 log.info("loaded %s in %.1fs", model, time.perf_counter() - started)
             return self._runners[model]
 
+    def segmenter(self) -> Segmenter:
+        """CLIPSeg for `-region`, loaded on first use."""
+        with self._load_lock:
+            if self._segmenter is None:
+                if not self.segmenter_source:
+                    raise JobRejected("`-region` is turned off on this worker (no segmenter): use a mask picture")
+                from generation.segment import Segmenter
+
+                self._segmenter = Segmenter(self.segmenter_source, self.runtime)
+            return self._segmenter
+
     def plan(self, job: VideoJob, source: np.ndarray | None = None) -> Request:
         """Resolve a job against its model (`plan.resolve`, as the bot priced it); fail fast if it can't run.
         `source` holds an EXTEND or UPSCALE job's clip frames."""
@@ -96,6 +116,8 @@ class Engine:
             raise JobRejected(f"model `{job.model}` is not served here (served: {', '.join(self.models)})")
         if job.end_image is not None and not spec.keyframes:
             raise JobRejected(f"`{job.model}` cannot end on a given picture")
+        if (job.mask is not None or job.region) and not spec.masks:
+            raise JobRejected(f"`{job.model}` cannot keep part of the picture still")
         size = None
         if job.kind is JobKind.IMAGE_TO_VIDEO:
             if job.image is None:
@@ -115,6 +137,9 @@ class Engine:
             image = fit(_load(job.image, (width, height)), width, height, job.fit)
         if job.end_image is not None:
             end_image = fit(_load(job.end_image, (width, height)), width, height, job.fit)
+        mask = _mask(fit(_load(job.mask, (width, height)), width, height, job.fit)) if job.mask is not None else None
+        if job.region and image is not None:
+            mask = _mask(Image.fromarray(self.segmenter().mask(image, job.region) * 255).convert("L"), job.region)
         if source is not None and job.kind is JobKind.EXTEND:
             image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
             last = source[-spec.extend_overlap :]  # LTX continues from the last frames
@@ -148,6 +173,7 @@ class Engine:
             overlap=spec.extend_overlap,
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
             strength=plan.strength,
+            mask=mask,
         )
 
     def render(
@@ -157,7 +183,11 @@ class Engine:
         return self.finish(self.generate(job, on_progress, cancel), on_progress, cancel)
 
     def generate(
-        self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+        self,
+        job: VideoJob,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_outline: OutlineFn | None = None,
     ) -> Rendered:
         """The GPU part of a render: plan, check the input, denoise, camera, join, check the frames. The
         worker runs the next job's `generate` while this one's `finish` encodes."""
@@ -175,6 +205,12 @@ class Engine:
             job = dataclasses.replace(job, fps=fps)  # the new frames play at the clip's own rate
         request = self.plan(job, source)
         spec = self.models[job.model]
+        if job.region and request.mask is not None and request.image is not None and on_outline is not None:
+            from generation.segment import outline
+
+            share = float((request.mask > 0.5).mean())  # shown before the render starts
+            note = f"🖌️ Only “{job.region[:60]}” moves ({share:.0%} of the picture)"
+            on_outline(note, outline(request.image, request.mask))
         checks: dict[str, float] = {}
         pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
         if job.kind is JobKind.RESTYLE and request.video is not None:
@@ -302,6 +338,22 @@ def _load(data: bytes, cover: tuple[int, int]) -> Image.Image:
         return load_rgb(data, cover=cover)
     except ImageError as exc:
         raise JobRejected(str(exc)) from None
+
+
+def _mask(picture: Image.Image, region: str = "") -> np.ndarray:
+    """A motion-brush picture (or a segmented region) as (H, W) float32 in 0..1, 1 where things move; refused
+    if it leaves nothing to move or nothing to keep still."""
+    moves = np.asarray(picture.convert("L"), dtype=np.float32) / 255
+    share = float((moves > 0.5).mean())
+    if share < 0.01:
+        if region:
+            raise JobRejected(f"I could not find “{region}” in the picture, so nothing would move; try other words")
+        raise JobRejected("the mask is (almost) all black: nothing would move. Paint white where things should move")
+    if share > 0.97:
+        if region:
+            raise JobRejected(f"“{region}” covers almost all of the picture; leave `-region` out to animate all of it")
+        raise JobRejected("the mask is (almost) all white: everything would move. Leave the mask out for that")
+    return moves
 
 
 def _join(clip: np.ndarray, continuation: np.ndarray, overlap: int) -> np.ndarray:

@@ -34,9 +34,9 @@ __all__ = [
     "loads",
 ]
 
-SCHEMA_VERSION = (
-    4  # 2: typed camera and aspect, EXTEND; 3: end image, UPSCALE, -upscale, content; 4: RESTYLE, strength, style
-)
+# 2: typed camera and aspect, EXTEND; 3: end image, UPSCALE, -upscale, content; 4: RESTYLE, strength, style,
+# the motion brush (mask, region), camera lock and orbit
+SCHEMA_VERSION = 4
 _READS = (2, 3, 4)  # an older payload is a newer one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 
@@ -93,6 +93,8 @@ class VideoJob:
     negative_prompt: str = ""
     image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL)
     end_image: bytes | None = None  # the last frame too (/morph, `end`): keyframe models only
+    mask: bytes | None = None  # the motion brush: a picture, white moves and black stays (`masks` models)
+    region: str = ""  # the motion brush by words: the worker segments this part of the image (`-region`)
     video: bytes | None = (
         None  # input clip: EXTEND, SMOOTH, UPSCALE; RESTYLE: the user's video as the bot re-encoded it
     )
@@ -121,7 +123,7 @@ class VideoJob:
 
     def request(self) -> dict[str, Any]:
         """The job without its input files: what the ledger keeps to echo, Reroll, Remix and Extend it."""
-        return _to_dict(dataclasses.replace(self, image=None, end_image=None, video=None), "video_job")
+        return _to_dict(dataclasses.replace(self, image=None, end_image=None, mask=None, video=None), "video_job")
 
     @classmethod
     def from_dict(cls, data: object) -> VideoJob:

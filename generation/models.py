@@ -109,6 +109,7 @@ class ModelSpec:
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
+    masks: bool = False  # the motion brush: only the masked part of the picture moves (SVD, Wan VACE)
     fps: int = 24  # the frame rate its clips play at when the job gives none
     strength: float = 0.7  # restyle: the part of the video redrawn when the job gives no strength
     size_multiple: int = 64  # latent downsampling x UNet depth
@@ -198,6 +199,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             licence=_SVD_LICENCE,
             memory_gb=10.0,
             extends=True,
+            masks=True,
             width=1024,
             height=576,
             frames=14,
@@ -217,6 +219,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             licence=_SVD_LICENCE,
             memory_gb=14.0,
             extends=True,
+            masks=True,
             width=1024,
             height=576,
             frames=25,
@@ -423,8 +426,8 @@ DEFAULT_MODELS |= {
     # steering a new clip. Small: the 1.3B transformer 2.6 GB, the UMT5 encoder kept off the GPU (8).
     "wan-vace": ModelSpec(
         name="wan-vace",
-        inputs=(Input.TEXT,),
-        description="Wan 2.1 VACE 1.3B: restyles by a control video, small cards",
+        inputs=(Input.TEXT, Input.IMAGE),
+        description="Wan 2.1 VACE 1.3B: restyles by a control video, motion brush, small cards",
         weights="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
         width=832,
         height=480,
@@ -437,6 +440,7 @@ DEFAULT_MODELS |= {
         guidance=Guidance(low=3.0, default=5.0, high=8.0),
         restyles=True,
         control=True,
+        masks=True,
         memory_gb=8.0,
         memory_gb_full=19.0,
         memory_gb_low=6.0,

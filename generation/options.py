@@ -68,6 +68,7 @@ class Options:
     upscale: bool | None = None
     strength: float | None = None
     style: str | None = None
+    region: str | None = None
 
     def over(self, other: Options) -> Options:
         """These options, with `other`'s values wherever these are not given."""
@@ -182,8 +183,10 @@ _OPTIONS: dict[str, _Option] = {
     "upscale": _Option(_switch, ("upscale",), switch=True),
     "strength": _Option(_float_in(0.1, 1.0), ("strength",)),
     "style": _Option(_style, ("style",)),
+    "region": _Option(_text(100), ("region",)),
 }
 _PROMPT = _text(MAX_PROMPT)
+_RUNS = ("negative_prompt", "region")  # text options whose unquoted value runs to the next flag
 FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
 
 
@@ -201,7 +204,7 @@ def flags_line(options: Options) -> str:
         if value is True:
             parts.append(_flag_name(name))
             continue
-        if name == "negative_prompt":
+        if name in _RUNS:
             value = '"' + value.replace('"', "'").replace("`", "'") + '"'  # shown inside a code span
         parts.append(f"{_flag_name(name)} {value:g}" if isinstance(value, float) else f"{_flag_name(name)} {value}")
     return " ".join(parts)
@@ -270,8 +273,8 @@ def parse_flags(text: str) -> Options:
                     "(a pan may combine two directions: `pan up left`)",
                 )
             continue
-        if field == "negative_prompt" and rest and not rest[0][1]:
-            # Unquoted: the negative prompt runs to the next flag.
+        if field in _RUNS and rest and not rest[0][1]:
+            # Unquoted: the negative prompt (or the region) runs to the next flag.
             words = []
             while i < len(tokens) and (tokens[i][1] or not _FLAG.fullmatch(tokens[i][0])):
                 words.append(tokens[i][0])
@@ -300,6 +303,27 @@ def from_command(text: str = "", **typed: object) -> Options:
     return Options(**checked).over(parse_flags(text))
 
 
+def _check_brush(options: Options, spec: ModelSpec, kind: JobKind, models: Mapping[str, ModelSpec], mask: bool) -> None:
+    """The motion brush (a mask or `-region`) needs a picture, one way to say the region, a model that keeps
+    the rest still, and no camera move (which would move the whole picture)."""
+    flag = "-region" if options.region else "mask"
+    if kind is not JobKind.IMAGE_TO_VIDEO:
+        raise OptionError(
+            flag, options.region or "mask", "", "the motion brush animates part of a picture: use /animate"
+        )
+    if mask and options.region:
+        raise OptionError("-region", options.region, "", "give a mask or a `-region`, not both")
+    if not spec.masks:
+        usable = ", ".join(n for n, s in models.items() if s.masks and s.takes(kind)) or "none enabled"
+        raise OptionError(
+            flag, spec.name, "", f"`{spec.name}` cannot keep part of the picture still; models that can: {usable}"
+        )
+    if options.camera is not None and options.camera.framed:
+        raise OptionError(
+            "-camera", options.camera, "", "a camera move moves the whole picture: drop it to use the motion brush"
+        )
+
+
 def build_job(
     options: Options,
     *,
@@ -309,6 +333,7 @@ def build_job(
     default_model: str,
     image: bytes | None = None,
     end_image: bytes | None = None,
+    mask: bytes | None = None,
     user_id: str = "",
     smooth: bool = False,
     output: OutputFormat = OutputFormat.MP4,
@@ -354,6 +379,8 @@ def build_job(
             "",
             f"`{name}` does not read prompts, so it takes no style; models that do: {usable}",
         )
+    if mask is not None or options.region:
+        _check_brush(options, spec, kind, models, mask is not None)
     if options.camera is not None and options.camera.orbit and not spec.prompt_camera:
         usable = ", ".join(n for n, s in models.items() if s.prompt_camera and s.takes(kind)) or "none enabled"
         raise OptionError("-camera", options.camera, "", f"`{name}` cannot orbit the camera; models that can: {usable}")
@@ -383,6 +410,7 @@ def build_job(
         prompt=options.prompt,
         image=image,
         end_image=end_image,
+        mask=mask,
         fit=fit,
         smooth=smooth,
         output=output,

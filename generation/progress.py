@@ -8,9 +8,10 @@ from typing import Any
 
 from generation.jobs import Stage
 
-__all__ = ["ContentFlagged", "FinalError", "JobCancelled", "ProgressFn", "Reporter"]
+__all__ = ["ContentFlagged", "FinalError", "JobCancelled", "OutlineFn", "ProgressFn", "Reporter"]
 
 ProgressFn = Callable[[Stage, int, int], None]  # (stage, step, total steps)
+OutlineFn = Callable[[str, bytes], None]  # the motion brush's region: (a line for the status message, a PNG)
 
 
 class FinalError(Exception):

@@ -63,6 +63,10 @@ class keys:
         return f"motionbot:progress:{job_id}"
 
     @staticmethod
+    def outline(job_id: str) -> str:
+        return f"motionbot:outline:{job_id}"
+
+    @staticmethod
     def outcome(job_id: str) -> str:
         return f"motionbot:outcome:{job_id}"
 
@@ -169,6 +173,7 @@ class Progress:
     total: int
     updated_at: float
     worker: str = ""
+    note: str = ""  # a line for the status message (the motion brush's region, once segmented)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,7 @@ class JobQueue:
     async def publish_progress(self, job_id: str, progress: Progress) -> None:
         """Store a job's latest progress and tell subscribers it changed."""
         record = [progress.stage.value, progress.step, progress.total, progress.updated_at, progress.worker]
+        record += [progress.note] if progress.note else []
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.progress(job_id), serialize(record), ex=self.settings.result_ttl_s)
             pipe.publish(keys.PROGRESS_CHANNEL, job_id)
@@ -268,11 +274,21 @@ class JobQueue:
         if raw is None:
             return None
         try:
-            stage, step, total, updated_at, worker = deserialize(raw)
-            return Progress(Stage(stage), int(step), int(total), float(updated_at), str(worker))
+            stage, step, total, updated_at, worker, *note = deserialize(raw)
+            return Progress(
+                Stage(stage), int(step), int(total), float(updated_at), str(worker), str(note[0]) if note else ""
+            )
         except Exception:  # an unreadable record only loses the progress bar
             log.warning("job %s: unreadable progress record in Redis", job_id)
             return None
+
+    async def publish_outline(self, job_id: str, png: bytes) -> None:
+        """Keep the picture of a job's motion-brush region for the bot to show (before the note that says so)."""
+        await self.redis.set(keys.outline(job_id), png, ex=self.settings.result_ttl_s)
+
+    async def outline(self, job_id: str) -> bytes | None:
+        raw = await self.redis.get(keys.outline(job_id))
+        return bytes(raw) if raw is not None else None
 
     async def has_outcome(self, job_id: str) -> bool:
         """Whether the job has its final outcome (without reading the clip)."""

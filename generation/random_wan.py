@@ -3,7 +3,8 @@
 
 Tiny random Wan models barely react to their inputs (a prompt moved frames by 1-2 levels of 255), so a
 few weights are scaled after the random init: the VAE's posterior mean to about unit variance with a small
-fixed std, its decoder's first and last convolutions, the text cross-attention outputs, the transformer's
+fixed std, its decoder's first and last convolutions, its mid-block attention off (so a pixel depends on the
+latents near it, as in a trained VAE), the text cross-attention outputs, the transformer's
 output (a velocity that moves the latents) and the image / control-video patch embeddings. Then a prompt, a
 picture, a last frame or another control video moves 8-bit frames by tens of levels.
 """
@@ -88,6 +89,10 @@ def _wan_parts(size: Size, latent: int, in_channels: int) -> dict[str, Any]:
             vae.quant_conv.bias[latent:].fill_(-12.0)
             vae.decoder.conv_in.weight.mul_(4.0)
             vae.decoder.conv_out.weight.mul_(3.0)
+            for coder in (vae.encoder, vae.decoder):  # no spatial attention: a pixel depends on the latents near
+                for attention in coder.mid_block.attentions:  # it, as in a trained VAE (the motion brush shows)
+                    attention.proj.weight.zero_()
+                    attention.proj.bias.zero_()
         text = UMT5Config(
             vocab_size=400, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8
         )

@@ -41,6 +41,9 @@ from tokenizers.pre_tokenizers import ByteLevel
 from transformers import (
     CLIPConfig,
     CLIPImageProcessor,
+    CLIPSegConfig,
+    CLIPSegForImageSegmentation,
+    CLIPSegProcessor,
     CLIPTextConfig,
     CLIPTextModel,
     CLIPTokenizer,
@@ -66,6 +69,7 @@ __all__ = [
     "build_wan_i2v",
     "build_wan_vace",
     "write_models",
+    "write_segmenter",
 ]
 
 Size = Literal["tiny", "real"]
@@ -335,6 +339,29 @@ def write_safety_checker(folder: Path, seed: int = 0) -> None:
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
 
 
+def write_segmenter(folder: Path, seed: int = 0, bias: float = 0.0) -> None:
+    """A tiny CLIPSeg with random weights and its processor, as the hub folder. `bias` shifts every pixel's
+    score (a large one makes a segmenter that finds everything or nothing, for the refusals)."""
+    torch.manual_seed(seed)
+    text = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=4, vocab_size=1000)
+    config = CLIPSegConfig(
+        text_config=text | {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=4)
+        | {"image_size": 64, "patch_size": 8},
+        projection_dim=32,
+        extract_layers=(1, 2, 3),
+        reduce_dim=16,
+        decoder_num_attention_heads=2,
+        decoder_intermediate_size=37,
+    )
+    model = CLIPSegForImageSegmentation(config)
+    with torch.no_grad():
+        model.decoder.transposed_convolution.bias.add_(bias)
+    model.save_pretrained(folder)
+    processor = CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    CLIPSegProcessor(image_processor=processor, tokenizer=_tokenizer()).save_pretrained(folder)
+
+
 def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> None:
     """A random LoRA on the motion modules' attention, saved in diffusers' LoRA format."""
     torch.manual_seed(seed)
@@ -458,5 +485,6 @@ def write_models(
     # Random weights score at random: a threshold no score reaches flags nothing (tests lower it to flag all).
     settings |= {"MOTIONBOT_SAFETY_CHECKER": str(out.once("safety-checker", write_safety_checker))}
     settings |= {"MOTIONBOT_SAFETY_THRESHOLD": "1000"}
+    settings |= {"MOTIONBOT_SEGMENTER": str(out.once("segmenter", write_segmenter))}
     (out.root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return settings

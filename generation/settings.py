@@ -96,6 +96,7 @@ class GenerationSettings(BaseSettings):
     safety_checker: str = "CompVis/stable-diffusion-safety-checker"  # hub id or folder; "" = no image check
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
+    segmenter: str = "CIDAS/clipseg-rd64-refined"  # `-region` (motion brush by words): hub id or folder; "" = off
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
 
     @classmethod

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from generation.fairqueue import PREFIX, FairQueue
 from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
 from generation.metrics import WorkerMetrics
-from generation.progress import ContentFlagged, FinalError, JobCancelled, ProgressFn
+from generation.progress import ContentFlagged, FinalError, JobCancelled, OutlineFn, ProgressFn
 from generation.queue import (
     RENDER_FUNCTION,
     JobQueue,
@@ -57,7 +57,11 @@ class RenderEngine(Protocol):
     job's GPU part."""
 
     def generate(
-        self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+        self,
+        job: VideoJob,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_outline: OutlineFn | None = None,
     ) -> Any: ...
 
     def finish(
@@ -73,7 +77,11 @@ class SleepEngine:
         self.seconds, self.encode_s = seconds, encode_s
 
     def generate(
-        self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
+        self,
+        job: VideoJob,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_outline: OutlineFn | None = None,
     ) -> VideoJob:
         steps = job.steps or 4
         for step in range(1, steps + 1):
@@ -170,11 +178,16 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
 
     cancel = threading.Event()
     latest: list[Progress] = []  # written by the render thread, published by the lease loop
+    outlined: list[tuple[str, bytes]] = []  # the motion brush's region: (status line, picture), the same
 
     def on_progress(stage: Stage, step: int, total: int) -> None:
-        latest[:] = [Progress(stage, step, total, time.time(), state.id)]
+        note = outlined[0][0] if outlined else ""
+        latest[:] = [Progress(stage, step, total, time.time(), state.id, note)]
 
-    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest))
+    def on_outline(note: str, png: bytes) -> None:
+        outlined[:] = [(note, png)]
+
+    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest, outlined))
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     metrics.busy.set(1)
@@ -187,7 +200,9 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
         extra={"job_id": job_id, "model": job.model},
     )
     engine = state.engine
-    future: asyncio.Future[Any] = loop.run_in_executor(state.executor, engine.generate, job, on_progress, cancel)
+    future: asyncio.Future[Any] = loop.run_in_executor(
+        state.executor, engine.generate, job, on_progress, cancel, on_outline
+    )
     try:
         try:
             rendered = await future
@@ -248,10 +263,14 @@ def _leave_gpu(state: WorkerState, job_id: str) -> None:
         state.metrics.observe_gpu()
 
 
-async def _keep_lease(queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress]) -> None:
-    """Twice a second: renew the job's lease, pass on a cancel, publish the newest progress."""
+async def _keep_lease(
+    queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress], outlined: list[tuple[str, bytes]]
+) -> None:
+    """Twice a second: renew the job's lease, pass on a cancel, publish the region's picture once (before the
+    progress that notes it) and the newest progress."""
     lease_ms = int(queue.settings.lease_s * 1000)
     published: Progress | None = None
+    shown = False
     while True:
         try:
             async with queue.redis.pipeline(transaction=False) as pipe:
@@ -261,6 +280,9 @@ async def _keep_lease(queue: JobQueue, job_id: str, cancel: threading.Event, lat
                 _, cancelled = await pipe.execute()
             if cancelled:
                 cancel.set()
+            if outlined and not shown:
+                await queue.publish_outline(job_id, outlined[0][1])
+                shown = True
             if latest and latest[0] is not published:
                 published = latest[0]
                 await queue.publish_progress(job_id, published)

@@ -57,6 +57,7 @@ class Request:
     overlap: int = 1  # frames a continuation (or the next segment) shares with what it continues
     upscale: bool = False  # x2 after rendering (the model's latent upsampler)
     strength: float = 1.0  # RESTYLE: the part of the denoising run on `video` (its frames at width x height)
+    mask: np.ndarray | None = None  # the motion brush: (H, W) float32, 1 where the picture moves, 0 where it stays
 
     @property
     def redrawn(self) -> tuple[float, int]:

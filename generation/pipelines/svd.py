@@ -5,6 +5,11 @@ Motion 0..4 maps onto SVD's two motion knobs. `motion_bucket_id` (1..255) is how
 things; `noise_aug_strength` is how much noise goes onto the conditioning image, so how far the clip may
 drift from it. Level 1 is the model's own default.
 
+The motion brush (a mask) keeps the picture still outside the mask: after every denoising step the latents
+there are set back to the picture's own latents noised to the step's level (`x = z + sigma * noise`, one
+fixed noise for the whole clip), so they end as the picture itself, while inside the mask the model moves
+things as it likes. The mask's edge is blurred first, so the two blend over a few pixels.
+
 | motion | motion_bucket_id | noise_aug_strength |
 |--------|------------------|--------------------|
 | 0      | 40               | 0.01               |
@@ -16,10 +21,13 @@ drift from it. Level 1 is the model's own default.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 from diffusers import StableVideoDiffusionPipeline
+from PIL import Image, ImageFilter
 
 from generation.models import ModelSpec
 from generation.pipelines import Request
@@ -52,8 +60,30 @@ class SVDRunner:
         if request.motion not in MOTION_TABLE:
             raise ValueError(f"motion must be 0..4, got {request.motion}")
 
+    def _brush(self, request: Request, progress: Callable[..., Any]) -> Callable[..., Any]:
+        """A step callback that keeps the latents outside the mask on the (noised) picture, then reports."""
+        assert request.image is not None and request.mask is not None
+        pipe, device = self.pipe, self.runtime.device
+        pixels = pipe.video_processor.preprocess(request.image, height=request.height, width=request.width)
+        with torch.no_grad():  # the picture's latents, as the VAE decoder reads them: (1, 4, h, w)
+            still = pipe.vae.encode(pixels.to(device, pipe.vae.dtype)).latent_dist.mode()
+        still = (still * pipe.vae.config.scaling_factor).unsqueeze(1)  # (1, 1, 4, h, w): every frame
+        noise = torch.randn(still.shape, generator=self.runtime.generator(request.seed + 1)).to(device, still.dtype)
+        edge = Image.fromarray((request.mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+        small = edge.resize((still.shape[-1], still.shape[-2]), Image.Resampling.BOX)
+        moves = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).to(device, still.dtype)[None, None, None]
+
+        def callback(pipeline: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            sigma = pipeline.scheduler.sigmas[step + 1].to(device, still.dtype)  # the level after this step
+            kept = still + sigma * noise
+            kwargs["latents"] = kwargs["latents"] * moves + kept * (1 - moves)
+            return progress(pipeline, step, timestep, kwargs)
+
+        return callback
+
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
+        progress = reporter.step_callback(request.steps)
         bucket, noise_aug = MOTION_TABLE[request.motion]
         output = self.pipe(
             image=request.image,
@@ -69,6 +99,6 @@ class SVDRunner:
             decode_chunk_size=self.runtime.decode_chunk(request.frames),
             generator=self.runtime.generator(request.seed),
             output_type="np",
-            callback_on_step_end=reporter.step_callback(request.steps),
+            callback_on_step_end=self._brush(request, progress) if request.mask is not None else progress,
         )
         return to_uint8(output.frames[0])  # (F, H, W, 3)

@@ -8,6 +8,9 @@ so nothing loads twice:
 - text -> video: `WanPipeline` (VACE: its own pipeline without a control video);
 - image -> video, Extend (the clip's last frame), and a first and last frame (`/morph`, `end`; the I2V
   models: TI2V-5B's timestep expansion ignores a last frame): `WanImageToVideoPipeline`;
+- a picture on VACE: the picture as the first frame and grey frames after it (VACE's first-frame task);
+  with a motion brush, the picture in every frame and the mask (white: redraw) in every frame, the latents
+  outside the mask held on the picture's after every step (so that part stays still);
 - `/restyle`: `WanVideoToVideoPipeline` on the video's frames, `strength` the part redrawn (a text-to-video
   model); on VACE, the video in grey as the control video (its shapes and light; the colours and the style
   come from the prompt, as in VACE's colourisation task), `strength` lowering how closely it is followed
@@ -33,9 +36,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from diffusers import WanImageToVideoPipeline, WanPipeline, WanVACEPipeline, WanVideoToVideoPipeline
 from diffusers.video_processor import VideoProcessor
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
@@ -104,6 +108,32 @@ class WanRunner:
             self._video_to_video = pipe
         return self._video_to_video
 
+    def _keep_still(self, request: Request, video: list[Image.Image], progress: Any) -> Any:
+        """A step callback that holds the latents outside the mask on the picture's own latents noised to the
+        step's level (flow matching: x = (1 - sigma) z + sigma noise), so that part stays the still picture
+        whatever the weights do; then it reports the step."""
+        assert request.mask is not None
+        pipe, device = self.pipe, self.runtime.device
+        frames = pipe.video_processor.preprocess_video(video, height=request.height, width=request.width)
+        with torch.no_grad():  # (1, C, latent frames, h, w), normalised as the pipeline normalises latents
+            still = pipe.vae.encode(frames.to(device, pipe.vae.dtype)).latent_dist.mode().float()
+        mean = torch.tensor(pipe.vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
+        std = torch.tensor(pipe.vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
+        still = (still - mean) / std
+        noise = torch.randn(still.shape, generator=self.runtime.generator(request.seed + 1)).to(device)
+        edge = Image.fromarray((request.mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+        small = edge.resize((still.shape[-1], still.shape[-2]), Image.Resampling.BOX)
+        moves = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).to(device)[None, None, None]
+
+        def callback(pipeline: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            sigma = float(pipeline.scheduler.sigmas[step + 1])  # the noise level after this step
+            latents = kwargs["latents"]
+            kept = ((1 - sigma) * still + sigma * noise).to(latents.dtype)
+            kwargs["latents"] = latents * moves.to(latents.dtype) + kept * (1 - moves.to(latents.dtype))
+            return progress(pipeline, step, timestep, kwargs)
+
+        return callback
+
     def check_inputs(self, request: Request) -> None:
         multiple = self.spec.size_multiple
         if request.width % multiple or request.height % multiple:
@@ -117,8 +147,10 @@ class WanRunner:
             raise ValueError("a restyle needs the video's frames")
         if request.image is None and request.video is None and (self.text_to_video is None or not request.prompt):
             raise ValueError(f"{self.spec.name} needs " + ("an image" if self.text_to_video is None else "a prompt"))
-        if request.image is not None and self.image_to_video is None:
+        if request.image is not None and self.image_to_video is None and not self.control:
             raise ValueError(f"{self.spec.name} does not animate pictures")
+        if request.mask is not None and not self.control:
+            raise ValueError(f"{self.spec.name} cannot keep part of the picture still (a VACE model can)")
         if request.end_image is not None and (request.image is None or self.pipe.config.get("expand_timesteps")):
             raise ValueError(f"{self.spec.name} cannot end on a given picture")
 
@@ -168,6 +200,11 @@ class WanRunner:
             pictures = [Image.fromarray(frame) for frame in request.video]
             strength, _ = request.redrawn
             output = self.video_to_video()(video=pictures, strength=strength, **shared)
+        elif request.image is not None and self.control:
+            video, mask = _picture_task(request)
+            if request.mask is not None:
+                shared["callback_on_step_end"] = self._keep_still(request, video, shared["callback_on_step_end"])
+            output = self.pipe(video=video, mask=mask, num_frames=request.frames, **shared)
         elif request.image is not None:
             assert self.image_to_video is not None
             output = self.image_to_video(
@@ -177,3 +214,17 @@ class WanRunner:
             assert self.text_to_video is not None
             output = self.text_to_video(num_frames=request.frames, **shared)
         return to_uint8(output.frames[0])  # (F, H, W, 3)
+
+
+def _picture_task(request: Request) -> tuple[list[Image.Image], list[Image.Image]]:
+    """VACE's inputs for a picture: with a mask, the picture in every frame and the mask (white: redraw) in
+    every frame, so only the masked part moves; without one, the picture as the first frame and grey frames
+    to fill in after it (VACE's first-frame task)."""
+    assert request.image is not None
+    frames = request.frames
+    if request.mask is not None:
+        mask = Image.fromarray((request.mask * 255).astype(np.uint8)).convert("RGB")
+        return [request.image] * frames, [mask] * frames
+    grey = Image.new("RGB", request.image.size, (127, 127, 127))
+    black, white = (Image.new("RGB", request.image.size, colour) for colour in ("black", "white"))
+    return [request.image] + [grey] * (frames - 1), [black] + [white] * (frames - 1)

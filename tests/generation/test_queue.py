@@ -26,7 +26,13 @@ class FailingEngine:
     def __init__(self, error: Exception):
         self.error, self.calls = error, 0
 
-    def generate(self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
+    def generate(
+        self,
+        job: VideoJob,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_outline: object = None,
+    ):
         self.calls += 1
         raise self.error
 

@@ -12,7 +12,7 @@ from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
-from bot.exts.video._requests import VideoRequests
+from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, RemixModal
 from bot.records import request_of
 from bot.services import Services
@@ -124,7 +124,13 @@ class ClipActions:
         if clip is not None:
             who, frames = requester(interaction), made.get("frames", 0)
             await self.requests.derive(
-                who, reply, job, parent=record.job_id, video=clip, source_frames=frames, source_size=_size(made)
+                who,
+                reply,
+                job,
+                parent=record.job_id,
+                files=Files(video=clip),
+                source_frames=frames,
+                source_size=_size(made),
             )
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
@@ -137,10 +143,16 @@ class ClipActions:
 
     async def _again(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
         """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
-        kept, end = await self.requests.kept_inputs(record.job_id)
-        if job.kind is not JobKind.TEXT_TO_VIDEO and kept is None:
+        kept = await self.requests.kept_files(record.job_id)
+        if job.kind is not JobKind.TEXT_TO_VIDEO and kept.image is None:
             return await reply.refuse("I no longer keep the original input; start again with /animate")
-        image, video = (kept, None) if job.kind is JobKind.IMAGE_TO_VIDEO else (None, kept)
+        spec = self.services.models.get(job.model)
+        if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
+            keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
+            files = Files(image=kept.image, end_image=kept.end_image if keyframes else None)
+            files = dataclasses.replace(files, mask=kept.mask if masks else None)
+        else:
+            files = Files(video=kept.image)
         parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
         made: dict[str, Any] = {}
         if parent and (source := await self.services.ledger.get(parent)) is not None:
@@ -150,16 +162,10 @@ class ClipActions:
             reply,
             job,
             parent=record.job_id,
-            image=image,
-            end_image=end if job.kind is JobKind.IMAGE_TO_VIDEO and self._keyframes(job.model) else None,
-            video=video,
+            files=files,
             source_frames=made.get("frames", 0),
             source_size=_size(made),
         )
-
-    def _keyframes(self, model: str) -> bool:
-        spec = self.services.models.get(model)
-        return spec is not None and spec.keyframes
 
     async def on_remix(self, interaction: discord.Interaction, job_id: str, text: str) -> None:
         """The source request with the form's prompt and options (an option taken out goes back to its

@@ -31,7 +31,7 @@ from bot.exts.video._declare import (
 from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, MessageReply, Reply, Requester
-from bot.exts.video._requests import VideoRequests
+from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, Buttons, RestyleModal, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
 from bot.services import Services
@@ -109,6 +109,8 @@ class Video(commands.Cog):
         image="The picture to animate (PNG, JPEG, WebP or GIF)",
         prompt="What should happen. Pika flags work here too (-motion 3 -camera zoom in); options below win",
         end="A picture for the clip to end on (keyframe models, e.g. ltx)",
+        mask="Motion brush: a black and white picture, white moves and black stays still",
+        region="Motion brush by words: only this part moves, e.g. the water",
         **DESCRIBE,
     )
     @app_commands.choices(**CHOICES)
@@ -128,16 +130,19 @@ class Video(commands.Cog):
         steps: Steps | None = None,
         end: discord.Attachment | None = None,
         style: str | None = None,
+        mask: discord.Attachment | None = None,
+        region: str | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
-        typed |= {"style": style}
+        typed |= {"style": style, "region": region}
         try:
             options = from_command(prompt or "", steps=steps, **typed)
         except OptionError as exc:
             return await reply.refuse(str(exc))
-        await self._animate(interaction, reply, options, [image.url] + ([end.url] if end else []))
+        urls = [image.url] + ([end.url] if end else [])
+        await self._animate(interaction, reply, options, urls, mask.url if mask else None)
 
     @app_commands.command(name="morph", description="A clip that starts on one picture and ends on another")
     @app_commands.describe(
@@ -165,20 +170,21 @@ class Video(commands.Cog):
             return await reply.refuse(str(exc))
         await self._animate(interaction, reply, options, [first.url, last.url])
 
-    async def _animate(self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str]) -> None:
-        """Download the picture (and the last-frame picture, if any) and queue the clip."""
+    async def _animate(
+        self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str], mask: str | None = None
+    ) -> None:
+        """Download the picture (and the last-frame picture, and the mask, if any) and queue the clip."""
         if (refusal := await self.requests.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
         pictures = []
-        for url in urls:
+        for url in urls + ([mask] if mask else []):
             data = await self._download(url, reply)
             if data is None:
                 return
             pictures.append(data)
-        image, end = pictures[0], (pictures[1] if len(pictures) > 1 else None)
-        await self.requests.new(
-            requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, image=image, end_image=end
-        )
+        brush = pictures.pop() if mask else None
+        files = Files(image=pictures[0], end_image=pictures[1] if len(pictures) > 1 else None, mask=brush)
+        await self.requests.new(requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, files)
 
     @app_commands.command(name="restyle", description="Redraw a short video to a prompt (video to video)")
     @app_commands.describe(
@@ -215,7 +221,7 @@ class Video(commands.Cog):
             return await reply.refuse(refusal)
         data = await self._download(url, reply)
         if data is not None:
-            await self.requests.new(who, reply, JobKind.RESTYLE, options, video=data)
+            await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
 
     async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
@@ -329,7 +335,7 @@ class Video(commands.Cog):
             return await reply.refuse(refusal)
         data = await self._download(url, reply)
         if data is not None:
-            await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, image=data)
+            await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
 
     # ---- buttons and the Remix form: see _actions.py ----
 

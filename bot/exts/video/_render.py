@@ -57,6 +57,8 @@ def prompt_note(job: VideoJob, follows_prompt: bool) -> str | None:
 def status_text(job: VideoJob, user_id: int, state: QueueState, note: str | None = None) -> str:
     lines = [_headline(job, user_id)] + ([note] if note else [])
     progress = state.progress
+    if progress is not None and progress.note:  # the worker's word on the job (the motion brush's region)
+        lines.append(discord.utils.escape_mentions(clip(progress.note, 200)))
     if state.status is QueueStatus.QUEUED:
         where = f" — #{state.position} in line" if state.position else ""
         eta = f", ready <t:{int(time.time() + state.eta_s)}:R>" if state.eta_s else ""

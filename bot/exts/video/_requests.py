@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import discord
 from redis.exceptions import RedisError
@@ -37,7 +38,7 @@ from storage.jobs import JobRecord, JobState
 from storage.moderation import ModerationEvent
 from storage.quotas import BLOCKED, QuotaRefused
 
-__all__ = ["Refused", "VideoRequests"]
+__all__ = ["Files", "Refused", "VideoRequests"]
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
@@ -45,8 +46,23 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # Makes the job to run from the models this server may use and its default model for the kind of job.
 # The third argument names the models an online worker serves.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
-END = "end"  # the input slot of a job's last-frame picture, kept for Reroll and Remix
+END, MASK = "end", "mask"  # the input slots of a job's last-frame picture and its mask, kept for Reroll and Remix
 _FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
+
+
+@dataclass(frozen=True)
+class Files:
+    """A request's input files as downloaded (the worker gets them in the job, never a URL)."""
+
+    image: bytes | None = None  # the picture to animate
+    end_image: bytes | None = None  # the picture to end on (keyframe models)
+    mask: bytes | None = None  # the motion brush: white moves, black stays
+    video: bytes | None = None  # the clip to extend, smooth or upscale, or the video to restyle
+
+    @property
+    def pictures(self) -> list[bytes]:
+        """The pictures among them, each checked whole before the job is queued."""
+        return [picture for picture in (self.image, self.end_image, self.mask) if picture is not None]
 
 
 class VideoRequests:
@@ -64,23 +80,28 @@ class VideoRequests:
         reply: Reply,
         kind: JobKind,
         options: Options,
-        *,
-        image: bytes | None = None,
-        end_image: bytes | None = None,
-        video: bytes | None = None,
+        files: Files = Files(),
     ) -> str | None:
-        """A request from a command, the menu or a mention."""
+        """A request from a command, the menu or a mention, with the files it came with."""
         s = self.services
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
             if options.model and options.model in s.models and options.model not in models:
                 raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models)})")
-            needs = _needs(options, end_image)
+            needs = _needs(options, files)
             if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
                 default = self._capable(kind, needs, models, default, online, options)
-            return build_job(options, job_id="", kind=kind, models=models, default_model=default, end_image=end_image)
+            return build_job(
+                options,
+                job_id="",
+                kind=kind,
+                models=models,
+                default_model=default,
+                end_image=files.end_image,
+                mask=files.mask,
+            )
 
-        return await self.start(who, reply, kind, draft, image=image, end_image=end_image, video=video)
+        return await self.start(who, reply, kind, draft, files)
 
     def _capable(
         self,
@@ -117,9 +138,7 @@ class VideoRequests:
         job: VideoJob,
         *,
         parent: str,
-        image: bytes | None = None,
-        end_image: bytes | None = None,
-        video: bytes | None = None,
+        files: Files,
         source_frames: int = 0,
         source_size: tuple[int, int] | None = None,
     ) -> str | None:
@@ -130,17 +149,7 @@ class VideoRequests:
                 raise Refused(f"`{job.model}` is not enabled in this server (enabled: {', '.join(models)})")
             return job
 
-        return await self.start(
-            who,
-            reply,
-            job.kind,
-            draft,
-            image=image,
-            end_image=end_image,
-            video=video,
-            parent=parent,
-            source=(source_frames, source_size),
-        )
+        return await self.start(who, reply, job.kind, draft, files, parent=parent, source=(source_frames, source_size))
 
     async def start(
         self,
@@ -148,10 +157,8 @@ class VideoRequests:
         reply: Reply,
         kind: JobKind,
         draft: Draft,
+        files: Files,
         *,
-        image: bytes | None = None,
-        end_image: bytes | None = None,
-        video: bytes | None = None,
         parent: str | None = None,
         source: tuple[int, tuple[int, int] | None] = (0, None),
     ) -> str | None:
@@ -159,7 +166,7 @@ class VideoRequests:
         frame count and size of the clip an Extend or Upscale starts from."""
         s = self.services
         try:
-            job, cost, plan = await self._prepare(who, kind, draft, (image, end_image, video), source)
+            job, cost, plan = await self._prepare(who, kind, draft, files, source)
             await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
         except (Refused, OptionError, ImageError, VideoError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
@@ -170,8 +177,8 @@ class VideoRequests:
             s.metrics.refused.labels("QueueDown").inc()
             await reply.refuse(QUEUE_DOWN)
             return None
-        for picture in (image, end_image):
-            if picture is not None and not await self._whole(job.job_id, picture, reply):
+        for picture in files.pictures:
+            if not await self._whole(job.job_id, picture, reply):
                 return None
         if job.kind is JobKind.RESTYLE and plan is not None:  # the worker gets our re-encode, never the upload
             restyled = await self._normalised(job, plan, reply)
@@ -192,11 +199,12 @@ class VideoRequests:
             token_expires_at=reply.token_expires_at,
         )
         await s.ledger.add(record)
-        if image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
-            kept = image if image is not None else job.video or b""
+        if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
+            kept = files.image if files.image is not None else job.video or b""
             await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
-        if end_image is not None:
-            await s.inputs.put(job.job_id, end_image, who.guild_id, who.user_id, slot=END)
+        for slot, extra in ((END, files.end_image), (MASK, files.mask)):
+            if extra is not None:
+                await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
         try:
             await s.queue.submit(job)
         except (NoWorkerForModel, RedisError, OSError) as exc:
@@ -294,9 +302,12 @@ class VideoRequests:
             return Content.UNCHECKED
         return Content.SPOILER if policy is Policy.AGE_RESTRICTED and who.age_restricted else Content.REFUSE
 
-    async def kept_inputs(self, job_id: str) -> tuple[bytes | None, bytes | None]:
-        """The input file and the last-frame image kept for a job (None where nothing is kept)."""
-        return await self.services.inputs.get(job_id), await self.services.inputs.get(job_id, slot=END)
+    async def kept_files(self, job_id: str) -> Files:
+        """The files kept for a job, for Reroll and Remix: its input (a picture or a clip, as `image`), its
+        last-frame picture and its mask (None where nothing is kept)."""
+        inputs = self.services.inputs
+        end, mask = await inputs.get(job_id, slot=END), await inputs.get(job_id, slot=MASK)
+        return Files(image=await inputs.get(job_id), end_image=end, mask=mask)
 
     def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
         """The models this server may use for `kind`, and the default one among them."""
@@ -315,13 +326,13 @@ class VideoRequests:
         who: Requester,
         kind: JobKind,
         draft: Draft,
-        inputs: tuple[bytes | None, bytes | None, bytes | None],
+        files: Files,
         source: tuple[int, tuple[int, int] | None],
     ) -> tuple[VideoJob, int, Plan | None]:
         """The job as it will run, its price and its plan (None for Smooth); everything checked that needs no
         pixels: who, where, the prompt, the model, the workers, the files' headers, the server's limits."""
         s = self.services
-        image, end_image, video = inputs
+        image, video = files.image, files.video
         source_frames, size = source
         settings = await s.guilds.get(who.guild_id)
         _admit(who, settings)
@@ -341,7 +352,8 @@ class VideoRequests:
             byte_budget=budget,
             max_pixels=settings.max_pixels,
             image=image,
-            end_image=end_image,
+            end_image=files.end_image,
+            mask=files.mask,
             video=video,
         )
         if kind is JobKind.SMOOTH:  # frame interpolation: no model run
@@ -350,8 +362,9 @@ class VideoRequests:
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)
             size = (info.width, info.height)
-        if end_image is not None:
-            probe(end_image)
+        for extra in (files.end_image, files.mask):
+            if extra is not None:
+                probe(extra)
         if kind is JobKind.RESTYLE:  # the container's header: codec, size, length; nothing decoded yet
             if video is None:
                 raise Refused("there is no video to restyle")
@@ -380,10 +393,11 @@ def _admit(who: Requester, settings: GuildSettings) -> None:
         raise Refused(f"I can't make videos in this channel; try {channels}")
 
 
-def _needs(options: Options, end_image: bytes | None) -> tuple[str, ...]:
+def _needs(options: Options, files: Files) -> tuple[str, ...]:
     """The registry capabilities a request needs beyond making a clip."""
     wanted = {
-        "keyframes": end_image is not None,
+        "keyframes": files.end_image is not None,
+        "masks": files.mask is not None or bool(options.region),
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),
         "prompt_camera": options.camera is not None and bool(options.camera.orbit),

@@ -44,6 +44,7 @@ class _Tracked:
     last_text: str = ""
     unknown_since: float | None = None
     unserved_since: float | None = None  # queued, and no live worker serves its model
+    outlined: bool = False  # the motion brush's region was shown to the requester
 
 
 class JobWatcher:
@@ -136,11 +137,29 @@ class JobWatcher:
         if state.status is QueueStatus.RUNNING and record.state is JobState.QUEUED:
             await s.ledger.transition(job_id, JobState.RUNNING)
         job = request_of(record)
+        if state.progress is not None and state.progress.note and not tracked.outlined:
+            tracked.outlined = True
+            await self._show_outline(record, state.progress.note)
         text = status_text(job, record.user_id, state, self._note(job))
         interval = s.settings.progress_interval_s
         if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
             await self.edit(record, text, self.buttons.status(job_id))
+
+    async def _show_outline(self, record: JobRecord, note: str) -> None:
+        """Show the requester, privately, the region of their picture that will move (segmented by the worker
+        from their `-region` words), while the interaction can still answer them (a followup)."""
+        png = await self.services.queue.outline(record.job_id)
+        token = record.interaction_token
+        if png is None or not token or not record.application_id or time.time() > (record.token_expires_at or 0):
+            return
+        webhook = discord.Webhook.partial(record.application_id, token, client=self.bot)
+        webhook.type = discord.WebhookType.application  # an interaction's webhook: it may send ephemeral messages
+        text = f"{note}: the bright part of your picture, before the clip is made."
+        try:
+            await webhook.send(clip(text), file=discord.File(io.BytesIO(png), "region.png"), ephemeral=True)
+        except discord.HTTPException:
+            log.info("job %s: could not show the region", record.job_id, extra={"job_id": record.job_id})
 
     async def _give_up_if_unserved(self, record: JobRecord, tracked: _Tracked, state: QueueState) -> None:
         """Fail a job whose model no live worker has served for too long; the next look refunds it."""
