@@ -107,3 +107,11 @@ def test_wan_fetches_only_what_its_pipelines_load() -> None:
         assert "model_index.json" in files and "tokenizer/spiece.model" in files
         assert "transformer_2/diffusion_pytorch_model-00001-of-00003.safetensors" in files, "both experts"
         assert not [name for name in files if name.endswith((".pth", ".png", ".JPG", ".md"))], files
+
+
+def test_the_region_segmenter_is_downloaded_with_the_models_unless_it_is_a_folder(tmp_path: Path) -> None:
+    from generation.download import segmenter
+
+    [fetch] = segmenter("CIDAS/clipseg-rd64-refined")
+    assert fetch.repo == "CIDAS/clipseg-rd64-refined" and "*.safetensors" in (fetch.patterns or ())
+    assert segmenter(str(tmp_path)) == [] and segmenter("") == []
