@@ -42,6 +42,8 @@ def sources(spec: ModelSpec) -> list[Fetch]:
         fetches.append(
             Fetch(spec.upsampler, ("latent_upsampler/*.json", "latent_upsampler/*.safetensors"), "latent upsampler")
         )
+    if spec.pose_weights:  # ViTPose: its config, processor and weights
+        fetches.append(Fetch(spec.pose_weights, ("*.json", "*.safetensors"), "pose estimator"))
     if spec.adapter_config:
         fetches.append(Fetch(spec.adapter_config, ("config.json",), "motion adapter config"))
     if spec.lora:

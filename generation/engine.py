@@ -42,7 +42,12 @@ log = logging.getLogger(__name__)
 
 
 # The kinds of job that start from a clip, and what the job does to it (for "there is no clip to …").
-_VERBS = {JobKind.EXTEND: "continue", JobKind.UPSCALE: "upscale", JobKind.RESTYLE: "restyle"}
+_VERBS = {
+    JobKind.EXTEND: "continue",
+    JobKind.UPSCALE: "upscale",
+    JobKind.RESTYLE: "restyle",
+    JobKind.POSE: "take a pose from",
+}
 
 
 class JobRejected(FinalError, ValueError):
@@ -119,7 +124,7 @@ class Engine:
         if (job.mask is not None or job.region) and not spec.masks:
             raise JobRejected(f"`{job.model}` cannot keep part of the picture still")
         size = None
-        if job.kind is JobKind.IMAGE_TO_VIDEO:
+        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.POSE):  # POSE: the character's picture sets the shape
             if job.image is None:
                 raise JobRejected("this job needs an image")
             size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
@@ -144,7 +149,7 @@ class Engine:
             image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
             last = source[-spec.extend_overlap :]  # LTX continues from the last frames
             video = np.stack([np.asarray(fit(Image.fromarray(frame), width, height, job.fit)) for frame in last])
-        elif source is not None and job.kind is JobKind.RESTYLE:  # the video's frames as the model renders them
+        elif source is not None and job.kind in (JobKind.RESTYLE, JobKind.POSE):  # the frames as the model renders
             video = np.stack(
                 [np.asarray(fit(Image.fromarray(frame), width, height)) for frame in source[: plan.frames]]
             )
@@ -213,10 +218,10 @@ class Engine:
             on_outline(note, outline(request.image, request.mask))
         checks: dict[str, float] = {}
         pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
-        if job.kind is JobKind.RESTYLE and request.video is not None:
-            pictures = _samples(request.video)
+        if job.kind in (JobKind.RESTYLE, JobKind.POSE) and request.video is not None:
+            pictures += _samples(request.video)
         checked = time.perf_counter()
-        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE):  # a clip to continue or upscale is one of ours
+        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE):  # a clip to extend is one of ours
             self._check(job, "input", pictures, checks)
         safety = time.perf_counter() - checked
         reporter.stage(Stage.LOADING)

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # 2: typed camera and aspect, EXTEND; 3: end image, UPSCALE, -upscale, content; 4: RESTYLE, strength, style,
-# the motion brush (mask, region), camera lock and orbit
+# the motion brush (mask, region), camera lock and orbit, POSE
 SCHEMA_VERSION = 4
 _READS = (2, 3, 4)  # an older payload is a newer one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
@@ -52,6 +52,7 @@ class JobKind(enum.StrEnum):
     SMOOTH = "smooth"  # frame-interpolate an existing clip (the Smooth button)
     UPSCALE = "upscale"  # twice the width and height of an existing clip (the Upscale button)
     RESTYLE = "restyle"  # a user's video redrawn to a prompt (video-to-video, /restyle)
+    POSE = "pose"  # a character picture moved as the person in a video moves (/animate … pose:)
 
 
 class OutputFormat(enum.StrEnum):

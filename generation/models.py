@@ -110,6 +110,8 @@ class ModelSpec:
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
     masks: bool = False  # the motion brush: only the masked part of the picture moves (SVD, Wan VACE)
+    poses: bool = False  # pose-driven: a character picture moves as the person in a video (Wan-Animate)
+    pose_weights: str | None = None  # the pose estimator it reads the video with (ViTPose): hub id or folder
     fps: int = 24  # the frame rate its clips play at when the job gives none
     strength: float = 0.7  # restyle: the part of the video redrawn when the job gives no strength
     size_multiple: int = 64  # latent downsampling x UNet depth
@@ -143,6 +145,8 @@ class ModelSpec:
             return self.upscales
         if kind is JobKind.RESTYLE:
             return self.restyles
+        if kind is JobKind.POSE:
+            return self.poses
         return kind is JobKind.SMOOTH or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
@@ -151,11 +155,12 @@ class ModelSpec:
 
     def follows_prompt(self, kind: JobKind) -> bool:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
-        return self.reads_prompt or Input.TEXT in self.inputs or kind in (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE)
+        clip_in = (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE)
+        return self.reads_prompt or Input.TEXT in self.inputs or kind in clip_in
 
     def default_frames(self, kind: JobKind) -> int:
         """Frames a job of `kind` asks for when it names none: a restyle, as much of the video as fits."""
-        return self.max_frames if kind is JobKind.RESTYLE else self.frames
+        return self.max_frames if kind in (JobKind.RESTYLE, JobKind.POSE) else self.frames
 
     def frame_count(self, frames: int) -> int:
         """`frames` rounded to the nearest count this model renders (frame_step * k + 1)."""
@@ -421,6 +426,32 @@ DEFAULT_MODELS |= {
         activation_share=0.12,
         cost_factor=6.0,
         **_WAN,  # type: ignore[arg-type]
+    ),
+    # Wan 2.2 Animate-14B: a character picture moved as the person in a video moves (their pose, drawn from
+    # ViTPose keypoints, and their face, cut out by the same keypoints). 14B in bf16: 28 GB, plus the image
+    # encoder and UMT5 (full 48, balanced 37 with the encoder on the CPU, low 30).
+    "wan-animate": ModelSpec(
+        name="wan-animate",
+        inputs=(Input.IMAGE,),
+        reads_prompt=True,
+        description="Wan 2.2 Animate-14B: your character moves as the person in a video",
+        weights="Wan-AI/Wan2.2-Animate-14B-Diffusers",
+        pose_weights="usyd-community/vitpose-base-simple",
+        width=1280,
+        height=720,
+        size_multiple=16,
+        frames=77,  # one segment; a longer video is rendered in segments that continue each other
+        max_frames=153,
+        steps=20,
+        max_steps=40,
+        guidance=Guidance(low=1.0, default=1.0, high=3.0),  # the model card: no guidance
+        poses=True,
+        memory_gb=37.0,
+        memory_gb_full=48.0,
+        memory_gb_low=30.0,
+        activation_share=0.15,
+        cost_factor=5.0,
+        **(_WAN | {"extends": False}),  # type: ignore[arg-type]
     ),
     # Wan 2.1 VACE 1.3B: text to video, and a control video (here the video in grey: its shapes and light)
     # steering a new clip. Small: the 1.3B transformer 2.6 GB, the UMT5 encoder kept off the GPU (8).

@@ -352,6 +352,7 @@ def build_job(
             JobKind.IMAGE_TO_VIDEO: "image input",
             JobKind.TEXT_TO_VIDEO: "text input",
             JobKind.RESTYLE: "restyling videos",
+            JobKind.POSE: "pose-driven animation (a character and a pose video)",
         }.get(kind, "Extend")
         raise OptionError("-model", name, f"a model for {wanted} ({usable})")
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:

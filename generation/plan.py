@@ -78,8 +78,8 @@ def refine_steps(spec: ModelSpec) -> int:
 
 def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0) -> Plan:
     """The plan for `job` on `spec`. `input_size` is the input image's (or the clip's frames') size;
-    `source_frames` the length of the clip an EXTEND, UPSCALE or RESTYLE job starts from (RESTYLE: at the
-    job's fps)."""
+    `source_frames` the length of the clip an EXTEND, UPSCALE, RESTYLE or POSE job starts from (RESTYLE and
+    POSE: at the job's fps; POSE's `input_size` is its picture's)."""
     if not spec.takes(job.kind):
         what = {JobKind.EXTEND: "continue a clip", JobKind.UPSCALE: "upscale a clip"}
         raise PlanError(f"`{spec.name}` cannot {what.get(job.kind, f'make {job.kind.value} clips')}")
@@ -92,10 +92,11 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     if not 1 <= steps <= spec.max_steps:
         raise PlanError(f"`-steps` must be 1–{spec.max_steps} on {spec.name}, got {steps}")
     frames = min(spec.frame_count(frames), spec.max_frames)
-    if job.kind is JobKind.RESTYLE:  # as much of the video as the model takes, in the counts it renders
+    if job.kind in (JobKind.RESTYLE, JobKind.POSE):  # as much of the video as the model takes, in its counts
         frames = spec.frames_within(min(frames, source_frames))
         if frames < spec.frame_step + 1 or frames < 2:
-            raise PlanError(f"this video is too short to restyle ({source_frames} frames at {job.fps} fps)")
+            verb = "restyle" if job.kind is JobKind.RESTYLE else "move a character by"
+            raise PlanError(f"this video is too short to {verb} ({source_frames} frames at {job.fps} fps)")
     longest = spec.max_total_frames(job.fps)
     overlap = spec.extend_overlap
     if job.kind is JobKind.EXTEND:

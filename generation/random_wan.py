@@ -17,6 +17,8 @@ import torch
 from diffusers import (
     AutoencoderKLWan,
     UniPCMultistepScheduler,
+    WanAnimatePipeline,
+    WanAnimateTransformer3DModel,
     WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
@@ -26,9 +28,16 @@ from diffusers import (
 from tokenizers import Tokenizer, decoders, normalizers, processors
 from tokenizers import models as vocabularies
 from tokenizers import pre_tokenizers as splitters
-from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+from transformers import (
+    CLIPImageProcessor,
+    CLIPVisionConfig,
+    CLIPVisionModel,
+    PreTrainedTokenizerFast,
+    UMT5Config,
+    UMT5EncoderModel,
+)
 
-__all__ = ["build_wan", "build_wan_i2v", "build_wan_vace"]
+__all__ = ["build_wan", "build_wan_animate", "build_wan_i2v", "build_wan_vace"]
 
 Size = Literal["tiny", "real"]
 
@@ -189,5 +198,50 @@ def build_wan_i2v(size: Size = "tiny", seed: int = 0) -> WanImageToVideoPipeline
         image_encoder=None,
         image_processor=None,
         boundary_ratio=0.875,
+        **parts,
+    )
+
+
+def build_wan_animate(size: Size = "tiny", seed: int = 0) -> WanAnimatePipeline:
+    """Wan 2.2 Animate's shape (motion and face encoders beside an I2V transformer, a CLIP image encoder) with
+    random weights; tiny only (the real model is 14B: benchmark it with its own weights)."""
+    torch.manual_seed(seed)
+    parts = _wan_parts(size, 16, 36)
+    transformer = WanAnimateTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        latent_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        image_dim=4,
+        rope_max_seq_len=32,
+        motion_encoder_channel_sizes={"4": 16, "8": 16, "16": 16},
+        motion_encoder_size=16,  # the face video's side
+        motion_style_dim=8,
+        motion_dim=4,
+        motion_encoder_dim=16,
+        face_encoder_hidden_dim=16,
+        face_encoder_num_heads=2,
+        inject_face_latents_blocks=2,
+    )
+    with torch.no_grad():  # the pose video moves the frames by tens of levels
+        transformer.proj_out.weight.mul_(4.0)
+        transformer.pose_patch_embedding.weight.mul_(4.0)
+        transformer.patch_embedding.weight[:, 16:].mul_(8.0)  # the character picture's channels
+    vision = CLIPVisionConfig(
+        hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=4, intermediate_size=16
+    )
+    vision.patch_size = 1
+    return WanAnimatePipeline(
+        transformer=transformer,
+        image_encoder=CLIPVisionModel(vision),
+        image_processor=CLIPImageProcessor(crop_size=4, size=4),
         **parts,
     )

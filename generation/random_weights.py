@@ -52,10 +52,14 @@ from transformers import (
     T5Config,
     T5EncoderModel,
     T5TokenizerFast,
+    VitPoseBackboneConfig,
+    VitPoseConfig,
+    VitPoseForPoseEstimation,
+    VitPoseImageProcessor,
 )
 
 from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, Input, ModelSpec
-from generation.random_wan import build_wan, build_wan_i2v, build_wan_vace
+from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, build_wan_vace
 
 __all__ = [
     "BUILDERS",
@@ -362,6 +366,23 @@ def write_segmenter(folder: Path, seed: int = 0, bias: float = 0.0) -> None:
     CLIPSegProcessor(image_processor=processor, tokenizer=_tokenizer()).save_pretrained(folder)
 
 
+def write_pose_estimator(folder: Path, seed: int = 0) -> None:
+    """A tiny ViTPose (17 COCO keypoints) with random weights and its image processor, as the hub folder."""
+    torch.manual_seed(seed)
+    backbone = VitPoseBackboneConfig(
+        image_size=[64, 48],
+        patch_size=[8, 8],
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        out_indices=[2],
+    )
+    config = VitPoseConfig(backbone_config=backbone, scale_factor=4, use_simple_decoder=True, num_labels=17)
+    VitPoseForPoseEstimation(config).save_pretrained(folder)
+    VitPoseImageProcessor(size={"height": 64, "width": 48}).save_pretrained(folder)
+
+
 def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> None:
     """A random LoRA on the motion modules' attention, saved in diffusers' LoRA format."""
     torch.manual_seed(seed)
@@ -445,6 +466,11 @@ def _ltx(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
 
 
 def _wan(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
+    if spec.poses:
+        return {
+            "weights": out.once("wan-animate", lambda f: build_wan_animate(out.size, out.seed).save_pretrained(f)),
+            "pose_weights": out.once("vitpose", lambda f: write_pose_estimator(f, out.seed)),
+        }
     if spec.control:
         return {"weights": out.once("wan-vace", lambda f: build_wan_vace(out.size, out.seed).save_pretrained(f))}
     if Input.TEXT in spec.inputs:

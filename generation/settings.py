@@ -43,6 +43,7 @@ class ModelOverrides(BaseModel):
     lora: str | None = None
     t2i_weights: str | None = None
     upsampler: str | None = None
+    pose_weights: str | None = None
     width: PositiveInt | None = None
     height: PositiveInt | None = None
     size_multiple: PositiveInt | None = None

@@ -37,7 +37,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import WanImageToVideoPipeline, WanPipeline, WanVACEPipeline, WanVideoToVideoPipeline
+from diffusers import (
+    WanAnimatePipeline,
+    WanImageToVideoPipeline,
+    WanPipeline,
+    WanVACEPipeline,
+    WanVideoToVideoPipeline,
+)
 from diffusers.video_processor import VideoProcessor
 from PIL import Image, ImageFilter, ImageOps
 
@@ -65,13 +71,7 @@ class WanRunner:
     def __init__(self, spec: ModelSpec, runtime: Runtime, pipe: Any = None):
         self.spec, self.runtime = spec, runtime
         if pipe is None:
-            kind = (
-                WanVACEPipeline
-                if spec.control
-                else WanPipeline
-                if Input.TEXT in spec.inputs
-                else WanImageToVideoPipeline
-            )
+            kind = _pipeline_class(spec)
             with component(spec.name, "pipeline weights", spec.weights, "weights"):
                 pipe = kind.from_pretrained(
                     spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
@@ -80,11 +80,13 @@ class WanRunner:
         parts = self.pipe.components
         experts = {"transformer_2": parts.get("transformer_2")}
         self.control = isinstance(pipe, WanVACEPipeline)
+        self.animate = isinstance(pipe, WanAnimatePipeline)
+        self._poses: Any = None  # the pose estimator (pose rows), loaded on the first job
         self.text_to_video = pipe if isinstance(pipe, WanPipeline | WanVACEPipeline) else None
         self.image_to_video: WanImageToVideoPipeline | None = None
         if isinstance(pipe, WanImageToVideoPipeline):
             self.image_to_video = pipe
-        elif not self.control:  # a VACE transformer takes control latents, not an image's
+        elif not (self.control or self.animate):  # VACE and Animate transformers take other latents
             config = {name: pipe.config.get(name) for name in ("boundary_ratio", "expand_timesteps")}
             self.image_to_video = WanImageToVideoPipeline(
                 **{name: parts[name] for name in _SHARED}, **experts, image_encoder=None, image_processor=None, **config
@@ -92,6 +94,16 @@ class WanRunner:
             self.image_to_video.set_progress_bar_config(disable=True)
         self._video_to_video: WanVideoToVideoPipeline | None = None
         self.prompts = PromptCache(runtime)
+
+    def pose_reader(self) -> Any:
+        """The pose estimator a pose row reads its videos with (ViTPose), loaded on the first pose job."""
+        if self._poses is None:
+            from generation.pose import PoseReader
+
+            if self.spec.pose_weights is None:
+                raise ValueError(f"{self.spec.name} has no pose estimator configured")
+            self._poses = PoseReader(self.spec.name, self.spec.pose_weights, self.runtime)
+        return self._poses
 
     def video_to_video(self) -> WanVideoToVideoPipeline:
         """The restyle pipeline on the same modules (a text-to-video model only: an I2V transformer wants an
@@ -147,7 +159,11 @@ class WanRunner:
             raise ValueError("a restyle needs the video's frames")
         if request.image is None and request.video is None and (self.text_to_video is None or not request.prompt):
             raise ValueError(f"{self.spec.name} needs " + ("an image" if self.text_to_video is None else "a prompt"))
-        if request.image is not None and self.image_to_video is None and not self.control:
+        if self.animate != (request.kind is JobKind.POSE):
+            raise ValueError(f"{self.spec.name} " + ("needs a pose video" if self.animate else "takes no pose video"))
+        if request.kind is JobKind.POSE and (request.image is None or request.video is None):
+            raise ValueError("pose-driven animation needs the character's picture and the pose video's frames")
+        if request.image is not None and self.image_to_video is None and not (self.control or self.animate):
             raise ValueError(f"{self.spec.name} does not animate pictures")
         if request.mask is not None and not self.control:
             raise ValueError(f"{self.spec.name} cannot keep part of the picture still (a VACE model can)")
@@ -189,6 +205,19 @@ class WanRunner:
             "output_type": "np",
             **self._text(request, prompt),
         }
+        if request.kind is JobKind.POSE:
+            assert request.video is not None
+            face_size = self.pipe.transformer.config.motion_encoder_size
+            poses, faces = self.pose_reader().read(request.video, face_size)
+            output = self.pipe(
+                image=request.image,
+                pose_video=poses,
+                face_video=faces,
+                segment_frame_length=min(self.spec.frames, request.frames),
+                mode="animate",
+                **shared,
+            )
+            return to_uint8(output.frames[0])[: request.frames]
         if restyle and self.control:
             assert request.video is not None
             grey = [ImageOps.grayscale(Image.fromarray(frame)).convert("RGB") for frame in request.video]
@@ -228,3 +257,12 @@ def _picture_task(request: Request) -> tuple[list[Image.Image], list[Image.Image
     grey = Image.new("RGB", request.image.size, (127, 127, 127))
     black, white = (Image.new("RGB", request.image.size, colour) for colour in ("black", "white"))
     return [request.image] + [grey] * (frames - 1), [black] + [white] * (frames - 1)
+
+
+def _pipeline_class(spec: ModelSpec) -> Any:
+    """The pipeline a row's weights load as."""
+    if spec.poses:
+        return WanAnimatePipeline
+    if spec.control:
+        return WanVACEPipeline
+    return WanPipeline if Input.TEXT in spec.inputs else WanImageToVideoPipeline

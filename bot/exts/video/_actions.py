@@ -151,6 +151,8 @@ class ClipActions:
             keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
             files = Files(image=kept.image, end_image=kept.end_image if keyframes else None)
             files = dataclasses.replace(files, mask=kept.mask if masks else None)
+        elif job.kind is JobKind.POSE:  # the character's picture and the pose video
+            files = Files(image=kept.image, video=kept.video)
         else:
             files = Files(video=kept.image)
         parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None

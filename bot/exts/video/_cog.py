@@ -111,6 +111,7 @@ class Video(commands.Cog):
         end="A picture for the clip to end on (keyframe models, e.g. ltx)",
         mask="Motion brush: a black and white picture, white moves and black stays still",
         region="Motion brush by words: only this part moves, e.g. the water",
+        pose="A video of a person: the character in your picture moves as they do (pose models)",
         **DESCRIBE,
     )
     @app_commands.choices(**CHOICES)
@@ -132,6 +133,7 @@ class Video(commands.Cog):
         style: str | None = None,
         mask: discord.Attachment | None = None,
         region: str | None = None,
+        pose: discord.Attachment | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
@@ -142,7 +144,21 @@ class Video(commands.Cog):
         except OptionError as exc:
             return await reply.refuse(str(exc))
         urls = [image.url] + ([end.url] if end else [])
+        if pose is not None:
+            return await self._pose(interaction, reply, options, image.url, pose.url)
         await self._animate(interaction, reply, options, urls, mask.url if mask else None)
+
+    async def _pose(
+        self, interaction: discord.Interaction, reply: Reply, options: Options, image: str, pose: str
+    ) -> None:
+        """Download the character's picture and the pose video, and queue the pose-driven clip."""
+        if (refusal := await self.requests.precheck(requester(interaction), options)) is not None:
+            return await reply.refuse(refusal)
+        picture = await self._download(image, reply)
+        video = await self._download(pose, reply) if picture is not None else None
+        if picture is not None and video is not None:
+            files = Files(image=picture, video=video)
+            await self.requests.new(requester(interaction), reply, JobKind.POSE, options, files)
 
     @app_commands.command(name="morph", description="A clip that starts on one picture and ends on another")
     @app_commands.describe(

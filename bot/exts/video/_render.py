@@ -27,6 +27,7 @@ _WITHOUT_PROMPT = {
     JobKind.EXTEND: "extending your clip",
     JobKind.SMOOTH: "smoothing your clip",
     JobKind.UPSCALE: "upscaling your clip",
+    JobKind.POSE: "moving your character",
 }
 
 
@@ -87,6 +88,8 @@ def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int, not
         frames = f"upscaled x2, {result.frames} frames"
     elif job.kind is JobKind.RESTYLE:
         frames = f"restyled, {result.frames} frames"
+    elif job.kind is JobKind.POSE:
+        frames = f"moved by the pose video, {result.frames} frames"
     else:
         frames = f"{result.frames} frames"
     lines = [

@@ -46,7 +46,8 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # Makes the job to run from the models this server may use and its default model for the kind of job.
 # The third argument names the models an online worker serves.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
-END, MASK = "end", "mask"  # the input slots of a job's last-frame picture and its mask, kept for Reroll and Remix
+# The input slots of a job's last-frame picture, its mask and its pose video, kept for Reroll and Remix.
+END, MASK, POSE = "end", "mask", "pose"
 _FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
 
 
@@ -180,7 +181,7 @@ class VideoRequests:
         for picture in files.pictures:
             if not await self._whole(job.job_id, picture, reply):
                 return None
-        if job.kind is JobKind.RESTYLE and plan is not None:  # the worker gets our re-encode, never the upload
+        if job.kind in (JobKind.RESTYLE, JobKind.POSE) and plan is not None:  # our re-encode, never the upload
             restyled = await self._normalised(job, plan, reply)
             if restyled is None:
                 return None
@@ -202,7 +203,8 @@ class VideoRequests:
         if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
             kept = files.image if files.image is not None else job.video or b""
             await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
-        for slot, extra in ((END, files.end_image), (MASK, files.mask)):
+        pose = job.video if job.kind is JobKind.POSE else None
+        for slot, extra in ((END, files.end_image), (MASK, files.mask), (POSE, pose)):
             if extra is not None:
                 await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
         try:
@@ -304,10 +306,11 @@ class VideoRequests:
 
     async def kept_files(self, job_id: str) -> Files:
         """The files kept for a job, for Reroll and Remix: its input (a picture or a clip, as `image`), its
-        last-frame picture and its mask (None where nothing is kept)."""
+        last-frame picture, its mask and its pose video (None where nothing is kept)."""
         inputs = self.services.inputs
         end, mask = await inputs.get(job_id, slot=END), await inputs.get(job_id, slot=MASK)
-        return Files(image=await inputs.get(job_id), end_image=end, mask=mask)
+        pose = await inputs.get(job_id, slot=POSE)
+        return Files(image=await inputs.get(job_id), end_image=end, mask=mask, video=pose)
 
     def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
         """The models this server may use for `kind`, and the default one among them."""
@@ -365,11 +368,12 @@ class VideoRequests:
         for extra in (files.end_image, files.mask):
             if extra is not None:
                 probe(extra)
-        if kind is JobKind.RESTYLE:  # the container's header: codec, size, length; nothing decoded yet
+        if kind in (JobKind.RESTYLE, JobKind.POSE):  # the container's header: codec, size, length; nothing decoded
             if video is None:
-                raise Refused("there is no video to restyle")
+                raise Refused("there is no video to " + ("restyle" if kind is JobKind.RESTYLE else "follow"))
             clip: VideoInfo = probe_video(video, self.video_limits)
-            size, source_frames = (clip.width, clip.height), clip.frames_at(job.fps)
+            source_frames = clip.frames_at(job.fps)
+            size = (clip.width, clip.height) if kind is JobKind.RESTYLE else size  # POSE: the picture's shape
         try:
             job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:
