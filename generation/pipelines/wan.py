@@ -1,9 +1,9 @@
 """Wan 2.x: text, an image (or a first and a last frame) or a video in, a clip that follows the prompt out.
 
 One loaded pipeline serves every kind of job: the row's weights load as `WanPipeline` (a text-and-image
-model, Wan 2.2 TI2V-5B), as `WanImageToVideoPipeline` (an image model, Wan 2.2 I2V-A14B) or as
-`WanVACEPipeline` (a control row, Wan 2.1 VACE), and the other pipelines are built around the same modules,
-so nothing loads twice:
+model, Wan 2.2 TI2V-5B), as `WanImageToVideoPipeline` (an image model, Wan 2.2 I2V-A14B), as
+`WanVACEPipeline` (a control row, Wan 2.1 VACE) or as `WanAnimatePipeline` (a pose row, Wan 2.2 Animate),
+and the other pipelines are built around the same modules, so nothing loads twice:
 
 - text -> video: `WanPipeline` (VACE: its own pipeline without a control video);
 - image -> video, Extend (the clip's last frame), and a first and last frame (`/morph`, `end`; the I2V
@@ -11,6 +11,8 @@ so nothing loads twice:
 - a picture on VACE: the picture as the first frame and grey frames after it (VACE's first-frame task);
   with a motion brush, the picture in every frame and the mask (white: redraw) in every frame, the latents
   outside the mask held on the picture's after every step (so that part stays still);
+- a character moved by a pose video (`pose` rows): `WanAnimatePipeline`, given the video's pose (ViTPose
+  keypoints drawn as a skeleton) and face (cut out by the same keypoints), see `generation.pose`;
 - `/restyle`: `WanVideoToVideoPipeline` on the video's frames, `strength` the part redrawn (a text-to-video
   model); on VACE, the video in grey as the control video (its shapes and light; the colours and the style
   come from the prompt, as in VACE's colourisation task), `strength` lowering how closely it is followed

@@ -1,13 +1,15 @@
 """The Wan rows through the real bot and worker over the fake Discord: text, a prompted picture, a first and a
-last frame on the I2V model, Extend."""
+last frame on the I2V model, Extend, a character moved by a pose video."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import button
-from tests.bot.test_restyle import frames
+from tests.bot.test_restyle import frames, video
 from tests.bot.test_video import delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord
@@ -38,3 +40,19 @@ async def test_morph_on_the_first_last_frame_model(fake: FakeDiscord, service: B
 
     there, back = await morph(RED, GREEN), await morph(GREEN, RED)
     assert np.abs(there - back).mean() > 3, "swapping the first and the last frame changes the clip"
+
+
+async def test_a_character_moves_as_the_person_in_a_pose_video(
+    fake: FakeDiscord, service: BotProcess, tmp_path: Path
+) -> None:
+    async def animate(pose: bytes) -> np.ndarray:
+        files = {"image": fake.upload("me.png", RED), "pose": fake.upload("dance.mp4", pose, content_type="video/mp4")}
+        clip = await delivered(
+            fake, await fake.slash("animate", {"prompt": "-seed 3"}, attachments=files, user_id=8701)
+        )
+        assert "-model wan-animate" in clip.content and "moved by the pose video" in clip.content
+        return frames(clip)
+
+    one, other = await animate(video(tmp_path, 1)), await animate(video(tmp_path, 2))
+    assert one.shape[0] == 17, "1 s of video at 24 fps, within the model's longest"
+    assert np.abs(one - other).mean() > 2, "another pose video: another clip"
