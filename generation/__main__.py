@@ -102,7 +102,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         bar.refresh()
 
     try:
-        engine = Engine(settings.registry(), runtime, segmenter=settings.segmenter)
+        engine = Engine(settings.registry(), runtime, segmenter=settings.segmenter, style_loras=settings.style_loras)
         result = engine.render(job, on_progress, threading.Event())
     except (JobRejected, WeightsNotFound, EncodeError, NoRunner) as exc:
         bar.close()
@@ -184,7 +184,9 @@ def _worker(args: argparse.Namespace) -> int:
                 logging.getLogger("generation.worker").warning(
                     "MOTIONBOT_SAFETY_CHECKER is empty: no picture or clip is checked, whatever a server's policy"
                 )
-            real_engine = Engine({name: registry[name] for name in models}, runtime, checker, settings.segmenter)
+            real_engine = Engine(
+                {name: registry[name] for name in models}, runtime, checker, settings.segmenter, settings.style_loras
+            )
         except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

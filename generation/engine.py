@@ -23,13 +23,13 @@ from generation.encode import decode_frames, encode
 from generation.images import ImageError, fit, load_rgb, probe
 from generation.interpolate import interpolate, smooth_fps
 from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
-from generation.models import CameraMode, ModelSpec
+from generation.models import CameraMode, Family, ModelSpec
 from generation.options import segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
 from generation.progress import ContentFlagged, FinalError, OutlineFn, ProgressFn, Reporter
 from generation.runtime import Runtime
-from generation.styles import shaped
+from generation.styles import shaped, styles
 from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class Engine:
         runtime: Runtime,
         checker: SafetyChecker | None = None,
         segmenter: str = "",
+        style_loras: Mapping[str, str] | None = None,
     ):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
@@ -89,6 +90,7 @@ class Engine:
         self.checker = checker  # the image check; None: nothing is checked (the command line)
         self.segmenter_source = segmenter  # CLIPSeg for `-region`, loaded on the first such job; "": refused
         self._segmenter: Segmenter | None = None
+        self.style_loras = dict(style_loras or {})  # style -> LoRA, over the ones styles.toml names
         self._runners: dict[str, Runner] = {}
         self._load_lock = threading.Lock()
 
@@ -101,6 +103,12 @@ class Engine:
                 self._runners[model] = load_runner(spec, self.runtime)  # WeightsNotFound names what failed
                 log.info("loaded %s in %.1fs", model, time.perf_counter() - started)
             return self._runners[model]
+
+    def _style_lora(self, style: str | None, spec: ModelSpec) -> str | None:
+        """The LoRA a style brings on this model's family, if any (AnimateDiff's SD 1.5 LoRAs)."""
+        if not style or spec.family is not Family.ANIMATEDIFF:
+            return None
+        return self.style_loras.get(style) or styles()[style].loras.get(spec.family.value)
 
     def segmenter(self) -> Segmenter:
         """CLIPSeg for `-region`, loaded on first use."""
@@ -179,6 +187,7 @@ class Engine:
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
             strength=plan.strength,
             mask=mask,
+            style_lora=self._style_lora(job.style, spec),
         )
 
     def render(

@@ -383,6 +383,21 @@ def write_pose_estimator(folder: Path, seed: int = 0) -> None:
     VitPoseImageProcessor(size={"height": 64, "width": 48}).save_pretrained(folder)
 
 
+def write_style_lora(folder: Path, size: Size = "tiny", seed: int = 0) -> None:
+    """A random SD 1.5 LoRA on the UNet's spatial attention (as a style LoRA is), in diffusers' LoRA format."""
+    pipe = build_animatediff(size, seed)
+    torch.manual_seed(seed + 7)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=4,
+        target_modules=r"^(down|mid|up)_blocks?.*attentions.*\.(to_q|to_k|to_v|to_out\.0)$",
+        init_lora_weights=False,
+    )
+    pipe.unet.add_adapter(config, adapter_name="style")
+    layers = get_peft_model_state_dict(pipe.unet, adapter_name="style")
+    AnimateDiffPipeline.save_lora_weights(folder, unet_lora_layers=layers)
+
+
 def _write_motion_lora(pipe: AnimateDiffPipeline, folder: Path, seed: int) -> None:
     """A random LoRA on the motion modules' attention, saved in diffusers' LoRA format."""
     torch.manual_seed(seed)

@@ -98,6 +98,7 @@ class GenerationSettings(BaseSettings):
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
     segmenter: str = "CIDAS/clipseg-rd64-refined"  # `-region` (motion brush by words): hub id or folder; "" = off
+    style_loras: dict[str, str] = {}  # style -> an SD 1.5 LoRA (hub id or folder) AnimateDiff renders it with
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
 
     @classmethod

@@ -37,6 +37,7 @@ class Style:
     prompt: str  # a template with {prompt}
     negative: str
     families: dict[str, tuple[str, str]] = field(default_factory=dict)  # family -> (prompt, negative)
+    loras: dict[str, str] = field(default_factory=dict)  # family -> a LoRA of the style (AnimateDiff: SD 1.5)
 
     def apply(self, prompt: str, negative: str, family: str) -> tuple[str, str]:
         """The prompt in this style's template and the negative prompt with the style's added."""
@@ -58,7 +59,12 @@ def styles() -> dict[str, Style]:
             for family, variant in table.items()
             if isinstance(variant, dict)
         }
-        presets[name] = Style(name, table["description"], table["prompt"], table.get("negative", ""), families)
+        loras = {
+            family: variant["lora"]
+            for family, variant in table.items()
+            if isinstance(variant, dict) and "lora" in variant
+        }
+        presets[name] = Style(name, table["description"], table["prompt"], table.get("negative", ""), families, loras)
     return presets
 
 

@@ -58,6 +58,7 @@ class Request:
     upscale: bool = False  # x2 after rendering (the model's latent upsampler)
     strength: float = 1.0  # RESTYLE: the part of the denoising run on `video` (its frames at width x height)
     mask: np.ndarray | None = None  # the motion brush: (H, W) float32, 1 where the picture moves, 0 where it stays
+    style_lora: str | None = None  # a LoRA of the job's style (AnimateDiff): hub id or folder
 
     @property
     def redrawn(self) -> tuple[float, int]:

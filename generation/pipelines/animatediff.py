@@ -15,6 +15,7 @@ combines two LoRAs (pan-left + tilt-up). `motion` sets the LoRA weight:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -36,11 +37,12 @@ from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
 from generation.values import Camera
-from generation.weights import component, local_only
+from generation.weights import WeightsNotFound, component, local_only
 
 __all__ = ["LORA_WEIGHT", "AnimateDiffRunner", "lora_moves"]
 
 LORA_WEIGHT = (0.40, 0.60, 0.75, 0.90, 1.00)
+STYLE_WEIGHT = 0.8  # a style LoRA's weight (`-style` on a style with a LoRA, see generation/styles.toml)
 
 
 def lora_moves(camera: Camera | None) -> list[str]:
@@ -127,7 +129,8 @@ class AnimateDiffRunner:
         if lora_moves(request.camera) and not self.spec.lora:
             raise ValueError(f"{self.spec.name} has no motion LoRAs configured for camera moves")
 
-    def _use_camera(self, camera: Camera | None, motion: int) -> None:
+    def _use_loras(self, camera: Camera | None, motion: int, style: str | None) -> None:
+        """The camera's motion LoRAs at the motion level's weight, and the style's LoRA (if any) at 0.8."""
         moves = lora_moves(camera)
         for move in moves:
             if move not in self._loaded_loras:
@@ -136,15 +139,28 @@ class AnimateDiffRunner:
                 with component(self.spec.name, f"camera LoRA {move}", source, "lora"):
                     self.pipe.load_lora_weights(source, adapter_name=move, local_files_only=local_only(source))
                 self._loaded_loras.add(move)
-        if moves:
+        names, weights = list(moves), [LORA_WEIGHT[motion]] * len(moves)
+        if style is not None:
+            name = "style-" + hashlib.sha1(style.encode()).hexdigest()[:12]  # an adapter name from any source
+            if name not in self._loaded_loras:
+                try:
+                    self.pipe.load_lora_weights(style, adapter_name=name, local_files_only=local_only(style))
+                except (OSError, ValueError) as exc:
+                    raise WeightsNotFound(
+                        f"{self.spec.name}: the style LoRA {style} did not load ({str(exc).splitlines()[0]}). "
+                        "Setting: MOTIONBOT_STYLE_LORAS, or the style's `lora` in generation/styles.toml"
+                    ) from exc
+                self._loaded_loras.add(name)
+            names, weights = [*names, name], [*weights, STYLE_WEIGHT]
+        if names:
             self.pipe.enable_lora()
-            self.pipe.set_adapters(moves, adapter_weights=[LORA_WEIGHT[motion]] * len(moves))
+            self.pipe.set_adapters(names, adapter_weights=weights)
         elif self._loaded_loras:
             self.pipe.disable_lora()
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
-        self._use_camera(request.camera, request.motion)
+        self._use_loras(request.camera, request.motion, request.style_lora)
         shared: dict[str, Any] = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt or None,

@@ -4,6 +4,7 @@ them on tiny models, and what is refused before a job is queued."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
 from generation.models import DEFAULT_MODELS, Family
 from generation.options import OptionError, build_job, flags_line, parse_flags
+from generation.random_weights import write_style_lora
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 from generation.styles import CAMERA_WORDS, shaped, styles
@@ -94,3 +96,21 @@ def test_lock_on_svd_means_no_virtual_camera_and_a_steadier_clip(engine: Engine)
     locked = frames(engine, **picture, camera=Camera(lock=True), motion=2)
     assert np.array_equal(locked, frames(engine, **picture, motion=1)), "motion one lower, no camera move"
     assert not np.array_equal(locked, frames(engine, **picture, camera=Camera(zoom=1), motion=2))
+
+
+def test_a_style_can_bring_a_lora_on_animatediff(settings: GenerationSettings, tmp_path: Path) -> None:
+    write_style_lora(tmp_path / "pixel")
+    registry = settings.registry()
+    runtime = Runtime.from_settings(settings)
+    plain = Engine({"animatediff": registry["animatediff"]}, runtime)
+    styled = Engine({"animatediff": registry["animatediff"]}, runtime, style_loras={"pixel": str(tmp_path / "pixel")})
+    job = VideoJob("s", JobKind.TEXT_TO_VIDEO, "animatediff", prompt="a cat", style="pixel", seed=1)
+    assert styled.plan(job).style_lora == str(tmp_path / "pixel") and plain.plan(job).style_lora is None
+    with_lora, without = frames(styled, **_fields(job)), frames(plain, **_fields(job))
+    assert np.abs(with_lora - without).mean() > 1, "the LoRA is applied with its style"
+    other = _fields(job) | {"style": "anime"}
+    assert np.array_equal(frames(styled, **other), frames(plain, **other)), "and only with it"
+
+
+def _fields(job: VideoJob) -> dict[str, Any]:
+    return {"model": job.model, "prompt": job.prompt, "style": job.style, "seed": job.seed}
