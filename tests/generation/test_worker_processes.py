@@ -127,8 +127,10 @@ async def test_sigterm_without_grace_hands_the_job_back_at_once(queue: JobQueue,
     await wait_for_workers(queue, {"leaving"})
     await queue.submit(i2v("handover", steps=24))
     await wait_running(queue, "handover", min_step=2)
-    start_worker("--models", "svd-xt", "--id", "staying", env=env)
+    staying = start_worker("--models", "svd-xt", "--id", "staying", env=env)
     await wait_for_workers(queue, {"staying"})
+    while "worker staying serving" not in staying.output():  # its heartbeat comes before its poll loop runs
+        await asyncio.sleep(0.05)
     leaving.signal(signal.SIGTERM)
     stopped = time.monotonic()
     assert leaving.wait(30) == 0
