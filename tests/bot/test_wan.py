@@ -1,20 +1,24 @@
-"""The Wan rows through the real bot and worker over the fake Discord: text, a prompted picture, a first and a
-last frame on the I2V model, Extend, a character moved by a pose video."""
+"""The second wave's controls through the real bot and worker over the fake Discord (one service for all):
+the Wan rows (text, a prompted picture, first and last frame, Extend, a character moved by a pose video),
+the motion brush (a mask, `-region` words outlined privately first) and styles and camera moves."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import button
 from tests.bot.test_restyle import frames, video
-from tests.bot.test_video import delivered
+from tests.bot.test_video import delivered, refusal
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord
 
 RED, GREEN = png_bytes(96, 64, (200, 40, 40)), png_bytes(96, 64, (30, 190, 60))
+PICTURE = Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8))
 
 
 async def test_text_and_a_prompted_picture_on_wan(fake: FakeDiscord, service: BotProcess) -> None:
@@ -56,3 +60,84 @@ async def test_a_character_moves_as_the_person_in_a_pose_video(
     one, other = await animate(video(tmp_path, 1)), await animate(video(tmp_path, 2))
     assert one.shape[0] == 17, "1 s of video at 24 fps, within the model's longest"
     assert np.abs(one - other).mean() > 2, "another pose video: another clip"
+
+
+# ---- the motion brush ----
+
+
+def png(picture: Image.Image) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
+def left_half() -> bytes:
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    return png(mask)
+
+
+async def test_a_mask_keeps_the_rest_still(fake: FakeDiscord, service: BotProcess) -> None:
+    files = {"image": fake.upload("p.png", png(PICTURE)), "mask": fake.upload("m.png", left_half())}
+    clip = await delivered(fake, await fake.slash("animate", {"prompt": "-seed 4 -frames 8"}, attachments=files))
+    moves = np.abs(np.diff(frames(clip), axis=0)).mean(axis=(0, 3))
+    assert moves[:, :28].mean() > 5 * moves[:, 36:].mean(), "the masked half moves, the other stays"
+    assert "-model svd-xt" in clip.content
+
+
+async def test_a_region_by_words_is_outlined_for_the_user_first(fake: FakeDiscord, service: BotProcess) -> None:
+    files = {"image": fake.upload("p.png", png(PICTURE))}
+    options = {"prompt": "-seed 4 -frames 8 -steps 60", "region": "the water"}
+    token = await fake.slash("animate", options, attachments=files, user_id=8601)
+    outline = await fake.wait_until(
+        lambda: next((m for m in fake.messages.values() if "region.png" in m.files), None),
+        timeout=60,
+        what="the region's outline",
+    )
+    assert outline.data["flags"] & 64, "shown to the requester only"
+    assert "“the water”" in outline.content and "% of the picture" in outline.content
+    assert Image.open(io.BytesIO(outline.files["region.png"])).size == (64, 64)
+    clip = await delivered(fake, token)
+    assert '-region "the water"' in clip.content
+    edits = [call.payload.get("content", "") for call in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/")]
+    assert any("Only “the water” moves" in text for text in edits if text), "the status message says so too"
+
+
+async def test_a_model_that_cannot_keep_anything_still_is_refused(fake: FakeDiscord, service: BotProcess) -> None:
+    files = {"image": fake.upload("p.png", png(PICTURE)), "mask": fake.upload("m.png", left_half())}
+    text = await refusal(fake, await fake.slash("animate", {"prompt": "waves -model ltx"}, attachments=files))
+    assert "cannot keep part of the picture still" in text and "svd-xt" in text
+
+
+# ---- styles and camera moves ----
+
+
+async def test_a_style_is_offered_echoed_and_remixed(fake: FakeDiscord, service: BotProcess) -> None:
+    [command] = [c for c in fake.commands if c["name"] == "imagine-video"]
+    [option] = [o for o in command["options"] if o["name"] == "style"]
+    assert {"anime", "watercolor", "claymation", "photoreal"} <= {choice["value"] for choice in option["choices"]}
+    token = await fake.slash("imagine-video", {"prompt": "a lighthouse -model ltx -seed 1", "style": "anime"})
+    clip = await delivered(fake, token)
+    assert "-style anime" in clip.content and "**a lighthouse**" in clip.content, "the user's prompt is shown"
+    opened = await fake.click(clip, button(clip, "remix"), user_id=1001)
+    modal = await fake.wait_until(lambda: fake.callbacks.get(opened), timeout=20, what="the modal")
+    values = {c["custom_id"]: c.get("value") for row in modal[0]["data"]["components"] for c in row["components"]}
+    assert "-style anime" in values["flags"]
+    values["flags"] = values["flags"].replace("-style anime", "-style noir")
+    remixed = await delivered(fake, await fake.submit_modal(modal[0]["data"]["custom_id"], values))
+    assert "-style noir" in remixed.content and "-style anime" not in remixed.content
+
+
+async def test_an_orbit_goes_to_a_model_that_can_and_is_refused_where_none_can(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    upload = fake.upload("a.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "a statue -camera orbit left"}, attachments={"image": upload})
+    clip = await delivered(fake, token)
+    assert "-camera orbit left" in clip.content and "-model ltx" in clip.content
+    upload = fake.upload("b.png", png_bytes())
+    options = {"prompt": "a statue -camera orbit left -model svd-xt"}
+    text = await refusal(fake, await fake.slash("animate", options, attachments={"image": upload}))
+    assert "cannot orbit the camera" in text and "ltx" in text
+    locked = await delivered(fake, await fake.slash("animate", {"camera": "lock"}, attachments={"image": upload}))
+    assert "-camera lock" in locked.content
