@@ -114,35 +114,13 @@ def _wan_parts(size: Size, latent: int, in_channels: int) -> dict[str, Any]:
 
 
 def _wan_transformer(size: Size, in_channels: int, out_channels: int) -> WanTransformer3DModel:
+    shared: dict[str, Any] = {"patch_size": (1, 2, 2), "freq_dim": 256, "cross_attn_norm": True}
+    shared |= {"qk_norm": "rms_norm_across_heads", "in_channels": in_channels, "out_channels": out_channels}
     if size == "real":  # Wan 2.2 TI2V-5B's config
-        return WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=24,
-            attention_head_dim=128,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            text_dim=4096,
-            freq_dim=256,
-            ffn_dim=14336,
-            num_layers=30,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=1024,
-        )
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-    )
+        real = {"num_attention_heads": 24, "attention_head_dim": 128, "text_dim": 4096, "ffn_dim": 14336}
+        return WanTransformer3DModel(**shared, **real, num_layers=30, rope_max_seq_len=1024)
+    tiny = {"num_attention_heads": 2, "attention_head_dim": 12, "text_dim": 32, "ffn_dim": 32}
+    transformer = WanTransformer3DModel(**shared, **tiny, num_layers=2, rope_max_seq_len=32)
     with torch.no_grad():  # the prompt moves the frames by tens of levels, not by noise
         for block in transformer.blocks:
             block.attn2.to_out[0].weight.mul_(8.0)
