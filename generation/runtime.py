@@ -15,7 +15,7 @@ import torch
 
 from generation.settings import DType, GenerationSettings, MemoryMode
 
-__all__ = ["NoGPUError", "PromptCache", "Runtime", "chunk_per_frame", "even_chunk", "to_uint8"]
+__all__ = ["NoGPUError", "PromptCache", "Runtime", "chunk_per_frame", "even_chunk", "latent_mask", "to_uint8"]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,16 @@ def chunk_per_frame(unet: torch.nn.Module) -> None:
         if hasattr(module, "set_chunk_feed_forward"):
             temporal = "Temporal" in type(module).__name__ or "motion_modules" in name
             module.set_chunk_feed_forward(chunk_size=1, dim=1 if temporal else 0)
+
+
+def latent_mask(mask: np.ndarray, width: int, height: int, device: torch.device) -> torch.Tensor:
+    """A motion-brush mask (H, W, 1 = moves) with a soft edge, averaged down to a latent grid of width x height:
+    (1, 1, 1, height, width) float32, to blend latents with."""
+    from PIL import Image, ImageFilter
+
+    edge = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+    small = edge.resize((width, height), Image.Resampling.BOX)
+    return torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).to(device)[None, None, None]
 
 
 def to_uint8(frames: Any) -> np.ndarray:

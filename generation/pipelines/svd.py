@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import StableVideoDiffusionPipeline
-from PIL import Image, ImageFilter
 
 from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
-from generation.runtime import Runtime, to_uint8
+from generation.runtime import Runtime, latent_mask, to_uint8
 from generation.weights import component, local_only
 
 __all__ = ["MOTION_TABLE", "SVDRunner"]
@@ -69,9 +68,7 @@ class SVDRunner:
             still = pipe.vae.encode(pixels.to(device, pipe.vae.dtype)).latent_dist.mode()
         still = (still * pipe.vae.config.scaling_factor).unsqueeze(1)  # (1, 1, 4, h, w): every frame
         noise = torch.randn(still.shape, generator=self.runtime.generator(request.seed + 1)).to(device, still.dtype)
-        edge = Image.fromarray((request.mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
-        small = edge.resize((still.shape[-1], still.shape[-2]), Image.Resampling.BOX)
-        moves = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).to(device, still.dtype)[None, None, None]
+        moves = latent_mask(request.mask, still.shape[-1], still.shape[-2], device).to(still.dtype)
 
         def callback(pipeline: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             sigma = pipeline.scheduler.sigmas[step + 1].to(device, still.dtype)  # the level after this step

@@ -47,13 +47,13 @@ from diffusers import (
     WanVideoToVideoPipeline,
 )
 from diffusers.video_processor import VideoProcessor
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
-from generation.runtime import PromptCache, Runtime, to_uint8
+from generation.runtime import PromptCache, Runtime, latent_mask, to_uint8
 from generation.weights import component, local_only
 
 __all__ = ["MOTION_WORDS", "WanRunner"]
@@ -135,9 +135,7 @@ class WanRunner:
         std = torch.tensor(pipe.vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
         still = (still - mean) / std
         noise = torch.randn(still.shape, generator=self.runtime.generator(request.seed + 1)).to(device)
-        edge = Image.fromarray((request.mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
-        small = edge.resize((still.shape[-1], still.shape[-2]), Image.Resampling.BOX)
-        moves = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).to(device)[None, None, None]
+        moves = latent_mask(request.mask, still.shape[-1], still.shape[-2], device)
 
         def callback(pipeline: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             sigma = float(pipeline.scheduler.sigmas[step + 1])  # the noise level after this step
