@@ -17,6 +17,7 @@ import contextlib
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -422,6 +423,21 @@ class FairWorker(Worker):
         except (RedisError, OSError) as exc:  # Redis away for longer than the retries: wait, never exit
             log.warning("worker %s: Redis unreachable (%s); trying again", self.state.id, exc)
             await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        # arq's close, but a job that the shutdown cancelled (its grace over, or cancelled while arq was still
+        # finishing it) does not stop the rest: the heartbeat ends and this worker's record goes at once, so
+        # the bot never counts a worker that left. A cancelled job is handed back (`_run`) or already recorded.
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.close(close_connection_pool=True)
+        self._pool = None
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq fails a job itself when it cannot read it: record that as the job's outcome too.

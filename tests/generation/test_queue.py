@@ -15,7 +15,7 @@ from generation.engine import OutOfGPUMemory
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn
 from generation.queue import CancelResult, JobQueue, NoWorkerForModel, keys, serialize
-from generation.worker import SleepEngine, WorkerState, build_worker
+from generation.worker import FairWorker, SleepEngine, WorkerState, build_worker
 
 
 def job(job_id: str, user: str = "u1", model: str = "svd-xt", steps: int = 2) -> VideoJob:
@@ -250,6 +250,22 @@ async def test_workers_report_what_they_serve(queue: JobQueue) -> None:
         [info] = await queue.workers()
     assert (info.id, info.models, info.current_job) == ("box-1", ("svd-xt", "animatediff"), "busy")
     assert info.host and info.gpu == "cpu" and info.pid > 0
+
+
+async def test_a_worker_stopped_while_arq_still_finishes_a_job_leaves_cleanly(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finish_job = FairWorker.finish_job
+
+    async def slow_finish(self: FairWorker, *args: object, **kwargs: object) -> None:
+        await asyncio.sleep(1)  # widens the moment between the outcome being stored and arq's own bookkeeping
+        await finish_job(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FairWorker, "finish_job", slow_finish)
+    async with worker(queue, SleepEngine(0.1)):
+        await queue.submit(job("finishing"))
+        assert (await queue.wait("finishing", 10)).status == "done"
+    assert await queue.workers() == [], "the worker's record went with it"
 
 
 async def test_a_malformed_record_settles_its_own_job_and_breaks_no_other(queue: JobQueue) -> None:
