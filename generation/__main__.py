@@ -102,7 +102,13 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         bar.refresh()
 
     try:
-        engine = Engine(settings.registry(), runtime, segmenter=settings.segmenter, style_loras=settings.style_loras)
+        engine = Engine(
+            settings.registry(),
+            runtime,
+            segmenter=settings.segmenter,
+            style_loras=settings.style_loras,
+            translators=settings.prompt_translators(),
+        )
         result = engine.render(job, on_progress, threading.Event())
     except (JobRejected, WeightsNotFound, EncodeError, NoRunner) as exc:
         bar.close()
@@ -185,7 +191,12 @@ def _worker(args: argparse.Namespace) -> int:
                     "MOTIONBOT_SAFETY_CHECKER is empty: no picture or clip is checked, whatever a server's policy"
                 )
             real_engine = Engine(
-                {name: registry[name] for name in models}, runtime, checker, settings.segmenter, settings.style_loras
+                {name: registry[name] for name in models},
+                runtime,
+                checker,
+                settings.segmenter,
+                settings.style_loras,
+                settings.prompt_translators(),
             )
         except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -226,7 +237,7 @@ def _gpu_info(device: object) -> tuple[str, float]:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from generation.download import DownloadError, fetch_models, safety_checker, segmenter
+    from generation.download import DownloadError, fetch_models, safety_checker, segmenter, translators
     from generation.settings import GenerationSettings
 
     settings = load(GenerationSettings)
@@ -238,6 +249,7 @@ def _download(args: argparse.Namespace) -> int:
         return 2
     try:
         extra = safety_checker(settings.safety_checker) + segmenter(settings.segmenter)
+        extra += translators(settings.prompt_translators().values())
         fetch_models((registry[name] for name in names), extra=extra)
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)

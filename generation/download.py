@@ -9,7 +9,7 @@ from typing import Any
 
 from generation.models import MOTION_LORAS, ModelSpec
 
-__all__ = ["DownloadError", "Fetch", "fetch_models", "safety_checker", "segmenter", "sources"]
+__all__ = ["DownloadError", "Fetch", "fetch_models", "safety_checker", "segmenter", "sources", "translators"]
 
 
 class DownloadError(RuntimeError):
@@ -63,6 +63,14 @@ def segmenter(source: str) -> list[Fetch]:
     if not source or os.path.isdir(source):
         return []
     return [Fetch(source, ("*.json", "*.txt", "*.safetensors"), "region segmenter")]
+
+
+def translators(sources: Iterable[str]) -> list[Fetch]:
+    """The opus-mt prompt translators (configs, SentencePiece files, weights), except folders. Older opus-mt
+    repositories hold only `pytorch_model.bin`, newer ones `model.safetensors` too."""
+    patterns = ("*.json", "*.spm", "*.safetensors", "pytorch_model.bin")
+    unique = dict.fromkeys(source for source in sources if source and not os.path.isdir(source))
+    return [Fetch(source, patterns, "prompt translator") for source in unique]
 
 
 def fetch_models(

@@ -23,8 +23,9 @@ from generation.encode import decode_frames, encode
 from generation.images import ImageError, fit, load_rgb, probe
 from generation.interpolate import interpolate, smooth_fps
 from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
+from generation.language import ENGLISH, detect
 from generation.models import CameraMode, Family, ModelSpec
-from generation.options import segments_of
+from generation.options import SEGMENTS, segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
 from generation.progress import ContentFlagged, FinalError, OutlineFn, ProgressFn, Reporter
@@ -35,6 +36,7 @@ from generation.weights import WeightsNotFound
 if TYPE_CHECKING:
     from generation.safety import SafetyChecker
     from generation.segment import Segmenter
+    from generation.translate import Translator
 
 __all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "Rendered", "WeightsNotFound"]
 
@@ -73,6 +75,7 @@ class Rendered:
     timings: dict[str, float]  # stage -> seconds so far
     source_frames: int = 0
     checks: dict[str, float] = field(default_factory=dict)
+    read_as: str = ""  # the prompt as its model read it, when it was translated
 
 
 class Engine:
@@ -83,6 +86,7 @@ class Engine:
         checker: SafetyChecker | None = None,
         segmenter: str = "",
         style_loras: Mapping[str, str] | None = None,
+        translators: Mapping[str, str] | None = None,
     ):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
@@ -91,6 +95,8 @@ class Engine:
         self.segmenter_source = segmenter  # CLIPSeg for `-region`, loaded on the first such job; "": refused
         self._segmenter: Segmenter | None = None
         self.style_loras = dict(style_loras or {})  # style -> LoRA, over the ones styles.toml names
+        self.translators = dict(translators or {})  # language -> MarianMT to English; empty: prompts go as written
+        self._translator: Translator | None = None
         self._runners: dict[str, Runner] = {}
         self._load_lock = threading.Lock()
 
@@ -163,8 +169,9 @@ class Engine:
             )
         elif source is not None:  # Upscale: the clip, cut to the model's size multiple
             video = source[:, :height, :width]
-        negative = (job.negative_prompt or spec.default_negative) if spec.takes_negative_prompt else ""
-        prompts = [shaped(part, negative, spec, job.style, job.camera) for part in segments_of(job.prompt)]
+        prompt, negative, read_as = self._readable(job, spec)
+        negative = (negative or spec.default_negative) if spec.takes_negative_prompt else ""
+        prompts = [shaped(part, negative, spec, job.style, job.camera) for part in segments_of(prompt)]
         locked = job.camera is not None and job.camera.lock and not spec.prompt_camera
         return Request(
             width=width,
@@ -176,7 +183,7 @@ class Engine:
             guidance=spec.guidance.from_pika(job.guidance),
             motion=max(0, job.motion - 1) if locked else job.motion,  # a locked camera: a steadier clip too
             camera=job.camera,
-            prompt=shaped(job.prompt, negative, spec, job.style, job.camera)[0],
+            prompt=shaped(prompt, negative, spec, job.style, job.camera)[0],
             negative_prompt=prompts[0][1] if spec.takes_negative_prompt else "",
             image=image,
             kind=job.kind,
@@ -188,7 +195,38 @@ class Engine:
             strength=plan.strength,
             mask=mask,
             style_lora=self._style_lora(job.style, spec),
+            read_as=read_as,
         )
+
+    def _readable(self, job: VideoJob, spec: ModelSpec) -> tuple[str, str, str]:
+        """The job's prompt and negative prompt in languages its model reads (each prompt-travel part, and the
+        negative prompt, detected and translated on its own), and the translated prompt to show ("" when
+        nothing was translated)."""
+        parts, negative = segments_of(job.prompt), job.negative_prompt
+        if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
+            return job.prompt, negative, ""
+        texts = [*parts, negative]
+        languages = [detect(text) if text else ENGLISH for text in texts]
+        translator = self.translator()
+        for language in set(languages):
+            if spec.reads_language(language) or translator.source_for(language) is None:
+                continue
+            picked = [index for index, seen in enumerate(languages) if seen == language]
+            for index, english in zip(picked, translator.translate([texts[i] for i in picked], language), strict=True):
+                texts[index] = english or texts[index]
+        prompt = SEGMENTS.join(texts[:-1])
+        if texts == [*parts, negative]:
+            return job.prompt, negative, ""
+        return prompt, texts[-1], prompt + (f" (not: {texts[-1]})" if texts[-1] != negative else "")
+
+    def translator(self) -> Translator:
+        """The prompt translator, its models loaded on first use."""
+        with self._load_lock:
+            if self._translator is None:
+                from generation.translate import Translator
+
+                self._translator = Translator(self.translators)
+            return self._translator
 
     def render(
         self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
@@ -260,7 +298,9 @@ class Engine:
         safety += time.perf_counter() - checked
         timings = {"load": loaded - started, "generate": generated - loaded, "safety": safety}
         extended = len(source) if source is not None and job.kind is JobKind.EXTEND else 0
-        return Rendered(job, frames, job.fps, request.seed, request.steps, started, timings, extended, checks)
+        return Rendered(
+            job, frames, job.fps, request.seed, request.steps, started, timings, extended, checks, request.read_as
+        )
 
     def finish(
         self, rendered: Rendered, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
@@ -282,6 +322,7 @@ class Engine:
             source_frames=rendered.source_frames,
             checks=rendered.checks,
             flagged=any(margin > 0 for margin in rendered.checks.values()),
+            read_as=rendered.read_as,
         )
 
     def _check(self, job: VideoJob, name: str, pictures: list[Image.Image], checks: dict[str, float]) -> None:

@@ -148,6 +148,7 @@ class VideoResult:
     flagged: bool = False  # the image check flagged it where the job allowed it (Content.SPOILER)
     checks: dict[str, float] = field(default_factory=dict)  # "input" / "output" -> score over the threshold
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    read_as: str = ""  # the prompt in English, when the model could not read the language it was written in
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self, "video_result")

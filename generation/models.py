@@ -107,6 +107,7 @@ class ModelSpec:
     upscales: bool = False  # Upscale (x2) runs on this model, for its own clips and other models'
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
+    languages: tuple[str, ...] = ("en",)  # what its text encoder reads (ISO 639-1; "*": many, as UMT5)
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
     masks: bool = False  # the motion brush: only the masked part of the picture moves (SVD, Wan VACE)
@@ -152,6 +153,10 @@ class ModelSpec:
     def max_total_frames(self, fps: int) -> int:
         """The most frames an extended clip may reach at `fps`."""
         return max(self.max_frames, int(self.max_duration_s * fps))
+
+    def reads_language(self, language: str) -> bool:
+        """Whether its text encoder reads prompts in `language` (else the worker translates them)."""
+        return "*" in self.languages or language in self.languages
 
     def follows_prompt(self, kind: JobKind) -> bool:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
@@ -373,6 +378,7 @@ _WAN = {
     "max_duration_s": 10.0,
     "takes_negative_prompt": True,
     "default_negative": _WAN_NEGATIVE,
+    "languages": ("*",),  # UMT5 was trained on about a hundred languages: prompts go as written
     "frame_step": 4,  # the VAE's 4x temporal compression: 4k + 1 frames
     "camera": CameraMode.VIRTUAL,
     "prompt_camera": True,

@@ -37,12 +37,12 @@ from transformers import (
     UMT5EncoderModel,
 )
 
-__all__ = ["build_wan", "build_wan_animate", "build_wan_i2v", "build_wan_vace"]
+__all__ = ["build_wan", "build_wan_animate", "build_wan_i2v", "build_wan_vace", "umt5_tokenizer"]
 
 Size = Literal["tiny", "real"]
 
 
-def _umt5_tokenizer() -> PreTrainedTokenizerFast:
+def umt5_tokenizer() -> PreTrainedTokenizerFast:
     # As _t5_tokenizer, with byte fallback (as UMT5's real vocabulary has): Chinese text keeps distinct ids.
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
     vocab += [(chr(code), -3.0) for code in range(33, 127)] + [(f"<0x{byte:02X}>", -5.0) for byte in range(256)]
@@ -108,7 +108,7 @@ def _wan_parts(size: Size, latent: int, in_channels: int) -> dict[str, Any]:
     return {
         "vae": vae,
         "text_encoder": UMT5EncoderModel(text),
-        "tokenizer": _umt5_tokenizer(),
+        "tokenizer": umt5_tokenizer(),
         "scheduler": UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0),
     }
 

@@ -8,6 +8,7 @@ environment settings that point the registry at them. Nothing here touches the n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,8 @@ from transformers import (
     CLIPTokenizer,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    MarianConfig,
+    MarianMTModel,
     T5Config,
     T5EncoderModel,
     T5TokenizerFast,
@@ -59,7 +62,7 @@ from transformers import (
 )
 
 from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, Input, ModelSpec
-from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, build_wan_vace
+from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, build_wan_vace, umt5_tokenizer
 
 __all__ = [
     "BUILDERS",
@@ -74,6 +77,7 @@ __all__ = [
     "build_wan_vace",
     "write_models",
     "write_segmenter",
+    "write_translator",
 ]
 
 Size = Literal["tiny", "real"]
@@ -366,6 +370,34 @@ def write_segmenter(folder: Path, seed: int = 0, bias: float = 0.0) -> None:
     CLIPSegProcessor(image_processor=processor, tokenizer=_tokenizer()).save_pretrained(folder)
 
 
+def write_translator(folder: Path, seed: int = 0) -> None:
+    """A tiny MarianMT with random weights and a byte-fallback tokenizer (any script keeps distinct ids), as
+    an opus-mt hub folder. Its "English" is random tokens, but the same for the same text and other for
+    another: enough to see which prompt reached a pipeline."""
+    torch.manual_seed(seed)
+    tokenizer = umt5_tokenizer()
+    config = MarianConfig(
+        vocab_size=len(tokenizer),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id,
+    )
+    model = MarianMTModel(config)
+    with torch.no_grad():  # random cross-attention barely reads the source: make the output follow it
+        model.model.decoder.layers[0].encoder_attn.out_proj.weight.mul_(30)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
 def write_pose_estimator(folder: Path, seed: int = 0) -> None:
     """A tiny ViTPose (17 COCO keypoints) with random weights and its image processor, as the hub folder."""
     torch.manual_seed(seed)
@@ -527,5 +559,6 @@ def write_models(
     settings |= {"MOTIONBOT_SAFETY_CHECKER": str(out.once("safety-checker", write_safety_checker))}
     settings |= {"MOTIONBOT_SAFETY_THRESHOLD": "1000"}
     settings |= {"MOTIONBOT_SEGMENTER": str(out.once("segmenter", write_segmenter))}
+    settings |= {"MOTIONBOT_TRANSLATORS": json.dumps({"*": str(out.once("translator", write_translator))})}
     (out.root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return settings

@@ -98,8 +98,19 @@ class GenerationSettings(BaseSettings):
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
     segmenter: str = "CIDAS/clipseg-rd64-refined"  # `-region` (motion brush by words): hub id or folder; "" = off
+    translate_prompts: bool = True  # translate a prompt a model cannot read (language.py, translate.py)
+    translators: dict[str, str] = {  # language -> MarianMT model to English (hub id or folder); "*": the rest
+        "zh": "Helsinki-NLP/opus-mt-zh-en",
+        "ja": "Helsinki-NLP/opus-mt-ja-en",
+        "ko": "Helsinki-NLP/opus-mt-ko-en",
+        "*": "Helsinki-NLP/opus-mt-mul-en",
+    }
     style_loras: dict[str, str] = {}  # style -> an SD 1.5 LoRA (hub id or folder) AnimateDiff renders it with
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
+
+    def prompt_translators(self) -> dict[str, str]:
+        """The translators the worker uses: none when translation is turned off."""
+        return dict(self.translators) if self.translate_prompts else {}
 
     @classmethod
     def settings_customise_sources(

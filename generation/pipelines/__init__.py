@@ -59,6 +59,7 @@ class Request:
     strength: float = 1.0  # RESTYLE: the part of the denoising run on `video` (its frames at width x height)
     mask: np.ndarray | None = None  # the motion brush: (H, W) float32, 1 where the picture moves, 0 where it stays
     style_lora: str | None = None  # a LoRA of the job's style (AnimateDiff): hub id or folder
+    read_as: str = ""  # the prompt after translation, to show (the runners read `prompt` and `prompts`)
 
     @property
     def redrawn(self) -> tuple[float, int]:

@@ -115,3 +115,13 @@ def test_the_region_segmenter_is_downloaded_with_the_models_unless_it_is_a_folde
     [fetch] = segmenter("CIDAS/clipseg-rd64-refined")
     assert fetch.repo == "CIDAS/clipseg-rd64-refined" and "*.safetensors" in (fetch.patterns or ())
     assert segmenter(str(tmp_path)) == [] and segmenter("") == []
+
+
+def test_the_prompt_translators_are_downloaded_once_each_unless_they_are_folders(tmp_path: Path) -> None:
+    from generation.download import translators
+    from generation.settings import GenerationSettings
+
+    sources = GenerationSettings().translators
+    fetched = translators([*sources.values(), sources["zh"], str(tmp_path), ""])
+    assert [fetch.repo for fetch in fetched] == list(dict.fromkeys(sources.values()))
+    assert all({"*.spm", "*.json"} <= set(fetch.patterns or ()) for fetch in fetched), "the tokenizer's files too"

@@ -97,6 +97,9 @@ def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int, not
         f"`{options_line(made)}`",
         f"{result.width}x{result.height}, {frames} at {result.fps} fps · {cost} credits",
     ]
+    if result.read_as:  # the worker translated the prompt: show what the model was given
+        read = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(result.read_as, 300)))
+        lines.append(f"🌐 `{result.model}` reads English, so it was given: “{read}”")
     return "\n".join(lines + ([note] if note else []))
 
 

@@ -1,0 +1,59 @@
+"""Prompts in a language a model's text encoder does not read, translated to English in the worker with
+MarianMT (opus-mt) models: `MOTIONBOT_TRANSLATORS` maps a language code to a hub id or folder, "*" serving
+every language without its own model (opus-mt-mul-en). Each model loads on first use and runs on the CPU
+(a few hundred MB, tens of milliseconds a prompt: the GPU keeps its memory for the video model). A small
+beam search and no sampling: the same prompt always gives the same English, as a seeded render must.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from transformers import AutoTokenizer, MarianMTModel
+
+from generation.weights import component, local_only
+
+__all__ = ["Translator"]
+
+_BEAMS = 4
+_MAX_TOKENS = 256  # Discord's prompt limit is far shorter; this bounds a runaway random model too
+
+
+class Translator:
+    def __init__(self, sources: Mapping[str, str]):
+        self.sources = {language: source for language, source in sources.items() if source}
+        self._models: dict[str, tuple[Any, MarianMTModel]] = {}
+        self._lock = threading.Lock()
+
+    def source_for(self, language: str) -> str | None:
+        """The model that translates `language` to English, if any."""
+        return self.sources.get(language) or self.sources.get("*")
+
+    def translate(self, texts: list[str], language: str) -> list[str]:
+        """`texts` (in `language`) in English, in order; an empty text stays empty. Each text on its own, so
+        its English never depends on what it was sent with."""
+        source = self.source_for(language)
+        if source is None or not any(texts):
+            return list(texts)
+        tokenizer, model = self._load(source)
+        return [self._one(tokenizer, model, text) if text else "" for text in texts]
+
+    @staticmethod
+    def _one(tokenizer: Any, model: MarianMTModel, text: str) -> str:
+        batch = tokenizer([text], return_tensors="pt", truncation=True, max_length=_MAX_TOKENS)
+        longest = min(_MAX_TOKENS, 3 * batch["input_ids"].shape[1] + 8)  # English runs longer than CJK
+        with torch.no_grad():
+            out = model.generate(**batch, num_beams=_BEAMS, max_new_tokens=longest, do_sample=False)
+        return str(tokenizer.decode(out[0], skip_special_tokens=True)).strip()
+
+    def _load(self, source: str) -> tuple[Any, MarianMTModel]:
+        with self._lock:
+            if source not in self._models:
+                with component("worker", "prompt translator", source, "translators"):
+                    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only(source))
+                    model = MarianMTModel.from_pretrained(source, local_files_only=local_only(source))
+                self._models[source] = (tokenizer, model.eval())
+            return self._models[source]

@@ -1,0 +1,91 @@
+"""Prompts in any language: which language a prompt is in, and a prompt for a model that reads only English
+translated in the worker (a tiny random MarianMT, loaded by the production loader) while a multilingual
+model gets it as written."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from generation.engine import Engine
+from generation.jobs import JobKind, VideoJob
+from generation.language import detect
+from generation.options import parse_flags
+from generation.runtime import Runtime
+from generation.settings import GenerationSettings
+
+CHINESE = "一只狐狸在雪中奔跑"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("a fox running through the snow at dusk", "en"),
+        ("a cat", "en"),  # too short to tell: left as written
+        ("cyberpunk samurai, neon, masterpiece", "en"),
+        (CHINESE, "zh"),
+        ("一隻狐狸在雪中奔跑", "zh"),  # Traditional
+        ("雪の中を走るキツネ", "ja"),
+        ("雪の中を走る狐", "ja"),  # kanji with kana: Japanese, not Chinese
+        ("눈 속을 달리는 여우", "ko"),
+        ("a fox, 赛博朋克风格", "zh"),  # an English-only encoder cannot read the Chinese half
+        ("ein Fuchs läuft durch den tiefen Schnee", "de"),
+        ("un renard qui court dans la neige", "fr"),
+        ("", "en"),
+        ("1234 5678", "en"),
+    ],
+)
+def test_the_language_of_a_prompt(text: str, language: str) -> None:
+    assert detect(text) == language
+
+
+def test_flags_are_parsed_off_before_the_language_is_told_and_never_translated() -> None:
+    options = parse_flags("一只狐狸在雪中奔跑 -motion 3 -camera zoom in -neg 模糊 -seed 7")
+    assert (options.prompt, options.negative_prompt, options.motion, options.seed) == (CHINESE, "模糊", 3, 7)
+    assert str(options.camera) == "zoom in"
+    assert detect(options.prompt) == "zh" and detect("a fox running in the snow -motion 3 -camera pan left") == "en"
+
+
+@pytest.fixture(scope="module")
+def engines(settings: GenerationSettings) -> tuple[Engine, Engine]:
+    registry, runtime = settings.registry(), Runtime.from_settings(settings)
+    models = {name: registry[name] for name in ("animatediff", "wan")}
+    assert settings.prompt_translators(), "the tiny translator is set up"
+    return Engine(models, runtime, translators=settings.prompt_translators()), Engine(models, runtime)
+
+
+def job(prompt: str, model: str = "animatediff", **changes: object) -> VideoJob:
+    return VideoJob("t", JobKind.TEXT_TO_VIDEO, model, prompt=prompt, seed=5, **changes)  # type: ignore[arg-type]
+
+
+def test_an_english_only_model_is_given_the_translation(engines: tuple[Engine, Engine]) -> None:
+    translating, plain = engines
+    english = translating.translator().translate([CHINESE], "zh")[0]
+    assert english and english != CHINESE
+    request = translating.plan(job(CHINESE))
+    assert (request.prompt, request.read_as) == (english, english)
+    made = translating.generate(job(CHINESE)).frames
+    assert made is not None and np.array_equal(made, plain.generate(job(english)).frames), "the pipeline read it"
+    assert not np.array_equal(made, plain.generate(job(CHINESE)).frames), "else CLIP reads the Chinese"
+    result = translating.render(dataclasses.replace(job(CHINESE), frames=2))
+    assert result.read_as == english, "the result says what the model was given"
+
+
+def test_a_multilingual_model_and_english_prompts_are_left_as_written(engines: tuple[Engine, Engine]) -> None:
+    translating, _ = engines
+    request = translating.plan(job(CHINESE, "wan"))
+    assert (request.prompt, request.read_as) == (CHINESE, ""), "UMT5 reads Chinese"
+    assert translating.plan(job("a fox running in the snow")).read_as == ""
+    off = GenerationSettings(_env_file=None, translate_prompts=False)  # type: ignore[call-arg]
+    assert off.prompt_translators() == {}, "the setting turns it off"
+
+
+def test_each_part_and_the_negative_prompt_are_translated_on_their_own(engines: tuple[Engine, Engine]) -> None:
+    translating, _ = engines
+    translator = translating.translator()
+    request = translating.plan(job(f"{CHINESE} | a fox sleeping in its den", negative_prompt="模糊，低质量"))
+    first, negative = translator.translate([CHINESE], "zh")[0], translator.translate(["模糊，低质量"], "zh")[0]
+    assert request.prompt == f"{first} | a fox sleeping in its den", "English parts stay as written"
+    assert request.negative_prompt == negative and request.read_as.endswith(f"(not: {negative})")
