@@ -151,7 +151,10 @@ class VideoResult:
     read_as: str = ""  # the prompt in English, when the model could not read the language it was written in
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self, "video_result")
+        data = _to_dict(self, "video_result")
+        if not self.read_as:  # sent only when set: a bot from before translation still reads every other result
+            del data["read_as"]
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> VideoResult:

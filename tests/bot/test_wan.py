@@ -141,3 +141,16 @@ async def test_an_orbit_goes_to_a_model_that_can_and_is_refused_where_none_can(
     assert "cannot orbit the camera" in text and "ltx" in text
     locked = await delivered(fake, await fake.slash("animate", {"camera": "lock"}, attachments={"image": upload}))
     assert "-camera lock" in locked.content
+
+
+# ---- prompts in any language ----
+
+
+async def test_a_chinese_prompt_is_translated_for_animatediff_and_read_as_written_by_wan(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    prompt = "一只狐狸在雪中奔跑"
+    sd = await delivered(fake, await fake.slash("imagine-video", {"prompt": f"{prompt} -model animatediff -seed 2"}))
+    assert prompt in sd.content and "🌐 `animatediff` reads English, so it was given: “" in sd.content
+    wan = await delivered(fake, await fake.slash("imagine-video", {"prompt": f"{prompt} -model wan -seed 2"}))
+    assert prompt in wan.content and "🌐" not in wan.content, "UMT5 reads Chinese"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import msgpack
 import pytest
 
@@ -54,6 +56,9 @@ def test_result_round_trips_with_timings() -> None:
         timings={"total": 3.5},
     )
     assert loads(dumps(result), VideoResult) == result
+    assert "read_as" not in result.to_dict(), "left out unless set: older bots read the result as before"
+    translated = dataclasses.replace(result, read_as="a fox running in the snow")
+    assert loads(dumps(translated), VideoResult) == translated
 
 
 def test_dict_form_holds_only_plain_values() -> None:
