@@ -1,6 +1,7 @@
 """The second wave's controls through the real bot and worker over the fake Discord (one service for all):
 the Wan rows (text, a prompted picture, first and last frame, Extend, a character moved by a pose video),
-the motion brush (a mask, `-region` words outlined privately first) and styles and camera moves."""
+the motion brush (a mask, `-region` words outlined privately first), styles and camera moves, and a prompt in
+another language (translated for an English-only model)."""
 
 from __future__ import annotations
 
