@@ -63,6 +63,7 @@ from transformers import (
 
 from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, Input, ModelSpec
 from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, build_wan_vace, umt5_tokenizer
+from generation.settings import GenerationSettings
 
 __all__ = [
     "BUILDERS",
@@ -559,6 +560,10 @@ def write_models(
     settings |= {"MOTIONBOT_SAFETY_CHECKER": str(out.once("safety-checker", write_safety_checker))}
     settings |= {"MOTIONBOT_SAFETY_THRESHOLD": "1000"}
     settings |= {"MOTIONBOT_SEGMENTER": str(out.once("segmenter", write_segmenter))}
-    settings |= {"MOTIONBOT_TRANSLATORS": json.dumps({"*": str(out.once("translator", write_translator))})}
+    # Every language the defaults name, or a .env's hub ids would be merged in under these (pydantic-settings
+    # merges a JSON map from the environment into the one from .env).
+    translator = str(out.once("translator", write_translator))
+    languages = [*GenerationSettings.model_fields["translators"].default, "*"]
+    settings |= {"MOTIONBOT_TRANSLATORS": json.dumps(dict.fromkeys(languages, translator))}
     (out.root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return settings
