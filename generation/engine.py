@@ -200,24 +200,25 @@ class Engine:
 
     def _readable(self, job: VideoJob, spec: ModelSpec) -> tuple[str, str, str]:
         """The job's prompt and negative prompt in languages its model reads (each prompt-travel part, and the
-        negative prompt, detected and translated on its own), and the translated prompt to show ("" when
-        nothing was translated)."""
+        negative prompt, told and translated on its own), and the translated prompt to show ("" when nothing
+        was translated)."""
         parts, negative = segments_of(job.prompt), job.negative_prompt
         if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
             return job.prompt, negative, ""
-        texts = [*parts, negative]
-        languages = [detect(text) if text else ENGLISH for text in texts]
-        translator = self.translator()
-        for language in set(languages):
-            if spec.reads_language(language) or translator.source_for(language) is None:
-                continue
-            picked = [index for index, seen in enumerate(languages) if seen == language]
-            for index, english in zip(picked, translator.translate([texts[i] for i in picked], language), strict=True):
-                texts[index] = english or texts[index]
-        prompt = SEGMENTS.join(texts[:-1])
-        if texts == [*parts, negative]:
+        *english, english_negative = [self._english(text, spec) for text in (*parts, negative)]
+        if english == parts and english_negative == negative:
             return job.prompt, negative, ""
-        return prompt, texts[-1], prompt + (f" (not: {texts[-1]})" if texts[-1] != negative else "")
+        prompt = SEGMENTS.join(english)
+        return (
+            prompt,
+            english_negative,
+            prompt + (f" (not: {english_negative})" if english_negative != negative else ""),
+        )
+
+    def _english(self, text: str, spec: ModelSpec) -> str:
+        """`text` as `spec`'s text encoder can read it: as written, or translated to English."""
+        language = detect(text) if text else ENGLISH
+        return text if spec.reads_language(language) else self.translator().translate(text, language)
 
     def translator(self) -> Translator:
         """The prompt translator, its models loaded on first use."""

@@ -1,8 +1,8 @@
 """Prompts in a language a model's text encoder does not read, translated to English in the worker with
 MarianMT (opus-mt) models: `MOTIONBOT_TRANSLATORS` maps a language code to a hub id or folder, "*" serving
 every language without its own model (opus-mt-mul-en). Each model loads on first use and runs on the CPU
-(a few hundred MB, tens of milliseconds a prompt: the GPU keeps its memory for the video model). A small
-beam search and no sampling: the same prompt always gives the same English, as a seeded render must.
+(a few hundred MB: the GPU keeps its memory for the video model). One text at a time, a small beam search
+and no sampling: the same prompt always gives the same English, as a seeded render must.
 """
 
 from __future__ import annotations
@@ -32,22 +32,17 @@ class Translator:
         """The model that translates `language` to English, if any."""
         return self.sources.get(language) or self.sources.get("*")
 
-    def translate(self, texts: list[str], language: str) -> list[str]:
-        """`texts` (in `language`) in English, in order; an empty text stays empty. Each text on its own, so
-        its English never depends on what it was sent with."""
+    def translate(self, text: str, language: str) -> str:
+        """`text` (in `language`) in English; unchanged when no model translates `language`."""
         source = self.source_for(language)
-        if source is None or not any(texts):
-            return list(texts)
+        if source is None or not text:
+            return text
         tokenizer, model = self._load(source)
-        return [self._one(tokenizer, model, text) if text else "" for text in texts]
-
-    @staticmethod
-    def _one(tokenizer: Any, model: MarianMTModel, text: str) -> str:
         batch = tokenizer([text], return_tensors="pt", truncation=True, max_length=_MAX_TOKENS)
         longest = min(_MAX_TOKENS, 3 * batch["input_ids"].shape[1] + 8)  # English runs longer than CJK
         with torch.no_grad():
             out = model.generate(**batch, num_beams=_BEAMS, max_new_tokens=longest, do_sample=False)
-        return str(tokenizer.decode(out[0], skip_special_tokens=True)).strip()
+        return str(tokenizer.decode(out[0], skip_special_tokens=True)).strip() or text
 
     def _load(self, source: str) -> tuple[Any, MarianMTModel]:
         with self._lock:
