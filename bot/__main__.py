@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from bot.blocklist import BlockList
 from bot.bot import MotionBot
+from bot.i18n import Catalogs
 from bot.services import Services
 from bot.settings import BotSettings
 from generation.envconfig import SettingsError, load
@@ -126,6 +127,7 @@ async def serve_bot(settings: BotSettings) -> None:
             metrics=metrics,
             blocklist=BlockList.built_in(),
             moderation=Moderation(db),
+            catalogs=Catalogs.load(),
         )
         await _wait_for_discord(http, api_base)
         async with MotionBot(services) as bot:  # leaving it closes the gateway, also on cancel

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import regex
 
+from generation.text import Said, Text, _
+
 __all__ = [
     "MAX_TERMS",
     "BlockList",
@@ -42,7 +44,7 @@ class Policy(enum.StrEnum):
     OFF = "off"  # the server takes responsibility: only the `always` list and its own terms apply
 
 
-class PatternError(ValueError):
+class PatternError(Said, ValueError):
     """A word or pattern an admin gave cannot be used; the message says why."""
 
 
@@ -50,7 +52,7 @@ class PatternError(ValueError):
 class Verdict:
     """Why a prompt is refused: `rule` is said to the user and logged; `term` (what matched) only logged."""
 
-    rule: str
+    rule: Text  # its English is what the moderation ledger keeps
     term: str
 
 
@@ -106,21 +108,24 @@ def check_term(term: str) -> str:
     """A server's word or `/pattern/`, checked when an admin adds it; returns it as stored."""
     term = term.strip()
     if not term or len(term) > _MAX_TERM:
-        raise PatternError(f"a word or pattern must be 1–{_MAX_TERM} characters")
+        raise PatternError(_("a word or pattern must be 1–{most} characters", most=_MAX_TERM))
     if not _is_pattern(term):
         if not normalise(term.rstrip("*")):
-            raise PatternError("a word needs letters")
+            raise PatternError(_("a word needs letters"))
         return term
     body = term[1:-1]
     try:
         regex.compile(body)
         parsed = re._parser.parse(body)  # type: ignore[attr-defined]
     except (regex.error, re.error) as exc:
-        raise PatternError(f"`{term}` is not a valid pattern: {exc}") from None
+        raise PatternError(_("`{term}` is not a valid pattern: {error}", term=term, error=str(exc))) from None
     if _nested_repeat(parsed, inside=False):
         raise PatternError(
-            f"`{term}` repeats a repetition or a choice (like `(a+)+` or `(a|b)*`), which can take forever "
-            "on some prompts; write it without the nested repeat"
+            _(
+                "`{term}` repeats a repetition or a choice (like `(a+)+` or `(a|b)*`), which can take forever "
+                "on some prompts; write it without the nested repeat",
+                term=term,
+            )
         )
     return term
 
@@ -180,17 +185,21 @@ class BlockList:
         words, spelled = _words(" \n ".join(texts))
         text = " ".join(words)
         if term := self._first("always", text, spelled):
-            return Verdict("the built-in list (content that is never allowed)", term)
+            return Verdict(_("the built-in list (content that is never allowed)"), term)
         sexual = self._first("sexual", text, spelled)
         if sexual and (minor := self._first("minor", text, spelled)):
-            return Verdict("the built-in list (sexual content with minors is never allowed)", f"{sexual} + {minor}")
+            return Verdict(_("the built-in list (sexual content with minors is never allowed)"), f"{sexual} + {minor}")
         for term in own:
             if _own_match(term, text, spelled):
-                return Verdict("this server's block list", term)
+                return Verdict(_("this server's block list"), term)
         allowed = policy is Policy.OFF or (policy is Policy.AGE_RESTRICTED and age_restricted)
         if sexual and not allowed:
-            where = "in channels that are not age-restricted" if policy is Policy.AGE_RESTRICTED else "here"
-            return Verdict(f"the built-in list (sexual content is not allowed {where})", sexual)
+            if policy is Policy.AGE_RESTRICTED:
+                return Verdict(
+                    _("the built-in list (sexual content is not allowed in channels that are not age-restricted)"),
+                    sexual,
+                )
+            return Verdict(_("the built-in list (sexual content is not allowed here)"), sexual)
         return None
 
 

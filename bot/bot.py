@@ -11,6 +11,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.errors import MotionTree
+from bot.i18n import MotionTranslator
 from bot.services import Services
 
 __all__ = ["MotionBot"]
@@ -44,6 +45,7 @@ class MotionBot(commands.Bot):
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        await self.tree.set_translator(MotionTranslator(self.services.catalogs))  # names and descriptions
         guild_id = self.services.settings.dev_guild_id
         guild = discord.Object(guild_id) if guild_id else None
         if guild is not None:

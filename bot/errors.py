@@ -5,33 +5,37 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 import discord
 from discord import app_commands
 from redis.exceptions import RedisError
 
+from bot.i18n import voice_of
+from generation.text import Text, _
+
 __all__ = ["NOT_CHARGED", "QUEUE_DOWN", "MotionTree", "describe", "tell"]
 
 log = logging.getLogger(__name__)
 
-NOT_CHARGED = "You were not charged; try again in a minute."
-QUEUE_DOWN = f"the video queue is unavailable right now. {NOT_CHARGED}"
+NOT_CHARGED = _("You were not charged; try again in a minute.")
+QUEUE_DOWN = _("the video queue is unavailable right now. {not_charged}", not_charged=NOT_CHARGED)
 
 
-def describe(error: BaseException) -> str:
+def describe(error: BaseException) -> Text:
     """A short sentence for the user about `error`."""
     original = getattr(error, "original", None) or error.__cause__ or error
     if isinstance(original, RedisError | OSError):
         return QUEUE_DOWN
     if isinstance(error, app_commands.TransformerError):
-        return f"I could not use `{str(error.value)[:40]}` there; pick it from the list Discord offers."
+        return _("I could not use `{value}` there; pick it from the list Discord offers.", value=str(error.value)[:40])
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "that command only works in a server."
+        return _("that command only works in a server.")
     if isinstance(error, app_commands.MissingPermissions):
-        return "you need the Manage Server permission for that."
+        return _("you need the Manage Server permission for that.")
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"slow down: try again in {error.retry_after:.0f} s."
-    return "something went wrong on my side. It is logged; please try again."
+        return _("slow down: try again <t:{at}:R>.", at=int(time.time() + error.retry_after + 1))
+    return _("something went wrong on my side. It is logged; please try again.")
 
 
 async def tell(interaction: discord.Interaction, error: BaseException) -> None:
@@ -40,7 +44,7 @@ async def tell(interaction: discord.Interaction, error: BaseException) -> None:
         log.info("interaction %s refused: %s", interaction.id, error)
     else:
         log.error("interaction %s failed", interaction.id, exc_info=error)
-    text = f"⚠️ {describe(error)}"  # short by construction
+    text = f"⚠️ {voice_of(interaction)(describe(error))}"  # short by construction
     try:
         if interaction.response.is_done():
             with contextlib.suppress(discord.HTTPException):  # drop the public "thinking…" message

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["CONTENT", "clip", "lines_within"]
 
@@ -15,15 +15,18 @@ def clip(text: str, limit: int = CONTENT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def lines_within(lines: Sequence[str], limit: int = CONTENT) -> str:
-    """The lines joined, as many whole lines as fit in `limit`, then how many were left out."""
+def lines_within(
+    lines: Sequence[str], limit: int = CONTENT, more: Callable[[int], str] = lambda left: f"…and {left} more"
+) -> str:
+    """The lines joined, as many whole lines as fit in `limit`, then how many were left out (`more`: those
+    words in the reader's language)."""
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
         line = clip(line, limit - 40)
         left = len(lines) - index
         if used + len(line) + 1 > limit - (40 if left > 1 else 0):
-            kept.append(f"…and {left} more")
+            kept.append(more(left))
             break
         kept.append(line)
         used += len(line) + 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.blocklist import BlockList
+from bot.i18n import Catalogs
 from bot.settings import BotSettings
 from generation.metrics import BotMetrics
 from generation.models import ModelSpec
@@ -37,3 +38,4 @@ class Services:
     metrics: BotMetrics
     blocklist: BlockList  # the built-in block list
     moderation: Moderation  # the ledger of refused and flagged content
+    catalogs: Catalogs  # every language the bot speaks besides English (bot/locales/*.po)

@@ -31,6 +31,7 @@ from generation.plan import PlanError, resolve
 from generation.progress import ContentFlagged, FinalError, OutlineFn, ProgressFn, Reporter
 from generation.runtime import Runtime
 from generation.styles import shaped, styles
+from generation.text import Text, _
 from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
@@ -45,10 +46,10 @@ log = logging.getLogger(__name__)
 
 # The kinds of job that start from a clip, and what the job does to it (for "there is no clip to …").
 _VERBS = {
-    JobKind.EXTEND: "continue",
-    JobKind.UPSCALE: "upscale",
-    JobKind.RESTYLE: "restyle",
-    JobKind.POSE: "take a pose from",
+    JobKind.EXTEND: _("continue"),
+    JobKind.UPSCALE: _("upscale"),
+    JobKind.RESTYLE: _("restyle"),
+    JobKind.POSE: _("take a pose from"),
 }
 
 
@@ -121,7 +122,7 @@ class Engine:
         with self._load_lock:
             if self._segmenter is None:
                 if not self.segmenter_source:
-                    raise JobRejected("`-region` is turned off on this worker (no segmenter): use a mask picture")
+                    raise JobRejected(_("`-region` is turned off on this worker (no segmenter): use a mask picture"))
                 from generation.segment import Segmenter
 
                 self._segmenter = Segmenter(self.segmenter_source, self.runtime)
@@ -132,15 +133,21 @@ class Engine:
         `source` holds an EXTEND or UPSCALE job's clip frames."""
         spec = self.models.get(job.model)
         if spec is None:
-            raise JobRejected(f"model `{job.model}` is not served here (served: {', '.join(self.models)})")
+            raise JobRejected(
+                _(
+                    "model `{model}` is not served here (served: {served})",
+                    model=job.model,
+                    served=", ".join(self.models),
+                )
+            )
         if job.end_image is not None and not spec.keyframes:
-            raise JobRejected(f"`{job.model}` cannot end on a given picture")
+            raise JobRejected(_("`{model}` cannot end on a given picture", model=job.model))
         if (job.mask is not None or job.region) and not spec.masks:
-            raise JobRejected(f"`{job.model}` cannot keep part of the picture still")
+            raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
         size = None
         if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.POSE):  # POSE: the character's picture sets the shape
             if job.image is None:
-                raise JobRejected("this job needs an image")
+                raise JobRejected(_("this job needs an image"))
             size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
             if job.end_image is not None:
                 _probe(job.end_image)
@@ -149,7 +156,7 @@ class Engine:
         try:
             plan = resolve(job, spec, size, len(source) if source is not None else 0)
         except PlanError as exc:
-            raise JobRejected(str(exc)) from None
+            raise JobRejected(exc.text) from None
         width, height = plan.width, plan.height
         image = end_image = video = None
         if job.image is not None:
@@ -253,7 +260,7 @@ class Engine:
             verb = _VERBS[job.kind]
             spec = self.models.get(job.model)
             if spec is not None and not spec.takes(job.kind):  # before decoding anything
-                raise JobRejected(f"`{job.model}` cannot {verb} a clip")
+                raise JobRejected(_("`{model}` cannot {verb} a clip", model=job.model, verb=verb))
             source, fps = self._clip(job, verb)
             job = dataclasses.replace(job, fps=fps)  # the new frames play at the clip's own rate
         request = self.plan(job, source)
@@ -262,7 +269,7 @@ class Engine:
             from generation.segment import outline
 
             share = float((request.mask > 0.5).mean())  # shown before the render starts
-            note = f"🖌️ Only “{job.region[:60]}” moves ({share:.0%} of the picture)"
+            note = _("🖌️ Only “{region}” moves ({share} of the picture)", region=job.region[:60], share=f"{share:.0%}")
             on_outline(note, outline(request.image, request.mask))
         checks: dict[str, float] = {}
         pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
@@ -284,8 +291,12 @@ class Engine:
             del exc  # its traceback holds the tensors of the failed step
             self.runtime.release_memory()
             raise OutOfGPUMemory(
-                f"out of GPU memory at {request.width}x{request.height}, {request.frames} frames — "
-                "try a smaller size (-ar 1:1), fewer -frames, or a lighter model"
+                _(
+                    "out of GPU memory at {size}, {frames} frames — try a smaller size (-ar 1:1), fewer -frames, "
+                    "or a lighter model",
+                    size=f"{request.width}x{request.height}",
+                    frames=request.frames,
+                )
             ) from None
         generated = time.perf_counter()
         reporter.stage(Stage.ENCODING)
@@ -311,7 +322,7 @@ class Engine:
         job, encoding, started = rendered.job, time.perf_counter(), rendered.started
         if rendered.frames is None:  # a Smooth job: its clip is decoded and interpolated here
             reporter.stage(Stage.ENCODING)
-            frames, fps = self._clip(job, "smooth")
+            frames, fps = self._clip(job, _("smooth"))
             result = self._finish(job, frames, fps, rendered.seed, rendered.steps, reporter, smooth=True)
             return _with_timings(result, {"total": time.perf_counter() - started})
         result = self._finish(
@@ -335,14 +346,14 @@ class Engine:
         if verdict.flagged and job.content is Content.REFUSE:
             raise ContentFlagged(name)
 
-    def _clip(self, job: VideoJob, verb: str) -> tuple[np.ndarray, int]:
+    def _clip(self, job: VideoJob, verb: Text) -> tuple[np.ndarray, int]:
         """The frames and fps of the job's input clip."""
         if not job.video:
-            raise JobRejected(f"there is no clip to {verb}")
+            raise JobRejected(_("there is no clip to {verb}", verb=verb))
         try:
             return decode_frames(job.video)
         except Exception:
-            raise JobRejected(f"the clip to {verb} could not be read") from None
+            raise JobRejected(_("the clip to {verb} could not be read", verb=verb)) from None
 
     def _finish(
         self,
@@ -385,7 +396,7 @@ def _probe(data: bytes) -> tuple[int, int]:
     try:
         info = probe(data)
     except ImageError as exc:
-        raise JobRejected(str(exc)) from None
+        raise JobRejected(exc.text) from None
     return info.width, info.height
 
 
@@ -393,7 +404,7 @@ def _load(data: bytes, cover: tuple[int, int]) -> Image.Image:
     try:
         return load_rgb(data, cover=cover)
     except ImageError as exc:
-        raise JobRejected(str(exc)) from None
+        raise JobRejected(exc.text) from None
 
 
 def _mask(picture: Image.Image, region: str = "") -> np.ndarray:
@@ -403,12 +414,19 @@ def _mask(picture: Image.Image, region: str = "") -> np.ndarray:
     share = float((moves > 0.5).mean())
     if share < 0.01:
         if region:
-            raise JobRejected(f"I could not find “{region}” in the picture, so nothing would move; try other words")
-        raise JobRejected("the mask is (almost) all black: nothing would move. Paint white where things should move")
+            raise JobRejected(
+                _("I could not find “{region}” in the picture, so nothing would move; try other words", region=region)
+            )
+        raise JobRejected(_("the mask is (almost) all black: nothing would move. Paint white where things should move"))
     if share > 0.97:
         if region:
-            raise JobRejected(f"“{region}” covers almost all of the picture; leave `-region` out to animate all of it")
-        raise JobRejected("the mask is (almost) all white: everything would move. Leave the mask out for that")
+            raise JobRejected(
+                _(
+                    "“{region}” covers almost all of the picture; leave `-region` out to animate all of it",
+                    region=region,
+                )
+            )
+        raise JobRejected(_("the mask is (almost) all white: everything would move. Leave the mask out for that"))
     return moves
 
 

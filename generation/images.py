@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from generation.jobs import Fit
+from generation.text import Said, _
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -26,7 +27,7 @@ ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 MAX_PIXELS = 40_000_000  # 40 MP: far above any camera a user animates, far below a decompression bomb
 
 
-class ImageError(ValueError):
+class ImageError(Said, ValueError):
     """The input is not an image we can use; the message is safe to show a user."""
 
 
@@ -40,8 +41,8 @@ class ImageInfo:
 def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     """Read only the header: the real format (not the file name's) and the size, checked against limits."""
     if not data:
-        raise ImageError("the file is empty")
-    too_large = f"the image is too large; the limit is {max_pixels / 1e6:.0f} MP"
+        raise ImageError(_("the file is empty"))
+    too_large = _("the image is too large; the limit is {limit} MP", limit=f"{max_pixels / 1e6:.0f}")
     try:
         with Image.open(io.BytesIO(data)) as img:
             turned = _orientation(img) in (5, 6, 7, 8)  # a quarter turn
@@ -50,13 +51,15 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except Image.DecompressionBombError:
         raise ImageError(too_large) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ImageError("that file is not a picture (send a PNG, JPEG, WebP or GIF)") from None
+        raise ImageError(_("that file is not a picture (send a PNG, JPEG, WebP or GIF)")) from None
     if info.format not in ACCEPTED_FORMATS:
-        raise ImageError(f"{info.format} images are not supported (send a PNG, JPEG, WebP or GIF)")
+        raise ImageError(_("{format} images are not supported (send a PNG, JPEG, WebP or GIF)", format=info.format))
     if info.width < 16 or info.height < 16:
-        raise ImageError(f"the image is {info.width}x{info.height}; it needs at least 16x16 pixels")
+        raise ImageError(_("the image is {size}; it needs at least 16x16 pixels", size=f"{info.width}x{info.height}"))
     if info.width * info.height > max_pixels:
-        raise ImageError(f"{too_large} and this one is {info.width}x{info.height}")
+        raise ImageError(
+            _("{too_large} and this one is {size}", too_large=too_large, size=f"{info.width}x{info.height}")
+        )
     return info
 
 
@@ -84,7 +87,7 @@ def check_whole(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
             elif info.format == "GIF":
                 img.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise ImageError("the image is damaged or incomplete") from None
+        raise ImageError(_("the image is damaged or incomplete")) from None
     return info
 
 
@@ -105,7 +108,7 @@ def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS, cover: tuple[int, int] |
             img.load()
             oriented = ImageOps.exif_transpose(img)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise ImageError("the image is damaged or incomplete") from None
+        raise ImageError(_("the image is damaged or incomplete")) from None
     if oriented.mode.startswith("I"):  # 16/32-bit greyscale: scale to 8 bits instead of clipping to white
         oriented = oriented.convert("I").point(lambda v: v * (255 / 65535)).convert("L")
     if oriented.mode in ("RGBA", "LA", "P", "PA") and oriented.has_transparency_data:

@@ -19,6 +19,7 @@ from typing import Any
 from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, VideoJob
 from generation.models import KNOWN_MODELS, ModelSpec
 from generation.styles import styles
+from generation.text import Said, Text, _
 from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix
 
 __all__ = [
@@ -38,15 +39,19 @@ MAX_SEED = 2**32 - 1
 MAX_FRAMES = 257  # LTX's longest clip; each model's own maximum is checked against its registry row
 SEGMENTS = " | "  # prompt travel: "a cat sleeps | the cat wakes", one prompt per segment
 MAX_SEGMENTS = 4
+NONE_ENABLED = _("none enabled")
+NOTHING = _("(nothing)")
 
 
-class OptionError(ValueError):
+class OptionError(Said, ValueError):
     """An option a user gave is unknown or out of range; the message is safe to show them."""
 
-    def __init__(self, flag: str, value: object, allowed: str, message: str | None = None):
+    def __init__(self, flag: str, value: object, allowed: Text | str, message: Text | None = None):
         self.flag, self.value, self.allowed = flag, value, allowed
-        shown = str(value) if len(str(value)) <= 40 else str(value)[:39] + "…"
-        super().__init__(message or f"`{flag}` must be {allowed}, got `{shown}`")
+        shown = value if isinstance(value, Text) else str(value) if len(str(value)) <= 40 else str(value)[:39] + "…"
+        super().__init__(
+            message or _("`{flag}` must be {allowed}, got `{value}`", flag=flag, allowed=allowed, value=shown)
+        )
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def _int_in(low: int, high: int) -> Callable[[str, object], int]:
     def check(flag: str, raw: object) -> int:
         text = str(raw).strip()
         if isinstance(raw, bool) or not re.fullmatch(r"[+-]?[0-9]{1,12}", text):
-            raise OptionError(flag, raw, f"a whole number from {low} to {high}")
+            raise OptionError(flag, raw, _("a whole number from {low} to {high}", low=low, high=high))
         value = int(text)
         if not low <= value <= high:
             raise OptionError(flag, raw, f"{low}–{high}")
@@ -104,7 +109,7 @@ def _float_in(low: float, high: float) -> Callable[[str, object], float]:
     def check(flag: str, raw: object) -> float:
         text = str(raw).strip()
         if isinstance(raw, bool) or not re.fullmatch(r"[+-]?([0-9]{1,9}(\.[0-9]{0,6})?|\.[0-9]{1,6})", text):
-            raise OptionError(flag, raw, f"a number from {low:g} to {high:g}")
+            raise OptionError(flag, raw, _("a number from {low} to {high}", low=f"{low:g}", high=f"{high:g}"))
         value = float(text)
         if not low <= value <= high:
             raise OptionError(flag, raw, f"{low:g}–{high:g}")
@@ -116,14 +121,14 @@ def _float_in(low: float, high: float) -> Callable[[str, object], float]:
 def _aspect(flag: str, raw: object) -> Aspect:
     text = re.sub(r"\s+", "", str(raw)).replace("x", ":").replace("/", ":")
     if text not in set(Aspect):
-        raise OptionError(flag, raw, "one of " + ", ".join(Aspect))
+        raise OptionError(flag, raw, _("one of {names}", names=", ".join(Aspect)))
     return Aspect(text)
 
 
 def _model(flag: str, raw: object) -> str:
     text = str(raw).strip().lower()
     if text not in KNOWN_MODELS:
-        raise OptionError(flag, raw, "one of " + ", ".join(KNOWN_MODELS))
+        raise OptionError(flag, raw, _("one of {names}", names=", ".join(KNOWN_MODELS)))
     return text
 
 
@@ -131,7 +136,9 @@ def _text(limit: int) -> Callable[[str, object], str]:
     def check(flag: str, raw: object) -> str:
         text = " ".join(str(raw).split())
         if len(text) > limit:
-            raise OptionError(flag, f"{len(text)} characters", f"at most {limit} characters")
+            raise OptionError(
+                flag, _("{count} characters", count=len(text)), _("at most {limit} characters", limit=limit)
+            )
         return text
 
     return check
@@ -142,14 +149,14 @@ def _switch(flag: str, raw: object) -> bool:
         return raw
     text = str(raw).strip().lower()
     if text not in ("true", "false", "yes", "no", "on", "off"):
-        raise OptionError(flag, raw, "on or off")
+        raise OptionError(flag, raw, _("on or off"))
     return text in ("true", "yes", "on")
 
 
 def _style(flag: str, raw: object) -> str:
     text = str(raw).strip().lower()
     if text not in styles():
-        raise OptionError(flag, raw, "one of " + ", ".join(styles()))
+        raise OptionError(flag, raw, _("one of {names}", names=", ".join(styles())))
     return text
 
 
@@ -235,11 +242,13 @@ def parse_flags(text: str) -> Options:
         name = flag.group(1).lower()
         if name not in FLAGS:
             known = ", ".join(f"-{known}" for known in FLAGS)
-            raise OptionError(token, token, "", f"unknown flag `{token[:40]}`; known flags: {known}")
+            raise OptionError(
+                token, token, "", _("unknown flag `{flag}`; known flags: {known}", flag=token[:40], known=known)
+            )
         field = FLAGS[name]
         shown = "-" + name
         if field in values:
-            raise OptionError(shown, token, "", f"`{shown}` is given twice")
+            raise OptionError(shown, token, "", _("`{flag}` is given twice", flag=shown))
         i += 1
         rest = tokens[i:]
         if _OPTIONS[field].switch:
@@ -255,7 +264,7 @@ def parse_flags(text: str) -> Options:
                 owner += [index] * len(parts)
             camera, used = camera_prefix(words)
             if camera is None or (used < len(words) and owner[used] == owner[used - 1]):
-                raise OptionError(shown, " ".join(words) or "(nothing)", CAMERA_HELP)
+                raise OptionError(shown, " ".join(words) or NOTHING, CAMERA_HELP)
             values[field], i = camera, i + owner[used - 1] + 1
             following = [
                 part
@@ -269,8 +278,11 @@ def parse_flags(text: str) -> Options:
                     shown,
                     " ".join(words + following),
                     "",
-                    f"`{shown}` takes one move at a time: zoom, pan or rotate "
-                    "(a pan may combine two directions: `pan up left`)",
+                    _(
+                        "`{flag}` takes one move at a time: zoom, pan or rotate "
+                        "(a pan may combine two directions: `pan up left`)",
+                        flag=shown,
+                    ),
                 )
             continue
         if field in _RUNS and rest and not rest[0][1]:
@@ -282,7 +294,7 @@ def parse_flags(text: str) -> Options:
             values[field] = _OPTIONS[field].check(shown, " ".join(words))
             continue
         if not rest or (not rest[0][1] and _FLAG.fullmatch(rest[0][0])):
-            raise OptionError(shown, "(nothing)", "", f"`{shown}` needs a value")
+            raise OptionError(shown, NOTHING, "", _("`{flag}` needs a value", flag=shown))
         values[field] = _OPTIONS[field].check(shown, rest[0][0])
         i += 1
     return Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
@@ -309,18 +321,25 @@ def _check_brush(options: Options, spec: ModelSpec, kind: JobKind, models: Mappi
     flag = "-region" if options.region else "mask"
     if kind is not JobKind.IMAGE_TO_VIDEO:
         raise OptionError(
-            flag, options.region or "mask", "", "the motion brush animates part of a picture: use /animate"
+            flag, options.region or "mask", "", _("the motion brush animates part of a picture: use /animate")
         )
     if mask and options.region:
-        raise OptionError("-region", options.region, "", "give a mask or a `-region`, not both")
+        raise OptionError("-region", options.region, "", _("give a mask or a `-region`, not both"))
     if not spec.masks:
-        usable = ", ".join(n for n, s in models.items() if s.masks and s.takes(kind)) or "none enabled"
+        usable = ", ".join(n for n, s in models.items() if s.masks and s.takes(kind)) or NONE_ENABLED
         raise OptionError(
-            flag, spec.name, "", f"`{spec.name}` cannot keep part of the picture still; models that can: {usable}"
+            flag,
+            spec.name,
+            "",
+            _(
+                "`{model}` cannot keep part of the picture still; models that can: {usable}",
+                model=spec.name,
+                usable=usable,
+            ),
         )
     if options.camera is not None and options.camera.framed:
         raise OptionError(
-            "-camera", options.camera, "", "a camera move moves the whole picture: drop it to use the motion brush"
+            "-camera", options.camera, "", _("a camera move moves the whole picture: drop it to use the motion brush")
         )
 
 
@@ -345,62 +364,92 @@ def build_job(
     name = options.model or default_model
     spec = models.get(name)
     if spec is None:
-        raise OptionError("-model", name, "one of " + ", ".join(models) if models else "an enabled model")
+        raise OptionError(
+            "-model", name, _("one of {names}", names=", ".join(models)) if models else _("an enabled model")
+        )
     if not spec.takes(kind):
-        usable = ", ".join(n for n, s in models.items() if s.takes(kind)) or "none enabled"
+        usable = ", ".join(n for n, s in models.items() if s.takes(kind)) or NONE_ENABLED
         wanted = {
-            JobKind.IMAGE_TO_VIDEO: "image input",
-            JobKind.TEXT_TO_VIDEO: "text input",
-            JobKind.RESTYLE: "restyling videos",
-            JobKind.POSE: "pose-driven animation (a character and a pose video)",
-        }.get(kind, "Extend")
-        raise OptionError("-model", name, f"a model for {wanted} ({usable})")
+            JobKind.IMAGE_TO_VIDEO: _("a model for image input ({usable})", usable=usable),
+            JobKind.TEXT_TO_VIDEO: _("a model for text input ({usable})", usable=usable),
+            JobKind.RESTYLE: _("a model for restyling videos ({usable})", usable=usable),
+            JobKind.POSE: _(
+                "a model for pose-driven animation: a character and a pose video ({usable})", usable=usable
+            ),
+        }.get(kind, _("a model for Extend ({usable})", usable=usable))
+        raise OptionError("-model", name, wanted)
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
-        raise OptionError("prompt", "(empty)", "", "a prompt is needed to make a video from text")
+        raise OptionError("prompt", NOTHING, "", _("a prompt is needed to make a video from text"))
     if kind is JobKind.RESTYLE and not options.prompt:
-        raise OptionError("prompt", "(empty)", "", "say what the video should look like: a prompt is needed")
+        raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
     if options.strength is not None and kind is not JobKind.RESTYLE:
         raise OptionError(
-            "-strength", options.strength, "", "`-strength` is for /restyle (how much of a video to redraw)"
+            "-strength", options.strength, "", _("`-strength` is for /restyle (how much of a video to redraw)")
         )
     able = {
-        "a last frame": (end_image is not None, "keyframes"),
-        "prompt travel (` | ` between prompts)": (SEGMENTS in options.prompt, "travels"),
-        "`-upscale`": (bool(options.upscale), "upscales"),
+        "keyframes": end_image is not None,
+        "travels": SEGMENTS in options.prompt,
+        "upscales": bool(options.upscale),
     }
-    for what, (asked, field) in able.items():
+    for field, asked in able.items():
         if asked and not getattr(spec, field):
-            usable = ", ".join(n for n, s in models.items() if getattr(s, field) and s.takes(kind)) or "none enabled"
-            raise OptionError("-model", name, "", f"`{name}` cannot do {what}; models that can: {usable}")
+            usable = ", ".join(n for n, s in models.items() if getattr(s, field) and s.takes(kind)) or NONE_ENABLED
+            cannot = {
+                "keyframes": _(
+                    "`{model}` cannot end on a given picture; models that can: {usable}", model=name, usable=usable
+                ),
+                "travels": _(
+                    "`{model}` cannot do prompt travel (` | ` between prompts); models that can: {usable}",
+                    model=name,
+                    usable=usable,
+                ),
+                "upscales": _("`{model}` cannot do `-upscale`; models that can: {usable}", model=name, usable=usable),
+            }
+            raise OptionError("-model", name, "", cannot[field])
     if options.style and not spec.follows_prompt(kind):
-        usable = ", ".join(n for n, s in models.items() if s.follows_prompt(kind) and s.takes(kind)) or "none enabled"
+        usable = ", ".join(n for n, s in models.items() if s.follows_prompt(kind) and s.takes(kind)) or NONE_ENABLED
         raise OptionError(
             "-style",
             options.style,
             "",
-            f"`{name}` does not read prompts, so it takes no style; models that do: {usable}",
+            _(
+                "`{model}` does not read prompts, so it takes no style; models that do: {usable}",
+                model=name,
+                usable=usable,
+            ),
         )
     if mask is not None or options.region:
         _check_brush(options, spec, kind, models, mask is not None)
     if options.camera is not None and options.camera.orbit and not spec.prompt_camera:
-        usable = ", ".join(n for n, s in models.items() if s.prompt_camera and s.takes(kind)) or "none enabled"
-        raise OptionError("-camera", options.camera, "", f"`{name}` cannot orbit the camera; models that can: {usable}")
+        usable = ", ".join(n for n, s in models.items() if s.prompt_camera and s.takes(kind)) or NONE_ENABLED
+        raise OptionError(
+            "-camera",
+            options.camera,
+            "",
+            _("`{model}` cannot orbit the camera; models that can: {usable}", model=name, usable=usable),
+        )
     segments = segments_of(options.prompt)
     if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and not all(segments)):
-        raise OptionError("prompt", options.prompt, "", f"prompt travel takes 2–{MAX_SEGMENTS} non-empty prompts")
+        raise OptionError(
+            "prompt", options.prompt, "", _("prompt travel takes 2–{most} non-empty prompts", most=MAX_SEGMENTS)
+        )
     fps = options.fps or spec.fps
     frames = options.frames
     if options.duration is not None:
         if frames is not None:
-            raise OptionError("-duration", options.duration, "", "give `-frames` or `-duration`, not both")
+            raise OptionError("-duration", options.duration, "", _("give `-frames` or `-duration`, not both"))
         frames = max(2, round(options.duration * fps))
         if frames > spec.max_frames:
             longest = spec.max_frames / fps
-            raise OptionError("-duration", options.duration, f"at most {longest:.2g} s at {fps} fps on {name}")
+            raise OptionError(
+                "-duration",
+                options.duration,
+                _("at most {seconds} s at {fps} fps on {model}", seconds=f"{longest:.2g}", fps=fps, model=name),
+            )
     if frames is not None and not 2 <= frames <= spec.max_frames:
-        raise OptionError("-frames", frames, f"2–{spec.max_frames} on {name}")
+        raise OptionError("-frames", frames, _("{low}–{high} on {model}", low=2, high=spec.max_frames, model=name))
     if options.steps is not None and options.steps > spec.max_steps:
-        raise OptionError("-steps", options.steps, f"1–{spec.max_steps} on {name}")
+        raise OptionError("-steps", options.steps, _("{low}–{high} on {model}", low=1, high=spec.max_steps, model=name))
     # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
     given = {field: getattr(options, field) for field in _OPTIONS if field not in ("model", "duration")}
     given |= {"frames": frames, "fps": fps, "camera": options.camera or None, "upscale": options.upscale or None}

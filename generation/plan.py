@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import segments_of
+from generation.text import Said, Text, _
 from generation.values import Aspect
 
 __all__ = ["UPSCALE_STEPS", "Pass", "Plan", "PlanError", "memory_needed", "refine_steps", "resolve", "unfit"]
@@ -18,7 +19,7 @@ __all__ = ["UPSCALE_STEPS", "Pass", "Plan", "PlanError", "memory_needed", "refin
 UPSCALE_STEPS = 4  # the refine pass after the x2 latent upsampler: 4 of 10 steps (denoise strength 0.4)
 
 
-class PlanError(ValueError):
+class PlanError(Said, ValueError):
     """The job cannot run on this model as asked; the message is written for the user."""
 
 
@@ -81,29 +82,69 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     `source_frames` the length of the clip an EXTEND, UPSCALE, RESTYLE or POSE job starts from (RESTYLE and
     POSE: at the job's fps; POSE's `input_size` is its picture's)."""
     if not spec.takes(job.kind):
-        what = {JobKind.EXTEND: "continue a clip", JobKind.UPSCALE: "upscale a clip"}
-        raise PlanError(f"`{spec.name}` cannot {what.get(job.kind, f'make {job.kind.value} clips')}")
+        what = {
+            JobKind.EXTEND: _("`{model}` cannot continue a clip", model=spec.name),
+            JobKind.UPSCALE: _("`{model}` cannot upscale a clip", model=spec.name),
+        }
+        raise PlanError(
+            what.get(job.kind, _("`{model}` cannot make {kind} clips", model=spec.name, kind=job.kind.value))
+        )
     if job.kind is JobKind.UPSCALE:
         return _upscale(job, spec, input_size, source_frames)
     frames = job.frames or spec.default_frames(job.kind)
     steps = job.steps or spec.steps
     if not 2 <= frames <= spec.max_frames:
-        raise PlanError(f"`-frames` must be 2–{spec.max_frames} on {spec.name}, got {frames}")
+        raise PlanError(
+            _(
+                "`{flag}` must be {low}–{high} on {model}, got {value}",
+                flag="-frames",
+                low=2,
+                high=spec.max_frames,
+                model=spec.name,
+                value=frames,
+            )
+        )
     if not 1 <= steps <= spec.max_steps:
-        raise PlanError(f"`-steps` must be 1–{spec.max_steps} on {spec.name}, got {steps}")
+        raise PlanError(
+            _(
+                "`{flag}` must be {low}–{high} on {model}, got {value}",
+                flag="-steps",
+                low=1,
+                high=spec.max_steps,
+                model=spec.name,
+                value=steps,
+            )
+        )
     frames = min(spec.frame_count(frames), spec.max_frames)
     if job.kind in (JobKind.RESTYLE, JobKind.POSE):  # as much of the video as the model takes, in its counts
         frames = spec.frames_within(min(frames, source_frames))
         if frames < spec.frame_step + 1 or frames < 2:
-            verb = "restyle" if job.kind is JobKind.RESTYLE else "move a character by"
-            raise PlanError(f"this video is too short to {verb} ({source_frames} frames at {job.fps} fps)")
+            short = (
+                _(
+                    "this video is too short to restyle ({frames} frames at {fps} fps)",
+                    frames=source_frames,
+                    fps=job.fps,
+                )
+                if job.kind is JobKind.RESTYLE
+                else _(
+                    "this video is too short to move a character by ({frames} frames at {fps} fps)",
+                    frames=source_frames,
+                    fps=job.fps,
+                )
+            )
+            raise PlanError(short)
     longest = spec.max_total_frames(job.fps)
     overlap = spec.extend_overlap
     if job.kind is JobKind.EXTEND:
         # The continuation re-renders the clip's last `overlap` frames; they are dropped at the join.
         if source_frames + spec.frame_step > longest:
             raise PlanError(
-                f"this clip is as long as {spec.name} makes them ({longest / job.fps:.3g} s at {job.fps} fps)"
+                _(
+                    "this clip is as long as {model} makes them ({seconds} s at {fps} fps)",
+                    model=spec.name,
+                    seconds=f"{longest / job.fps:.3g}",
+                    fps=job.fps,
+                )
             )
         room = longest - source_frames + overlap
         frames = max(frames, overlap + spec.frame_step)  # at least some new frames
@@ -116,22 +157,39 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     plan = Plan(aspect, width, height, frames, steps, job.fps, segments, overlap, job.upscale, strength)
     if segments > 1 and (frames <= spec.extend_overlap or plan.length > longest):
         raise PlanError(
-            f"{segments} prompts of {frames} frames make {plan.length} frames; {spec.name} makes at most "
-            f"{longest} ({longest / job.fps:.3g} s at {job.fps} fps): use fewer -frames or fewer prompts"
+            _(
+                "{segments} prompts of {frames} frames make {length} frames; {model} makes at most {longest} "
+                "({seconds} s at {fps} fps): use fewer -frames or fewer prompts",
+                segments=segments,
+                frames=frames,
+                length=plan.length,
+                model=spec.name,
+                longest=longest,
+                seconds=f"{longest / job.fps:.3g}",
+                fps=job.fps,
+            )
         )
     return plan
 
 
 def _upscale(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None, source_frames: int) -> Plan:
     if input_size is None or source_frames < 2:
-        raise PlanError("there is no clip to upscale")
+        raise PlanError(_("there is no clip to upscale"))
     width, height = (side // spec.size_multiple * spec.size_multiple for side in input_size)
     if width * height > spec.pixels * 1.1:
-        raise PlanError(f"this clip is already {input_size[0]}x{input_size[1]}: {spec.name} upscales smaller clips")
+        raise PlanError(
+            _(
+                "this clip is already {size}: {model} upscales smaller clips",
+                size=f"{input_size[0]}x{input_size[1]}",
+                model=spec.name,
+            )
+        )
     if min(width, height) < spec.size_multiple:
-        raise PlanError(f"this clip is too small to upscale ({input_size[0]}x{input_size[1]})")
+        raise PlanError(_("this clip is too small to upscale ({size})", size=f"{input_size[0]}x{input_size[1]}"))
     if job.max_pixels and 4 * width * height > job.max_pixels:
-        raise PlanError(f"twice this clip's size ({width * 2}x{height * 2}) is above this server's limit")
+        raise PlanError(
+            _("twice this clip's size ({size}) is above this server's limit", size=f"{width * 2}x{height * 2}")
+        )
     frames = min(spec.max_total_frames(job.fps), source_frames)
     return Plan(Aspect.nearest(width, height), width, height, frames, refine_steps(spec), job.fps, upscale=True)
 
@@ -146,7 +204,7 @@ def memory_needed(spec: ModelSpec, plan: Plan, mode: str, kind: JobKind = JobKin
 
 def unfit(
     spec: ModelSpec, plan: Plan, workers: list[tuple[float, str]], kind: JobKind = JobKind.IMAGE_TO_VIDEO
-) -> str | None:
+) -> Text | None:
     """Why no worker can fit the plan, or None. `workers` are (GPU memory in GB, memory mode) of the online
     workers serving the model; one without a GPU memory figure (CPU, dry run) fits anything."""
     if not workers or any(memory <= 0 or memory_needed(spec, plan, mode, kind) <= memory for memory, mode in workers):
@@ -154,7 +212,12 @@ def unfit(
     largest = max(memory for memory, _ in workers)
     needed = min(memory_needed(spec, plan, mode, kind) for _, mode in workers)
     width, height = plan.size
-    return (
-        f"`{spec.name}` at {width}x{height}, {plan.length} frames needs about {needed:.0f} GB of GPU "
-        f"memory and the largest GPU online has {largest:.0f} GB; try a smaller size (-ar 1:1) or fewer -frames"
+    return _(
+        "`{model}` at {size}, {frames} frames needs about {needed} GB of GPU memory and the largest GPU online "
+        "has {largest} GB; try a smaller size (-ar 1:1) or fewer -frames",
+        model=spec.name,
+        size=f"{width}x{height}",
+        frames=plan.length,
+        needed=f"{needed:.0f}",
+        largest=f"{largest:.0f}",
     )

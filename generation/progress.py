@@ -7,14 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from generation.jobs import Stage
+from generation.text import Said, Text, _
 
 __all__ = ["ContentFlagged", "FinalError", "JobCancelled", "OutlineFn", "ProgressFn", "Reporter"]
 
 ProgressFn = Callable[[Stage, int, int], None]  # (stage, step, total steps)
-OutlineFn = Callable[[str, bytes], None]  # the motion brush's region: (a line for the status message, a PNG)
+OutlineFn = Callable[[Text, bytes], None]  # the motion brush's region: (a line for the status message, a PNG)
 
 
-class FinalError(Exception):
+class FinalError(Said):
     """A failure that running the job again will not fix. The message is written for the user."""
 
 
@@ -24,8 +25,11 @@ class ContentFlagged(FinalError, ValueError):
 
     def __init__(self, check: str):
         self.check = check
-        what = "your picture" if check == "input" else "the clip it made"
-        super().__init__(f"the image safety check flagged {what}, so it is not posted here; you were not charged")
+        super().__init__(
+            _("the image safety check flagged your picture, so it is not posted here; you were not charged")
+            if check == "input"
+            else _("the image safety check flagged the clip it made, so it is not posted here; you were not charged")
+        )
 
 
 class JobCancelled(Exception):

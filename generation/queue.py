@@ -30,6 +30,7 @@ from redis.exceptions import WatchError
 from generation.envconfig import mask_url
 from generation.fairqueue import FairQueue, Place
 from generation.jobs import Stage, VideoJob, VideoResult
+from generation.text import Said, Text, _
 
 __all__ = [
     "CancelResult",
@@ -144,7 +145,7 @@ def redis_settings(url: str, retry_s: float = 60.0) -> RedisSettings:
     return settings
 
 
-class NoWorkerForModel(RuntimeError):
+class NoWorkerForModel(Said, RuntimeError):
     """No live worker serves the job's model: the job would wait forever."""
 
 
@@ -173,18 +174,24 @@ class Progress:
     total: int
     updated_at: float
     worker: str = ""
-    note: str = ""  # a line for the status message (the motion brush's region, once segmented)
+    note: Text | None = None  # a line for the status message (the motion brush's region, once segmented)
 
 
 @dataclass(frozen=True)
 class JobOutcome:
     status: QueueStatus  # DONE, FAILED or CANCELLED
-    reason: str = ""  # for failed / cancelled, written for the user
+    reason: str = ""  # for failed / cancelled, written for the user (in English: logs, the ledger)
     result: VideoResult | None = None
     tries: int = 1
     worker: str = ""  # which worker ran it last
     finished_at: float = 0.0
     flagged: str = ""  # failed because the image check flagged its "input" or its "output"
+    said: Text | None = None  # the reason as a Text, for the bot to say in the user's language
+
+    @property
+    def why(self) -> Text:
+        """The reason, in any language."""
+        return self.said or Text(self.reason)
 
 
 @dataclass(frozen=True)
@@ -243,7 +250,7 @@ class JobQueue:
         if await self.redis.exists(keys.outcome(job.job_id)):
             return False
         if require_worker and not any(job.model in w.models for w in await self.workers()):
-            raise NoWorkerForModel(f"no GPU worker serving `{job.model}` is online right now")
+            raise NoWorkerForModel(_("no GPU worker serving `{model}` is online right now", model=job.model))
         # Routing metadata first, then arq's job, then its place in line: a worker that takes it finds both.
         place = Place(job.model, job.guild_id, job.user_id)
         await self.redis.hset(keys.META, job.job_id, serialize([place.model, place.user, place.server]))
@@ -262,8 +269,8 @@ class JobQueue:
 
     async def publish_progress(self, job_id: str, progress: Progress) -> None:
         """Store a job's latest progress and tell subscribers it changed."""
-        record = [progress.stage.value, progress.step, progress.total, progress.updated_at, progress.worker]
-        record += [progress.note] if progress.note else []
+        record: list[Any] = [progress.stage.value, progress.step, progress.total, progress.updated_at, progress.worker]
+        record += [progress.note.to_dict()] if progress.note else []
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.progress(job_id), serialize(record), ex=self.settings.result_ttl_s)
             pipe.publish(keys.PROGRESS_CHANNEL, job_id)
@@ -276,7 +283,12 @@ class JobQueue:
         try:
             stage, step, total, updated_at, worker, *note = deserialize(raw)
             return Progress(
-                Stage(stage), int(step), int(total), float(updated_at), str(worker), str(note[0]) if note else ""
+                Stage(stage),
+                int(step),
+                int(total),
+                float(updated_at),
+                str(worker),
+                Text.from_dict(note[0]) if note and isinstance(note[0], dict) else None,
             )
         except Exception:  # an unreadable record only loses the progress bar
             log.warning("job %s: unreadable progress record in Redis", job_id)
@@ -309,7 +321,8 @@ class JobQueue:
                 raise ValueError("done without a clip")
         except Exception as exc:  # a bad record settles its own job (refunded), and only that one
             log.warning("job %s: unreadable outcome in Redis: %r", job_id, exc)
-            return JobOutcome(QueueStatus.FAILED, "its result could not be read; you were not charged")
+            unread = _("its result could not be read; you were not charged")
+            return JobOutcome(QueueStatus.FAILED, str(unread), said=unread)
         return JobOutcome(
             status,
             str(data.get("reason", "")),
@@ -318,6 +331,7 @@ class JobQueue:
             str(data.get("worker", "")),
             data.get("finished_at", 0.0),
             str(data.get("flagged", "")),
+            Text.from_dict(data["said"]) if isinstance(data.get("said"), dict) else None,
         )
 
     async def state(self, job_id: str) -> QueueState:
@@ -368,10 +382,10 @@ class JobQueue:
             return CancelResult.STOPPING
         if where == "absent":
             return CancelResult.UNKNOWN
-        await self.record_outcome(job_id, QueueStatus.CANCELLED, reason="cancelled before it started")
+        await self.record_outcome(job_id, QueueStatus.CANCELLED, reason=_("cancelled before it started"))
         return CancelResult.REMOVED
 
-    async def give_up(self, job_id: str, reason: str) -> bool:
+    async def give_up(self, job_id: str, reason: Text | str) -> bool:
         """Fail a job that is still waiting with `reason`; False if it is running or already over."""
         if await self._take_back(job_id, stop_running=False) != "removed":
             return False
@@ -406,7 +420,7 @@ class JobQueue:
         job_id: str,
         status: QueueStatus,
         *,
-        reason: str = "",
+        reason: Text | str = "",
         result: VideoResult | None = None,
         tries: int = 1,
         worker: str = "",
@@ -416,7 +430,8 @@ class JobQueue:
         place = _meta(await self.redis.hget(keys.META, job_id))
         record = {
             "status": status.value,
-            "reason": reason,
+            "reason": str(reason),
+            "said": reason.to_dict() if isinstance(reason, Text) else None,
             "result": result.to_dict() if result else None,
             "tries": tries,
             "worker": worker,

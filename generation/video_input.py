@@ -25,6 +25,7 @@ from PIL import Image
 if TYPE_CHECKING:  # PyAV and numpy load on the first video, not when the bot starts
     import av
     import numpy as np
+from generation.text import Said, _
 
 __all__ = ["CODECS", "VideoError", "VideoInfo", "VideoLimits", "normalise", "poster", "probe"]
 
@@ -35,7 +36,7 @@ _GIF_MIN_DELAY_CS = 2  # browsers show GIF frames of 0 or 1 centiseconds for 10
 _ENDS_EARLY = 0.8  # a file whose frames cover less of its declared duration than this is damaged
 
 
-class VideoError(ValueError):
+class VideoError(Said, ValueError):
     """The file is not a video we take; the message is for the user."""
 
 
@@ -96,9 +97,9 @@ def _gif(data: bytes) -> tuple[int, int, int, float]:
             centiseconds += delay if delay >= _GIF_MIN_DELAY_CS else 10
             delay = 0
         else:
-            raise VideoError("that GIF is damaged")
+            raise VideoError(_("that GIF is damaged"))
     if frames == 0:
-        raise VideoError("that GIF has no frames")
+        raise VideoError(_("that GIF has no frames"))
     return width, height, frames, centiseconds / 100
 
 
@@ -114,7 +115,7 @@ def _open(data: bytes, kind: str) -> av.container.InputContainer:
     try:
         opened = av.open(io.BytesIO(data), format=_DEMUXERS[kind], options=_OPTIONS.get(kind, {}))
     except (av.FFmpegError, ValueError, OSError):
-        raise VideoError("that video is damaged or not a real video file") from None
+        raise VideoError(_("that video is damaged or not a real video file")) from None
     assert isinstance(opened, av.container.InputContainer)
     return opened
 
@@ -125,19 +126,25 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
 
     kind = _sniff(data)
     if kind is None:
-        raise VideoError("that file is not a video I can read: upload an MP4, WebM, MOV or GIF")
+        raise VideoError(_("that file is not a video I can read: upload an MP4, WebM, MOV or GIF"))
     if kind == "gif":
         width, height, frames, duration = _gif(data)
         info = VideoInfo(kind, "gif", width, height, duration, frames)
     else:
         with _open(data, kind) as container:
             if not container.streams.video:
-                raise VideoError("that video is damaged or holds no video stream")
+                raise VideoError(_("that video is damaged or holds no video stream"))
             stream = container.streams.video[0]
             context = stream.codec_context
             if context.name not in CODECS:
                 known = ", ".join(sorted(set(CODECS.values())))
-                raise VideoError(f"that video uses a codec I can't read ({context.name}); use one of {known}")
+                raise VideoError(
+                    _(
+                        "that video uses a codec I can't read ({codec}); use one of {known}",
+                        codec=context.name,
+                        known=known,
+                    )
+                )
             duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
             if not duration and container.duration:
                 duration = container.duration / av.time_base
@@ -150,18 +157,28 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
 
 def _check(info: VideoInfo, limits: VideoLimits) -> None:
     if info.width <= 0 or info.height <= 0 or info.duration_s <= 0 or info.frames <= 0:
-        raise VideoError("that video is damaged: its size or length is missing")
+        raise VideoError(_("that video is damaged: its size or length is missing"))
     if max(info.width, info.height) > limits.max_side or info.width * info.height > limits.max_pixels:
         raise VideoError(
-            f"that video is {info.width}x{info.height}; the largest I take is {limits.max_side} on a side "
-            f"and {limits.max_pixels / 1e6:.1f} megapixels"
+            _(
+                "that video is {size}; the largest I take is {side} on a side and {megapixels} megapixels",
+                size=f"{info.width}x{info.height}",
+                side=limits.max_side,
+                megapixels=f"{limits.max_pixels / 1e6:.1f}",
+            )
         )
     if info.duration_s > limits.max_seconds + 0.05:
         raise VideoError(
-            f"that video is {info.duration_s:.1f} s long; the longest I take is {limits.max_seconds:g} s: trim it first"
+            _(
+                "that video is {seconds} s long; the longest I take is {longest} s: trim it first",
+                seconds=f"{info.duration_s:.1f}",
+                longest=f"{limits.max_seconds:g}",
+            )
         )
     if info.frames > limits.max_frames:
-        raise VideoError(f"that video has {info.frames} frames; the most I take is {limits.max_frames}")
+        raise VideoError(
+            _("that video has {frames} frames; the most I take is {most}", frames=info.frames, most=limits.max_frames)
+        )
 
 
 def normalise(
@@ -183,7 +200,7 @@ def normalise(
                 target.mux(packet)
             written += 1
         if not written:
-            raise VideoError("that video is damaged: no frame could be read")
+            raise VideoError(_("that video is damaged: no frame could be read"))
         for packet in stream.encode():
             target.mux(packet)
     return out.getvalue(), written
@@ -196,18 +213,23 @@ def _resampled(data: bytes, info: VideoInfo, limits: VideoLimits, fps: int, fram
     for frame in _decoded(data, info):
         decoded += 1
         if decoded > limits.max_frames:
-            raise VideoError(f"that video has more than {limits.max_frames} frames; the most I take")
+            raise VideoError(_("that video has more than {most} frames; the most I take", most=limits.max_frames))
         if max(frame.width, frame.height) > limits.max_side or frame.width * frame.height > limits.max_pixels:
-            raise VideoError("that video has frames larger than it says; it is refused")
+            raise VideoError(_("that video has frames larger than it says; it is refused"))
         at = frame.time if frame.time is not None else decoded / max(info.frames / info.duration_s, 1)
         if at > limits.max_seconds + 0.5:
-            raise VideoError(f"that video is longer than it says; the longest I take is {limits.max_seconds:g} s")
+            raise VideoError(
+                _(
+                    "that video is longer than it says; the longest I take is {longest} s",
+                    longest=f"{limits.max_seconds:g}",
+                )
+            )
         while shown is not None and emitted < frames and emitted / fps < at - 1e-6:
             yield shown
             emitted += 1
         shown, last = frame, max(last, at)
     if decoded and last + info.duration_s / info.frames < info.duration_s * _ENDS_EARLY:
-        raise VideoError("that video is damaged: it ends early")
+        raise VideoError(_("that video is damaged: it ends early"))
     end = info.duration_s
     while shown is not None and emitted < frames and emitted / fps < end - 1e-6:
         yield shown
@@ -223,7 +245,7 @@ def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
             stream.thread_type = "AUTO"
             yield from container.decode(stream)
     except av.FFmpegError:
-        raise VideoError("that video is damaged: it could not be decoded") from None
+        raise VideoError(_("that video is damaged: it could not be decoded")) from None
 
 
 def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:

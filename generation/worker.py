@@ -47,6 +47,7 @@ from generation.queue import (
     redis_settings,
     serialize,
 )
+from generation.text import Text, _
 
 __all__ = ["FairWorker", "RenderEngine", "SleepEngine", "WorkerState", "build_worker", "is_alive"]
 
@@ -165,7 +166,7 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
         return "already finished"  # a re-run after a crash that happened after the outcome was stored
     if tries > state.settings.max_tries:
         crashes = tries - 1
-        reason = f"the render stopped its worker {crashes} times (a crash or out of memory)"
+        reason = _("the render stopped its worker {crashes} times (a crash or out of memory)", crashes=crashes)
         await finish(QueueStatus.FAILED, reason=reason)
         metrics.failures.labels("?", "crashed").inc()
         return "failed"
@@ -173,19 +174,19 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
         job = VideoJob.from_dict(payload)
     except JobSchemaError as exc:
         log.warning("job %s: malformed payload: %s", job_id, exc, extra={"job_id": job_id})
-        await finish(QueueStatus.FAILED, reason=f"the job could not be read ({exc})")
+        await finish(QueueStatus.FAILED, reason=_("the job could not be read ({error})", error=str(exc)))
         metrics.failures.labels("?", "malformed").inc()
         return "failed"
 
     cancel = threading.Event()
     latest: list[Progress] = []  # written by the render thread, published by the lease loop
-    outlined: list[tuple[str, bytes]] = []  # the motion brush's region: (status line, picture), the same
+    outlined: list[tuple[Text, bytes]] = []  # the motion brush's region: (status line, picture), the same
 
     def on_progress(stage: Stage, step: int, total: int) -> None:
-        note = outlined[0][0] if outlined else ""
+        note = outlined[0][0] if outlined else None
         latest[:] = [Progress(stage, step, total, time.time(), state.id, note)]
 
-    def on_outline(note: str, png: bytes) -> None:
+    def on_outline(note: Text, png: bytes) -> None:
         outlined[:] = [(note, png)]
 
     lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest, outlined))
@@ -217,7 +218,7 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
             await asyncio.shield(future)
         raise
     except JobCancelled:
-        await finish(QueueStatus.CANCELLED, reason="cancelled while rendering")
+        await finish(QueueStatus.CANCELLED, reason=_("cancelled while rendering"))
         metrics.jobs.labels(job.model, "cancelled").inc()
         return "cancelled"
     except Exception as exc:
@@ -230,12 +231,14 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
         if flagged:
             metrics.safety.labels(flagged, "refused").inc()
         if isinstance(exc, FinalError):  # rejected, or out of GPU memory (OutOfGPUMemory): not retried
-            reason = str(exc)
+            reason = exc.text
         elif _is_out_of_memory(exc):
-            reason = "out of GPU memory — try a smaller size or fewer frames"
+            reason = _("out of GPU memory — try a smaller size or fewer frames")
         else:
             log.exception("job %s failed on try %d", job_id, tries, extra={"job_id": job_id})
-            reason = f"the render failed {tries} times ({type(exc).__name__}); try again later"
+            reason = _(
+                "the render failed {tries} times ({error}); try again later", tries=tries, error=type(exc).__name__
+            )
         await finish(QueueStatus.FAILED, reason=reason, flagged=flagged)
         metrics.jobs.labels(job.model, "failed").inc()
         return "failed"
@@ -265,7 +268,7 @@ def _leave_gpu(state: WorkerState, job_id: str) -> None:
 
 
 async def _keep_lease(
-    queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress], outlined: list[tuple[str, bytes]]
+    queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress], outlined: list[tuple[Text, bytes]]
 ) -> None:
     """Twice a second: renew the job's lease, pass on a cancel, publish the region's picture once (before the
     progress that notes it) and the newest progress."""
@@ -443,7 +446,7 @@ class FairWorker(Worker):
         # arq fails a job itself when it cannot read it: record that as the job's outcome too.
         await super().finish_failed_job(job_id, result_data)
         if self.state.queue is not None:
-            reason = "the job could not be read"
+            reason = _("the job could not be read")
             await self.state.queue.record_outcome(job_id, QueueStatus.FAILED, reason=reason, worker=self.state.id)
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from generation.text import Said, _
 from storage.db import Database
 from storage.settings import StorageSettings
 
@@ -22,7 +24,7 @@ DM = 0
 CONTENT_POLICIES = ("strict", "age-restricted", "off")
 
 
-class SettingError(ValueError):
+class SettingError(Said, ValueError):
     """A setting value an admin gave is not valid; the message is safe to show."""
 
 
@@ -41,6 +43,7 @@ class GuildSettings:
     content: str = "strict"  # the content policy: strict | age-restricted | off (see bot/blocklist.py)
     blocked_terms: tuple[str, ...] | None = None  # the server's own words and /patterns/
     mod_log_channel: int | None = None  # where refusals and flags are posted
+    language: str | None = None  # channel messages' locale ("zh-CN"); None: the server's preferred locale
 
     def allows_channel(self, channel_id: int) -> bool:
         return self.allowed_channels is None or channel_id in self.allowed_channels
@@ -62,42 +65,61 @@ class AuditEntry:
 def _check(key: str, value: Any) -> Any:
     """Validate one setting; return it normalised (tuples for lists)."""
     if key not in {f.name for f in dataclasses.fields(GuildSettings)}:
-        raise SettingError(f"unknown setting `{key}`")
+        raise SettingError(_("unknown setting `{key}`", key=key))
     if value is None:
         if key in ("enabled", "daily_credits", "timezone", "cooldown_s", "max_queued", "content"):
-            raise SettingError(f"`{key}` cannot be empty")
+            raise SettingError(_("`{key}` cannot be empty", key=key))
         return None
     if key == "enabled":
         if not isinstance(value, bool):
-            raise SettingError("`enabled` must be true or false")
+            raise SettingError(_("`enabled` must be true or false"))
         return value
     if key == "content":
         if value not in CONTENT_POLICIES:
-            raise SettingError(f"`content` must be one of {', '.join(CONTENT_POLICIES)}, got `{str(value)[:40]}`")
+            raise SettingError(
+                _(
+                    "`content` must be one of {names}, got `{value}`",
+                    names=", ".join(CONTENT_POLICIES),
+                    value=str(value)[:40],
+                )
+            )
         return value
     if key == "blocked_terms":
         items = tuple(value)
         if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in items) or len(items) > 200:
-            raise SettingError("`blocked_terms` must be up to 200 words or patterns of 1–100 characters")
+            raise SettingError(_("`blocked_terms` must be up to 200 words or patterns of 1–100 characters"))
         return items or None
+    if key == "language":
+        if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Z]{2})?", value):
+            raise SettingError(_("`language` must be a Discord locale such as zh-CN, ja or ko"))
+        return value
     if key == "mod_log_channel":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SettingError("`mod_log_channel` must be a channel")
+            raise SettingError(_("`mod_log_channel` must be a channel"))
         return value
     if key == "timezone":
         try:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError):
-            raise SettingError(f"`{value}` is not a time zone (try Europe/Berlin or America/New_York)") from None
+            raise SettingError(
+                _("`{value}` is not a time zone (try Europe/Berlin or America/New_York)", value=str(value)[:40])
+            ) from None
         return str(value)
     if key in ("allowed_channels", "enabled_models"):
         items = tuple(value)
         if key == "allowed_channels" and not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
-            raise SettingError("`allowed_channels` must be channel ids")
+            raise SettingError(_("`allowed_channels` must be channel ids"))
         return tuple(str(i) for i in items) if key == "enabled_models" else items
     low = _LOWEST.get(key, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < low or value > 10**9:
-        raise SettingError(f"`{key}` must be a whole number from {low} to 1000000000, got `{value}`")
+        raise SettingError(
+            _(
+                "`{key}` must be a whole number from {low} to 1000000000, got `{value}`",
+                key=key,
+                low=low,
+                value=str(value)[:40],
+            )
+        )
     return value
 
 

@@ -56,6 +56,7 @@ class JobRecord:
     started_at: float | None = None
     finished_at: float | None = None
     result: dict[str, Any] | None = None  # what the delivered clip is: frames, fps, width, height, seed, …
+    locale: str = "en-US"  # the requester's language (Discord's locale): their status and result messages
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:

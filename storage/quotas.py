@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from generation.text import Said, _
 from storage.db import Database
 from storage.guilds import Guilds, GuildSettings, record_audit
 
@@ -48,11 +49,11 @@ def job_cost(width: int, height: int, frames: int, steps: int, factor: float = 1
     return max(1, math.ceil(STANDARD_COST * width * height * frames * steps * factor / _STANDARD_WORK - 1e-9))
 
 
-class QuotaRefused(Exception):
+class QuotaRefused(Said):
     """A reservation was refused; the message is written for the user."""
 
 
-BLOCKED = "you are not allowed to make videos in this server"
+BLOCKED = _("you are not allowed to make videos in this server")
 
 
 class Blocked(QuotaRefused):
@@ -60,9 +61,9 @@ class Blocked(QuotaRefused):
 
 
 class CoolingDown(QuotaRefused):
-    def __init__(self, wait_s: float):
+    def __init__(self, wait_s: float, now: float):
         self.wait_s = wait_s
-        super().__init__(f"slow down: you can start another video in {math.ceil(wait_s)} s")
+        super().__init__(_("slow down: you can start another video <t:{at}:R>", at=math.ceil(now + wait_s)))
 
 
 class TooManyQueued(QuotaRefused):
@@ -73,8 +74,12 @@ class QuotaExceeded(QuotaRefused):
     def __init__(self, cost: int, status: QuotaStatus):
         self.cost, self.status = cost, status
         super().__init__(
-            f"this needs {cost} credits and you have {status.left} left; "
-            f"your credits reset <t:{int(status.resets_at.timestamp())}:R>"
+            _(
+                "this needs {cost} credits and you have {left} left; your credits reset <t:{at}:R>",
+                cost=cost,
+                left=status.left,
+                at=int(status.resets_at.timestamp()),
+            )
         )
 
 
@@ -156,7 +161,7 @@ class Quotas:
             if blocked:
                 raise Blocked(BLOCKED)
             if settings.cooldown_s and now.timestamp() - last < settings.cooldown_s:
-                raise CoolingDown(settings.cooldown_s - (now.timestamp() - last))
+                raise CoolingDown(settings.cooldown_s - (now.timestamp() - last), now.timestamp())
             async with conn.execute(
                 "SELECT COUNT(*) FROM reservations WHERE guild_id = ? AND user_id = ? AND state = 'reserved'",
                 (guild_id, user_id),
@@ -168,12 +173,18 @@ class Quotas:
                 in_server = (await cursor.fetchone() or (0,))[0]
             if in_server >= self.guilds.defaults.max_queued_per_server:
                 raise TooManyQueued(
-                    f"this server already has {in_server} videos on the way, the most it may; try again soon"
+                    _(
+                        "this server already has {count} videos on the way, the most it may; try again soon",
+                        count=in_server,
+                    )
                 )
             if unfinished >= settings.max_queued:
                 raise TooManyQueued(
-                    f"you already have {unfinished} videos on the way (the limit is {settings.max_queued}); "
-                    "wait for one to finish"
+                    _(
+                        "you already have {count} videos on the way (the limit is {limit}); wait for one to finish",
+                        count=unfinished,
+                        limit=settings.max_queued,
+                    )
                 )
             if cost > status.left:
                 raise QuotaExceeded(cost, status)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import regex
+
 CONTENT = 2000
 EMBEDS = 10
 EMBED = {"title": 256, "description": 4096}
@@ -17,6 +19,46 @@ MODAL_TITLE, INPUT_LABEL, INPUT_VALUE, PLACEHOLDER = 45, 45, 4000, 100
 
 COMMANDS, OPTIONS, CHOICES = 100, 25, 25  # per application; per command or option; per option
 NAME, DESCRIPTION = 32, 100  # of a command, an option, a choice's name (100)
+# Discord's locales (https://discord.com/developers/docs/reference#locales): a localization under any other
+# key refuses the whole sync.
+LOCALES = frozenset(
+    {
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    }
+)
+# A slash command's or option's name, in every locale: lowercase where the script has case.
+CHAT_NAME = regex.compile(r"^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
 
 
 def command_problems(commands: Any) -> list[str]:
@@ -26,12 +68,23 @@ def command_problems(commands: Any) -> list[str]:
         return []
     found = [f"commands: at most {COMMANDS}"] if len(commands) > COMMANDS else []
 
+    def localized(item: dict[str, Any], key: str, where: str, limit: int, chat_name: bool = False) -> None:
+        for locale, text in (item.get(f"{key}_localizations") or {}).items():
+            if locale not in LOCALES:
+                found.append(f"{where}.{key}_localizations: {locale!r} is not a Discord locale")
+            elif not 1 <= len(str(text)) <= limit:
+                found.append(f"{where}.{key}_localizations.{locale}: must be 1–{limit} in length")
+            elif chat_name and (not CHAT_NAME.match(str(text)) or str(text) != str(text).lower()):
+                found.append(f"{where}.{key}_localizations.{locale}: {text!r} is not a valid command or option name")
+
     def check(item: dict[str, Any], where: str, menu: bool = False) -> None:
         name, description = str(item.get("name") or ""), str(item.get("description") or "")
         if not 1 <= len(name) <= NAME:
             found.append(f"{where}.name: must be 1–{NAME} in length")
         if not menu and not 1 <= len(description) <= DESCRIPTION:
             found.append(f"{where}.description: must be 1–{DESCRIPTION} in length (got {len(description)})")
+        localized(item, "name", where, NAME, chat_name=not menu)
+        localized(item, "description", where, DESCRIPTION)
         options = item.get("options") or []
         if len(options) > OPTIONS:
             found.append(f"{where}.options: at most {OPTIONS}")
@@ -43,6 +96,7 @@ def command_problems(commands: Any) -> list[str]:
             for number, choice in enumerate(choices):
                 if not 1 <= len(str(choice.get("name") or "")) <= DESCRIPTION:
                     found.append(f"{where}.options.{index}.choices.{number}.name: must be 1–100 in length")
+                localized(choice, "name", f"{where}.options.{index}.choices.{number}", DESCRIPTION)
 
     for index, command in enumerate(commands):
         check(command, str(index), menu=command.get("type", 1) != 1)

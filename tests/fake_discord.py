@@ -148,6 +148,7 @@ class FakeDiscord:
         self.user_messages: dict[int, dict[str, Any]] = {}  # users' messages (user_message), by id
         self.roles: dict[int, str] = {}  # the server's roles besides @everyone: id -> name
         self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
+        self.guild_locale = "en-US"  # the server's preferred locale (set before the bot connects)
         self.ws: web.WebSocketResponse | None = None
         self.ready = asyncio.Event()
         self.identified = 0
@@ -232,6 +233,7 @@ class FakeDiscord:
                 "members": [],
                 "joined_at": datetime.now(UTC).isoformat(),
                 "premium_tier": 0,
+                "preferred_locale": self.guild_locale,
                 "mfa_level": 0,
                 "verification_level": 0,
                 "roles": [role_payload(EVERYONE, "@everyone")] + [role_payload(i, n) for i, n in self.roles.items()],
@@ -273,8 +275,16 @@ class FakeDiscord:
         }
 
     def _base_interaction(
-        self, kind: int, user_id: int, admin: bool, roles: list[int], dm: bool, channel_id: int = CHANNEL_ID
+        self,
+        kind: int,
+        user_id: int,
+        admin: bool,
+        roles: list[int],
+        dm: bool,
+        channel_id: int = CHANNEL_ID,
+        locale: str = "en-US",
     ) -> dict[str, Any]:
+        """An interaction as Discord sends it; `locale` is the user's client language."""
         token = f"tok-{snowflake()}"
         payload: dict[str, Any] = {
             "id": str(snowflake()),
@@ -283,7 +293,7 @@ class FakeDiscord:
             "token": token,
             "version": 1,
             "channel_id": str(channel_id),
-            "locale": "en-US",
+            "locale": locale,
             "entitlements": [],
             "attachment_size_limit": 10 << 20,
             "app_permissions": ADMIN_PERMISSIONS,
@@ -297,7 +307,7 @@ class FakeDiscord:
         else:
             payload |= {
                 "guild_id": str(GUILD_ID),
-                "guild_locale": "en-US",
+                "guild_locale": self.guild_locale,
                 "context": 0,
                 "channel": {
                     "id": str(channel_id),
@@ -334,9 +344,11 @@ class FakeDiscord:
         subcommand: list[str] | None = None,
         guild_id: int = GUILD_ID,
         channel_id: int = CHANNEL_ID,
+        locale: str = "en-US",
     ) -> str:
         """Run a slash command; returns the interaction token. Attachment options: name -> upload();
-        user and role options: UserRef / RoleRef values; `guild_id` another server the bot is in."""
+        user and role options: UserRef / RoleRef values; `guild_id` another server the bot is in; `locale`
+        the user's client language."""
         opts: list[dict[str, Any]] = []
         resolved: dict[str, Any] = {}
         for key, value in (options or {}).items():
@@ -376,7 +388,7 @@ class FakeDiscord:
             opts = [{"name": sub, "type": 1, "options": opts}]
         for role in roles or []:
             await self.add_role(role)
-        payload = self._base_interaction(2, user_id, admin, roles or [], dm, channel_id)
+        payload = self._base_interaction(2, user_id, admin, roles or [], dm, channel_id, locale)
         if guild_id != GUILD_ID and not dm:
             payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
         payload["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": opts, "resolved": resolved}
@@ -389,8 +401,10 @@ class FakeDiscord:
             self.roles[role_id] = name
             await self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(GUILD_ID), "role": role_payload(role_id, name)})
 
-    async def context_menu(self, name: str, target: dict[str, Any], *, user_id: int = 1001) -> str:
-        payload = self._base_interaction(2, user_id, False, [], False)
+    async def context_menu(
+        self, name: str, target: dict[str, Any], *, user_id: int = 1001, locale: str = "en-US"
+    ) -> str:
+        payload = self._base_interaction(2, user_id, False, [], False, locale=locale)
         payload["data"] = {
             "id": str(snowflake()),
             "name": name,
@@ -402,10 +416,17 @@ class FakeDiscord:
         return str(payload["token"])
 
     async def click(
-        self, message: Message, custom_id: str, *, user_id: int = 1001, admin: bool = False, guild_id: int = GUILD_ID
+        self,
+        message: Message,
+        custom_id: str,
+        *,
+        user_id: int = 1001,
+        admin: bool = False,
+        guild_id: int = GUILD_ID,
+        locale: str = "en-US",
     ) -> str:
         """Press a button; `guild_id` another server's id for a message (or custom id) seen elsewhere."""
-        payload = self._base_interaction(3, user_id, admin, [], False)
+        payload = self._base_interaction(3, user_id, admin, [], False, locale=locale)
         if guild_id != GUILD_ID:
             payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
         payload["message"] = message.data
@@ -414,8 +435,10 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
-    async def submit_modal(self, custom_id: str, values: dict[str, str], *, user_id: int = 1001) -> str:
-        payload = self._base_interaction(5, user_id, False, [], False)
+    async def submit_modal(
+        self, custom_id: str, values: dict[str, str], *, user_id: int = 1001, locale: str = "en-US"
+    ) -> str:
+        payload = self._base_interaction(5, user_id, False, [], False, locale=locale)
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
         payload["data"] = {"custom_id": custom_id, "components": rows}
         await self.dispatch("INTERACTION_CREATE", payload)

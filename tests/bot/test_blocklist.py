@@ -13,7 +13,7 @@ BUILT_IN = BlockList.built_in()
 
 def refused(prompt: str, policy: Policy = Policy.STRICT, nsfw: bool = False, own: tuple[str, ...] = ()) -> str | None:
     verdict = BUILT_IN.check([prompt], policy, nsfw, own)
-    return verdict.rule if verdict else None
+    return str(verdict.rule) if verdict else None
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ def test_a_region_by_words_is_segmented_and_outlined(engine: Engine) -> None:
     job = VideoJob("r", JobKind.IMAGE_TO_VIDEO, "svd-xt", image=PICTURE, region="the water", seed=1, frames=8)
     rendered = engine.generate(dataclasses.replace(job, aspect=Aspect.SQUARE), on_outline=lambda *a: shown.append(a))
     [(note, outline)] = shown
-    assert "“the water”" in note and "% of the picture" in note
+    assert "“the water”" in str(note) and "% of the picture" in str(note)
     assert Image.open(io.BytesIO(outline)).size == (64, 64)
     assert rendered.frames is not None
     region = engine.segmenter().mask(Image.open(io.BytesIO(PICTURE)), "the water")

@@ -267,7 +267,7 @@ def test_upscale_is_a_flag_without_a_value_and_echoes_back() -> None:
     ("text", "end", "needle"),
     [
         ("a | b -model svd-xt", None, "cannot do prompt travel"),
-        ("a cat -model svd-xt", b"png", "cannot do a last frame"),
+        ("a cat -model svd-xt", b"png", "cannot end on a given picture"),
         ("a cat -model svd-xt -upscale", None, "cannot do `-upscale`"),
     ],
 )

@@ -25,7 +25,8 @@ def test_a_native_clip_needs_the_registry_estimate_and_a_smaller_one_less() -> N
 
 
 def test_a_job_no_online_gpu_can_fit_is_refused_with_what_to_change() -> None:
-    refusal = unfit(SVD_XT, plan(), [(8.0, "balanced"), (6.0, "full")])
+    unfitting = unfit(SVD_XT, plan(), [(8.0, "balanced"), (6.0, "full")])
+    refusal = str(unfitting) if unfitting is not None else None
     assert refusal is not None and "needs about 14 GB" in refusal and "largest GPU online has 8 GB" in refusal
     assert "-ar 1:1" in refusal and "-frames" in refusal
 

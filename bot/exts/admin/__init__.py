@@ -4,7 +4,6 @@ the server side, before any handler runs (a hidden command can still be called).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import discord
@@ -12,28 +11,47 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
+from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import clip, lines_within
 from bot.services import Services
+from generation.text import Text, _
 from storage.guilds import SettingError
 
-SETTINGS = ["enabled", "daily_credits", "timezone", "cooldown_s", "max_queued", "max_frames", "max_pixels", "max_steps"]
+SETTINGS = [
+    "enabled",
+    "daily_credits",
+    "timezone",
+    "cooldown_s",
+    "max_queued",
+    "max_frames",
+    "max_pixels",
+    "max_steps",
+    "language",
+]
 _TRUE, _FALSE = {"true", "on", "yes", "1"}, {"false", "off", "no", "0"}
 
 
-def _parse(key: str, text: str) -> Any:
+def _parse(key: str, text: str, languages: list[str]) -> Any:
     text = text.strip()
     if key == "enabled":
         if text.lower() not in _TRUE | _FALSE:
-            raise SettingError("`enabled` must be on or off")
+            raise SettingError(_("`enabled` must be on or off"))
         return text.lower() in _TRUE
     if key == "timezone":
         return text
+    if key == "language":  # the channel messages' language; auto: the server's own in Discord
+        if text.lower() in ("auto", "none", ""):
+            return None
+        known = {language.lower(): language for language in languages}
+        if text.lower() not in known:
+            raise SettingError(_("`language` must be auto or one of {names}", names=", ".join(languages)))
+        return known[text.lower()]
     if key.startswith("max_") and key != "max_queued" and text.lower() in ("none", "off", ""):
         return None
     try:
         return int(text)
     except ValueError:
-        raise SettingError(f"`{key}` must be a whole number, got `{text[:40]}`") from None
+        raise SettingError(_("`{key}` must be a whole number, got `{value}`", key=key, value=text[:40])) from None
 
 
 @app_commands.guild_only()
@@ -51,24 +69,31 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
 
-    async def _done(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(lines_within(text.split("\n")), ephemeral=True)
+    async def _done(self, interaction: discord.Interaction, *lines: Text | str) -> None:
+        """Answer the admin privately, in their language."""
+        say = voice_of(interaction)
+        shown = [part for line in lines for part in say(line).split("\n")]
+        await interaction.response.send_message(lines_within(shown, more=more_lines(say)), ephemeral=True)
 
     @app_commands.command(name="settings", description="Show this server's settings")
     async def show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         settings = await self.services.guilds.get(interaction.guild_id)
         tiers = await self.services.guilds.role_tiers(interaction.guild_id)
-        lines = [f"`{key}`: {getattr(settings, key)}" for key in SETTINGS]
+        every, none = _("all"), _("none")
+        lines: list[Text | str] = [f"`{key}`: {getattr(settings, key)}" for key in SETTINGS if key != "language"]
+        lines.append(f"`language`: {settings.language or 'auto'}")
+        channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
+        lines.append(_("channels: {channels}", channels=channels or every))
+        lines.append(_("models: {models}", models=", ".join(settings.enabled_models or ()) or every))
+        lines.append(_("role tiers: {tiers}", tiers=", ".join(f"<@&{r}> {c}" for r, c in tiers.items()) or none))
+        terms = len(settings.blocked_terms or ())
         lines.append(
-            "channels: "
-            + (", ".join(f"<#{c}>" for c in settings.allowed_channels) if settings.allowed_channels else "all")
+            _("content policy: `{policy}`; own block list: {terms} terms", policy=settings.content, terms=terms)
         )
-        lines.append("models: " + (", ".join(settings.enabled_models) if settings.enabled_models else "all"))
-        lines.append("role tiers: " + (", ".join(f"<@&{r}> {c}" for r, c in tiers.items()) or "none"))
-        lines.append(f"content policy: `{settings.content}`; own block list: {len(settings.blocked_terms or ())} terms")
-        lines.append("moderation log: " + (f"<#{settings.mod_log_channel}>" if settings.mod_log_channel else "off"))
-        await self._done(interaction, "\n".join(lines))
+        log_channel = f"<#{settings.mod_log_channel}>" if settings.mod_log_channel else _("off")
+        lines.append(_("moderation log: {channel}", channel=log_channel))
+        await self._done(interaction, *lines)
 
     @app_commands.command(name="content", description="What content is allowed: strict, age-restricted or off")
     @app_commands.describe(
@@ -79,11 +104,15 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, content=Policy(policy).value)
         said = {
-            Policy.STRICT: "sexual content is refused everywhere",
-            Policy.AGE_RESTRICTED: "sexual content only in age-restricted channels, posted as spoilers",
-            Policy.OFF: "only the never-allowed list and this server's own list apply; this change is in the audit log",
+            Policy.STRICT: _("sexual content is refused everywhere"),
+            Policy.AGE_RESTRICTED: _("sexual content only in age-restricted channels, posted as spoilers"),
+            Policy.OFF: _(
+                "only the never-allowed list and this server's own list apply; this change is in the audit log"
+            ),
         }
-        await self._done(interaction, f"Content policy is now `{policy}`: {said[Policy(policy)]}.")
+        await self._done(
+            interaction, _("Content policy is now `{policy}`: {said}.", policy=policy, said=said[Policy(policy)])
+        )
 
     @app_commands.command(name="blocklist", description="This server's own blocked words and /patterns/")
     @app_commands.describe(
@@ -95,25 +124,32 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         terms = list((await self.services.guilds.get(interaction.guild_id)).blocked_terms or ())
         if action == "list":
-            shown = ", ".join(f"||{discord.utils.escape_markdown(t)}||" for t in terms) or "empty"
-            return await self._done(interaction, clip(f"This server's block list ({len(terms)}): {shown}", 1900))
+            say = voice_of(interaction)
+            shown = ", ".join(f"||{discord.utils.escape_markdown(t)}||" for t in terms) or say(_("empty"))
+            listed = say(_("This server's block list ({count}): {terms}", count=len(terms), terms=shown))
+            return await self._done(interaction, clip(listed, 1900))
         if not term:
-            return await self._done(interaction, "⚠️ Give the word or /pattern/ to add or remove.")
+            return await self._done(interaction, _("⚠️ Give the word or /pattern/ to add or remove."))
         try:
             checked = check_term(term)
         except PatternError as exc:
-            return await self._done(interaction, f"⚠️ {exc}")
+            return await self._done(interaction, _("⚠️ {error}", error=exc.text))
         if action == "add" and checked not in terms:
             if len(terms) >= MAX_TERMS:
-                return await self._done(interaction, f"⚠️ The list is full ({MAX_TERMS} terms); remove some first.")
+                full = _("⚠️ The list is full ({most} terms); remove some first.", most=MAX_TERMS)
+                return await self._done(interaction, full)
             terms.append(checked)
         elif action == "remove":
             if checked not in terms:
-                return await self._done(interaction, "⚠️ That term is not on this server's list.")
+                return await self._done(interaction, _("⚠️ That term is not on this server's list."))
             terms.remove(checked)
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, blocked_terms=terms or None)
-        verb = "Added to" if action == "add" else "Removed from"
-        await self._done(interaction, f"{verb} this server's block list ({len(terms)} terms).")
+        done = (
+            _("Added to this server's block list ({count} terms).", count=len(terms))
+            if action == "add"
+            else _("Removed from this server's block list ({count} terms).", count=len(terms))
+        )
+        await self._done(interaction, done)
 
     @app_commands.command(name="modlog", description="Where refused and flagged content is reported (none = off)")
     @app_commands.describe(channel="The moderation log channel; leave out to turn the log off")
@@ -121,19 +157,22 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         value = channel.id if channel is not None else None
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, mod_log_channel=value)
-        await self._done(interaction, f"Moderation log: {channel.mention if channel else 'off'}.")
+        await self._done(interaction, _("Moderation log: {channel}.", channel=channel.mention if channel else _("off")))
 
     @app_commands.command(name="set", description="Change a setting (limits accept 'none')")
-    @app_commands.describe(setting="Which setting", value="The new value: a number, on/off, a time zone, or none")
+    @app_commands.describe(
+        setting="Which setting", value="The new value: a number, on/off, a time zone, a language (zh-CN), or none"
+    )
     @app_commands.choices(setting=[app_commands.Choice(name=k, value=k) for k in SETTINGS])
     async def set_(self, interaction: discord.Interaction, setting: str, value: str) -> None:
         assert interaction.guild_id is not None
         try:
-            parsed = _parse(setting, value)
+            parsed = _parse(setting, value, [ENGLISH, *self.services.catalogs.locales])
             await self.services.guilds.update(interaction.guild_id, interaction.user.id, **{setting: parsed})
         except SettingError as exc:
-            return await self._done(interaction, f"⚠️ {exc}")
-        await self._done(interaction, f"`{setting}` is now {parsed}.")
+            return await self._done(interaction, _("⚠️ {error}", error=exc.text))
+        shown = "auto" if setting == "language" and parsed is None else parsed
+        await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=str(shown)))
 
     @app_commands.command(name="channels", description="Limit videos to some channels (clear = every channel)")
     @app_commands.describe(action="Add or remove a channel, or clear the list", channel="The channel")
@@ -144,16 +183,15 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         current = set((await self.services.guilds.get(interaction.guild_id)).allowed_channels or ())
         if action != "clear" and channel is None:
-            return await self._done(interaction, "⚠️ Pick a channel.")
+            return await self._done(interaction, _("⚠️ Pick a channel."))
         if action == "add" and channel is not None:
             current.add(channel.id)
         elif action == "remove" and channel is not None:
             current.discard(channel.id)
         value = sorted(current) if action != "clear" and current else None
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, allowed_channels=value)
-        await self._done(
-            interaction, "Videos allowed in: " + (", ".join(f"<#{c}>" for c in value) if value else "every channel")
-        )
+        allowed = ", ".join(f"<#{c}>" for c in value) if value else _("every channel")
+        await self._done(interaction, _("Videos allowed in: {channels}", channels=allowed))
 
     @app_commands.command(name="models", description="Which models this server may use ('all' or a comma list)")
     @app_commands.describe(enabled="Model names separated by commas, or all")
@@ -162,12 +200,13 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         names = [n.strip() for n in enabled.split(",") if n.strip()]
         unknown = [n for n in names if n not in self.services.models and n != "all"]
         if unknown:
+            known = ", ".join(self.services.models)
             return await self._done(
-                interaction, f"⚠️ Unknown models: {', '.join(unknown)} (known: {', '.join(self.services.models)})"
+                interaction, _("⚠️ Unknown models: {unknown} (known: {known})", unknown=", ".join(unknown), known=known)
             )
         value = None if "all" in names or not names else names
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, enabled_models=value)
-        await self._done(interaction, "Models enabled: " + (", ".join(value) if value else "all"))
+        await self._done(interaction, _("Models enabled: {models}", models=", ".join(value) if value else _("all")))
 
     @app_commands.command(name="tier", description="Give a role its own daily credits (0 removes the tier)")
     @app_commands.describe(role="The role", credits="Daily credits for its members (0 removes the tier)")
@@ -176,7 +215,8 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     ) -> None:
         assert interaction.guild_id is not None
         await self.services.guilds.set_role_tier(interaction.guild_id, role.id, credits or None, interaction.user.id)
-        await self._done(interaction, f"{role.mention}: {credits or 'no tier'}" + (" credits a day" if credits else ""))
+        said = _("{role}: {credits} credits a day", role=role.mention, credits=credits) if credits else None
+        await self._done(interaction, said or _("{role}: no tier", role=role.mention))
 
     @app_commands.command(name="grant", description="Give someone extra credits (negative takes back)")
     @app_commands.describe(user="Who gets them", credits="How many (negative takes back)")
@@ -185,39 +225,52 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     ) -> None:
         assert interaction.guild_id is not None
         await self.services.quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
-        await self._done(interaction, f"Granted {credits} credits to {user.mention}.")
+        await self._done(interaction, _("Granted {credits} credits to {user}.", credits=credits, user=user.mention))
 
     @app_commands.command(name="reset", description="Give someone today's credits back")
     @app_commands.describe(user="Whose credits")
     async def reset(self, interaction: discord.Interaction, user: discord.User) -> None:
         assert interaction.guild_id is not None
         await self.services.quotas.reset(interaction.guild_id, user.id, interaction.user.id)
-        await self._done(interaction, f"{user.mention} has today's credits back.")
+        await self._done(interaction, _("{user} has today's credits back.", user=user.mention))
 
     @app_commands.command(name="block", description="Stop someone from making videos here (or allow again)")
     @app_commands.describe(user="Who", blocked="True blocks, false allows again")
     async def block(self, interaction: discord.Interaction, user: discord.User, blocked: bool = True) -> None:
         assert interaction.guild_id is not None
         await self.services.quotas.block(interaction.guild_id, user.id, blocked, interaction.user.id)
-        await self._done(interaction, f"{user.mention} is {'blocked' if blocked else 'allowed again'}.")
+        done = (
+            _("{user} is blocked.", user=user.mention) if blocked else _("{user} is allowed again.", user=user.mention)
+        )
+        await self._done(interaction, done)
 
     @app_commands.command(name="status", description="Workers, GPUs, models, queue and render times")
     async def status(self, interaction: discord.Interaction) -> None:
         queue = self.services.queue
         workers = await queue.workers()
         depth = await queue.depth()
-        lines = [f"Queue: **{depth}** jobs. Workers online: **{len(workers)}**."]
+        lines: list[Text | str] = [
+            _("Queue: **{depth}** jobs. Workers online: **{workers}**.", depth=depth, workers=len(workers))
+        ]
         for w in workers:
-            busy = f"rendering `{w.current_job[:8]}`" if w.current_job else "idle"
+            busy = _("rendering `{job}`", job=w.current_job[:8]) if w.current_job else _("idle")
             lines.append(
-                f"• `{w.id}` on {w.host}: {w.gpu} ({w.gpu_memory_gb:g} GB), {', '.join(w.models)}; "
-                f"{busy}, seen {time.time() - w.heartbeat_at:.0f} s ago"
+                _(
+                    "• `{worker}` on {host}: {gpu} ({memory} GB), {models}; {busy}, seen <t:{seen}:R>",
+                    worker=w.id,
+                    host=w.host,
+                    gpu=w.gpu,
+                    memory=f"{w.gpu_memory_gb:g}",
+                    models=", ".join(w.models),
+                    busy=busy,
+                    seen=int(w.heartbeat_at),
+                )
             )
         for model in self.services.models:
             average = await queue.average_duration(model)
             if average is not None:
-                lines.append(f"• {model}: {average:.1f} s per clip lately")
-        await self._done(interaction, "\n".join(lines))
+                lines.append(_("• {model}: {seconds} s per clip lately", model=model, seconds=f"{average:.1f}"))
+        await self._done(interaction, *lines)
 
 
 async def setup(bot: Any) -> None:

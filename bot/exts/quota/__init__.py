@@ -8,16 +8,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import Voice, more_lines, voice_of
 from bot.limits import clip, lines_within
 from bot.records import request_of
 from bot.services import Services
-from storage.jobs import FINAL, JobRecord
+from generation.text import _
+from storage.jobs import FINAL, JobRecord, JobState
+
+_STATES = {JobState.QUEUED: _("queued"), JobState.RUNNING: _("rendering")}
 
 
-def _named(record: JobRecord) -> str:
+def _named(record: JobRecord, say: Voice) -> str:
     """A job as the user knows it: its prompt (in a code span), or what kind of job it is."""
     prompt = clip(request_of(record).prompt.replace("`", "'"), 80)
-    return f"`{prompt}`" if prompt else record.kind
+    return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
 
 
 class Quota(commands.Cog):
@@ -31,19 +35,34 @@ class Quota(commands.Cog):
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
         status = await s.quotas.status(interaction.guild_id or 0, interaction.user.id, roles)
         running = [r for r in await s.ledger.recent(interaction.user.id, 20) if r.state not in FINAL]
+        say, at = voice_of(interaction), int(status.resets_at.timestamp())
+        left = (
+            _(
+                "You have **{left}** credits left today (used {used} of {allowance}, plus {granted} granted).",
+                left=status.left,
+                used=status.used,
+                allowance=status.allowance,
+                granted=status.granted,
+            )
+            if status.granted
+            else _(
+                "You have **{left}** credits left today (used {used} of {allowance}).",
+                left=status.left,
+                used=status.used,
+                allowance=status.allowance,
+            )
+        )
         lines = [
-            f"You have **{status.left}** credits left today (used {status.used} of {status.allowance}"
-            + (f", plus {status.granted} granted" if status.granted else "")
-            + ").",
-            f"They reset <t:{int(status.resets_at.timestamp())}:R> (<t:{int(status.resets_at.timestamp())}:t>).",
-            "A standard 25-frame clip costs about 10 credits.",
+            say(left),
+            say(_("They reset <t:{at}:R> (<t:{at}:t>).", at=at)),
+            say(_("A standard 25-frame clip costs about 10 credits.")),
         ]
         if status.blocked:
-            lines.insert(0, "⛔ You are blocked from making videos in this server.")
+            lines.insert(0, say(_("⛔ You are blocked from making videos in this server.")))
         if running:
-            lines.append("Your videos on the way:")
-            lines += [f"• {_named(r)} ({r.state})" for r in running]
-        await interaction.followup.send(lines_within(lines), ephemeral=True)
+            lines.append(say(_("Your videos on the way:")))
+            lines += [f"• {_named(r, say)} ({say(_STATES.get(r.state, r.state))})" for r in running]
+        await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
     @app_commands.command(name="queue", description="How busy the video queue is and where your videos are")
     async def queue(self, interaction: discord.Interaction) -> None:
@@ -52,12 +71,18 @@ class Quota(commands.Cog):
         depth = await s.queue.depth()
         workers = await s.queue.workers()
         mine = [r for r in await s.ledger.recent(interaction.user.id, 20) if r.state not in FINAL]
-        lines = [f"**{depth}** jobs in the queue, **{len(workers)}** GPU workers online."]
+        say = voice_of(interaction)
+        lines = [
+            say(
+                _("**{depth}** jobs in the queue, **{workers}** GPU workers online.", depth=depth, workers=len(workers))
+            )
+        ]
         for record in mine:
             state = await s.queue.state(record.job_id)
-            where = f"#{state.position} in line" if state.position else state.status
-            lines.append(f"• {_named(record)}: {where}")
-        await interaction.followup.send(lines_within(lines), ephemeral=True)
+            status = {"queued": _("queued"), "running": _("rendering")}.get(state.status, _("finishing"))
+            where = _("#{position} in line", position=state.position) if state.position else status
+            lines.append(f"• {_named(record, say)}: {say(where)}")
+        await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
 
 async def setup(bot: Any) -> None:

@@ -14,11 +14,13 @@ from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
 from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, RemixModal
+from bot.i18n import voice_of
 from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind, VideoJob
 from generation.options import OptionError, build_job, from_command
 from generation.queue import CancelResult
+from generation.text import Text, _
 from storage.jobs import JobRecord
 
 __all__ = ["ClipActions"]
@@ -50,32 +52,35 @@ class ClipActions:
     async def on_button(self, interaction: discord.Interaction, action: Action, job_id: str) -> None:
         record = await self._source(interaction, job_id)
         if record is None:
-            await interaction.response.send_message("I no longer know that video.", ephemeral=True)
+            await interaction.response.send_message(
+                voice_of(interaction)(_("I no longer know that video.")), ephemeral=True
+            )
             return
         await self._actions[action](interaction, record)
 
-    async def _owner_or_moderator(self, interaction: discord.Interaction, record: JobRecord, who: str) -> bool:
+    async def _owner_or_moderator(self, interaction: discord.Interaction, record: JobRecord, who: Text) -> bool:
         if interaction.user.id == record.user_id or interaction.permissions.manage_messages:
             return True
-        await interaction.response.send_message(f"Only the person who {who} can do that.", ephemeral=True)
+        await interaction.response.send_message(voice_of(interaction)(who), ephemeral=True)
         return False
 
     async def _cancel(self, interaction: discord.Interaction, record: JobRecord) -> None:
-        if not await self._owner_or_moderator(interaction, record, "asked for it"):
+        if not await self._owner_or_moderator(interaction, record, _("Only the person who asked for it can do that.")):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)  # the queue may be slow to answer
         result = await self.services.queue.cancel(record.job_id)
         text = {
-            CancelResult.REMOVED: "Removed from the queue; the credits are refunded.",
-            CancelResult.STOPPING: "Stopping it now; the credits will be refunded.",
-            CancelResult.FINISHED: "Too late: it already finished.",
-        }.get(result, "I could not find that job.")
-        await interaction.followup.send(text, ephemeral=True)
+            CancelResult.REMOVED: _("Removed from the queue; the credits are refunded."),
+            CancelResult.STOPPING: _("Stopping it now; the credits will be refunded."),
+            CancelResult.FINISHED: _("Too late: it already finished."),
+        }.get(result, _("I could not find that job."))
+        await interaction.followup.send(voice_of(interaction)(text), ephemeral=True)
 
     async def _delete(self, interaction: discord.Interaction, record: JobRecord) -> None:
-        if not await self._owner_or_moderator(interaction, record, "asked for it, or moderators"):
+        only = _("Only the person who asked for it, or moderators, can do that.")
+        if not await self._owner_or_moderator(interaction, record, only):
             return
-        await interaction.response.send_message("Deleted.", ephemeral=True)
+        await interaction.response.send_message(voice_of(interaction)(_("Deleted.")), ephemeral=True)
         if interaction.message is not None:
             await interaction.message.delete()
 
@@ -88,7 +93,7 @@ class ClipActions:
     async def _remix(self, interaction: discord.Interaction, record: JobRecord) -> None:
         source = request_of(record)
         flags = options_line(dataclasses.replace(source, seed=None))
-        await interaction.response.send_modal(RemixModal(record.job_id, source.prompt, flags))
+        await interaction.response.send_modal(RemixModal(record.job_id, source.prompt, flags, voice_of(interaction)))
 
     async def _extend(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The clip followed by its continuation: same model, size and fps, from the clip's last frame."""
@@ -109,7 +114,7 @@ class ClipActions:
         source = request_of(record)
         model = upscaler_for(self.services, source.model) if kind is JobKind.UPSCALE else source.model
         if model is None:
-            return await reply.refuse("no model here can upscale clips")
+            return await reply.refuse(_("no model here can upscale clips"))
         job = dataclasses.replace(
             source,
             kind=kind,
@@ -137,7 +142,7 @@ class ClipActions:
         """The clip on the message whose button was pressed."""
         message = interaction.message
         if message is None or not message.attachments:
-            await reply.refuse("that message has no clip any more")
+            await reply.refuse(_("that message has no clip any more"))
             return None
         return await download(self.services, message.attachments[0].url, reply)
 
@@ -145,7 +150,7 @@ class ClipActions:
         """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
         kept = await self.requests.kept_files(record.job_id)
         if job.kind is not JobKind.TEXT_TO_VIDEO and kept.image is None:
-            return await reply.refuse("I no longer keep the original input; start again with /animate")
+            return await reply.refuse(_("I no longer keep the original input; start again with /animate"))
         spec = self.services.models.get(job.model)
         if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
             keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
@@ -175,14 +180,14 @@ class ClipActions:
         reply = await defer(interaction, self.services)
         record = await self._source(interaction, job_id)
         if record is None:
-            return await reply.refuse("I no longer know that video")
+            return await reply.refuse(_("I no longer know that video."))
         source = request_of(record)
         try:
             options = from_command(text)
             models = {name: spec for name, spec in self.services.models.items() if spec.takes(source.kind)}
             job = build_job(options, job_id="", kind=source.kind, models=models, default_model=source.model)
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth, output=source.output)
         await self._again(interaction, reply, record, kept)
 

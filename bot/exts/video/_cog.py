@@ -28,16 +28,18 @@ from bot.exts.video._declare import (
     image_urls,
     video_url,
 )
-from bot.exts.video._interact import defer, download, requester
+from bot.exts.video._interact import defer, download, requester, server_voice
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, MessageReply, Reply, Requester
 from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, Buttons, RestyleModal, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
+from bot.i18n import voice_of
 from bot.services import Services
 from generation.jobs import JobKind
 from generation.models import Input
 from generation.options import OptionError, Options, from_command, parse_flags
+from generation.text import _
 
 __all__ = ["Video"]
 
@@ -87,7 +89,8 @@ class Video(commands.Cog):
             if (spec.restyles if wanted is None else wanted in spec.inputs) and (spec.keyframes or not keyframes)
         ]
         online = [n for n in names if n in served]
-        shown = [(n, n) for n in online] or [(f"{n} (no worker online)", n) for n in names]
+        offline = voice_of(interaction)(_("(no worker online)"))
+        shown = [(n, n) for n in online] or [(f"{n} {offline}", n) for n in names]
         return [app_commands.Choice(name=label, value=value) for label, value in shown if current.lower() in value][:25]
 
     async def _image_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
@@ -142,7 +145,7 @@ class Video(commands.Cog):
         try:
             options = from_command(prompt or "", steps=steps, **typed)
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         urls = [image.url] + ([end.url] if end else [])
         if pose is not None:
             return await self._pose(interaction, reply, options, image.url, pose.url)
@@ -183,7 +186,7 @@ class Video(commands.Cog):
         try:
             options = from_command(prompt or "", frames=frames, model=model)
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         await self._animate(interaction, reply, options, [first.url, last.url])
 
     async def _animate(
@@ -228,7 +231,7 @@ class Video(commands.Cog):
         try:
             options = from_command(prompt, strength=strength, model=model, seed=seed, style=style)
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         await self._restyle(requester(interaction), reply, options, video.url)
 
     async def _restyle(self, who: Requester, reply: Reply, options: Options, url: str) -> None:
@@ -242,9 +245,10 @@ class Video(commands.Cog):
     async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
         if video_url(message) is None:
-            await interaction.response.send_message("that message has no video to restyle", ephemeral=True)
+            no_video = voice_of(interaction)(_("that message has no video to restyle"))
+            await interaction.response.send_message(no_video, ephemeral=True)
             return
-        await interaction.response.send_modal(RestyleModal(message.channel.id, message.id))
+        await interaction.response.send_modal(RestyleModal(message.channel.id, message.id, voice_of(interaction)))
 
     async def _restyle_form(
         self, interaction: discord.Interaction, channel_id: int, message_id: int, text: str, strength: str
@@ -253,15 +257,15 @@ class Video(commands.Cog):
         try:
             options = from_command(text, strength=strength or None)
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         try:
             channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
             message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
         except (discord.HTTPException, AttributeError):
-            return await reply.refuse("I can no longer see that message")
+            return await reply.refuse(_("I can no longer see that message"))
         url = video_url(message)
         if url is None:
-            return await reply.refuse("that message has no video to restyle any more")
+            return await reply.refuse(_("that message has no video to restyle any more"))
         await self._restyle(requester(interaction), reply, options, url)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
@@ -296,7 +300,7 @@ class Video(commands.Cog):
         try:
             options = from_command(prompt, negative_prompt=negative, guidance=guidance, steps=steps, **typed)
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         await self.requests.new(requester(interaction), reply, JobKind.TEXT_TO_VIDEO, options)
 
     async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
@@ -305,7 +309,7 @@ class Video(commands.Cog):
         reply = await self._defer(interaction)
         urls = image_urls(message)
         if not urls:
-            return await reply.refuse("that message has no image to animate")
+            return await reply.refuse(_("that message has no image to animate"))
         try:
             options = parse_flags(MENTION.sub("", message.content))
         except OptionError:
@@ -323,8 +327,11 @@ class Video(commands.Cog):
             await self._animate_mention(message)
         except Exception as exc:
             log.exception("mention %s failed", message.id)
+            voice = self.services.catalogs.voice(None)
+            with contextlib.suppress(Exception):  # the database may be what failed: then in English
+                voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
             with contextlib.suppress(discord.HTTPException):
-                await MessageReply(message).refuse(describe(exc))
+                await MessageReply(message, voice).refuse(describe(exc))
 
     async def _animate_mention(self, message: discord.Message) -> None:
         url = image_url(message)
@@ -336,16 +343,18 @@ class Video(commands.Cog):
                 except discord.HTTPException:
                     source = None
             url = image_url(source) if isinstance(source, discord.Message) else None
-        reply = MessageReply(message)
+        guild = message.guild.id if message.guild else 0
+        reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
         if url is None:
-            return await reply.refuse("reply to a message with an image (or attach one) and mention me to animate it")
+            return await reply.refuse(
+                _("reply to a message with an image (or attach one) and mention me to animate it")
+            )
         try:
             options = parse_flags(MENTION.sub("", message.content))
         except OptionError as exc:
-            return await reply.refuse(str(exc))
+            return await reply.refuse(exc.text)
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
-        guild = message.guild.id if message.guild else 0
         who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
         if (refusal := await self.requests.precheck(who, options)) is not None:
             return await reply.refuse(refusal)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import aiohttp
 import yarl
 
+from generation.text import Said, _
+
 __all__ = ["FetchError", "fetch"]
 
 
-class FetchError(ValueError):
+class FetchError(Said, ValueError):
     """The file could not be fetched; the message is safe to show the user."""
 
 
@@ -30,20 +32,25 @@ async def fetch(http: aiohttp.ClientSession, url: str, allowed_hosts: frozenset[
     try:
         parsed = yarl.URL(url)
     except ValueError:
-        raise FetchError("that link is not a valid URL") from None
+        raise FetchError(_("that link is not a valid URL")) from None
     if not _allowed(parsed, allowed_hosts):
-        raise FetchError("I only download images uploaded to Discord")
+        raise FetchError(_("I only download images uploaded to Discord"))
     try:
         async with http.get(parsed, allow_redirects=False) as response:
             if response.status != 200:
-                raise FetchError(f"Discord did not give me the file (HTTP {response.status}); try uploading it again")
+                raise FetchError(
+                    _(
+                        "Discord did not give me the file (HTTP {status}); try uploading it again",
+                        status=response.status,
+                    )
+                )
             if (response.content_length or 0) > max_bytes:
-                raise FetchError(f"the file is larger than {max_bytes // 2**20} MB")
+                raise FetchError(_("the file is larger than {mb} MB", mb=max_bytes // 2**20))
             data = bytearray()
             async for chunk in response.content.iter_chunked(1 << 16):
                 data += chunk
                 if len(data) > max_bytes:
-                    raise FetchError(f"the file is larger than {max_bytes // 2**20} MB")
+                    raise FetchError(_("the file is larger than {mb} MB", mb=max_bytes // 2**20))
             return bytes(data)
     except (aiohttp.ClientError, TimeoutError):
-        raise FetchError("downloading the file failed; try again") from None
+        raise FetchError(_("downloading the file failed; try again")) from None

@@ -1,4 +1,5 @@
-"""The steps every clip callback takes: who asked, acknowledging within Discord's 3 s, downloading a file."""
+"""The steps every clip callback takes: who asked, acknowledging within Discord's 3 s, downloading a file,
+and the server's language for messages no interaction asked for."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import discord
 
 from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._replies import InteractionReply, Reply, Requester
+from bot.i18n import Voice
 from bot.services import Services
 
-__all__ = ["defer", "download", "requester"]
+__all__ = ["defer", "download", "requester", "server_voice"]
 
 
 def requester(interaction: discord.Interaction) -> Requester:
@@ -30,5 +32,13 @@ async def download(services: Services, url: str, reply: Reply) -> bytes | None:
     try:
         return await fetch(services.http, url, settings.allowed_hosts, int(settings.max_image_mb * 2**20))
     except FetchError as exc:
-        await reply.refuse(str(exc))
+        await reply.refuse(exc.text)
         return None
+
+
+async def server_voice(client: discord.Client, services: Services, guild_id: int) -> Voice:
+    """The language of a server's channel messages (late deliveries, the moderation log): the admins'
+    `language` setting, else the server's preferred locale in Discord, else English."""
+    chosen = (await services.guilds.get(guild_id)).language
+    guild = client.get_guild(guild_id) if guild_id else None
+    return services.catalogs.voice(chosen or (guild.preferred_locale if guild is not None else None))

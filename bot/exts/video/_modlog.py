@@ -12,9 +12,11 @@ import logging
 import discord
 from PIL import Image
 
+from bot.exts.video._interact import server_voice
 from bot.limits import clip
 from bot.services import Services
 from generation.images import ImageError, load_rgb
+from generation.text import Text, _
 from generation.video_input import poster
 from storage.moderation import ModerationEvent
 
@@ -22,8 +24,12 @@ __all__ = ["ModLog"]
 
 log = logging.getLogger(__name__)
 
-_WHAT = {"prompt": "Prompt", "input": "Input picture", "output": "Clip"}
-_DONE = {"refused": "refused", "spoiler": "posted as a spoiler"}
+_SAID = {
+    ("prompt", "refused"): _("Prompt refused"),
+    ("input", "refused"): _("Input picture refused"),
+    ("output", "refused"): _("Clip refused"),
+    ("output", "spoiler"): _("Clip posted as a spoiler"),
+}
 
 
 class ModLog:
@@ -40,15 +46,19 @@ class ModLog:
         channel_id = (await s.guilds.get(event.guild_id)).mod_log_channel if event.guild_id else None
         if not channel_id:
             return
+        say = await server_voice(self.client, s, event.guild_id)  # for the server's moderators
+        what = say(_SAID.get((event.kind, event.result), _("{kind} {result}", kind=event.kind, result=event.result)))
+        where = _("<@{user}> in <#{channel}>", user=event.user_id, channel=event.channel_id)
         lines = [
-            f"🛡️ **{_WHAT.get(event.kind, event.kind)} {_DONE.get(event.result, event.result)}** by {event.rule}",
-            f"<@{event.user_id}> in <#{event.channel_id}>" + (f" · job `{event.job_id[:8]}`" if event.job_id else ""),
+            say(_("🛡️ **{what}** by {rule}", what=what, rule=Text(event.rule))),
+            say(where) + (say(_(" · job `{job}`", job=event.job_id[:8])) if event.job_id else ""),
         ]
         if event.excerpt:
             shown = discord.utils.escape_markdown(clip(event.excerpt, 300)).replace("`", "'")
-            lines.append(f"prompt: {shown}")
+            lines.append(say(_("prompt: {prompt}", prompt=shown)))
         if event.matched:
-            lines.append(f"matched: ||{discord.utils.escape_markdown(event.matched[:100])}||")
+            matched = discord.utils.escape_markdown(event.matched[:100])
+            lines.append(say(_("matched: ||{matched}||", matched=matched)))
         with contextlib.suppress(discord.HTTPException):  # a log that cannot be posted must not stop the request
             channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):

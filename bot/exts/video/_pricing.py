@@ -8,13 +8,14 @@ from bot.services import Services
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.plan import Plan, resolve
+from generation.text import Said, _
 from storage.guilds import GuildSettings
 from storage.quotas import job_cost
 
 __all__ = ["Refused", "price", "upscaler_for", "within_server_limits"]
 
 
-class Refused(ValueError):
+class Refused(Said, ValueError):
     """The request cannot be served; the message is for the user."""
 
 
@@ -50,17 +51,36 @@ def within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings
     frames, steps = job.frames or spec.default_frames(job.kind), job.steps or spec.steps
     if settings.max_frames is not None and frames > settings.max_frames:
         if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
-            raise Refused(f"`-frames` must be at most {settings.max_frames} in this server, got {frames}")
+            raise Refused(
+                _(
+                    "`{flag}` must be at most {limit} in this server, got {value}",
+                    flag="-frames",
+                    limit=settings.max_frames,
+                    value=frames,
+                )
+            )
         frames = settings.max_frames
     if settings.max_frames is not None and spec.frame_count(frames) > settings.max_frames:
         # LTX renders 8k + 1 frames: the largest such count within the limit.
         frames = spec.frames_within(settings.max_frames)
         if frames < spec.frame_step + 1:
             raise Refused(
-                f"{spec.name} makes at least {spec.frame_step + 1} frames; this server allows {settings.max_frames}"
+                _(
+                    "{model} makes at least {least} frames; this server allows {limit}",
+                    model=spec.name,
+                    least=spec.frame_step + 1,
+                    limit=settings.max_frames,
+                )
             )
     if settings.max_steps is not None and steps > settings.max_steps:
         if job.steps is not None:
-            raise Refused(f"`-steps` must be at most {settings.max_steps} in this server, got {steps}")
+            raise Refused(
+                _(
+                    "`{flag}` must be at most {limit} in this server, got {value}",
+                    flag="-steps",
+                    limit=settings.max_steps,
+                    value=steps,
+                )
+            )
         steps = settings.max_steps
     return dataclasses.replace(job, frames=frames, steps=steps)

@@ -7,27 +7,29 @@ import time
 
 import discord
 
+from bot.i18n import Voice
 from bot.limits import clip
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.options import Options, flags_line
 from generation.queue import QueueState, QueueStatus
+from generation.text import Text, _
 
 __all__ = ["failure_text", "options_line", "prompt_note", "result_text", "status_text"]
 
 _STAGE = {
-    Stage.QUEUED: "⏳ Queued",
-    Stage.LOADING: "📦 Loading the model",
-    Stage.DENOISING: "🎨 Generating",
-    Stage.DECODING: "🎞️ Decoding frames",
-    Stage.ENCODING: "🎬 Encoding the clip",
-    Stage.DONE: "✅ Done",
+    Stage.QUEUED: _("⏳ Queued"),
+    Stage.LOADING: _("📦 Loading the model"),
+    Stage.DENOISING: _("🎨 Generating"),
+    Stage.DECODING: _("🎞️ Decoding frames"),
+    Stage.ENCODING: _("🎬 Encoding the clip"),
+    Stage.DONE: _("✅ Done"),
 }
 _WITHOUT_PROMPT = {
-    JobKind.IMAGE_TO_VIDEO: "animating your image",
-    JobKind.EXTEND: "extending your clip",
-    JobKind.SMOOTH: "smoothing your clip",
-    JobKind.UPSCALE: "upscaling your clip",
-    JobKind.POSE: "moving your character",
+    JobKind.IMAGE_TO_VIDEO: _("animating your image"),
+    JobKind.EXTEND: _("extending your clip"),
+    JobKind.SMOOTH: _("smoothing your clip"),
+    JobKind.UPSCALE: _("upscaling your clip"),
+    JobKind.POSE: _("moving your character"),
 }
 
 
@@ -41,69 +43,87 @@ def _bar(step: int, total: int, width: int = 12) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
-def _headline(job: VideoJob, user_id: int) -> str:
-    prompt = job.prompt or _WITHOUT_PROMPT.get(job.kind, "")
+def _headline(job: VideoJob, user_id: int, say: Voice) -> str:
+    prompt = job.prompt or (say(_WITHOUT_PROMPT[job.kind]) if job.kind in _WITHOUT_PROMPT else "")
     # A prompt is user text: it must not ping anyone or break the message's formatting.
     shown = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(prompt, 300)))
     return f"**{shown}** — <@{user_id}>" if prompt else f"<@{user_id}>"
 
 
-def prompt_note(job: VideoJob, follows_prompt: bool) -> str | None:
+def prompt_note(job: VideoJob, follows_prompt: bool) -> Text | None:
     """Said when a prompt was given to a model that does not read it: never silently ignored."""
     if job.kind is not JobKind.IMAGE_TO_VIDEO or not job.prompt or follows_prompt:
         return None
-    return f"ℹ️ `{job.model}` animates the picture without reading text: your prompt was not used (try `-model ltx`)"
+    return _(
+        "ℹ️ `{model}` animates the picture without reading text: your prompt was not used (try `-model ltx`)",
+        model=job.model,
+    )
 
 
-def status_text(job: VideoJob, user_id: int, state: QueueState, note: str | None = None) -> str:
-    lines = [_headline(job, user_id)] + ([note] if note else [])
+def status_text(job: VideoJob, user_id: int, state: QueueState, say: Voice, note: Text | None = None) -> str:
+    """The status message while a job waits or renders, in `say`'s language."""
+    lines = [_headline(job, user_id, say)] + ([say(note)] if note else [])
     progress = state.progress
     if progress is not None and progress.note:  # the worker's word on the job (the motion brush's region)
-        lines.append(discord.utils.escape_mentions(clip(progress.note, 200)))
+        lines.append(discord.utils.escape_mentions(clip(say(progress.note), 200)))
     if state.status is QueueStatus.QUEUED:
-        where = f" — #{state.position} in line" if state.position else ""
-        eta = f", ready <t:{int(time.time() + state.eta_s)}:R>" if state.eta_s else ""
-        lines.append(f"⏳ Queued{where}{eta}")
+        eta = int(time.time() + state.eta_s) if state.eta_s else 0
+        queued = {
+            (True, True): _("⏳ Queued — #{position} in line, ready <t:{at}:R>", position=state.position, at=eta),
+            (True, False): _("⏳ Queued — #{position} in line", position=state.position),
+            (False, True): _("⏳ Queued, ready <t:{at}:R>", at=eta),
+            (False, False): _("⏳ Queued"),
+        }
+        lines.append(say(queued[bool(state.position), bool(eta)]))
         if not state.served:
-            lines.append("⚠️ No GPU worker for this model is online right now; it starts when one is.")
+            lines.append(say(_("⚠️ No GPU worker for this model is online right now; it starts when one is.")))
     elif progress is not None and progress.stage is Stage.DENOISING and progress.total:
-        lines.append(
-            f"{_STAGE[progress.stage]} {_bar(progress.step, progress.total)} step {progress.step}/{progress.total}"
-        )
+        step = _("step {step}/{total}", step=progress.step, total=progress.total)
+        lines.append(f"{say(_STAGE[progress.stage])} {_bar(progress.step, progress.total)} {say(step)}")
     elif progress is not None:
-        lines.append(_STAGE.get(progress.stage, "⚙️ Working"))
+        lines.append(say(_STAGE.get(progress.stage, _("⚙️ Working"))))
     else:
-        lines.append("⚙️ Starting")
+        lines.append(say(_("⚙️ Starting")))
     lines.append(f"`{options_line(job)}`")
     return "\n".join(lines)
 
 
-def result_text(job: VideoJob, user_id: int, result: VideoResult, cost: int, note: str | None = None) -> str:
+def _frames(job: VideoJob, result: VideoResult) -> Text:
+    """What the clip is, in frames, for its kind of job."""
+    frames = result.frames
+    return {
+        JobKind.EXTEND: _("extended {source} → {frames} frames", source=result.source_frames, frames=frames),
+        JobKind.SMOOTH: _("smoothed to {frames} frames", frames=frames),
+        JobKind.UPSCALE: _("upscaled x2, {frames} frames", frames=frames),
+        JobKind.RESTYLE: _("restyled, {frames} frames", frames=frames),
+        JobKind.POSE: _("moved by the pose video, {frames} frames", frames=frames),
+    }.get(job.kind, _("{frames} frames", frames=frames))
+
+
+def result_text(
+    job: VideoJob, user_id: int, result: VideoResult, cost: int, say: Voice, notes: tuple[Text, ...] = ()
+) -> str:
+    """The result message of a delivered clip, in `say`'s language."""
     made = dataclasses.replace(job, seed=result.seed, model=result.model, fps=result.fps)  # what the file is
-    if job.kind is JobKind.EXTEND:
-        frames = f"extended {result.source_frames} → {result.frames} frames"
-    elif job.kind is JobKind.SMOOTH:
-        frames = f"smoothed to {result.frames} frames"
-    elif job.kind is JobKind.UPSCALE:
-        frames = f"upscaled x2, {result.frames} frames"
-    elif job.kind is JobKind.RESTYLE:
-        frames = f"restyled, {result.frames} frames"
-    elif job.kind is JobKind.POSE:
-        frames = f"moved by the pose video, {result.frames} frames"
-    else:
-        frames = f"{result.frames} frames"
-    lines = [
-        _headline(job, user_id),
-        f"`{options_line(made)}`",
-        f"{result.width}x{result.height}, {frames} at {result.fps} fps · {cost} credits",
-    ]
+    size = f"{result.width}x{result.height}"
+    summary = _(
+        "{size}, {frames} at {fps} fps · {cost} credits",
+        size=size,
+        frames=_frames(job, result),
+        fps=result.fps,
+        cost=cost,
+    )
+    lines = [_headline(job, user_id, say), f"`{options_line(made)}`", say(summary)]
     if result.read_as:  # the worker translated the prompt: show what the model was given
         read = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(result.read_as, 300)))
-        lines.append(f"🌐 `{result.model}` reads English, so it was given: “{read}”")
-    return "\n".join(lines + ([note] if note else []))
+        lines.append(say(_("🌐 `{model}` reads English, so it was given: “{read}”", model=result.model, read=read)))
+    return "\n".join(lines + [say(note) for note in notes])
 
 
-def failure_text(job: VideoJob, user_id: int, reason: str, cost: int, cancelled: bool = False) -> str:
-    refund = f" Your {cost} credits were refunded." if cost else ""
-    what = "🚫 Cancelled" if cancelled else f"❌ That did not work: {reason[:300]}"
-    return f"{_headline(job, user_id)}\n{what}.{refund}"
+def failure_text(job: VideoJob, user_id: int, reason: Text, cost: int, say: Voice, cancelled: bool = False) -> str:
+    """The message that says a job ended without a clip, and what was refunded, in `say`'s language."""
+    failed = _("❌ That did not work: {reason}.", reason=clip(say(reason), 300))
+    lines = [say(_("🚫 Cancelled.") if cancelled else failed)]
+    if cost:
+        lines.append(say(_("Your {cost} credits were refunded.", cost=cost)))
+    return f"{_headline(job, user_id, say)}\n{' '.join(lines)}"

@@ -11,8 +11,10 @@ from typing import Protocol
 
 import discord
 
+from bot.i18n import Voice, voice_of
 from bot.limits import clip
 from generation.jobs import DEFAULT_BYTE_BUDGET
+from generation.text import Text
 
 __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
 
@@ -30,14 +32,16 @@ class Requester:
 
 
 class Reply(Protocol):
-    """Where a request's answers go: the interaction's response, or a reply to a user's message."""
+    """Where a request's answers go: the interaction's response, or a reply to a user's message; `voice`
+    says them in the requester's language."""
 
+    voice: Voice
     message_id: int | None
     application_id: int | None
     token: str | None
     token_expires_at: float | None
 
-    async def refuse(self, text: str) -> None: ...
+    async def refuse(self, text: Text | str) -> None: ...
 
     async def show(self, text: str, view: discord.ui.View) -> None: ...
 
@@ -47,17 +51,18 @@ class InteractionReply:
 
     def __init__(self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None):
         self.interaction = interaction
+        self.voice = voice_of(interaction)  # the user's own language (Discord's client setting)
         self.application_id: int | None = interaction.application_id
         self.token: str | None = interaction.token
         self.token_expires_at: float | None = time.time() + lifetime_s
         self.message_id = message_id  # the "thinking…" message the defer created
 
-    async def refuse(self, text: str) -> None:
+    async def refuse(self, text: Text | str) -> None:
         # Errors are private: drop the public "thinking…" message, answer only the user.
         with contextlib.suppress(discord.HTTPException):
             await self.interaction.delete_original_response()
         try:
-            await self.interaction.followup.send(clip(f"⚠️ {text}"), ephemeral=True)
+            await self.interaction.followup.send(clip(f"⚠️ {self.voice(text)}"), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
 
@@ -73,18 +78,18 @@ class InteractionReply:
 
 
 class MessageReply:
-    """A reply to the message that mentioned the bot."""
+    """A reply to the message that mentioned the bot, in the server's language (a message has no locale)."""
 
     application_id: int | None = None
     token: str | None = None
     token_expires_at: float | None = None
 
-    def __init__(self, message: discord.Message):
-        self.message = message
+    def __init__(self, message: discord.Message, voice: Voice):
+        self.message, self.voice = message, voice
         self.message_id: int | None = None
 
-    async def refuse(self, text: str) -> None:
-        await self.message.reply(clip(f"⚠️ {text}"), mention_author=False)
+    async def refuse(self, text: Text | str) -> None:
+        await self.message.reply(clip(f"⚠️ {self.voice(text)}"), mention_author=False)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
         sent = await self.message.reply(clip(text), view=view, mention_author=False)

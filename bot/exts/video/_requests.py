@@ -31,6 +31,7 @@ from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options, build_job
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
+from generation.text import Said, Text, _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
 from storage.guilds import DM, GuildSettings
@@ -88,7 +89,13 @@ class VideoRequests:
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
             if options.model and options.model in s.models and options.model not in models:
-                raise Refused(f"`{options.model}` is not enabled in this server (enabled: {', '.join(models)})")
+                raise Refused(
+                    _(
+                        "`{model}` is not enabled in this server (enabled: {enabled})",
+                        model=options.model,
+                        enabled=", ".join(models),
+                    )
+                )
             needs = _needs(options, files)
             if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
                 default = self._capable(kind, needs, models, default, online, options)
@@ -147,7 +154,13 @@ class VideoRequests:
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
             if job.model not in models:
-                raise Refused(f"`{job.model}` is not enabled in this server (enabled: {', '.join(models)})")
+                raise Refused(
+                    _(
+                        "`{model}` is not enabled in this server (enabled: {enabled})",
+                        model=job.model,
+                        enabled=", ".join(models),
+                    )
+                )
             return job
 
         return await self.start(who, reply, job.kind, draft, files, parent=parent, source=(source_frames, source_size))
@@ -171,7 +184,7 @@ class VideoRequests:
             await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
         except (Refused, OptionError, ImageError, VideoError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
-            await reply.refuse(str(exc))
+            await reply.refuse(exc.text)
             return None
         except (RedisError, OSError):
             log.warning("the queue is unreachable; request refused", exc_info=True)
@@ -198,6 +211,7 @@ class VideoRequests:
             application_id=reply.application_id,
             interaction_token=reply.token,
             token_expires_at=reply.token_expires_at,
+            locale=reply.voice.locale,
         )
         await s.ledger.add(record)
         if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
@@ -213,12 +227,14 @@ class VideoRequests:
             await s.quotas.refund(job.job_id)
             await s.inputs.release(job.job_id)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
-            await reply.refuse(f"{exc}. {NOT_CHARGED}" if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
+            unserved = _(
+                "{reason}. {not_charged}", reason=exc.text if isinstance(exc, Said) else "", not_charged=NOT_CHARGED
+            )
+            await reply.refuse(unserved if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
             return None
         try:
-            await reply.show(
-                status_text(job, who.user_id, QueueState(QueueStatus.QUEUED)), self.buttons.status(job.job_id)
-            )
+            status = status_text(job, who.user_id, QueueState(QueueStatus.QUEUED), reply.voice)
+            await reply.show(status, self.buttons.status(job.job_id, reply.voice))
         except discord.HTTPException:
             log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
         await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
@@ -244,7 +260,7 @@ class VideoRequests:
             except ImageError as exc:
                 await self.services.quotas.refund(job_id)
                 self.services.metrics.refused.labels("ImageError").inc()
-                await reply.refuse(str(exc))
+                await reply.refuse(exc.text)
                 return False
 
     async def _normalised(self, job: VideoJob, plan: Plan, reply: Reply) -> VideoJob | None:
@@ -262,10 +278,10 @@ class VideoRequests:
             except VideoError as exc:
                 await self.services.quotas.refund(job.job_id)
                 self.services.metrics.refused.labels("VideoError").inc()
-                await reply.refuse(str(exc))
+                await reply.refuse(exc.text)
                 return None
 
-    async def precheck(self, who: Requester, options: Options) -> str | None:
+    async def precheck(self, who: Requester, options: Options) -> Text | None:
         """Why a request is refused before any file is fetched for it (the server, the channel, a blocked user,
         the prompt), or None. `start` checks all of it again, with everything else."""
         settings = await self.services.guilds.get(who.guild_id)
@@ -276,7 +292,7 @@ class VideoRequests:
             await self._check_prompt(who, options.prompt, options.negative_prompt or "", settings, count=False)
         except Refused as exc:
             self.services.metrics.refused.labels("Refused").inc()
-            return str(exc)
+            return exc.text
         return None
 
     async def _check_prompt(
@@ -288,10 +304,12 @@ class VideoRequests:
         )
         if verdict is not None:
             event = ModerationEvent(
-                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", verdict.rule, prompt, verdict.term
+                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", str(verdict.rule), prompt, verdict.term
             )
             await self.modlog.report(event)
-            raise Refused(f"this prompt is not allowed: it is refused by {verdict.rule}. You were not charged")
+            raise Refused(
+                _("this prompt is not allowed: it is refused by {rule}. You were not charged", rule=verdict.rule)
+            )
         if count and (prompt or negative):
             self.services.metrics.safety.labels("prompt", "pass").inc()
 
@@ -345,7 +363,7 @@ class VideoRequests:
         spec = s.models[job.model]
         serving = [worker for worker in workers if job.model in worker.models]
         if not serving:
-            raise Refused(f"no GPU worker serving `{job.model}` is online right now; try again later")
+            raise Refused(_("no GPU worker serving `{model}` is online right now; try again later", model=job.model))
         budget = max(1 << 20, min(who.upload_limit, 25 << 20) - _MARGIN)
         job = dataclasses.replace(
             job,
@@ -370,14 +388,16 @@ class VideoRequests:
                 probe(extra)
         if kind in (JobKind.RESTYLE, JobKind.POSE):  # the container's header: codec, size, length; nothing decoded
             if video is None:
-                raise Refused("there is no video to " + ("restyle" if kind is JobKind.RESTYLE else "follow"))
+                raise Refused(
+                    _("there is no video to restyle") if kind is JobKind.RESTYLE else _("there is no video to follow")
+                )
             clip: VideoInfo = probe_video(video, self.video_limits)
             source_frames = clip.frames_at(job.fps)
             size = (clip.width, clip.height) if kind is JobKind.RESTYLE else size  # POSE: the picture's shape
         try:
             job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:
-            raise Refused(str(exc)) from None
+            raise Refused(exc.text) from None
         refusal = unfit(spec, plan, [(worker.gpu_memory_gb, worker.memory_mode) for worker in serving], job.kind)
         if refusal is not None:  # refused before any credit is held
             raise Refused(refusal)
@@ -388,13 +408,13 @@ def _admit(who: Requester, settings: GuildSettings) -> None:
     """Refused where this server (or DMs) takes no video requests, or not in this channel."""
     if not settings.enabled:
         raise Refused(
-            "I don't make videos in direct messages here"
+            _("I don't make videos in direct messages here")
             if who.guild_id == DM
-            else "video generation is turned off in this server"
+            else _("video generation is turned off in this server")
         )
     if not settings.allows_channel(who.channel_id):
         channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
-        raise Refused(f"I can't make videos in this channel; try {channels}")
+        raise Refused(_("I can't make videos in this channel; try {channels}", channels=channels))
 
 
 def _needs(options: Options, files: Files) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ from typing import Any, ClassVar, Protocol
 import discord
 
 from bot.errors import tell
+from bot.i18n import Voice
+from generation.text import _
 
 __all__ = [
     "Action",
@@ -40,13 +42,13 @@ class Action(enum.StrEnum):
 
 
 _LOOK = {
-    Action.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
-    Action.REROLL: ("Reroll", "🎲", discord.ButtonStyle.secondary),
-    Action.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
-    Action.EXTEND: ("Extend", "⏩", discord.ButtonStyle.secondary),
-    Action.SMOOTH: ("Smooth", "🌊", discord.ButtonStyle.secondary),
-    Action.UPSCALE: ("Upscale", "🔍", discord.ButtonStyle.secondary),
-    Action.DELETE: ("Delete", "🗑️", discord.ButtonStyle.secondary),
+    Action.CANCEL: (_("Cancel"), "✖️", discord.ButtonStyle.danger),
+    Action.REROLL: (_("Reroll"), "🎲", discord.ButtonStyle.secondary),
+    Action.REMIX: (_("Remix"), "✏️", discord.ButtonStyle.secondary),
+    Action.EXTEND: (_("Extend"), "⏩", discord.ButtonStyle.secondary),
+    Action.SMOOTH: (_("Smooth"), "🌊", discord.ButtonStyle.secondary),
+    Action.UPSCALE: (_("Upscale"), "🔍", discord.ButtonStyle.secondary),
+    Action.DELETE: (_("Delete"), "🗑️", discord.ButtonStyle.secondary),
 }
 
 
@@ -57,9 +59,10 @@ class ButtonHandler(Protocol):
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMPLATE):
     handler: ClassVar[ButtonHandler]  # set on the subclass `Buttons` makes
 
-    def __init__(self, action: Action, job_id: str):
+    def __init__(self, action: Action, job_id: str, voice: Voice | None = None):
         label, emoji, style = _LOOK[action]
-        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"mb:{action}:{job_id}"))
+        shown = voice(label) if voice is not None else str(label)  # a pressed button's own label is not shown
+        super().__init__(discord.ui.Button(label=shown, emoji=emoji, style=style, custom_id=f"mb:{action}:{job_id}"))
         self.action, self.job_id = action, job_id
 
     @classmethod
@@ -86,36 +89,37 @@ class Buttons:
         Bound.handler = handler
         self.item: type[JobButton] = Bound
 
-    def _view(self, job_id: str, actions: tuple[Action, ...]) -> discord.ui.View:
+    def _view(self, job_id: str, actions: tuple[Action, ...], voice: Voice) -> discord.ui.View:
         view = discord.ui.View(timeout=None)
         for action in actions:
-            view.add_item(self.item(action, job_id))
+            view.add_item(self.item(action, job_id, voice))
         return view
 
-    def status(self, job_id: str) -> discord.ui.View:
-        return self._view(job_id, (Action.CANCEL,))
+    def status(self, job_id: str, voice: Voice) -> discord.ui.View:
+        """Cancel, labelled in `voice`'s language."""
+        return self._view(job_id, (Action.CANCEL,), voice)
 
     def result(
-        self, job_id: str, *, extends: bool = True, smoothed: bool = False, upscales: bool = False
+        self, job_id: str, voice: Voice, *, extends: bool = True, smoothed: bool = False, upscales: bool = False
     ) -> discord.ui.View:
         """Reroll, Remix, Extend (where the model can continue its clips), Smooth, Upscale (where a model can
         upscale it), Delete; a smoothed clip (nothing left to vary) only Delete."""
         if smoothed:
-            return self._view(job_id, (Action.DELETE,))
+            return self._view(job_id, (Action.DELETE,), voice)
         offered = {Action.EXTEND: extends, Action.UPSCALE: upscales}
         actions = (Action.REROLL, Action.REMIX, Action.EXTEND, Action.SMOOTH, Action.UPSCALE, Action.DELETE)
-        return self._view(job_id, tuple(a for a in actions if offered.get(a, True)))
+        return self._view(job_id, tuple(a for a in actions if offered.get(a, True)), voice)
 
 
-class RemixModal(discord.ui.Modal, title="Remix"):
+class RemixModal(discord.ui.Modal):
     """The form behind Remix. Its answer is handled by the Video cog's `on_interaction` listener, not here:
     a modal is not a persistent view, and a form opened before a bot restart must still work."""
 
-    def __init__(self, job_id: str, prompt: str, flags: str):
-        super().__init__(custom_id=f"mb:remixmodal:{job_id}", timeout=None)
+    def __init__(self, job_id: str, prompt: str, flags: str, voice: Voice):
+        super().__init__(title=voice(_("Remix")), custom_id=f"mb:remixmodal:{job_id}", timeout=None)
         self.add_item(
             discord.ui.TextInput(
-                label="Prompt",
+                label=voice(_("Prompt")),
                 custom_id="prompt",
                 style=discord.TextStyle.paragraph,
                 default=prompt[:1000],
@@ -125,7 +129,7 @@ class RemixModal(discord.ui.Modal, title="Remix"):
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Options (Pika flags)",
+                label=voice(_("Options (Pika flags)")),
                 custom_id="flags",
                 default=flags[:1000],
                 required=False,
@@ -138,25 +142,26 @@ class RemixModal(discord.ui.Modal, title="Remix"):
         return None  # see the class docstring
 
 
-class RestyleModal(discord.ui.Modal, title="Restyle video"):
+class RestyleModal(discord.ui.Modal):
     """The form behind the "Restyle video" menu: what the video should become. Handled, like Remix, by the
     Video cog's `on_interaction` listener; its custom id names the message with the video."""
 
-    def __init__(self, channel_id: int, message_id: int):
-        super().__init__(custom_id=f"mb:restyle:{channel_id}:{message_id}", timeout=None)
+    def __init__(self, channel_id: int, message_id: int, voice: Voice):
+        title = voice(_("Restyle video"))
+        super().__init__(title=title, custom_id=f"mb:restyle:{channel_id}:{message_id}", timeout=None)
         self.add_item(
             discord.ui.TextInput(
-                label="Prompt (Pika flags work too)",
+                label=voice(_("Prompt (Pika flags work too)")),
                 custom_id="prompt",
                 style=discord.TextStyle.paragraph,
                 required=True,
                 max_length=1000,
-                placeholder="a watercolor painting, soft light -seed 7",
+                placeholder=voice(_("a watercolor painting, soft light -seed 7")),
             )
         )
         self.add_item(
             discord.ui.TextInput(
-                label="Strength, 0.1 to 1 (how much to redraw)",
+                label=voice(_("Strength, 0.1 to 1 (how much to redraw)")),
                 custom_id="strength",
                 required=False,
                 max_length=8,

@@ -19,15 +19,18 @@ from typing import Any
 import discord
 from redis.exceptions import RedisError
 
+from bot.exts.video._interact import server_voice
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
 from bot.exts.video._views import Buttons
+from bot.i18n import Voice
 from bot.limits import clip
 from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import JobOutcome, QueueState, QueueStatus
+from generation.text import Text, _
 from storage.jobs import FINAL, JobRecord, JobState
 from storage.moderation import ModerationEvent
 
@@ -130,7 +133,8 @@ class JobWatcher:
         if state.status is QueueStatus.UNKNOWN:
             tracked.unknown_since = tracked.unknown_since or time.monotonic()
             if time.monotonic() - tracked.unknown_since > _LOST_AFTER_S:
-                await self.finish(record, JobOutcome(QueueStatus.FAILED, "the job was lost by the queue"))
+                lost = _("the job was lost by the queue")
+                await self.finish(record, JobOutcome(QueueStatus.FAILED, str(lost), said=lost))
             return
         tracked.unknown_since = None
         await self._give_up_if_unserved(record, tracked, state)
@@ -140,13 +144,18 @@ class JobWatcher:
         if state.progress is not None and state.progress.note and not tracked.outlined:
             tracked.outlined = True
             await self._show_outline(record, state.progress.note)
-        text = status_text(job, record.user_id, state, self._note(job))
+        voice = self._voice(record)
+        text = status_text(job, record.user_id, state, voice, self._note(job))
         interval = s.settings.progress_interval_s
         if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
-            await self.edit(record, text, self.buttons.status(job_id))
+            await self.edit(record, text, self.buttons.status(job_id, voice))
 
-    async def _show_outline(self, record: JobRecord, note: str) -> None:
+    def _voice(self, record: JobRecord) -> Voice:
+        """The requester's language, for the messages of their interaction (status, result, failure)."""
+        return self.services.catalogs.voice(record.locale)
+
+    async def _show_outline(self, record: JobRecord, note: Text) -> None:
         """Show the requester, privately, the region of their picture that will move (segmented by the worker
         from their `-region` words), while the interaction can still answer them (a followup)."""
         png = await self.services.queue.outline(record.job_id)
@@ -155,7 +164,7 @@ class JobWatcher:
             return
         webhook = discord.Webhook.partial(record.application_id, token, client=self.bot)
         webhook.type = discord.WebhookType.application  # an interaction's webhook: it may send ephemeral messages
-        text = f"{note}: the bright part of your picture, before the clip is made."
+        text = self._voice(record)(_("{note}: the bright part of your picture, before the clip is made.", note=note))
         try:
             await webhook.send(clip(text), file=discord.File(io.BytesIO(png), "region.png"), ephemeral=True)
         except discord.HTTPException:
@@ -169,8 +178,12 @@ class JobWatcher:
         tracked.unserved_since = tracked.unserved_since or time.monotonic()
         waited = time.monotonic() - tracked.unserved_since
         if waited > self.services.settings.unserved_timeout_s:
-            minutes = f"{waited / 60:.0f} minutes" if waited >= 90 else f"{waited:.0f} s"
-            reason = f"no GPU worker serving `{record.model}` came online in {minutes}; try another model or later"
+            minutes = _("{n} minutes", n=f"{waited / 60:.0f}") if waited >= 90 else _("{n} s", n=f"{waited:.0f}")
+            reason = _(
+                "no GPU worker serving `{model}` came online in {minutes}; try another model or later",
+                model=record.model,
+                minutes=minutes,
+            )
             if await self.services.queue.give_up(record.job_id, reason):
                 log.warning("job %s: %s", record.job_id, reason, extra={"job_id": record.job_id})
 
@@ -212,9 +225,12 @@ class JobWatcher:
             picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
             await s.inputs.release(job_id)  # nothing to Reroll: its inputs go now, not in a week
             cost = record.cost if refunded else 0
-            text = failure_text(request_of(record), record.user_id, outcome.reason, cost, cancelled=cancelled)
+            job = request_of(record)
+            text = failure_text(job, record.user_id, outcome.why, cost, self._voice(record), cancelled=cancelled)
             try:
-                if not await self.edit(record, text, None):
+                if not await self.edit(record, text, None):  # a channel message: in the server's language
+                    voice = await server_voice(self.bot, s, record.guild_id)
+                    text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
                     await self._post(record, f"<@{record.user_id}> {text}", None, None)
             except discord.HTTPException:
                 log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
@@ -234,17 +250,17 @@ class JobWatcher:
             record.user_id,
             kind,
             result,
-            "the image check",
+            str(_("the image check")),
             request_of(record).prompt,
             job_id=record.job_id,
         )
         await self.modlog.report(event, picture)
 
-    def _note(self, job: VideoJob) -> str | None:
+    def _note(self, job: VideoJob) -> Text | None:
         spec = self.services.models.get(job.model)
         return prompt_note(job, spec is None or spec.follows_prompt(job.kind))
 
-    def _result_view(self, record: JobRecord) -> discord.ui.View:
+    def _result_view(self, record: JobRecord, voice: Voice) -> discord.ui.View:
         """The buttons a result offers: a smoothed clip only Delete, Extend where the model continues clips,
         Upscale where a model can upscale it and it is not upscaled already."""
         spec = self.services.models.get(record.model)
@@ -252,13 +268,14 @@ class JobWatcher:
         upscaled = record.kind == JobKind.UPSCALE or request_of(record).upscale
         upscales = not upscaled and upscaler_for(self.services, record.model) is not None
         smoothed = record.kind == JobKind.SMOOTH
-        return self.buttons.result(record.job_id, extends=extends, smoothed=smoothed, upscales=upscales)
+        return self.buttons.result(record.job_id, voice, extends=extends, smoothed=smoothed, upscales=upscales)
 
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
         job = request_of(record)
-        spoiler = "🔞 Marked as a spoiler: the image check flagged it (allowed in this channel)."
-        note = "\n".join(n for n in (self._note(job), spoiler if result.flagged else None) if n)
-        text = result_text(job, record.user_id, result, record.cost, note or None)
+        spoiler = _("🔞 Marked as a spoiler: the image check flagged it (allowed in this channel).")
+        notes = tuple(n for n in (self._note(job), spoiler if result.flagged else None) if n)
+        voice = self._voice(record)
+        text = result_text(job, record.user_id, result, record.cost, voice, notes)
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
         # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
         name = ("SPOILER_" if result.flagged else "") + f"motionbot-{record.job_id[:8]}.{extension}"
@@ -273,14 +290,15 @@ class JobWatcher:
             "checks": result.checks,
         }
         await self.services.ledger.set_result(record.job_id, made)
-        view = self._result_view(record)
         try:
-            if await self.edit(record, text, view, (name, result.video)):
+            if await self.edit(record, text, self._result_view(record, voice), (name, result.video)):
                 await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
                 return True
-            sent = await self._post(
-                record, f"<@{record.user_id}> your video is ready\n{text}", view, (name, result.video)
-            )
+            server = await server_voice(self.bot, self.services, record.guild_id)  # a channel message
+            ready = server(_("<@{user}> your video is ready", user=record.user_id))
+            text = result_text(job, record.user_id, result, record.cost, server, notes)
+            view = self._result_view(record, server)
+            sent = await self._post(record, f"{ready}\n{text}", view, (name, result.video))
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
         except discord.Forbidden:  # the bot may not post in that channel (any more): send it privately
@@ -290,7 +308,8 @@ class JobWatcher:
                 record.channel_id,
                 extra={"job_id": record.job_id},
             )
-            return await self._send_privately(record, text, view, (name, result.video))
+            text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
+            return await self._send_privately(record, text, self._result_view(record, voice), (name, result.video))
         except discord.HTTPException:
             log.exception("job %s: delivery failed", record.job_id)
             return False
@@ -301,7 +320,9 @@ class JobWatcher:
         """Deliver by direct message; False if the user does not accept them."""
         try:
             dm = await self.bot.create_dm(discord.Object(record.user_id))
-            note = f"I could not post in <#{record.channel_id}>, so here is your video."
+            note = self._voice(record)(
+                _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
+            )
             sent = await self._post(record, f"{note}\n{text}", view, file, channel=dm)
         except discord.HTTPException:
             log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
