@@ -93,28 +93,18 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
         return _upscale(job, spec, input_size, source_frames)
     frames = job.frames or spec.default_frames(job.kind)
     steps = job.steps or spec.steps
-    if not 2 <= frames <= spec.max_frames:
-        raise PlanError(
-            _(
-                "`{flag}` must be {low}–{high} on {model}, got {value}",
-                flag="-frames",
-                low=2,
-                high=spec.max_frames,
-                model=spec.name,
-                value=frames,
+    for flag, value, low, high in (("-frames", frames, 2, spec.max_frames), ("-steps", steps, 1, spec.max_steps)):
+        if not low <= value <= high:
+            raise PlanError(
+                _(
+                    "`{flag}` must be {low}–{high} on {model}, got {value}",
+                    flag=flag,
+                    low=low,
+                    high=high,
+                    model=spec.name,
+                    value=value,
+                )
             )
-        )
-    if not 1 <= steps <= spec.max_steps:
-        raise PlanError(
-            _(
-                "`{flag}` must be {low}–{high} on {model}, got {value}",
-                flag="-steps",
-                low=1,
-                high=spec.max_steps,
-                model=spec.name,
-                value=steps,
-            )
-        )
     frames = min(spec.frame_count(frames), spec.max_frames)
     if job.kind in (JobKind.RESTYLE, JobKind.POSE):  # as much of the video as the model takes, in its counts
         frames = spec.frames_within(min(frames, source_frames))

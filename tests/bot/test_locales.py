@@ -20,7 +20,7 @@ from tests.bot.conftest import BotProcess, serve
 from tests.bot.test_buttons import button, ephemeral_answer, followup_text
 from tests.bot.test_video import delivered, refusal
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord, Message
+from tests.fake_discord import FakeDiscord, Message, RoleRef, UserRef
 from tests.support import ROOT, RedisServer
 
 CATALOGS = Catalogs.load()
@@ -257,3 +257,31 @@ def test_every_catalog_is_a_po_file_babel_reads() -> None:
     files = sorted(Path(ROOT / "bot" / "locales").glob("*.po"))
     assert [f.stem for f in files] == sorted(CATALOGS.locales)
     assert all(f.read_text(encoding="utf-8").count('msgid "') > 400 for f in files)
+
+
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+ADMIN_COMMANDS: dict[str, dict[str, Any]] = {
+    "settings": {},
+    "status": {},
+    "content": {"policy": "strict"},
+    "blocklist": {"action": "list"},
+    "modlog": {},
+    "set": {"setting": "cooldown_s", "value": "0"},
+    "channels": {"action": "clear"},
+    "models": {"enabled": "all"},
+    "tier": {"role": RoleRef(6501, "artists"), "credits": 0},
+    "grant": {"user": UserRef(6502), "credits": 5},
+    "reset": {"user": UserRef(6502)},
+    "block": {"user": UserRef(6503), "blocked": False},
+}
+
+
+async def test_every_admin_command_answers_a_zh_cn_admin_in_zh_cn(fake: FakeDiscord, service: BotProcess) -> None:
+    for sub, options in ADMIN_COMMANDS.items():
+        answers = {}
+        for locale in ("zh-CN", "en-US"):
+            token = await fake.slash(
+                "motionbot-admin", options, subcommand=[sub], user_id=6504, admin=True, locale=locale
+            )
+            answers[locale] = await ephemeral_answer(fake, token)
+        assert CJK.search(answers["zh-CN"]) and not CJK.search(answers["en-US"]), (sub, answers)
