@@ -4,7 +4,9 @@
     python bench/soak.py --quick    # 24 jobs from 6 users, 2 workers (the test suite runs this)
 
 While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Redis is restarted
-once and the bot once. Then it checks and prints: every job ended exactly once (delivered once, or
+once and the bot once; once all are in, a few more kills hit the jobs still running, then the workers are
+left to finish (so a slow machine, whose new workers take longer to start, still settles every job). Then
+it checks and prints: every job ended exactly once (delivered once, or
 refunded), the credits charged are the price of the delivered jobs, no input file is left for a job
 that did not deliver, the bot's memory stayed flat, and no error reached the logs. Exit 1 if any fails.
 """
@@ -79,11 +81,14 @@ class Soak:
         with sqlite3.connect(self.folder / "motionbot.db", timeout=10) as conn:
             return conn.execute(sql).fetchall()
 
-    async def chaos(self, stop: asyncio.Event) -> dict[str, int]:
-        """Kill a random worker every few seconds (and start another); restart Redis and the bot once."""
+    async def chaos(self, submitted: asyncio.Event) -> dict[str, int]:
+        """Kill a random worker every few seconds (and start another) while jobs come in, then
+        `settle_kills` more; restart Redis once."""
         done = {"worker_kills": 0, "redis_restarts": 0, "bot_restarts": 0}
-        while not stop.is_set():
+        after = 0  # kills since the last job came in
+        while not submitted.is_set() or after < self.args.settle_kills:
             await asyncio.sleep(self.args.kill_every_s)
+            after += 1 if submitted.is_set() else 0
             name = random.choice(sorted(self.workers))
             self.workers.pop(name).stop()  # SIGKILL, mid-job or not
             self.start_worker()
@@ -106,8 +111,8 @@ class Soak:
         await self.start_bot()
         for _ in range(args.workers):
             self.start_worker()
-        stop = asyncio.Event()
-        chaos = asyncio.create_task(self.chaos(stop))
+        submitted = asyncio.Event()
+        chaos = asyncio.create_task(self.chaos(submitted))
         started = time.monotonic()
         restarted = False
         for index in range(args.jobs):
@@ -124,9 +129,9 @@ class Soak:
             if not restarted and index >= args.jobs // 5:  # the bot goes down with jobs in flight
                 restarted = True
                 await self.restart_bot()
-        ended = await self.until_settled(timeout=args.timeout_s)
-        stop.set()
+        submitted.set()
         kills = await chaos
+        ended = await self.until_settled(timeout=args.timeout_s)
         figures: dict[str, object] = {"jobs_asked": args.jobs, "seconds": round(time.monotonic() - started, 1)}
         figures |= kills | {"bot_restarts": 1, "all_ended": ended} | self.check()
         figures["no_request_lost"] = figures["jobs"] + figures["refused_at_submit"] == args.jobs  # type: ignore[operator]
@@ -225,8 +230,9 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    quick = dict(jobs=24, users=6, servers=3, workers=2, kill_every_s=1.5, gap_s=0.04, job_s=0.2, timeout_s=120)
-    full = dict(jobs=500, users=20, servers=3, workers=4, kill_every_s=4.0, gap_s=0.04, job_s=0.3, timeout_s=600)
+    quick = dict(jobs=24, users=6, servers=3, workers=2, kill_every_s=1.5, settle_kills=3, gap_s=0.04, job_s=0.2)
+    full = dict(jobs=500, users=20, servers=3, workers=4, kill_every_s=4.0, settle_kills=10, gap_s=0.04, job_s=0.3)
+    quick["timeout_s"], full["timeout_s"] = 120, 600  # to settle, after the chaos
     for key, value in (quick if args.quick else full).items():
         setattr(args, key, value)
     with tempfile.TemporaryDirectory() as folder:
