@@ -36,7 +36,7 @@ class ImageCheck:
 class SafetyChecker:
     def __init__(self, source: str, threshold: float, runtime: Runtime):
         self.threshold, self.runtime = threshold, runtime
-        with component("safety checker", "image classifier", source, "safety_checker"):
+        with component("safety checker", "image classifier", source, setting="MOTIONBOT_SAFETY_CHECKER"):
             offline = local_only(source)
             self.model = StableDiffusionSafetyChecker.from_pretrained(source, local_files_only=offline)
             self.processor = CLIPImageProcessor.from_pretrained(source, local_files_only=offline)

@@ -26,7 +26,7 @@ THRESHOLD = 0.4  # CLIPSeg's model card examples keep pixels above about 0.4
 class Segmenter:
     def __init__(self, source: str, runtime: Runtime):
         self.runtime = runtime
-        with component("worker", "region segmenter", source, "segmenter"):
+        with component("worker", "region segmenter", source, setting="MOTIONBOT_SEGMENTER"):
             self.processor = CLIPSegProcessor.from_pretrained(source, local_files_only=local_only(source))
             model = CLIPSegForImageSegmentation.from_pretrained(source, local_files_only=local_only(source))
         self.model = model.to(runtime.device).eval()

@@ -47,7 +47,7 @@ class Translator:
     def _load(self, source: str) -> tuple[Any, MarianMTModel]:
         with self._lock:
             if source not in self._models:
-                with component("worker", "prompt translator", source, "translators"):
+                with component("worker", "prompt translator", source, setting="MOTIONBOT_TRANSLATORS"):
                     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only(source))
                     model = MarianMTModel.from_pretrained(source, local_files_only=local_only(source))
                 self._models[source] = (tokenizer, model.eval())

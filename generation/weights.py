@@ -73,11 +73,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def component(model: str, label: str, source: str, field: str) -> Iterator[None]:
-    """Turn a failed load of one component of `model` into WeightsNotFound naming it and its setting."""
+def component(model: str, label: str, source: str, field: str = "", *, setting: str = "") -> Iterator[None]:
+    """Turn a failed load of one component of `model` into WeightsNotFound naming it and its setting: the
+    model's `field`, or `setting` for a part of the worker's own (the safety checker, the segmenter)."""
     try:
         yield
     except (OSError, ValueError) as exc:  # diffusers / huggingface_hub raise these for every missing file
-        raise WeightsNotFound(
-            f"{model}: the {label} did not load: {_cause(exc, source)}. Setting: {setting_for(model, field)}"
-        ) from exc
+        named = setting or setting_for(model, field)
+        raise WeightsNotFound(f"{model}: the {label} did not load: {_cause(exc, source)}. Setting: {named}") from exc

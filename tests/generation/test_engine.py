@@ -289,3 +289,14 @@ def test_low_mode_runs_feed_forward_one_frame_at_a_time_not_one_token() -> None:
     assert len(calls) == spatial + temporal < modules * batch * frames + 1, "per frame, never per token"
     assert spatial and temporal
     assert torch.allclose(whole, chunked, atol=1e-5), "chunking changes the memory, not the result"
+
+
+def test_a_missing_worker_part_names_its_own_setting(settings: GenerationSettings, tmp_path) -> None:
+    from generation.segment import Segmenter
+    from generation.translate import Translator
+
+    absent = str(tmp_path / "absent")
+    with pytest.raises(WeightsNotFound, match=r"does not exist\. Setting: MOTIONBOT_SEGMENTER$"):
+        Segmenter(absent, Runtime.from_settings(settings))
+    with pytest.raises(WeightsNotFound, match=r"does not exist\. Setting: MOTIONBOT_TRANSLATORS$"):
+        Translator({"ja": absent}).translate("猫が走る", "ja")
