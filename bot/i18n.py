@@ -39,7 +39,7 @@ NAME_CONTEXTS = {
 def placeholders(template: str) -> set[str]:
     """The `{names}` a template formats (what a translation must keep)."""
     try:
-        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        return {field for _text, field, _spec, _conversion in string.Formatter().parse(template) if field is not None}
     except ValueError:
         return {"<unbalanced braces>"}
 
@@ -79,6 +79,7 @@ class Catalogs:
         for path in sorted(directory.glob("*.po")):
             with path.open("rb") as file:
                 catalogs[path.stem] = read_po(file, locale=None, charset="utf-8")
+        log.info("speaking English and %s", ", ".join(catalogs) or "no other language")
         return cls(catalogs)
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, PositiveFloat, PositiveInt
+from pydantic import BaseModel, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from generation.models import DEFAULT_MODELS, ModelSpec, with_overrides
@@ -58,6 +58,15 @@ class ModelOverrides(BaseModel):
     memory_gb: PositiveFloat | None = None
     memory_gb_full: PositiveFloat | None = None
     memory_gb_low: PositiveFloat | None = None
+    languages: tuple[str, ...] | None = None  # what its text encoder reads: "en", "en,zh", "*" (any)
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """`en,zh` as the environment writes it."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip()) or None
+        return value
 
 
 class _PerModel(PydanticBaseSettingsSource):

@@ -172,16 +172,21 @@ async def test_a_zh_cn_user_is_refused_in_zh_cn_by_every_clip_command(fake: Fake
     target = fake.user_message("no picture here", user_id=6202)
     token = await fake.context_menu("Animate image", target, user_id=6201, locale="zh-CN")
     assert await refusal(fake, token) == "⚠️ " + ZH(_("that message has no image to animate"))
-    token = await fake.context_menu("Restyle video", target, user_id=6201, locale="ko")
-    assert await ephemeral_answer(fake, token) == KO(_("that message has no video to restyle"))
+    for locale in ("zh-CN", "ko"):
+        token = await fake.context_menu("Restyle video", target, user_id=6201, locale=locale)
+        voice = CATALOGS.voice(locale)
+        assert await ephemeral_answer(fake, token) == voice(_("that message has no video to restyle"))
 
 
 async def test_quota_queue_and_admin_answer_in_the_users_language(fake: FakeDiscord, service: BotProcess) -> None:
     quota = await followup_text(fake, await fake.slash("quota", {}, user_id=6301, locale="zh-CN"))
     assert ZH(_("A standard 25-frame clip costs about 10 credits.")) in quota
     assert pattern(ZH, "They reset <t:{at}:R> (<t:{at}:t>).").search(quota)
+    line = "**{depth}** jobs in the queue, **{workers}** GPU workers online."
+    queue = await followup_text(fake, await fake.slash("queue", {}, user_id=6301, locale="zh-CN"))
+    assert pattern(ZH, line).search(queue), queue
     queue = await followup_text(fake, await fake.slash("queue", {}, user_id=6301, locale="ja"))
-    assert pattern(JA, "**{depth}** jobs in the queue, **{workers}** GPU workers online.").search(queue), queue
+    assert pattern(JA, line).search(queue), queue
     token = await fake.slash("motionbot-admin", {}, subcommand=["settings"], user_id=6302, admin=True, locale="ko")
     settings = await ephemeral_answer(fake, token)
     assert pattern(KO, "channels: {channels}").search(settings) and KO(_("all")) in settings

@@ -89,3 +89,10 @@ def test_each_part_and_the_negative_prompt_are_translated_on_their_own(engines: 
     first, negative = translator.translate(CHINESE, "zh"), translator.translate("模糊，低质量", "zh")
     assert request.prompt == f"{first} | a fox sleeping in its den", "English parts stay as written"
     assert request.negative_prompt == negative and request.read_as.endswith(f"(not: {negative})")
+
+
+def test_a_model_may_be_told_it_reads_more_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not GenerationSettings().registry()["animatediff"].reads_language("zh")
+    monkeypatch.setenv("MOTIONBOT_ANIMATEDIFF__LANGUAGES", "en, zh")
+    spec = GenerationSettings().registry()["animatediff"]
+    assert spec.languages == ("en", "zh") and spec.reads_language("zh") and not spec.reads_language("ja")
