@@ -13,7 +13,8 @@ Random weights with the real architectures (no download):
 frames decoded at once); the motionbot rows go through the worker's own runners, memory modes and
 encoder, in the same process, on the same weights. "video s / s" is seconds of video (at 24 fps) made per
 second of compute: above 1 is faster than the clip plays. The LTX rows encode the prompt once (the runner
-caches embeddings per prompt, as a Reroll would); plain diffusers encodes it on every call.
+caches embeddings per prompt, as a Reroll would); plain diffusers encodes it on every call. "+ live previews"
+is the balanced path with a preview every 5 steps (what a worker does by default): its cost over that row.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from generation.pipelines.animatediff import AnimateDiffRunner
 from generation.pipelines.ltx import LTXRunner
 from generation.pipelines.svd import SVDRunner
 from generation.pipelines.wan import WanRunner
+from generation.preview import previewer
 from generation.progress import Reporter
 from generation.random_weights import build_animatediff, build_ltx, build_svd, build_wan
 from generation.runtime import Runtime
@@ -129,6 +131,17 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
 
         seconds, peak = _measure(device, run, repeat)
         rows.append({"model": model, "path": f"motionbot {mode.value}", "seconds": seconds, "peak_gib": peak})
+        if mode is MemoryMode.BALANCED and spec.preview:  # the same, with a live preview every 5 steps
+            previews: list[bytes] = []
+            every = min(5, max(1, steps - 1))  # the tiny size's 2 steps still get one
+
+            def shown(runner: Any = runner, previews: list[bytes] = previews, every: int = every) -> None:
+                on_latents = previewer(spec.preview, every, frames / 24, previews.append, lambda: None)
+                encode(runner.render(request, Reporter(on_latents=on_latents)), 24, OutputFormat.MP4, 10 << 20)
+
+            seconds, peak = _measure(device, shown, repeat)
+            assert previews, "the previews were made"
+            rows.append({"model": model, "path": "+ live previews", "seconds": seconds, "peak_gib": peak})
     pipe = None  # free the weights before the next model
     gc.collect()
     if device.type == "cuda":

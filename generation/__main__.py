@@ -197,6 +197,7 @@ def _worker(args: argparse.Namespace) -> int:
                 settings.segmenter,
                 settings.style_loras,
                 settings.prompt_translators(),
+                settings.preview_every,
             )
         except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)

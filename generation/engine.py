@@ -28,7 +28,7 @@ from generation.models import CameraMode, Family, ModelSpec
 from generation.options import SEGMENTS, segments_of
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import PlanError, resolve
-from generation.progress import ContentFlagged, FinalError, OutlineFn, ProgressFn, Reporter
+from generation.progress import ContentFlagged, FinalError, LatentsFn, OutlineFn, PreviewFn, ProgressFn, Reporter
 from generation.runtime import Runtime
 from generation.styles import shaped, styles
 from generation.text import Text, _
@@ -88,6 +88,7 @@ class Engine:
         segmenter: str = "",
         style_loras: Mapping[str, str] | None = None,
         translators: Mapping[str, str] | None = None,
+        preview_every: int = 0,
     ):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
@@ -98,6 +99,7 @@ class Engine:
         self.style_loras = dict(style_loras or {})  # style -> LoRA, over the ones styles.toml names
         self.translators = dict(translators or {})  # language -> MarianMT to English; empty: prompts go as written
         self._translator: Translator | None = None
+        self.preview_every = preview_every  # a live preview every this many denoising steps; 0: none
         self._runners: dict[str, Runner] = {}
         self._load_lock = threading.Lock()
 
@@ -248,10 +250,11 @@ class Engine:
         on_progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_outline: OutlineFn | None = None,
+        on_preview: PreviewFn | None = None,
     ) -> Rendered:
         """The GPU part of a render: plan, check the input, denoise, camera, join, check the frames. The
         worker runs the next job's `generate` while this one's `finish` encodes."""
-        reporter = Reporter(on_progress, cancel)
+        reporter = Reporter(on_progress, cancel, self._previewer(job, on_preview))
         started = time.perf_counter()
         if job.kind is JobKind.SMOOTH:  # frame interpolation only: all of it is CPU work, in `finish`
             return Rendered(job, None, 0, job.seed or 0, job.steps or 0, started, {})
@@ -345,6 +348,22 @@ class Engine:
         checks[name] = round(verdict.score - self.checker.threshold, 4)  # above 0: flagged
         if verdict.flagged and job.content is Content.REFUSE:
             raise ContentFlagged(name)
+
+    def _previewer(self, job: VideoJob, on_preview: PreviewFn | None) -> LatentsFn | None:
+        """What makes the job's live previews from its latents every `preview_every` steps (not after the
+        last: the clip itself follows), or None where there are none. A preview that fails is logged and
+        the previews stop; the render goes on."""
+        spec = self.models.get(job.model)
+        if on_preview is None or self.preview_every <= 0 or spec is None or not spec.preview:
+            return None
+        from generation.preview import previewer
+
+        seconds = (job.frames or spec.frames) / (job.fps or spec.fps)
+
+        def failed() -> None:
+            log.warning("job %s: no live preview", job.job_id, exc_info=True, extra={"job_id": job.job_id})
+
+        return previewer(spec.preview, self.preview_every, seconds, on_preview, failed)
 
     def _clip(self, job: VideoJob, verb: Text) -> tuple[np.ndarray, int]:
         """The frames and fps of the job's input clip."""

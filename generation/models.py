@@ -108,6 +108,7 @@ class ModelSpec:
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
     languages: tuple[str, ...] = ("en",)  # what its text encoder reads (ISO 639-1; "*": many, as UMT5)
+    preview: str = ""  # live previews: its latent space and tensor layout (generation/preview.py); "" = none
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
     masks: bool = False  # the motion brush: only the masked part of the picture moves (SVD, Wan VACE)
@@ -202,6 +203,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="svd",
             family=Family.SVD,
+            preview="sd:bfchw",
             inputs=(Input.IMAGE,),
             description="Stable Video Diffusion (14 frames)",
             weights="stabilityai/stable-video-diffusion-img2vid",
@@ -222,6 +224,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="svd-xt",
             family=Family.SVD,
+            preview="sd:bfchw",
             inputs=(Input.IMAGE,),
             description="Stable Video Diffusion XT (25 frames)",
             weights="stabilityai/stable-video-diffusion-img2vid-xt",
@@ -242,6 +245,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="animatediff",
             family=Family.ANIMATEDIFF,
+            preview="sd:bcfhw",
             inputs=(Input.TEXT,),
             description="AnimateDiff v1.5-2 with motion LoRAs for camera moves",
             weights=_SD15_BASE,
@@ -265,6 +269,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="animatediff-lightning",
             family=Family.ANIMATEDIFF,
+            preview="sd:bcfhw",
             inputs=(Input.TEXT,),
             description="AnimateDiff-Lightning, 4 steps (fast drafts)",
             weights=_SD15_BASE,
@@ -288,6 +293,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="t2i-svd",
             family=Family.T2I_SVD,
+            preview="sd:bfchw",
             inputs=(Input.TEXT,),
             description="SDXL-Turbo picture, animated by SVD-XT",
             weights="stabilityai/stable-video-diffusion-img2vid-xt",
@@ -373,6 +379,7 @@ _WAN_NEGATIVE = (
 )
 _WAN = {
     "family": Family.WAN,
+    "preview": "wan:bcfhw",
     "licence": "apache-2.0 (Wan 2.2; see the model card's use restrictions)",
     "extends": True,  # a continuation animates the clip's last frame
     "max_duration_s": 10.0,

@@ -9,10 +9,21 @@ from typing import Any
 from generation.jobs import Stage
 from generation.text import Said, Text, _
 
-__all__ = ["ContentFlagged", "FinalError", "JobCancelled", "OutlineFn", "ProgressFn", "Reporter"]
+__all__ = [
+    "ContentFlagged",
+    "FinalError",
+    "JobCancelled",
+    "LatentsFn",
+    "OutlineFn",
+    "PreviewFn",
+    "ProgressFn",
+    "Reporter",
+]
 
 ProgressFn = Callable[[Stage, int, int], None]  # (stage, step, total steps)
 OutlineFn = Callable[[Text, bytes], None]  # the motion brush's region: (a line for the status message, a PNG)
+PreviewFn = Callable[[bytes], None]  # a live preview of the clip as it denoises (an animated GIF)
+LatentsFn = Callable[[Any, int, int], None]  # the latents after a denoising step: (latents, step, total)
 
 
 class FinalError(Said):
@@ -39,9 +50,15 @@ class JobCancelled(Exception):
 class Reporter:
     """Passes progress to `on_progress` and raises JobCancelled at the next check once `cancel` is set."""
 
-    def __init__(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None):
+    def __init__(
+        self,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_latents: LatentsFn | None = None,
+    ):
         self._on_progress = on_progress
         self._cancel = cancel or threading.Event()
+        self._on_latents = on_latents  # the live preview's: it sees the latents after each step
 
     def check(self) -> None:
         if self._cancel.is_set():
@@ -63,6 +80,8 @@ class Reporter:
 
         def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             self.stage(Stage.DENOISING, done + step + 1, total)
+            if self._on_latents is not None and "latents" in kwargs:
+                self._on_latents(kwargs["latents"], done + step + 1, total)
             if done + step + 1 == total:
                 self.stage(Stage.DECODING, total, total)
             return kwargs

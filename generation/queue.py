@@ -68,6 +68,10 @@ class keys:
         return f"motionbot:outline:{job_id}"
 
     @staticmethod
+    def preview(job_id: str) -> str:
+        return f"motionbot:preview:{job_id}"
+
+    @staticmethod
     def outcome(job_id: str) -> str:
         return f"motionbot:outcome:{job_id}"
 
@@ -175,6 +179,7 @@ class Progress:
     updated_at: float
     worker: str = ""
     note: Text | None = None  # a line for the status message (the motion brush's region, once segmented)
+    previews: int = 0  # live previews published so far (the newest is `JobQueue.preview`)
 
 
 @dataclass(frozen=True)
@@ -270,7 +275,7 @@ class JobQueue:
     async def publish_progress(self, job_id: str, progress: Progress) -> None:
         """Store a job's latest progress and tell subscribers it changed."""
         record: list[Any] = [progress.stage.value, progress.step, progress.total, progress.updated_at, progress.worker]
-        record += [progress.note.to_dict()] if progress.note else []
+        record += [progress.note.to_dict() if progress.note else None, progress.previews]
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.progress(job_id), serialize(record), ex=self.settings.result_ttl_s)
             pipe.publish(keys.PROGRESS_CHANNEL, job_id)
@@ -281,18 +286,28 @@ class JobQueue:
         if raw is None:
             return None
         try:
-            stage, step, total, updated_at, worker, *note = deserialize(raw)
+            stage, step, total, updated_at, worker, *extra = deserialize(raw)
+            note, previews = [*extra, None, 0][:2]  # older workers wrote no count (or no note)
             return Progress(
                 Stage(stage),
                 int(step),
                 int(total),
                 float(updated_at),
                 str(worker),
-                Text.from_dict(note[0]) if note and isinstance(note[0], dict) else None,
+                Text.from_dict(note) if isinstance(note, dict) else None,
+                int(previews or 0),
             )
         except Exception:  # an unreadable record only loses the progress bar
             log.warning("job %s: unreadable progress record in Redis", job_id)
             return None
+
+    async def publish_preview(self, job_id: str, gif: bytes) -> None:
+        """Keep a job's newest live preview for the bot (before the progress that counts it)."""
+        await self.redis.set(keys.preview(job_id), gif, ex=self.settings.result_ttl_s)
+
+    async def preview(self, job_id: str) -> bytes | None:
+        raw = await self.redis.get(keys.preview(job_id))
+        return bytes(raw) if raw is not None else None
 
     async def publish_outline(self, job_id: str, png: bytes) -> None:
         """Keep the picture of a job's motion-brush region for the bot to show (before the note that says so)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, PositiveFloat, PositiveInt, field_validator
+from pydantic import BaseModel, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from generation.models import DEFAULT_MODELS, ModelSpec, with_overrides
@@ -107,6 +107,7 @@ class GenerationSettings(BaseSettings):
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
     segmenter: str = "CIDAS/clipseg-rd64-refined"  # `-region` (motion brush by words): hub id or folder; "" = off
+    preview_every: NonNegativeInt = 5  # a live preview in the status message every this many steps; 0 = none
     translate_prompts: bool = True  # translate a prompt a model cannot read (language.py, translate.py)
     translators: dict[str, str] = {  # language -> MarianMT model to English (hub id or folder); "*": the rest
         "zh": "Helsinki-NLP/opus-mt-zh-en",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -33,7 +34,7 @@ from redis.exceptions import RedisError
 from generation.fairqueue import PREFIX, FairQueue
 from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
 from generation.metrics import WorkerMetrics
-from generation.progress import ContentFlagged, FinalError, JobCancelled, OutlineFn, ProgressFn
+from generation.progress import ContentFlagged, FinalError, JobCancelled, OutlineFn, PreviewFn, ProgressFn
 from generation.queue import (
     RENDER_FUNCTION,
     JobQueue,
@@ -64,6 +65,7 @@ class RenderEngine(Protocol):
         on_progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_outline: OutlineFn | None = None,
+        on_preview: PreviewFn | None = None,
     ) -> Any: ...
 
     def finish(
@@ -84,6 +86,7 @@ class SleepEngine:
         on_progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_outline: OutlineFn | None = None,
+        on_preview: PreviewFn | None = None,
     ) -> VideoJob:
         steps = job.steps or 4
         for step in range(1, steps + 1):
@@ -181,15 +184,20 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
     cancel = threading.Event()
     latest: list[Progress] = []  # written by the render thread, published by the lease loop
     outlined: list[tuple[Text, bytes]] = []  # the motion brush's region: (status line, picture), the same
+    previews: list[bytes] = []  # the newest live preview (a GIF), the same
 
     def on_progress(stage: Stage, step: int, total: int) -> None:
         note = outlined[0][0] if outlined else None
-        latest[:] = [Progress(stage, step, total, time.time(), state.id, note)]
+        latest[:] = [Progress(stage, step, total, time.time(), state.id, note, shown[0])]
 
     def on_outline(note: Text, png: bytes) -> None:
         outlined[:] = [(note, png)]
 
-    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest, outlined))
+    def on_preview(gif: bytes) -> None:
+        previews[:] = [gif]
+
+    shown = [0]  # previews published so far: the progress names the newest, once it is in Redis
+    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest, outlined, previews, shown))
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     metrics.busy.set(1)
@@ -203,7 +211,7 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
     )
     engine = state.engine
     future: asyncio.Future[Any] = loop.run_in_executor(
-        state.executor, engine.generate, job, on_progress, cancel, on_outline
+        state.executor, engine.generate, job, on_progress, cancel, on_outline, on_preview
     )
     try:
         try:
@@ -268,13 +276,20 @@ def _leave_gpu(state: WorkerState, job_id: str) -> None:
 
 
 async def _keep_lease(
-    queue: JobQueue, job_id: str, cancel: threading.Event, latest: list[Progress], outlined: list[tuple[Text, bytes]]
+    queue: JobQueue,
+    job_id: str,
+    cancel: threading.Event,
+    latest: list[Progress],
+    outlined: list[tuple[Text, bytes]],
+    previews: list[bytes],
+    shown: list[int],
 ) -> None:
     """Twice a second: renew the job's lease, pass on a cancel, publish the region's picture once (before the
-    progress that notes it) and the newest progress."""
+    progress that notes it), the newest live preview (before the progress that counts it) and the newest
+    progress."""
     lease_ms = int(queue.settings.lease_s * 1000)
     published: Progress | None = None
-    shown = False
+    outline_shown = False
     while True:
         try:
             async with queue.redis.pipeline(transaction=False) as pipe:
@@ -284,9 +299,15 @@ async def _keep_lease(
                 _, cancelled = await pipe.execute()
             if cancelled:
                 cancel.set()
-            if outlined and not shown:
+            if outlined and not outline_shown:
                 await queue.publish_outline(job_id, outlined[0][1])
-                shown = True
+                outline_shown = True
+            if previews:
+                gif = previews.pop()
+                await queue.publish_preview(job_id, gif)
+                shown[0] += 1
+                if latest:  # the newest progress, counting it
+                    latest[:] = [dataclasses.replace(latest[0], previews=shown[0])]
             if latest and latest[0] is not published:
                 published = latest[0]
                 await queue.publish_progress(job_id, published)

@@ -18,6 +18,9 @@ PRICED = {"MOTIONBOT_SVD__COST_FACTOR": "3000"}  # `-model svd` costs more than 
 # The SVD tests carry their options as prompt flags (`-steps 100`): they stay on SVD. tests/bot/test_ltx.py runs
 # the shipped default, a prompt-following model for prompted images.
 ON_SVD = {"MOTIONBOT_DEFAULT_PROMPTED_IMAGE_MODEL": "svd-xt"}
+# Live previews are off here: a test that reads the status message's attachment as the clip would see the
+# preview first. tests/bot/test_preview.py turns them on.
+NO_PREVIEWS = {"MOTIONBOT_PREVIEW_EVERY": "0"}
 
 
 class BotProcess(Process):
@@ -41,6 +44,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
         | LONG_RENDERS
         | PRICED
         | ON_SVD
+        | NO_PREVIEWS
         | {
             "DISCORD_TOKEN": TOKEN,
             "DISCORD_API_BASE": fake.api_base,

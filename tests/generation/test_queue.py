@@ -32,6 +32,7 @@ class FailingEngine:
         on_progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_outline: object = None,
+        on_preview: object = None,
     ):
         self.calls += 1
         raise self.error

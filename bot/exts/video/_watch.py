@@ -48,6 +48,7 @@ class _Tracked:
     unknown_since: float | None = None
     unserved_since: float | None = None  # queued, and no live worker serves its model
     outlined: bool = False  # the motion brush's region was shown to the requester
+    previews: int = 0  # the live previews shown on the status message so far
 
 
 class JobWatcher:
@@ -147,9 +148,15 @@ class JobWatcher:
         voice = self._voice(record)
         text = status_text(job, record.user_id, state, voice, self._note(job))
         interval = s.settings.progress_interval_s
-        if text != tracked.last_text and time.monotonic() - tracked.last_edit >= interval:
+        previews = state.progress.previews if state.progress is not None else 0
+        if (
+            text != tracked.last_text or previews > tracked.previews
+        ) and time.monotonic() - tracked.last_edit >= interval:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
-            await self.edit(record, text, self.buttons.status(job_id, voice))
+            preview = await s.queue.preview(job_id) if previews > tracked.previews else None
+            tracked.previews = max(tracked.previews, previews)
+            shown = ("preview.gif", preview) if preview else None  # the clip so far; the result replaces it
+            await self.edit(record, text, self.buttons.status(job_id, voice), shown)
 
     def _voice(self, record: JobRecord) -> Voice:
         """The requester's language, for the messages of their interaction (status, result, failure)."""
@@ -228,7 +235,7 @@ class JobWatcher:
             job = request_of(record)
             text = failure_text(job, record.user_id, outcome.why, cost, self._voice(record), cancelled=cancelled)
             try:
-                if not await self.edit(record, text, None):  # a channel message: in the server's language
+                if not await self.edit(record, text, None, clear=True):  # a channel message: the server's language
                     voice = await server_voice(self.bot, s, record.guild_id)
                     text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
                     await self._post(record, f"<@{record.user_id}> {text}", None, None)
@@ -331,10 +338,17 @@ class JobWatcher:
         return True
 
     async def edit(
-        self, record: JobRecord, text: str, view: discord.ui.View | None, file: tuple[str, bytes] | None = None
+        self,
+        record: JobRecord,
+        text: str,
+        view: discord.ui.View | None,
+        file: tuple[str, bytes] | None = None,
+        clear: bool = False,
     ) -> bool:
-        """Edit the job's status message in place; False when that is no longer possible."""
-        attachments = [discord.File(io.BytesIO(file[1]), filename=file[0])] if file else discord.utils.MISSING
+        """Edit the job's status message in place, with `file` as its one attachment (`clear`: none; else the
+        one it has stays); False when that is no longer possible."""
+        attachments: Any = [discord.File(io.BytesIO(file[1]), filename=file[0])] if file else discord.utils.MISSING
+        attachments = [] if clear and not file else attachments
         if record.status_message_id is None:
             return False
         if record.application_id is None:  # a reply to a mention: the bot's own message

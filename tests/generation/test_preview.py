@@ -1,0 +1,79 @@
+"""Live previews: the clip as it denoises, from the latents by each latent space's linear RGB map."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from generation.engine import Engine
+from generation.jobs import JobKind, VideoJob
+from generation.preview import LATENT_RGB, MAX_FRAMES, WIDTH, animated, preview_frames
+from generation.runtime import Runtime
+from generation.settings import GenerationSettings
+from tests.conftest import png_bytes
+
+
+def test_each_latent_channel_paints_its_colour() -> None:
+    grey = preview_frames(torch.zeros(1, 3, 4, 8, 10), "sd:bfchw")
+    assert grey is not None and grey.shape == (3, 8, 10, 3) and set(np.unique(grey)) == {128}
+    latents = torch.zeros(1, 3, 4, 8, 10)
+    latents[0, :, 3] = 1.0  # the SD VAE's fourth channel is blue-dark: red above green above blue
+    red, green, blue = preview_frames(latents, "sd:bfchw")[0, 0, 0]  # type: ignore[index]
+    expected = [round((1 + f) * 127.5) for f in LATENT_RGB["sd"][0][3]]
+    assert [red, green, blue] == pytest.approx(expected, abs=1) and red > green > blue
+
+
+def test_both_layouts_give_the_same_frames_spread_over_the_clip() -> None:
+    latents = torch.randn(2, 25, 4, 6, 6)  # (batch, frames, channels, h, w): SVD
+    frames = preview_frames(latents, "sd:bfchw")
+    assert frames is not None and len(frames) == MAX_FRAMES
+    same = preview_frames(latents.transpose(1, 2), "sd:bcfhw")  # (batch, channels, frames, h, w): AnimateDiff
+    assert same is not None and np.array_equal(frames, same)
+    assert not np.array_equal(frames[0], frames[-1]), "the first and the last frame, not one frame eight times"
+    assert preview_frames(torch.randn(1, 16, 3, 6, 6), "sd:bcfhw") is None, "16 channels are not the SD VAE's"
+    wan = preview_frames(torch.randn(1, 16, 3, 6, 6), "wan:bcfhw")
+    assert wan is not None and wan.shape == (3, 6, 6, 3)
+
+
+def test_a_preview_is_a_small_looping_gif_of_the_clip() -> None:
+    frames = np.random.default_rng(0).integers(0, 255, (5, 9, 16, 3), dtype=np.uint8)
+    gif = Image.open(io.BytesIO(animated(frames, seconds=2.0)))
+    assert gif.format == "GIF" and gif.n_frames == 5 and gif.size == (WIDTH, 90)
+    assert gif.info["duration"] == 400 and gif.info["loop"] == 0
+
+
+def i2v(**changes: object) -> VideoJob:
+    job = VideoJob(job_id="p", kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", image=png_bytes(), seed=3, steps=4)
+    return dataclasses.replace(job, **changes)
+
+
+def test_the_engine_previews_every_few_steps_and_the_preview_follows_the_render(
+    settings: GenerationSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = Runtime.from_settings(settings)
+    engine = Engine(settings.registry(), runtime, preview_every=1)
+    shown: list[bytes] = []
+    rendered = engine.finish(engine.generate(i2v(), on_preview=shown.append))
+    assert len(shown) == 3, "after steps 1, 2 and 3; not after the last (the clip itself follows)"
+    assert all(Image.open(io.BytesIO(gif)).n_frames == 4 for gif in shown) and rendered.frames == 4
+    assert shown[0] != shown[2], "a later preview is further along"
+    other: list[bytes] = []
+    engine.generate(i2v(image=png_bytes(64, 64, color=(20, 200, 40))), on_preview=other.append)
+    assert other[0] != shown[0], "another picture, another preview"
+    none: list[bytes] = []
+    Engine(settings.registry(), runtime, preview_every=0).generate(i2v(), on_preview=none.append)
+    Engine(settings.registry(), runtime, preview_every=2).generate(i2v(), on_preview=none.append)
+    assert len(none) == 1, "off, then after step 2 of 4 only"
+
+    def broken(gif: bytes) -> None:
+        raise RuntimeError("the status message went away")
+
+    with caplog.at_level(logging.WARNING):
+        assert engine.finish(engine.generate(i2v(), on_preview=broken)).frames == 4, "a preview never fails a job"
+    assert "no live preview" in caplog.text
