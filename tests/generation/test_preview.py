@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import logging
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from PIL import Image
 
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
-from generation.preview import LATENT_RGB, MAX_FRAMES, WIDTH, animated, preview_frames
+from generation.preview import LATENT_RGB, MAX_FRAMES, WIDTH, animated, preview_frames, previewer
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 from tests.conftest import png_bytes
@@ -53,27 +52,32 @@ def i2v(**changes: object) -> VideoJob:
     return dataclasses.replace(job, **changes)
 
 
-def test_the_engine_previews_every_few_steps_and_the_preview_follows_the_render(
-    settings: GenerationSettings, caplog: pytest.LogCaptureFixture
-) -> None:
-    runtime = Runtime.from_settings(settings)
-    engine = Engine(settings.registry(), runtime, preview_every=1)
+def test_previews_come_every_few_steps_never_after_the_last_and_a_failure_only_ends_them() -> None:
     shown: list[bytes] = []
-    rendered = engine.finish(engine.generate(i2v(), on_preview=shown.append))
-    assert len(shown) == 3, "after steps 1, 2 and 3; not after the last (the clip itself follows)"
-    assert all(Image.open(io.BytesIO(gif)).n_frames == 4 for gif in shown) and rendered.frames == 4
-    assert shown[0] != shown[2], "a later preview is further along"
-    other: list[bytes] = []
-    engine.generate(i2v(image=png_bytes(64, 64, color=(20, 200, 40))), on_preview=other.append)
-    assert other[0] != shown[0], "another picture, another preview"
-    none: list[bytes] = []
-    Engine(settings.registry(), runtime, preview_every=0).generate(i2v(), on_preview=none.append)
-    Engine(settings.registry(), runtime, preview_every=2).generate(i2v(), on_preview=none.append)
-    assert len(none) == 1, "off, then after step 2 of 4 only"
+    errors: list[str] = []
+    latents = torch.randn(1, 4, 4, 6, 6)
+    on_latents = previewer("sd:bfchw", 2, 1.0, shown.append, lambda: errors.append("logged"))
+    for step in range(1, 7):
+        on_latents(latents, step, 6)
+    assert len(shown) == 2 and errors == [], "after steps 2 and 4, not 6 (the clip itself follows)"
 
     def broken(gif: bytes) -> None:
         raise RuntimeError("the status message went away")
 
-    with caplog.at_level(logging.WARNING):
-        assert engine.finish(engine.generate(i2v(), on_preview=broken)).frames == 4, "a preview never fails a job"
-    assert "no live preview" in caplog.text
+    on_latents = previewer("sd:bfchw", 1, 1.0, broken, lambda: errors.append("logged"))
+    for step in range(1, 5):
+        on_latents(latents, step, 5)  # raises nothing: the render goes on
+    assert errors == ["logged"], "logged once, then no more previews"
+
+
+def test_the_engine_previews_the_render_as_it_goes(settings: GenerationSettings) -> None:
+    engine = Engine(settings.registry(), Runtime.from_settings(settings), preview_every=1)
+    shown: list[bytes] = []
+    rendered = engine.finish(engine.generate(i2v(), on_preview=shown.append))
+    assert len(shown) == 3, "after steps 1, 2 and 3 of 4"
+    assert all(Image.open(io.BytesIO(gif)).n_frames == 4 for gif in shown) and rendered.frames == 4
+    assert shown[0] != shown[2], "a later preview is further along"
+    other: list[bytes] = []
+    engine.preview_every = 2
+    engine.generate(i2v(image=png_bytes(64, 64, color=(20, 200, 40))), on_preview=other.append)
+    assert len(other) == 1 and other[0] != shown[1], "another picture, another preview (after step 2 of 4)"
