@@ -230,7 +230,7 @@ async def test_channel_messages_use_the_servers_locale_or_the_admins_language(
         # A clip delivered after its interaction expired is a channel message: in the server's language,
         # while its requester's own status message was in theirs.
         image = fake.upload("sky.png", png_bytes())
-        options = {"prompt": "slow clouds -steps 12"}
+        options = {"prompt": "slow clouds -steps 8"}
         token = await fake.slash("animate", options, attachments={"image": image}, user_id=6421, locale="zh-CN")
 
         def in_chinese() -> Message | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from generation.local_redis import RedisServer, free_port
 from generation.queue import JobQueue, QueueSettings
-from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
+from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import button, followup_text
 from tests.bot.test_video import credits_used, delivered, refusal
 from tests.conftest import png_bytes
@@ -22,7 +22,7 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
     server = RedisServer(tmp_path / "redis", free_port()).start()
     queue = await JobQueue.connect(QueueSettings(REDIS_URL=server.url))
     try:
-        start_worker("--id", "gpu-down", redis_url=server.url, env=LONG_RENDERS)
+        start_worker("--id", "gpu-down", redis_url=server.url, env=LONG_RENDERS | NO_PREVIEWS)
         await wait_for_workers(queue, {"gpu-down"})
         bot = start_bot(REDIS_URL=server.url)
         await connected(fake, bot)

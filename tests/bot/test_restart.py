@@ -9,7 +9,7 @@ from typing import Any
 
 from generation.queue import JobQueue
 from storage.db import Database
-from tests.bot.conftest import LONG_RENDERS, BotProcess, connected
+from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
@@ -20,13 +20,13 @@ from tests.generation.test_worker_processes import wait_for_workers
 async def test_bot_killed_mid_job_delivers_once_after_restart(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], queue: JobQueue
 ) -> None:
-    start_worker("--id", "gpu-r", env=LONG_RENDERS)
+    start_worker("--id", "gpu-r", env=LONG_RENDERS | NO_PREVIEWS)  # the status message shows no file until the clip
     await wait_for_workers(queue, {"gpu-r"})
     before = fake.identified
     bot = start_bot()
     await connected(fake, bot, before)
     image = fake.upload("r.png", png_bytes())
-    token = await fake.slash("animate", {"prompt": "restart me -steps 24"}, attachments={"image": image}, user_id=4001)
+    token = await fake.slash("animate", {"prompt": "restart me -steps 12"}, attachments={"image": image}, user_id=4001)
     status = await fake.wait_until(
         lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=30, what="the status message"
     )
@@ -40,7 +40,7 @@ async def test_bot_killed_mid_job_delivers_once_after_restart(
     again = start_bot()
     await connected(fake, again, fake.identified)
     await fake.wait_until(lambda: status.files, timeout=60, what="delivery after the restart")
-    await asyncio.sleep(3)  # time for a duplicate to show up, if there were one
+    await asyncio.sleep(1.5)  # time for a duplicate to show up, if there were one (the bot looks every 0.1 s)
     clips = [m for m in fake.messages.values() if m.files and job_id[:8] in next(iter(m.files))]
     assert clips == [status]
     db = await Database.open(str(again.log.parent / "motionbot.db"))

@@ -31,7 +31,9 @@ def decode(data: bytes) -> tuple[str, str, int, int, int]:
 
 async def delivered(fake: FakeDiscord, token: str, timeout: float = 90) -> Message:
     return await fake.wait_until(
-        lambda: (m := fake.response_to(token)) is not None and m.files and m, timeout=timeout, what="the clip"
+        lambda: (m := fake.response_to(token)) is not None and set(m.files) - {"preview.gif"} and m,
+        timeout=timeout,
+        what="the clip",
     )
 
 
