@@ -70,6 +70,7 @@ class Catalogs:
 
     def __init__(self, catalogs: Mapping[str, Catalog]):
         self._catalogs = dict(catalogs)
+        self._voices = {locale: Voice(locale, catalog) for locale, catalog in self._catalogs.items()}
         self._english = Voice(ENGLISH, None)
 
     @classmethod
@@ -96,9 +97,7 @@ class Catalogs:
         return language if language in self._catalogs else ENGLISH
 
     def voice(self, locale: discord.Locale | str | None) -> Voice:
-        resolved = self.resolve(locale)
-        catalog = self._catalogs.get(resolved)
-        return Voice(resolved, catalog) if catalog is not None else self._english
+        return self._voices.get(self.resolve(locale), self._english)
 
     def missing(self, messages: Iterable[tuple[str, str | None]]) -> list[str]:
         """Each (msgid, msgctxt) some catalog does not translate, or translates naming other placeholders."""
@@ -123,7 +122,7 @@ class MotionTranslator(app_commands.Translator):
     async def translate(
         self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
     ) -> str | None:
-        if locale.value not in self.catalogs.locales:  # only exact locales: "ja" must not localize "en-GB"
+        if self.catalogs.resolve(locale) != locale.value:  # only exact locales: "ja" must not localize "en-GB"
             return None
         return self.catalogs.voice(locale).wording(string.message, NAME_CONTEXTS.get(context.location))
 

@@ -188,7 +188,7 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
 
     def on_progress(stage: Stage, step: int, total: int) -> None:
         note = outlined[0][0] if outlined else None
-        latest[:] = [Progress(stage, step, total, time.time(), state.id, note, shown[0])]
+        latest[:] = [Progress(stage, step, total, time.time(), state.id, note)]
 
     def on_outline(note: Text, png: bytes) -> None:
         outlined[:] = [(note, png)]
@@ -196,8 +196,7 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
     def on_preview(gif: bytes) -> None:
         previews[:] = [gif]
 
-    shown = [0]  # previews published so far: the progress names the newest, once it is in Redis
-    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest, outlined, previews, shown))
+    lease = asyncio.create_task(_keep_lease(queue, job_id, cancel, latest, outlined, previews))
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     metrics.busy.set(1)
@@ -282,14 +281,14 @@ async def _keep_lease(
     latest: list[Progress],
     outlined: list[tuple[Text, bytes]],
     previews: list[bytes],
-    shown: list[int],
 ) -> None:
     """Twice a second: renew the job's lease, pass on a cancel, publish the region's picture once (before the
     progress that notes it), the newest live preview (before the progress that counts it) and the newest
     progress."""
     lease_ms = int(queue.settings.lease_s * 1000)
-    published: Progress | None = None
+    published: tuple[Progress, int] | None = None  # the progress last published, and its preview count
     outline_shown = False
+    shown = 0  # previews published so far: the progress counts only those already in Redis
     while True:
         try:
             async with queue.redis.pipeline(transaction=False) as pipe:
@@ -303,14 +302,11 @@ async def _keep_lease(
                 await queue.publish_outline(job_id, outlined[0][1])
                 outline_shown = True
             if previews:
-                gif = previews.pop()
-                await queue.publish_preview(job_id, gif)
-                shown[0] += 1
-                if latest:  # the newest progress, counting it
-                    latest[:] = [dataclasses.replace(latest[0], previews=shown[0])]
-            if latest and latest[0] is not published:
-                published = latest[0]
-                await queue.publish_progress(job_id, published)
+                await queue.publish_preview(job_id, previews.pop())
+                shown += 1
+            if latest and (published is None or latest[0] is not published[0] or shown != published[1]):
+                published = (latest[0], shown)
+                await queue.publish_progress(job_id, dataclasses.replace(latest[0], previews=shown))
         except (RedisError, OSError) as exc:  # Redis away for long: keep rendering, renew when it is back
             log.warning("job %s: cannot renew its lease: %s", job_id, exc, extra={"job_id": job_id})
         await asyncio.sleep(min(0.5, queue.settings.lease_s / 5))

@@ -116,3 +116,19 @@ async def serve(
         bot.stop()
         worker.stop()
         await queue.close()
+
+
+def service_with(folder: str, **changes: str) -> Callable[..., AsyncIterator[BotProcess]]:
+    """A test module's own `service`-like fixture: a bot and a worker with `changes` to their settings."""
+
+    @pytest.fixture(scope="module")
+    async def service(
+        fake: FakeDiscord,
+        redis_server: RedisServer,
+        tiny_models: dict[str, str],
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> AsyncIterator[BotProcess]:
+        async for bot in serve(fake, redis_server, tiny_models, tmp_path_factory.mktemp(folder), **changes):
+            yield bot
+
+    return service

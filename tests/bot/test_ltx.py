@@ -4,29 +4,21 @@ prompt travel, over the fake Discord with the shipped routing (a prompted image 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import numpy as np
-import pytest
 
 from generation.encode import decode_frames
-from tests.bot.conftest import BotProcess, serve
+from tests.bot.conftest import BotProcess, service_with
 from tests.bot.test_buttons import button
 from tests.bot.test_video import credits_used, delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, Message
-from tests.support import RedisServer
 
 RED, GREEN = png_bytes(96, 64, (200, 40, 40)), png_bytes(96, 64, (30, 190, 60))
 
 
-@pytest.fixture(scope="module")
-async def ltx_service(
-    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[BotProcess]:
-    folder = tmp_path_factory.mktemp("ltx-service")
-    async for bot in serve(fake, redis_server, tiny_models, folder, MOTIONBOT_DEFAULT_PROMPTED_IMAGE_MODEL="ltx"):
-        yield bot
+# The shipped default: an image with a prompt goes to LTX while a worker serves it.
+ltx_service = service_with("ltx-service", MOTIONBOT_DEFAULT_PROMPTED_IMAGE_MODEL="ltx")
 
 
 def frames(message: Message) -> np.ndarray:

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
-import pytest
 from PIL import Image
 
-from tests.bot.conftest import BotProcess, serve
+from tests.bot.conftest import BotProcess, service_with
 from tests.bot.test_video import delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord
-from tests.support import RedisServer
 
-
-@pytest.fixture(scope="module")
-async def service(
-    fake: FakeDiscord, redis_server: RedisServer, tiny_models: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[BotProcess]:
-    """A bot and a worker that previews every 4 steps (the default is 5), status edits at most every 0.3 s."""
-    folder = tmp_path_factory.mktemp("previews")
-    async for bot in serve(fake, redis_server, tiny_models, folder, MOTIONBOT_PREVIEW_EVERY="4"):
-        yield bot
+# A bot and a worker that preview every 4 steps (the default is 5).
+service = service_with("previews", MOTIONBOT_PREVIEW_EVERY="4")
 
 
 async def test_the_status_message_previews_the_clip_until_the_clip_replaces_it(

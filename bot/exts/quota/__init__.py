@@ -15,7 +15,8 @@ from bot.services import Services
 from generation.text import _
 from storage.jobs import FINAL, JobRecord, JobState
 
-_STATES = {JobState.QUEUED: _("queued"), JobState.RUNNING: _("rendering")}
+# A job's state in the ledger or the queue (both say "queued" and "running"), as the user reads it.
+_STATES = {JobState.QUEUED.value: _("queued"), JobState.RUNNING.value: _("rendering")}
 
 
 def _named(record: JobRecord, say: Voice) -> str:
@@ -79,7 +80,7 @@ class Quota(commands.Cog):
         ]
         for record in mine:
             state = await s.queue.state(record.job_id)
-            status = {"queued": _("queued"), "running": _("rendering")}.get(state.status, _("finishing"))
+            status = _STATES.get(state.status, _("finishing"))
             where = _("#{position} in line", position=state.position) if state.position else status
             lines.append(f"• {_named(record, say)}: {say(where)}")
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)

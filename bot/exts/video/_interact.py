@@ -9,6 +9,7 @@ from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.i18n import Voice
 from bot.services import Services
+from storage.guilds import GuildSettings
 
 __all__ = ["defer", "download", "requester", "server_voice"]
 
@@ -36,9 +37,12 @@ async def download(services: Services, url: str, reply: Reply) -> bytes | None:
         return None
 
 
-async def server_voice(client: discord.Client, services: Services, guild_id: int) -> Voice:
+async def server_voice(
+    client: discord.Client, services: Services, guild_id: int, settings: GuildSettings | None = None
+) -> Voice:
     """The language of a server's channel messages (late deliveries, the moderation log): the admins'
-    `language` setting, else the server's preferred locale in Discord, else English."""
-    chosen = (await services.guilds.get(guild_id)).language
+    `language` setting (from `settings` where the caller has them), else the server's preferred locale in
+    Discord, else English."""
+    chosen = (settings or await services.guilds.get(guild_id)).language
     guild = client.get_guild(guild_id) if guild_id else None
     return services.catalogs.voice(chosen or (guild.preferred_locale if guild is not None else None))

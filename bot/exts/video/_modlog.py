@@ -43,10 +43,11 @@ class ModLog:
         s.metrics.safety.labels(event.kind, event.result).inc()
         await s.moderation.record(event)
         log.info("moderation: %s %s (%s), job %s", event.kind, event.result, event.rule, event.job_id)
-        channel_id = (await s.guilds.get(event.guild_id)).mod_log_channel if event.guild_id else None
-        if not channel_id:
+        settings = await s.guilds.get(event.guild_id) if event.guild_id else None
+        channel_id = settings.mod_log_channel if settings is not None else None
+        if settings is None or not channel_id:
             return
-        say = await server_voice(self.client, s, event.guild_id)  # for the server's moderators
+        say = await server_voice(self.client, s, event.guild_id, settings)  # for the server's moderators
         what = say(_SAID.get((event.kind, event.result), _("{kind} {result}", kind=event.kind, result=event.result)))
         where = _("<@{user}> in <#{channel}>", user=event.user_id, channel=event.channel_id)
         lines = [

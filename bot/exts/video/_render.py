@@ -67,14 +67,14 @@ def status_text(job: VideoJob, user_id: int, state: QueueState, say: Voice, note
     if progress is not None and progress.note:  # the worker's word on the job (the motion brush's region)
         lines.append(discord.utils.escape_mentions(clip(say(progress.note), 200)))
     if state.status is QueueStatus.QUEUED:
-        eta = int(time.time() + state.eta_s) if state.eta_s else 0
-        queued = {
-            (True, True): _("⏳ Queued — #{position} in line, ready <t:{at}:R>", position=state.position, at=eta),
-            (True, False): _("⏳ Queued — #{position} in line", position=state.position),
-            (False, True): _("⏳ Queued, ready <t:{at}:R>", at=eta),
-            (False, False): _("⏳ Queued"),
-        }
-        lines.append(say(queued[bool(state.position), bool(eta)]))
+        at = int(time.time() + state.eta_s) if state.eta_s else 0
+        if state.position and at:
+            queued = _("⏳ Queued — #{position} in line, ready <t:{at}:R>", position=state.position, at=at)
+        elif state.position:
+            queued = _("⏳ Queued — #{position} in line", position=state.position)
+        else:
+            queued = _("⏳ Queued, ready <t:{at}:R>", at=at) if at else _("⏳ Queued")
+        lines.append(say(queued))
         if not state.served:
             lines.append(say(_("⚠️ No GPU worker for this model is online right now; it starts when one is.")))
     elif progress is not None and progress.stage is Stage.DENOISING and progress.total:

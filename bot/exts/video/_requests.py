@@ -31,7 +31,7 @@ from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options, build_job
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
-from generation.text import Said, Text, _
+from generation.text import Text, _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
 from storage.guilds import DM, GuildSettings
@@ -227,10 +227,10 @@ class VideoRequests:
             await s.quotas.refund(job.job_id)
             await s.inputs.release(job.job_id)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
-            unserved = _(
-                "{reason}. {not_charged}", reason=exc.text if isinstance(exc, Said) else "", not_charged=NOT_CHARGED
-            )
-            await reply.refuse(unserved if isinstance(exc, NoWorkerForModel) else QUEUE_DOWN)
+            if isinstance(exc, NoWorkerForModel):
+                await reply.refuse(_("{reason}. {not_charged}", reason=exc.text, not_charged=NOT_CHARGED))
+            else:
+                await reply.refuse(QUEUE_DOWN)
             return None
         try:
             status = status_text(job, who.user_id, QueueState(QueueStatus.QUEUED), reply.voice)

@@ -347,8 +347,11 @@ class JobWatcher:
     ) -> bool:
         """Edit the job's status message in place, with `file` as its one attachment (`clear`: none; else the
         one it has stays); False when that is no longer possible."""
-        attachments: Any = [discord.File(io.BytesIO(file[1]), filename=file[0])] if file else discord.utils.MISSING
-        attachments = [] if clear and not file else attachments
+        attachments: Any = discord.utils.MISSING  # the one it has stays
+        if file is not None:
+            attachments = [discord.File(io.BytesIO(file[1]), filename=file[0])]
+        elif clear:
+            attachments = []
         if record.status_message_id is None:
             return False
         if record.application_id is None:  # a reply to a mention: the bot's own message
