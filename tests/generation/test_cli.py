@@ -1,4 +1,5 @@
-"""`python -m generation render` as an admin runs it, in a subprocess, on tiny local model folders."""
+"""`python -m generation render` as an admin runs it, on tiny local model folders: in a subprocess where the
+entry point itself is what is checked, else `main()` in this process (no second torch start per test)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,29 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
         text=True,
         timeout=300,
     )
+
+
+class Cli:
+    """`python -m generation …` in this process: the exit code, stdout and stderr."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cwd: Path):
+        self.monkeypatch, self.capsys = monkeypatch, capsys
+        monkeypatch.chdir(cwd)
+
+    def __call__(self, args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        for key, value in (env or {}).items():
+            self.monkeypatch.setenv(key, value)
+        try:
+            code = main(args)
+        except SystemExit as exc:  # argparse refusing the command line
+            code = exc.code if isinstance(exc.code, int) else 2
+        out = self.capsys.readouterr()
+        return code, out.out, out.err
+
+
+@pytest.fixture
+def cli(tiny_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path) -> Cli:
+    return Cli(monkeypatch, capsys, tmp_path)
 
 
 def test_render_an_image_with_pika_flags_writes_a_playable_mp4(tiny_models: dict[str, str], tmp_path: Path) -> None:
@@ -64,25 +88,24 @@ def test_render_an_image_with_pika_flags_writes_a_playable_mp4(tiny_models: dict
         assert sum(1 for _ in container.decode(stream)) == 4
 
 
-def test_render_a_prompt_to_gif(tiny_models: dict[str, str], tmp_path: Path) -> None:
-    done = run_cli(["render", "--prompt", "a fox -camera pan left", "--out", "fox.gif"], tiny_models, tmp_path)
-    assert done.returncode == 0, done.stderr
+def test_render_a_prompt_to_gif(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli(["render", "--prompt", "a fox -camera pan left", "--out", "fox.gif"])
+    assert code == 0, err
     assert (tmp_path / "fox.gif").read_bytes().startswith(b"GIF8")
 
 
-def test_bad_flag_is_reported_without_a_traceback(tiny_models: dict[str, str], tmp_path: Path) -> None:
-    done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4", "-motion", "9"], tiny_models, tmp_path)
-    assert done.returncode == 2
-    assert "`-motion` must be 0–4, got `9`" in done.stderr and "Traceback" not in done.stderr
+def test_bad_flag_is_reported_without_a_traceback(cli: Cli) -> None:
+    code, _, err = cli(["render", "--prompt", "a fox", "--out", "x.mp4", "-motion", "9"])
+    assert code == 2
+    assert "`-motion` must be 0–4, got `9`" in err
 
 
-def test_missing_weights_are_reported_with_what_to_do(tiny_models: dict[str, str], tmp_path: Path) -> None:
+def test_missing_weights_are_reported_with_what_to_do(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "in.png").write_bytes(png_bytes())
-    env = tiny_models | {"MOTIONBOT_SVD_XT__WEIGHTS": "stabilityai/stable-video-diffusion-img2vid-xt"}
-    done = run_cli(["render", "--image", "in.png", "--out", "x.mp4"], env, tmp_path)
-    assert done.returncode == 1
-    assert "not in the local cache" in done.stderr and "MOTIONBOT_SVD_XT__WEIGHTS" in done.stderr
-    assert "Traceback" not in done.stderr
+    env = {"MOTIONBOT_SVD_XT__WEIGHTS": "stabilityai/stable-video-diffusion-img2vid-xt"}
+    code, _, err = cli(["render", "--image", "in.png", "--out", "x.mp4"], env)
+    assert code == 1
+    assert "not in the local cache" in err and "MOTIONBOT_SVD_XT__WEIGHTS" in err
 
 
 def test_an_unwritable_out_path_is_refused_before_rendering(tiny_models: dict[str, str], tmp_path: Path) -> None:
@@ -91,39 +114,39 @@ def test_an_unwritable_out_path_is_refused_before_rendering(tiny_models: dict[st
     assert "/nonexistent/dir" in done.stderr and "loading" not in done.stderr  # no render was started
 
 
-def test_an_unknown_long_option_is_an_error_not_prompt_text(tiny_models: dict[str, str], tmp_path: Path) -> None:
+def test_an_unknown_long_option_is_an_error_not_prompt_text(cli: Cli, tmp_path: Path) -> None:
     for option in (["--memory-mod", "low"], ["--nosuch-flag"]):
-        done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4", *option], tiny_models, tmp_path)
-        assert done.returncode == 2 and option[0] in done.stderr, done.stderr
+        code, _, err = cli(["render", "--prompt", "a fox", "--out", "x.mp4", *option])
+        assert code == 2 and option[0] in err, err
         assert not (tmp_path / "x.mp4").exists()
 
 
-def test_a_missing_motion_adapter_is_named_with_its_setting_fast(tiny_models: dict[str, str], tmp_path: Path) -> None:
-    env = tiny_models | {"MOTIONBOT_ANIMATEDIFF__ADAPTER": "guoyww/animatediff-motion-adapter-v1-5-2"}
+def test_a_missing_motion_adapter_is_named_with_its_setting_fast(cli: Cli) -> None:
+    env = {"MOTIONBOT_ANIMATEDIFF__ADAPTER": "guoyww/animatediff-motion-adapter-v1-5-2"}
     started = time.monotonic()
-    done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4", "-model", "animatediff"], env, tmp_path)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "motion adapter" in done.stderr and "MOTIONBOT_ANIMATEDIFF__ADAPTER" in done.stderr, done.stderr
-    assert "offline" in done.stderr and "MOTIONBOT_ANIMATEDIFF__WEIGHTS" not in done.stderr
+    code, _, err = cli(["render", "--prompt", "a fox", "--out", "x.mp4", "-model", "animatediff"], env)
+    assert code == 1
+    assert "motion adapter" in err and "MOTIONBOT_ANIMATEDIFF__ADAPTER" in err, err
+    assert "offline" in err and "MOTIONBOT_ANIMATEDIFF__WEIGHTS" not in err
     assert time.monotonic() - started < 20  # no retries against a hub that cannot be reached
 
 
-def test_a_bad_setting_names_its_variable(tiny_models: dict[str, str], tmp_path: Path) -> None:
-    env = tiny_models | {"MOTIONBOT_SVD_XT__WIDTH": "wide"}
-    done = run_cli(["render", "--prompt", "a fox", "--out", "x.mp4"], env, tmp_path)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "MOTIONBOT_SVD_XT__WIDTH='wide'" in done.stderr, done.stderr
+def test_a_bad_setting_names_its_variable(cli: Cli) -> None:
+    code, _, err = cli(["render", "--prompt", "a fox", "--out", "x.mp4"], {"MOTIONBOT_SVD_XT__WIDTH": "wide"})
+    assert code == 2
+    assert "MOTIONBOT_SVD_XT__WIDTH='wide'" in err, err
 
 
-def test_random_models_writes_absolute_paths_usable_from_anywhere(tmp_path: Path) -> None:
+def test_random_models_writes_absolute_paths_usable_from_anywhere(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "repo").mkdir()
-    done = run_cli(["random-models", "--out", "tiny"], {}, tmp_path / "repo")
-    assert done.returncode == 0, done.stderr
+    cli.monkeypatch.chdir(tmp_path / "repo")
+    code, out, err = cli(["random-models", "--out", "tiny"])
+    assert code == 0, err
     env_file = tmp_path / "repo" / "tiny" / "motionbot.env"
     values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     weights = values["MOTIONBOT_SVD__WEIGHTS"]
     assert Path(weights).is_absolute() and Path(weights).is_dir()
-    assert f". {env_file}" in done.stdout  # one instruction, with the file's real path
+    assert f". {env_file}" in out  # one instruction, with the file's real path
 
 
 def test_extend_and_smooth_an_existing_clip(
