@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.encode import encode
 from generation.jobs import JobKind, OutputFormat
-from generation.models import DEFAULT_MODELS
+from generation.models import DEFAULT_MODELS, ModelSpec
 from generation.pipelines import Request
 from generation.pipelines.animatediff import AnimateDiffRunner
 from generation.pipelines.ltx import LTXRunner
@@ -59,6 +59,43 @@ SIZES = {  # (width, height, frames, steps)
 BUILD = {"svd-xt": build_svd, "animatediff": build_animatediff, "ltx": build_ltx, "wan": build_wan}
 RUNNER: dict[str, Any] = {"svd-xt": SVDRunner, "animatediff": AnimateDiffRunner, "ltx": LTXRunner, "wan": WanRunner}
 TEXT = ("animatediff", "wan")  # rendered from the prompt alone
+
+
+def plain_call(model: str, spec: ModelSpec, image: Image.Image, steps: int) -> dict[str, Any]:
+    """The arguments a diffusers user passes for this clip: the pipeline's defaults, the model card's call."""
+    kwargs: dict[str, Any] = dict(
+        width=spec.width,
+        height=spec.height,
+        num_frames=spec.frames,
+        num_inference_steps=steps,
+        generator=torch.Generator("cpu").manual_seed(0),
+        output_type="np",
+    )
+    kwargs |= {"image": image, "fps": 24} if model == "svd-xt" else {"prompt": "a red fox in the snow"}
+    if model == "ltx":  # the distilled checkpoint's own schedule, no guidance, the picture as frame 0
+        del kwargs["num_inference_steps"]
+        kwargs |= {"image": image, "timesteps": list(spec.timesteps), "guidance_scale": 1.0}
+    if model == "wan":  # the model card's call: guidance 5, its recommended negative prompt
+        kwargs |= {"guidance_scale": spec.guidance.default, "negative_prompt": spec.default_negative}
+    return kwargs
+
+
+def product_request(model: str, spec: ModelSpec, image: Image.Image, steps: int) -> Request:
+    """The same clip as the worker's runners take it."""
+    return Request(
+        width=spec.width,
+        height=spec.height,
+        frames=spec.frames,
+        fps=24,
+        steps=steps,
+        seed=0,
+        guidance=spec.guidance.default,
+        motion=1,
+        prompt="a red fox in the snow",
+        negative_prompt=spec.default_negative,
+        image=image if model not in TEXT else None,
+        kind=JobKind.TEXT_TO_VIDEO if model in TEXT else JobKind.IMAGE_TO_VIDEO,
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -89,39 +126,13 @@ def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype,
     rows = []
     pipe = BUILD[model]("tiny" if size == "tiny" else "real").to(dtype)
 
-    plain_kwargs: dict[str, Any] = dict(
-        width=width,
-        height=height,
-        num_frames=frames,
-        num_inference_steps=steps,
-        generator=torch.Generator("cpu").manual_seed(0),
-        output_type="np",
-    )
-    plain_kwargs |= {"image": image} if model == "svd-xt" else {"prompt": "a red fox in the snow"}
-    if model == "ltx":  # the distilled checkpoint's own schedule, no guidance, the picture as frame 0
-        del plain_kwargs["num_inference_steps"]
-        plain_kwargs |= {"image": image, "timesteps": list(spec.timesteps), "guidance_scale": 1.0}
-    if model == "wan":  # the model card's call: guidance 5, its recommended negative prompt
-        plain_kwargs |= {"guidance_scale": spec.guidance.default, "negative_prompt": spec.default_negative}
+    plain_kwargs = plain_call(model, spec, image, steps)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     seconds, peak = _measure(device, lambda: pipe(**plain_kwargs), repeat)
     rows.append({"model": model, "path": "plain diffusers", "seconds": seconds, "peak_gib": peak})
 
-    request = Request(
-        width=width,
-        height=height,
-        frames=frames,
-        fps=24,
-        steps=steps,
-        seed=0,
-        guidance=spec.guidance.default,
-        motion=1,
-        prompt="a red fox in the snow",
-        negative_prompt=spec.default_negative,
-        image=image if model not in TEXT else None,
-        kind=JobKind.TEXT_TO_VIDEO if model in TEXT else JobKind.IMAGE_TO_VIDEO,
-    )
+    request = product_request(model, spec, image, steps)
     for mode in (MemoryMode.FULL, MemoryMode.BALANCED, MemoryMode.LOW):  # LOW last: offload hooks stay on
         runtime = Runtime(device, dtype, mode)
         runner = RUNNER[model](spec, runtime, pipe=pipe)

@@ -204,7 +204,7 @@ def _worker(args: argparse.Namespace) -> int:
             return 2
         gpu, memory = _gpu_info(runtime.device)
         for name in models if args.preload else ():
-            real_engine.runner(name)
+            real_engine.warm_up(name)
         engine = real_engine
     label = f"gpu{args.gpu}" if args.gpu is not None else {"dry run": "dry-run", "cpu": "cpu"}.get(gpu, "gpu")
     metrics = WorkerMetrics()
@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--models", help="comma-separated models to serve (default: every enabled one)")
     worker.add_argument("--gpu", type=int, help="CUDA device index (default: MOTIONBOT_DEVICE)")
     worker.add_argument("--memory-mode", choices=["full", "balanced", "low"])
-    worker.add_argument("--preload", action="store_true", help="load every served model before taking jobs")
+    worker.add_argument(
+        "--preload", action="store_true", help="load (and, when compiling, warm up) every model before taking jobs"
+    )
     worker.add_argument("--id", help="worker id (default: host-gpu-pid)")
     worker.add_argument("--check", action="store_true", help="exit 0 only if a worker on this host is alive")
     worker.add_argument("--dry-run", type=float, metavar="SECONDS", help="sleep instead of rendering (queue tests)")

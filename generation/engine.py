@@ -113,6 +113,35 @@ class Engine:
                 log.info("loaded %s in %.1fs", model, time.perf_counter() - started)
             return self._runners[model]
 
+    def warm_up(self, model: str) -> None:
+        """Load `model`; when the runtime compiles, also render one two-step clip at its native size, so the
+        first user's clip does not wait for the compiler (other sizes compile on their first clip; the kernels
+        stay in the compile cache across restarts). A failed warm-up is logged: jobs still run."""
+        runner = self.runner(model)
+        if not self.runtime.compile:
+            return
+        spec, started = self.models[model], time.perf_counter()
+        text_only = not spec.takes(JobKind.IMAGE_TO_VIDEO)
+        request = Request(
+            width=spec.width,
+            height=spec.height,
+            frames=spec.frames,
+            fps=spec.fps,
+            steps=2,
+            seed=0,
+            guidance=spec.guidance.default,
+            motion=1,
+            prompt="a warm-up clip",
+            image=None if text_only else Image.new("RGB", (spec.width, spec.height), (128, 128, 128)),
+            kind=JobKind.TEXT_TO_VIDEO if text_only else JobKind.IMAGE_TO_VIDEO,
+        )
+        try:
+            runner.render(request, Reporter())
+        except Exception:
+            log.exception("warming up %s failed; its first clip compiles instead", model)
+            return
+        log.info("warmed up %s at %dx%d in %.1fs", model, spec.width, spec.height, time.perf_counter() - started)
+
     def _style_lora(self, style: str | None, spec: ModelSpec) -> str | None:
         """The LoRA a style brings on this model's family, if any (AnimateDiff's SD 1.5 LoRAs)."""
         if not style or spec.family is not Family.ANIMATEDIFF:
@@ -201,6 +230,7 @@ class Engine:
             prompts=tuple(prompt for prompt, _ in prompts) if plan.segments > 1 else (),
             overlap=spec.extend_overlap,
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
+            fast_cache=spec.fast_cache if job.fast else 0.0,
             strength=plan.strength,
             mask=mask,
             style_lora=self._style_lora(job.style, spec),

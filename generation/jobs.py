@@ -110,6 +110,7 @@ class VideoJob:
     steps: int | None = None  # None = the model's default
     smooth: bool = False
     upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
+    fast: bool = False  # the draft tier (`-fast`): cached denoising steps, quicker, not the same quality
     strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
     style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
     content: Content = Content.REFUSE
@@ -120,11 +121,14 @@ class VideoJob:
     guild_id: str = ""  # the server it was asked in ("0": direct messages); queue fairness only
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self, "video_job")
+        data = _to_dict(self, "video_job")
+        if not self.fast:  # sent only when set: a worker from before the draft tier still reads every other job
+            del data["fast"]
+        return data
 
     def request(self) -> dict[str, Any]:
         """The job without its input files: what the ledger keeps to echo, Reroll, Remix and Extend it."""
-        return _to_dict(dataclasses.replace(self, image=None, end_image=None, mask=None, video=None), "video_job")
+        return dataclasses.replace(self, image=None, end_image=None, mask=None, video=None).to_dict()
 
     @classmethod
     def from_dict(cls, data: object) -> VideoJob:

@@ -108,6 +108,7 @@ class ModelSpec:
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
     languages: tuple[str, ...] = ("en",)  # what its text encoder reads (ISO 639-1; "*": many, as UMT5)
+    fast_cache: float = 0.0  # the `-fast` draft tier: First Block Cache's threshold on its transformer; 0 = none
     preview: str = ""  # live previews: its latent space and tensor layout (generation/preview.py); "" = none
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
@@ -363,6 +364,7 @@ DEFAULT_MODELS |= {
         max_steps=50,
         guidance=Guidance(low=3.0, default=5.0, high=8.0),
         cost_factor=5.0,  # classifier-free guidance runs the transformer twice per step
+        fast_cache=0.05,  # `-fast` (the distilled row's 8 steps leave little to reuse)
         **_LTX,  # type: ignore[arg-type]
     ),
 }
@@ -380,6 +382,7 @@ _WAN_NEGATIVE = (
 _WAN = {
     "family": Family.WAN,
     "preview": "wan:bcfhw",
+    "fast_cache": 0.1,  # `-fast`: a step whose first block barely changed reuses the rest of the last step's work
     "licence": "apache-2.0 (Wan 2.2; see the model card's use restrictions)",
     "extends": True,  # a continuation animates the clip's last frame
     "max_duration_s": 10.0,

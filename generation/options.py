@@ -71,6 +71,7 @@ class Options:
     duration: float | None = None
     steps: int | None = None
     upscale: bool | None = None
+    fast: bool | None = None
     strength: float | None = None
     style: str | None = None
     region: str | None = None
@@ -89,6 +90,7 @@ class Options:
         """Everything a job was made with, as options (the echo line, the Remix form)."""
         given = {name: getattr(job, name) for name in _OPTIONS if name != "duration"}
         given |= {"negative_prompt": job.negative_prompt or None, "upscale": job.upscale or None}
+        given |= {"fast": job.fast or None}
         return cls(prompt=job.prompt, **given)
 
 
@@ -188,6 +190,7 @@ _OPTIONS: dict[str, _Option] = {
     "seed": _Option(_int_in(0, MAX_SEED), ("seed",)),
     "negative_prompt": _Option(_text(500), ("neg", "negative")),
     "upscale": _Option(_switch, ("upscale",), switch=True),
+    "fast": _Option(_switch, ("fast",), switch=True),
     "strength": _Option(_float_in(0.1, 1.0), ("strength",)),
     "style": _Option(_style, ("style",)),
     "region": _Option(_text(100), ("region",)),
@@ -390,6 +393,7 @@ def build_job(
         "keyframes": end_image is not None,
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),
+        "fast_cache": bool(options.fast),
     }
     for field, asked in able.items():
         if asked and not getattr(spec, field):
@@ -404,6 +408,7 @@ def build_job(
                     usable=usable,
                 ),
                 "upscales": _("`{model}` cannot do `-upscale`; models that can: {usable}", model=name, usable=usable),
+                "fast_cache": _("`{model}` has no `-fast` tier; models that have: {usable}", model=name, usable=usable),
             }
             raise OptionError("-model", name, "", cannot[field])
     if options.style and not spec.follows_prompt(kind):
@@ -453,6 +458,7 @@ def build_job(
     # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
     given = {field: getattr(options, field) for field in _OPTIONS if field not in ("model", "duration")}
     given |= {"frames": frames, "fps": fps, "camera": options.camera or None, "upscale": options.upscale or None}
+    given |= {"fast": options.fast or None}
     return VideoJob(
         job_id=job_id,
         kind=kind,

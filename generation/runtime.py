@@ -13,9 +13,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from generation.settings import DType, GenerationSettings, MemoryMode
+from generation.compiled import compile_pipeline, use_compile_cache
+from generation.settings import Compile, DType, GenerationSettings, MemoryMode
 
-__all__ = ["NoGPUError", "PromptCache", "Runtime", "chunk_per_frame", "even_chunk", "latent_mask", "to_uint8"]
+__all__ = [
+    "NoGPUError",
+    "PromptCache",
+    "Runtime",
+    "chunk_per_frame",
+    "even_chunk",
+    "fast_tier",
+    "latent_mask",
+    "to_uint8",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,7 @@ class Runtime:
     device: torch.device
     dtype: torch.dtype
     memory_mode: MemoryMode
+    compile: bool = False  # torch.compile the denoiser and the VAE decoder (generation/compiled.py)
 
     @classmethod
     def from_settings(cls, settings: GenerationSettings) -> Runtime:
@@ -44,7 +55,13 @@ class Runtime:
         if device.type == "cpu" and dtype is not torch.float32:
             log.warning("half precision on CPU is slow and unsupported by some layers; using fp32")
             dtype = torch.float32
-        return cls(device, dtype, settings.memory_mode)
+        compile = settings.compile is Compile.ON or (settings.compile is Compile.AUTO and device.type == "cuda")
+        if compile and settings.memory_mode is MemoryMode.LOW and device.type == "cuda":
+            log.info("the low memory mode offloads modules between devices: nothing is compiled")
+            compile = False
+        if compile:
+            use_compile_cache(settings.compile_cache)
+        return cls(device, dtype, settings.memory_mode, compile)
 
     @property
     def offload(self) -> bool:
@@ -75,6 +92,8 @@ class Runtime:
                     module.to("cpu" if name in cpu_modules else self.device)
         else:
             pipe.to(self.device)
+        if self.compile and not self.offload:
+            compile_pipeline(pipe)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -131,6 +150,26 @@ class PromptCache:
                 self._cache.popitem(last=False)
         device = self.runtime.device
         return tuple(t.to(device, dtype=dtype if t.is_floating_point() else t.dtype) for t in self._cache[key])
+
+
+@contextlib.contextmanager
+def fast_tier(pipe: Any, threshold: float) -> Iterator[None]:
+    """`-fast` for one job: diffusers' First Block Cache on the pipeline's transformer(s). Each step runs the
+    first block; when its output moved less than `threshold` (relative) since the last full step, the other
+    blocks are skipped and their last residual reused. Quicker, not the same frames. 0: nothing changes."""
+    if threshold <= 0:
+        yield
+        return
+    from diffusers.hooks import FirstBlockCacheConfig
+
+    transformers = [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
+    for transformer in transformers:
+        transformer.enable_cache(FirstBlockCacheConfig(threshold=threshold))
+    try:
+        yield
+    finally:
+        for transformer in transformers:
+            transformer.disable_cache()
 
 
 def even_chunk(frames: int, most: int) -> int:

@@ -10,18 +10,24 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+from pydantic import BaseModel, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from generation.models import DEFAULT_MODELS, ModelSpec, with_overrides
 
-__all__ = ["DType", "GenerationSettings", "MemoryMode", "ModelOverrides"]
+__all__ = ["Compile", "DType", "GenerationSettings", "MemoryMode", "ModelOverrides"]
 
 
 class MemoryMode(enum.StrEnum):
     FULL = "full"  # everything on the GPU, decode all frames at once: fastest, most memory
     BALANCED = "balanced"  # everything on the GPU, decode about 8 frames at a time (LTX: spatial VAE tiles)
     LOW = "low"  # model CPU offload + feed-forward one frame at a time + about 4-frame decode chunks
+
+
+class Compile(enum.StrEnum):
+    AUTO = "auto"  # on a CUDA GPU (not in the low memory mode); off on a CPU
+    ON = "on"
+    OFF = "off"  # plain eager PyTorch, as diffusers runs by default
 
 
 class DType(enum.StrEnum):
@@ -53,6 +59,7 @@ class ModelOverrides(BaseModel):
     max_steps: PositiveInt | None = None
     t2i_steps: PositiveInt | None = None
     cost_factor: PositiveFloat | None = None
+    fast_cache: NonNegativeFloat | None = None
     max_duration_s: PositiveFloat | None = None
     fps: PositiveInt | None = None
     memory_gb: PositiveFloat | None = None
@@ -98,6 +105,8 @@ class GenerationSettings(BaseSettings):
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", …
     dtype: DType = DType.AUTO
     memory_mode: MemoryMode = MemoryMode.BALANCED
+    compile: Compile = Compile.AUTO  # torch.compile the denoiser and VAE decoder: same clips, faster on a GPU
+    compile_cache: str = "data/compile-cache"  # compiled kernels, kept so a restart does not compile again
     default_image_model: str = "svd-xt"
     default_text_model: str = "animatediff"
     default_prompted_image_model: str = "ltx"  # /animate with a prompt, when a worker serves it

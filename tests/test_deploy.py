@@ -51,6 +51,8 @@ def test_worker_reserves_a_gpu_caches_models_and_has_a_healthcheck(compose: dict
     [device] = worker["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"] and device["device_ids"] == ["0"]
     assert worker["environment"]["HF_HOME"] == "/models" and any("hf-cache" in str(v) for v in worker["volumes"])
+    cache = worker["environment"]["MOTIONBOT_COMPILE_CACHE"]  # compiled kernels outlive the container
+    assert any(str(v).endswith(f":{cache}") and "compile-cache" in str(v) for v in worker["volumes"])
     assert worker["healthcheck"]["test"][1:] == ["python", "-m", "generation", "worker", "--check"]
 
 

@@ -44,7 +44,7 @@ from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.plan import UPSCALE_STEPS, refine_steps
 from generation.progress import Reporter
-from generation.runtime import PromptCache, Runtime, to_uint8
+from generation.runtime import PromptCache, Runtime, fast_tier, to_uint8
 from generation.weights import component, local_only
 
 __all__ = ["MOTION_TABLE", "LTXRunner"]
@@ -202,6 +202,10 @@ class LTXRunner:
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
+        with fast_tier(self.pipe, request.fast_cache):
+            return self._render(request, reporter)
+
+    def _render(self, request: Request, reporter: Reporter) -> np.ndarray:
         if request.kind is JobKind.UPSCALE:
             assert request.video is not None
             return self.upscale(request.video, request, reporter)

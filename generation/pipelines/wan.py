@@ -53,7 +53,7 @@ from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
-from generation.runtime import PromptCache, Runtime, latent_mask, to_uint8
+from generation.runtime import PromptCache, Runtime, fast_tier, latent_mask, to_uint8
 from generation.weights import component, local_only
 
 __all__ = ["MOTION_WORDS", "WanRunner"]
@@ -190,6 +190,10 @@ class WanRunner:
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
+        with fast_tier(self.pipe, request.fast_cache):
+            return self._render(request, reporter)
+
+    def _render(self, request: Request, reporter: Reporter) -> np.ndarray:
         restyle = request.kind is JobKind.RESTYLE
         words = "" if restyle else MOTION_WORDS[request.motion]
         prompt = ", ".join(part for part in (request.prompt, words) if part)

@@ -35,6 +35,17 @@ async def test_text_and_a_prompted_picture_on_wan(fake: FakeDiscord, service: Bo
     assert "extended 9 → 17 frames" in longer.content
 
 
+async def test_a_fast_draft_is_labelled_and_a_model_without_the_tier_refuses_it(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    draft = await delivered(fake, await fake.slash("imagine-video", {"prompt": "a fox runs -model wan -fast"}))
+    assert "-fast" in draft.content and "Draft (`-fast`)" in draft.content and frames(draft).shape[0] == 9
+    full = await delivered(fake, await fake.slash("imagine-video", {"prompt": "a fox runs -model wan"}))
+    assert "-fast" not in full.content
+    said = await refusal(fake, await fake.slash("imagine-video", {"prompt": "a fox -model animatediff -fast"}))
+    assert "has no `-fast` tier" in said and "wan" in said
+
+
 async def test_morph_on_the_first_last_frame_model(fake: FakeDiscord, service: BotProcess) -> None:
     async def morph(first: bytes, last: bytes) -> np.ndarray:
         files = {"first": fake.upload("f.png", first), "last": fake.upload("l.png", last)}

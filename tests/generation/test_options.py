@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generation.jobs import JobKind
+from generation.jobs import JobKind, VideoJob
 from generation.models import DEFAULT_MODELS
 from generation.options import (
     FLAGS,
@@ -283,6 +283,24 @@ def test_what_a_model_cannot_do_is_refused_naming_models_that_can(text: str, end
             end_image=end,
         )
     assert "ltx, ltx-dev" in str(caught.value)
+
+
+def test_fast_is_a_draft_tier_on_the_models_that_have_one() -> None:
+    options = parse_flags("a cat -fast")
+    assert (options.prompt, options.fast, flags_line(options)) == ("a cat", True, "-fast")
+
+    def job(text: str, model: str) -> VideoJob:
+        return build_job(
+            parse_flags(text), job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS, default_model=model
+        )
+
+    assert job("a cat -fast", "wan").fast and not job("a cat", "wan").fast
+    assert Options.of(job("a cat -fast", "wan")).fast, "a Reroll keeps the tier"
+    with pytest.raises(OptionError, match="`animatediff` has no `-fast` tier") as caught:
+        job("a cat -fast", "animatediff")
+    assert "ltx-dev, wan" in str(caught.value) and "svd" not in str(caught.value)
+    assert "fast" not in job("a cat", "wan").to_dict(), "sent only when set: older workers read other jobs"
+    assert VideoJob.from_dict(job("a cat -fast", "wan").to_dict()).fast
 
 
 def test_prompt_travel_takes_up_to_four_non_empty_prompts() -> None:

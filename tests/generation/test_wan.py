@@ -266,3 +266,23 @@ def test_the_product_path_gives_the_frames_of_plain_diffusers(engine: Engine) ->
         output_type="np",
     )
     assert np.array_equal(rendered, to_uint8(output.frames[0])), "AnimateDiff video-to-video"
+
+
+def test_the_fast_tier_skips_cached_steps_and_comes_off_after_the_job(engine: Engine) -> None:
+    plain, fast = engine.plan(job(steps=4)), engine.plan(job(steps=4, fast=True))
+    assert plain.fast_cache == 0 and fast.fast_cache == engine.models["wan"].fast_cache > 0
+    runner = engine.runner("wan")
+    calls: list[int] = []  # the last block's attention runs only when the step is not taken from the cache
+    handle = runner.pipe.transformer.blocks[-1].attn1.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        before = runner.render(plain, Reporter())
+        whole, calls[:] = len(calls), []
+        # random weights change a lot from step to step: a threshold no step reaches shows the skipping
+        cached = runner.render(dataclasses.replace(fast, fast_cache=10.0), Reporter())
+        skipped, calls[:] = len(calls), []
+        after = runner.render(plain, Reporter())
+    finally:
+        handle.remove()
+    assert whole == 4 * 2 and skipped == 2, "cond and uncond: every step whole, then only the first step"
+    assert not np.array_equal(before, cached)
+    assert np.array_equal(before, after) and len(calls) == whole, "the cache is off again for the next job"

@@ -117,6 +117,8 @@ def result_text(
     if result.read_as:  # the worker translated the prompt: show what the model was given
         read = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(result.read_as, 300)))
         lines.append(say(_("🌐 `{model}` reads English, so it was given: “{read}”", model=result.model, read=read)))
+    if job.fast:  # the draft tier changes the picture: say so beside it
+        lines.append(say(_("⚡ Draft (`-fast`): quicker, less detail; render without `-fast` for full quality")))
     return "\n".join(lines + [say(note) for note in notes])
 
 

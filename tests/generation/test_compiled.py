@@ -1,0 +1,149 @@
+"""The compiled path (generation/compiled.py): when it is on, that a failing compile never fails a job, and the
+warm-up at --preload. That compiling keeps the frames is checked on a real pipeline by the GPU bench's test."""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from generation.compiled import CompiledForward, compile_pipeline
+from generation.engine import Engine
+from generation.jobs import JobKind
+from generation.pipelines import Request
+from generation.progress import Reporter
+from generation.runtime import Runtime
+from generation.settings import GenerationSettings, MemoryMode
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv(x)) * 2
+
+
+class Backend:
+    """A torch.compile backend that counts the graphs it is given and runs them as they are (or fails)."""
+
+    def __init__(self, fails: bool = False):
+        self.fails, self.graphs = fails, 0
+
+    def __call__(self, graph: torch.fx.GraphModule, inputs: list[Any]) -> Any:
+        self.graphs += 1
+        if self.fails:
+            raise RuntimeError("no C++ compiler here")
+        return graph.forward
+
+
+def test_a_compiled_forward_gives_the_eager_result() -> None:
+    torch._dynamo.reset()
+    net, x = Net(), torch.rand(1, 3, 8, 8)
+    expected = net(x)
+    backend = Backend()
+    net.forward = CompiledForward(net, "net", backend)  # type: ignore[method-assign]
+    assert torch.equal(net(x), expected)
+    assert backend.graphs == 1, "the module went through the compiler"
+
+
+def test_a_failing_compile_runs_eagerly_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    torch._dynamo.reset()
+    net, x = Net(), torch.rand(1, 3, 8, 8)
+    expected = net(x)
+    backend = Backend(fails=True)
+    net.forward = CompiledForward(net, "denoiser", backend)  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="generation.compiled"):
+        assert torch.equal(net(x), expected)  # the call that failed to compile still answers
+        assert torch.equal(net(x * 2), Net.forward(net, x * 2))
+    assert backend.graphs == 1, "it does not try again on every call"
+    lines = [r.getMessage() for r in caplog.records if r.name == "generation.compiled"]
+    assert len(lines) == 1 and "compiling the denoiser failed" in lines[0] and "no C++ compiler" in lines[0]
+
+
+def test_a_module_carrying_loras_runs_eagerly() -> None:
+    torch._dynamo.reset()
+    net, backend = Net(), Backend()
+    net.forward = CompiledForward(net, "denoiser", backend)  # type: ignore[method-assign]
+    net._hf_peft_config_loaded = True  # what diffusers sets while LoRA layers are loaded
+    net(torch.rand(1, 3, 8, 8))
+    assert backend.graphs == 0
+    net._hf_peft_config_loaded = False  # unloaded after the job: compiled again
+    net(torch.rand(1, 3, 8, 8))
+    assert backend.graphs == 1
+
+
+class Decoder3d(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 3, 1)
+
+
+def test_compile_pipeline_compiles_the_denoiser_and_decoder_once() -> None:
+    pipe = SimpleNamespace(unet=Net(), vae=SimpleNamespace(decoder=Decoder3d()))  # what it reads of a pipeline
+    forwards = compile_pipeline(pipe, backend=Backend())
+    assert [f.what for f in forwards] == ["denoiser", "VAE decoder"]
+    assert pipe.unet.forward is forwards[0] and pipe.vae.decoder.forward is forwards[1]
+    assert compile_pipeline(pipe, backend=Backend()) == forwards, "a shared pipeline is not wrapped twice"
+    # channels-last where every convolution is 2-D (AnimateDiff's UNet, the SD VAE); a 3-D one keeps its layout
+    assert pipe.unet.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not pipe.unet.conv.weight.is_contiguous()
+    assert pipe.vae.decoder.conv.weight.is_contiguous()
+
+
+def test_compiling_is_on_for_a_gpu_and_off_for_a_cpu_unless_asked(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    assert not Runtime.from_settings(GenerationSettings(_env_file=None, device="cpu")).compile  # type: ignore[call-arg]
+    asked = GenerationSettings(_env_file=None, device="cpu", compile="on", compile_cache=str(tmp_path / "kernels"))  # type: ignore[call-arg]
+    assert Runtime.from_settings(asked).compile
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "kernels") and (tmp_path / "kernels").is_dir()
+
+
+class Recorder:
+    """A runner that records what it is asked to render."""
+
+    def __init__(self, fails: bool = False):
+        self.fails, self.requests = fails, []
+
+    def render(self, request: Request, reporter: Reporter) -> np.ndarray:
+        self.requests.append(request)
+        if self.fails:
+            raise RuntimeError("the compiler ran out of memory")
+        return np.zeros((request.frames, request.height, request.width, 3), np.uint8)
+
+
+def _engine(settings: GenerationSettings, compile: bool, runners: dict[str, Recorder]) -> Engine:
+    engine = Engine(settings.registry(), Runtime(torch.device("cpu"), torch.float32, MemoryMode.BALANCED, compile))
+    engine._runners.update(runners)  # loaded already: the warm-up itself is what is looked at
+    return engine
+
+
+def test_warm_up_renders_a_short_clip_at_the_native_size_when_compiling(settings: GenerationSettings) -> None:
+    svd, animatediff = Recorder(), Recorder()
+    engine = _engine(settings, True, {"svd-xt": svd, "animatediff": animatediff})
+    engine.warm_up("svd-xt")
+    engine.warm_up("animatediff")
+    spec = settings.registry()["svd-xt"]
+    (request,) = svd.requests
+    assert (request.width, request.height, request.frames, request.steps) == (spec.width, spec.height, spec.frames, 2)
+    assert request.image is not None and request.image.size == (spec.width, spec.height)
+    (text,) = animatediff.requests
+    assert text.kind is JobKind.TEXT_TO_VIDEO and text.image is None and text.prompt
+
+
+def test_warm_up_only_loads_when_not_compiling_and_survives_a_failure(
+    settings: GenerationSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet = Recorder()
+    _engine(settings, False, {"svd-xt": quiet}).warm_up("svd-xt")
+    assert quiet.requests == []
+    failing = Recorder(fails=True)
+    with caplog.at_level(logging.ERROR, logger="generation.engine"):
+        _engine(settings, True, {"svd-xt": failing}).warm_up("svd-xt")  # does not raise
+    assert "warming up svd-xt failed" in caplog.text
