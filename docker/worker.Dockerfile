@@ -2,7 +2,7 @@
 # toolkit on the host provides the driver. One container per GPU.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HF_HOME=/models
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HF_HOME=/models TORCH_HOME=/models/torch
 WORKDIR /app
 RUN useradd --create-home --uid 10001 motionbot && mkdir /models && chown motionbot /models
 

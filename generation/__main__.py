@@ -36,6 +36,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
 
     from generation.encode import EncodeError
     from generation.engine import Engine, JobRejected, WeightsNotFound
+    from generation.interpolate import flow_source
     from generation.pipelines import NoRunner
     from generation.runtime import NoGPUError, Runtime
     from generation.settings import GenerationSettings
@@ -108,6 +109,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
             segmenter=settings.segmenter,
             style_loras=settings.style_loras,
             translators=settings.prompt_translators(),
+            flow=flow_source(settings, str(runtime.device)),
         )
         result = engine.render(job, on_progress, threading.Event())
     except (JobRejected, WeightsNotFound, EncodeError, NoRunner) as exc:
@@ -171,6 +173,7 @@ def _worker(args: argparse.Namespace) -> int:
         engine = SleepEngine(args.dry_run, args.dry_run_encode)
     else:
         from generation.engine import Engine
+        from generation.interpolate import flow_source
         from generation.pipelines import NoRunner
         from generation.runtime import NoGPUError, Runtime
         from generation.safety import SafetyChecker
@@ -198,6 +201,7 @@ def _worker(args: argparse.Namespace) -> int:
                 settings.style_loras,
                 settings.prompt_translators(),
                 settings.preview_every,
+                flow_source(settings, str(runtime.device)),
             )
         except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -239,7 +243,7 @@ def _gpu_info(device: object) -> tuple[str, float]:
 
 def _download(args: argparse.Namespace) -> int:
     from generation.download import DownloadError, fetch_models, safety_checker, segmenter, translators
-    from generation.settings import GenerationSettings
+    from generation.settings import GenerationSettings, SmoothEngine
 
     settings = load(GenerationSettings)
     registry = settings.registry()
@@ -252,6 +256,11 @@ def _download(args: argparse.Namespace) -> int:
         extra = safety_checker(settings.safety_checker) + segmenter(settings.segmenter)
         extra += translators(settings.prompt_translators().values())
         fetch_models((registry[name] for name in names), extra=extra)
+        if settings.smooth is not SmoothEngine.MINTERPOLATE and not settings.smooth_weights:
+            from generation.flow import fetch_published
+
+            print(f"worker: Smooth's optical flow, torchvision's {settings.smooth_flow.value} weights")
+            fetch_published(settings.smooth_flow.value)
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from PIL import Image
 from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
 from generation.images import ImageError, fit, load_rgb, probe
-from generation.interpolate import interpolate, smooth_fps
+from generation.interpolate import FlowSource, Smoother, smooth_fps
 from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
 from generation.language import ENGLISH, detect
 from generation.models import CameraMode, Family, ModelSpec
@@ -89,6 +89,7 @@ class Engine:
         style_loras: Mapping[str, str] | None = None,
         translators: Mapping[str, str] | None = None,
         preview_every: int = 0,
+        flow: FlowSource | None = None,
     ):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
@@ -100,6 +101,7 @@ class Engine:
         self.translators = dict(translators or {})  # language -> MarianMT to English; empty: prompts go as written
         self._translator: Translator | None = None
         self.preview_every = preview_every  # a live preview every this many denoising steps; 0: none
+        self.smoother = Smoother(flow)  # Smooth by optical flow (RAFT) where given, else FFmpeg's minterpolate
         self._runners: dict[str, Runner] = {}
         self._load_lock = threading.Lock()
 
@@ -416,7 +418,7 @@ class Engine:
     ) -> VideoResult:
         if smooth:
             target = smooth_fps(fps)
-            frames, fps = interpolate(frames, fps, target), target
+            frames, fps = self.smoother(frames, fps, target, job.job_id), target
         reporter.check()
         encoded = encode(frames, fps, job.output, job.byte_budget)
         reporter.stage(Stage.DONE)

@@ -1,13 +1,74 @@
-"""Frame interpolation for Smooth: FFmpeg's motion-compensated `minterpolate` via PyAV's filter graph."""
+"""Frame interpolation for Smooth: optical flow on the GPU (`generation/flow.py`, RAFT) where the worker
+has it, else FFmpeg's motion-compensated `minterpolate` via PyAV's filter graph, also whenever the flow
+path cannot load or fails (a Smooth never fails for it)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
-__all__ = ["interpolate", "smooth_fps"]
+from generation.settings import GenerationSettings, SmoothEngine
+
+if TYPE_CHECKING:
+    from generation.flow import FlowSmoother
+
+__all__ = ["FlowSource", "Smoother", "flow_source", "interpolate", "smooth_fps"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FlowSource:
+    model: str  # "raft_large" or "raft_small"
+    weights: str = ""  # a local state-dict file; "": torchvision's published weights for the model
+    device: str = "cuda"
+
+
+def flow_source(settings: GenerationSettings, device: str) -> FlowSource | None:
+    """What Smooth uses for flow on a worker whose pipelines run on `device`; None: minterpolate."""
+    if settings.smooth is SmoothEngine.MINTERPOLATE:
+        return None
+    if settings.smooth is SmoothEngine.AUTO and not device.startswith("cuda"):
+        return None
+    return FlowSource(settings.smooth_flow.value, settings.smooth_weights, device)
+
+
+class Smoother:
+    """Smooth's frames in between. The flow model loads on the first Smooth; if it cannot load, that is
+    logged once and minterpolate does every Smooth after; if one clip fails on it (out of memory), that
+    clip is logged and made with minterpolate."""
+
+    def __init__(self, flow: FlowSource | None = None):
+        self.flow = flow
+        self._model: FlowSmoother | None = None
+        self._lock = threading.Lock()
+
+    def _flow_model(self) -> FlowSmoother | None:
+        with self._lock:
+            if self._model is None and self.flow is not None:
+                from generation.flow import load_smoother
+
+                try:
+                    self._model = load_smoother(self.flow)
+                except Exception:
+                    log.exception("Smooth: the %s flow model did not load; Smooth uses minterpolate", self.flow.model)
+                    self.flow = None
+            return self._model
+
+    def __call__(self, frames: np.ndarray, fps: int, target_fps: int, job_id: str = "") -> np.ndarray:
+        model = self._flow_model() if target_fps > fps and len(frames) > 1 else None
+        if model is not None:
+            try:
+                return model(frames, fps, target_fps)
+            except Exception:
+                log.exception("job %s: Smooth by flow failed; minterpolate makes it", job_id, extra={"job_id": job_id})
+        return interpolate(frames, fps, target_fps)
 
 
 def smooth_fps(fps: int) -> int:

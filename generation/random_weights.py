@@ -371,6 +371,17 @@ def write_segmenter(folder: Path, seed: int = 0, bias: float = 0.0) -> None:
     CLIPSegProcessor(image_processor=processor, tokenizer=_tokenizer()).save_pretrained(folder)
 
 
+def write_flow(folder: Path, model: str = "raft_small", seed: int = 0) -> None:
+    """Random weights for Smooth's RAFT (torchvision's architecture), as one safetensors file in `folder`."""
+    from safetensors.torch import save_file
+
+    from generation.flow import optical_flow
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(getattr(optical_flow(), model)().state_dict(), folder / f"{model}.safetensors")
+
+
 def write_translator(folder: Path, seed: int = 0) -> None:
     """A tiny MarianMT with random weights and a byte-fallback tokenizer (any script keeps distinct ids), as
     an opus-mt hub folder. Its "English" is random tokens, but the same for the same text and other for
@@ -565,5 +576,13 @@ def write_models(
     translator = str(out.once("translator", write_translator))
     languages = [*GenerationSettings.model_fields["translators"].default, "*"]
     settings |= {"MOTIONBOT_TRANSLATORS": json.dumps(dict.fromkeys(languages, translator))}
+    # Smooth's flow model (used where MOTIONBOT_SMOOTH is flow, or auto on a GPU): the small RAFT at tiny size.
+    raft = "raft_small" if size == "tiny" else "raft_large"
+    settings |= {"MOTIONBOT_SMOOTH_FLOW": raft}
+    settings |= {
+        "MOTIONBOT_SMOOTH_WEIGHTS": str(
+            out.once("flow", lambda f: write_flow(f, raft, out.seed)) / f"{raft}.safetensors"
+        )
+    }
     (out.root / "motionbot.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return settings

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from generation.models import DEFAULT_MODELS, ModelSpec, with_overrides
 
-__all__ = ["Compile", "DType", "GenerationSettings", "MemoryMode", "ModelOverrides"]
+__all__ = ["Compile", "DType", "FlowModel", "GenerationSettings", "MemoryMode", "ModelOverrides", "SmoothEngine"]
 
 
 class MemoryMode(enum.StrEnum):
@@ -28,6 +28,17 @@ class Compile(enum.StrEnum):
     AUTO = "auto"  # on a CUDA GPU (not in the low memory mode); off on a CPU
     ON = "on"
     OFF = "off"  # plain eager PyTorch, as diffusers runs by default
+
+
+class SmoothEngine(enum.StrEnum):
+    AUTO = "auto"  # optical flow (RAFT) on a CUDA GPU, FFmpeg's minterpolate on a CPU
+    FLOW = "flow"
+    MINTERPOLATE = "minterpolate"
+
+
+class FlowModel(enum.StrEnum):
+    RAFT_LARGE = "raft_large"
+    RAFT_SMALL = "raft_small"  # a quarter of the weights, faster, less exact
 
 
 class DType(enum.StrEnum):
@@ -116,6 +127,9 @@ class GenerationSettings(BaseSettings):
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
     segmenter: str = "CIDAS/clipseg-rd64-refined"  # `-region` (motion brush by words): hub id or folder; "" = off
+    smooth: SmoothEngine = SmoothEngine.AUTO  # how Smooth makes the frames in between (generation/flow.py)
+    smooth_flow: FlowModel = FlowModel.RAFT_LARGE  # the optical-flow model of Smooth on the GPU
+    smooth_weights: str = ""  # a local RAFT state dict (.safetensors, .pth); "": torchvision's published weights
     preview_every: NonNegativeInt = 5  # a live preview in the status message every this many steps; 0 = none
     translate_prompts: bool = True  # translate a prompt a model cannot read (language.py, translate.py)
     translators: dict[str, str] = {  # language -> MarianMT model to English (hub id or folder); "*": the rest
