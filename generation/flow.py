@@ -133,26 +133,54 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def _visible(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
-    """(N,1,H,W) near 1 where a pixel of frame 0 is seen in frame 1 (the flow there and back returns to it),
-    near 0 where it is hidden (the usual forward-backward check, made soft)."""
+def splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """`values` (N,C,H,W) pushed forward along `flow` (pixel x lands on x + flow(x)), each spread over the
+    four pixels around where it lands (bilinear) and summed there."""
+    n, channels, height, width = values.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=flow.device, dtype=flow.dtype),
+        torch.arange(width, device=flow.device, dtype=flow.dtype),
+        indexing="ij",
+    )
+    x, y = xs + flow[:, 0], ys + flow[:, 1]
+    left, top = x.floor(), y.floor()
+    out = torch.zeros((n, channels, height * width), device=values.device, dtype=values.dtype)
+    for column in (left, left + 1):
+        for row in (top, top + 1):
+            share = (1 - (x - column).abs()) * (1 - (y - row).abs())
+            inside = (column >= 0) & (column < width) & (row >= 0) & (row < height)
+            index = (row.clamp(0, height - 1) * width + column.clamp(0, width - 1)).long().view(n, 1, -1)
+            weighted = values * (share * inside).unsqueeze(1)
+            out.scatter_add_(2, index.expand(n, channels, -1), weighted.view(n, channels, -1))
+    return out.view(n, channels, height, width)
+
+
+def _trust(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
+    """(N,1,H,W): 1 where a pixel of frame 0 is seen in frame 1 (the flow there and back returns to it),
+    falling steeply (but never to 0) where it is hidden there: the usual forward-backward check."""
     back = warp(backward, forward)
     error = (forward + back).square().sum(1, keepdim=True)
     allowed = 0.01 * (forward.square().sum(1, keepdim=True) + back.square().sum(1, keepdim=True)) + 0.5
-    return 1 / (1 + error / allowed)
+    return torch.exp(-(error / allowed).clamp(max=30))
 
 
 def between(
     first: torch.Tensor, second: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor, t: torch.Tensor
 ) -> torch.Tensor:
     """Frames at times t (N,1,1,1) in (0,1) between `first` and `second` (N,3,H,W), from the flows between
-    them (forward: first -> second, backward: second -> first)."""
-    to_first = -(1 - t) * t * forward + t * t * backward
-    to_second = (1 - t) ** 2 * forward - t * (1 - t) * backward
-    seen_first = warp(_visible(forward, backward), to_first) * (1 - t)
-    seen_second = warp(_visible(backward, forward), to_second) * t
-    blended = seen_first * warp(first, to_first) + seen_second * warp(second, to_second)
-    return blended / (seen_first + seen_second).clamp_min(1e-6)
+    them (forward: first -> second, backward: second -> first).
+
+    Each frame's pixels move along their flow to where they are at time t (forward splatting), weighted
+    by nearness in time and by trust: a pixel that something covers by the other frame weighs next to
+    nothing where a pixel seen in both lands too, so what is in front stays in front. A pixel nothing
+    lands on (rare: where the motion stretches) takes both frames pulled back along the flow."""
+    weight_first = (1 - t) * _trust(forward, backward)
+    weight_second = t * _trust(backward, forward)
+    landed = splat(torch.cat((first * weight_first, weight_first), 1), t * forward)
+    landed += splat(torch.cat((second * weight_second, weight_second), 1), (1 - t) * backward)
+    color, weight = landed[:, :3], landed[:, 3:]
+    pulled = (1 - t) * warp(first, -t * forward) + t * warp(second, -(1 - t) * backward)
+    return torch.where(weight > 1e-12, color / weight.clamp_min(1e-12), pulled)
 
 
 class FlowSmoother:

@@ -202,5 +202,10 @@ def latent_mask(mask: np.ndarray, width: int, height: int, device: torch.device)
 
 
 def to_uint8(frames: Any) -> np.ndarray:
-    """Pipeline output in [0, 1], shape (F, H, W, 3) float -> uint8 numpy."""
+    """Pipeline output in [0, 1] -> uint8 numpy (F, H, W, 3): numpy (F, H, W, 3) from output_type "np", or
+    a tensor (F, 3, H, W) from "pt", converted where it lies, so a GPU hands the CPU a quarter of the bytes.
+    Both do the same float32 arithmetic (clip, x255, +0.5, truncate): the same frames."""
+    if isinstance(frames, torch.Tensor):
+        pixels = (frames.float().clamp(0.0, 1.0) * 255 + 0.5).to(torch.uint8)
+        return pixels.permute(0, 2, 3, 1).cpu().numpy()
     return (np.clip(np.asarray(frames, dtype=np.float32), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)

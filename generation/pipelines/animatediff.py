@@ -169,7 +169,7 @@ class AnimateDiffRunner:
             "num_inference_steps": request.steps,
             "guidance_scale": request.guidance,
             "generator": self.runtime.generator(request.seed),
-            "output_type": "np",
+            "output_type": "pt",
             "decode_chunk_size": self.runtime.decode_chunk(request.frames),
         }
         if request.kind is JobKind.RESTYLE:

@@ -129,7 +129,7 @@ class LTXRunner:
             "guidance_rescale": self.spec.guidance_rescale if request.guidance > 1.0 else 0.0,
             "decode_timestep": self.spec.decode_timestep,
             "decode_noise_scale": self.spec.decode_noise_scale,
-            "output_type": "np",
+            "output_type": "pt",
         }
 
     def _generate(

@@ -95,7 +95,7 @@ class SVDRunner:
             noise_aug_strength=noise_aug,
             decode_chunk_size=self.runtime.decode_chunk(request.frames),
             generator=self.runtime.generator(request.seed),
-            output_type="np",
+            output_type="pt",
             callback_on_step_end=self._brush(request, progress) if request.mask is not None else progress,
         )
         return to_uint8(output.frames[0])  # (F, H, W, 3)

@@ -206,7 +206,7 @@ class WanRunner:
             "generator": self.runtime.generator(request.seed),
             "callback_on_step_end": reporter.step_callback(steps),
             "max_sequence_length": _MAX_SEQUENCE,
-            "output_type": "np",
+            "output_type": "pt",
             **self._text(request, prompt),
         }
         if request.kind is JobKind.POSE:

@@ -9,6 +9,7 @@ import threading
 import av
 import numpy as np
 import pytest
+import torch
 
 from generation.encode import decode_frames
 from generation.engine import Engine, JobRejected, OutOfGPUMemory, WeightsNotFound
@@ -248,6 +249,16 @@ def test_out_of_gpu_memory_gives_the_memory_back_and_names_what_to_change(
     with pytest.raises(OutOfGPUMemory, match="try a smaller size") as failure:
         engine.render(i2v(model="svd"))
     assert released == [True] and isinstance(failure.value, FinalError), "given back, and not retried"
+
+
+def test_frames_become_uint8_where_they_lie_with_the_same_values() -> None:
+    from generation.runtime import to_uint8
+
+    values = torch.rand(3, 3, 8, 10, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.1  # some out of range
+    values[0, 0, 0, :3] = torch.tensor([0.5 / 255, 254.5 / 255, 1.0])  # where rounding turns
+    as_numpy = values.permute(0, 2, 3, 1).numpy()  # what output_type "np" hands over
+    assert np.array_equal(to_uint8(values), to_uint8(as_numpy)) and to_uint8(values).shape == (3, 8, 10, 3)
+    assert to_uint8(values.half()).dtype == np.uint8
 
 
 @pytest.mark.parametrize(
