@@ -209,6 +209,8 @@ def _worker(args: argparse.Namespace) -> int:
         gpu, memory = _gpu_info(runtime.device)
         for name in models if args.preload else ():
             real_engine.warm_up(name)
+        if args.preload:
+            real_engine.smoother.load()
         engine = real_engine
     label = f"gpu{args.gpu}" if args.gpu is not None else {"dry run": "dry-run", "cpu": "cpu"}.get(gpu, "gpu")
     metrics = WorkerMetrics()

@@ -49,7 +49,8 @@ class Smoother:
         self._model: FlowSmoother | None = None
         self._lock = threading.Lock()
 
-    def _flow_model(self) -> FlowSmoother | None:
+    def load(self) -> FlowSmoother | None:
+        """The flow model, loaded on first use (the worker's `--preload` loads it at start); None: minterpolate."""
         with self._lock:
             if self._model is None and self.flow is not None:
                 from generation.flow import load_smoother
@@ -62,7 +63,7 @@ class Smoother:
             return self._model
 
     def __call__(self, frames: np.ndarray, fps: int, target_fps: int, job_id: str = "") -> np.ndarray:
-        model = self._flow_model() if target_fps > fps and len(frames) > 1 else None
+        model = self.load() if target_fps > fps and len(frames) > 1 else None
         if model is not None:
             try:
                 return model(frames, fps, target_fps)
