@@ -1,7 +1,7 @@
 """Smooth: quality on held-out frames and seconds, optical flow (RAFT) against FFmpeg's minterpolate.
 
     python bench/bench_smooth.py                     # 49 frames at 1024x576; flow on the GPU where there is one
-    python bench/bench_smooth.py --quick --weights random    # 9 frames at 256x144, raft_small (the test suite)
+    python bench/bench_smooth.py --quick --weights random    # 7 frames at 256x128, raft_small (the test suite)
 
 A moving clip of 2N-1 frames at 24 fps (a textured background panning one way, a textured disc crossing it
 the other way, so things are uncovered and hidden) loses every other frame: N frames at 12 fps. Smooth
@@ -32,9 +32,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.flow import FlowSmoother, load_smoother
+from generation.flow import FlowSmoother, load_smoother, write_flow
 from generation.interpolate import FlowSource, interpolate
-from generation.random_weights import write_flow
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -114,7 +113,7 @@ def sync() -> None:
 
 
 def timed(run: object, repeat: int) -> tuple[float, float, np.ndarray]:
-    """(first run s, median of the next `repeat` runs s, the result)."""
+    """(first run s, median of the next `repeat` runs s (0: the first run's), the result)."""
     times, result = [], None
     for _ in range(repeat + 1):
         sync()
@@ -122,7 +121,7 @@ def timed(run: object, repeat: int) -> tuple[float, float, np.ndarray]:
         result = run()  # type: ignore[operator]
         sync()
         times.append(time.perf_counter() - started)
-    return times[0], statistics.median(times[1:]), result  # type: ignore[return-value]
+    return times[0], statistics.median(times[1:] or times), result  # type: ignore[return-value]
 
 
 def main() -> int:
@@ -133,7 +132,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
-    count, width, height = (5, 256, 144) if args.quick else (25, 1024, 576)
+    count, width, height = (4, 256, 128) if args.quick else (25, 1024, 576)
     model = args.model or ("raft_small" if args.quick else "raft_large")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     truth = moving_clip(2 * count - 1, width, height)

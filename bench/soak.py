@@ -37,6 +37,20 @@ TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
 _ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback")
 
 
+def _errors(log: Path) -> list[str]:
+    """The error lines of a log, each named by its file; a traceback as the exception it ends with."""
+    lines = log.read_text(errors="replace").splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        if not _ERROR.search(line):
+            continue
+        if line.startswith("Traceback"):
+            ending = next((later for later in lines[index + 1 :] if later and not later[0].isspace()), "")
+            line = f"Traceback: {ending}"
+        found.append(f"{log.name}: {line}")
+    return found
+
+
 class Soak:
     def __init__(self, folder: Path, args: argparse.Namespace):
         self.folder, self.args = folder, args
@@ -172,12 +186,7 @@ class Soak:
             and re.search(r"/webhooks/\d+/[^/]+$", call.path)
             and "⚠️" in str((call.payload or {}).get("content", ""))
         )
-        errors = [
-            line
-            for path in self.folder.glob("*.log")
-            for line in path.read_text(errors="replace").splitlines()
-            if _ERROR.search(line)
-        ]
+        errors = [error for path in sorted(self.folder.glob("*.log")) for error in _errors(path)]
         after = [kb for count, kb in self.rss if count >= len(delivered) // 5 and kb]
         first_kb, last_kb = (after[0], after[-1]) if after else (0, 0)
         return {

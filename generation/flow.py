@@ -1,12 +1,13 @@
 """Smooth on the GPU: in-between frames from optical flow.
 
 RAFT (torchvision's `raft_large` or `raft_small`, `MOTIONBOT_SMOOTH_FLOW`) estimates the motion both ways
-between each pair of neighbouring frames, at a reduced size (longest side `FLOW_SIDE`). A frame at time t
-between frames 0 and 1 is both frames pulled toward t along that motion (the flows from t follow Super
-SloMo's linear-motion approximation) and blended by how near t is to each, and by where each frame is
-visible: where the forward and backward flows disagree, a pixel is hidden in the other frame and its own
-frame gives it. Output frames that fall on a source frame are that frame, unchanged, so a clip starts and
-ends as it did. The warping runs at full size on the device; the uint8 frames come back once.
+between each pair of neighbouring frames, at a reduced size (longest side `FLOW_SIDE`). For a frame at
+time t between frames 0 and 1, each of the two pushes its pixels along its flow to where they are at t
+(forward splatting), weighted by how near t is to it and by trust: where the flows there and back
+disagree, the pixel is hidden in the other frame, so it yields to one seen in both (what is in front stays
+in front). A pixel nothing lands on takes both frames pulled back along the flow. Output frames that fall
+on a source frame are that frame, unchanged, so a clip starts and ends as it did. All of it runs on the
+device at full size; the uint8 frames come back once.
 
 `interpolate.py` keeps FFmpeg's `minterpolate` as the CPU path; the engine falls back to it whenever this
 one is off, cannot load or fails.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -34,7 +36,9 @@ __all__ = [
     "optical_flow",
     "raft",
     "raft_flow",
+    "splat",
     "warp",
+    "write_flow",
 ]
 
 FLOW_SIDE = 512  # flows are estimated with the longest side at about this size, then scaled to the frame
@@ -66,12 +70,16 @@ def _state_dict(path: str) -> dict[str, torch.Tensor]:
     return loaded
 
 
-def _published(model: str) -> Any:
+def _architecture(model: str) -> tuple[Callable[[], torch.nn.Module], Any]:
+    """The model's builder (random weights) and torchvision's published weights for it."""
     module = optical_flow()
-    weights = {"raft_large": module.Raft_Large_Weights, "raft_small": module.Raft_Small_Weights}
-    if model not in weights:
+    known = {
+        "raft_large": (module.raft_large, module.Raft_Large_Weights.DEFAULT),
+        "raft_small": (module.raft_small, module.Raft_Small_Weights.DEFAULT),
+    }
+    if model not in known:
         raise ValueError(f"unknown flow model {model!r} (raft_large or raft_small)")
-    return weights[model].DEFAULT
+    return known[model]
 
 
 def fetch_published(model: str) -> None:
@@ -80,18 +88,15 @@ def fetch_published(model: str) -> None:
     from generation.download import DownloadError
 
     try:
-        _published(model).get_state_dict(progress=True, check_hash=True)
+        _architecture(model)[1].get_state_dict(progress=True, check_hash=True)
     except (OSError, RuntimeError) as exc:
         raise DownloadError(f"could not download the {model} flow weights: {str(exc).splitlines()[0]}") from None
 
 
 def raft(source: FlowSource) -> torch.nn.Module:
     """The RAFT model with its weights (raises OSError / ValueError when they do not load)."""
-    builders = {"raft_large": optical_flow().raft_large, "raft_small": optical_flow().raft_small}
-    build = builders.get(source.model)
-    if build is None:
-        raise ValueError(f"unknown flow model {source.model!r} (raft_large or raft_small)")
-    state = _state_dict(source.weights) if source.weights else _published(source.model).get_state_dict(progress=False)
+    build, published = _architecture(source.model)
+    state = _state_dict(source.weights) if source.weights else published.get_state_dict(progress=False)
     model = build()
     try:
         model.load_state_dict(state)
@@ -221,6 +226,17 @@ class FlowSmoother:
             made = between(ahead[index], behind[index], forward[index], backward[index], t)
             out[[n for n, _, _ in todo]] = (made.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
         return out.cpu().numpy()
+
+
+def write_flow(folder: Path, model: str = "raft_small", seed: int = 0) -> None:
+    """Random weights for `model` (torchvision's architecture) as `folder/<model>.safetensors`: what the
+    tests and `python -m generation random-models` point MOTIONBOT_SMOOTH_WEIGHTS at."""
+    from safetensors.torch import save_file
+
+    build, _ = _architecture(model)
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(build().state_dict(), folder / f"{model}.safetensors")
 
 
 def load_smoother(source: FlowSource) -> FlowSmoother:

@@ -61,6 +61,7 @@ from transformers import (
     VitPoseImageProcessor,
 )
 
+from generation.flow import write_flow
 from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, Input, ModelSpec
 from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, build_wan_vace, umt5_tokenizer
 from generation.settings import GenerationSettings
@@ -369,17 +370,6 @@ def write_segmenter(folder: Path, seed: int = 0, bias: float = 0.0) -> None:
     model.save_pretrained(folder)
     processor = CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
     CLIPSegProcessor(image_processor=processor, tokenizer=_tokenizer()).save_pretrained(folder)
-
-
-def write_flow(folder: Path, model: str = "raft_small", seed: int = 0) -> None:
-    """Random weights for Smooth's RAFT (torchvision's architecture), as one safetensors file in `folder`."""
-    from safetensors.torch import save_file
-
-    from generation.flow import optical_flow
-
-    torch.manual_seed(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(getattr(optical_flow(), model)().state_dict(), folder / f"{model}.safetensors")
 
 
 def write_translator(folder: Path, seed: int = 0) -> None:

@@ -13,10 +13,9 @@ import torch
 
 from generation.encode import decode_frames
 from generation.engine import Engine
-from generation.flow import FlowSmoother, load_smoother
+from generation.flow import FlowSmoother, load_smoother, write_flow
 from generation.interpolate import FlowSource, Smoother, flow_source, interpolate
 from generation.jobs import JobKind, VideoJob
-from generation.random_weights import write_flow
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings, SmoothEngine
 from tests.generation.test_engine import i2v
