@@ -1,0 +1,51 @@
+"""Checks that need a CUDA GPU (skipped elsewhere; CI has none). They run on a GPU host with
+`bench/gpu/run`, without the suite's conftest (no Redis, no tiny-model folders): each builds what it needs."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from generation.flow import FlowSmoother, load_smoother, write_flow
+from generation.interpolate import FlowSource
+from generation.runtime import to_uint8
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+GPU, CPU = torch.device("cuda"), torch.device("cpu")
+
+
+def test_frames_become_uint8_on_the_gpu_with_numpys_values() -> None:
+    values = torch.rand(25, 3, 576, 1024, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.1
+    on_gpu = values.half().to(GPU)  # what an fp16 VAE decodes
+    expected = to_uint8(on_gpu.float().cpu().permute(0, 2, 3, 1).numpy())  # diffusers' "np" output, then ours
+    assert np.array_equal(to_uint8(on_gpu), expected)
+
+
+def shift(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Every pixel moves 5 px right (forward half of the batch) or back (the rest)."""
+    flow = torch.zeros(first.shape[0], 2, *first.shape[-2:], device=first.device)
+    half = first.shape[0] // 2
+    flow[:half, 0], flow[half:, 0] = 5, -5
+    return flow
+
+
+def test_the_warping_gives_the_same_frames_on_the_gpu_as_on_the_cpu() -> None:
+    clip = (np.random.default_rng(0).random((9, 144, 256, 3)) * 255).astype(np.uint8)
+    on_gpu = FlowSmoother(shift, GPU)(clip, 12, 24)
+    on_cpu = FlowSmoother(shift, CPU)(clip, 12, 24)
+    assert on_gpu.shape == on_cpu.shape == (17, 144, 256, 3)
+    assert np.abs(on_gpu.astype(int) - on_cpu).max() <= 1, "only float rounding apart"
+
+
+def test_raft_smooths_a_full_size_clip_on_the_gpu() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        write_flow(Path(folder), "raft_large")
+        smoother = load_smoother(FlowSource("raft_large", str(Path(folder) / "raft_large.safetensors"), "cuda"))
+    clip = (np.random.default_rng(1).random((25, 576, 1024, 3)) * 255).astype(np.uint8)
+    out = smoother(clip, 24, 48)
+    assert out.shape == (49, 576, 1024, 3) and out.dtype == np.uint8
+    assert (out[::2] == clip).all(), "every source frame stays as it was"
