@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import gc
 import json
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_generation import BUILD, RUNNER, SIZES, plain_call, product_request  # this folder's
+from measure import psnr
 
 from generation.compiled import CompiledForward, compile_pipeline
 from generation.jobs import Stage
@@ -79,11 +79,6 @@ def compiled_on(forwards: list[CompiledForward], on: bool) -> Iterator[None]:
     for forward in forwards:
         forward.module.forward = forward if on else forward.eager  # type: ignore[method-assign]
     yield
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> list[dict]:

@@ -32,6 +32,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from measure import psnr  # this folder's
+
 from generation.flow import FlowSmoother, load_smoother, write_flow
 from generation.interpolate import FlowSource, interpolate
 
@@ -95,11 +97,6 @@ def true_motion(width: int, height: int, apart: int) -> Callable[[torch.Tensor, 
         return torch.from_numpy(flows).to(first.device)
 
     return estimate
-
-
-def psnr(made: np.ndarray, truth: np.ndarray) -> float:
-    error = float(np.mean((made.astype(np.float64) - truth) ** 2))
-    return 99.0 if error == 0 else 10 * np.log10(255**2 / error)
 
 
 def held_out(made: np.ndarray, truth: np.ndarray) -> float:

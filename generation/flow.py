@@ -124,16 +124,23 @@ def raft_flow(model: torch.nn.Module, updates: int = UPDATES, side: int = FLOW_S
     return estimate
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """`image` (N,C,H,W) sampled at x + flow(x) (flow (N,2,H,W) in pixels, x then y); edges clamp."""
-    height, width = image.shape[-2:]
+def _landing(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x and y (N,H,W) of where each pixel lands when it moves along `flow` (N,2,H,W), in pixels."""
+    height, width = flow.shape[-2:]
     ys, xs = torch.meshgrid(
         torch.arange(height, device=flow.device, dtype=flow.dtype),
         torch.arange(width, device=flow.device, dtype=flow.dtype),
         indexing="ij",
     )
-    x = (xs + flow[:, 0]) * (2 / max(width - 1, 1)) - 1
-    y = (ys + flow[:, 1]) * (2 / max(height - 1, 1)) - 1
+    return xs + flow[:, 0], ys + flow[:, 1]
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """`image` (N,C,H,W) sampled at x + flow(x) (flow (N,2,H,W) in pixels, x then y); edges clamp."""
+    height, width = image.shape[-2:]
+    x, y = _landing(flow)
+    x = x * (2 / max(width - 1, 1)) - 1
+    y = y * (2 / max(height - 1, 1)) - 1
     grid = torch.stack((x, y), dim=-1)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
@@ -142,12 +149,7 @@ def splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """`values` (N,C,H,W) pushed forward along `flow` (pixel x lands on x + flow(x)), each spread over the
     four pixels around where it lands (bilinear) and summed there."""
     n, channels, height, width = values.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=flow.device, dtype=flow.dtype),
-        torch.arange(width, device=flow.device, dtype=flow.dtype),
-        indexing="ij",
-    )
-    x, y = xs + flow[:, 0], ys + flow[:, 1]
+    x, y = _landing(flow)
     left, top = x.floor(), y.floor()
     out = torch.zeros((n, channels, height * width), device=values.device, dtype=values.dtype)
     for column in (left, left + 1):

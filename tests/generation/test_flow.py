@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.measure import psnr
 from generation.encode import decode_frames
 from generation.engine import Engine
 from generation.flow import FlowSmoother, load_smoother, write_flow
@@ -38,11 +39,6 @@ def known_motion(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     half = first.shape[0] // 2
     flow[:half, 0], flow[half:, 0] = SPEED, -SPEED
     return flow
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = float(np.mean((a.astype(float) - b.astype(float)) ** 2))
-    return float("inf") if error == 0 else 10 * np.log10(255**2 / error)
 
 
 @pytest.mark.parametrize(("fps", "target"), [(8, 24), (12, 24), (24, 48)])
