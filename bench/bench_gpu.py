@@ -14,8 +14,9 @@ diffusers' frames from the same seed, next to the same between two plain runs (t
 
 "plain diffusers" is the pipeline called as a diffusers user calls it (its defaults, the model card's
 arguments). The motionbot paths go through the worker's own runner in the memory mode given (`--mode`);
-"motionbot fast" (models with a `-fast` tier: `--models wan`) is the draft tier, compiled, and its PSNR is
-what that tier gives up.
+"motionbot fast" (models with a `-fast` tier: all but AnimateDiff-Lightning) is the draft tier as a worker
+runs it (First Block Cache on a compiled transformer; DeepCache on an uncompiled UNet), and its PSNR is what
+that tier gives up.
 One JSON line per path on stdout, then a table.
 """
 
@@ -105,7 +106,9 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
 
     def product(compiled: bool, fast: bool = False) -> Callable[[], np.ndarray]:
         request = product_request(model, spec, image, steps)
-        request = dataclasses.replace(request, fast_cache=spec.fast_cache if fast else 0.0)
+        request = dataclasses.replace(
+            request, fast_cache=spec.fast_cache if fast else 0.0, deep_cache=spec.deep_cache if fast else 0
+        )
 
         def run() -> np.ndarray:
             def on_progress(stage: Stage, step: int, total: int) -> None:
@@ -121,7 +124,7 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
         return run
 
     paths = {"plain diffusers": plain, "motionbot eager": product(False), "motionbot compiled": product(True)}
-    if spec.fast_cache:  # the `-fast` draft tier (Wan, LTX-dev), compiled as a worker runs it
+    if spec.fast_tier:  # the `-fast` draft tier, as a worker runs it (DeepCache on a UNet runs uncompiled)
         paths["motionbot fast"] = product(True, fast=True)
     rows = {name: {"model": model, "path": name, "denoise_s": [], "decode_s": []} for name in paths}
     reference: np.ndarray | None = None

@@ -233,6 +233,7 @@ class Engine:
             overlap=spec.extend_overlap,
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
             fast_cache=spec.fast_cache if job.fast else 0.0,
+            deep_cache=spec.deep_cache if job.fast else 0,
             strength=plan.strength,
             mask=mask,
             style_lora=self._style_lora(job.style, spec),

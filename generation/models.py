@@ -109,6 +109,7 @@ class ModelSpec:
     reads_prompt: bool = False  # an image-only model whose clips a prompt steers (Wan I2V)
     languages: tuple[str, ...] = ("en",)  # what its text encoder reads (ISO 639-1; "*": many, as UMT5)
     fast_cache: float = 0.0  # the `-fast` draft tier: First Block Cache's threshold on its transformer; 0 = none
+    deep_cache: int = 0  # the `-fast` draft tier of a UNet: DeepCache, a full step every N (generation/deep_cache.py)
     preview: str = ""  # live previews: its latent space and tensor layout (generation/preview.py); "" = none
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera
@@ -139,6 +140,11 @@ class ModelSpec:
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def fast_tier(self) -> bool:
+        """Whether it has a `-fast` draft tier: First Block Cache (a transformer) or DeepCache (a UNet)."""
+        return self.fast_cache > 0 or self.deep_cache > 1
 
     def takes(self, kind: JobKind) -> bool:
         """Whether this model can render a job of `kind` (Smooth runs on any model's worker)."""
@@ -221,6 +227,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             max_steps=50,
             guidance=_SVD_GUIDANCE,
             camera=CameraMode.VIRTUAL,
+            deep_cache=3,  # `-fast`: two steps in three reuse the UNet's deep features
         ),
         ModelSpec(
             name="svd-xt",
@@ -242,6 +249,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             max_steps=50,
             guidance=_SVD_GUIDANCE,
             camera=CameraMode.VIRTUAL,
+            deep_cache=3,  # `-fast`: two steps in three reuse the UNet's deep features
         ),
         ModelSpec(
             name="animatediff",
@@ -264,6 +272,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             adapter=_ADAPTER,
             lora="guoyww/animatediff-motion-lora-{move}",
             scheduler="ddim",
+            deep_cache=3,
             restyles=True,  # the light restyle: 16 frames at 512x512
             cost_factor=1.5,
         ),
@@ -310,6 +319,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             max_steps=50,
             guidance=_SVD_GUIDANCE,
             camera=CameraMode.VIRTUAL,
+            deep_cache=3,  # `-fast`: two steps in three reuse the UNet's deep features
             t2i_weights="stabilityai/sdxl-turbo",
             t2i_steps=1,
             t2i_guidance=0.0,

@@ -393,7 +393,7 @@ def build_job(
         "keyframes": end_image is not None,
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),
-        "fast_cache": bool(options.fast),
+        "fast_tier": bool(options.fast),
     }
     for field, asked in able.items():
         if asked and not getattr(spec, field):
@@ -408,7 +408,7 @@ def build_job(
                     usable=usable,
                 ),
                 "upscales": _("`{model}` cannot do `-upscale`; models that can: {usable}", model=name, usable=usable),
-                "fast_cache": _("`{model}` has no `-fast` tier; models that have: {usable}", model=name, usable=usable),
+                "fast_tier": _("`{model}` has no `-fast` tier; models that have: {usable}", model=name, usable=usable),
             }
             raise OptionError("-model", name, "", cannot[field])
     if options.style and not spec.follows_prompt(kind):

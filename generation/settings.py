@@ -71,6 +71,7 @@ class ModelOverrides(BaseModel):
     t2i_steps: PositiveInt | None = None
     cost_factor: PositiveFloat | None = None
     fast_cache: NonNegativeFloat | None = None
+    deep_cache: NonNegativeInt | None = None
     max_duration_s: PositiveFloat | None = None
     fps: PositiveInt | None = None
     memory_gb: PositiveFloat | None = None

@@ -31,6 +31,7 @@ from huggingface_hub import hf_hub_download
 from PIL import Image
 from safetensors.torch import load_file
 
+from generation.deep_cache import deep_cache
 from generation.jobs import JobKind
 from generation.models import ModelSpec
 from generation.pipelines import Request
@@ -172,17 +173,18 @@ class AnimateDiffRunner:
             "output_type": "pt",
             "decode_chunk_size": self.runtime.decode_chunk(request.frames),
         }
-        if request.kind is JobKind.RESTYLE:
-            assert request.video is not None
-            strength, steps = request.redrawn
-            output = self.restyler()(
-                video=[Image.fromarray(frame) for frame in request.video],
-                strength=strength,
-                callback_on_step_end=reporter.step_callback(steps),
-                **shared,
-            )
-        else:
-            output = self.pipe(
-                num_frames=request.frames, callback_on_step_end=reporter.step_callback(request.steps), **shared
-            )
+        with deep_cache(self.pipe.unet, request.deep_cache):  # `-fast`
+            if request.kind is JobKind.RESTYLE:
+                assert request.video is not None
+                strength, steps = request.redrawn
+                output = self.restyler()(
+                    video=[Image.fromarray(frame) for frame in request.video],
+                    strength=strength,
+                    callback_on_step_end=reporter.step_callback(steps),
+                    **shared,
+                )
+            else:
+                output = self.pipe(
+                    num_frames=request.frames, callback_on_step_end=reporter.step_callback(request.steps), **shared
+                )
         return to_uint8(output.frames[0])  # (F, H, W, 3)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from diffusers import StableVideoDiffusionPipeline
 
+from generation.deep_cache import deep_cache
 from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
@@ -82,20 +83,21 @@ class SVDRunner:
         self.check_inputs(request)
         progress = reporter.step_callback(request.steps)
         bucket, noise_aug = MOTION_TABLE[request.motion]
-        output = self.pipe(
-            image=request.image,
-            width=request.width,
-            height=request.height,
-            num_frames=request.frames,
-            num_inference_steps=request.steps,
-            min_guidance_scale=1.0,  # guidance rises from 1 on the first frame to `guidance` on the last
-            max_guidance_scale=request.guidance,
-            fps=request.fps,
-            motion_bucket_id=bucket,
-            noise_aug_strength=noise_aug,
-            decode_chunk_size=self.runtime.decode_chunk(request.frames),
-            generator=self.runtime.generator(request.seed),
-            output_type="pt",
-            callback_on_step_end=self._brush(request, progress) if request.mask is not None else progress,
-        )
+        with deep_cache(self.pipe.unet, request.deep_cache):  # `-fast`
+            output = self.pipe(
+                image=request.image,
+                width=request.width,
+                height=request.height,
+                num_frames=request.frames,
+                num_inference_steps=request.steps,
+                min_guidance_scale=1.0,  # guidance rises from 1 on the first frame to `guidance` on the last
+                max_guidance_scale=request.guidance,
+                fps=request.fps,
+                motion_bucket_id=bucket,
+                noise_aug_strength=noise_aug,
+                decode_chunk_size=self.runtime.decode_chunk(request.frames),
+                generator=self.runtime.generator(request.seed),
+                output_type="pt",
+                callback_on_step_end=self._brush(request, progress) if request.mask is not None else progress,
+            )
         return to_uint8(output.frames[0])  # (F, H, W, 3)

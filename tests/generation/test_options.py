@@ -296,9 +296,9 @@ def test_fast_is_a_draft_tier_on_the_models_that_have_one() -> None:
 
     assert job("a cat -fast", "wan").fast and not job("a cat", "wan").fast
     assert Options.of(job("a cat -fast", "wan")).fast, "a Reroll keeps the tier"
-    with pytest.raises(OptionError, match="`animatediff` has no `-fast` tier") as caught:
-        job("a cat -fast", "animatediff")
-    assert "ltx-dev, wan" in str(caught.value) and "svd" not in str(caught.value)
+    with pytest.raises(OptionError, match="`animatediff-lightning` has no `-fast` tier") as caught:
+        job("a cat -fast", "animatediff-lightning")
+    assert "animatediff, t2i-svd, ltx-dev, wan" in str(caught.value) and "svd-xt" not in str(caught.value)
     assert "fast" not in job("a cat", "wan").to_dict(), "sent only when set: older workers read other jobs"
     assert VideoJob.from_dict(job("a cat -fast", "wan").to_dict()).fast
 
