@@ -100,7 +100,7 @@ async def test_a_mask_keeps_the_rest_still(fake: FakeDiscord, service: BotProces
 
 async def test_a_region_by_words_is_outlined_for_the_user_first(fake: FakeDiscord, service: BotProcess) -> None:
     files = {"image": fake.upload("p.png", png(PICTURE))}
-    options = {"prompt": "-seed 4 -frames 8 -steps 16", "region": "the water"}
+    options = {"prompt": "-seed 4 -steps 6", "region": "the water"}
     token = await fake.slash("animate", options, attachments=files, user_id=8601)
     outline = await fake.wait_until(
         lambda: next((m for m in fake.messages.values() if "region.png" in m.files), None),
