@@ -15,8 +15,8 @@ diffusers' frames from the same seed, next to the same between two plain runs (t
 "plain diffusers" is the pipeline called as a diffusers user calls it (its defaults, the model card's
 arguments). The motionbot paths go through the worker's own runner in the memory mode given (`--mode`);
 "motionbot fast" (models with a `-fast` tier: all but AnimateDiff-Lightning) is the draft tier as a worker
-runs it (First Block Cache on a compiled transformer; DeepCache on an uncompiled UNet), and its PSNR is what
-that tier gives up.
+runs it (First Block Cache on the compiled transformer; DeepCache on the UNet compiled block by block: its
+first run, `first s`, compiles the blocks), and its PSNR is what that tier gives up.
 One JSON line per path on stdout, then a table.
 """
 
@@ -87,9 +87,9 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
     spec = dataclasses.replace(DEFAULT_MODELS[model], width=width, height=height, frames=frames, max_frames=frames)
     image = Image.new("RGB", (width, height), (120, 90, 60))
     pipe = BUILD[model]("tiny" if args.size == "tiny" else "real").to(dtype)
-    runtime = Runtime(device, dtype, MemoryMode(args.mode))
-    runner = RUNNER[model](spec, runtime, pipe=pipe)  # places the pipeline as the worker does
-    forwards = compile_pipeline(pipe, backend=args.backend)
+    runtime = Runtime(device, dtype, MemoryMode(args.mode), compile=True, backend=args.backend)
+    runner = RUNNER[model](spec, runtime, pipe=pipe)  # places (and compiles) the pipeline as the worker does
+    forwards = compile_pipeline(pipe, backend=args.backend)  # the forwards place() compiled, to switch on and off
     clock = Clock(device)
 
     def plain() -> np.ndarray:
@@ -124,7 +124,7 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
         return run
 
     paths = {"plain diffusers": plain, "motionbot eager": product(False), "motionbot compiled": product(True)}
-    if spec.fast_tier:  # the `-fast` draft tier, as a worker runs it (DeepCache on a UNet runs uncompiled)
+    if spec.fast_tier:  # the `-fast` draft tier, compiled as a worker runs it (DeepCache: block by block)
         paths["motionbot fast"] = product(True, fast=True)
     rows = {name: {"model": model, "path": name, "denoise_s": [], "decode_s": []} for name in paths}
     reference: np.ndarray | None = None

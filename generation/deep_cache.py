@@ -18,8 +18,13 @@ one that runs the block on a full step, and on a cached step returns at once:
 
 Nothing skipped reads those stand-ins. A step is one UNet call: the SVD and AnimateDiff pipelines call
 their UNet once per step (classifier-free guidance is batched). A call whose input is not the shape of the
-last full step's runs whole. While the tier is on, the UNet runs uncompiled: the compiled forward is the
-whole UNet's graph (generation/compiled.py).
+last full step's runs whole.
+
+The compiled path (generation/compiled.py) compiles the whole UNet as one graph, which has no place to keep
+a block's output or to skip one. So where the worker compiles, the draft tier compiles each down, middle and
+up block on its own instead (once per block and clip size, kept for later jobs and in the compile cache),
+and the UNet's own few layers around them run eagerly. A UNet carrying LoRA layers runs eagerly, as it
+does on the full path.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import torch
 
@@ -34,12 +40,16 @@ from generation.compiled import CompiledForward
 
 __all__ = ["DeepCache", "deep_cache"]
 
+# Each block's compiled forward per backend, made on the block's first draft job and kept with the block.
+_COMPILED: WeakKeyDictionary[torch.nn.Module, dict[str, CompiledForward]] = WeakKeyDictionary()
+
 
 class DeepCache:
     """The step count, the kept features and the wrapped forwards of one UNet while a job runs."""
 
-    def __init__(self, unet: torch.nn.Module, interval: int):
+    def __init__(self, unet: torch.nn.Module, interval: int, backend: str | None = None):
         self.unet, self.interval = unet, interval
+        self.backend = None if getattr(unet, "_hf_peft_config_loaded", False) else backend  # None: eager
         self.cached = False  # whether the UNet call under way reuses the last full step's deep features
         self.since_full = 0
         self.shape: tuple[int, ...] | None = None  # the last full step's input shape
@@ -51,7 +61,7 @@ class DeepCache:
         down: list[torch.nn.Module] = list(self.unet.down_blocks)  # type: ignore[arg-type]
         up: list[torch.nn.Module] = list(self.unet.up_blocks)  # type: ignore[arg-type]
         mid: torch.nn.Module | None = getattr(self.unet, "mid_block", None)
-        self._wrap(self.unet, self._step)
+        self._wrap(self.unet, self._step, compiled=False)
         for block in down[1:]:
             self._wrap(block, self._down)
         if mid is not None:
@@ -59,6 +69,9 @@ class DeepCache:
         for block in up[:-2]:
             self._wrap(block, self._passed)
         self._wrap(up[-2], self._keep)
+        if self.backend:  # the outer blocks run on every step: compiled too
+            self._wrap(down[0], _through)
+            self._wrap(up[-1], _through)
 
     def detach(self) -> None:
         for module, forward in reversed(self._restore):
@@ -69,12 +82,17 @@ class DeepCache:
         self._restore.clear()
         self.kept = None
 
-    def _wrap(self, module: torch.nn.Module, wrapper: Callable[..., Any]) -> None:
+    def _wrap(self, module: torch.nn.Module, wrapper: Callable[..., Any], compiled: bool = True) -> None:
         own = module.__dict__.get("forward")  # an instance's forward: compiled, or an offload hook's
         self._restore.append((module, own))
-        eager = own.eager if isinstance(own, CompiledForward) else module.forward
+        forward = own.eager if isinstance(own, CompiledForward) else module.forward
+        if compiled and self.backend:
+            kept = _COMPILED.setdefault(module, {})
+            if self.backend not in kept:
+                kept[self.backend] = CompiledForward(module, f"UNet's {type(module).__name__}", self.backend)
+            forward = kept[self.backend]
         skips: list[int] = []  # a down block's skip-tensor count, learnt on a full step
-        module.forward = lambda *args, **kwargs: wrapper(eager, skips, *args, **kwargs)
+        module.forward = lambda *args, **kwargs: wrapper(forward, skips, *args, **kwargs)
 
     def _step(self, forward: Callable[..., Any], _: list[int], *args: Any, **kwargs: Any) -> Any:
         shape = tuple((kwargs["sample"] if "sample" in kwargs else args[0]).shape)
@@ -105,18 +123,22 @@ class DeepCache:
         return self.kept
 
 
+def _through(forward: Callable[..., Any], _: list[int], *args: Any, **kwargs: Any) -> Any:
+    return forward(*args, **kwargs)
+
+
 def _hidden(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
 
 
 @contextmanager
-def deep_cache(unet: torch.nn.Module | None, interval: int) -> Iterator[DeepCache | None]:
-    """DeepCache on `unet` for one job (a full step every `interval` steps); interval 0 or 1, or a UNet with a
-    single down block: every step whole, nothing changes."""
+def deep_cache(unet: torch.nn.Module | None, interval: int, backend: str | None = None) -> Iterator[DeepCache | None]:
+    """DeepCache on `unet` for one job (a full step every `interval` steps), its blocks compiled with `backend`
+    (None: eager); interval 0 or 1, or a UNet with a single down block: every step whole, nothing changes."""
     if unet is None or interval <= 1 or len(getattr(unet, "down_blocks", ())) < 2:
         yield None
         return
-    cache = DeepCache(unet, interval)
+    cache = DeepCache(unet, interval, backend)
     cache.attach()
     try:
         yield cache

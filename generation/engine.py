@@ -118,7 +118,8 @@ class Engine:
     def warm_up(self, model: str) -> None:
         """Load `model`; when the runtime compiles, also render one two-step clip at its native size, so the
         first user's clip does not wait for the compiler (other sizes compile on their first clip; the kernels
-        stay in the compile cache across restarts). A failed warm-up is logged: jobs still run."""
+        stay in the compile cache across restarts), and a second in the `-fast` tier where that compiles apart
+        (DeepCache compiles a UNet block by block). A failed warm-up is logged: jobs still run."""
         runner = self.runner(model)
         if not self.runtime.compile:
             return
@@ -139,6 +140,8 @@ class Engine:
         )
         try:
             runner.render(request, Reporter())
+            if spec.deep_cache > 1:
+                runner.render(dataclasses.replace(request, deep_cache=spec.deep_cache), Reporter())
         except Exception:
             log.exception("warming up %s failed; its first clip compiles instead", model)
             return

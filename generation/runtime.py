@@ -42,6 +42,7 @@ class Runtime:
     dtype: torch.dtype
     memory_mode: MemoryMode
     compile: bool = False  # torch.compile the denoiser and the VAE decoder (generation/compiled.py)
+    backend: str = "inductor"  # the torch.compile backend ("eager": tracing only, the CPU tests and benches)
 
     @classmethod
     def from_settings(cls, settings: GenerationSettings) -> Runtime:
@@ -62,6 +63,11 @@ class Runtime:
         if compile:
             use_compile_cache(settings.compile_cache)
         return cls(device, dtype, settings.memory_mode, compile)
+
+    @property
+    def compiler(self) -> str | None:
+        """The torch.compile backend the loaded modules get, or None where they run eagerly."""
+        return self.backend if self.compile and not self.offload else None
 
     @property
     def offload(self) -> bool:
@@ -92,8 +98,8 @@ class Runtime:
                     module.to("cpu" if name in cpu_modules else self.device)
         else:
             pipe.to(self.device)
-        if self.compile and not self.offload:
-            compile_pipeline(pipe)
+        if self.compiler:
+            compile_pipeline(pipe, self.compiler)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 

@@ -173,7 +173,7 @@ class AnimateDiffRunner:
             "output_type": "pt",
             "decode_chunk_size": self.runtime.decode_chunk(request.frames),
         }
-        with deep_cache(self.pipe.unet, request.deep_cache):  # `-fast`
+        with deep_cache(self.pipe.unet, request.deep_cache, self.runtime.compiler):  # `-fast`
             if request.kind is JobKind.RESTYLE:
                 assert request.video is not None
                 strength, steps = request.redrawn

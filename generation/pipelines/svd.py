@@ -83,7 +83,7 @@ class SVDRunner:
         self.check_inputs(request)
         progress = reporter.step_callback(request.steps)
         bucket, noise_aug = MOTION_TABLE[request.motion]
-        with deep_cache(self.pipe.unet, request.deep_cache):  # `-fast`
+        with deep_cache(self.pipe.unet, request.deep_cache, self.runtime.compiler):  # `-fast`
             output = self.pipe(
                 image=request.image,
                 width=request.width,

@@ -3,6 +3,7 @@ warm-up at --preload. That compiling keeps the frames is checked on a real pipel
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from types import SimpleNamespace
@@ -130,10 +131,11 @@ def test_warm_up_renders_a_short_clip_at_the_native_size_when_compiling(settings
     engine.warm_up("svd-xt")
     engine.warm_up("animatediff")
     spec = settings.registry()["svd-xt"]
-    (request,) = svd.requests
+    request, draft = svd.requests  # the full path, then the `-fast` tier (DeepCache compiles block by block)
     assert (request.width, request.height, request.frames, request.steps) == (spec.width, spec.height, spec.frames, 2)
     assert request.image is not None and request.image.size == (spec.width, spec.height)
-    (text,) = animatediff.requests
+    assert request.deep_cache == 0 and draft == dataclasses.replace(request, deep_cache=spec.deep_cache)
+    text, _ = animatediff.requests
     assert text.kind is JobKind.TEXT_TO_VIDEO and text.image is None and text.prompt
 
 

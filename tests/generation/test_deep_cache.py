@@ -4,6 +4,7 @@ is the last full step's, that it comes off after the job, and the tier through t
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -114,3 +115,39 @@ def test_the_fast_tier_of_a_unet_model_changes_the_frames_and_comes_off(engine: 
     assert whole == 4 and skipped == 2, "4 steps whole, then steps 1 and 4 whole (steps 2 and 3 cached)"
     assert drafted.shape == before.shape and not np.array_equal(drafted, before)
     assert np.array_equal(before, after) and len(deep) == whole, "the cache is off again for the next job"
+
+
+class Backend:
+    """A torch.compile backend that counts the graphs it is given and runs them as they are."""
+
+    def __init__(self) -> None:
+        self.graphs = 0
+
+    def __call__(self, graph: torch.fx.GraphModule, inputs: list[Any]) -> Any:
+        self.graphs += 1
+        return graph.forward
+
+
+def test_where_the_worker_compiles_each_block_is_compiled_once_and_the_frames_stay() -> None:
+    torch._dynamo.reset()
+    unet = build_svd().unet.eval()  # one without the other tests' counting hooks, which the compiler would trace
+    with deep_cache(unet, 2) as eager:
+        expected = [call(unet, seed) for seed in (7, 8, 9)]
+    backend = Backend()
+    with deep_cache(unet, 2, backend) as cache:  # type: ignore[arg-type]
+        got = [call(unet, seed) for seed in (7, 8, 9)]
+    blocks = len(unet.down_blocks) + 1 + len(unet.up_blocks)
+    assert eager is not None and cache is not None and cache.backend is backend
+    assert backend.graphs >= blocks, "every down, middle and up block went through the compiler"
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, expected, strict=True))
+    graphs = backend.graphs
+    with deep_cache(unet, 2, backend):  # type: ignore[arg-type]
+        call(unet, 10)
+    assert backend.graphs == graphs, "the next draft job reuses the compiled blocks"
+    assert not any("forward" in vars(b) for b in [*unet.down_blocks, *unet.up_blocks, unet.mid_block])
+    unet._hf_peft_config_loaded = True  # a UNet carrying LoRA layers (AnimateDiff's camera moves) runs eagerly
+    try:
+        with deep_cache(unet, 2, backend) as lora:  # type: ignore[arg-type]
+            assert lora is not None and lora.backend is None
+    finally:
+        del unet._hf_peft_config_loaded
