@@ -13,7 +13,9 @@ Peak GPU memory is reset per path. Quality: PSNR and max |Δ| of each path's fra
 diffusers' frames from the same seed, next to the same between two plain runs (the noise floor).
 
 "plain diffusers" is the pipeline called as a diffusers user calls it (its defaults, the model card's
-arguments). The motionbot paths go through the worker's own runner in the memory mode given (`--mode`);
+arguments). The motionbot paths go through the worker's own runner in the memory mode given (`--mode`;
+every path runs on the pipeline as that mode placed it: in `low`, offloaded and uncompiled, so its figures
+are the low mode's peak memory and time, to hold against a `full` run's);
 "motionbot fast" (models with a `-fast` tier: all but AnimateDiff-Lightning) is the draft tier as a worker
 runs it (First Block Cache on the compiled transformer; DeepCache on the UNet compiled block by block: its
 first run, `first s`, compiles the blocks), and its PSNR is what that tier gives up.
@@ -89,7 +91,8 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
     pipe = BUILD[model]("tiny" if args.size == "tiny" else "real").to(dtype)
     runtime = Runtime(device, dtype, MemoryMode(args.mode), compile=True, backend=args.backend)
     runner = RUNNER[model](spec, runtime, pipe=pipe)  # places (and compiles) the pipeline as the worker does
-    forwards = compile_pipeline(pipe, backend=args.backend)  # the forwards place() compiled, to switch on and off
+    # the forwards place() compiled, to switch on and off (none in the low mode on a GPU: it offloads)
+    forwards = compile_pipeline(pipe, backend=args.backend) if runtime.compiler else []
     clock = Clock(device)
 
     def plain() -> np.ndarray:
@@ -123,7 +126,9 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
 
         return run
 
-    paths = {"plain diffusers": plain, "motionbot eager": product(False), "motionbot compiled": product(True)}
+    paths = {"plain diffusers": plain, "motionbot eager": product(False)}
+    if forwards:
+        paths["motionbot compiled"] = product(True)
     if spec.fast_tier:  # the `-fast` draft tier, compiled as a worker runs it (DeepCache: block by block)
         paths["motionbot fast"] = product(True, fast=True)
     rows = {name: {"model": model, "path": name, "denoise_s": [], "decode_s": []} for name in paths}
@@ -183,7 +188,7 @@ def main() -> int:
     has_gpu = torch.cuda.is_available()
     parser.add_argument("--size", choices=["real", "tiny"], default="real" if has_gpu else "tiny")
     parser.add_argument("--models", default="svd-xt,animatediff")
-    parser.add_argument("--mode", choices=[m.value for m in MemoryMode if m is not MemoryMode.LOW], default="full")
+    parser.add_argument("--mode", choices=[m.value for m in MemoryMode], default="full")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--backend", default="inductor", help="torch.compile backend (eager: tracing only)")
     args = parser.parse_args()
