@@ -42,6 +42,9 @@ async def test_a_fast_draft_is_labelled_and_a_model_without_the_tier_refuses_it(
     assert "-fast" in draft.content and "Draft (`-fast`)" in draft.content and frames(draft).shape[0] == 9
     full = await delivered(fake, await fake.slash("imagine-video", {"prompt": "a fox runs -model wan"}))
     assert "-fast" not in full.content
+    picture = {"image": fake.upload("p.png", png_bytes())}  # the UNet models' tier (DeepCache): SVD-XT here
+    svd = await delivered(fake, await fake.slash("animate", {"prompt": "-fast -seed 2"}, attachments=picture))
+    assert "-model svd-xt" in svd.content and "Draft (`-fast`)" in svd.content and frames(svd).shape[0] == 4
     lightning = {"prompt": "a fox -model animatediff-lightning -fast"}
     said = await refusal(fake, await fake.slash("imagine-video", lightning))
     assert "has no `-fast` tier" in said and "wan" in said
