@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.encode import encode
 from generation.jobs import JobKind, OutputFormat
-from generation.models import DEFAULT_MODELS, ModelSpec
+from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.pipelines.animatediff import AnimateDiffRunner
 from generation.pipelines.ltx import LTXRunner
@@ -44,6 +44,7 @@ from generation.pipelines.wan import WanRunner
 from generation.preview import previewer
 from generation.progress import Reporter
 from generation.random_weights import build_animatediff, build_ltx, build_svd, build_wan
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
 from generation.settings import MemoryMode
 

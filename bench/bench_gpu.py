@@ -46,8 +46,8 @@ from measure import psnr
 
 from generation.compiled import CompiledForward, compile_pipeline
 from generation.jobs import Stage
-from generation.models import DEFAULT_MODELS
 from generation.progress import Reporter
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime, to_uint8
 from generation.settings import MemoryMode
 

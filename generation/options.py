@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, VideoJob
-from generation.models import KNOWN_MODELS, ModelSpec
+from generation.models import ModelSpec
+from generation.registry import KNOWN_MODELS
 from generation.styles import styles
 from generation.text import Said, Text, _
 from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix

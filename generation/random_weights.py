@@ -49,7 +49,7 @@ from transformers import (
 )
 
 from generation.flow import write_flow
-from generation.models import DEFAULT_MODELS, MOTION_LORAS, Family, Input, ModelSpec
+from generation.models import MOTION_LORAS, Family, Input, ModelSpec
 from generation.random_helpers import (
     clip_tokenizer,
     write_pose_estimator,
@@ -58,6 +58,7 @@ from generation.random_helpers import (
     write_translator,
 )
 from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, build_wan_vace
+from generation.registry import DEFAULT_MODELS
 from generation.settings import GenerationSettings
 
 __all__ = [

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from generation.models import DEFAULT_MODELS, ModelSpec, with_overrides
+from generation.models import ModelSpec, with_overrides
+from generation.registry import DEFAULT_MODELS
 
 __all__ = ["Compile", "DType", "FlowModel", "GenerationSettings", "MemoryMode", "ModelOverrides", "SmoothEngine"]
 

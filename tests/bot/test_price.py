@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from bot.exts.video._pricing import price
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
-from generation.models import DEFAULT_MODELS, Input
+from generation.models import Input
 from generation.plan import resolve
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 from generation.values import Aspect

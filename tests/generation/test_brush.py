@@ -13,9 +13,9 @@ from PIL import Image
 
 from generation.engine import Engine, JobRejected
 from generation.jobs import JobKind, VideoJob
-from generation.models import DEFAULT_MODELS
 from generation.options import OptionError, build_job, parse_flags
 from generation.random_helpers import write_segmenter
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 from generation.values import Aspect

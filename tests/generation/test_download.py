@@ -9,7 +9,7 @@ import pytest
 from huggingface_hub.errors import GatedRepoError
 
 from generation.download import DownloadError, fetch_models, sources
-from generation.models import DEFAULT_MODELS
+from generation.registry import DEFAULT_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from generation.jobs import JobKind
-from generation.models import DEFAULT_MODELS, Input, ModelSpec
+from generation.models import Input, ModelSpec
 from generation.pipelines import RUNNERS
 from generation.random_weights import BUILDERS
+from generation.registry import DEFAULT_MODELS
 
 
 @pytest.mark.parametrize("spec", DEFAULT_MODELS.values(), ids=list(DEFAULT_MODELS))

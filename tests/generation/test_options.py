@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generation.jobs import JobKind, VideoJob
-from generation.models import DEFAULT_MODELS
 from generation.options import (
     FLAGS,
     OptionError,
@@ -17,6 +16,7 @@ from generation.options import (
     from_command,
     parse_flags,
 )
+from generation.registry import DEFAULT_MODELS
 from generation.values import Aspect, Camera
 
 

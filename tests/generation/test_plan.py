@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from generation.jobs import JobKind, VideoJob
-from generation.models import DEFAULT_MODELS
 from generation.plan import PlanError, memory_needed, resolve, unfit
+from generation.registry import DEFAULT_MODELS
 from generation.values import Aspect
 
 SVD_XT = DEFAULT_MODELS["svd-xt"]

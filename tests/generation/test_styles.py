@@ -12,9 +12,10 @@ import pytest
 
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
-from generation.models import DEFAULT_MODELS, Family
+from generation.models import Family
 from generation.options import OptionError, build_job, flags_line, parse_flags
 from generation.random_weights import write_style_lora
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 from generation.styles import CAMERA_WORDS, shaped, styles

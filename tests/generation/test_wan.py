@@ -22,10 +22,10 @@ from generation.encode import decode_frames, encode
 from generation.engine import Engine, JobRejected
 from generation.images import fit, load_rgb
 from generation.jobs import JobKind, OutputFormat, VideoJob
-from generation.models import DEFAULT_MODELS
 from generation.pipelines.wan import MOTION_WORDS, WanRunner
 from generation.plan import resolve
 from generation.progress import Reporter
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime, to_uint8
 from generation.settings import GenerationSettings
 from generation.values import Aspect
