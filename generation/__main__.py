@@ -143,10 +143,11 @@ def _worker(args: argparse.Namespace) -> int:
 
     from redis.exceptions import RedisError
 
+    from generation.engines import RenderEngine, SleepEngine
     from generation.metrics import WorkerMetrics, serve
     from generation.queue import QueueSettings
     from generation.settings import GenerationSettings
-    from generation.worker import RenderEngine, SleepEngine, WorkerState, build_worker, is_alive
+    from generation.worker import WorkerState, build_worker, is_alive
 
     queue_settings = load(QueueSettings)
     if args.check:

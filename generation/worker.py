@@ -24,17 +24,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from arq import Retry
 from arq.utils import timestamp_ms
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from generation.engines import RenderEngine
 from generation.fairqueue import PREFIX, FairQueue
-from generation.jobs import JobSchemaError, Stage, VideoJob, VideoResult
+from generation.jobs import JobSchemaError, Stage, VideoJob
 from generation.metrics import WorkerMetrics
-from generation.progress import ContentFlagged, FinalError, JobCancelled, OutlineFn, PreviewFn, ProgressFn
+from generation.progress import ContentFlagged, FinalError, JobCancelled
 from generation.queue import (
     RENDER_FUNCTION,
     JobQueue,
@@ -50,64 +51,9 @@ from generation.queue import (
 )
 from generation.text import Text, _
 
-__all__ = ["FairWorker", "RenderEngine", "SleepEngine", "WorkerState", "build_worker", "is_alive"]
+__all__ = ["FairWorker", "WorkerState", "build_worker", "is_alive"]
 
 log = logging.getLogger(__name__)
-
-
-class RenderEngine(Protocol):
-    """What a worker runs: the GPU part of a job, then the CPU part (the encode), which overlaps the next
-    job's GPU part."""
-
-    def generate(
-        self,
-        job: VideoJob,
-        on_progress: ProgressFn | None = None,
-        cancel: threading.Event | None = None,
-        on_outline: OutlineFn | None = None,
-        on_preview: PreviewFn | None = None,
-    ) -> Any: ...
-
-    def finish(
-        self, rendered: Any, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
-    ) -> VideoResult: ...
-
-
-class SleepEngine:
-    """A stand-in engine that sleeps instead of rendering (`seconds` on the "GPU", `encode_s` encoding): for
-    queue benchmarks and dry runs."""
-
-    def __init__(self, seconds: float, encode_s: float = 0.0):
-        self.seconds, self.encode_s = seconds, encode_s
-
-    def generate(
-        self,
-        job: VideoJob,
-        on_progress: ProgressFn | None = None,
-        cancel: threading.Event | None = None,
-        on_outline: OutlineFn | None = None,
-        on_preview: PreviewFn | None = None,
-    ) -> VideoJob:
-        steps = job.steps or 4
-        for step in range(1, steps + 1):
-            if cancel is not None and cancel.wait(self.seconds / steps):
-                raise JobCancelled()
-            if on_progress is not None:
-                on_progress(Stage.DENOISING, step, steps)
-        return job
-
-    def finish(
-        self, rendered: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
-    ) -> VideoResult:
-        job = rendered
-        if on_progress is not None:
-            on_progress(Stage.ENCODING, 0, 0)
-        if cancel is not None and cancel.wait(self.encode_s):
-            raise JobCancelled()
-        steps = job.steps or 4
-        return VideoResult(
-            job.job_id, b"dry-run", "video/mp4", 64, 64, 1, job.fps, 0.0, job.seed or 0, job.model, steps
-        )
 
 
 @dataclass

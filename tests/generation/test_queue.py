@@ -12,10 +12,11 @@ import msgpack
 import pytest
 
 from generation.engine import OutOfGPUMemory
+from generation.engines import SleepEngine
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn
 from generation.queue import CancelResult, JobQueue, NoWorkerForModel, keys, serialize
-from generation.worker import FairWorker, SleepEngine, WorkerState, build_worker
+from generation.worker import FairWorker, WorkerState, build_worker
 
 
 def job(job_id: str, user: str = "u1", model: str = "svd-xt", steps: int = 2) -> VideoJob:
