@@ -3,6 +3,7 @@
     python bench/bench_gpu.py                      # on a GPU host: real sizes (SVD-XT 1024x576x25, 25 steps;
                                                    # AnimateDiff 512x512x16, 25 steps), random weights
     python bench/bench_gpu.py --size tiny          # the same at a reduced size on a CPU (the test suite)
+    python bench/bench_gpu.py --paths fast         # plain diffusers and the `-fast` tier only
 
 Each model's random-weight pipeline is built once. The paths then run on the same weights, alternating
 (plain, eager, compiled, plain, …), each after one warm-up run of its own: the compiled path's warm-up
@@ -126,10 +127,12 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
 
         return run
 
-    paths = {"plain diffusers": plain, "motionbot eager": product(False)}
-    if forwards:
+    paths = {"plain diffusers": plain}  # first: every other path's PSNR is against its frames
+    if "eager" in args.paths:
+        paths["motionbot eager"] = product(False)
+    if forwards and "compiled" in args.paths:
         paths["motionbot compiled"] = product(True)
-    if spec.fast_tier:  # the `-fast` draft tier, compiled as a worker runs it (DeepCache: block by block)
+    if spec.fast_tier and "fast" in args.paths:  # the `-fast` draft tier as a worker runs it, compiled
         paths["motionbot fast"] = product(True, fast=True)
     rows = {name: {"model": model, "path": name, "denoise_s": [], "decode_s": []} for name in paths}
     reference: np.ndarray | None = None
@@ -190,6 +193,12 @@ def main() -> int:
     parser.add_argument("--models", default="svd-xt,animatediff")
     parser.add_argument("--mode", choices=[m.value for m in MemoryMode], default="full")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--paths",
+        type=lambda text: set(text.split(",")),
+        default={"eager", "compiled", "fast"},
+        help="which of eager,compiled,fast run beside plain diffusers (a time-boxed run splits them)",
+    )
     parser.add_argument("--backend", default="inductor", help="torch.compile backend (eager: tracing only)")
     args = parser.parse_args()
     device = torch.device("cuda" if has_gpu else "cpu")
