@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from generation.deep_cache import deep_cache
 from generation.flow import FlowSmoother, load_smoother, write_flow
 from generation.interpolate import FlowSource
+from generation.random_weights import build_svd
 from generation.runtime import to_uint8
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -49,3 +51,23 @@ def test_raft_smooths_a_full_size_clip_on_the_gpu() -> None:
     out = smoother(clip, 24, 48)
     assert out.shape == (49, 576, 1024, 3) and out.dtype == np.uint8
     assert (out[::2] == clip).all(), "every source frame stays as it was"
+
+
+def test_deep_cache_compiled_block_by_block_with_inductor_keeps_eager_deep_caches_output() -> None:
+    unet = build_svd().unet.to(GPU, torch.float16).eval()
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 3, 8, 32, 32, generator=generator).to(GPU, torch.float16)
+    text = torch.randn(2, 1, 32, generator=generator).to(GPU, torch.float16)
+    ids = torch.randn(2, 3, generator=generator).to(GPU, torch.float16)
+
+    def steps(backend: str | None) -> list[torch.Tensor]:
+        with torch.no_grad(), deep_cache(unet, 2, backend):
+            return [
+                unet(sample * (1 + i / 10), 10.0, encoder_hidden_states=text, added_time_ids=ids).sample
+                for i in range(3)
+            ]
+
+    eager, compiled = steps(None), steps("inductor")
+    for a, b in zip(eager, compiled, strict=True):
+        assert (a.float() - b.float()).abs().max() < 2e-2, "only fp16 rounding apart"
+    assert "forward" not in vars(unet.down_blocks[1]), "the draft tier comes off after the job"
