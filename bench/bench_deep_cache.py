@@ -26,6 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devices import accelerator, sync  # this folder's
+
 from generation.deep_cache import deep_cache
 from generation.random_weights import build_animatediff, build_svd
 
@@ -63,12 +65,10 @@ def unet_call(model: str, size: str, device: torch.device, dtype: torch.dtype) -
 def seconds(run: Any, device: torch.device, repeat: int) -> float:
     times = []
     for _ in range(repeat):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync(device)
         started = time.perf_counter()
         run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync(device)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -101,9 +101,7 @@ def main() -> int:
     parser.add_argument("--models", default="svd-xt,animatediff")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    device = torch.device("cuda" if has_gpu else "cpu")
-    dtype = torch.float16 if has_gpu else torch.float32
-    machine = torch.cuda.get_device_name(device) if has_gpu else "CPU"
+    device, dtype, machine = accelerator()
     rows = []
     for model in args.models.split(","):
         row = bench_model(model, args.size, device, dtype, args.repeat) | {"machine": machine}

@@ -33,6 +33,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devices import accelerator, sync  # this folder's
+
 from generation.encode import encode
 from generation.jobs import JobKind, OutputFormat
 from generation.models import ModelSpec
@@ -99,11 +101,6 @@ def product_request(model: str, spec: ModelSpec, image: Image.Image, steps: int)
     )
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _measure(device: torch.device, run: Any, repeat: int) -> tuple[float, float | None]:
     """Median seconds of `run()` over `repeat` runs after one warm-up, and peak GPU GiB."""
     run()  # warm-up: kernels, allocator, lazy init
@@ -111,10 +108,10 @@ def _measure(device: torch.device, run: Any, repeat: int) -> tuple[float, float 
         torch.cuda.reset_peak_memory_stats(device)
     times = []
     for _ in range(repeat):
-        _sync(device)
+        sync(device)
         started = time.perf_counter()
         run()
-        _sync(device)
+        sync(device)
         times.append(time.perf_counter() - started)
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     return sorted(times)[len(times) // 2], peak
@@ -169,9 +166,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
-    device = torch.device("cuda" if has_gpu else "cpu")
-    dtype = torch.float16 if has_gpu else torch.float32
-    name = torch.cuda.get_device_name(device) if has_gpu else "CPU"
+    device, dtype, name = accelerator()
     print(f"device: {name}, dtype: {dtype}, size: {args.size}, median of {args.repeat} after a warm-up")
 
     rows = []

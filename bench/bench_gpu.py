@@ -43,6 +43,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_generation import BUILD, RUNNER, SIZES, plain_call, product_request  # this folder's
+from devices import accelerator, sync
 from measure import psnr
 
 from generation.compiled import CompiledForward, compile_pipeline
@@ -137,10 +138,10 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
     rows = {name: {"model": model, "path": name, "denoise_s": [], "decode_s": []} for name in paths}
     reference: np.ndarray | None = None
     for name, run in paths.items():  # one warm-up each (the compiled path compiles here)
-        _sync(device)
+        sync(device)
         started = time.perf_counter()
         clip = run()
-        _sync(device)
+        sync(device)
         rows[name]["first_s"] = time.perf_counter() - started
         if reference is None:
             reference = clip
@@ -149,7 +150,7 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
         for name, run in paths.items():
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            _sync(device)
+            sync(device)
             clip = run()
             denoise, decode = clock.spans()
             rows[name]["denoise_s"].append(denoise)
@@ -171,11 +172,6 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return result
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _median(values: list[float]) -> float:
@@ -201,9 +197,7 @@ def main() -> int:
     )
     parser.add_argument("--backend", default="inductor", help="torch.compile backend (eager: tracing only)")
     args = parser.parse_args()
-    device = torch.device("cuda" if has_gpu else "cpu")
-    dtype = torch.float16 if has_gpu else torch.float32
-    machine = torch.cuda.get_device_name(device) if has_gpu else "CPU"
+    device, dtype, machine = accelerator()
     rows = []
     for model in args.models.split(","):
         for row in bench_model(model, args, device, dtype):
