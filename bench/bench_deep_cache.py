@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devices import accelerator, sync  # this folder's
+from devices import accelerator, median_seconds  # this folder's
 
 from generation.deep_cache import deep_cache
 from generation.random_weights import build_animatediff, build_svd
@@ -62,25 +60,14 @@ def unet_call(model: str, size: str, device: torch.device, dtype: torch.dtype) -
     return unet, lambda: unet(sample, 10.0, encoder_hidden_states=text).sample
 
 
-def seconds(run: Any, device: torch.device, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        sync(device)
-        started = time.perf_counter()
-        run()
-        sync(device)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype, repeat: int) -> dict[str, Any]:
     unet, call = unet_call(model, size, device, dtype)
     with torch.no_grad():
         call()  # warm-up
-        whole = seconds(call, device, repeat)
+        whole = median_seconds(call, device, repeat)
         with deep_cache(unet, 10**6):  # one full step, then every call is a cached one
             call()
-            cached = seconds(call, device, repeat)
+            cached = median_seconds(call, device, repeat)
     ratio = cached / whole
     width, height, frames = SIZES[size][model]
     speedup = {n: n / (1 + (n - 1) * ratio) for n in (2, 3, 4, 5)}

@@ -24,7 +24,6 @@ import dataclasses
 import gc
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devices import accelerator, sync  # this folder's
+from devices import accelerator, median_seconds  # this folder's
 
 from generation.encode import encode
 from generation.jobs import JobKind, OutputFormat
@@ -106,15 +105,9 @@ def _measure(device: torch.device, run: Any, repeat: int) -> tuple[float, float 
     run()  # warm-up: kernels, allocator, lazy init
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(repeat):
-        sync(device)
-        started = time.perf_counter()
-        run()
-        sync(device)
-        times.append(time.perf_counter() - started)
+    seconds = median_seconds(run, device, repeat)
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    return sorted(times)[len(times) // 2], peak
+    return seconds, peak
 
 
 def bench_model(model: str, size: str, device: torch.device, dtype: torch.dtype, repeat: int) -> list[dict]:

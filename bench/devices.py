@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 
@@ -17,3 +22,15 @@ def sync(device: torch.device) -> None:
     """Wait for the GPU's queued work (a timer read after it then counts that work); nothing on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def median_seconds(run: Callable[[], Any], device: torch.device, repeat: int) -> float:
+    """The median wall-clock seconds of `repeat` calls of `run`, the GPU's work included."""
+    times = []
+    for _ in range(repeat):
+        sync(device)
+        started = time.perf_counter()
+        run()
+        sync(device)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
