@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import torch
 
@@ -40,8 +39,9 @@ from generation.compiled import CompiledForward
 
 __all__ = ["DeepCache", "deep_cache"]
 
-# Each block's compiled forward per backend, made on the block's first draft job and kept with the block.
-_COMPILED: WeakKeyDictionary[torch.nn.Module, dict[str, CompiledForward]] = WeakKeyDictionary()
+# The attribute a block keeps its compiled forwards in (one per backend), made on its first draft job: they
+# live as long as the block, which a weak map could not give (a compiled forward holds its module).
+_COMPILED = "_deep_cache_compiled"
 
 
 class DeepCache:
@@ -87,7 +87,7 @@ class DeepCache:
         self._restore.append((module, own))
         forward = own.eager if isinstance(own, CompiledForward) else module.forward
         if compiled and self.backend:
-            kept = _COMPILED.setdefault(module, {})
+            kept: dict[str, CompiledForward] = module.__dict__.setdefault(_COMPILED, {})
             if self.backend not in kept:
                 kept[self.backend] = CompiledForward(module, f"UNet's {type(module).__name__}", self.backend)
             forward = kept[self.backend]
