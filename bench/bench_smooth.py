@@ -23,7 +23,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from measure import psnr  # this folder's
+from devices import median_seconds  # this folder's
+from measure import psnr
 
 from generation.flow import FlowSmoother, load_smoother, write_flow
 from generation.interpolate import FlowSource, interpolate
@@ -104,21 +104,15 @@ def held_out(made: np.ndarray, truth: np.ndarray) -> float:
     return statistics.mean(psnr(made[i], truth[i]) for i in range(1, len(truth), 2))
 
 
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def timed(run: object, repeat: int) -> tuple[float, float, np.ndarray]:
+def timed(run: Callable[[], np.ndarray], repeat: int, device: torch.device) -> tuple[float, float, np.ndarray]:
     """(first run s, median of the next `repeat` runs s (0: the first run's), the result)."""
-    times, result = [], None
-    for _ in range(repeat + 1):
-        sync()
-        started = time.perf_counter()
-        result = run()  # type: ignore[operator]
-        sync()
-        times.append(time.perf_counter() - started)
-    return times[0], statistics.median(times[1:] or times), result  # type: ignore[return-value]
+    made: list[np.ndarray] = []
+
+    def keep() -> None:
+        made[:] = [run()]
+
+    first = median_seconds(keep, device, 1)
+    return first, median_seconds(keep, device, repeat) if repeat else first, made[0]
 
 
 def main() -> int:
@@ -144,8 +138,8 @@ def main() -> int:
     repeat = np.repeat(source, 2, axis=0)[: len(truth)]
     fade = truth.copy()
     fade[1::2] = ((source[:-1].astype(np.uint16) + source[1:]) // 2).astype(np.uint8)
-    _, mi_s, mi = timed(lambda: interpolate(source, 12, 24), args.repeat)
-    flow_first, flow_s, flowed = timed(lambda: smoother(source, 12, 24), args.repeat)
+    _, mi_s, mi = timed(lambda: interpolate(source, 12, 24), args.repeat, torch.device(device))
+    flow_first, flow_s, flowed = timed(lambda: smoother(source, 12, 24), args.repeat, torch.device(device))
     exact = FlowSmoother(true_motion(width, height, 2), torch.device(device))(source, 12, 24)
     random = " (random weights)" if args.weights == "random" else ""
     rows = [

@@ -132,10 +132,10 @@ def _hidden(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 @contextmanager
-def deep_cache(unet: torch.nn.Module | None, interval: int, backend: str | None = None) -> Iterator[DeepCache | None]:
+def deep_cache(unet: torch.nn.Module, interval: int, backend: str | None = None) -> Iterator[DeepCache | None]:
     """DeepCache on `unet` for one job (a full step every `interval` steps), its blocks compiled with `backend`
     (None: eager); interval 0 or 1, or a UNet with a single down block: every step whole, nothing changes."""
-    if unet is None or interval <= 1 or len(getattr(unet, "down_blocks", ())) < 2:
+    if interval <= 1 or len(getattr(unet, "down_blocks", ())) < 2:
         yield None
         return
     cache = DeepCache(unet, interval, backend)
