@@ -78,7 +78,11 @@ def test_motion_loras_change_the_clip_and_combine_for_diagonal_pans(engine: Engi
     runner = engine.runner("animatediff")
     assert sorted(runner.pipe.get_active_adapters()) == ["pan-left", "tilt-up"]  # type: ignore[attr-defined]
     again = decode_frames(engine.render(t2v()).video)[0]
-    assert np.array_equal(plain, again), "no camera after a camera job must switch the LoRAs off"
+    # Off means the base weights again. Not bit-equal on every CPU: the LoRA-wrapped layers' buffers sit
+    # elsewhere in memory, and BLAS kernels may sum in another order there (one level of a pixel, rarely).
+    camera_effect = np.abs(plain.astype(int) - panned.astype(int)).mean()
+    left_over = np.abs(plain.astype(int) - again.astype(int))
+    assert left_over.mean() < camera_effect / 50 and left_over.max() <= 2, "no camera must switch the LoRAs off"
 
 
 def test_same_seed_same_frames_other_seed_other_frames(engine: Engine) -> None:
