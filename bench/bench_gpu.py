@@ -4,6 +4,7 @@
                                                    # AnimateDiff 512x512x16, 25 steps), random weights
     python bench/bench_gpu.py --size tiny          # the same at a reduced size on a CPU (the test suite)
     python bench/bench_gpu.py --paths fast         # plain diffusers and the `-fast` tier only
+    python bench/bench_gpu.py --paths fast-fp8     # the `-fast` tier with its fp8 denoiser (fp8 GPUs)
 
 Each model's random-weight pipeline is built once. The paths then run on the same weights, alternating
 (plain, eager, compiled, plain, …), each after one warm-up run of its own: the compiled path's warm-up
@@ -19,7 +20,10 @@ every path runs on the pipeline as that mode placed it: in `low`, offloaded and 
 are the low mode's peak memory and time, to hold against a `full` run's);
 "motionbot fast" (models with a `-fast` tier: all but AnimateDiff-Lightning) is the draft tier as a worker
 runs it (First Block Cache on the compiled transformer; DeepCache on the UNet compiled block by block: its
-first run, `first s`, compiles the blocks), and its PSNR is what that tier gives up.
+first run, `first s`, compiles the blocks), and its PSNR is what that tier gives up. "motionbot fast fp8"
+is the same with the draft's fp8 copy of the denoiser (generation/fp8.py), made only when that path is
+asked for and the card has fp8 (`--fp8 auto`; `--fp8 weights`: fp8-stored weights on any device, the CPU
+test), so the other paths' peak memory holds no second copy.
 One JSON line per path on stdout, then a table.
 """
 
@@ -47,11 +51,12 @@ from devices import accelerator, sync
 from measure import psnr
 
 from generation.compiled import CompiledForward, compile_pipeline
+from generation.fp8 import fp8_kind
 from generation.jobs import Stage
 from generation.progress import Reporter
 from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime, to_uint8
-from generation.settings import MemoryMode
+from generation.settings import Fp8, MemoryMode
 
 
 class Clock:
@@ -91,7 +96,9 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
     spec = dataclasses.replace(DEFAULT_MODELS[model], width=width, height=height, frames=frames, max_frames=frames)
     image = Image.new("RGB", (width, height), (120, 90, 60))
     pipe = BUILD[model]("tiny" if args.size == "tiny" else "real").to(dtype)
-    runtime = Runtime(device, dtype, MemoryMode(args.mode), compile=True, backend=args.backend)
+    mode = MemoryMode(args.mode)
+    fp8 = fp8_kind(Fp8(args.fp8), device, True, mode) if "fast-fp8" in args.paths and spec.fp8 else None
+    runtime = Runtime(device, dtype, mode, compile=True, backend=args.backend, fp8=fp8)
     runner = RUNNER[model](spec, runtime, pipe=pipe)  # places (and compiles) the pipeline as the worker does
     # the forwards place() compiled, to switch on and off (none in the low mode on a GPU: it offloads)
     forwards = compile_pipeline(pipe, backend=args.backend) if runtime.compiler else []
@@ -109,10 +116,10 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
             clock.mark()
         return to_uint8(output.frames[0])
 
-    def product(compiled: bool, fast: bool = False) -> Callable[[], np.ndarray]:
+    def product(compiled: bool, fast: bool = False, fp8: bool = False) -> Callable[[], np.ndarray]:
         request = product_request(model, spec, image, steps)
         request = dataclasses.replace(
-            request, fast_cache=spec.fast_cache if fast else 0.0, deep_cache=spec.deep_cache if fast else 0
+            request, fast_cache=spec.fast_cache if fast else 0.0, deep_cache=spec.deep_cache if fast else 0, fp8=fp8
         )
 
         def run() -> np.ndarray:
@@ -135,6 +142,8 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device, dtyp
         paths["motionbot compiled"] = product(True)
     if spec.fast_tier and "fast" in args.paths:  # the `-fast` draft tier as a worker runs it, compiled
         paths["motionbot fast"] = product(True, fast=True)
+    if spec.fast_tier and "fast-fp8" in args.paths and runner.fp8.twins:
+        paths["motionbot fast fp8"] = product(True, fast=True, fp8=True)
     rows = {name: {"model": model, "path": name, "denoise_s": [], "decode_s": []} for name in paths}
     reference: np.ndarray | None = None
     for name, run in paths.items():  # one warm-up each (the compiled path compiles here)
@@ -192,9 +201,10 @@ def main() -> int:
     parser.add_argument(
         "--paths",
         type=lambda text: set(text.split(",")),
-        default={"eager", "compiled", "fast"},
-        help="which of eager,compiled,fast run beside plain diffusers (a time-boxed run splits them)",
+        default={"eager", "compiled", "fast", "fast-fp8"},
+        help="which of eager,compiled,fast,fast-fp8 run beside plain diffusers (a time-boxed run splits them)",
     )
+    parser.add_argument("--fp8", choices=[f.value for f in Fp8], default="auto", help="the fast-fp8 path's copy")
     parser.add_argument("--backend", default="inductor", help="torch.compile backend (eager: tracing only)")
     args = parser.parse_args()
     device, dtype, machine = accelerator()

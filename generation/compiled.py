@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CompiledForward", "compile_pipeline", "use_compile_cache"]
+__all__ = ["CompiledForward", "compile_module", "compile_pipeline", "use_compile_cache"]
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,12 @@ def compile_pipeline(pipe: Any, backend: str | Any = "inductor") -> list[Compile
     if denoiser is not None:
         if _is_2d(denoiser):
             denoiser.to(memory_format=torch.channels_last)
-        compiled.append(_compile(denoiser, "denoiser", backend))
+        compiled.append(compile_module(denoiser, "denoiser", backend))
     decoder = getattr(getattr(pipe, "vae", None), "decoder", None)
     if decoder is not None:
         if _is_2d(decoder):
             decoder.to(memory_format=torch.channels_last)
-        compiled.append(_compile(decoder, "VAE decoder", backend))
+        compiled.append(compile_module(decoder, "VAE decoder", backend))
     return compiled
 
 
@@ -80,7 +80,8 @@ def use_compile_cache(folder: str) -> None:
         os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "1")
 
 
-def _compile(module: torch.nn.Module, what: str, backend: str | Any) -> CompiledForward:
+def compile_module(module: torch.nn.Module, what: str, backend: str | Any) -> CompiledForward:
+    """`module.forward` compiled in place (once: a compiled one is kept)."""
     forward = module.forward
     if isinstance(forward, CompiledForward):  # compiled already (a runner built on a shared pipeline)
         return forward

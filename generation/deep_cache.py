@@ -37,11 +37,11 @@ import torch
 
 from generation.compiled import CompiledForward
 
-__all__ = ["DeepCache", "deep_cache"]
+__all__ = ["COMPILED_BLOCKS", "DeepCache", "deep_cache"]
 
 # The attribute a block keeps its compiled forwards in (one per backend), made on its first draft job: they
 # live as long as the block, which a weak map could not give (a compiled forward holds its module).
-_COMPILED = "_deep_cache_compiled"
+COMPILED_BLOCKS = "_deep_cache_compiled"
 
 
 class DeepCache:
@@ -87,7 +87,7 @@ class DeepCache:
         self._restore.append((module, own))
         forward = own.eager if isinstance(own, CompiledForward) else module.forward
         if compiled and self.backend:
-            kept: dict[str, CompiledForward] = module.__dict__.setdefault(_COMPILED, {})
+            kept: dict[str, CompiledForward] = module.__dict__.setdefault(COMPILED_BLOCKS, {})
             if self.backend not in kept:
                 kept[self.backend] = CompiledForward(module, f"UNet's {type(module).__name__}", self.backend)
             forward = kept[self.backend]

@@ -119,7 +119,8 @@ class Engine:
         """Load `model`; when the runtime compiles, also render one two-step clip at its native size, so the
         first user's clip does not wait for the compiler (other sizes compile on their first clip; the kernels
         stay in the compile cache across restarts), and a second in the `-fast` tier where that compiles apart
-        (DeepCache compiles a UNet block by block). A failed warm-up is logged: jobs still run."""
+        (DeepCache compiles a UNet block by block; a draft's fp8 copy of the denoiser is a module of its own).
+        A failed warm-up is logged: jobs still run."""
         runner = self.runner(model)
         if not self.runtime.compile:
             return
@@ -140,8 +141,10 @@ class Engine:
         )
         try:
             runner.render(request, Reporter())
-            if spec.deep_cache > 1:
-                runner.render(dataclasses.replace(request, deep_cache=spec.deep_cache), Reporter())
+            fp8 = spec.fp8 and self.runtime.fp8 is not None
+            if spec.deep_cache > 1 or fp8:  # DeepCache compiles a UNet block by block, an fp8 copy on its own
+                draft = dataclasses.replace(request, deep_cache=spec.deep_cache, fast_cache=spec.fast_cache, fp8=fp8)
+                runner.render(draft, Reporter())
         except Exception:
             log.exception("warming up %s failed; its first clip compiles instead", model)
             return
@@ -237,6 +240,7 @@ class Engine:
             upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
             fast_cache=spec.fast_cache if job.fast else 0.0,
             deep_cache=spec.deep_cache if job.fast else 0,
+            fp8=spec.fp8 and job.fast,
             strength=plan.strength,
             mask=mask,
             style_lora=self._style_lora(job.style, spec),

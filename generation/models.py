@@ -109,6 +109,7 @@ class ModelSpec:
     languages: tuple[str, ...] = ("en",)  # what its text encoder reads (ISO 639-1; "*": many, as UMT5)
     fast_cache: float = 0.0  # the `-fast` draft tier: First Block Cache's threshold on its transformer; 0 = none
     deep_cache: int = 0  # the `-fast` draft tier of a UNet: DeepCache, a full step every N (generation/deep_cache.py)
+    fp8: bool = False  # `-fast` drafts in float8 where the card has it: a copy of the denoiser (generation/fp8.py)
     preview: str = ""  # live previews: its latent space and tensor layout (generation/preview.py); "" = none
     control: bool = False  # Wan VACE: renders from a control video (and, later, masks); restyles from one
     prompt_camera: bool = False  # takes `-camera lock` and `orbit` by prompt (LTX, Wan); else by virtual camera

@@ -48,6 +48,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             guidance=_SVD_GUIDANCE,
             camera=CameraMode.VIRTUAL,
             deep_cache=3,  # `-fast`: two steps in three reuse the UNet's deep features
+            fp8=True,  # and the drafts' UNet in fp8 where the card has it (a 1.5 GB copy)
         ),
         ModelSpec(
             name="svd-xt",
@@ -70,6 +71,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             guidance=_SVD_GUIDANCE,
             camera=CameraMode.VIRTUAL,
             deep_cache=3,  # `-fast`: two steps in three reuse the UNet's deep features
+            fp8=True,  # and the drafts' UNet in fp8 where the card has it (a 1.5 GB copy)
         ),
         ModelSpec(
             name="animatediff",
@@ -93,6 +95,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             lora="guoyww/animatediff-motion-lora-{move}",
             scheduler="ddim",
             deep_cache=3,
+            fp8=True,
             restyles=True,  # the light restyle: 16 frames at 512x512
             cost_factor=1.5,
         ),
@@ -140,6 +143,7 @@ DEFAULT_MODELS: dict[str, ModelSpec] = {
             guidance=_SVD_GUIDANCE,
             camera=CameraMode.VIRTUAL,
             deep_cache=3,  # `-fast`: two steps in three reuse the UNet's deep features
+            fp8=True,  # and the drafts' UNet in fp8 where the card has it (a 1.5 GB copy)
             t2i_weights="stabilityai/sdxl-turbo",
             t2i_steps=1,
             t2i_guidance=0.0,
@@ -297,7 +301,7 @@ DEFAULT_MODELS |= {
         memory_gb_low=30.0,
         activation_share=0.15,
         cost_factor=5.0,
-        **(_WAN | {"extends": False}),  # type: ignore[arg-type]
+        **(_WAN | {"extends": False, "fp8": True}),  # type: ignore[arg-type]  # fp8 drafts: a 5 GB copy
     ),
     # Wan 2.1 VACE 1.3B: text to video, and a control video (here the video in grey: its shapes and light)
     # steering a new clip. Small: the 1.3B transformer 2.6 GB, the UMT5 encoder kept off the GPU (8).
@@ -323,7 +327,7 @@ DEFAULT_MODELS |= {
         memory_gb_low=6.0,
         activation_share=0.5,
         cost_factor=0.8,
-        **(_WAN | {"extends": False, "licence": "apache-2.0 (Wan 2.1 VACE)"}),  # type: ignore[arg-type]
+        **(_WAN | {"extends": False, "fp8": True, "licence": "apache-2.0 (Wan 2.1 VACE)"}),  # type: ignore[arg-type]
     ),
 }
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from generation.compiled import compile_pipeline, use_compile_cache
+from generation.fp8 import fp8_kind
 from generation.settings import Compile, DType, GenerationSettings, MemoryMode
 
 __all__ = [
@@ -43,6 +44,7 @@ class Runtime:
     memory_mode: MemoryMode
     compile: bool = False  # torch.compile the denoiser and the VAE decoder (generation/compiled.py)
     backend: str = "inductor"  # the torch.compile backend ("eager": tracing only, the CPU tests and benches)
+    fp8: str | None = None  # the `-fast` drafts' fp8 copies: "dynamic", "weights" or None (generation/fp8.py)
 
     @classmethod
     def from_settings(cls, settings: GenerationSettings) -> Runtime:
@@ -62,7 +64,8 @@ class Runtime:
             compile = False
         if compile:
             use_compile_cache(settings.compile_cache)
-        return cls(device, dtype, settings.memory_mode, compile)
+        fp8 = fp8_kind(settings.fp8, device, compile, settings.memory_mode)
+        return cls(device, dtype, settings.memory_mode, compile, fp8=fp8)
 
     @property
     def compiler(self) -> str | None:

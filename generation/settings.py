@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from generation.models import ModelSpec, with_overrides
 from generation.registry import DEFAULT_MODELS
 
-__all__ = ["Compile", "DType", "FlowModel", "GenerationSettings", "MemoryMode", "ModelOverrides", "SmoothEngine"]
+__all__ = ["Compile", "DType", "FlowModel", "Fp8", "GenerationSettings", "MemoryMode", "ModelOverrides", "SmoothEngine"]
 
 
 class MemoryMode(enum.StrEnum):
@@ -29,6 +29,12 @@ class Compile(enum.StrEnum):
     AUTO = "auto"  # on a CUDA GPU (not in the low memory mode); off on a CPU
     ON = "on"
     OFF = "off"  # plain eager PyTorch, as diffusers runs by default
+
+
+class Fp8(enum.StrEnum):
+    AUTO = "auto"  # `-fast` multiplies in fp8 on a GPU with fp8 tensor cores (compute 8.9+), compiled, not low mode
+    WEIGHTS = "weights"  # fp8-stored weights on any device, computed in the model's dtype: the rounding, no speed
+    OFF = "off"
 
 
 class SmoothEngine(enum.StrEnum):
@@ -73,6 +79,7 @@ class ModelOverrides(BaseModel):
     cost_factor: PositiveFloat | None = None
     fast_cache: NonNegativeFloat | None = None
     deep_cache: NonNegativeInt | None = None
+    fp8: bool | None = None
     max_duration_s: PositiveFloat | None = None
     fps: PositiveInt | None = None
     memory_gb: PositiveFloat | None = None
@@ -120,6 +127,7 @@ class GenerationSettings(BaseSettings):
     memory_mode: MemoryMode = MemoryMode.BALANCED
     compile: Compile = Compile.AUTO  # torch.compile the denoiser and VAE decoder: same clips, faster on a GPU
     compile_cache: str = "data/compile-cache"  # compiled kernels, kept so a restart does not compile again
+    fp8: Fp8 = Fp8.AUTO  # the `-fast` drafts' denoiser in float8, a copy beside the original (generation/fp8.py)
     default_image_model: str = "svd-xt"
     default_text_model: str = "animatediff"
     default_prompted_image_model: str = "ltx"  # /animate with a prompt, when a worker serves it

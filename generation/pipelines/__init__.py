@@ -58,6 +58,7 @@ class Request:
     upscale: bool = False  # x2 after rendering (the model's latent upsampler)
     fast_cache: float = 0.0  # `-fast`: First Block Cache at this threshold on the transformer; 0 = every step whole
     deep_cache: int = 0  # `-fast` on a UNet: DeepCache, a full step every N; 0 or 1 = every step whole
+    fp8: bool = False  # `-fast`: the denoiser's fp8 copy, where the runner has one (generation/fp8.py)
     strength: float = 1.0  # RESTYLE: the part of the denoising run on `video` (its frames at width x height)
     mask: np.ndarray | None = None  # the motion brush: (H, W) float32, 1 where the picture moves, 0 where it stays
     style_lora: str | None = None  # a LoRA of the job's style (AnimateDiff): hub id or folder

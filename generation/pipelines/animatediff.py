@@ -32,6 +32,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from generation.deep_cache import deep_cache
+from generation.fp8 import Fp8Twins
 from generation.jobs import JobKind
 from generation.models import ModelSpec
 from generation.pipelines import Request
@@ -110,6 +111,7 @@ class AnimateDiffRunner:
                 pipe.scheduler.config, timestep_spacing="trailing", beta_schedule="linear"
             )
         self.pipe = runtime.place(pipe)
+        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)  # no LoRAs yet
         self._loaded_loras: set[str] = set()
         self._restyle: AnimateDiffVideoToVideoPipeline | None = None
 
@@ -130,8 +132,9 @@ class AnimateDiffRunner:
         if lora_moves(request.camera) and not self.spec.lora:
             raise ValueError(f"{self.spec.name} has no motion LoRAs configured for camera moves")
 
-    def _use_loras(self, camera: Camera | None, motion: int, style: str | None) -> None:
-        """The camera's motion LoRAs at the motion level's weight, and the style's LoRA (if any) at 0.8."""
+    def _use_loras(self, camera: Camera | None, motion: int, style: str | None) -> bool:
+        """The camera's motion LoRAs at the motion level's weight, and the style's LoRA (if any) at 0.8;
+        whether any is on."""
         moves = lora_moves(camera)
         for move in moves:
             if move not in self._loaded_loras:
@@ -158,10 +161,11 @@ class AnimateDiffRunner:
             self.pipe.set_adapters(names, adapter_weights=weights)
         elif self._loaded_loras:
             self.pipe.disable_lora()
+        return bool(names)
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
-        self._use_loras(request.camera, request.motion, request.style_lora)
+        loras = self._use_loras(request.camera, request.motion, request.style_lora)
         shared: dict[str, Any] = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt or None,
@@ -173,18 +177,23 @@ class AnimateDiffRunner:
             "output_type": "pt",
             "decode_chunk_size": self.runtime.decode_chunk(request.frames),
         }
-        with deep_cache(self.pipe.unet, request.deep_cache, self.runtime.compiler):  # `-fast`
-            if request.kind is JobKind.RESTYLE:
+        restyle = request.kind is JobKind.RESTYLE
+        pipe = self.restyler() if restyle else self.pipe
+        with (  # `-fast`: the fp8 UNet where no LoRA is on (the copy has none), and DeepCache
+            self.fp8.swapped([pipe], request.fp8 and not loras),
+            deep_cache(pipe.unet, request.deep_cache, self.runtime.compiler),
+        ):
+            if restyle:
                 assert request.video is not None
                 strength, steps = request.redrawn
-                output = self.restyler()(
+                output = pipe(
                     video=[Image.fromarray(frame) for frame in request.video],
                     strength=strength,
                     callback_on_step_end=reporter.step_callback(steps),
                     **shared,
                 )
             else:
-                output = self.pipe(
+                output = pipe(
                     num_frames=request.frames, callback_on_step_end=reporter.step_callback(request.steps), **shared
                 )
         return to_uint8(output.frames[0])  # (F, H, W, 3)

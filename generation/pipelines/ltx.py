@@ -39,6 +39,7 @@ from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsampler
 from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from PIL import Image
 
+from generation.fp8 import Fp8Twins
 from generation.jobs import JobKind, Stage
 from generation.models import ModelSpec
 from generation.pipelines import Request
@@ -68,6 +69,7 @@ class LTXRunner:
                     spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
                 )
         self.pipe = runtime.place(pipe, cpu_modules=("text_encoder",))
+        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)
         self._upsample: LTXLatentUpsamplePipeline | None = None
         self.prompts = PromptCache(runtime)
 
@@ -202,7 +204,7 @@ class LTXRunner:
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
-        with fast_tier(self.pipe, request.fast_cache):
+        with self.fp8.swapped([self.pipe], request.fp8), fast_tier(self.pipe, request.fast_cache):  # `-fast`
             return self._render(request, reporter)
 
     def _render(self, request: Request, reporter: Reporter) -> np.ndarray:

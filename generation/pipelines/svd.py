@@ -29,6 +29,7 @@ import torch
 from diffusers import StableVideoDiffusionPipeline
 
 from generation.deep_cache import deep_cache
+from generation.fp8 import Fp8Twins
 from generation.models import ModelSpec
 from generation.pipelines import Request
 from generation.progress import Reporter
@@ -49,6 +50,7 @@ class SVDRunner:
                     spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
                 )
         self.pipe = runtime.place(pipe)
+        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)
 
     def check_inputs(self, request: Request) -> None:
         if request.image is None:
@@ -83,7 +85,10 @@ class SVDRunner:
         self.check_inputs(request)
         progress = reporter.step_callback(request.steps)
         bucket, noise_aug = MOTION_TABLE[request.motion]
-        with deep_cache(self.pipe.unet, request.deep_cache, self.runtime.compiler):  # `-fast`
+        with (  # `-fast`: the fp8 UNet, if there is one, and DeepCache on it
+            self.fp8.swapped([self.pipe], request.fp8),
+            deep_cache(self.pipe.unet, request.deep_cache, self.runtime.compiler),
+        ):
             output = self.pipe(
                 image=request.image,
                 width=request.width,

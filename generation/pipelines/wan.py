@@ -49,6 +49,7 @@ from diffusers import (
 from diffusers.video_processor import VideoProcessor
 from PIL import Image, ImageOps
 
+from generation.fp8 import Fp8Twins
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
 from generation.pipelines import Request
@@ -96,6 +97,7 @@ class WanRunner:
             self.image_to_video.set_progress_bar_config(disable=True)
         self._video_to_video: WanVideoToVideoPipeline | None = None
         self.prompts = PromptCache(runtime)
+        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)
 
     def pose_reader(self) -> Any:
         """The pose estimator a pose row reads its videos with (ViTPose), loaded on the first pose job."""
@@ -190,7 +192,12 @@ class WanRunner:
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
-        with fast_tier(self.pipe, request.fast_cache):
+        pipes = [self.pipe, self.text_to_video, self.image_to_video, self._video_to_video]  # sharing the denoisers
+        restyler = [self.video_to_video()] if request.kind is JobKind.RESTYLE and not self.control else []
+        with (  # `-fast`: the fp8 transformers, if there are, and First Block Cache on them
+            self.fp8.swapped([pipe for pipe in pipes + restyler if pipe is not None], request.fp8),
+            fast_tier(self.pipe, request.fast_cache),
+        ):
             return self._render(request, reporter)
 
     def _render(self, request: Request, reporter: Reporter) -> np.ndarray:

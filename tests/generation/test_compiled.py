@@ -137,6 +137,11 @@ def test_warm_up_renders_a_short_clip_at_the_native_size_when_compiling(settings
     assert request.deep_cache == 0 and draft == dataclasses.replace(request, deep_cache=spec.deep_cache)
     text, _ = animatediff.requests
     assert text.kind is JobKind.TEXT_TO_VIDEO and text.image is None and text.prompt
+    with_fp8 = Recorder()
+    engine = _engine(settings, True, {"svd-xt": with_fp8})
+    engine.runtime = dataclasses.replace(engine.runtime, fp8="weights")  # where the runner has fp8 copies
+    engine.warm_up("svd-xt")
+    assert with_fp8.requests[1] == dataclasses.replace(draft, fp8=True), "the draft warms the fp8 copy up"
 
 
 def test_warm_up_only_loads_when_not_compiling_and_survives_a_failure(

@@ -71,3 +71,30 @@ def test_deep_cache_compiled_block_by_block_with_inductor_keeps_eager_deep_cache
     for a, b in zip(eager, compiled, strict=True):
         assert (a.float() - b.float()).abs().max() < 2e-2, "only fp16 rounding apart"
     assert "forward" not in vars(unet.down_blocks[1]), "the draft tier comes off after the job"
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available() or torch.cuda.get_device_capability() < (8, 9), reason="needs fp8 tensor cores"
+)
+def test_an_fp8_draft_multiplies_in_float8_compiled_and_the_full_tier_keeps_its_weights() -> None:
+    from generation.fp8 import Fp8Twins, fp8_kind
+    from generation.settings import Fp8, MemoryMode
+
+    kind = fp8_kind(Fp8.AUTO, GPU, True, MemoryMode.FULL)
+    assert kind == "dynamic"
+    pipe = build_svd().to(GPU, torch.bfloat16)
+    twins = Fp8Twins(pipe, kind, "inductor", "svd-xt")
+    twin, original = twins.twins["unet"], pipe.unet
+    kinds = {type(m.weight).__name__ for m in twin.modules() if isinstance(m, torch.nn.Linear)}
+    assert "Float8Tensor" in kinds and all(type(p) is torch.nn.Parameter for p in original.parameters())
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 3, 8, 32, 32, generator=generator).to(GPU, torch.bfloat16)
+    text = torch.randn(2, 1, 32, generator=generator).to(GPU, torch.bfloat16)
+    ids = torch.randn(2, 3, generator=generator).to(GPU, torch.bfloat16)
+    with torch.no_grad():
+        full = original(sample, 10.0, encoder_hidden_states=text, added_time_ids=ids).sample
+        with twins.swapped([pipe], True), deep_cache(pipe.unet, 2, "inductor"):
+            drafts = [pipe.unet(sample, 10.0, encoder_hidden_states=text, added_time_ids=ids).sample for _ in range(2)]
+    assert pipe.unet is original
+    error = (drafts[0].float() - full.float()).abs().mean() / full.float().abs().mean()
+    assert torch.isfinite(drafts[1]).all() and 0 < error < 0.2, f"fp8 is a rounding of the weights: {error:.3f}"
