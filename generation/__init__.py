@@ -7,11 +7,17 @@ for that) but its import then stops where it registers fake kernels for two of t
 and `qnms`), and with it every transformers image processor, which use torchvision when it is installed.
 Nothing here uses those operators (Smooth's RAFT is plain PyTorch), so just before that module runs, the
 two are declared where they are missing. Where the compiled operators load, this does nothing.
+
+And two log lines are kept quiet. torchao (the fp8 drafts, generation/fp8.py) is installed with the worker,
+and importing it, diffusers 0.42 warns that tensor types torchao 0.18 no longer has cannot be imported (for
+checkpoints saved by torchao, which none of the models here is), and torch that torchao registers an enum
+the old way. Neither concerns motionbot; errors from those loggers still show.
 """
 
 from __future__ import annotations
 
 import importlib.abc
+import logging
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
@@ -37,3 +43,6 @@ class _DeclareMissingVisionOps(importlib.abc.MetaPathFinder):
 
 if not any(isinstance(finder, _DeclareMissingVisionOps) for finder in sys.meta_path):
     sys.meta_path.insert(0, _DeclareMissingVisionOps())
+
+for _quiet in ("diffusers.quantizers.torchao.torchao_quantizer", "torch.utils._pytree"):
+    logging.getLogger(_quiet).setLevel(logging.ERROR)

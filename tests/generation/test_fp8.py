@@ -14,6 +14,7 @@ from generation.engine import Engine
 from generation.fp8 import fp8_kind
 from generation.jobs import JobKind, VideoJob
 from generation.progress import Reporter
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
 from generation.settings import Fp8, GenerationSettings, MemoryMode
 from generation.values import Camera
@@ -28,7 +29,7 @@ T2V = VideoJob(job_id="t", kind=JobKind.TEXT_TO_VIDEO, model="animatediff", prom
 def engine(settings: GenerationSettings) -> Engine:
     registry = settings.registry()
     runtime = Runtime(CPU, torch.float32, MemoryMode.FULL, fp8=fp8_kind(Fp8.WEIGHTS, CPU, False, MemoryMode.FULL))
-    return Engine({name: registry[name] for name in ("svd-xt", "animatediff")}, runtime)
+    return Engine({name: registry[name] for name in ("svd-xt", "animatediff", "wan")}, runtime)
 
 
 def test_which_copy_a_setting_device_and_memory_mode_give() -> None:
@@ -36,6 +37,12 @@ def test_which_copy_a_setting_device_and_memory_mode_give() -> None:
     assert fp8_kind(Fp8.WEIGHTS, CPU, False, MemoryMode.LOW) is None, "the low mode offloads: no second copy"
     assert fp8_kind(Fp8.AUTO, CPU, True, MemoryMode.FULL) is None, "no fp8 matmuls on a CPU"
     assert fp8_kind(Fp8.OFF, CPU, False, MemoryMode.FULL) is None
+
+
+def test_the_rows_that_ask_for_a_copy_have_drafts_and_the_largest_do_not() -> None:
+    asking = {name for name, spec in DEFAULT_MODELS.items() if spec.fp8}
+    assert asking and all(DEFAULT_MODELS[name].fast_tier for name in asking)
+    assert not asking & {"ltx", "ltx-dev", "wan-i2v", "wan-animate"}, "13-14B denoisers: the copy would be 13-28 GB"
 
 
 def linear_weights(module: torch.nn.Module) -> set[str]:
@@ -74,3 +81,15 @@ def test_a_draft_with_loras_keeps_the_original_which_has_them(engine: Engine) ->
     assert not np.array_equal(in_fp8, runner.render(dataclasses.replace(draft, fp8=False), Reporter())), (
         "without a LoRA the draft runs in fp8"
     )
+
+
+def test_a_transformer_draft_runs_the_fp8_copy_under_first_block_cache(engine: Engine) -> None:
+    job = VideoJob(job_id="w", kind=JobKind.TEXT_TO_VIDEO, model="wan", prompt="a red fox", seed=3, steps=4)
+    runner = engine.runner("wan")
+    original = runner.pipe.transformer  # type: ignore[attr-defined]
+    draft = engine.plan(dataclasses.replace(job, fast=True))
+    assert draft.fast_cache > 0 and draft.fp8
+    before = runner.render(engine.plan(job), Reporter())
+    in_fp8 = runner.render(draft, Reporter())
+    assert not np.array_equal(in_fp8, runner.render(dataclasses.replace(draft, fp8=False), Reporter()))
+    assert np.array_equal(before, runner.render(engine.plan(job), Reporter())) and runner.pipe.transformer is original
