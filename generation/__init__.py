@@ -8,10 +8,12 @@ and `qnms`), and with it every transformers image processor, which use torchvisi
 Nothing here uses those operators (Smooth's RAFT is plain PyTorch), so just before that module runs, the
 two are declared where they are missing. Where the compiled operators load, this does nothing.
 
-And two log lines are kept quiet. torchao (the fp8 drafts, generation/fp8.py) is installed with the worker,
-and importing it, diffusers 0.42 warns that tensor types torchao 0.18 no longer has cannot be imported (for
-checkpoints saved by torchao, which none of the models here is), and torch that torchao registers an enum
-the old way. Neither concerns motionbot; errors from those loggers still show.
+And some import-time log lines are kept quiet. torchao (the fp8 drafts, generation/fp8.py) is installed with
+the worker, and diffusers and transformers import it whenever they load: torchao then warns of the optional
+kernels its wheel ships for one Python version or another GPU (mxfp8, CUTLASS sm90a), diffusers 0.42 that
+tensor types torchao 0.18 no longer has cannot be imported (for checkpoints saved by torchao, which none of
+the models here is), and torch that torchao registers an enum the old way. None of it concerns motionbot;
+errors from those loggers still show.
 """
 
 from __future__ import annotations
@@ -44,5 +46,5 @@ class _DeclareMissingVisionOps(importlib.abc.MetaPathFinder):
 if not any(isinstance(finder, _DeclareMissingVisionOps) for finder in sys.meta_path):
     sys.meta_path.insert(0, _DeclareMissingVisionOps())
 
-for _quiet in ("diffusers.quantizers.torchao.torchao_quantizer", "torch.utils._pytree"):
+for _quiet in ("torchao", "diffusers.quantizers.torchao.torchao_quantizer", "torch.utils._pytree"):
     logging.getLogger(_quiet).setLevel(logging.ERROR)
