@@ -13,8 +13,9 @@ The copy is made once, when the model loads, from the untouched denoiser (no LoR
 - a draft with LoRAs (AnimateDiff's camera moves and styles) runs the original too: the copy has none;
 - it costs about half the denoiser's bytes again (SVD-XT's UNet: 1.5 GB; Wan 2.2 5B: 5 GB), so the low
   memory mode (which offloads modules between devices) makes none, and a row says whether it wants one
-  (`fp8` in generation/registry.py; the 14B models do not: 14 GB more each). A copy that fails (out of
-  memory, a layer torchao cannot take) is logged, and the drafts run without it.
+  (`fp8` in generation/registry.py; the 14B models do not: 14 GB more each). A copy that would leave the
+  GPU too little for a native-size clip (the registry's estimate) is not made, and one that fails (a layer
+  torchao cannot take) is dropped: both are logged, and the drafts run without fp8.
 
 `MOTIONBOT_FP8=weights` stores the copy's weights in fp8 on any device and multiplies in the model's dtype:
 fp8's rounding without its speed, which is what a CPU (the test suite, the bench at tiny size) can check.
@@ -25,15 +26,19 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from generation.compiled import compile_module
 from generation.deep_cache import COMPILED_BLOCKS
+from generation.models import ModelSpec
 from generation.settings import Fp8, MemoryMode
+
+if TYPE_CHECKING:
+    from generation.runtime import Runtime
 
 __all__ = ["DENOISERS", "Fp8Twins", "fp8_kind"]
 
@@ -64,24 +69,26 @@ def fp8_kind(setting: Fp8, device: torch.device, compiles: bool, memory_mode: Me
 
 
 class Fp8Twins:
-    """The fp8 copies of one pipeline's denoisers, made at load (`kind` None: none)."""
+    """The fp8 copies of one pipeline's denoisers, made at load where `spec` asks and `runtime` allows."""
 
-    def __init__(self, pipe: Any, kind: str | None, backend: str | None, what: str):
+    def __init__(self, pipe: Any, spec: ModelSpec, runtime: Runtime):
         self.twins: dict[str, torch.nn.Module] = {}
-        if kind is None:
+        kind = runtime.fp8 if spec.fp8 else None
+        denoisers = {name: getattr(pipe, name, None) for name in DENOISERS}
+        originals = {name: module for name, module in denoisers.items() if isinstance(module, torch.nn.Module)}
+        if kind is None or not originals or not _room(originals.values(), spec, runtime):
             return
         try:
-            for name in DENOISERS:
-                module = getattr(pipe, name, None)
-                if isinstance(module, torch.nn.Module):
-                    self.twins[name] = _quantized_copy(module, kind, backend, f"{what}'s fp8 {name}")
+            for name, module in originals.items():
+                self.twins[name] = _quantized_copy(module, kind, runtime.compiler, f"{spec.name}'s fp8 {name}")
         except Exception as exc:  # out of memory, a layer torchao cannot take: the drafts run without fp8
             self.twins.clear()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            log.warning("no fp8 copy of %s's denoiser, its drafts run without: %s: %s", what, type(exc).__name__, exc)
+            runtime.release_memory()
+            log.warning(
+                "no fp8 copy of %s's denoiser, its drafts run without: %s: %s", spec.name, type(exc).__name__, exc
+            )
             return
-        log.info("made the fp8 (%s) copy of %s's denoiser for its drafts", kind, what)
+        log.info("made the fp8 (%s) copy of %s's denoiser for its drafts", kind, spec.name)
 
     @contextmanager
     def swapped(self, pipes: Sequence[Any], on: bool) -> Iterator[bool]:
@@ -99,6 +106,26 @@ class Fp8Twins:
         finally:
             for pipe, name, module in originals:
                 setattr(pipe, name, module)
+
+
+def _room(modules: Iterable[torch.nn.Module], spec: ModelSpec, runtime: Runtime) -> bool:
+    """Whether the GPU holds a copy beside a native-size clip's activations (the copy is made whole before
+    its linear layers shrink to fp8)."""
+    if runtime.device.type != "cuda":
+        return True
+    copy_gb = sum(p.numel() * p.element_size() for module in modules for p in module.parameters()) / 1e9
+    free_gb = torch.cuda.mem_get_info(runtime.device)[0] / 1e9
+    clip_gb = spec.memory(runtime.memory_mode.value) * spec.activation_share
+    if free_gb - copy_gb >= clip_gb:
+        return True
+    log.warning(
+        "no fp8 copy of %s's denoiser: it takes %.1f GB while made, %.1f GB are free and a clip needs about %.1f",
+        spec.name,
+        copy_gb,
+        free_gb,
+        clip_gb,
+    )
+    return False
 
 
 def _quantized_copy(module: torch.nn.Module, kind: str, backend: str | None, what: str) -> torch.nn.Module:

@@ -111,7 +111,7 @@ class AnimateDiffRunner:
                 pipe.scheduler.config, timestep_spacing="trailing", beta_schedule="linear"
             )
         self.pipe = runtime.place(pipe)
-        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)  # no LoRAs yet
+        self.fp8 = Fp8Twins(self.pipe, spec, runtime)  # no LoRAs yet
         self._loaded_loras: set[str] = set()
         self._restyle: AnimateDiffVideoToVideoPipeline | None = None
 

@@ -69,7 +69,7 @@ class LTXRunner:
                     spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
                 )
         self.pipe = runtime.place(pipe, cpu_modules=("text_encoder",))
-        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)
+        self.fp8 = Fp8Twins(self.pipe, spec, runtime)
         self._upsample: LTXLatentUpsamplePipeline | None = None
         self.prompts = PromptCache(runtime)
 

@@ -50,7 +50,7 @@ class SVDRunner:
                     spec.weights, dtype=runtime.dtype, variant=spec.variant, local_files_only=local_only(spec.weights)
                 )
         self.pipe = runtime.place(pipe)
-        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)
+        self.fp8 = Fp8Twins(self.pipe, spec, runtime)
 
     def check_inputs(self, request: Request) -> None:
         if request.image is None:

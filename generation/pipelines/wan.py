@@ -97,7 +97,7 @@ class WanRunner:
             self.image_to_video.set_progress_bar_config(disable=True)
         self._video_to_video: WanVideoToVideoPipeline | None = None
         self.prompts = PromptCache(runtime)
-        self.fp8 = Fp8Twins(self.pipe, runtime.fp8 if spec.fp8 else None, runtime.compiler, spec.name)
+        self.fp8 = Fp8Twins(self.pipe, spec, runtime)
 
     def pose_reader(self) -> Any:
         """The pose estimator a pose row reads its videos with (ViTPose), loaded on the first pose job."""

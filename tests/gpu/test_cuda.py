@@ -76,21 +76,29 @@ def test_deep_cache_compiled_block_by_block_with_inductor_keeps_eager_deep_cache
 @pytest.mark.skipif(
     not torch.cuda.is_available() or torch.cuda.get_device_capability() < (8, 9), reason="needs fp8 tensor cores"
 )
-def test_an_fp8_draft_multiplies_in_float8_compiled_and_the_full_tier_keeps_its_weights() -> None:
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])  # fp16: a scale per tensor; bf16: per row
+def test_an_fp8_draft_multiplies_in_float8_compiled_and_the_full_tier_keeps_its_weights(dtype: torch.dtype) -> None:
+    import dataclasses
+
     from generation.fp8 import Fp8Twins, fp8_kind
+    from generation.registry import DEFAULT_MODELS
+    from generation.runtime import Runtime
     from generation.settings import Fp8, MemoryMode
 
     kind = fp8_kind(Fp8.AUTO, GPU, True, MemoryMode.FULL)
     assert kind == "dynamic"
-    pipe = build_svd().to(GPU, torch.bfloat16)
-    twins = Fp8Twins(pipe, kind, "inductor", "svd-xt")
+    runtime = Runtime(GPU, dtype, MemoryMode.FULL, compile=True, fp8=kind)
+    pipe = build_svd().to(GPU, dtype)
+    spec = DEFAULT_MODELS["svd-xt"]
+    assert not Fp8Twins(pipe, dataclasses.replace(spec, memory_gb_full=1e6), runtime).twins, "no room: no copy"
+    twins = Fp8Twins(pipe, spec, runtime)
     twin, original = twins.twins["unet"], pipe.unet
     kinds = {type(m.weight).__name__ for m in twin.modules() if isinstance(m, torch.nn.Linear)}
     assert "Float8Tensor" in kinds and all(type(p) is torch.nn.Parameter for p in original.parameters())
     generator = torch.Generator().manual_seed(0)
-    sample = torch.randn(2, 3, 8, 32, 32, generator=generator).to(GPU, torch.bfloat16)
-    text = torch.randn(2, 1, 32, generator=generator).to(GPU, torch.bfloat16)
-    ids = torch.randn(2, 3, generator=generator).to(GPU, torch.bfloat16)
+    sample = torch.randn(2, 3, 8, 32, 32, generator=generator).to(GPU, dtype)
+    text = torch.randn(2, 1, 32, generator=generator).to(GPU, dtype)
+    ids = torch.randn(2, 3, generator=generator).to(GPU, dtype)
     with torch.no_grad():
         full = original(sample, 10.0, encoder_hidden_states=text, added_time_ids=ids).sample
         with twins.swapped([pipe], True), deep_cache(pipe.unet, 2, "inductor"):
