@@ -28,15 +28,24 @@ from typing import Any
 
 import torch
 
-__all__ = ["CompiledForward", "compile_module", "compile_pipeline", "use_compile_cache"]
+__all__ = ["RECOMPILE_LIMIT", "CompiledForward", "compile_module", "compile_pipeline", "use_compile_cache"]
 
 log = logging.getLogger(__name__)
+
+
+# How many compiled versions (one per clip size) TorchDynamo keeps of one function before it runs it
+# uncompiled from then on. Its default, 8, is soon reached by a worker: 5 aspects, frame counts, Upscale's
+# doubled size, and the blocks DeepCache compiles share their class's code (so its versions).
+RECOMPILE_LIMIT = 64
 
 
 class CompiledForward:
     """`module.forward`, compiled on its first call, and eager again for good if compiling fails."""
 
     def __init__(self, module: torch.nn.Module, what: str, backend: str | Any = "inductor"):
+        dynamo = torch._dynamo.config
+        dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
+        dynamo.accumulated_recompile_limit = max(dynamo.accumulated_recompile_limit, 16 * RECOMPILE_LIMIT)
         self.module, self.what = module, what
         self.eager = module.forward
         self.compiled = torch.compile(self.eager, backend=backend, dynamic=False)

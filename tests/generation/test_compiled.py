@@ -54,6 +54,20 @@ def test_a_compiled_forward_gives_the_eager_result() -> None:
     assert backend.graphs == 1, "the module went through the compiler"
 
 
+def test_every_clip_size_a_worker_sees_is_compiled_not_only_the_first_eight() -> None:
+    torch._dynamo.reset()
+    nets = [Net(), Net()]  # two blocks of one class, as DeepCache compiles them: their versions add up
+    backend = Backend()
+    for net in nets:
+        net.forward = CompiledForward(net, "block", backend)  # type: ignore[method-assign]
+    sizes = [(8 + 2 * i, 8) for i in range(12)]  # 12 clip sizes: past TorchDynamo's default of 8 versions
+    for size in sizes:
+        for net in nets:
+            x = torch.rand(1, 3, *size)
+            assert torch.equal(net(x), Net.forward(net, x))
+    assert backend.graphs == len(sizes), "one compiled graph per size, shared by both blocks, none left eager"
+
+
 def test_a_failing_compile_runs_eagerly_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
     torch._dynamo.reset()
     net, x = Net(), torch.rand(1, 3, 8, 8)
