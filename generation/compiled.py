@@ -14,9 +14,11 @@ What `compile_pipeline` does to a loaded pipeline (the runner's own `pipe`, noth
   a fused processor would bypass (not measured on a GPU: the gain would be a few per cent).
 
 A compile that fails (no compiler, an unsupported op, a backend error) never fails a job: the module logs
-one line and runs eagerly from then on, with the same arguments. A denoiser carrying LoRA layers for a job
-(AnimateDiff's motion and style LoRAs) runs eagerly too: compiling every LoRA combination would cost more
-than it saves. The LOW memory mode is not compiled: its offload hooks move modules between devices.
+one line and runs eagerly from then on, with the same arguments. A denoiser whose LoRA layers are on for a
+job (AnimateDiff's motion and style LoRAs) runs eagerly too: compiling every LoRA combination would cost
+more than it saves. Once loaded, LoRA layers stay in the module; a job that switches them off (the runner
+says so with `set_loras_on`) is compiled again, on the base weights. The LOW memory mode is not compiled:
+its offload hooks move modules between devices.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["RECOMPILE_LIMIT", "CompiledForward", "compile_module", "compile_pipeline", "use_compile_cache"]
+__all__ = [
+    "RECOMPILE_LIMIT",
+    "CompiledForward",
+    "compile_module",
+    "compile_pipeline",
+    "loras_on",
+    "set_loras_on",
+    "use_compile_cache",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,7 @@ log = logging.getLogger(__name__)
 # uncompiled from then on. Its default, 8, is soon reached by a worker: 5 aspects, frame counts, Upscale's
 # doubled size, and the blocks DeepCache compiles share their class's code (so its versions).
 RECOMPILE_LIMIT = 64
+_LORAS_ON = "_motionbot_loras_on"  # a module attribute: see set_loras_on
 
 
 class CompiledForward:
@@ -52,7 +63,7 @@ class CompiledForward:
         self.failed = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.failed or getattr(self.module, "_hf_peft_config_loaded", False):
+        if self.failed or loras_on(self.module):
             return self.eager(*args, **kwargs)
         try:
             return self.compiled(*args, **kwargs)
@@ -78,6 +89,17 @@ def compile_pipeline(pipe: Any, backend: str | Any = "inductor") -> list[Compile
             decoder.to(memory_format=torch.channels_last)
         compiled.append(compile_module(decoder, "VAE decoder", backend))
     return compiled
+
+
+def loras_on(module: torch.nn.Module) -> bool:
+    """Whether `module` carries LoRA layers (diffusers' PEFT integration) that are on: it then runs eagerly.
+    Layers its runner switched off for the job under way (`set_loras_on`) are not."""
+    return bool(getattr(module, "_hf_peft_config_loaded", False)) and getattr(module, _LORAS_ON, True)
+
+
+def set_loras_on(module: torch.nn.Module, on: bool) -> None:
+    """Say whether the LoRA layers loaded into `module` are on for the job under way."""
+    module.__dict__[_LORAS_ON] = on
 
 
 def use_compile_cache(folder: str) -> None:

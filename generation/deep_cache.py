@@ -23,7 +23,7 @@ last full step's runs whole.
 The compiled path (generation/compiled.py) compiles the whole UNet as one graph, which has no place to keep
 a block's output or to skip one. So where the worker compiles, the draft tier compiles each down, middle and
 up block on its own instead (once per block and clip size, kept for later jobs and in the compile cache),
-and the UNet's own few layers around them run eagerly. A UNet carrying LoRA layers runs eagerly, as it
+and the UNet's own few layers around them run eagerly. A UNet whose LoRA layers are on runs eagerly, as it
 does on the full path.
 """
 
@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from generation.compiled import CompiledForward
+from generation.compiled import CompiledForward, loras_on
 
 __all__ = ["COMPILED_BLOCKS", "DeepCache", "deep_cache"]
 
@@ -49,7 +49,7 @@ class DeepCache:
 
     def __init__(self, unet: torch.nn.Module, interval: int, backend: str | None = None):
         self.unet, self.interval = unet, interval
-        self.backend = None if getattr(unet, "_hf_peft_config_loaded", False) else backend  # None: eager
+        self.backend = None if loras_on(unet) else backend  # None: eager
         self.cached = False  # whether the UNet call under way reuses the last full step's deep features
         self.since_full = 0
         self.shape: tuple[int, ...] | None = None  # the last full step's input shape

@@ -31,6 +31,7 @@ from huggingface_hub import hf_hub_download
 from PIL import Image
 from safetensors.torch import load_file
 
+from generation.compiled import set_loras_on
 from generation.deep_cache import deep_cache
 from generation.fp8 import Fp8Twins
 from generation.jobs import JobKind
@@ -161,6 +162,7 @@ class AnimateDiffRunner:
             self.pipe.set_adapters(names, adapter_weights=weights)
         elif self._loaded_loras:
             self.pipe.disable_lora()
+        set_loras_on(self.pipe.unet, bool(names))  # off: the compiled path runs the base weights again
         return bool(names)
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from generation.compiled import CompiledForward, compile_pipeline
+from generation.compiled import CompiledForward, compile_pipeline, loras_on, set_loras_on
 from generation.engine import Engine
 from generation.jobs import JobKind
 from generation.pipelines import Request
@@ -82,16 +82,25 @@ def test_a_failing_compile_runs_eagerly_with_one_log_line(caplog: pytest.LogCapt
     assert len(lines) == 1 and "compiling the denoiser failed" in lines[0] and "no C++ compiler" in lines[0]
 
 
-def test_a_module_carrying_loras_runs_eagerly() -> None:
+def test_lora_layers_that_are_on_run_eagerly_and_switched_off_compile_on_the_base_weights() -> None:
+    from peft import LoraConfig, inject_adapter_in_model
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
     torch._dynamo.reset()
-    net, backend = Net(), Backend()
+    net, backend, x = Net(), Backend(), torch.rand(1, 3, 8, 8)
+    base = net(x)
+    inject_adapter_in_model(LoraConfig(r=2, target_modules=["conv"], init_lora_weights=False), net, "move")
+    net._hf_peft_config_loaded = True  # what diffusers sets once it has loaded LoRA layers
     net.forward = CompiledForward(net, "denoiser", backend)  # type: ignore[method-assign]
-    net._hf_peft_config_loaded = True  # what diffusers sets while LoRA layers are loaded
-    net(torch.rand(1, 3, 8, 8))
-    assert backend.graphs == 0
-    net._hf_peft_config_loaded = False  # unloaded after the job: compiled again
-    net(torch.rand(1, 3, 8, 8))
-    assert backend.graphs == 1
+    with_lora = net(x)
+    assert backend.graphs == 0 and not torch.allclose(with_lora, base), "on: eager, and the LoRA moves it"
+    for layer in net.modules():
+        if isinstance(layer, BaseTunerLayer):
+            layer.enable_adapters(False)  # what the runner's disable_lora() does
+    set_loras_on(net, False)
+    assert not loras_on(net) and torch.allclose(net(x), base) and backend.graphs == 1, "off: compiled, base weights"
+    set_loras_on(net, True)
+    assert loras_on(net)
 
 
 class Decoder3d(torch.nn.Module):

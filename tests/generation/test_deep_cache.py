@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from generation.compiled import CompiledForward
+from generation.compiled import CompiledForward, set_loras_on
 from generation.deep_cache import deep_cache
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
@@ -145,9 +145,12 @@ def test_where_the_worker_compiles_each_block_is_compiled_once_and_the_frames_st
         call(unet, 10)
     assert backend.graphs == graphs, "the next draft job reuses the compiled blocks"
     assert not any("forward" in vars(b) for b in [*unet.down_blocks, *unet.up_blocks, unet.mid_block])
-    unet._hf_peft_config_loaded = True  # a UNet carrying LoRA layers (AnimateDiff's camera moves) runs eagerly
+    unet._hf_peft_config_loaded = True  # a UNet whose LoRA layers are on (AnimateDiff's camera moves): eager
     try:
         with deep_cache(unet, 2, backend) as lora:  # type: ignore[arg-type]
             assert lora is not None and lora.backend is None
+        set_loras_on(unet, False)  # loaded, but off for this job: compiled
+        with deep_cache(unet, 2, backend) as off:  # type: ignore[arg-type]
+            assert off is not None and off.backend is backend
     finally:
         del unet._hf_peft_config_loaded

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from generation.compiled import loras_on
 from generation.encode import decode_frames
 from generation.engine import Engine, JobRejected, OutOfGPUMemory, WeightsNotFound
 from generation.jobs import Fit, JobKind, OutputFormat, Stage, VideoJob
@@ -77,7 +78,9 @@ def test_motion_loras_change_the_clip_and_combine_for_diagonal_pans(engine: Engi
     assert np.abs(plain.astype(int) - panned.astype(int)).mean() > 1
     runner = engine.runner("animatediff")
     assert sorted(runner.pipe.get_active_adapters()) == ["pan-left", "tilt-up"]  # type: ignore[attr-defined]
+    assert loras_on(runner.pipe.unet)  # type: ignore[attr-defined]
     again = decode_frames(engine.render(t2v()).video)[0]
+    assert not loras_on(runner.pipe.unet), "off: where the worker compiles, the UNet compiles again"  # type: ignore[attr-defined]
     # Off means the base weights again. Not bit-equal on every CPU: the LoRA-wrapped layers' buffers sit
     # elsewhere in memory, and BLAS kernels may sum in another order there (one level of a pixel, rarely).
     camera_effect = np.abs(plain.astype(int) - panned.astype(int)).mean()
