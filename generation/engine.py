@@ -7,6 +7,7 @@ cancel event between denoising steps.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import secrets
 import threading
@@ -32,6 +33,7 @@ from generation.progress import ContentFlagged, FinalError, LatentsFn, OutlineFn
 from generation.runtime import Runtime
 from generation.styles import shaped, styles
 from generation.text import Text, _
+from generation.values import Aspect
 from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
@@ -116,39 +118,28 @@ class Engine:
             return self._runners[model]
 
     def warm_up(self, model: str) -> None:
-        """Load `model`; when the runtime compiles, also render one two-step clip at its native size, so the
-        first user's clip does not wait for the compiler (other sizes compile on their first clip; the kernels
-        stay in the compile cache across restarts), and a second in the `-fast` tier where that compiles apart
-        (DeepCache compiles a UNet block by block; a draft's fp8 copy of the denoiser is a module of its own).
-        A failed warm-up is logged: jobs still run."""
+        """Load `model`; when the runtime compiles, also render a two-step clip at each of its size buckets as
+        the planner sizes users' jobs (the default job's size first, then every aspect's), and each again in
+        the `-fast` tier, which compiles apart (DeepCache block by block, First Block Cache's hooked graph, the
+        fp8 copy), so no user's clip at those sizes waits for the compiler. Other frame counts compile on their
+        first clip; the kernels stay in the compile cache, so a restart loads them. A failed warm-up is
+        logged: jobs still run."""
         runner = self.runner(model)
         if not self.runtime.compile:
             return
-        spec, started = self.models[model], time.perf_counter()
-        text_only = not spec.takes(JobKind.IMAGE_TO_VIDEO)
-        request = Request(
-            width=spec.width,
-            height=spec.height,
-            frames=spec.frames,
-            fps=spec.fps,
-            steps=2,
-            seed=0,
-            guidance=spec.guidance.default,
-            motion=1,
-            prompt="a warm-up clip",
-            image=None if text_only else Image.new("RGB", (spec.width, spec.height), (128, 128, 128)),
-            kind=JobKind.TEXT_TO_VIDEO if text_only else JobKind.IMAGE_TO_VIDEO,
-        )
-        try:
-            runner.render(request, Reporter())
-            fp8 = spec.fp8 and self.runtime.fp8 is not None
-            if spec.deep_cache > 1 or fp8:  # DeepCache compiles a UNet block by block, an fp8 copy on its own
-                draft = dataclasses.replace(request, deep_cache=spec.deep_cache, fast_cache=spec.fast_cache, fp8=fp8)
-                runner.render(draft, Reporter())
-        except Exception:
-            log.exception("warming up %s failed; its first clip compiles instead", model)
-            return
-        log.info("warmed up %s at %dx%d in %.1fs", model, spec.width, spec.height, time.perf_counter() - started)
+        spec = self.models[model]
+        for job in _warm_up_jobs(spec):
+            started = time.perf_counter()
+            try:
+                request = self.plan(job)
+                runner.render(request, Reporter())
+                if spec.fast_tier:
+                    runner.render(self.plan(dataclasses.replace(job, fast=True)), Reporter())
+            except Exception:
+                log.exception("warming up %s failed; its clips compile as they come", model)
+                return
+            took = time.perf_counter() - started
+            log.info("warmed up %s at %dx%d in %.1fs", model, request.width, request.height, took)
 
     def _style_lora(self, style: str | None, spec: ModelSpec) -> str | None:
         """The LoRA a style brings on this model's family, if any (AnimateDiff's SD 1.5 LoRAs)."""
@@ -443,6 +434,30 @@ class Engine:
             model=job.model,
             steps=steps,
         )
+
+
+def _warm_up_jobs(spec: ModelSpec) -> list[VideoJob]:
+    """Two-step jobs, one per size bucket of `spec`: its default job's size, then each aspect's."""
+    text = not spec.takes(JobKind.IMAGE_TO_VIDEO)
+    picture = io.BytesIO()
+    Image.new("RGB", (spec.width, spec.height), (128, 128, 128)).save(picture, format="PNG")
+    jobs, sizes = [], set()
+    for aspect in (None, *Aspect):
+        job = VideoJob(
+            job_id="warm-up",
+            kind=JobKind.TEXT_TO_VIDEO if text else JobKind.IMAGE_TO_VIDEO,
+            model=spec.name,
+            prompt="a calm lake at sunrise, gentle waves and soft morning light",
+            image=None if text else picture.getvalue(),
+            aspect=aspect,
+            steps=2,
+            seed=0,
+        )
+        size = resolve(job, spec, None if text else (spec.width, spec.height)).size
+        if size not in sizes:
+            sizes.add(size)
+            jobs.append(job)
+    return jobs
 
 
 def _samples(frames: np.ndarray, count: int = 5) -> list[Image.Image]:

@@ -15,11 +15,12 @@ import torch
 
 from generation.compiled import CompiledForward, compile_pipeline, loras_on, set_loras_on
 from generation.engine import Engine
-from generation.jobs import JobKind
+from generation.jobs import JobKind, VideoJob
 from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings, MemoryMode
+from generation.values import Aspect
 
 
 class Net(torch.nn.Module):
@@ -148,23 +149,23 @@ def _engine(settings: GenerationSettings, compile: bool, runners: dict[str, Reco
     return engine
 
 
-def test_warm_up_renders_a_short_clip_at_the_native_size_when_compiling(settings: GenerationSettings) -> None:
+def test_warm_up_renders_every_size_bucket_as_users_jobs_get_it_full_and_fast(settings: GenerationSettings) -> None:
     svd, animatediff = Recorder(), Recorder()
     engine = _engine(settings, True, {"svd-xt": svd, "animatediff": animatediff})
     engine.warm_up("svd-xt")
     engine.warm_up("animatediff")
-    spec = settings.registry()["svd-xt"]
-    request, draft = svd.requests  # the full path, then the `-fast` tier (DeepCache compiles block by block)
-    assert (request.width, request.height, request.frames, request.steps) == (spec.width, spec.height, spec.frames, 2)
-    assert request.image is not None and request.image.size == (spec.width, spec.height)
-    assert request.deep_cache == 0 and draft == dataclasses.replace(request, deep_cache=spec.deep_cache)
-    text, _ = animatediff.requests
-    assert text.kind is JobKind.TEXT_TO_VIDEO and text.image is None and text.prompt
-    with_fp8 = Recorder()
-    engine = _engine(settings, True, {"svd-xt": with_fp8})
-    engine.runtime = dataclasses.replace(engine.runtime, fp8="weights")  # where the runner has fp8 copies
-    engine.warm_up("svd-xt")
-    assert with_fp8.requests[1] == dataclasses.replace(draft, fp8=True), "the draft warms the fp8 copy up"
+    spec = engine.models["animatediff"]
+    full, drafts = animatediff.requests[0::2], animatediff.requests[1::2]  # each size: full, then `-fast`
+    users = engine.plan(VideoJob(job_id="u", kind=JobKind.TEXT_TO_VIDEO, model="animatediff", prompt="a red fox"))
+    assert (full[0].width, full[0].height, full[0].frames) == (users.width, users.height, users.frames)
+    buckets = {aspect.size(spec.pixels, spec.size_multiple) for aspect in Aspect}
+    assert sorted((r.width, r.height) for r in full) == sorted(buckets), "every aspect's size, once"
+    assert all(r.steps == 2 and r.kind is JobKind.TEXT_TO_VIDEO and r.deep_cache == 0 for r in full)
+    # the drafts as a `-fast` job runs: DeepCache, and the fp8 copy where the runner has one
+    assert drafts == [dataclasses.replace(r, deep_cache=spec.deep_cache, fp8=True) for r in full]
+    request, draft = svd.requests[:2]
+    assert request.image is not None and request.image.size == (request.width, request.height)
+    assert draft == dataclasses.replace(request, deep_cache=engine.models["svd-xt"].deep_cache, fp8=True)
 
 
 def test_warm_up_only_loads_when_not_compiling_and_survives_a_failure(
