@@ -1,7 +1,8 @@
 """The render engine: a `VideoJob` in, a `VideoResult` out. Used by the worker and the command line.
 
-Pipelines load on first use and stay loaded. `render` is blocking (run it in a thread) and honours a
-cancel event between denoising steps.
+A job is planned first (generation/planner.py: its request, checked before any GPU work), then rendered by
+its model's runner, checked, and encoded. Pipelines load on first use and stay loaded. `render` is blocking
+(run it in a thread) and honours a cancel event between denoising steps.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -21,25 +21,20 @@ from PIL import Image
 
 from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
-from generation.images import ImageError, fit, load_rgb, probe
 from generation.interpolate import FlowSource, Smoother, smooth_fps
 from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
-from generation.language import ENGLISH, detect
-from generation.models import CameraMode, Family, ModelSpec
-from generation.options import SEGMENTS, segments_of
+from generation.models import CameraMode, ModelSpec
 from generation.pipelines import Request, Runner, check_families, load_runner
-from generation.plan import PlanError, resolve
+from generation.plan import resolve
+from generation.planner import JobRejected, Planner
 from generation.progress import ContentFlagged, FinalError, LatentsFn, OutlineFn, PreviewFn, ProgressFn, Reporter
 from generation.runtime import Runtime
-from generation.styles import shaped, styles
 from generation.text import Text, _
 from generation.values import Aspect
 from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
     from generation.safety import SafetyChecker
-    from generation.segment import Segmenter
-    from generation.translate import Translator
 
 __all__ = ["ContentFlagged", "Engine", "JobRejected", "OutOfGPUMemory", "Rendered", "WeightsNotFound"]
 
@@ -53,11 +48,6 @@ _VERBS = {
     JobKind.RESTYLE: _("restyle"),
     JobKind.POSE: _("take a pose from"),
 }
-
-
-class JobRejected(FinalError, ValueError):
-    """The job cannot run as asked (bad input, model not served); retrying will not help.
-    The message is written for the user."""
 
 
 class OutOfGPUMemory(FinalError, RuntimeError):
@@ -97,11 +87,7 @@ class Engine:
         self.models = dict(models)
         self.runtime = runtime
         self.checker = checker  # the image check; None: nothing is checked (the command line)
-        self.segmenter_source = segmenter  # CLIPSeg for `-region`, loaded on the first such job; "": refused
-        self._segmenter: Segmenter | None = None
-        self.style_loras = dict(style_loras or {})  # style -> LoRA, over the ones styles.toml names
-        self.translators = dict(translators or {})  # language -> MarianMT to English; empty: prompts go as written
-        self._translator: Translator | None = None
+        self.planner = Planner(self.models, runtime, segmenter, style_loras, translators)
         self.preview_every = preview_every  # a live preview every this many denoising steps; 0: none
         self.smoother = Smoother(flow)  # Smooth by optical flow (RAFT) where given, else FFmpeg's minterpolate
         self._runners: dict[str, Runner] = {}
@@ -141,133 +127,9 @@ class Engine:
             took = time.perf_counter() - started
             log.info("warmed up %s at %dx%d in %.1fs", model, request.width, request.height, took)
 
-    def _style_lora(self, style: str | None, spec: ModelSpec) -> str | None:
-        """The LoRA a style brings on this model's family, if any (AnimateDiff's SD 1.5 LoRAs)."""
-        if not style or spec.family is not Family.ANIMATEDIFF:
-            return None
-        return self.style_loras.get(style) or styles()[style].loras.get(spec.family.value)
-
-    def segmenter(self) -> Segmenter:
-        """CLIPSeg for `-region`, loaded on first use."""
-        with self._load_lock:
-            if self._segmenter is None:
-                if not self.segmenter_source:
-                    raise JobRejected(_("`-region` is turned off on this worker (no segmenter): use a mask picture"))
-                from generation.segment import Segmenter
-
-                self._segmenter = Segmenter(self.segmenter_source, self.runtime)
-            return self._segmenter
-
     def plan(self, job: VideoJob, source: np.ndarray | None = None) -> Request:
-        """Resolve a job against its model (`plan.resolve`, as the bot priced it); fail fast if it can't run.
-        `source` holds an EXTEND or UPSCALE job's clip frames."""
-        spec = self.models.get(job.model)
-        if spec is None:
-            raise JobRejected(
-                _(
-                    "model `{model}` is not served here (served: {served})",
-                    model=job.model,
-                    served=", ".join(self.models),
-                )
-            )
-        if job.end_image is not None and not spec.keyframes:
-            raise JobRejected(_("`{model}` cannot end on a given picture", model=job.model))
-        if (job.mask is not None or job.region) and not spec.masks:
-            raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
-        size = None
-        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.POSE):  # POSE: the character's picture sets the shape
-            if job.image is None:
-                raise JobRejected(_("this job needs an image"))
-            size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
-            if job.end_image is not None:
-                _probe(job.end_image)
-        elif source is not None:  # Extend, Upscale and Restyle: the clip's own size
-            size = (source.shape[2], source.shape[1])
-        try:
-            plan = resolve(job, spec, size, len(source) if source is not None else 0)
-        except PlanError as exc:
-            raise JobRejected(exc.text) from None
-        width, height = plan.width, plan.height
-        image = end_image = video = None
-        if job.image is not None:
-            image = fit(_load(job.image, (width, height)), width, height, job.fit)
-        if job.end_image is not None:
-            end_image = fit(_load(job.end_image, (width, height)), width, height, job.fit)
-        mask = _mask(fit(_load(job.mask, (width, height)), width, height, job.fit)) if job.mask is not None else None
-        if job.region and image is not None:
-            mask = _mask(Image.fromarray(self.segmenter().mask(image, job.region) * 255).convert("L"), job.region)
-        if source is not None and job.kind is JobKind.EXTEND:
-            image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
-            last = source[-spec.extend_overlap :]  # LTX continues from the last frames
-            video = np.stack([np.asarray(fit(Image.fromarray(frame), width, height, job.fit)) for frame in last])
-        elif source is not None and job.kind in (JobKind.RESTYLE, JobKind.POSE):  # the frames as the model renders
-            video = np.stack(
-                [np.asarray(fit(Image.fromarray(frame), width, height)) for frame in source[: plan.frames]]
-            )
-        elif source is not None:  # Upscale: the clip, cut to the model's size multiple
-            video = source[:, :height, :width]
-        prompt, negative, read_as = self._readable(job, spec)
-        negative = (negative or spec.default_negative) if spec.takes_negative_prompt else ""
-        prompts = [shaped(part, negative, spec, job.style, job.camera) for part in segments_of(prompt)]
-        locked = job.camera is not None and job.camera.lock and not spec.prompt_camera
-        return Request(
-            width=width,
-            height=height,
-            frames=plan.frames,
-            fps=plan.fps,
-            steps=plan.steps,
-            seed=job.seed if job.seed is not None else secrets.randbelow(2**32),
-            guidance=spec.guidance.from_pika(job.guidance),
-            motion=max(0, job.motion - 1) if locked else job.motion,  # a locked camera: a steadier clip too
-            camera=job.camera,
-            prompt=shaped(prompt, negative, spec, job.style, job.camera)[0],
-            negative_prompt=prompts[0][1] if spec.takes_negative_prompt else "",
-            image=image,
-            kind=job.kind,
-            end_image=end_image,
-            video=video,
-            prompts=tuple(prompt for prompt, _ in prompts) if plan.segments > 1 else (),
-            overlap=spec.extend_overlap,
-            upscale=plan.upscale and job.kind is not JobKind.UPSCALE,
-            fast_cache=spec.fast_cache if job.fast else 0.0,
-            deep_cache=spec.deep_cache if job.fast else 0,
-            fp8=spec.fp8 and job.fast,
-            strength=plan.strength,
-            mask=mask,
-            style_lora=self._style_lora(job.style, spec),
-            read_as=read_as,
-        )
-
-    def _readable(self, job: VideoJob, spec: ModelSpec) -> tuple[str, str, str]:
-        """The job's prompt and negative prompt in languages its model reads (each prompt-travel part, and the
-        negative prompt, told and translated on its own), and the translated prompt to show ("" when nothing
-        was translated)."""
-        parts, negative = segments_of(job.prompt), job.negative_prompt
-        if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
-            return job.prompt, negative, ""
-        *english, english_negative = [self._english(text, spec) for text in (*parts, negative)]
-        if english == parts and english_negative == negative:
-            return job.prompt, negative, ""
-        prompt = SEGMENTS.join(english)
-        return (
-            prompt,
-            english_negative,
-            prompt + (f" (not: {english_negative})" if english_negative != negative else ""),
-        )
-
-    def _english(self, text: str, spec: ModelSpec) -> str:
-        """`text` as `spec`'s text encoder can read it: as written, or translated to English."""
-        language = detect(text) if text else ENGLISH
-        return text if spec.reads_language(language) else self.translator().translate(text, language)
-
-    def translator(self) -> Translator:
-        """The prompt translator, its models loaded on first use."""
-        with self._load_lock:
-            if self._translator is None:
-                from generation.translate import Translator
-
-                self._translator = Translator(self.translators)
-            return self._translator
+        """The job resolved against its model, ready for its runner (`Planner.plan`)."""
+        return self.planner.plan(job, source)
 
     def render(
         self, job: VideoJob, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None
@@ -464,44 +326,6 @@ def _samples(frames: np.ndarray, count: int = 5) -> list[Image.Image]:
     """The frames of a clip the image check looks at: the first, the last and some spread between."""
     picks = sorted({round(i * (len(frames) - 1) / (count - 1)) for i in range(count)})
     return [Image.fromarray(frames[i]) for i in picks]
-
-
-def _probe(data: bytes) -> tuple[int, int]:
-    try:
-        info = probe(data)
-    except ImageError as exc:
-        raise JobRejected(exc.text) from None
-    return info.width, info.height
-
-
-def _load(data: bytes, cover: tuple[int, int]) -> Image.Image:
-    try:
-        return load_rgb(data, cover=cover)
-    except ImageError as exc:
-        raise JobRejected(exc.text) from None
-
-
-def _mask(picture: Image.Image, region: str = "") -> np.ndarray:
-    """A motion-brush picture (or a segmented region) as (H, W) float32 in 0..1, 1 where things move; refused
-    if it leaves nothing to move or nothing to keep still."""
-    moves = np.asarray(picture.convert("L"), dtype=np.float32) / 255
-    share = float((moves > 0.5).mean())
-    if share < 0.01:
-        if region:
-            raise JobRejected(
-                _("I could not find “{region}” in the picture, so nothing would move; try other words", region=region)
-            )
-        raise JobRejected(_("the mask is (almost) all black: nothing would move. Paint white where things should move"))
-    if share > 0.97:
-        if region:
-            raise JobRejected(
-                _(
-                    "“{region}” covers almost all of the picture; leave `-region` out to animate all of it",
-                    region=region,
-                )
-            )
-        raise JobRejected(_("the mask is (almost) all white: everything would move. Leave the mask out for that"))
-    return moves
 
 
 def _join(clip: np.ndarray, continuation: np.ndarray, overlap: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def test_a_region_by_words_is_segmented_and_outlined(engine: Engine) -> None:
     assert "“the water”" in str(note) and "% of the picture" in str(note)
     assert Image.open(io.BytesIO(outline)).size == (64, 64)
     assert rendered.frames is not None
-    region = engine.segmenter().mask(Image.open(io.BytesIO(PICTURE)), "the water")
+    region = engine.planner.segmenter().mask(Image.open(io.BytesIO(PICTURE)), "the water")
     still = motion(rendered.frames.astype(np.int16))
     assert still[region < 0.5].mean() < still[region > 0.5].mean(), "what moves is the region CLIPSeg found"
 

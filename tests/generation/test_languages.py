@@ -62,7 +62,7 @@ def job(prompt: str, model: str = "animatediff", **changes: object) -> VideoJob:
 
 def test_an_english_only_model_is_given_the_translation(engines: tuple[Engine, Engine]) -> None:
     translating, plain = engines
-    english = translating.translator().translate(CHINESE, "zh")
+    english = translating.planner.translator().translate(CHINESE, "zh")
     assert english and english != CHINESE
     request = translating.plan(job(CHINESE))
     assert (request.prompt, request.read_as) == (english, english)
@@ -84,7 +84,7 @@ def test_a_multilingual_model_and_english_prompts_are_left_as_written(engines: t
 
 def test_each_part_and_the_negative_prompt_are_translated_on_their_own(engines: tuple[Engine, Engine]) -> None:
     translating, _ = engines
-    translator = translating.translator()
+    translator = translating.planner.translator()
     request = translating.plan(job(f"{CHINESE} | a fox sleeping in its den", negative_prompt="模糊，低质量"))
     first, negative = translator.translate(CHINESE, "zh"), translator.translate("模糊，低质量", "zh")
     assert request.prompt == f"{first} | a fox sleeping in its den", "English parts stay as written"
