@@ -79,7 +79,7 @@ async def test_a_remix_form_opened_before_a_restart_still_works(
 async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., Any], queue: JobQueue
 ) -> None:
-    gone = start_worker("--id", "gpu-gone", "--models", "svd-xt")
+    gone = start_worker("--dry-run", "1", "--id", "gpu-gone", "--models", "svd-xt")  # killed before any job
     await wait_for_workers(queue, {"gpu-gone"})
     before = fake.identified
     bot = start_bot(MOTIONBOT_UNSERVED_TIMEOUT_S="2")

@@ -90,7 +90,9 @@ async def test_cancel_stops_a_running_render_promptly(queue: JobQueue, start_wor
 async def test_sigkilled_worker_job_is_finished_by_another_within_the_bound(
     queue: JobQueue, start_worker: Callable
 ) -> None:
-    workers = {name: start_worker("--models", "svd-xt", "--id", name, env=LONG) for name in ("gpu-a", "gpu-b")}
+    # Recovery is the queue's: dry-run workers (the real worker process, a stand-in render of 0.25 s a step)
+    # start in a second instead of loading torch and the pipelines.
+    workers = {name: start_worker("--dry-run", "4", "--models", "svd-xt", "--id", name) for name in ("gpu-a", "gpu-b")}
     await wait_for_workers(queue, set(workers))
     await queue.submit(i2v("crash", steps=16))
     victim = await wait_running(queue, "crash", min_step=2)
@@ -122,12 +124,12 @@ async def test_sigterm_with_grace_finishes_the_job_and_takes_no_new_one(
 
 
 async def test_sigterm_without_grace_hands_the_job_back_at_once(queue: JobQueue, start_worker: Callable) -> None:
-    env = LONG | {"MOTIONBOT_QUEUE__SHUTDOWN_GRACE_S": "0"}
-    leaving = start_worker("--models", "svd-xt", "--id", "leaving", env=env)
+    env = {"MOTIONBOT_QUEUE__SHUTDOWN_GRACE_S": "0"}  # and dry-run workers, as in the SIGKILL test
+    leaving = start_worker("--dry-run", "12", "--models", "svd-xt", "--id", "leaving", env=env)
     await wait_for_workers(queue, {"leaving"})
     await queue.submit(i2v("handover", steps=24))
     await wait_running(queue, "handover", min_step=2)
-    staying = start_worker("--models", "svd-xt", "--id", "staying", env=env)
+    staying = start_worker("--dry-run", "12", "--models", "svd-xt", "--id", "staying", env=env)
     await wait_for_workers(queue, {"staying"})
     while "worker staying serving" not in staying.output():  # its heartbeat comes before its poll loop runs
         await asyncio.sleep(0.05)
