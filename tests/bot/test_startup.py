@@ -99,10 +99,14 @@ async def test_a_wrong_setting_names_its_variable_and_value(
 async def test_an_unreachable_redis_is_named_as_redis_and_stops_promptly(
     start_bot: Callable[..., BotProcess], tmp_path: Path
 ) -> None:
-    bot = start_bot(cwd=tmp_path, REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    stopped = start_bot(cwd=tmp_path, REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    bot = start_bot(  # side by side, on a database of its own
+        cwd=tmp_path,
+        REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0",
+        MOTIONBOT_DATABASE_PATH=str(tmp_path / "second.db"),
+    )
     await asyncio.sleep(2)  # inside the Redis retries
-    assert await stop_within(bot, 5) == 0
-    bot = start_bot(cwd=tmp_path, REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    assert await stop_within(stopped, 5) == 0
     assert await exited(bot) == 1
     assert "cannot reach Redis" in bot.output() and "REDIS_URL" in bot.output()
     assert "hunter2" not in bot.output() and "Discord" not in bot.output().split("cannot reach Redis")[-1]
