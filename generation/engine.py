@@ -299,7 +299,10 @@ class Engine:
 
 
 def _warm_up_jobs(spec: ModelSpec) -> list[VideoJob]:
-    """Two-step jobs, one per size bucket of `spec`: its default job's size, then each aspect's."""
+    """Two-step jobs, one per size bucket of `spec`: its default job's size, then each aspect's. None for a
+    pose row (Wan-Animate renders from a pose video: its clips compile as they come)."""
+    if spec.poses:
+        return []
     text = not spec.takes(JobKind.IMAGE_TO_VIDEO)
     picture = io.BytesIO()
     Image.new("RGB", (spec.width, spec.height), (128, 128, 128)).save(picture, format="PNG")

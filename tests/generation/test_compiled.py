@@ -163,6 +163,9 @@ def test_warm_up_renders_every_size_bucket_as_users_jobs_get_it_full_and_fast(se
     assert all(r.steps == 2 and r.kind is JobKind.TEXT_TO_VIDEO and r.deep_cache == 0 for r in full)
     # the drafts as a `-fast` job runs: DeepCache, and the fp8 copy where the runner has one
     assert drafts == [dataclasses.replace(r, deep_cache=spec.deep_cache, fp8=True) for r in full]
+    poses = Recorder()
+    _engine(settings, True, {"wan-animate": poses}).warm_up("wan-animate")
+    assert poses.requests == [], "a pose row needs a pose video: nothing to warm up with"
     request, draft = svd.requests[:2]
     assert request.image is not None and request.image.size == (request.width, request.height)
     assert draft == dataclasses.replace(request, deep_cache=engine.models["svd-xt"].deep_cache, fp8=True)
