@@ -209,7 +209,7 @@ def _worker(args: argparse.Namespace) -> int:
             return 2
         gpu, memory = _gpu_info(runtime.device)
         for name in models if args.preload else ():
-            real_engine.warm_up(name)
+            real_engine.warm_up(name, every_size=args.preload == "all")
         if args.preload:
             real_engine.smoother.load()
         engine = real_engine
@@ -309,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--gpu", type=int, help="CUDA device index (default: MOTIONBOT_DEVICE)")
     worker.add_argument("--memory-mode", choices=["full", "balanced", "low"])
     worker.add_argument(
-        "--preload", action="store_true", help="load (and, when compiling, warm up) every model before taking jobs"
+        "--preload",
+        nargs="?",
+        const="all",
+        choices=["all", "default"],
+        help="load every model before taking jobs and, when compiling, warm up every size bucket (all) or only "
+        "the default job's size (default: quicker to start; other sizes compile on their first clip)",
     )
     worker.add_argument("--id", help="worker id (default: host-gpu-pid)")
     worker.add_argument("--check", action="store_true", help="exit 0 only if a worker on this host is alive")

@@ -103,9 +103,10 @@ class Engine:
                 log.info("loaded %s in %.1fs", model, time.perf_counter() - started)
             return self._runners[model]
 
-    def warm_up(self, model: str) -> None:
+    def warm_up(self, model: str, every_size: bool = True) -> None:
         """Load `model`; when the runtime compiles, also render a two-step clip at each of its size buckets as
-        the planner sizes users' jobs (the default job's size first, then every aspect's), and each again in
+        the planner sizes users' jobs (the default job's size first, then every aspect's; only the first when
+        not `every_size`), and each again in
         the `-fast` tier, which compiles apart (DeepCache block by block, First Block Cache's hooked graph, the
         fp8 copy), so no user's clip at those sizes waits for the compiler. Other frame counts compile on their
         first clip; the kernels stay in the compile cache, so a restart loads them. A failed warm-up is
@@ -114,7 +115,7 @@ class Engine:
         if not self.runtime.compile:
             return
         spec = self.models[model]
-        for job in _warm_up_jobs(spec):
+        for job in _warm_up_jobs(spec)[: None if every_size else 1]:
             started = time.perf_counter()
             try:
                 request = self.plan(job)

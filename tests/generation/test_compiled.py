@@ -166,6 +166,9 @@ def test_warm_up_renders_every_size_bucket_as_users_jobs_get_it_full_and_fast(se
     poses = Recorder()
     _engine(settings, True, {"wan-animate": poses}).warm_up("wan-animate")
     assert poses.requests == [], "a pose row needs a pose video: nothing to warm up with"
+    first = Recorder()
+    _engine(settings, True, {"animatediff": first}).warm_up("animatediff", every_size=False)
+    assert first.requests == animatediff.requests[:2], "`--preload default`: the default job's size, full and fast"
     request, draft = svd.requests[:2]
     assert request.image is not None and request.image.size == (request.width, request.height)
     assert draft == dataclasses.replace(request, deep_cache=engine.models["svd-xt"].deep_cache, fp8=True)
