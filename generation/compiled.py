@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 # How many compiled versions (one per clip size) TorchDynamo keeps of one function before it runs it
-# uncompiled from then on. Its default, 8, is soon reached by a worker: 5 aspects, frame counts, Upscale's
+# uncompiled from then on. Its default, 8, is soon reached by a worker: 9 aspects, frame counts, Upscale's
 # doubled size, and the blocks DeepCache compiles share their class's code (so its versions).
 RECOMPILE_LIMIT = 64
 _LORAS_ON = "_motionbot_loras_on"  # a module attribute: see set_loras_on

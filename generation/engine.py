@@ -106,11 +106,10 @@ class Engine:
     def warm_up(self, model: str, every_size: bool = True) -> None:
         """Load `model`; when the runtime compiles, also render a two-step clip at each of its size buckets as
         the planner sizes users' jobs (the default job's size first, then every aspect's; only the first when
-        not `every_size`), and each again in
-        the `-fast` tier, which compiles apart (DeepCache block by block, First Block Cache's hooked graph, the
-        fp8 copy), so no user's clip at those sizes waits for the compiler. Other frame counts compile on their
-        first clip; the kernels stay in the compile cache, so a restart loads them. A failed warm-up is
-        logged: jobs still run."""
+        not `every_size`), and each again in the `-fast` tier, which compiles apart (DeepCache block by block,
+        First Block Cache's hooked graph, the fp8 copy), so no user's clip at those sizes waits for the
+        compiler. Other frame counts compile on their first clip; the kernels stay in the compile cache, so a
+        restart loads them. A failed warm-up is logged: jobs still run."""
         runner = self.runner(model)
         if not self.runtime.compile:
             return

@@ -192,10 +192,11 @@ class WanRunner:
 
     def render(self, request: Request, reporter: Reporter) -> np.ndarray:
         self.check_inputs(request)
+        if request.kind is JobKind.RESTYLE and not self.control:
+            self.video_to_video()  # made before the swap below, so that it shares the denoisers too
         pipes = [self.pipe, self.text_to_video, self.image_to_video, self._video_to_video]  # sharing the denoisers
-        restyler = [self.video_to_video()] if request.kind is JobKind.RESTYLE and not self.control else []
         with (  # `-fast`: the fp8 transformers, if there are, and First Block Cache on them
-            self.fp8.swapped([pipe for pipe in pipes + restyler if pipe is not None], request.fp8),
+            self.fp8.swapped([pipe for pipe in pipes if pipe is not None], request.fp8),
             fast_tier(self.pipe, request.fast_cache),
         ):
             return self._render(request, reporter)
