@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from generation.jobs import JobKind, VideoJob  # noqa: E402
 from generation.local_redis import RedisServer  # noqa: E402
-from generation.queue import JobQueue, QueueSettings, keys  # noqa: E402
+from generation.queue import JobQueue  # noqa: E402
+from generation.queue_redis import QueueSettings, keys  # noqa: E402
 
 
 def a_job(job_id: str, steps: int = 1, model: str = "animatediff", user: str | None = None) -> VideoJob:

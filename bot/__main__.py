@@ -25,7 +25,8 @@ from bot.services import Services
 from bot.settings import BotSettings
 from generation.envconfig import SettingsError, load
 from generation.metrics import BotMetrics, configure_logging, serve
-from generation.queue import JobQueue, QueueSettings
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
 from generation.settings import GenerationSettings
 from storage.db import Database
 from storage.guilds import Guilds

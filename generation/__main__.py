@@ -145,7 +145,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from generation.engines import RenderEngine, SleepEngine
     from generation.metrics import WorkerMetrics, serve
-    from generation.queue import QueueSettings
+    from generation.queue_redis import QueueSettings
     from generation.settings import GenerationSettings
     from generation.worker import WorkerState, build_worker, is_alive
 

@@ -16,7 +16,7 @@ moves both one round on. A server or user that starts waiting joins the round be
 newcomer waits one turn, not behind somebody's backlog. Ties go by name (Redis orders equal scores so).
 The scripts name the per-server and per-user keys themselves: this needs a single Redis, not a cluster.
 
-arq picks "the oldest job" and has no hook to choose another, so `worker.FairWorker` overrides its poll
+arq picks "the oldest job" and has no hook to choose another, so `fairworker.FairWorker` overrides its poll
 loop to take jobs through `take` (this is why arq is pinned to one version).
 """
 

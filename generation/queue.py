@@ -2,8 +2,7 @@
 
 Jobs live in one arq queue in Redis. Beside arq's own keys motionbot keeps, per job: routing metadata
 (model, user), live progress, a cancel flag and the final outcome; and per worker a heartbeat record.
-Everything is msgpack, never pickle: a Redis that somebody else can write to must not become code
-execution here or in a worker.
+The key names, the msgpack format and the connection settings are `generation.queue_redis`.
 """
 
 from __future__ import annotations
@@ -16,20 +15,21 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import msgpack
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, create_pool
 from arq.utils import timestamp_ms
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio.retry import Retry
-from redis.backoff import ConstantBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
-from generation.envconfig import mask_url
 from generation.fairqueue import FairQueue, Place
 from generation.jobs import Stage, VideoJob, VideoResult
+from generation.queue_redis import (
+    RENDER_FUNCTION,
+    QueueSettings,
+    deserialize,
+    keys,
+    place_of,
+    redis_settings,
+    serialize,
+)
 from generation.text import Said, Text, _
 
 __all__ = [
@@ -38,115 +38,12 @@ __all__ = [
     "JobQueue",
     "NoWorkerForModel",
     "Progress",
-    "QueueSettings",
     "QueueState",
     "QueueStatus",
     "WorkerInfo",
-    "deserialize",
-    "keys",
-    "redis_settings",
-    "serialize",
 ]
 
-RENDER_FUNCTION = "render"
 log = logging.getLogger(__name__)
-
-
-class keys:
-    QUEUE = "motionbot:queue"  # arq's sorted set of job ids
-    META = "motionbot:meta"  # hash: job id -> msgpack [model, user, server]: where it waits (fairqueue)
-    PROGRESS_CHANNEL = "motionbot:progress"  # pub/sub: job ids whose progress changed
-    WORKERS = "motionbot:worker:"  # + worker id: msgpack WorkerInfo, expires without heartbeats
-    IN_PROGRESS = "arq:in-progress:"  # arq's lock on a running job: the worker's lease
-
-    @staticmethod
-    def progress(job_id: str) -> str:
-        return f"motionbot:progress:{job_id}"
-
-    @staticmethod
-    def outline(job_id: str) -> str:
-        return f"motionbot:outline:{job_id}"
-
-    @staticmethod
-    def preview(job_id: str) -> str:
-        return f"motionbot:preview:{job_id}"
-
-    @staticmethod
-    def outcome(job_id: str) -> str:
-        return f"motionbot:outcome:{job_id}"
-
-    @staticmethod
-    def cancel(job_id: str) -> str:
-        return f"motionbot:cancel:{job_id}"
-
-    @staticmethod
-    def durations(model: str) -> str:
-        return f"motionbot:durations:{model}"
-
-    @staticmethod
-    def wake(model: str) -> str:
-        """A list an idle worker for `model` blocks on; a submit pushes to it, so pick-up needs no poll."""
-        return f"motionbot:wake:{model}"
-
-
-def _fallback(obj: object) -> object:
-    # arq stores failures as exceptions; keep them as text rather than refusing to store them.
-    if isinstance(obj, BaseException):
-        return f"{type(obj).__name__}: {obj}"
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def serialize(obj: Any) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True, default=_fallback)
-
-
-def deserialize(raw: bytes) -> Any:
-    return msgpack.unpackb(raw, raw=False, strict_map_key=False)
-
-
-def _meta(raw: bytes | None) -> Place | None:
-    """A job's routing record, or None when it is missing or unreadable."""
-    try:
-        fields = deserialize(raw) if raw is not None else [None, None]
-        model, user, server = (*fields, "") if len(fields) == 2 else fields  # [model, user]: motionbot 0.1
-    except Exception:  # garbage in Redis: msgpack raises several unrelated types
-        return None
-    if isinstance(model, str) and isinstance(user, str) and isinstance(server, str):
-        return Place(model, server, user)
-    return None
-
-
-_RETRY_WAIT_S = 0.25
-
-
-class QueueSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="MOTIONBOT_QUEUE__", env_file=".env", env_ignore_empty=True, extra="ignore"
-    )
-
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
-    lease_s: float = 15.0  # a dead worker's job is taken by another within this (+ one poll)
-    max_tries: int = 3  # runs of a job (crashes included) before it ends as failed
-    result_ttl_s: int = 3600  # how long finished clips wait in Redis to be collected
-    shutdown_grace_s: float = 60.0  # on SIGTERM, time to finish the running job before handing it back
-    poll_s: float = 0.25  # how often an idle worker looks for work
-
-    def unreachable(self, exc: BaseException) -> str:
-        """What to tell the person starting a bot or worker when Redis cannot be reached."""
-        return f"cannot reach Redis at {mask_url(self.redis_url)} ({exc}); start it or set REDIS_URL"
-
-
-def redis_settings(url: str, retry_s: float = 60.0) -> RedisSettings:
-    """arq connection settings that ride out a Redis restart: a command keeps retrying for about `retry_s`
-    before the error reaches the caller."""
-    settings = RedisSettings.from_dsn(url)
-    settings.conn_retries = min(30, max(3, round(retry_s)))  # at start-up, each try itself retries as below
-    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]
-    # redis-py nests its retries: each of the n+1 tries of a command reconnects with n tries of its own,
-    # so n retries 0.25 s apart add up to about 0.25 * n * (n + 2) seconds.
-    retries = math.ceil(math.sqrt(1 + 4 * retry_s) - 1)
-    settings.retry = Retry(ConstantBackoff(_RETRY_WAIT_S), retries=retries)
-    return settings
 
 
 class NoWorkerForModel(Said, RuntimeError):
@@ -358,7 +255,7 @@ class JobQueue:
         in_queue = await self.redis.zscore(keys.QUEUE, job_id) is not None
         if meta_raw is None or not in_queue:
             return QueueState(QueueStatus.UNKNOWN)
-        meta = _meta(meta_raw)
+        meta = place_of(meta_raw)
         if meta is None:  # its routing record is garbage: no worker can route it; fail it (refunded)
             log.warning("job %s: unreadable routing record in Redis", job_id)
             await self.give_up(job_id, "its queue record could not be read; you were not charged")
@@ -377,7 +274,7 @@ class JobQueue:
 
     async def position(self, job_id: str) -> int | None:
         """1-based place among queued jobs of the same model, in the order the workers take them."""
-        place = _meta(await self.redis.hget(keys.META, job_id))
+        place = place_of(await self.redis.hget(keys.META, job_id))
         return await self.fair.position(job_id, place) if place is not None else None
 
     async def depth(self) -> int:
@@ -426,7 +323,7 @@ class JobQueue:
                 await pipe.execute()
             except WatchError:  # a worker took or finished it meanwhile: look again
                 return await self._take_back(job_id, stop_running=stop_running)
-        if not running and (place := _meta(await self.redis.hget(keys.META, job_id))) is not None:
+        if not running and (place := place_of(await self.redis.hget(keys.META, job_id))) is not None:
             await self.fair.remove(job_id, place)
         return "running" if running else "removed"
 
@@ -442,7 +339,7 @@ class JobQueue:
         flagged: str = "",
     ) -> bool:
         """Store a job's final outcome once; False if it already had one (a re-run after a crash)."""
-        place = _meta(await self.redis.hget(keys.META, job_id))
+        place = place_of(await self.redis.hget(keys.META, job_id))
         record = {
             "status": status.value,
             "reason": str(reason),

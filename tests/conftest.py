@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from generation.queue import JobQueue, QueueSettings
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
 from tests.support import RedisServer, WorkerProcess
 
 # Nothing in the tests may reach the Hugging Face hub.

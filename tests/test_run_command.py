@@ -14,7 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from generation.queue import JobQueue, QueueSettings
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
 from tests.bot.conftest import TOKEN
 from tests.bot.test_startup import env_from_example
 from tests.bot.test_video import delivered

@@ -8,7 +8,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from bot.settings import BotSettings
-from generation.queue import QueueSettings
+from generation.queue_redis import QueueSettings
 from generation.settings import GenerationSettings, ModelOverrides
 from storage.settings import StorageSettings
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generation.queue import JobQueue, QueueSettings
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
 from tests.fake_discord import FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
 from tests.support import ROOT, Process, RedisServer, WorkerProcess

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from generation.local_redis import RedisServer, free_port
-from generation.queue import JobQueue, QueueSettings
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
 from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import button, followup_text
 from tests.bot.test_video import credits_used, delivered, refusal

@@ -13,10 +13,12 @@ import pytest
 
 from generation.engine import OutOfGPUMemory
 from generation.engines import SleepEngine
+from generation.fairworker import FairWorker
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn
-from generation.queue import CancelResult, JobQueue, NoWorkerForModel, keys, serialize
-from generation.worker import FairWorker, WorkerState, build_worker
+from generation.queue import CancelResult, JobQueue, NoWorkerForModel
+from generation.queue_redis import keys, serialize
+from generation.worker import WorkerState, build_worker
 
 
 def job(job_id: str, user: str = "u1", model: str = "svd-xt", steps: int = 2) -> VideoJob:

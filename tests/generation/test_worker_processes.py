@@ -12,7 +12,8 @@ from pathlib import Path
 import av
 
 from generation.jobs import JobKind, VideoJob
-from generation.queue import CancelResult, JobQueue, QueueSettings
+from generation.queue import CancelResult, JobQueue
+from generation.queue_redis import QueueSettings
 from tests.conftest import png_bytes
 from tests.support import RedisServer, WorkerProcess, free_port
 
