@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generation.envconfig import SettingsError, load
+from generation.job_builder import build_job
 from generation.jobs import Fit, JobKind, OutputFormat, Stage
-from generation.options import OptionError, build_job, parse_flags
+from generation.options import OptionError, parse_flags
 
 if TYPE_CHECKING:
     from generation.settings import GenerationSettings

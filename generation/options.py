@@ -3,7 +3,7 @@
     "a fox in the snow -motion 3 -camera pan up left -neg "blurry, text" -ar 9:16 -seed 42"
 
 `parse_flags` returns the options and the prompt that is left; `from_command` merges typed values over
-flags (typed wins); `build_job` checks them against a model and makes the `VideoJob`. Every problem is
+flags (typed wins); `job_builder.build_job` checks them against a model and makes the `VideoJob`. Every problem is
 an `OptionError` naming the flag, the value and the allowed range. Parsing is total: any string gives
 options or an OptionError, never another exception.
 """
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, VideoJob
-from generation.models import ModelSpec
+from generation.jobs import VideoJob
 from generation.registry import KNOWN_MODELS
 from generation.styles import styles
 from generation.text import Said, Text, _
@@ -26,9 +25,12 @@ from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix
 __all__ = [
     "FLAGS",
     "MAX_FRAMES",
+    "MAX_SEGMENTS",
+    "NONE_ENABLED",
+    "NOTHING",
+    "SEGMENTS",
     "OptionError",
     "Options",
-    "build_job",
     "flags_line",
     "from_command",
     "parse_flags",
@@ -317,162 +319,3 @@ def from_command(text: str = "", **typed: object) -> Options:
         raise TypeError(f"unknown options: {sorted(unknown)}")
     checked = {name: _OPTIONS[name].check(_flag_name(name), value) for name, value in given.items()}
     return Options(**checked).over(parse_flags(text))
-
-
-def _check_brush(options: Options, spec: ModelSpec, kind: JobKind, models: Mapping[str, ModelSpec], mask: bool) -> None:
-    """The motion brush (a mask or `-region`) needs a picture, one way to say the region, a model that keeps
-    the rest still, and no camera move (which would move the whole picture)."""
-    flag = "-region" if options.region else "mask"
-    if kind is not JobKind.IMAGE_TO_VIDEO:
-        raise OptionError(
-            flag, options.region or "mask", "", _("the motion brush animates part of a picture: use /animate")
-        )
-    if mask and options.region:
-        raise OptionError("-region", options.region, "", _("give a mask or a `-region`, not both"))
-    if not spec.masks:
-        usable = ", ".join(n for n, s in models.items() if s.masks and s.takes(kind)) or NONE_ENABLED
-        raise OptionError(
-            flag,
-            spec.name,
-            "",
-            _(
-                "`{model}` cannot keep part of the picture still; models that can: {usable}",
-                model=spec.name,
-                usable=usable,
-            ),
-        )
-    if options.camera is not None and options.camera.framed:
-        raise OptionError(
-            "-camera", options.camera, "", _("a camera move moves the whole picture: drop it to use the motion brush")
-        )
-
-
-def build_job(
-    options: Options,
-    *,
-    job_id: str,
-    kind: JobKind,
-    models: Mapping[str, ModelSpec],
-    default_model: str,
-    image: bytes | None = None,
-    end_image: bytes | None = None,
-    mask: bytes | None = None,
-    user_id: str = "",
-    smooth: bool = False,
-    output: OutputFormat = OutputFormat.MP4,
-    byte_budget: int = DEFAULT_BYTE_BUDGET,
-    max_pixels: int | None = None,
-    fit: Fit = Fit.CROP,
-) -> VideoJob:
-    """Check options against the chosen model and make the job (`plan.resolve` fills in the defaults)."""
-    name = options.model or default_model
-    spec = models.get(name)
-    if spec is None:
-        raise OptionError(
-            "-model", name, _("one of {names}", names=", ".join(models)) if models else _("an enabled model")
-        )
-    if not spec.takes(kind):
-        usable = ", ".join(n for n, s in models.items() if s.takes(kind)) or NONE_ENABLED
-        wanted = {
-            JobKind.IMAGE_TO_VIDEO: _("a model for image input ({usable})", usable=usable),
-            JobKind.TEXT_TO_VIDEO: _("a model for text input ({usable})", usable=usable),
-            JobKind.RESTYLE: _("a model for restyling videos ({usable})", usable=usable),
-            JobKind.POSE: _(
-                "a model for pose-driven animation: a character and a pose video ({usable})", usable=usable
-            ),
-        }.get(kind, _("a model for Extend ({usable})", usable=usable))
-        raise OptionError("-model", name, wanted)
-    if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
-        raise OptionError("prompt", NOTHING, "", _("a prompt is needed to make a video from text"))
-    if kind is JobKind.RESTYLE and not options.prompt:
-        raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
-    if options.strength is not None and kind is not JobKind.RESTYLE:
-        raise OptionError(
-            "-strength", options.strength, "", _("`-strength` is for /restyle (how much of a video to redraw)")
-        )
-    able = {
-        "keyframes": end_image is not None,
-        "travels": SEGMENTS in options.prompt,
-        "upscales": bool(options.upscale),
-        "fast_tier": bool(options.fast),
-    }
-    for field, asked in able.items():
-        if asked and not getattr(spec, field):
-            usable = ", ".join(n for n, s in models.items() if getattr(s, field) and s.takes(kind)) or NONE_ENABLED
-            cannot = {
-                "keyframes": _(
-                    "`{model}` cannot end on a given picture; models that can: {usable}", model=name, usable=usable
-                ),
-                "travels": _(
-                    "`{model}` cannot do prompt travel (` | ` between prompts); models that can: {usable}",
-                    model=name,
-                    usable=usable,
-                ),
-                "upscales": _("`{model}` cannot do `-upscale`; models that can: {usable}", model=name, usable=usable),
-                "fast_tier": _("`{model}` has no `-fast` tier; models that have: {usable}", model=name, usable=usable),
-            }
-            raise OptionError("-model", name, "", cannot[field])
-    if options.style and not spec.follows_prompt(kind):
-        usable = ", ".join(n for n, s in models.items() if s.follows_prompt(kind) and s.takes(kind)) or NONE_ENABLED
-        raise OptionError(
-            "-style",
-            options.style,
-            "",
-            _(
-                "`{model}` does not read prompts, so it takes no style; models that do: {usable}",
-                model=name,
-                usable=usable,
-            ),
-        )
-    if mask is not None or options.region:
-        _check_brush(options, spec, kind, models, mask is not None)
-    if options.camera is not None and options.camera.orbit and not spec.prompt_camera:
-        usable = ", ".join(n for n, s in models.items() if s.prompt_camera and s.takes(kind)) or NONE_ENABLED
-        raise OptionError(
-            "-camera",
-            options.camera,
-            "",
-            _("`{model}` cannot orbit the camera; models that can: {usable}", model=name, usable=usable),
-        )
-    segments = segments_of(options.prompt)
-    if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and not all(segments)):
-        raise OptionError(
-            "prompt", options.prompt, "", _("prompt travel takes 2–{most} non-empty prompts", most=MAX_SEGMENTS)
-        )
-    fps = options.fps or spec.fps
-    frames = options.frames
-    if options.duration is not None:
-        if frames is not None:
-            raise OptionError("-duration", options.duration, "", _("give `-frames` or `-duration`, not both"))
-        frames = max(2, round(options.duration * fps))
-        if frames > spec.max_frames:
-            longest = spec.max_frames / fps
-            raise OptionError(
-                "-duration",
-                options.duration,
-                _("at most {seconds} s at {fps} fps on {model}", seconds=f"{longest:.2g}", fps=fps, model=name),
-            )
-    if frames is not None and not 2 <= frames <= spec.max_frames:
-        raise OptionError("-frames", frames, _("{low}–{high} on {model}", low=2, high=spec.max_frames, model=name))
-    if options.steps is not None and options.steps > spec.max_steps:
-        raise OptionError("-steps", options.steps, _("{low}–{high} on {model}", low=1, high=spec.max_steps, model=name))
-    # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
-    given = {field: getattr(options, field) for field in _OPTIONS if field not in ("model", "duration")}
-    given |= {"frames": frames, "fps": fps, "camera": options.camera or None, "upscale": options.upscale or None}
-    given |= {"fast": options.fast or None}
-    return VideoJob(
-        job_id=job_id,
-        kind=kind,
-        model=name,
-        prompt=options.prompt,
-        image=image,
-        end_image=end_image,
-        mask=mask,
-        fit=fit,
-        smooth=smooth,
-        output=output,
-        byte_budget=byte_budget,
-        max_pixels=max_pixels,
-        user_id=user_id,
-        **{field: value for field, value in given.items() if value is not None},
-    )

@@ -3,7 +3,7 @@
 The presets are data (`styles.toml` beside this file: a prompt template and a negative prompt per style,
 with per-family variants). `shaped` applies the job's style, then, for the models that take camera moves
 by prompt (`ModelSpec.prompt_camera`: LTX and Wan), the words for a lock or an orbit. The bot checks a
-style and a camera move against the model before a job is queued (`options.build_job`); the worker shapes
+style and a camera move against the model before a job is queued (`job_builder.build_job`); the worker shapes
 the prompt when it plans the job, so the ledger, the echo line and Remix keep what the user typed.
 """
 

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from generation.engine import Engine, JobRejected
+from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
-from generation.options import OptionError, build_job, parse_flags
+from generation.options import OptionError, parse_flags
 from generation.random_helpers import write_segmenter
 from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime

@@ -6,16 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
-from generation.options import (
-    FLAGS,
-    OptionError,
-    Options,
-    build_job,
-    flags_line,
-    from_command,
-    parse_flags,
-)
+from generation.options import FLAGS, OptionError, Options, flags_line, from_command, parse_flags
 from generation.registry import DEFAULT_MODELS
 from generation.values import Aspect, Camera
 

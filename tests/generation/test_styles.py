@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from generation.engine import Engine
+from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import Family
-from generation.options import OptionError, build_job, flags_line, parse_flags
+from generation.options import OptionError, flags_line, parse_flags
 from generation.random_weights import write_style_lora
 from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime

@@ -17,8 +17,9 @@ from bot.exts.video._views import Action, RemixModal
 from bot.i18n import voice_of
 from bot.records import request_of
 from bot.services import Services
+from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
-from generation.options import OptionError, build_job, from_command
+from generation.options import OptionError, from_command
 from generation.queue import CancelResult
 from generation.text import Text, _
 from storage.jobs import JobRecord

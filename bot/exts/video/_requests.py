@@ -26,9 +26,10 @@ from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
+from generation.job_builder import build_job
 from generation.jobs import Content, JobKind, VideoJob
 from generation.models import ModelSpec
-from generation.options import SEGMENTS, OptionError, Options, build_job
+from generation.options import SEGMENTS, OptionError, Options
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
 from generation.text import Text, _
