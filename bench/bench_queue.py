@@ -194,8 +194,7 @@ async def bench_scaling(queue: JobQueue, url: str, counts: list[int], per_worker
             started = time.perf_counter()
             for job_id in ids:
                 await queue.submit(a_job(job_id, steps=1))
-            for job_id in ids:
-                await queue.wait(job_id, 600, poll_s=0.02)
+            ran_on = [(await queue.wait(job_id, 600, poll_s=0.02)).worker for job_id in ids]
             elapsed = time.perf_counter() - started
         finally:
             stop(workers)
@@ -208,6 +207,7 @@ async def bench_scaling(queue: JobQueue, url: str, counts: list[int], per_worker
                 "jobs_per_s": throughput,
                 "ideal_jobs_per_s": count / job_s,
                 "efficiency": throughput / (count / job_s),
+                "jobs_per_worker": sorted(ran_on.count(worker) for worker in set(ran_on)),
             }
         )
     return rows
