@@ -142,6 +142,8 @@ class FakeDiscord:
         self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
         self.expired_tokens: set[str] = set()
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
+        self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []  # requests kept waiting (a slow Discord)
+        self.held = 0  # requests waiting on a hold now
         self.nonces: dict[str, int] = {}
         self.rejected: list[tuple[str, str, list[str]]] = []  # payloads refused for breaking Discord's limits
         self.fetched: list[str] = []  # the CDN files the bot downloaded
@@ -502,6 +504,12 @@ class FakeDiscord:
         body = body or {"message": "You are being rate limited.", "retry_after": 0.3, "global": False}
         self.faults.append((method, re.compile(path_pattern), status, body))
 
+    def hold(self, method: str, path_pattern: str) -> asyncio.Event:
+        """Keep matching requests waiting, unanswered, until the returned event is set."""
+        gate = asyncio.Event()
+        self.holds.append((method, re.compile(path_pattern), gate))
+        return gate
+
     # ---- reading what the bot did ----
 
     def calls_to(self, method: str, pattern: str) -> list[Call]:
@@ -556,6 +564,14 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]
+        for method, pattern, gate in self.holds:
+            if method == request.method and pattern.search(path) and not gate.is_set():
+                self.held += 1
+                await self._notify()
+                try:
+                    await gate.wait()
+                finally:
+                    self.held -= 1
         for fault in list(self.faults):
             method, pattern, status, body = fault
             if method == request.method and pattern.search(path):

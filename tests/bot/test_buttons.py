@@ -163,6 +163,30 @@ async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service
     assert await credits_used(service, 2601) == 0
 
 
+async def test_a_status_edit_that_hangs_holds_up_no_other_job(fake: FakeDiscord, service: BotProcess) -> None:
+    image = fake.upload("slow.png", png_bytes())
+    slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2611)
+    running = await fake.wait_until(
+        lambda: (m := fake.response_to(slow)) and m.buttons() and m, timeout=20, what="the running job's status"
+    )
+    gate = fake.hold("PATCH", f"/webhooks/\\d+/{slow}/")  # Discord stops answering this job's status edits
+    try:
+        await fake.wait_until(lambda: fake.held, timeout=20, what="a status edit to hang")
+        waiting = await fake.slash("animate", {"prompt": "a heron"}, attachments={"image": image}, user_id=2612)
+        status = await fake.wait_until(
+            lambda: (m := fake.response_to(waiting)) and m.buttons() and m, timeout=20, what="the queued job's status"
+        )
+        await fake.click(status, button(status, "cancel"), user_id=2612)
+        # The queued job's cancel is settled and shown while the other job's edit still hangs.
+        await fake.wait_until(lambda: "Cancelled" in status.content, timeout=20, what="the cancelled status")
+        assert await credits_used(service, 2612) == 0
+        assert fake.held, "the slow job's edit still hangs"
+    finally:
+        gate.set()
+    await fake.click(running, button(running, "cancel"), user_id=2611)
+    await fake.wait_until(lambda: "Cancelled" in running.content, timeout=30, what="the slow job's cancel")
+
+
 async def test_a_job_id_used_from_another_server_is_unknown_there(fake: FakeDiscord, service: BotProcess) -> None:
     _, clip = await animate(fake, 2701, "a heron")
     for action in ("reroll", "remix", "delete"):

@@ -1,5 +1,6 @@
 """Follow every unfinished job: edit its status (at most one edit per job per interval, latest value
 wins), deliver the clip, charge or refund credits, and pick everything up again after a restart.
+Deliveries and status edits run in tasks of their own: one slow upload or edit holds up no other job.
 
 Delivery goes through the interaction while its token lives (the status message becomes the result);
 after that, or if Discord says the token is dead, the clip is posted as a channel message that replies
@@ -14,12 +15,12 @@ import io
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import discord
 from redis.exceptions import RedisError
 
 from bot.exts.video._interact import server_voice
+from bot.exts.video._messages import JobMessages
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
@@ -54,13 +55,17 @@ class _Tracked:
 class JobWatcher:
     def __init__(self, bot: discord.Client, services: Services, buttons: Buttons, modlog: ModLog):
         self.bot, self.services, self.buttons, self.modlog = bot, services, buttons, modlog
+        self.messages = JobMessages(bot)
         self.tracked: dict[str, _Tracked] = {}
-        self.dead_tokens: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         # Each finished job is delivered in its own task (a slow upload holds up no other job), a few at a
         # time: each holds its clip in memory while it uploads.
         self._finishing: dict[str, asyncio.Task[None]] = {}
         self._uploads = asyncio.Semaphore(4)
+        # Status edits too, at most one per job in flight: behind a deep queue every position changes at
+        # once, and one slow edit after another would hold up every job's round (and its delivery).
+        self._status_edits: dict[str, asyncio.Task[None]] = {}
+        self._editors = asyncio.Semaphore(8)
 
     def track(self, job_id: str) -> None:
         self.tracked.setdefault(job_id, _Tracked(last_edit=time.monotonic()))
@@ -75,8 +80,8 @@ class JobWatcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        for task in self._finishing.values():  # a delivery cut short is redone after the restart, once
-            task.cancel()
+        for task in [*self._finishing.values(), *self._status_edits.values()]:
+            task.cancel()  # a delivery cut short is redone after the restart, once
 
     async def _gauges(self) -> None:
         metrics, queue = self.services.metrics, self.services.queue
@@ -149,14 +154,26 @@ class JobWatcher:
         text = status_text(job, record.user_id, state, voice, self._note(job))
         interval = s.settings.progress_interval_s
         previews = state.progress.previews if state.progress is not None else 0
-        if (
-            text != tracked.last_text or previews > tracked.previews
-        ) and time.monotonic() - tracked.last_edit >= interval:
+        changed = text != tracked.last_text or previews > tracked.previews
+        if changed and time.monotonic() - tracked.last_edit >= interval and job_id not in self._status_edits:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
             preview = await s.queue.preview(job_id) if previews > tracked.previews else None
             tracked.previews = max(tracked.previews, previews)
             shown = ("preview.gif", preview) if preview else None  # the clip so far; the result replaces it
-            await self.edit(record, text, self.buttons.status(job_id, voice), shown)
+            edit = self._edit_status(record, text, self.buttons.status(job_id, voice), shown)
+            self._status_edits[job_id] = asyncio.create_task(edit)
+
+    async def _edit_status(
+        self, record: JobRecord, text: str, view: discord.ui.View, shown: tuple[str, bytes] | None
+    ) -> None:
+        """Show the job's status, in its own task; a failed edit is left to the next change."""
+        try:
+            async with self._editors:
+                await self.messages.edit(record, text, view, shown)
+        except discord.HTTPException as exc:
+            log.warning("job %s: could not update the status: %s", record.job_id, exc, extra={"job_id": record.job_id})
+        finally:
+            self._status_edits.pop(record.job_id, None)
 
     def _voice(self, record: JobRecord) -> Voice:
         """The requester's language, for the messages of their interaction (status, result, failure)."""
@@ -212,6 +229,8 @@ class JobWatcher:
     async def finish(self, record: JobRecord, outcome: JobOutcome) -> None:
         s = self.services
         job_id = record.job_id
+        if (editing := self._status_edits.get(job_id)) is not None:
+            await asyncio.wait([editing])  # a status edit that lands after the result would hide it
         if outcome.status is QueueStatus.DONE and outcome.result is not None:
             if await self.deliver(record, outcome.result):
                 if await s.quotas.commit(job_id):
@@ -235,10 +254,12 @@ class JobWatcher:
             job = request_of(record)
             text = failure_text(job, record.user_id, outcome.why, cost, self._voice(record), cancelled=cancelled)
             try:
-                if not await self.edit(record, text, None, clear=True):  # a channel message: the server's language
+                if not await self.messages.edit(
+                    record, text, None, clear=True
+                ):  # a channel message: the server's language
                     voice = await server_voice(self.bot, s, record.guild_id)
                     text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
-                    await self._post(record, f"<@{record.user_id}> {text}", None, None)
+                    await self.messages.post(record, f"<@{record.user_id}> {text}", None, None)
             except discord.HTTPException:
                 log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
             state = JobState.CANCELLED if cancelled else JobState.FAILED
@@ -298,14 +319,14 @@ class JobWatcher:
         }
         await self.services.ledger.set_result(record.job_id, made)
         try:
-            if await self.edit(record, text, self._result_view(record, voice), (name, result.video)):
+            if await self.messages.edit(record, text, self._result_view(record, voice), (name, result.video)):
                 await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
                 return True
             server = await server_voice(self.bot, self.services, record.guild_id)  # a channel message
             ready = server(_("<@{user}> your video is ready", user=record.user_id))
             text = result_text(job, record.user_id, result, record.cost, server, notes)
             view = self._result_view(record, server)
-            sent = await self._post(record, f"{ready}\n{text}", view, (name, result.video))
+            sent = await self.messages.post(record, f"{ready}\n{text}", view, (name, result.video))
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
         except discord.Forbidden:  # the bot may not post in that channel (any more): send it privately
@@ -330,75 +351,9 @@ class JobWatcher:
             note = self._voice(record)(
                 _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
             )
-            sent = await self._post(record, f"{note}\n{text}", view, file, channel=dm)
+            sent = await self.messages.post(record, f"{note}\n{text}", view, file, channel=dm)
         except discord.HTTPException:
             log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
             return False
         await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
         return True
-
-    async def edit(
-        self,
-        record: JobRecord,
-        text: str,
-        view: discord.ui.View | None,
-        file: tuple[str, bytes] | None = None,
-        clear: bool = False,
-    ) -> bool:
-        """Edit the job's status message in place, with `file` as its one attachment (`clear`: none; else the
-        one it has stays); False when that is no longer possible."""
-        attachments: Any = discord.utils.MISSING  # the one it has stays
-        if file is not None:
-            attachments = [discord.File(io.BytesIO(file[1]), filename=file[0])]
-        elif clear:
-            attachments = []
-        if record.status_message_id is None:
-            return False
-        if record.application_id is None:  # a reply to a mention: the bot's own message
-            message = self.bot.get_partial_messageable(record.channel_id).get_partial_message(record.status_message_id)
-            try:
-                await message.edit(content=clip(text), view=view, attachments=attachments)
-                return True
-            except discord.NotFound:
-                return False
-        token = record.interaction_token
-        if not token or token in self.dead_tokens or time.time() > (record.token_expires_at or 0):
-            return False
-        webhook = discord.Webhook.partial(record.application_id, token, client=self.bot)
-        try:
-            await webhook.edit_message(record.status_message_id, content=clip(text), view=view, attachments=attachments)
-            return True
-        except discord.HTTPException as exc:
-            if exc.status in (401, 404) or exc.code in (50027, 10015, 10008):
-                self.dead_tokens.add(token)  # expired or revoked: use channel messages from now on
-                return False
-            raise
-
-    async def _post(
-        self,
-        record: JobRecord,
-        text: str,
-        view: discord.ui.View | None,
-        file: tuple[str, bytes] | None,
-        channel: discord.abc.Messageable | None = None,
-    ) -> discord.Message:
-        """A message replying to the request in its channel (or a plain one in `channel`, e.g. a DM); the
-        nonce makes a repeat after a restart a no-op."""
-        reference = None
-        if channel is None and record.status_message_id is not None:
-            reference = discord.MessageReference(
-                message_id=record.status_message_id, channel_id=record.channel_id, fail_if_not_exists=False
-            )
-        channel = channel or self.bot.get_partial_messageable(record.channel_id)
-        kwargs: dict[str, Any] = {
-            "content": clip(text),
-            "reference": reference,
-            "nonce": record.job_id[:25],
-            # Only the requester may be pinged, whatever else the text holds (a prompt, a failure reason).
-            "allowed_mentions": discord.AllowedMentions(users=[discord.Object(record.user_id)], replied_user=False),
-        }
-        if view is not None:
-            kwargs["view"] = view
-        if file is not None:
-            kwargs["file"] = discord.File(io.BytesIO(file[1]), filename=file[0])
-        return await channel.send(**kwargs)

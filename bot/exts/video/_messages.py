@@ -1,0 +1,88 @@
+"""A job's messages in Discord: its status message edited in place (through the interaction while its
+token lives, or as the bot's own message), and a message posted in reply to the request when that is
+no longer possible. Only the requester may ever be pinged."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import discord
+
+from bot.limits import clip
+from storage.jobs import JobRecord
+
+__all__ = ["JobMessages"]
+
+
+class JobMessages:
+    def __init__(self, bot: discord.Client):
+        self.bot = bot
+        self.dead_tokens: set[str] = set()  # interaction tokens Discord refused: channel messages from then on
+
+    async def edit(
+        self,
+        record: JobRecord,
+        text: str,
+        view: discord.ui.View | None,
+        file: tuple[str, bytes] | None = None,
+        clear: bool = False,
+    ) -> bool:
+        """Edit the job's status message in place, with `file` as its one attachment (`clear`: none; else the
+        one it has stays); False when that is no longer possible."""
+        attachments: Any = discord.utils.MISSING  # the one it has stays
+        if file is not None:
+            attachments = [discord.File(io.BytesIO(file[1]), filename=file[0])]
+        elif clear:
+            attachments = []
+        if record.status_message_id is None:
+            return False
+        if record.application_id is None:  # a reply to a mention: the bot's own message
+            message = self.bot.get_partial_messageable(record.channel_id).get_partial_message(record.status_message_id)
+            try:
+                await message.edit(content=clip(text), view=view, attachments=attachments)
+                return True
+            except discord.NotFound:
+                return False
+        token = record.interaction_token
+        if not token or token in self.dead_tokens or time.time() > (record.token_expires_at or 0):
+            return False
+        webhook = discord.Webhook.partial(record.application_id, token, client=self.bot)
+        try:
+            await webhook.edit_message(record.status_message_id, content=clip(text), view=view, attachments=attachments)
+            return True
+        except discord.HTTPException as exc:
+            if exc.status in (401, 404) or exc.code in (50027, 10015, 10008):
+                self.dead_tokens.add(token)  # expired or revoked: use channel messages from now on
+                return False
+            raise
+
+    async def post(
+        self,
+        record: JobRecord,
+        text: str,
+        view: discord.ui.View | None,
+        file: tuple[str, bytes] | None,
+        channel: discord.abc.Messageable | None = None,
+    ) -> discord.Message:
+        """A message replying to the request in its channel (or a plain one in `channel`, e.g. a DM); the
+        nonce makes a repeat after a restart a no-op."""
+        reference = None
+        if channel is None and record.status_message_id is not None:
+            reference = discord.MessageReference(
+                message_id=record.status_message_id, channel_id=record.channel_id, fail_if_not_exists=False
+            )
+        channel = channel or self.bot.get_partial_messageable(record.channel_id)
+        kwargs: dict[str, Any] = {
+            "content": clip(text),
+            "reference": reference,
+            "nonce": record.job_id[:25],
+            # Only the requester may be pinged, whatever else the text holds (a prompt, a failure reason).
+            "allowed_mentions": discord.AllowedMentions(users=[discord.Object(record.user_id)], replied_user=False),
+        }
+        if view is not None:
+            kwargs["view"] = view
+        if file is not None:
+            kwargs["file"] = discord.File(io.BytesIO(file[1]), filename=file[0])
+        return await channel.send(**kwargs)
