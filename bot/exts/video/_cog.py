@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.errors import describe, tell
 from bot.exts.video._actions import ClipActions
+from bot.exts.video._admission import Admission
 from bot.exts.video._declare import (
     CHOICES,
     DESCRIBE,
@@ -52,7 +53,8 @@ class Video(commands.Cog):
         self.buttons = Buttons(self)
         self.modlog = ModLog(bot, services)
         self.watcher = JobWatcher(bot, services, self.buttons, self.modlog)
-        self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.modlog)
+        self.admission = Admission(services, self.modlog)
+        self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.admission)
         self.actions = ClipActions(services, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
         self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
@@ -155,7 +157,7 @@ class Video(commands.Cog):
         self, interaction: discord.Interaction, reply: Reply, options: Options, image: str, pose: str
     ) -> None:
         """Download the character's picture and the pose video, and queue the pose-driven clip."""
-        if (refusal := await self.requests.precheck(requester(interaction), options)) is not None:
+        if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)
         picture = await self._download(image, reply)
         video = await self._download(pose, reply) if picture is not None else None
@@ -193,7 +195,7 @@ class Video(commands.Cog):
         self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str], mask: str | None = None
     ) -> None:
         """Download the picture (and the last-frame picture, and the mask, if any) and queue the clip."""
-        if (refusal := await self.requests.precheck(requester(interaction), options)) is not None:
+        if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
         pictures = []
         for url in urls + ([mask] if mask else []):
@@ -236,7 +238,7 @@ class Video(commands.Cog):
 
     async def _restyle(self, who: Requester, reply: Reply, options: Options, url: str) -> None:
         """Download the video (after the checks that need no file) and queue its restyle."""
-        if (refusal := await self.requests.precheck(who, options)) is not None:
+        if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
         data = await self._download(url, reply)
         if data is not None:
@@ -356,7 +358,7 @@ class Video(commands.Cog):
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
         who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
-        if (refusal := await self.requests.precheck(who, options)) is not None:
+        if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
         data = await self._download(url, reply)
         if data is not None:

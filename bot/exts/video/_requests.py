@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import discord
 from redis.exceptions import RedisError
 
-from bot.blocklist import Policy
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
-from bot.exts.video._modlog import ModLog
+from bot.exts.video._admission import Admission, admit
 from bot.exts.video._pricing import Refused, price, within_server_limits
 from bot.exts.video._render import status_text
 from bot.exts.video._replies import Reply, Requester
@@ -27,18 +26,17 @@ from bot.exts.video._views import Buttons
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
 from generation.job_builder import build_job
-from generation.jobs import Content, JobKind, VideoJob
+from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueState, QueueStatus
-from generation.text import Text, _
+from generation.text import _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
-from storage.guilds import DM, GuildSettings
+from storage.guilds import GuildSettings
 from storage.jobs import JobRecord, JobState
-from storage.moderation import ModerationEvent
-from storage.quotas import BLOCKED, QuotaRefused
+from storage.quotas import QuotaRefused
 
 __all__ = ["Files", "Refused", "VideoRequests"]
 
@@ -69,11 +67,11 @@ class Files:
 
 
 class VideoRequests:
-    def __init__(self, services: Services, track: Callable[[str], None], buttons: Buttons, modlog: ModLog):
+    def __init__(self, services: Services, track: Callable[[str], None], buttons: Buttons, admission: Admission):
         self.services = services
         self._track = track  # the watcher's: follow this job until it is delivered
         self.buttons = buttons
-        self.modlog = modlog
+        self.admission = admission
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
 
@@ -282,47 +280,6 @@ class VideoRequests:
                 await reply.refuse(exc.text)
                 return None
 
-    async def precheck(self, who: Requester, options: Options) -> Text | None:
-        """Why a request is refused before any file is fetched for it (the server, the channel, a blocked user,
-        the prompt), or None. `start` checks all of it again, with everything else."""
-        settings = await self.services.guilds.get(who.guild_id)
-        try:
-            _admit(who, settings)
-            if (await self.services.quotas.status(who.guild_id, who.user_id, who.role_ids)).blocked:
-                raise Refused(BLOCKED)
-            await self._check_prompt(who, options.prompt, options.negative_prompt or "", settings, count=False)
-        except Refused as exc:
-            self.services.metrics.refused.labels("Refused").inc()
-            return exc.text
-        return None
-
-    async def _check_prompt(
-        self, who: Requester, prompt: str, negative: str, settings: GuildSettings, count: bool = True
-    ) -> None:
-        """Refused (and logged) if the prompt may not run here under the server's policy and block lists."""
-        verdict = self.services.blocklist.check(
-            [prompt, negative], Policy(settings.content), who.age_restricted, settings.blocked_terms or ()
-        )
-        if verdict is not None:
-            event = ModerationEvent(
-                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", str(verdict.rule), prompt, verdict.term
-            )
-            await self.modlog.report(event)
-            raise Refused(
-                _("this prompt is not allowed: it is refused by {rule}. You were not charged", rule=verdict.rule)
-            )
-        if count and (prompt or negative):
-            self.services.metrics.safety.labels("prompt", "pass").inc()
-
-    async def _content(self, who: Requester, job: VideoJob, settings: GuildSettings) -> Content:
-        """Check the prompt under the server's policy (Refused, logged, if it may not run here) and say what the
-        worker's image check does for this job."""
-        await self._check_prompt(who, job.prompt, job.negative_prompt, settings)
-        policy = Policy(settings.content)
-        if policy is Policy.OFF:
-            return Content.UNCHECKED
-        return Content.SPOILER if policy is Policy.AGE_RESTRICTED and who.age_restricted else Content.REFUSE
-
     async def kept_files(self, job_id: str) -> Files:
         """The files kept for a job, for Reroll and Remix: its input (a picture or a clip, as `image`), its
         last-frame picture, its mask and its pose video (None where nothing is kept)."""
@@ -357,10 +314,10 @@ class VideoRequests:
         image, video = files.image, files.video
         source_frames, size = source
         settings = await s.guilds.get(who.guild_id)
-        _admit(who, settings)
+        admit(who, settings)
         workers = await s.queue.workers()
         job = draft(*self._models_for(kind, settings), {model for worker in workers for model in worker.models})
-        job = dataclasses.replace(job, content=await self._content(who, job, settings))
+        job = dataclasses.replace(job, content=await self.admission.content(who, job, settings))
         spec = s.models[job.model]
         serving = [worker for worker in workers if job.model in worker.models]
         if not serving:
@@ -403,19 +360,6 @@ class VideoRequests:
         if refusal is not None:  # refused before any credit is held
             raise Refused(refusal)
         return job, cost, plan
-
-
-def _admit(who: Requester, settings: GuildSettings) -> None:
-    """Refused where this server (or DMs) takes no video requests, or not in this channel."""
-    if not settings.enabled:
-        raise Refused(
-            _("I don't make videos in direct messages here")
-            if who.guild_id == DM
-            else _("video generation is turned off in this server")
-        )
-    if not settings.allows_channel(who.channel_id):
-        channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
-        raise Refused(_("I can't make videos in this channel; try {channels}", channels=channels))
 
 
 def _needs(options: Options, files: Files) -> tuple[str, ...]:
