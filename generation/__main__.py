@@ -272,7 +272,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _random_models(args: argparse.Namespace) -> int:
-    from generation.random_weights import write_models
+    from generation.random_models import write_models
 
     write_models(Path(args.out), size=args.size)
     env_file = Path(args.out).resolve() / "motionbot.env"

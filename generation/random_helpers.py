@@ -1,6 +1,6 @@
 """Random-weight helper models the worker loads beside the pipelines (the safety checker, the `-region`
 segmenter, the prompt translator, the pose estimator) and the CLIP tokenizer the tiny pipelines share, built
-from configs and saved as hub folders for `random_weights.write_models`. Nothing here touches the network.
+from configs and saved as hub folders for `random_models.write_models`. Nothing here touches the network.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Random-weight Wan pipelines (Wan 2.2 TI2V-5B, Wan 2.2 I2V-A14B, Wan 2.1 VACE) built from configs, for
-`random_weights.write_models` and the benchmarks. Nothing here touches the network.
+`random_models.write_models` and the benchmarks. Nothing here touches the network.
 
 Tiny random Wan models barely react to their inputs (a prompt moved frames by 1-2 levels of 255), so a
 few weights are scaled after the random init: the VAE's posterior mean to about unit variance with a small

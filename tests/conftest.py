@@ -22,7 +22,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment settings pointing every registry model at tiny random weights on disk."""
-    from generation.random_weights import write_models
+    from generation.random_models import write_models
 
     return write_models(tmp_path_factory.mktemp("tiny-models"))
 

@@ -7,7 +7,7 @@ import pytest
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
 from generation.pipelines import RUNNERS
-from generation.random_weights import BUILDERS
+from generation.random_models import BUILDERS
 from generation.registry import DEFAULT_MODELS
 
 
