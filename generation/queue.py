@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from arq.connections import ArqRedis, create_pool
 from arq.utils import timestamp_ms
+from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from generation.fairqueue import FairQueue, Place
@@ -41,6 +42,7 @@ __all__ = [
     "QueueState",
     "QueueStatus",
     "WorkerInfo",
+    "live_workers",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,20 @@ class WorkerInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkerInfo:
         return cls(**{**data, "models": tuple(data["models"])})
+
+
+async def live_workers(redis: Redis) -> list[WorkerInfo]:
+    """The workers whose heartbeat record has not expired, by id: two round trips however deep the queue
+    (the ids come from their roll call, not from scanning every key)."""
+    ids = [raw.decode() for raw in await redis.zrange(keys.WORKER_IDS, 0, -1)]
+    found = []
+    for raw in await redis.mget([keys.WORKERS + worker for worker in ids]) if ids else []:
+        if raw is not None:
+            try:
+                found.append(WorkerInfo.from_dict(deserialize(raw)))
+            except (TypeError, KeyError, ValueError):
+                continue  # a record written by another version: ignore it
+    return sorted(found, key=lambda w: w.id)
 
 
 class JobQueue:
@@ -364,17 +380,7 @@ class JobQueue:
 
     async def workers(self) -> list[WorkerInfo]:
         """Workers that sent a heartbeat within their lease."""
-        names = [name async for name in self.redis.scan_iter(match=keys.WORKERS + "*", count=100)]
-        if not names:
-            return []
-        found = []
-        for raw in await self.redis.mget(names):
-            if raw is not None:
-                try:
-                    found.append(WorkerInfo.from_dict(deserialize(raw)))
-                except (TypeError, KeyError, ValueError):
-                    continue  # a record written by another version: ignore it
-        return sorted(found, key=lambda w: w.id)
+        return await live_workers(self.redis)
 
     async def wait(self, job_id: str, timeout: float, poll_s: float = 0.2) -> JobOutcome:
         """Wait for a job's outcome (tests, CLI); raises TimeoutError."""

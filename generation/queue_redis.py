@@ -32,6 +32,7 @@ class keys:
     META = "motionbot:meta"  # hash: job id -> msgpack [model, user, server]: where it waits (fairqueue)
     PROGRESS_CHANNEL = "motionbot:progress"  # pub/sub: job ids whose progress changed
     WORKERS = "motionbot:worker:"  # + worker id: msgpack WorkerInfo, expires without heartbeats
+    WORKER_IDS = "motionbot:workers"  # sorted set: worker id -> its last heartbeat (ms); where to look for them
     IN_PROGRESS = "arq:in-progress:"  # arq's lock on a running job: the worker's lease
 
     @staticmethod

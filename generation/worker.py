@@ -34,7 +34,7 @@ from generation.fairworker import FairWorker
 from generation.jobs import JobSchemaError, Stage, VideoJob
 from generation.metrics import WorkerMetrics
 from generation.progress import ContentFlagged, FinalError, JobCancelled
-from generation.queue import JobQueue, Progress, QueueStatus, WorkerInfo
+from generation.queue import JobQueue, Progress, QueueStatus, WorkerInfo, live_workers
 from generation.queue_redis import (
     RENDER_FUNCTION,
     QueueSettings,
@@ -253,12 +253,18 @@ async def _keep_lease(
 
 
 async def _heartbeat(state: WorkerState) -> None:
+    """Every fifth of a lease: this worker's record, which expires a lease after the last beat, and its place
+    in the roll call (where nobody heard from for an hour is crossed off)."""
     assert state.queue is not None
     while True:
         try:
-            await state.queue.redis.set(
-                keys.WORKERS + state.id, serialize(state.info().to_dict()), px=int(state.settings.lease_s * 1000)
-            )
+            now_ms = int(time.time() * 1000)
+            async with state.queue.redis.pipeline(transaction=False) as pipe:
+                record = serialize(state.info().to_dict())
+                pipe.set(keys.WORKERS + state.id, record, px=int(state.settings.lease_s * 1000))
+                pipe.zadd(keys.WORKER_IDS, {state.id: now_ms})
+                pipe.zremrangebyscore(keys.WORKER_IDS, "-inf", now_ms - 3600_000)
+                await pipe.execute()
         except (RedisError, OSError) as exc:  # never let the heartbeat die: the worker would look gone
             log.warning("worker %s: heartbeat failed: %s", state.id, exc)
         await asyncio.sleep(state.settings.lease_s / 5)
@@ -277,7 +283,10 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         state.heartbeat.cancel()
     if state.queue is not None:
         with contextlib.suppress(Exception):
-            await state.queue.redis.delete(keys.WORKERS + state.id)
+            async with state.queue.redis.pipeline(transaction=False) as pipe:
+                pipe.delete(keys.WORKERS + state.id)
+                pipe.zrem(keys.WORKER_IDS, state.id)
+                await pipe.execute()
     state.executor.shutdown(wait=False, cancel_futures=True)
     state.encoder.shutdown(wait=False, cancel_futures=True)
 
@@ -311,14 +320,9 @@ async def is_alive(redis_url: str, worker_id: str | None = None, max_age_s: floa
 
     redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        names = [name async for name in redis.scan_iter(match=keys.WORKERS + "*", count=100)]
-        for raw in await redis.mget(names) if names else []:
-            try:
-                info = WorkerInfo.from_dict(deserialize(raw)) if raw else None
-            except (TypeError, KeyError, ValueError):
-                continue
-            mine = info is not None and (info.id == worker_id if worker_id else info.host == socket.gethostname())
-            if info is not None and mine and time.time() - info.heartbeat_at < max_age_s:
+        for info in await live_workers(redis):
+            mine = info.id == worker_id if worker_id else info.host == socket.gethostname()
+            if mine and time.time() - info.heartbeat_at < max_age_s:
                 return True
         return False
     except (RedisError, OSError):  # Redis unreachable: not alive, and no traceback in the healthcheck

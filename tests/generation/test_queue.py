@@ -102,6 +102,17 @@ async def test_a_worker_takes_the_next_job_only_once_the_gpu_is_free(queue: JobQ
         assert (await queue.wait("waiting", 10)).status == "done"
 
 
+async def test_the_workers_are_found_without_scanning_however_much_else_redis_holds(queue: JobQueue) -> None:
+    await queue.redis.mset({f"filler:{index}": b"x" for index in range(5000)})  # a deep queue's keys, say
+    async with worker(queue, SleepEngine(0.1)), worker(queue, SleepEngine(0.1), ("animatediff",), "w2"):
+        await queue.redis.config_resetstat()
+        found = await queue.workers()
+        stats = await queue.redis.info("commandstats")
+        assert [(w.id, w.models) for w in found] == [("w1", ("svd-xt",)), ("w2", ("animatediff",))]
+        assert "cmdstat_scan" not in stats and stats["cmdstat_mget"]["calls"] == 1, stats
+    assert await queue.workers() == [], "a worker that stops leaves the roll call at once"
+
+
 async def test_duplicate_submit_runs_once(queue: JobQueue) -> None:
     async with worker(queue, SleepEngine(0.1)):
         assert await queue.submit(job("dup"))
