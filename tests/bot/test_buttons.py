@@ -163,6 +163,29 @@ async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service
     assert await credits_used(service, 2601) == 0
 
 
+async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(fake: FakeDiscord, service: BotProcess) -> None:
+    image = fake.upload("slow.png", png_bytes())
+    slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2621)
+    running = await fake.wait_until(
+        lambda: (m := fake.response_to(slow)) and "step" in m.content and m, timeout=30, what="the slow job to run"
+    )
+    waiting = []
+    for user in (2622, 2623):
+        token = await fake.slash("animate", {"prompt": "a heron"}, attachments={"image": image}, user_id=user)
+        waiting.append(
+            await fake.wait_until(
+                lambda t=token: (m := fake.response_to(t)) and m.buttons() and m, timeout=20, what="a queued status"
+            )
+        )
+    first_words = [next(edit["content"] for edit in m.edits if edit.get("content")) for m in waiting]
+    assert "#1 in line" in first_words[0] and "#2 in line" in first_words[1], first_words
+    await fake.click(waiting[0], button(waiting[0], "cancel"), user_id=2622)
+    await fake.wait_until(lambda: "#1 in line" in waiting[1].content, timeout=20, what="the next one to move up")
+    for message, user in ((waiting[1], 2623), (running, 2621)):
+        await fake.click(message, button(message, "cancel"), user_id=user)
+        await fake.wait_until(lambda m=message: "Cancelled" in m.content, timeout=30, what="the cancel")
+
+
 async def test_a_status_edit_that_hangs_holds_up_no_other_job(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("slow.png", png_bytes())
     slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2611)

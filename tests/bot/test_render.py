@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.exts.video._render import failure_text, options_line, status_text
+from bot.exts.video._render import edit_interval, failure_text, options_line, ready_at, status_text
 from bot.i18n import Catalogs
 from generation.jobs import JobKind, VideoJob
 from generation.queue import QueueState, QueueStatus
@@ -26,3 +26,20 @@ def test_a_prompt_cannot_ping_anyone_or_break_the_formatting() -> None:
 def test_negative_prompt_cannot_close_the_code_span_and_long_reasons_are_cut() -> None:
     assert "`" not in options_line(job(negative_prompt="blur` @everyone `"))
     assert len(failure_text(job(prompt="x"), 1, Text("y" * 5000), 10, ENGLISH)) < 500
+
+
+def test_the_ready_time_holds_still_while_time_passes_and_moves_with_the_estimate() -> None:
+    now = 60 * 28_333_333 + 10.0  # 10 s past a whole minute
+    assert ready_at(600, now) == ready_at(600, now + 20) == ready_at(620, now), "the same minute: no edit"
+    assert ready_at(660, now) == ready_at(600, now) + 60, "a minute later: it says so"
+    assert ready_at(30, now) == ready_at(30, now + 4) and ready_at(30, now) % 15 == 0, "near: to 15 s"
+    assert ready_at(600, now) >= now + 600, "rounded up: never sooner than the estimate"
+
+
+def test_a_job_far_back_in_line_is_edited_less_often() -> None:
+    def queued(position: int) -> QueueState:
+        return QueueState(QueueStatus.QUEUED, position=position)
+
+    assert edit_interval(5, queued(1)) == edit_interval(5, queued(10)) == 5
+    assert edit_interval(5, queued(100)) == 50 and edit_interval(5, queued(400)) == 200
+    assert edit_interval(5, QueueState(QueueStatus.RUNNING)) == 5, "progress is shown at the full rate"

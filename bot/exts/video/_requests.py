@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._admission import Admission, admit
 from bot.exts.video._pricing import Refused, price, within_server_limits
-from bot.exts.video._render import status_text
+from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
 from bot.services import Services
@@ -67,9 +67,9 @@ class Files:
 
 
 class VideoRequests:
-    def __init__(self, services: Services, track: Callable[[str], None], buttons: Buttons, admission: Admission):
+    def __init__(self, services: Services, track: Callable[[str, str], None], buttons: Buttons, admission: Admission):
         self.services = services
-        self._track = track  # the watcher's: follow this job until it is delivered
+        self._track = track  # the watcher's: follow this job (its status shows this text) until it is delivered
         self.buttons = buttons
         self.admission = admission
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
@@ -231,8 +231,9 @@ class VideoRequests:
             else:
                 await reply.refuse(QUEUE_DOWN)
             return None
+        note = prompt_note(job, s.models.get(job.model))
+        status = status_text(job, who.user_id, await self._place(job.job_id), reply.voice, note)
         try:
-            status = status_text(job, who.user_id, QueueState(QueueStatus.QUEUED), reply.voice)
             await reply.show(status, self.buttons.status(job.job_id, reply.voice))
         except discord.HTTPException:
             log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
@@ -246,8 +247,16 @@ class VideoRequests:
             cost,
             extra={"job_id": job.job_id},
         )
-        self._track(job.job_id)
+        self._track(job.job_id, status)
         return job.job_id
+
+    async def _place(self, job_id: str) -> QueueState:
+        """Where a job just queued is (its place in line and when it should be ready), to show at once."""
+        try:
+            state = await self.services.queue.state(job_id)
+        except (RedisError, OSError):
+            return QueueState(QueueStatus.QUEUED)
+        return state if state.status in (QueueStatus.QUEUED, QueueStatus.RUNNING) else QueueState(QueueStatus.QUEUED)
 
     async def _whole(self, job_id: str, image: bytes, reply: Reply) -> bool:
         """Check the image is whole, only once the user is allowed and the credits are held (a refused user's

@@ -23,13 +23,13 @@ from bot.exts.video._interact import server_voice
 from bot.exts.video._messages import JobMessages
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._pricing import upscaler_for
-from bot.exts.video._render import failure_text, prompt_note, result_text, status_text
+from bot.exts.video._render import edit_interval, failure_text, prompt_note, result_text, status_text
 from bot.exts.video._views import Buttons
 from bot.i18n import Voice
 from bot.limits import clip
 from bot.records import request_of
 from bot.services import Services
-from generation.jobs import JobKind, VideoJob, VideoResult
+from generation.jobs import JobKind, VideoResult
 from generation.queue import JobOutcome, QueueState, QueueStatus
 from generation.text import Text, _
 from storage.jobs import FINAL, JobRecord, JobState
@@ -67,8 +67,9 @@ class JobWatcher:
         self._status_edits: dict[str, asyncio.Task[None]] = {}
         self._editors = asyncio.Semaphore(8)
 
-    def track(self, job_id: str) -> None:
-        self.tracked.setdefault(job_id, _Tracked(last_edit=time.monotonic()))
+    def track(self, job_id: str, shown: str = "") -> None:
+        """Follow a job whose status message shows `shown` now."""
+        self.tracked.setdefault(job_id, _Tracked(last_edit=time.monotonic(), last_text=shown))
 
     async def start(self) -> None:
         """Re-attach to every unfinished job in the ledger, then follow them all."""
@@ -151,8 +152,9 @@ class JobWatcher:
             tracked.outlined = True
             await self._show_outline(record, state.progress.note)
         voice = self._voice(record)
-        text = status_text(job, record.user_id, state, voice, self._note(job))
-        interval = s.settings.progress_interval_s
+        note = prompt_note(job, s.models.get(job.model))
+        text = status_text(job, record.user_id, state, voice, note)
+        interval = edit_interval(s.settings.progress_interval_s, state)
         previews = state.progress.previews if state.progress is not None else 0
         changed = text != tracked.last_text or previews > tracked.previews
         if changed and time.monotonic() - tracked.last_edit >= interval and job_id not in self._status_edits:
@@ -284,10 +286,6 @@ class JobWatcher:
         )
         await self.modlog.report(event, picture)
 
-    def _note(self, job: VideoJob) -> Text | None:
-        spec = self.services.models.get(job.model)
-        return prompt_note(job, spec is None or spec.follows_prompt(job.kind))
-
     def _result_view(self, record: JobRecord, voice: Voice) -> discord.ui.View:
         """The buttons a result offers: a smoothed clip only Delete, Extend where the model continues clips,
         Upscale where a model can upscale it and it is not upscaled already."""
@@ -301,7 +299,8 @@ class JobWatcher:
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
         job = request_of(record)
         spoiler = _("🔞 Marked as a spoiler: the image check flagged it (allowed in this channel).")
-        notes = tuple(n for n in (self._note(job), spoiler if result.flagged else None) if n)
+        note = prompt_note(job, self.services.models.get(job.model))
+        notes = tuple(n for n in (note, spoiler if result.flagged else None) if n)
         voice = self._voice(record)
         text = result_text(job, record.user_id, result, record.cost, voice, notes)
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
