@@ -24,7 +24,7 @@ class BotSettings(BaseSettings):
     dev_guild_id: int | None = None  # sync commands to this server only (instant) instead of globally
     max_image_mb: PositiveFloat = 25.0  # the largest image or video the bot downloads
     max_video_seconds: PositiveFloat = 5.0  # the longest video /restyle takes (longer ones are refused, not cut)
-    progress_interval_s: PositiveFloat = 5.0  # at most one status edit per job this often
+    progress_interval_s: PositiveFloat = 5.0  # at most one status edit per job this often (`edit_interval`)
     token_lifetime_s: PositiveInt = 14 * 60  # deliver through the interaction until then (Discord: 15 min)
     watch_interval_s: PositiveFloat = 1.0
     unserved_timeout_s: PositiveFloat = 1800.0  # a queued job no live worker can run fails (refunded) after this

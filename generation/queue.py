@@ -12,6 +12,7 @@ import enum
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -233,6 +234,16 @@ class JobQueue:
     async def has_outcome(self, job_id: str) -> bool:
         """Whether the job has its final outcome (without reading the clip)."""
         return bool(await self.redis.exists(keys.outcome(job_id)))
+
+    async def finished(self, job_ids: Sequence[str]) -> set[str]:
+        """Those of the jobs that have their final outcome, in one round trip however many they are."""
+        if not job_ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(keys.outcome(job_id))
+            found = await pipe.execute()
+        return {job_id for job_id, count in zip(job_ids, found, strict=True) if count}
 
     async def outcome(self, job_id: str) -> JobOutcome | None:
         """The final outcome (with the clip when done), or None while the job is unfinished."""

@@ -163,7 +163,9 @@ async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service
     assert await credits_used(service, 2601) == 0
 
 
-async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(fake: FakeDiscord, service: BotProcess) -> None:
+async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
     image = fake.upload("slow.png", png_bytes())
     slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2621)
     running = await fake.wait_until(

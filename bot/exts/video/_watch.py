@@ -50,6 +50,8 @@ class _Tracked:
     unserved_since: float | None = None  # queued, and no live worker serves its model
     outlined: bool = False  # the motion brush's region was shown to the requester
     previews: int = 0  # the live previews shown on the status message so far
+    looked_at: float = 0.0  # when the watcher last looked at it (monotonic)
+    every_s: float = 0.0  # how often to look (its status's edit interval)
 
 
 class JobWatcher:
@@ -69,7 +71,8 @@ class JobWatcher:
 
     def track(self, job_id: str, shown: str = "") -> None:
         """Follow a job whose status message shows `shown` now."""
-        self.tracked.setdefault(job_id, _Tracked(last_edit=time.monotonic(), last_text=shown))
+        now, every_s = time.monotonic(), self.services.settings.progress_interval_s
+        self.tracked.setdefault(job_id, _Tracked(last_edit=now, last_text=shown, looked_at=now, every_s=every_s))
 
     async def start(self) -> None:
         """Re-attach to every unfinished job in the ledger, then follow them all."""
@@ -94,17 +97,30 @@ class JobWatcher:
         while True:
             with contextlib.suppress(RedisError, OSError):  # Redis down: the gauges wait for the next round
                 await self._gauges()
-            for job_id in list(self.tracked):
-                try:
-                    await self.check(job_id)
-                except (RedisError, OSError):
-                    log.warning("queue unreachable; will look at %s again", job_id)
-                except Exception:
-                    log.exception("job %s: watching failed", job_id)
+            try:
+                await self._round()
+            except (RedisError, OSError):
+                log.warning("queue unreachable; will look at the jobs again")
             if time.monotonic() - last_sweep > _SWEEP_EVERY_S:
                 last_sweep = time.monotonic()
                 await self._sweep()
             await asyncio.sleep(self.services.settings.watch_interval_s)
+
+    async def _round(self) -> None:
+        """Look at every job that ended (one round trip for all), and at the others when their status may
+        change (`edit_interval`): a deep queue costs a round trip, not a look at every job, each second."""
+        ids = [job_id for job_id in self.tracked if job_id not in self._finishing]
+        ended = await self.services.queue.finished(ids)
+        for job_id in ids:
+            tracked = self.tracked.get(job_id)
+            if tracked is None or (job_id not in ended and time.monotonic() - tracked.looked_at < tracked.every_s):
+                continue
+            try:
+                await self.check(job_id)
+            except (RedisError, OSError):
+                log.warning("queue unreachable; will look at %s again", job_id)
+            except Exception:
+                log.exception("job %s: watching failed", job_id)
 
     async def _sweep(self) -> None:
         s = self.services
@@ -137,6 +153,8 @@ class JobWatcher:
             self._finishing[job_id] = asyncio.create_task(self._finish_apart(record))
             return
         state = await s.queue.state(job_id)
+        tracked.looked_at = time.monotonic()
+        tracked.every_s = edit_interval(s.settings.progress_interval_s, state)
         if state.status is QueueStatus.UNKNOWN:
             tracked.unknown_since = tracked.unknown_since or time.monotonic()
             if time.monotonic() - tracked.unknown_since > _LOST_AFTER_S:
@@ -154,10 +172,9 @@ class JobWatcher:
         voice = self._voice(record)
         note = prompt_note(job, s.models.get(job.model))
         text = status_text(job, record.user_id, state, voice, note)
-        interval = edit_interval(s.settings.progress_interval_s, state)
         previews = state.progress.previews if state.progress is not None else 0
         changed = text != tracked.last_text or previews > tracked.previews
-        if changed and time.monotonic() - tracked.last_edit >= interval and job_id not in self._status_edits:
+        if changed and time.monotonic() - tracked.last_edit >= tracked.every_s and job_id not in self._status_edits:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
             preview = await s.queue.preview(job_id) if previews > tracked.previews else None
             tracked.previews = max(tracked.previews, previews)
