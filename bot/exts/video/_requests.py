@@ -237,6 +237,7 @@ class VideoRequests:
             await reply.show(status, self.buttons.status(job.job_id, reply.voice))
         except discord.HTTPException:
             log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
+            status = ""  # the watcher shows it at its first look
         await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
         s.metrics.submitted.labels(job.model).inc()
         log.info(
