@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.exts.video", "bot.exts.quota", "bot.exts.admin")
 
 
-class MotionBot(commands.Bot):
+class MotionBot(commands.AutoShardedBot):
+    """As many gateway connections (shards) as Discord recommends: one for a bot in a few servers, more as it
+    grows (Discord requires them from 2,500 servers)."""
+
     def __init__(self, services: Services):
         # This bot has no voice: discord.py's start-up warnings about voice libraries would only mislead.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False

@@ -153,7 +153,9 @@ class FakeDiscord:
         self.guild_locale = "en-US"  # the server's preferred locale (set before the bot connects)
         self.ws: web.WebSocketResponse | None = None
         self.ready = asyncio.Event()
-        self.identified = 0
+        self.identified = 0  # identifies of the shard that has the test server
+        self.identifies: list[list[int]] = []  # the [shard, shard count] of every identify
+        self.shards = 1  # the shard count Discord recommends (GET /gateway/bot)
         self._seq = 0
         self._changed = asyncio.Condition()
 
@@ -194,27 +196,32 @@ class FakeDiscord:
             if data["op"] == 1:
                 await ws.send_json({"op": 11})
             elif data["op"] == 2:
+                shard = data["d"].get("shard") or [0, 1]
+                self.identifies.append(shard)
+                if (GUILD_ID >> 22) % shard[1] != shard[0]:  # a shard without the test server: READY only
+                    await ws.send_json({"op": 0, "t": "READY", "s": 1, "d": self._ready_payload(shard, [])})
+                    continue
                 self.ws, self._seq = ws, 0
                 self.identified += 1
-                await self._send_ready()
+                await self._send_ready(shard)
         if self.ws is ws:
             self.ws = None
             self.ready.clear()
         return ws
 
-    async def _send_ready(self) -> None:
-        await self.dispatch(
-            "READY",
-            {
-                "v": 10,
-                "user": user_payload(BOT_ID, "motionbot", bot=True),
-                "session_id": "s",
-                "shard": [0, 1],
-                "resume_gateway_url": f"ws://{self.host}/gateway",
-                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                "application": {"id": str(APP_ID), "flags": 0},
-            },
-        )
+    def _ready_payload(self, shard: list[int], guilds: list[int]) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": user_payload(BOT_ID, "motionbot", bot=True),
+            "session_id": f"s{shard[0]}",
+            "shard": shard,
+            "resume_gateway_url": f"ws://{self.host}/gateway",
+            "guilds": [{"id": str(guild), "unavailable": True} for guild in guilds],
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+
+    async def _send_ready(self, shard: list[int]) -> None:
+        await self.dispatch("READY", self._ready_payload(shard, [GUILD_ID]))
         await self.dispatch(
             "GUILD_CREATE",
             {
@@ -660,7 +667,7 @@ class FakeDiscord:
     ) -> tuple[int, Any]:
         if path == "/gateway/bot":
             limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-            return 200, {"url": f"ws://{self.host}/gateway", "shards": 1, "session_start_limit": limit}
+            return 200, {"url": f"ws://{self.host}/gateway", "shards": self.shards, "session_start_limit": limit}
         if path == "/users/@me":
             return 200, user_payload(BOT_ID, "motionbot", bot=True)
         if path == "/users/@me/channels" and method == "POST":  # open a DM with a user

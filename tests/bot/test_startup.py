@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.conftest import TOKEN, BotProcess, connected
+from tests.bot.test_buttons import followup_text
 from tests.fake_discord import FakeDiscord
 from tests.support import ROOT, free_port
 
@@ -110,3 +111,19 @@ async def test_an_unreachable_redis_is_named_as_redis_and_stops_promptly(
     assert await exited(bot) == 1
     assert "cannot reach Redis" in bot.output() and "REDIS_URL" in bot.output()
     assert "hunter2" not in bot.output() and "Discord" not in bot.output().split("cannot reach Redis")[-1]
+
+
+async def test_the_bot_connects_every_shard_discord_recommends(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    fake.shards = 2  # what Discord answers a bot in thousands of servers: each shard carries some of them
+    try:
+        before = len(fake.identifies)
+        bot = start_bot()
+        await connected(fake, bot, fake.identified)
+        await fake.wait_until(lambda: len(fake.identifies) >= before + 2, timeout=30, what="every shard")
+        assert sorted(fake.identifies[before:]) == [[0, 2], [1, 2]]
+        quota = await fake.slash("quota", {}, user_id=3901)  # the test server's shard serves its commands
+        assert "credits left" in await followup_text(fake, quota)
+    finally:
+        fake.shards = 1
