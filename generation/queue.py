@@ -107,6 +107,14 @@ class QueueState:
     progress: Progress | None = None
     served: bool = True  # False: no live worker serves this job's model
 
+    def ready_at(self, now: float) -> int | None:
+        """When the clip should be ready (Unix seconds), rounded up to the minute (to 15 s when it is near), so
+        that a status showing it changes when the estimate moves, not with every second that passes."""
+        if not self.eta_s:
+            return None
+        step = 15 if self.eta_s < 120 else 60
+        return int(-(-(now + self.eta_s) // step) * step)
+
 
 @dataclass(frozen=True)
 class WorkerInfo:

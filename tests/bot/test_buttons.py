@@ -166,6 +166,7 @@ async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service
 async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
     fake: FakeDiscord, service: BotProcess
 ) -> None:
+    await animate(fake, 2620)  # a clip made: the queue knows how long one takes
     image = fake.upload("slow.png", png_bytes())
     slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=2621)
     running = await fake.wait_until(
@@ -180,7 +181,10 @@ async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
             )
         )
     first_words = [next(edit["content"] for edit in m.edits if edit.get("content")) for m in waiting]
-    assert "#1 in line" in first_words[0] and "#2 in line" in first_words[1], first_words
+    assert "#1 in line, ready <t:" in first_words[0] and "#2 in line, ready <t:" in first_words[1], first_words
+    assert re.search(
+        r"#2 in line, ready <t:\d+:R>", await followup_text(fake, await fake.slash("queue", {}, user_id=2623))
+    )
     await fake.click(waiting[0], button(waiting[0], "cancel"), user_id=2622)
     await fake.wait_until(lambda: "#1 in line" in waiting[1].content, timeout=20, what="the next one to move up")
     for message, user in ((waiting[1], 2623), (running, 2621)):

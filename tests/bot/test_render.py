@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.exts.video._render import edit_interval, failure_text, options_line, ready_at, status_text
+from bot.exts.video._render import edit_interval, failure_text, options_line, status_text
 from bot.i18n import Catalogs
 from generation.jobs import JobKind, VideoJob
 from generation.queue import QueueState, QueueStatus
@@ -29,11 +29,15 @@ def test_negative_prompt_cannot_close_the_code_span_and_long_reasons_are_cut() -
 
 
 def test_the_ready_time_holds_still_while_time_passes_and_moves_with_the_estimate() -> None:
+    def ready_at(eta_s: float, now: float) -> int:
+        return QueueState(QueueStatus.QUEUED, position=3, eta_s=eta_s).ready_at(now) or 0
+
     now = 60 * 28_333_333 + 10.0  # 10 s past a whole minute
     assert ready_at(600, now) == ready_at(600, now + 20) == ready_at(620, now), "the same minute: no edit"
     assert ready_at(660, now) == ready_at(600, now) + 60, "a minute later: it says so"
     assert ready_at(30, now) == ready_at(30, now + 4) and ready_at(30, now) % 15 == 0, "near: to 15 s"
     assert ready_at(600, now) >= now + 600, "rounded up: never sooner than the estimate"
+    assert QueueState(QueueStatus.QUEUED, position=3).ready_at(now) is None, "no estimate yet"
 
 
 def test_a_job_far_back_in_line_is_edited_less_often() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import discord
@@ -80,8 +81,11 @@ class Quota(commands.Cog):
         ]
         for record in mine:
             state = await s.queue.state(record.job_id)
-            status = _STATES.get(state.status, _("finishing"))
-            where = _("#{position} in line", position=state.position) if state.position else status
+            where = _STATES.get(state.status, _("finishing"))
+            if state.position and (at := state.ready_at(time.time())):
+                where = _("#{position} in line, ready <t:{at}:R>", position=state.position, at=at)
+            elif state.position:
+                where = _("#{position} in line", position=state.position)
             lines.append(f"• {_named(record, say)}: {say(where)}")
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 

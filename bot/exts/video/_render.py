@@ -15,7 +15,7 @@ from generation.options import Options, flags_line
 from generation.queue import QueueState, QueueStatus
 from generation.text import Text, _
 
-__all__ = ["edit_interval", "failure_text", "options_line", "prompt_note", "ready_at", "result_text", "status_text"]
+__all__ = ["edit_interval", "failure_text", "options_line", "prompt_note", "result_text", "status_text"]
 
 _STAGE = {
     Stage.QUEUED: _("⏳ Queued"),
@@ -62,13 +62,6 @@ def prompt_note(job: VideoJob, spec: ModelSpec | None) -> Text | None:
     )
 
 
-def ready_at(eta_s: float, now: float) -> int:
-    """When a queued clip should be ready (Unix seconds), rounded up to the minute (to 15 s when it is near),
-    so that the status changes when the estimate moves, not with every second that passes."""
-    step = 15 if eta_s < 120 else 60
-    return int(-(-(now + eta_s) // step) * step)
-
-
 def edit_interval(every_s: float, state: QueueState) -> float:
     """How often a job's status may be edited: every `every_s` near the front of the line, less often further
     back (a deep queue moves every position at once; #100 hears of it a tenth as often as #10)."""
@@ -84,7 +77,7 @@ def status_text(job: VideoJob, user_id: int, state: QueueState, say: Voice, note
     if progress is not None and progress.note:  # the worker's word on the job (the motion brush's region)
         lines.append(discord.utils.escape_mentions(clip(say(progress.note), 200)))
     if state.status is QueueStatus.QUEUED:
-        at = ready_at(state.eta_s, time.time()) if state.eta_s else 0
+        at = state.ready_at(time.time())
         if state.position and at:
             queued = _("⏳ Queued — #{position} in line, ready <t:{at}:R>", position=state.position, at=at)
         elif state.position:
