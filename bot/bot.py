@@ -34,7 +34,7 @@ class MotionBot(commands.AutoShardedBot):
             intents=intents,
             help_command=None,
             tree_cls=MotionTree,
-            # Nobody is pinged unless a message names whom (the requester, see _watch._post).
+            # Nobody is pinged unless a message names whom (the requester, see _messages.JobMessages.post).
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services

@@ -91,7 +91,7 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 async def render(ctx: dict[str, Any], payload: object) -> str:
     """The arq job: render one VideoJob and record its outcome. The worker gave it the GPU when it started it
-    (`FairWorker._step`); it hands the GPU on when its GPU part ends, and at the latest when it ends."""
+    (`fairworker.FairWorker._step`); it hands the GPU on when its GPU part ends, and at the latest when it ends."""
     try:
         return await _run(ctx, payload)
     finally:
