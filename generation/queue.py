@@ -239,10 +239,6 @@ class JobQueue:
         raw = await self.redis.get(keys.outline(job_id))
         return bytes(raw) if raw is not None else None
 
-    async def has_outcome(self, job_id: str) -> bool:
-        """Whether the job has its final outcome (without reading the clip)."""
-        return bool(await self.redis.exists(keys.outcome(job_id)))
-
     async def finished(self, job_ids: Sequence[str]) -> set[str]:
         """Those of the jobs that have their final outcome, in one round trip however many they are."""
         if not job_ids:

@@ -116,7 +116,7 @@ class JobWatcher:
             if tracked is None or (job_id not in ended and time.monotonic() - tracked.looked_at < tracked.every_s):
                 continue
             try:
-                await self.check(job_id)
+                await self.check(job_id, job_id in ended)
             except (RedisError, OSError):
                 log.warning("queue unreachable; will look at %s again", job_id)
             except Exception:
@@ -140,7 +140,8 @@ class JobWatcher:
             and (await self.services.queue.state(job_id)).status is QueueStatus.UNKNOWN
         )
 
-    async def check(self, job_id: str) -> None:
+    async def check(self, job_id: str, ended: bool) -> None:
+        """Settle a job that `ended` (in its own task), or see where it is and show it."""
         s = self.services
         if job_id in self._finishing:
             return
@@ -149,10 +150,12 @@ class JobWatcher:
         if record is None or record.state in FINAL or tracked is None:
             self.tracked.pop(job_id, None)
             return
-        if await s.queue.has_outcome(job_id):
+        if ended:
             self._finishing[job_id] = asyncio.create_task(self._finish_apart(record))
             return
         state = await s.queue.state(job_id)
+        if state.status in (QueueStatus.DONE, QueueStatus.FAILED, QueueStatus.CANCELLED):
+            return  # it ended since the round looked: the next round settles it
         tracked.looked_at = time.monotonic()
         tracked.every_s = edit_interval(s.settings.progress_interval_s, state)
         if state.status is QueueStatus.UNKNOWN:
