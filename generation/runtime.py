@@ -171,13 +171,17 @@ def fast_tier(pipe: Any, threshold: float) -> Iterator[None]:
         return
     from diffusers.hooks import FirstBlockCacheConfig
 
-    transformers = [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
-    for transformer in transformers:
-        transformer.enable_cache(FirstBlockCacheConfig(threshold=threshold))
+    cached = []
+    for transformer in (m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None):
+        try:
+            transformer.enable_cache(FirstBlockCacheConfig(threshold=threshold))
+            cached.append(transformer)
+        except (IndexError, ValueError) as exc:  # fewer than two blocks, say: the draft runs uncached
+            log.warning("no First Block Cache on %s (%s); the draft runs without it", type(transformer).__name__, exc)
     try:
         yield
     finally:
-        for transformer in transformers:
+        for transformer in cached:
             transformer.disable_cache()
 
 

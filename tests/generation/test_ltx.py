@@ -189,3 +189,13 @@ def _reporter() -> Any:
     from generation.progress import Reporter
 
     return Reporter()
+
+
+def test_a_draft_whose_transformer_first_block_cache_cannot_take_still_renders(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The tiny LTX transformer has one block; First Block Cache needs a first block and a last one.
+    assert len(engine.runner("ltx-dev").pipe.transformer.transformer_blocks) == 1  # type: ignore[attr-defined]
+    draft = frames_of(engine, job(model="ltx-dev", fast=True))
+    assert draft.shape == (17, 64, 64, 3) and "no First Block Cache on LTXVideoTransformer3DModel" in caplog.text
+    assert np.array_equal(draft, frames_of(engine, job(model="ltx-dev"))), "uncached: the full tier's frames"
