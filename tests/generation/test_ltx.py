@@ -38,7 +38,9 @@ def job(**changes: Any) -> VideoJob:
 
 
 def frames_of(engine: Engine, j: VideoJob) -> np.ndarray:
-    frames, _ = decode_frames(engine.render(j).video)
+    """The frames the model made (before the encode, whose x264 output is not bit-exact from run to run)."""
+    frames = engine.generate(j).frames
+    assert frames is not None
     return frames.astype(np.int16)
 
 
@@ -81,7 +83,10 @@ def test_the_prompt_steers_image_to_video(engine: Engine) -> None:
 
 def test_motion_changes_the_motion(engine: Engine) -> None:
     assert MOTION_TABLE[1][0] == 1.0, "level 1 is the model's own frame rate"
-    assert np.abs(frames_of(engine, job(motion=0)) - frames_of(engine, job(motion=4))).mean() > 2
+    # Raw frames are the same bit for bit from run to run, so every change here is the motion's doing: on the
+    # tiny model, the frame rate and the condition noise it sets move about half of all values (by ~1 level).
+    moved = np.abs(frames_of(engine, job(motion=0)) - frames_of(engine, job(motion=4)))
+    assert (moved > 0).mean() > 0.25 and moved.mean() > 0.5, (float((moved > 0).mean()), float(moved.mean()))
 
 
 def test_morph_pins_the_first_and_the_last_frame(engine: Engine, spy: Spy) -> None:
