@@ -172,9 +172,10 @@ async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
     running = await fake.wait_until(
         lambda: (m := fake.response_to(slow)) and "step" in m.content and m, timeout=30, what="the slow job to run"
     )
-    waiting = []
+    waiting, tokens = [], []
     for user in (2622, 2623):
         token = await fake.slash("animate", {"prompt": "a heron"}, attachments={"image": image}, user_id=user)
+        tokens.append(token)
         waiting.append(
             await fake.wait_until(
                 lambda t=token: (m := fake.response_to(t)) and m.buttons() and m, timeout=20, what="a queued status"
@@ -185,8 +186,14 @@ async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
     assert re.search(
         r"#2 in line, ready <t:\d+:R>", await followup_text(fake, await fake.slash("queue", {}, user_id=2623))
     )
+    second = tokens[1]
+    # The edit that would say so fails once (Discord answers 403): it is shown at the next look all the same.
+    fake.fail_next("PATCH", f"/webhooks/\\d+/{second}/", 403, {"message": "Missing Access", "code": 50001})
+    edits = f"/webhooks/\\d+/{second}/"
     await fake.click(waiting[0], button(waiting[0], "cancel"), user_id=2622)
-    await fake.wait_until(lambda: "#1 in line" in waiting[1].content, timeout=20, what="the next one to move up")
+    await fake.wait_until(lambda: fake.calls_to("PATCH", edits)[-1].status == 403, timeout=20, what="the failed edit")
+    # Tried again at the next look (every 0.3 s here), not when the text next changes (its ready time: 15 s).
+    await fake.wait_until(lambda: "#1 in line" in waiting[1].content, timeout=3, what="the next one to move up")
     for message, user in ((waiting[1], 2623), (running, 2621)):
         await fake.click(message, button(message, "cancel"), user_id=user)
         await fake.wait_until(lambda m=message: "Cancelled" in m.content, timeout=30, what="the cancel")

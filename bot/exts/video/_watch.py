@@ -188,12 +188,14 @@ class JobWatcher:
     async def _edit_status(
         self, record: JobRecord, text: str, view: discord.ui.View, shown: tuple[str, bytes] | None
     ) -> None:
-        """Show the job's status, in its own task; a failed edit is left to the next change."""
+        """Show the job's status, in its own task; a failed edit is tried again at the next look."""
         try:
             async with self._editors:
                 await self.messages.edit(record, text, view, shown)
         except discord.HTTPException as exc:
             log.warning("job %s: could not update the status: %s", record.job_id, exc, extra={"job_id": record.job_id})
+            if (tracked := self.tracked.get(record.job_id)) is not None:
+                tracked.last_text = ""  # not shown: the next look shows the status again
         finally:
             self._status_edits.pop(record.job_id, None)
 
