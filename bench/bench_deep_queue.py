@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,18 +32,6 @@ from tests.fake_discord import FakeDiscord  # noqa: E402
 from tests.support import Process, WorkerProcess  # noqa: E402
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
-
-
-def slowed(fake: FakeDiscord, latency_s: float) -> None:
-    """Every webhook call (status edits, deliveries, answers) takes `latency_s` longer, as Discord does."""
-    handle = fake._handle
-
-    async def late(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-        if "/webhooks/" in path:
-            await asyncio.sleep(latency_s)
-        return await handle(method, path, *args, **kwargs)
-
-    fake._handle = late  # type: ignore[method-assign]
 
 
 def cpu_s(pid: int) -> float:
@@ -66,7 +53,7 @@ async def redis_calls(url: str) -> int:
 async def run(args: argparse.Namespace, latency_s: float, folder: Path) -> dict[str, object]:
     redis = RedisServer(folder / "redis").start()
     fake = FakeDiscord()
-    slowed(fake, latency_s)
+    fake.webhook_latency_s = latency_s  # as Discord takes for each edit, answer and delivery
     await fake.start()
     env = {
         "DISCORD_TOKEN": TOKEN,

@@ -144,6 +144,7 @@ class FakeDiscord:
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
         self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []  # requests kept waiting (a slow Discord)
         self.held = 0  # requests waiting on a hold now
+        self.webhook_latency_s = 0.0  # how long each webhook call (edits, answers, deliveries) takes
         self.nonces: dict[str, int] = {}
         self.rejected: list[tuple[str, str, list[str]]] = []  # payloads refused for breaking Discord's limits
         self.fetched: list[str] = []  # the CDN files the bot downloaded
@@ -571,8 +572,11 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]
+        if self.webhook_latency_s and path.startswith("/webhooks/"):
+            await asyncio.sleep(self.webhook_latency_s)
+        self.holds = [hold for hold in self.holds if not hold[2].is_set()]
         for method, pattern, gate in self.holds:
-            if method == request.method and pattern.search(path) and not gate.is_set():
+            if method == request.method and pattern.search(path):
                 self.held += 1
                 await self._notify()
                 try:

@@ -143,8 +143,6 @@ class JobWatcher:
     async def check(self, job_id: str, ended: bool) -> None:
         """Settle a job that `ended` (in its own task), or see where it is and show it."""
         s = self.services
-        if job_id in self._finishing:
-            return
         record = await s.ledger.get(job_id)
         tracked = self.tracked.get(job_id)
         if record is None or record.state in FINAL or tracked is None:
