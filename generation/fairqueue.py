@@ -107,6 +107,18 @@ redis.call('ZREM', prefix .. 'started', job)
 return removed
 """
 
+_POSITION = """
+local prefix, model, server, user, job = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local per_user = prefix .. 'jobs:' .. model .. ':' .. server .. ':'
+local rank = redis.call('ZRANK', per_user .. user, job)
+if not rank then return false end
+local users = redis.call('ZRANGE', prefix .. 'users:' .. model .. ':' .. server, 0, -1, 'WITHSCORES')
+local sizes = {}
+for i = 1, #users, 2 do sizes[#sizes + 1] = redis.call('ZCARD', per_user .. users[i]) end
+local servers = redis.call('ZRANGE', prefix .. 'servers:' .. model, 0, -1, 'WITHSCORES')
+return {rank, users, sizes, servers, redis.call('HGETALL', prefix .. 'waiting:' .. model)}
+"""
+
 
 @dataclass(frozen=True)
 class Place:
@@ -124,6 +136,7 @@ class FairQueue:
         self._take = redis.register_script(_TAKE)
         self._remove = redis.register_script(_REMOVE)
         self._head = redis.register_script(_HEAD)
+        self._position = redis.register_script(_POSITION)
 
     async def add(self, job_id: str, place: Place, at_ms: int, *, front: bool = False) -> None:
         """Queue a job (again); `front` puts it first among its user's jobs (a job whose worker died)."""
@@ -162,23 +175,21 @@ class FairQueue:
 
     async def position(self, job_id: str, place: Place) -> int | None:
         """1-based: how many jobs of the same model start before this one, plus one, in the order `take`
-        follows (if nothing else arrives). One look per user of its server and one for all servers."""
+        follows (if nothing else arrives). One round trip, one consistent snapshot: a script reads the job's
+        rank, its server's users with their rounds and job counts, and all servers with theirs."""
         model, server, user = place.model, place.server, place.user
-        rank = await self.redis.zrank(f"{PREFIX}jobs:{model}:{server}:{user}", job_id)
-        users = _named(await self.redis.zrange(f"{PREFIX}users:{model}:{server}", 0, -1, withscores=True))
-        servers = _named(await self.redis.zrange(f"{PREFIX}servers:{model}", 0, -1, withscores=True))
-        if rank is None or user not in users or server not in servers:
+        found = await self._position(keys=[], args=[PREFIX, model, server, user, job_id])
+        if not found:
             return None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for name in users:
-                pipe.zcard(f"{PREFIX}jobs:{model}:{server}:{name}")
-            pipe.hgetall(f"{PREFIX}waiting:{model}")
-            *user_sizes, server_sizes = await pipe.execute()
-        waiting = {name.decode(): int(count) for name, count in server_sizes.items()}
+        rank, user_pairs, user_sizes, server_pairs, waiting_pairs = found
+        users, servers = _named(user_pairs), _named(server_pairs)
+        if user not in users or server not in servers:
+            return None
+        waiting = {name: int(count) for name, count in _named(waiting_pairs).items()}
         # Within the server, users take turns by round: this job is in its user's round + rank.
         in_server = users[user] + rank
         index = rank + sum(
-            _before(first, size, in_server, name < user)
+            _before(first, int(size), in_server, name < user)
             for (name, first), size in zip(users.items(), user_sizes, strict=True)
             if name != user
         )
@@ -192,8 +203,9 @@ class FairQueue:
         return index + ahead + 1
 
 
-def _named(pairs: list[tuple[bytes, float]]) -> dict[str, float]:
-    return {name.decode(): score for name, score in pairs}
+def _named(flat: list[bytes]) -> dict[str, float]:
+    """A flat [name, value, name, value, …] reply (ZRANGE WITHSCORES, HGETALL) as a dict."""
+    return {flat[i].decode(): float(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
 def _before(first_round: float, waiting: int, round_: float, wins_ties: bool) -> int:

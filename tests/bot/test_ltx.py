@@ -57,7 +57,9 @@ async def test_morph_starts_on_one_picture_and_ends_on_the_other(fake: FakeDisco
     assert "-model ltx" in there.content
     assert np.abs(frames(there) - frames(back)).mean() > 3, "swapping the pictures changes the clip"
     end = await animate(fake, 7021, "red to green -seed 2", end=fake.upload("e.png", GREEN))
-    assert np.array_equal(frames(end), frames(there)), "`end` on /animate is the same keyframe job as /morph"
+    # The same job: the same frames, up to a pixel level that BLAS may round otherwise in a process that has run
+    # other jobs, which x264 can spread over a block of the decoded clip (far below the swap's effect).
+    assert np.abs(frames(end) - frames(there)).mean() < 1, "`end` on /animate is the same keyframe job as /morph"
 
 
 async def test_the_menu_on_a_message_with_two_pictures_morphs(fake: FakeDiscord, ltx_service: BotProcess) -> None:
