@@ -36,6 +36,7 @@ from generation.text import Said, Text, _
 
 __all__ = [
     "CancelResult",
+    "Glance",
     "JobOutcome",
     "JobQueue",
     "NoWorkerForModel",
@@ -150,6 +151,14 @@ async def live_workers(redis: Redis) -> list[WorkerInfo]:
     return sorted(found, key=lambda w: w.id)
 
 
+@dataclass(frozen=True)
+class Glance:
+    """What one cheap look at many jobs says (`JobQueue.glance`)."""
+
+    ended: set[str]  # they have their final outcome
+    gone: set[str]  # no outcome and no place in the queue: lost, unless one shows up soon
+
+
 class JobQueue:
     """The bot's handle on the queue. Every method is safe to call repeatedly and concurrently."""
 
@@ -239,15 +248,19 @@ class JobQueue:
         raw = await self.redis.get(keys.outline(job_id))
         return bytes(raw) if raw is not None else None
 
-    async def finished(self, job_ids: Sequence[str]) -> set[str]:
-        """Those of the jobs that have their final outcome, in one round trip however many they are."""
+    async def glance(self, job_ids: Sequence[str]) -> Glance:
+        """Which of the jobs have their final outcome, and which the queue no longer knows at all, in one
+        round trip however many they are (the watcher asks this for every job it follows, every second)."""
         if not job_ids:
-            return set()
+            return Glance(set(), set())
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.exists(keys.outcome(job_id))
-            found = await pipe.execute()
-        return {job_id for job_id, count in zip(job_ids, found, strict=True) if count}
+            pipe.zmscore(keys.QUEUE, list(job_ids))
+            *found, queued = await pipe.execute()
+        ended = {job_id for job_id, count in zip(job_ids, found, strict=True) if count}
+        gone = {job_id for job_id, score in zip(job_ids, queued, strict=True) if score is None} - ended
+        return Glance(ended, gone)
 
     async def outcome(self, job_id: str) -> JobOutcome | None:
         """The final outcome (with the clip when done), or None while the job is unfinished."""
@@ -285,6 +298,10 @@ class JobQueue:
         meta_raw = await self.redis.hget(keys.META, job_id)
         in_queue = await self.redis.zscore(keys.QUEUE, job_id) is not None
         if meta_raw is None or not in_queue:
+            # Redis lost its records (restarted empty, flushed) while a worker renders the job: it goes on and
+            # its outcome is stored as usual, so the job is running, not lost.
+            if any(worker.current_job == job_id for worker in await self.workers()):
+                return QueueState(QueueStatus.RUNNING, progress=await self.progress(job_id), served=True)
             return QueueState(QueueStatus.UNKNOWN)
         meta = place_of(meta_raw)
         if meta is None:  # its routing record is garbage: no worker can route it; fail it (refunded)

@@ -3,6 +3,7 @@ works again once Redis is back."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +53,39 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
         await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancelled status")
         token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", png_bytes())}, user_id=5101)
         assert (await delivered(fake, token)).files
+    finally:
+        await queue.close()
+        server.stop()
+
+
+async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refunds_it(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
+) -> None:
+    server = RedisServer(tmp_path / "redis", free_port()).start()
+    queue = await JobQueue.connect(QueueSettings(REDIS_URL=server.url))
+    try:
+        start_worker("--id", "gpu-empty", redis_url=server.url, env=LONG_RENDERS | NO_PREVIEWS)
+        await wait_for_workers(queue, {"gpu-empty"})
+        bot = start_bot(REDIS_URL=server.url)
+        await connected(fake, bot)
+        image = fake.upload("slow.png", png_bytes())
+        slow = await fake.slash("animate", {"prompt": "slow -steps 60"}, attachments={"image": image}, user_id=5201)
+        running = await fake.wait_until(
+            lambda: (m := fake.response_to(slow)) and "Generating" in m.content and m, timeout=30, what="the render"
+        )
+        waits = await fake.slash("animate", {}, attachments={"image": fake.upload("w.png", png_bytes())}, user_id=5202)
+        waiting = await fake.wait_until(
+            lambda: (m := fake.response_to(waits)) and "in line" in m.content and m, timeout=30, what="its place"
+        )
+
+        server.stop()  # and comes back with nothing: its data was lost (no persistence, a new host, FLUSHALL)
+        shutil.rmtree(server.folder)
+        server.start()
+        await fake.wait_until(lambda: "lost" in waiting.content, timeout=60, what="the waiting job's failure")
+        assert "refunded" in waiting.content and await credits_used(bot, 5202) == 0
+        assert "lost" not in running.content, "the running job is still being made"
+        assert (await delivered(fake, slow)).files, "and delivered"
+        assert await credits_used(bot, 5201) > 0
     finally:
         await queue.close()
         server.stop()

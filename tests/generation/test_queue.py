@@ -150,6 +150,28 @@ async def test_queue_position_follows_the_round_robin(queue: JobQueue) -> None:
     assert positions == {"a1": 1, "b1": 2, "c1": 3, "a2": 4, "b2": 5, "a3": 6}
 
 
+async def test_one_glance_tells_the_ended_jobs_and_those_the_queue_lost(queue: JobQueue) -> None:
+    for job_id in ("waits", "ends", "vanishes"):
+        await queue.submit(job(job_id), require_worker=False)
+    await queue.cancel("ends")
+    await queue.redis.zrem(keys.QUEUE, "vanishes")  # as a Redis that lost it would have it
+    glance = await queue.glance(["waits", "ends", "vanishes", "never-submitted"])
+    assert glance.ended == {"ends"} and glance.gone == {"vanishes", "never-submitted"}
+    assert (await queue.state("vanishes")).status == "unknown"
+
+
+async def test_a_job_whose_records_redis_lost_is_running_while_its_worker_renders_it(queue: JobQueue) -> None:
+    async with worker(queue, SleepEngine(4)):
+        await queue.submit(job("rendering", steps=20))
+        for _ in range(100):  # until its heartbeat (every lease/5 = 1 s here) says it renders the job
+            if any(w.current_job == "rendering" for w in await queue.workers()):
+                break
+            await asyncio.sleep(0.05)
+        await queue.redis.delete(keys.META, keys.QUEUE)  # Redis restarted empty; the heartbeat comes back
+        assert (await queue.state("rendering")).status == "running"
+        assert (await queue.wait("rendering", 10)).status == "done", "and its outcome is stored as usual"
+
+
 async def test_eta_comes_from_recent_durations(queue: JobQueue) -> None:
     await queue.redis.rpush(keys.durations("svd-xt"), 10, 20)
     async with worker(queue, SleepEngine(5)):

@@ -107,16 +107,18 @@ class JobWatcher:
             await asyncio.sleep(self.services.settings.watch_interval_s)
 
     async def _round(self) -> None:
-        """Look at every job that ended (one round trip for all), and at the others when their status may
-        change (`edit_interval`): a deep queue costs a round trip, not a look at every job, each second."""
+        """Look at every job that ended or that the queue lost (one round trip for all), and at the others
+        when their status may change (`edit_interval`): a deep queue costs a round trip, not a look at every
+        job, each second, and a lost job is told within seconds however far back in line it was."""
         ids = [job_id for job_id in self.tracked if job_id not in self._finishing]
-        ended = await self.services.queue.finished(ids)
+        glance = await self.services.queue.glance(ids)
         for job_id in ids:
             tracked = self.tracked.get(job_id)
-            if tracked is None or (job_id not in ended and time.monotonic() - tracked.looked_at < tracked.every_s):
+            due = job_id in glance.ended or job_id in glance.gone
+            if tracked is None or (not due and time.monotonic() - tracked.looked_at < tracked.every_s):
                 continue
             try:
-                await self.check(job_id, job_id in ended)
+                await self.check(job_id, job_id in glance.ended)
             except (RedisError, OSError):
                 log.warning("queue unreachable; will look at %s again", job_id)
             except Exception:
