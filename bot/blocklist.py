@@ -2,9 +2,10 @@
 patterns, under the server's content policy (torch-free, no Discord).
 
 Text is normalised before matching: case and accents folded, leetspeak read as letters (`s3x` -> `sex`),
-single letters with spaces or dots between them joined (`s e x`, `s.e.x` -> `sex`) and repeated letters
-collapsed (`nuuude` -> `nude`), on the prompt and the terms alike; inside a word spelled out letter by
-letter a term matches anywhere (`a n u d e`). A server pattern (`/regex/`) runs on the normalised text
+single letters with spaces or dots between them joined (`s e x`, `s.e.x` -> `sex`), on the prompt and the
+terms alike. A letter may be typed more often than the term has it (`nuuude` matches `nude`), never less:
+`xxx` does not match the letter `x`, `boob` not `bob`, `teen` not `ten`. Inside a word spelled out letter
+by letter a term matches anywhere (`a n u d e`). A server pattern (`/regex/`) runs on the normalised text
 (lower-case letters, single spaces) with a time limit, after a check when an admin adds it that refuses
 nested repeats, the shape that backtracks without end.
 """
@@ -71,13 +72,21 @@ def _words(text: str) -> tuple[list[str], list[str]]:
             letters.append(word)
             continue
         if letters:
-            words.append(re.sub(r"(.)\1+", r"\1", "".join(letters)))
+            words.append("".join(letters))
             if len(letters) >= 3:
                 spelled.append(words[-1])
             letters = []
         if word:
-            words.append(re.sub(r"(.)\1+", r"\1", word))
+            words.append(word)
     return words, spelled
+
+
+def _runs(stem: str) -> str:
+    """A pattern for `stem` in which each letter may be typed more often than written (`teen`: `t+e{2,}n+`)."""
+    return "".join(
+        " " if run[0] == " " else re.escape(run[0]) + ("+" if len(run) == 1 else f"{{{len(run)},}}")
+        for run in (match[0] for match in re.finditer(r"(.)\1*", stem))
+    )
 
 
 def _is_pattern(term: str) -> bool:
@@ -90,18 +99,18 @@ class _Term:
 
     category: str
     text: str
-    pattern: re.Pattern[str]
-    stem: str  # without spaces: what a word spelled out letter by letter may hold
+    pattern: re.Pattern[str]  # whole words
+    inside: re.Pattern[str]  # without spaces: what a word spelled out letter by letter may hold
 
     @classmethod
     def of(cls, category: str, text: str) -> _Term:
         stem = normalise(text.rstrip("*"))
         ending = r"[a-z]*" if text.endswith("*") else ""
-        pattern = re.compile(rf"(?<![a-z]){re.escape(stem)}{ending}(?![a-z])")
-        return cls(category, text, pattern, stem.replace(" ", ""))
+        pattern = re.compile(rf"(?<![a-z]){_runs(stem)}{ending}(?![a-z])")
+        return cls(category, text, pattern, re.compile(_runs(stem.replace(" ", ""))))
 
     def found(self, text: str, spelled: list[str]) -> bool:
-        return self.pattern.search(text) is not None or any(self.stem in word for word in spelled)
+        return self.pattern.search(text) is not None or any(self.inside.search(word) for word in spelled)
 
 
 def check_term(term: str) -> str:

@@ -28,6 +28,30 @@ def test_words_that_only_contain_a_blocked_word_pass(prompt: str) -> None:
     assert refused(prompt) is None
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "x marks the spot on the map",  # not `xxx`
+        "tic tac toe: x o x",
+        "a bobcat on a bobsled",  # not `boob*`
+        "a child with a lollipop",  # not `loli`
+        "a field of rapeseed in bloom",  # not `rape`
+        "a pedometer on a wrist",  # not `pedo`
+        "snuff out the candle",
+        "nudge the ball into the hole",
+        "falling into a bottomless pit",
+    ],
+)
+def test_everyday_words_near_a_blocked_one_pass(prompt: str) -> None:
+    assert refused(prompt) is None
+
+
+def test_a_letter_typed_fewer_times_than_the_term_has_it_is_another_word() -> None:
+    assert refused("xxx") and refused("XXXX") and refused("x x x"), "more often is the same word"
+    assert refused("a sexy teeen", Policy.OFF) is not None, "sexual with a word for children"
+    assert refused("a sexy tentacle monster", Policy.OFF) is None, "`ten` in `tentacle` is not `teen`"
+
+
 def test_normalising_reads_leetspeak_accents_and_spelled_out_letters() -> None:
     assert normalise("Ünïcödé  S3X!!  s . e . x") == "unicode sex sex"
 
@@ -52,6 +76,7 @@ def test_a_servers_words_and_patterns_apply_under_every_policy() -> None:
         assert refused("a c l o w n", policy, own=("clown",)) == "this server's block list"
         assert refused("a clownfish reef", policy, own=("/clowns?\\b/",)) is None
         assert refused("two clowns", policy, own=("/clowns?\\b/",)) == "this server's block list"
+        assert refused("red balloons", policy, own=("/balloons?/",)) == "this server's block list", "letters as typed"
 
 
 @pytest.mark.parametrize("pattern", ["/(a+)+$/", "/(a|aa)*b/", "/(x*y)+/", "/(?:a{2,})*/"])

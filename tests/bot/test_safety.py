@@ -54,7 +54,7 @@ async def test_a_blocked_word_is_refused_free_and_logged(fake: FakeDiscord, flag
     assert "not allowed" in text and "built-in list" in text and "nud" not in text.lower(), "the rule, not the word"
     assert await credits_used(flagging, user) == 0
     entry = await log_entry(fake, f"<@{user}>")
-    assert "Prompt refused" in entry and "||nud\\*||" in entry, "the matched term, behind a spoiler"
+    assert "Prompt refused" in entry and "||nude\\*||" in entry, "the matched term, behind a spoiler"
 
 
 async def test_a_refused_prompt_fetches_no_picture(fake: FakeDiscord, flagging: BotProcess) -> None:
