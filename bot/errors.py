@@ -12,7 +12,7 @@ from discord import app_commands
 from redis.exceptions import RedisError
 
 from bot.i18n import voice_of
-from generation.text import Text, _
+from generation.text import Said, Text, _
 
 __all__ = ["NOT_CHARGED", "QUEUE_DOWN", "MotionTree", "describe", "tell"]
 
@@ -27,6 +27,8 @@ def describe(error: BaseException) -> Text:
     original = getattr(error, "original", None) or error.__cause__ or error
     if isinstance(original, RedisError | OSError):
         return QUEUE_DOWN
+    if isinstance(original, Said):  # a check's refusal that no handler caught: its words are for the user
+        return original.text
     if isinstance(error, app_commands.TransformerError):
         return _("I could not use `{value}` there; pick it from the list Discord offers.", value=str(error.value)[:40])
     if isinstance(error, app_commands.NoPrivateMessage):

@@ -48,6 +48,16 @@ async def test_bad_setting_values_get_a_clear_message(fake: FakeDiscord, service
     assert "whole number" in await admin(fake, "set", {"setting": "cooldown_s", "value": "soon"})
 
 
+async def test_settings_are_shown_as_an_admin_types_them(fake: FakeDiscord, service: BotProcess) -> None:
+    assert "`max_frames` is now 48." in await admin(fake, "set", {"setting": "max_frames", "value": "48"})
+    assert "`max_frames`: 48" in await admin(fake, "settings", {})
+    assert "`max_frames` is now none." in await admin(fake, "set", {"setting": "max_frames", "value": "none"})
+    assert "`enabled` is now off." in await admin(fake, "set", {"setting": "enabled", "value": "no"})
+    shown = await admin(fake, "settings", {})
+    assert "`max_frames`: none" in shown and "`enabled`: off" in shown and "`language`: auto" in shown
+    assert "`enabled` is now on." in await admin(fake, "set", {"setting": "enabled", "value": "yes"})
+
+
 async def quota_of(fake: FakeDiscord, user_id: int, roles: list[int] | None = None) -> str:
     return await followup_text(fake, await fake.slash("quota", {}, user_id=user_id, roles=roles))
 
@@ -133,3 +143,20 @@ async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_no
     token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", broken)}, user_id=3602)
     assert "damaged or incomplete" in await refusal(fake, token)
     assert await credits_used(service, 3602) == 0
+
+
+async def test_credits_out_of_the_declared_range_are_refused_by_the_bot_too(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    # Discord's client keeps to the declared ranges, but a request over the API need not.
+    assert "`credits` must be 0–1000000, got `-1`" in await admin(fake, "tier", {"role": RoleRef(9101), "credits": -1})
+    assert "got `10000000000`" in await admin(fake, "tier", {"role": RoleRef(9101), "credits": 10**10})
+    assert "`credits` must be -1000000–1000000" in await admin(
+        fake, "grant", {"user": UserRef(3401), "credits": 10**10}
+    )
+    db = await Database.open(service_db(service))
+    try:
+        assert await db.fetchall("SELECT * FROM role_tiers WHERE role_id = 9101") == []
+        assert await db.fetchall("SELECT * FROM members WHERE user_id = 3401 AND granted > 0") == []
+    finally:
+        await db.close()

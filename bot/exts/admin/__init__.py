@@ -54,6 +54,29 @@ def _parse(key: str, text: str, languages: list[str]) -> Any:
         raise SettingError(_("`{key}` must be a whole number, got `{value}`", key=key, value=text[:40])) from None
 
 
+def _shown(key: str, value: Any) -> str:
+    """A setting's value as an admin types it: on/off, none for no limit, auto for the server's language."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "auto" if key == "language" else "none"
+    return str(value)
+
+
+def _outside(name: str, value: int, low: int, high: int) -> Text | None:
+    """Why `value` is refused, or None: Discord checks a declared range in its client, but anything may
+    reach the bot over the API, so each range is checked again here."""
+    if low <= value <= high:
+        return None
+    return _(
+        "⚠️ {error}",
+        error=_("`{flag}` must be {allowed}, got `{value}`", flag=name, allowed=f"{low}–{high}", value=value),
+    )
+
+
+TIER_MOST = GRANT_MOST = 1_000_000
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="Server settings for motionbot"):
@@ -81,8 +104,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         settings = await self.services.guilds.get(interaction.guild_id)
         tiers = await self.services.guilds.role_tiers(interaction.guild_id)
         every, none = _("all"), _("none")
-        lines: list[Text | str] = [f"`{key}`: {getattr(settings, key)}" for key in SETTINGS if key != "language"]
-        lines.append(f"`language`: {settings.language or 'auto'}")
+        lines: list[Text | str] = [f"`{key}`: {_shown(key, getattr(settings, key))}" for key in SETTINGS]
         channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
         lines.append(_("channels: {channels}", channels=channels or every))
         lines.append(_("models: {models}", models=", ".join(settings.enabled_models or ()) or every))
@@ -171,8 +193,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             await self.services.guilds.update(interaction.guild_id, interaction.user.id, **{setting: parsed})
         except SettingError as exc:
             return await self._done(interaction, _("⚠️ {error}", error=exc.text))
-        shown = "auto" if setting == "language" and parsed is None else parsed
-        await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=str(shown)))
+        await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=_shown(setting, parsed)))
 
     @app_commands.command(name="channels", description="Limit videos to some channels (clear = every channel)")
     @app_commands.describe(action="Add or remove a channel, or clear the list", channel="The channel")
@@ -211,9 +232,11 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     @app_commands.command(name="tier", description="Give a role its own daily credits (0 removes the tier)")
     @app_commands.describe(role="The role", credits="Daily credits for its members (0 removes the tier)")
     async def tier(
-        self, interaction: discord.Interaction, role: discord.Role, credits: app_commands.Range[int, 0, 1000000]
+        self, interaction: discord.Interaction, role: discord.Role, credits: app_commands.Range[int, 0, TIER_MOST]
     ) -> None:
         assert interaction.guild_id is not None
+        if refused := _outside("credits", credits, 0, TIER_MOST):
+            return await self._done(interaction, refused)
         await self.services.guilds.set_role_tier(interaction.guild_id, role.id, credits or None, interaction.user.id)
         said = _("{role}: {credits} credits a day", role=role.mention, credits=credits) if credits else None
         await self._done(interaction, said or _("{role}: no tier", role=role.mention))
@@ -221,9 +244,14 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     @app_commands.command(name="grant", description="Give someone extra credits (negative takes back)")
     @app_commands.describe(user="Who gets them", credits="How many (negative takes back)")
     async def grant(
-        self, interaction: discord.Interaction, user: discord.User, credits: app_commands.Range[int, -1000000, 1000000]
+        self,
+        interaction: discord.Interaction,
+        user: discord.User,
+        credits: app_commands.Range[int, -GRANT_MOST, GRANT_MOST],
     ) -> None:
         assert interaction.guild_id is not None
+        if refused := _outside("credits", credits, -GRANT_MOST, GRANT_MOST):
+            return await self._done(interaction, refused)
         await self.services.quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
         await self._done(interaction, _("Granted {credits} credits to {user}.", credits=credits, user=user.mention))
 
