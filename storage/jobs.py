@@ -141,9 +141,12 @@ class Ledger:
         )
         return [JobRecord.from_row(row) for row in rows]
 
-    async def unfinished(self) -> list[JobRecord]:
-        """Jobs queued or running: what the bot re-attaches to after a restart."""
-        rows = await self.db.fetchall("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at")
+    async def unfinished(self, user_id: int | None = None) -> list[JobRecord]:
+        """Jobs queued or running, oldest first: what the bot re-attaches to after a restart (or one user's)."""
+        where, params = ("", []) if user_id is None else (" AND user_id = ?", [user_id])
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE state IN ('queued', 'running'){where} ORDER BY created_at", params
+        )
         return [JobRecord.from_row(row) for row in rows]
 
     async def usage(self, guild_id: int, since: float) -> dict[str, Any]:

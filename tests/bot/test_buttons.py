@@ -183,9 +183,11 @@ async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
         )
     first_words = [next(edit["content"] for edit in m.edits if edit.get("content")) for m in waiting]
     assert "#1 in line, ready <t:" in first_words[0] and "#2 in line, ready <t:" in first_words[1], first_words
-    assert re.search(
-        r"#2 in line, ready <t:\d+:R>", await followup_text(fake, await fake.slash("queue", {}, user_id=2623))
-    )
+    later = await fake.slash("animate", {"prompt": "a crane"}, attachments={"image": image}, user_id=2623)
+    third = await fake.wait_until(lambda: (m := fake.response_to(later)) and m.buttons() and m, timeout=20, what="#3")
+    listed = await followup_text(fake, await fake.slash("queue", {}, user_id=2623))
+    assert re.search(r"`a heron`: #2 in line, ready <t:\d+:R>\n• `a crane`: #3 in line", listed), "in line order"
+    await fake.click(third, button(third, "cancel"), user_id=2623)
     second = tokens[1]
     # The edit that would say so fails once (Discord answers 403): it is shown at the next look all the same.
     fake.fail_next("PATCH", f"/webhooks/\\d+/{second}/", 403, {"message": "Missing Access", "code": 50001})

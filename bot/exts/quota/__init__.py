@@ -13,8 +13,9 @@ from bot.i18n import Voice, more_lines, voice_of
 from bot.limits import clip, lines_within
 from bot.records import request_of
 from bot.services import Services
+from generation.queue import QueueStatus
 from generation.text import _
-from storage.jobs import FINAL, JobRecord, JobState
+from storage.jobs import JobRecord, JobState
 
 # A job's state in the ledger or the queue (both say "queued" and "running"), as the user reads it.
 _STATES = {JobState.QUEUED.value: _("queued"), JobState.RUNNING.value: _("rendering")}
@@ -36,7 +37,7 @@ class Quota(commands.Cog):
         s = self.services
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
         status = await s.quotas.status(interaction.guild_id or 0, interaction.user.id, roles)
-        running = [r for r in await s.ledger.recent(interaction.user.id, 20) if r.state not in FINAL]
+        running = await s.ledger.unfinished(interaction.user.id)
         say, at = voice_of(interaction), int(status.resets_at.timestamp())
         left = (
             _(
@@ -72,15 +73,17 @@ class Quota(commands.Cog):
         s = self.services
         depth = await s.queue.depth()
         workers = await s.queue.workers()
-        mine = [r for r in await s.ledger.recent(interaction.user.id, 20) if r.state not in FINAL]
+        mine = [
+            (record, await s.queue.state(record.job_id)) for record in await s.ledger.unfinished(interaction.user.id)
+        ]
+        mine.sort(key=lambda seen: seen[1].position or (0 if seen[1].status == QueueStatus.RUNNING else 1e9))
         say = voice_of(interaction)
         lines = [
             say(
                 _("**{depth}** jobs in the queue, **{workers}** GPU workers online.", depth=depth, workers=len(workers))
             )
         ]
-        for record in mine:
-            state = await s.queue.state(record.job_id)
+        for record, state in mine:  # in the order they will be made
             where = _STATES.get(state.status, _("finishing"))
             if state.position and (at := state.ready_at(time.time())):
                 where = _("#{position} in line, ready <t:{at}:R>", position=state.position, at=at)
