@@ -28,6 +28,7 @@ GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 7
 NSFW_CHANNEL_ID, MODLOG_CHANNEL_ID = 700000000000000005, 700000000000000006
 _CHANNEL_NAMES = {CHANNEL_ID: "general", NSFW_CHANNEL_ID: "after-dark", MODLOG_CHANNEL_ID: "mod-log"}
 EVERYONE = GUILD_ID
+BOT_ROLE = 700000000000000007  # the role Discord makes for the bot when it joins (typing "@motionbot" may pick it)
 ADMIN_PERMISSIONS = str(1 << 3 | 1 << 5 | 1 << 13 | 1 << 11 | 1 << 10 | 1 << 15)  # admin, manage guild/messages
 MEMBER_PERMISSIONS = str(1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # view, send, attach, read history
 _counter = itertools.count(1)
@@ -246,7 +247,11 @@ class FakeDiscord:
                 "preferred_locale": self.guild_locale,
                 "mfa_level": 0,
                 "verification_level": 0,
-                "roles": [role_payload(EVERYONE, "@everyone")] + [role_payload(i, n) for i, n in self.roles.items()],
+                "roles": [
+                    role_payload(EVERYONE, "@everyone"),
+                    role_payload(BOT_ROLE, "motionbot") | {"managed": True, "tags": {"bot_id": str(BOT_ID)}},
+                    *(role_payload(i, n) for i, n in self.roles.items()),
+                ],
                 "channels": [
                     {
                         "id": str(channel),

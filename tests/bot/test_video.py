@@ -13,7 +13,7 @@ import pytest
 from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.conftest import png_bytes
-from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
+from tests.fake_discord import BOT_ROLE, CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
 
 
 def decode(data: bytes) -> tuple[str, str, int, int, int]:
@@ -131,6 +131,39 @@ async def test_a_mention_without_an_image_explains_how(fake: FakeDiscord, servic
         what="the hint",
     )
     assert "reply to a message with an image" in hint.content
+
+
+async def test_a_mention_of_the_bot_or_its_role_asks_and_a_reply_ping_alone_does_not(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    # Replying to the bot's clip (or picture) with the ping on puts the bot in `mentions`, not in the text.
+    token = await fake.slash("imagine-video", {"prompt": "a lighthouse"}, user_id=1451)
+    clip = await delivered(fake, token)
+    picture = fake.user_message("", user_id=1452, attachments=[fake.upload("sea.png", png_bytes())])
+    await fake.post(picture)
+    chats = [
+        fake.user_message("love it!", user_id=1452, mentions_bot=True, reply_to=clip.data),
+        fake.user_message("nice", user_id=1452, mentions_bot=True, reply_to=picture),
+    ]
+    for chat in chats:
+        await fake.post(chat)
+    asked = fake.user_message("<@700000000000000004> -motion 4", user_id=1452, mentions_bot=True, reply_to=picture)
+    await fake.post(asked)
+    by_role = fake.user_message(f"<@&{BOT_ROLE}> -motion 2", user_id=1452, reply_to=picture)  # the bot's role
+    await fake.post(by_role)
+
+    def replies_to(message: dict) -> list[Message]:
+        return [
+            m
+            for m in fake.messages.values()
+            if (m.data.get("message_reference") or {}).get("message_id") == message["id"]
+        ]
+
+    for request in (asked, by_role):
+        await fake.wait_until(lambda r=request: any(m.files for m in replies_to(r)), timeout=90, what="a clip")
+    [made] = [m for m in replies_to(by_role) if m.files]
+    assert "-motion 2" in made.content and str(BOT_ROLE) not in made.content, "the mention is not the prompt"
+    assert not replies_to(chats[0]) and not replies_to(chats[1]), "chatter is not answered"
 
 
 async def refusal(fake: FakeDiscord, token: str) -> str:

@@ -322,8 +322,7 @@ class Video(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """@bot in a reply to an image (or with an image attached) animates it, reading flags from the text."""
-        me = self.bot.user
-        if message.author.bot or me is None or me not in message.mentions:
+        if message.author.bot or not self._addressed(message):
             return
         try:
             await self._animate_mention(message)
@@ -334,6 +333,15 @@ class Video(commands.Cog):
                 voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
             with contextlib.suppress(discord.HTTPException):
                 await MessageReply(message, voice).refuse(describe(exc))
+
+    def _addressed(self, message: discord.Message) -> bool:
+        """Whether the text mentions the bot, or its role (which Discord may pick when "@motionbot" is typed).
+        A reply to the bot's own message with the ping on lists the bot in `mentions` without a word to it."""
+        me = self.bot.user
+        role = message.guild.self_role if message.guild is not None else None
+        return me is not None and (
+            me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
+        )
 
     async def _animate_mention(self, message: discord.Message) -> None:
         url = image_url(message)

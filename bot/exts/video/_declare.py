@@ -29,7 +29,7 @@ __all__ = [
 
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
-MENTION = re.compile(r"<@!?\d+>")
+MENTION = re.compile(r"<@[!&]?\d+>")
 
 # The options both commands take: what users read in Discord, and the values they pick from.
 DESCRIBE = {
