@@ -133,7 +133,15 @@ async def serve_bot(settings: BotSettings) -> None:
         await _wait_for_discord(http, api_base)
         async with MotionBot(services) as bot:  # leaving it closes the gateway, also on cancel
             await _login(bot, settings.discord_token.get_secret_value(), api_base)
-            await bot.connect(reconnect=True)  # discord.py reconnects with backoff by itself
+            try:
+                await bot.connect(reconnect=True)  # discord.py reconnects with backoff by itself
+            except discord.PrivilegedIntentsRequired:
+                raise StartupError(
+                    "Discord refused the Message Content intent (MOTIONBOT_MESSAGE_CONTENT_INTENT=true): switch "
+                    "it on under Bot -> Privileged Gateway Intents in the Developer Portal, or set the setting "
+                    "to false (then a mention in a reply cannot see the picture it replies to)",
+                    2,
+                ) from None
 
 
 async def run(settings: BotSettings) -> None:

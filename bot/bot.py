@@ -28,7 +28,9 @@ class MotionBot(commands.AutoShardedBot):
     def __init__(self, services: Services):
         # This bot has no voice: discord.py's start-up warnings about voice libraries would only mislead.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        intents = discord.Intents.default()  # no privileged intents: mentions carry their content anyway
+        intents = discord.Intents.default()  # a message that mentions the bot carries its content anyway
+        # Privileged: lets a mention in a reply see the picture it replies to (README: Reply to an image).
+        intents.message_content = services.settings.message_content_intent
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -28,6 +28,7 @@ GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 7
 NSFW_CHANNEL_ID, MODLOG_CHANNEL_ID = 700000000000000005, 700000000000000006
 _CHANNEL_NAMES = {CHANNEL_ID: "general", NSFW_CHANNEL_ID: "after-dark", MODLOG_CHANNEL_ID: "mod-log"}
 EVERYONE = GUILD_ID
+MESSAGE_CONTENT = 1 << 15  # the privileged gateway intent
 BOT_ROLE = 700000000000000007  # the role Discord makes for the bot when it joins (typing "@motionbot" may pick it)
 ADMIN_PERMISSIONS = str(1 << 3 | 1 << 5 | 1 << 13 | 1 << 11 | 1 << 10 | 1 << 15)  # admin, manage guild/messages
 MEMBER_PERMISSIONS = str(1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # view, send, attach, read history
@@ -158,6 +159,8 @@ class FakeDiscord:
         self.identified = 0  # identifies of the shard that has the test server
         self.identifies: list[list[int]] = []  # the [shard, shard count] of every identify
         self.shards = 1  # the shard count Discord recommends (GET /gateway/bot)
+        self.intents = 0  # what the bot last identified with
+        self.content_intent_allowed = True  # the Developer Portal's Message Content switch
         self._seq = 0
         self._changed = asyncio.Condition()
 
@@ -198,6 +201,10 @@ class FakeDiscord:
             if data["op"] == 1:
                 await ws.send_json({"op": 11})
             elif data["op"] == 2:
+                self.intents = int(data["d"].get("intents", 0))
+                if self.intents & MESSAGE_CONTENT and not self.content_intent_allowed:
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                    break
                 shard = data["d"].get("shard") or [0, 1]
                 self.identifies.append(shard)
                 if (GUILD_ID >> 22) % shard[1] != shard[0]:  # a shard without the test server: READY only
@@ -508,8 +515,23 @@ class FakeDiscord:
         return data
 
     async def post(self, message: dict[str, Any]) -> None:
-        """A user posts a message (MESSAGE_CREATE)."""
-        await self.dispatch("MESSAGE_CREATE", message)
+        """A user posts a message (MESSAGE_CREATE), as a bot without the Message Content intent sees it."""
+        await self.dispatch("MESSAGE_CREATE", self.seen(message))
+
+    def seen(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as the bot receives it: without the Message Content intent, Discord empties the content,
+        attachments and embeds of any message that is not the bot's, not in a DM and does not mention it
+        (a reply to the bot with the ping on mentions it); the message it replies to is judged on its own."""
+        if self.intents & MESSAGE_CONTENT:
+            return message
+        seen = dict(message)
+        if seen.get("referenced_message"):
+            seen["referenced_message"] = self.seen(seen["referenced_message"])
+        by_bot = seen["author"]["id"] == str(BOT_ID)
+        mentioned = any(user["id"] == str(BOT_ID) for user in seen.get("mentions", []))
+        if not (by_bot or mentioned or "guild_id" not in seen):
+            seen |= {"content": "", "attachments": [], "embeds": [], "components": []}
+        return seen
 
     # ---- faults ----
 
@@ -754,7 +776,7 @@ class FakeDiscord:
     def _existing(self, method: str, message_id: int | None, payload: Any, files: dict[str, bytes]) -> tuple[int, Any]:
         """GET, PATCH or DELETE a message the bot sent (through a webhook or the channel); GET a user's."""
         if method == "GET" and message_id in self.user_messages:
-            return 200, self.user_messages[message_id]
+            return 200, self.seen(self.user_messages[message_id])
         if message_id not in self.messages:
             return 404, {"message": "Unknown Message", "code": 10008}
         if method == "PATCH":

@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.conftest import TOKEN, BotProcess, connected
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
+from tests.bot.conftest import NO_PREVIEWS, TOKEN, BotProcess, connected
 from tests.bot.test_buttons import followup_text
-from tests.fake_discord import FakeDiscord
-from tests.support import ROOT, free_port
+from tests.conftest import png_bytes
+from tests.fake_discord import FakeDiscord, Message
+from tests.generation.test_worker_processes import wait_for_workers
+from tests.support import ROOT, RedisServer, free_port
 
 
 def env_from_example(folder: Path, token: str = TOKEN) -> Path:
@@ -127,3 +131,53 @@ async def test_the_bot_connects_every_shard_discord_recommends(
         assert "credits left" in await followup_text(fake, quota)
     finally:
         fake.shards = 1
+
+
+async def test_a_content_intent_the_portal_has_not_allowed_stops_the_bot_saying_where_to_switch_it_on(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    fake.content_intent_allowed = False  # Bot -> Privileged Gateway Intents -> Message Content: off
+    try:
+        bot = start_bot(MOTIONBOT_MESSAGE_CONTENT_INTENT="true")
+        assert await exited(bot) == 2
+        assert "Privileged Gateway Intents" in bot.output() and "MOTIONBOT_MESSAGE_CONTENT_INTENT" in bot.output()
+    finally:
+        fake.content_intent_allowed = True
+
+
+async def test_without_the_content_intent_a_reply_to_a_picture_says_how_to_animate_it(
+    fake: FakeDiscord,
+    start_bot: Callable[..., BotProcess],
+    start_worker: Callable[..., object],
+    redis_server: RedisServer,
+) -> None:
+    queue = await JobQueue.connect(QueueSettings(REDIS_URL=redis_server.url))
+    try:
+        start_worker("--id", "gpu-intent", env=NO_PREVIEWS)
+        await wait_for_workers(queue, {"gpu-intent"})
+    finally:
+        await queue.close()
+    bot = start_bot()  # the default: no privileged intent
+    await connected(fake, bot, fake.identified)
+    picture = fake.user_message("", user_id=1471, attachments=[fake.upload("sea.png", png_bytes())])
+    await fake.post(picture)  # Discord shows the bot an empty message: it does not mention the bot
+    asked = fake.user_message("<@700000000000000004> -motion 2", user_id=1472, mentions_bot=True, reply_to=picture)
+    attached = fake.user_message(
+        "<@700000000000000004> -motion 2", user_id=1472, mentions_bot=True, attachments=[picture["attachments"][0]]
+    )
+    for message in (asked, attached):
+        await fake.post(message)
+
+    def reply_to(message: dict) -> Message | None:
+        replies = [
+            m
+            for m in fake.messages.values()
+            if (m.data.get("message_reference") or {}).get("message_id") == message["id"]
+        ]
+        return next(iter(replies), None)
+
+    hint = await fake.wait_until(lambda: reply_to(asked), timeout=20, what="the hint")
+    assert "cannot see the picture you replied to" in hint.content and "Animate image" in hint.content
+    await fake.wait_until(
+        lambda: (m := reply_to(attached)) and m.files, timeout=90, what="the clip of the attached picture"
+    )

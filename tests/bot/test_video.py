@@ -11,9 +11,13 @@ import av
 import pytest
 
 from storage.db import Database
-from tests.bot.conftest import BotProcess
+from tests.bot.conftest import BotProcess, service_with
 from tests.conftest import png_bytes
 from tests.fake_discord import BOT_ROLE, CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
+
+# With the Message Content intent a mention in a reply sees the picture it replies to; test_startup.py checks
+# the bot without it (the default).
+service = service_with("video", MOTIONBOT_MESSAGE_CONTENT_INTENT="true")
 
 
 def decode(data: bytes) -> tuple[str, str, int, int, int]:

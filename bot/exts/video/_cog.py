@@ -343,8 +343,16 @@ class Video(commands.Cog):
             me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
         )
 
+    def _hidden(self, message: discord.Message) -> bool:
+        """Whether Discord hid what `message` holds: without the Message Content intent a message that does not
+        mention the bot comes with no text, attachments or embeds."""
+        shown = message.content or message.attachments or message.embeds or message.stickers
+        return not (self.bot.intents.message_content or shown or message.author == self.bot.user)
+
     async def _animate_mention(self, message: discord.Message) -> None:
         url = image_url(message)
+        guild = message.guild.id if message.guild else 0
+        reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
         if url is None and message.reference is not None:
             source = message.reference.resolved
             if not isinstance(source, discord.Message) and message.reference.message_id:
@@ -353,8 +361,13 @@ class Video(commands.Cog):
                 except discord.HTTPException:
                     source = None
             url = image_url(source) if isinstance(source, discord.Message) else None
-        guild = message.guild.id if message.guild else 0
-        reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
+            if url is None and isinstance(source, discord.Message) and self._hidden(source):
+                return await reply.refuse(
+                    _(
+                        "I cannot see the picture you replied to: Discord shows me only messages that mention me. "
+                        "Right-click that message → Apps → **Animate image**, or attach the picture to your mention"
+                    )
+                )
         if url is None:
             return await reply.refuse(
                 _("reply to a message with an image (or attach one) and mention me to animate it")
