@@ -137,9 +137,16 @@ def _model(flag: str, raw: object) -> str:
     return text
 
 
+# Characters a prompt never needs and an echo must not carry: controls (NUL, escapes) read as spaces, and the
+# bidirectional overrides that would turn the rest of the bot's message around, dropped.
+_UNSHOWN = {code: " " for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
+    code: None for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
 def _text(limit: int) -> Callable[[str, object], str]:
     def check(flag: str, raw: object) -> str:
-        text = " ".join(str(raw).split())
+        text = " ".join(str(raw).translate(_UNSHOWN).split())
         if len(text) > limit:
             raise OptionError(
                 flag, _("{count} characters", count=len(text)), _("at most {limit} characters", limit=limit)

@@ -186,6 +186,12 @@ def test_too_long_prompt_is_refused() -> None:
         parse_flags("word " * 400)
 
 
+def test_controls_and_direction_overrides_never_reach_the_prompt_or_its_echo() -> None:
+    options = parse_flags('a\x00cat\x1b[31m on\u202e a mat -neg "blur\u2066ry\x07"')
+    assert options.prompt == "a cat [31m on a mat" and options.negative_prompt == "blurry"
+    assert parse_flags("a 👩‍🚀 astronaut").prompt == "a 👩‍🚀 astronaut", "emoji joiners stay"
+
+
 def test_build_job_checks_frames_against_the_model() -> None:
     with pytest.raises(OptionError, match="`-frames` must be 2–25 on svd-xt"):
         build_job(
