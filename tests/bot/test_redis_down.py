@@ -3,8 +3,9 @@ works again once Redis is back."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from generation.local_redis import RedisServer, free_port
@@ -18,16 +19,28 @@ from tests.fake_discord import FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
 
 
-async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
+@contextlib.asynccontextmanager
+async def own_redis(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[RedisServer, JobQueue, BotProcess]]:
+    """A worker and a bot on a Redis of their own, which the test may stop, restart or empty."""
     server = RedisServer(tmp_path / "redis", free_port()).start()
     queue = await JobQueue.connect(QueueSettings(REDIS_URL=server.url))
     try:
-        start_worker("--id", "gpu-down", redis_url=server.url, env=LONG_RENDERS | NO_PREVIEWS)
-        await wait_for_workers(queue, {"gpu-down"})
+        start_worker("--id", "gpu-own", redis_url=server.url, env=LONG_RENDERS | NO_PREVIEWS)
+        await wait_for_workers(queue, {"gpu-own"})
         bot = start_bot(REDIS_URL=server.url)
         await connected(fake, bot)
+        yield server, queue, bot
+    finally:
+        await queue.close()
+        server.stop()
+
+
+async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
+) -> None:
+    async with own_redis(fake, start_bot, start_worker, tmp_path) as (server, queue, bot):
         image = fake.upload("slow.png", png_bytes())
         slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=5102)
         status = await fake.wait_until(
@@ -47,27 +60,18 @@ async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
         assert bot.process.poll() is None, "the bot is still running"
 
         server.start()  # same port: the bot and the worker reconnect by themselves
-        await wait_for_workers(queue, {"gpu-down"})
+        await wait_for_workers(queue, {"gpu-own"})
         pressed = await fake.click(status, button(status, "cancel"), user_id=5102)
         assert "Stopping it now" in await followup_text(fake, pressed)  # the worker took its lock back
         await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancelled status")
         token = await fake.slash("animate", {}, attachments={"image": fake.upload("b.png", png_bytes())}, user_id=5101)
         assert (await delivered(fake, token)).files
-    finally:
-        await queue.close()
-        server.stop()
 
 
 async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refunds_it(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
 ) -> None:
-    server = RedisServer(tmp_path / "redis", free_port()).start()
-    queue = await JobQueue.connect(QueueSettings(REDIS_URL=server.url))
-    try:
-        start_worker("--id", "gpu-empty", redis_url=server.url, env=LONG_RENDERS | NO_PREVIEWS)
-        await wait_for_workers(queue, {"gpu-empty"})
-        bot = start_bot(REDIS_URL=server.url)
-        await connected(fake, bot)
+    async with own_redis(fake, start_bot, start_worker, tmp_path) as (server, _, bot):
         image = fake.upload("slow.png", png_bytes())
         slow = await fake.slash("animate", {"prompt": "slow -steps 60"}, attachments={"image": image}, user_id=5201)
         running = await fake.wait_until(
@@ -86,6 +90,3 @@ async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refun
         assert "lost" not in running.content, "the running job is still being made"
         assert (await delivered(fake, slow)).files, "and delivered"
         assert await credits_used(bot, 5201) > 0
-    finally:
-        await queue.close()
-        server.stop()
