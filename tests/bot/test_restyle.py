@@ -15,7 +15,7 @@ from generation.encode import decode_frames
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import button
 from tests.bot.test_video import credits_used, delivered, refusal
-from tests.fake_discord import FakeDiscord, Message
+from tests.fake_discord import CHANNEL_ID, FakeDiscord, Message
 
 
 def video(folder: Path, seed: int, frames: int = 30, fps: int = 30) -> bytes:
@@ -103,6 +103,11 @@ async def test_the_menu_asks_for_a_prompt_and_restyles_the_messages_video(
     )
     clip = await delivered(fake, submitted)
     assert "an oil painting" in clip.content and "-strength 0.5" in clip.content
+    # A form the bot did not open (one opened before a restart): the message is fetched again, and Discord hides
+    # its video from a bot without the Message Content intent.
+    other = fake.user_message("and this", user_id=8301, attachments=[upload])
+    unseen = await fake.submit_modal(f"mb:restyle:{CHANNEL_ID}:{other['id']}", {"prompt": "ink"}, user_id=8302)
+    assert "choose Restyle video on it again" in await refusal(fake, unseen)
     no_video = fake.user_message("just text", user_id=8301)
     token = await fake.context_menu("Restyle video", no_video, user_id=8302)
     answer = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the answer")

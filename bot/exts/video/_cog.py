@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import discord
@@ -45,6 +46,7 @@ from generation.text import _
 __all__ = ["Video"]
 
 log = logging.getLogger(__name__)
+_OPEN_FORMS = 1000  # Restyle forms whose video is remembered; the oldest is forgotten first
 
 
 class Video(commands.Cog):
@@ -58,6 +60,9 @@ class Video(commands.Cog):
         self.actions = ClipActions(services, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
         self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
+        # The video of each open Restyle form, by (channel, message): the menu sees the message whole, but a
+        # bot without the Message Content intent cannot fetch it again when the form comes back.
+        self._form_videos: OrderedDict[tuple[int, int], str] = OrderedDict()
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -246,10 +251,14 @@ class Video(commands.Cog):
 
     async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
-        if video_url(message) is None:
+        if (url := video_url(message)) is None:
             no_video = voice_of(interaction)(_("that message has no video to restyle"))
             await interaction.response.send_message(no_video, ephemeral=True)
             return
+        self._form_videos[message.channel.id, message.id] = url
+        self._form_videos.move_to_end((message.channel.id, message.id))
+        while len(self._form_videos) > _OPEN_FORMS:
+            self._form_videos.popitem(last=False)
         await interaction.response.send_modal(RestyleModal(message.channel.id, message.id, voice_of(interaction)))
 
     async def _restyle_form(
@@ -260,14 +269,19 @@ class Video(commands.Cog):
             options = from_command(text, strength=strength or None)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        try:
-            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-            message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
-        except (discord.HTTPException, AttributeError):
-            return await reply.refuse(_("I can no longer see that message"))
-        url = video_url(message)
-        if url is None:
-            return await reply.refuse(_("that message has no video to restyle any more"))
+        url = self._form_videos.get((channel_id, message_id))
+        if url is None:  # a form opened before a restart: look at the message again
+            try:
+                channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+                message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
+            except (discord.HTTPException, AttributeError):
+                return await reply.refuse(_("I can no longer see that message"))
+            if self._hidden(message):
+                return await reply.refuse(
+                    _("I can no longer see that message's video: choose Restyle video on it again")
+                )
+            if (url := video_url(message)) is None:
+                return await reply.refuse(_("that message has no video to restyle any more"))
         await self._restyle(requester(interaction), reply, options, url)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
