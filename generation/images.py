@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 from dataclasses import dataclass
 
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
@@ -81,6 +83,7 @@ def check_whole(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
         with Image.open(io.BytesIO(data)) as img:
             if info.format == "PNG":
                 img.verify()
+                _png_data_whole(data)
             elif info.format == "JPEG":
                 img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
                 img.load()
@@ -89,6 +92,34 @@ def check_whole(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ImageError(_("the image is damaged or incomplete")) from None
     return info
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, grey + alpha, RGBA
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_data_whole(data: bytes) -> None:
+    """Inflate a PNG's image data a megabyte at a time, keeping none of it, and raise ValueError when it holds
+    fewer bytes than its header's size needs: chunks and checksums can all be right around a cut stream."""
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    bits = depth * _PNG_CHANNELS.get(colour, 4)
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    needed = 0
+    for x0, y0, dx, dy in passes:  # each row: a filter byte, then its pixels
+        columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if columns > 0 and rows > 0:
+            needed += rows * (1 + -(-columns * bits // 8))
+    inflate, got, at = zlib.decompressobj(), 0, 8
+    while at + 8 <= len(data) and got < needed:
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        if kind == b"IDAT":
+            pending = data[at + 8 : at + 8 + length]
+            while pending and got < needed:
+                got += len(inflate.decompress(pending, 1 << 20))
+                pending = inflate.unconsumed_tail
+        at += 12 + length
+    if got < needed:
+        raise ValueError(f"PNG image data holds {got} of {needed} bytes")
 
 
 def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS, cover: tuple[int, int] | None = None) -> Image.Image:

@@ -194,6 +194,7 @@ def huge_png_header(width: int, height: int) -> bytes:
         ("notes.png", b"this is a text file, not a picture", {}, "not a picture"),
         ("half.png", png_bytes(200, 200)[:300], {}, "damaged or incomplete"),
         ("bomb.png", huge_png_header(30000, 30000), {}, "too large"),
+        ("cut.png", huge_png_header(2000, 2000), {}, "damaged or incomplete"),  # its header's size, no pixels
         ("empty.png", b"", {}, "empty"),
         ("cat.png", png_bytes(), {"prompt": "-motion 9"}, "`-motion` must be 0–4, got `9`"),
         ("cat.png", png_bytes(), {"prompt": "-foo 1"}, "unknown flag `-foo`"),

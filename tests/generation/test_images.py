@@ -4,6 +4,7 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -46,6 +47,40 @@ def test_truncated_image_is_reported_as_damaged() -> None:
     data = png_bytes(200, 200)
     with pytest.raises(ImageError, match=r"damaged|not a picture"):
         load_rgb(data[: len(data) // 2])
+
+
+def interlaced_png(pixels: np.ndarray) -> bytes:
+    """An Adam7-interlaced RGB PNG (Pillow writes none), rows unfiltered, pass by pass."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b""
+    for x0, y0, dx, dy in (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ):
+        rows += b"".join(b"\0" + row.tobytes() for row in pixels[y0::dy, x0::dx] if row.size)
+    height, width, _ = pixels.shape
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_png_whose_data_is_shorter_than_its_size_is_damaged_before_any_decoding() -> None:
+    with pytest.raises(ImageError, match="damaged or incomplete"):
+        check_whole(huge_png_header(2000, 2000))  # every chunk and checksum right, 64 bytes of 12 MB of pixels
+    pixels = np.random.default_rng(1).integers(0, 255, (29, 37, 3), dtype=np.uint8)
+    whole = interlaced_png(pixels)
+    assert (np.asarray(load_rgb(whole)) == pixels).all() and check_whole(whole).width == 37
+    for mode in ("RGB", "RGBA", "L", "LA", "P", "1", "I;16"):
+        out = io.BytesIO()
+        Image.fromarray(pixels).convert(mode).save(out, format="PNG")
+        assert check_whole(out.getvalue()).format == "PNG", mode
 
 
 def test_unsupported_format_is_refused_by_content() -> None:
