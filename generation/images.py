@@ -109,12 +109,12 @@ def _png_data_whole(data: bytes) -> None:
         columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
         if columns > 0 and rows > 0:
             needed += rows * (1 + -(-columns * bits // 8))
-    inflate, got, at = zlib.decompressobj(), 0, 8
+    inflate, got, at, view = zlib.decompressobj(), 0, 8, memoryview(data)
     while at + 8 <= len(data) and got < needed:
         length, kind = struct.unpack(">I4s", data[at : at + 8])
-        if kind == b"IDAT":
-            pending = data[at + 8 : at + 8 + length]
-            while pending and got < needed:
+        for start in range(at + 8, at + 8 + length, 1 << 16) if kind == b"IDAT" else ():
+            pending: bytes | memoryview = view[start : min(start + (1 << 16), at + 8 + length)]
+            while pending and got < needed:  # 64 kB in, at most 1 MB out at a time
                 got += len(inflate.decompress(pending, 1 << 20))
                 pending = inflate.unconsumed_tail
         at += 12 + length
