@@ -99,8 +99,9 @@ _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), 
 
 
 def _png_data_whole(data: bytes) -> None:
-    """Inflate a PNG's image data a megabyte at a time, keeping none of it, and raise ValueError when it holds
-    fewer bytes than its header's size needs: chunks and checksums can all be right around a cut stream."""
+    """Inflate a PNG's image data (64 kB in, at most 1 MB out at a time, none of it kept) and raise ValueError
+    when it holds fewer bytes than its header's size needs: chunks and checksums can be right around a cut
+    stream."""
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
     bits = depth * _PNG_CHANNELS.get(colour, 4)
     passes = _ADAM7 if interlace else ((0, 0, 1, 1),)

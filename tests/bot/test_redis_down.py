@@ -15,7 +15,7 @@ from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import button, followup_text
 from tests.bot.test_video import credits_used, delivered, refusal
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, Message
 from tests.generation.test_worker_processes import wait_for_workers
 
 
@@ -37,16 +37,25 @@ async def own_redis(
         server.stop()
 
 
+async def rendering(fake: FakeDiscord, user_id: int, steps: int) -> tuple[str, Message]:
+    """A slow clip of the user's, once its status message says it is being made (with its Cancel button)."""
+    image = fake.upload("slow.png", png_bytes())
+    token = await fake.slash(
+        "animate", {"prompt": f"slow -steps {steps}"}, attachments={"image": image}, user_id=user_id
+    )
+    status = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and "Generating" in m.content and m.buttons() and m,
+        timeout=30,
+        what="the render",
+    )
+    return token, status
+
+
 async def test_redis_down_gets_a_clear_answer_and_no_charge_then_recovers(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
 ) -> None:
     async with own_redis(fake, start_bot, start_worker, tmp_path) as (server, queue, bot):
-        image = fake.upload("slow.png", png_bytes())
-        slow = await fake.slash("animate", {"prompt": "slow -steps 100"}, attachments={"image": image}, user_id=5102)
-        status = await fake.wait_until(
-            lambda: (m := fake.response_to(slow)) and m.buttons() and m, timeout=30, what="the status message"
-        )
-        await fake.wait_until(lambda: "Generating" in status.content, timeout=30, what="the render")
+        _, status = await rendering(fake, 5102, steps=100)
 
         server.stop()  # for longer than the lease (5 s): Redis comes back without the running job's lock
         pressed = await fake.click(status, button(status, "cancel"), user_id=5102)
@@ -72,11 +81,7 @@ async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refun
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
 ) -> None:
     async with own_redis(fake, start_bot, start_worker, tmp_path) as (server, _, bot):
-        image = fake.upload("slow.png", png_bytes())
-        slow = await fake.slash("animate", {"prompt": "slow -steps 60"}, attachments={"image": image}, user_id=5201)
-        running = await fake.wait_until(
-            lambda: (m := fake.response_to(slow)) and "Generating" in m.content and m, timeout=30, what="the render"
-        )
+        slow, running = await rendering(fake, 5201, steps=60)
         waits = await fake.slash("animate", {}, attachments={"image": fake.upload("w.png", png_bytes())}, user_id=5202)
         waiting = await fake.wait_until(
             lambda: (m := fake.response_to(waits)) and "in line" in m.content and m, timeout=30, what="its place"

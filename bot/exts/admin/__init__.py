@@ -14,6 +14,7 @@ from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
 from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import clip, lines_within
 from bot.services import Services
+from generation.options import OptionError
 from generation.text import Text, _
 from storage.guilds import SettingError
 
@@ -68,10 +69,7 @@ def _outside(name: str, value: int, low: int, high: int) -> Text | None:
     reach the bot over the API, so each range is checked again here."""
     if low <= value <= high:
         return None
-    return _(
-        "⚠️ {error}",
-        error=_("`{flag}` must be {allowed}, got `{value}`", flag=name, allowed=f"{low}–{high}", value=value),
-    )
+    return _("⚠️ {error}", error=OptionError(name, value, f"{low}–{high}").text)  # the options' own words
 
 
 TIER_MOST = GRANT_MOST = 1_000_000
