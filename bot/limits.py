@@ -16,18 +16,21 @@ def clip(text: str, limit: int = CONTENT) -> str:
 
 
 def lines_within(
-    lines: Sequence[str], limit: int = CONTENT, more: Callable[[int], str] = lambda left: f"…and {left} more"
+    lines: Sequence[str],
+    limit: int = CONTENT,
+    more: Callable[[int], str] = lambda left: f"…and {left} more",
+    sep: str = "\n",
 ) -> str:
-    """The lines joined, as many whole lines as fit in `limit`, then how many were left out (`more`: those
-    words in the reader's language)."""
+    """The lines joined by `sep`, as many whole lines as fit in `limit`, then how many were left out (`more`:
+    those words in the reader's language). Items of a list joined by ", " are cut the same way."""
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
         line = clip(line, limit - 40)
         left = len(lines) - index
-        if used + len(line) + 1 > limit - (40 if left > 1 else 0):
+        if used + len(line) + len(sep) > limit - (40 if left > 1 else 0):
             kept.append(more(left))
             break
         kept.append(line)
-        used += len(line) + 1
-    return "\n".join(kept)
+        used += len(line) + len(sep)
+    return sep.join(kept)

@@ -3,6 +3,7 @@ image check (its threshold set so that it flags every picture), policies per cha
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from storage.db import Database
 from tests.bot.conftest import BotProcess, serve
 from tests.bot.test_admin_quota import admin
+from tests.bot.test_buttons import ephemeral_answer
 from tests.bot.test_video import credits_used, delivered, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import MODLOG_CHANNEL_ID, NSFW_CHANNEL_ID, ChannelRef, FakeDiscord, Message
@@ -74,6 +76,29 @@ async def test_a_server_pattern_that_could_hang_is_refused_and_a_safe_one_works(
     token = await fake.slash("imagine-video", {"prompt": "three CL0WNS juggling"}, user_id=9101)
     assert "this server's block list" in await refusal(fake, token)
     assert "Removed" in await admin(fake, "blocklist", {"action": "remove", "term": "/clowns?/"})
+
+
+async def test_a_long_block_list_is_listed_in_whole_terms_and_sent_whole_as_a_file(
+    fake: FakeDiscord, flagging: BotProcess
+) -> None:
+    terms = [letter * 90 for letter in "bcdefghijklmnopqrstuvwxyz"]  # 25 terms of 90 letters: 2,500 characters
+    for term in terms:
+        assert "Added" in await admin(fake, "blocklist", {"action": "add", "term": term})
+    try:
+        token = await fake.slash("motionbot-admin", {"action": "list"}, subcommand=["blocklist"], admin=True)
+        listed = await ephemeral_answer(fake, token)
+        assert len(listed) <= 2000 and "block list (25)" in listed
+        shown = re.findall(r"\|\|([a-z]+)\|\|", listed)
+        assert 0 < len(shown) < 25 and shown == terms[: len(shown)], "whole terms, each behind its spoiler"
+        assert f"…and {25 - len(shown)} more" in listed and listed.count("||") == 2 * len(shown)
+        attached = fake.messages[fake.original[token]].files
+        assert attached["blocklist.txt"].decode().split() == terms, "every term, one per line"
+    finally:
+        for term in terms:
+            await admin(fake, "blocklist", {"action": "remove", "term": term})
+    token = await fake.slash("motionbot-admin", {"action": "list"}, subcommand=["blocklist"], admin=True)
+    assert "block list (0)" in await ephemeral_answer(fake, token)
+    assert not fake.messages[fake.original[token]].files, "a list that fits comes without a file"
 
 
 async def test_a_flagged_picture_is_refused_and_refunded(fake: FakeDiscord, flagging: BotProcess) -> None:

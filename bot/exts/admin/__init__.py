@@ -4,6 +4,7 @@ the server side, before any handler runs (a hidden command can still be called).
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import discord
@@ -12,7 +13,7 @@ from discord.ext import commands
 
 from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
 from bot.i18n import ENGLISH, more_lines, voice_of
-from bot.limits import clip, lines_within
+from bot.limits import CONTENT, lines_within
 from bot.services import Services
 from generation.options import OptionError
 from generation.text import Text, _
@@ -144,10 +145,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         terms = list((await self.services.guilds.get(interaction.guild_id)).blocked_terms or ())
         if action == "list":
-            say = voice_of(interaction)
-            shown = ", ".join(f"||{discord.utils.escape_markdown(t)}||" for t in terms) or say(_("empty"))
-            listed = say(_("This server's block list ({count}): {terms}", count=len(terms), terms=shown))
-            return await self._done(interaction, clip(listed, 1900))
+            return await self._list_terms(interaction, terms)
         if not term:
             return await self._done(interaction, _("⚠️ Give the word or /pattern/ to add or remove."))
         try:
@@ -170,6 +168,23 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             else _("Removed from this server's block list ({count} terms).", count=len(terms))
         )
         await self._done(interaction, done)
+
+    async def _list_terms(self, interaction: discord.Interaction, terms: list[str]) -> None:
+        """The server's terms behind spoilers, as many whole ones as fit in a message; when some do not fit,
+        the whole list comes along as a text file."""
+        say = voice_of(interaction)
+
+        def listed(shown: str) -> str:
+            return say(_("This server's block list ({count}): {terms}", count=len(terms), terms=shown))
+
+        spoilered = [f"||{discord.utils.escape_markdown(t)}||" for t in terms]
+        shown = lines_within(spoilered, CONTENT - 100 - len(listed("")), more=more_lines(say), sep=", ")
+        whole = ", ".join(spoilered)
+        if shown == whole:
+            await interaction.response.send_message(listed(shown or say(_("empty"))), ephemeral=True)
+        else:
+            every = discord.File(io.BytesIO("".join(f"{t}\n" for t in terms).encode()), filename="blocklist.txt")
+            await interaction.response.send_message(listed(shown), ephemeral=True, file=every)
 
     @app_commands.command(name="modlog", description="Where refused and flagged content is reported (none = off)")
     @app_commands.describe(channel="The moderation log channel; leave out to turn the log off")
