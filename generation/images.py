@@ -53,6 +53,8 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except Image.DecompressionBombError:
         raise ImageError(too_large) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        if _signed(data):  # the start of a picture whose header Pillow cannot read: cut short or broken
+            raise ImageError(_("the image is damaged or incomplete")) from None
         raise ImageError(_("that file is not a picture (send a PNG, JPEG, WebP or GIF)")) from None
     if info.format not in ACCEPTED_FORMATS:
         raise ImageError(_("{format} images are not supported (send a PNG, JPEG, WebP or GIF)", format=info.format))
@@ -63,6 +65,12 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
             _("{too_large} and this one is {size}", too_large=too_large, size=f"{info.width}x{info.height}")
         )
     return info
+
+
+def _signed(data: bytes) -> bool:
+    """Whether `data` begins with the signature of one of the accepted formats."""
+    webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return webp or data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
 
 
 def _orientation(img: Image.Image) -> int:

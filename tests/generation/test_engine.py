@@ -211,7 +211,8 @@ def test_pad_fit_renders(engine: Engine) -> None:
     [
         (i2v(model="dall-e"), "not served here"),
         (i2v(image=None), "needs an image"),
-        (i2v(image=b"GIF89a but not really"), "not a picture"),
+        (i2v(image=b"GIF89a but not really"), "damaged or incomplete"),
+        (i2v(image=b"GIF but not really"), "not a picture"),
         (t2v(model="svd"), "cannot make text-to-video clips"),
         (t2v(kind=JobKind.EXTEND, video=b"x"), "cannot continue a clip"),
         (i2v(frames=99), "`-frames` must be 2–8"),
