@@ -489,7 +489,7 @@ class FakeDiscord:
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
-            "mention_roles": [],
+            "mention_roles": re.findall(r"<@&(\d+)>", content),  # kept when Discord hides the content
             "pinned": False,
             "mentions": [user_payload(BOT_ID, "motionbot", bot=True)] if mentions_bot else [],
             "attachments": attachments or [],

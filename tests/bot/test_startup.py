@@ -17,7 +17,7 @@ from generation.queue_redis import QueueSettings
 from tests.bot.conftest import NO_PREVIEWS, TOKEN, BotProcess, connected
 from tests.bot.test_buttons import followup_text
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord, Message
+from tests.fake_discord import BOT_ROLE, FakeDiscord, Message
 from tests.generation.test_worker_processes import wait_for_workers
 from tests.support import ROOT, RedisServer, free_port
 
@@ -165,7 +165,9 @@ async def test_without_the_content_intent_a_reply_to_a_picture_says_how_to_anima
     attached = fake.user_message(
         "<@700000000000000004> -motion 2", user_id=1472, mentions_bot=True, attachments=[picture["attachments"][0]]
     )
-    for message in (asked, attached):
+    by_role = fake.user_message(f"<@&{BOT_ROLE}> -motion 2", user_id=1472, reply_to=picture)  # the bot's role
+    other_role = fake.user_message("<@&700000000000000777> look at this", user_id=1472, reply_to=picture)
+    for message in (asked, attached, other_role, by_role):
         await fake.post(message)
 
     def reply_to(message: dict) -> Message | None:
@@ -178,6 +180,9 @@ async def test_without_the_content_intent_a_reply_to_a_picture_says_how_to_anima
 
     hint = await fake.wait_until(lambda: reply_to(asked), timeout=20, what="the hint")
     assert "cannot see the picture you replied to" in hint.content and "Animate image" in hint.content
+    role_hint = await fake.wait_until(lambda: reply_to(by_role), timeout=20, what="the role hint")
+    assert "mention my role" in role_hint.content and "pick me, the bot" in role_hint.content
+    assert reply_to(other_role) is None, "a message to someone else's role is not for the bot"
     await fake.wait_until(
         lambda: (m := reply_to(attached)) and m.files, timeout=90, what="the clip of the attached picture"
     )

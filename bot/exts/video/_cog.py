@@ -47,6 +47,10 @@ __all__ = ["Video"]
 
 log = logging.getLogger(__name__)
 _OPEN_FORMS = 1000  # Restyle forms whose video is remembered; the oldest is forgotten first
+ROLE_UNREAD = _(
+    "Discord does not show me messages that mention my role, only those that mention me. "
+    "Type @ and pick me, the bot, not the role of the same name (or right-click a picture → Apps → **Animate image**)"
+)
 
 
 class Video(commands.Cog):
@@ -336,7 +340,13 @@ class Video(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """@bot in a reply to an image (or with an image attached) animates it, reading flags from the text."""
-        if message.author.bot or not self._addressed(message):
+        if message.author.bot:
+            return
+        if not self._addressed(message):
+            if self._role_unread(message):
+                voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
+                with contextlib.suppress(discord.HTTPException):
+                    await MessageReply(message, voice).refuse(ROLE_UNREAD)
             return
         try:
             await self._animate_mention(message)
@@ -356,6 +366,12 @@ class Video(commands.Cog):
         return me is not None and (
             me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
         )
+
+    def _role_unread(self, message: discord.Message) -> bool:
+        """Whether `message` mentions the bot's role, not the bot, and Discord hid its text: it shows the bot
+        the content of messages that mention the bot itself only (without the Message Content intent)."""
+        role = message.guild.self_role if message.guild is not None else None
+        return role is not None and role in message.role_mentions and self._hidden(message)
 
     def _hidden(self, message: discord.Message) -> bool:
         """Whether Discord hid what `message` holds: without the Message Content intent a message that does not
