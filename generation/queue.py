@@ -41,6 +41,7 @@ __all__ = [
     "JobQueue",
     "NoWorkerForModel",
     "Progress",
+    "QueueFull",
     "QueueState",
     "QueueStatus",
     "WorkerInfo",
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 
 class NoWorkerForModel(Said, RuntimeError):
     """No live worker serves the job's model: the job would wait forever."""
+
+
+class QueueFull(Said, RuntimeError):
+    """Redis holds as much as it may (`MOTIONBOT_QUEUE__MAX_MEMORY_MB`): new jobs wait for room."""
 
 
 class CancelResult(enum.StrEnum):
@@ -187,6 +192,7 @@ class JobQueue:
             return False
         if require_worker and not any(job.model in w.models for w in await self.workers()):
             raise NoWorkerForModel(_("no GPU worker serving `{model}` is online right now", model=job.model))
+        await self._check_room(job)
         # Routing metadata first, then arq's job, then its place in line: a worker that takes it finds both.
         place = Place(job.model, job.guild_id, job.user_id)
         await self.redis.hset(keys.META, job.job_id, serialize([place.model, place.user, place.server]))
@@ -202,6 +208,16 @@ class JobQueue:
                 await pipe.execute()
             await self.publish_progress(job.job_id, Progress(Stage.QUEUED, 0, 0, time.time()))
         return queued is not None
+
+    async def _check_room(self, job: VideoJob) -> None:
+        """Refuse a job whose files would take Redis past its bound: every queued job carries its pictures or
+        video (up to the bot's download limit each), so a deep queue of large files could fill the host."""
+        used = int((await self.redis.info("memory"))["used_memory"])
+        size = sum(len(data) for data in (job.image, job.end_image, job.mask, job.video) if data)
+        bound = self.settings.max_memory_mb * 2**20
+        if used + size > bound:
+            log.warning("queue full: Redis uses %.0f MB, job %s brings %.1f MB", used / 2**20, job.job_id, size / 2**20)
+            raise QueueFull(_("the video queue is full right now; try again in a few minutes"))
 
     async def publish_progress(self, job_id: str, progress: Progress) -> None:
         """Store a job's latest progress and tell subscribers it changed."""

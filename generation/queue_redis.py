@@ -12,7 +12,7 @@ from typing import Any
 
 import msgpack
 from arq.connections import RedisSettings
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
@@ -106,6 +106,7 @@ class QueueSettings(BaseSettings):
     result_ttl_s: int = 3600  # how long finished clips wait in Redis to be collected
     shutdown_grace_s: float = 60.0  # on SIGTERM, time to finish the running job before handing it back
     poll_s: float = 0.25  # how often an idle worker looks for work
+    max_memory_mb: PositiveFloat = 4096.0  # Redis memory past which new jobs are refused (each carries its files)
 
     def unreachable(self, exc: BaseException) -> str:
         """What to tell the person starting a bot or worker when Redis cannot be reached."""

@@ -95,3 +95,23 @@ async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refun
         assert "lost" not in running.content, "the running job is still being made"
         assert (await delivered(fake, slow)).files, "and delivered"
         assert await credits_used(bot, 5201) > 0
+
+
+async def test_a_full_queue_refuses_new_jobs_uncharged_and_keeps_the_bot_running(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
+) -> None:
+    server = RedisServer(tmp_path / "redis", free_port()).start()
+    queue = await JobQueue.connect(QueueSettings(REDIS_URL=server.url))
+    try:
+        start_worker("--dry-run", "0.1", "--id", "gpu-full", "--models", "svd-xt", redis_url=server.url)
+        await wait_for_workers(queue, {"gpu-full"})
+        bot = start_bot(REDIS_URL=server.url, MOTIONBOT_QUEUE__MAX_MEMORY_MB="0.5")  # below an empty Redis
+        await connected(fake, bot)
+        token = await fake.slash("animate", {}, attachments={"image": fake.upload("f.png", png_bytes())}, user_id=5301)
+        text = await refusal(fake, token)
+        assert "queue is full" in text and "not charged" in text
+        assert await credits_used(bot, 5301) == 0 and await queue.depth() == 0
+        assert bot.process.poll() is None, "the bot is still running"
+    finally:
+        await queue.close()
+        server.stop()

@@ -10,14 +10,15 @@ from contextlib import asynccontextmanager
 
 import msgpack
 import pytest
+from arq.constants import job_key_prefix
 
 from generation.engine import OutOfGPUMemory
 from generation.engines import SleepEngine
 from generation.fairworker import FairWorker
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn
-from generation.queue import CancelResult, JobQueue, NoWorkerForModel
-from generation.queue_redis import keys, serialize
+from generation.queue import CancelResult, JobQueue, NoWorkerForModel, QueueFull
+from generation.queue_redis import QueueSettings, keys, serialize
 from generation.worker import WorkerState, build_worker
 
 
@@ -132,6 +133,18 @@ async def test_submit_without_a_worker_for_the_model_is_refused(queue: JobQueue)
         assert await queue.submit(job("queued-anyway"), require_worker=False)
         state = await queue.state("queued-anyway")
         assert (state.status, state.served) == ("queued", False)
+
+
+async def test_a_job_whose_files_would_take_redis_past_its_bound_is_refused_and_stores_nothing(queue: JobQueue) -> None:
+    used_mb = int((await queue.redis.info("memory"))["used_memory"]) / 2**20
+    bounded = JobQueue(queue.redis, QueueSettings(REDIS_URL="redis://unused", max_memory_mb=used_mb + 1))
+    large = dataclasses.replace(job("large"), kind=JobKind.IMAGE_TO_VIDEO, image=bytes(2 * 2**20))
+    with pytest.raises(QueueFull, match="queue is full"):
+        await bounded.submit(large, require_worker=False)
+    assert not await queue.redis.exists(job_key_prefix + "large") and not await queue.redis.hexists(keys.META, "large")
+    small = dataclasses.replace(large, job_id="small", image=bytes(64 * 2**10))
+    assert await bounded.submit(small, require_worker=False), "a small one still fits"
+    assert await queue.submit(large, require_worker=False), "within the default bound the same job queues"
 
 
 async def test_depth_counts_the_jobs_the_queue_holds(queue: JobQueue) -> None:

@@ -30,7 +30,7 @@ from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import SEGMENTS, OptionError, Options
 from generation.plan import Plan, PlanError, unfit
-from generation.queue import NoWorkerForModel, QueueState, QueueStatus
+from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatus
 from generation.text import _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
@@ -222,13 +222,15 @@ class VideoRequests:
                 await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
         try:
             await s.queue.submit(job)
-        except (NoWorkerForModel, RedisError, OSError) as exc:
+        except (NoWorkerForModel, QueueFull, RedisError, OSError) as exc:
             await s.quotas.refund(job.job_id)
             await s.inputs.release(job.job_id)
             await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
-            if isinstance(exc, NoWorkerForModel):
+            if isinstance(exc, NoWorkerForModel | QueueFull):
+                s.metrics.refused.labels(type(exc).__name__).inc()
                 await reply.refuse(_("{reason}. {not_charged}", reason=exc.text, not_charged=NOT_CHARGED))
             else:
+                s.metrics.refused.labels("QueueDown").inc()
                 await reply.refuse(QUEUE_DOWN)
             return None
         note = prompt_note(job, s.models.get(job.model))
