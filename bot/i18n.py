@@ -22,7 +22,17 @@ from discord import app_commands
 
 from generation.text import Text, _
 
-__all__ = ["ENGLISH", "LOCALES", "Catalogs", "MotionTranslator", "Voice", "more_lines", "placeholders", "voice_of"]
+__all__ = [
+    "ENGLISH",
+    "LOCALES",
+    "Catalogs",
+    "MotionTranslator",
+    "Voice",
+    "credits_of",
+    "more_lines",
+    "placeholders",
+    "voice_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +144,11 @@ def voice_of(interaction: discord.Interaction) -> Voice:
     if isinstance(translator, MotionTranslator):
         return translator.catalogs.voice(interaction.locale)
     return Voice(ENGLISH, None)
+
+
+def credits_of(count: int) -> Text:
+    """ "1 credit" or "5 credits": English needs the two, the catalogs' languages say both alike."""
+    return _("1 credit") if abs(count) == 1 else _("{count} credits", count=count)
 
 
 def more_lines(say: Voice) -> Callable[[int], str]:

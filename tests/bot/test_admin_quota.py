@@ -40,7 +40,7 @@ async def test_quota_runs_out_and_says_when_it_resets(fake: FakeDiscord, service
     assert "needs 1 credits and you have 0 left" in text and "<t:" in text
     assert await credits_used(service, 3101) == 1
     quota = await fake.slash("quota", {}, user_id=3101)
-    assert "**0** credits left" in await followup_text(fake, quota)
+    assert "left today: **0**" in await followup_text(fake, quota)
 
 
 async def test_bad_setting_values_get_a_clear_message(fake: FakeDiscord, service: BotProcess) -> None:
@@ -78,16 +78,16 @@ async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
 async def test_grant_reset_and_role_tiers_from_the_commands(fake: FakeDiscord, service: BotProcess) -> None:
     assert "is now 1" in await admin(fake, "set", {"setting": "daily_credits", "value": "1"})
     assert "Granted 5 credits to <@3301>" in await admin(fake, "grant", {"user": UserRef(3301), "credits": 5})
-    assert "**6** credits left" in await quota_of(fake, 3301) and "plus 5 granted" in await quota_of(fake, 3301)
+    assert "left today: **6**" in await quota_of(fake, 3301) and "plus 5 granted" in await quota_of(fake, 3301)
     await animate(fake, 3302)
-    assert "**0** credits left" in await quota_of(fake, 3302)
+    assert "left today: **0**" in await quota_of(fake, 3302)
     assert "has today's credits back" in await admin(fake, "reset", {"user": UserRef(3302)})
-    assert "**1** credits left" in await quota_of(fake, 3302)
+    assert "left today: **1**" in await quota_of(fake, 3302)
     assert "40 credits a day" in await admin(fake, "tier", {"role": RoleRef(9001), "credits": 40})
-    assert "**40** credits left" in await quota_of(fake, 3303, roles=[9001])
-    assert "**1** credits left" in await quota_of(fake, 3304)  # without the role: the server's allowance
+    assert "left today: **40**" in await quota_of(fake, 3303, roles=[9001])
+    assert "left today: **1**" in await quota_of(fake, 3304)  # without the role: the server's allowance
     assert "no tier" in await admin(fake, "tier", {"role": RoleRef(9001), "credits": 0})
-    assert "**1** credits left" in await quota_of(fake, 3303, roles=[9001])
+    assert "left today: **1**" in await quota_of(fake, 3303, roles=[9001])
     assert "<@&9001>" not in await admin(fake, "settings", {})
 
 

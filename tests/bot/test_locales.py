@@ -137,14 +137,14 @@ async def test_a_zh_cn_user_gets_status_result_and_buttons_in_zh_cn(fake: FakeDi
     message = await delivered(fake, token)
     shown = [str(edit.get("content") or "") for edit in message.edits]
     assert any(stage in text for text in shown for stage in STAGES), shown
-    assert pattern(ZH, "{size}, {frames} at {fps} fps · {cost} credits").search(message.content), message.content
+    assert pattern(ZH, "{size}, {frames} at {fps} fps · {cost}").search(message.content), message.content
     labels = {b["label"] for b in message.buttons()}
     assert {ZH(_("Reroll")), ZH(_("Remix")), ZH(_("Delete"))} <= labels and "Reroll" not in labels
     # The same request from an English client reads English: it is the locale that changed the words.
     english = await delivered(
         fake, await fake.slash("animate", {"prompt": "a cat"}, attachments={"image": image}, user_id=6102)
     )
-    assert pattern(EN, "{size}, {frames} at {fps} fps · {cost} credits").search(english.content)
+    assert pattern(EN, "{size}, {frames} at {fps} fps · {cost}").search(english.content)
     assert "Reroll" in {b["label"] for b in english.buttons()}
 
     # Pressing a button, and the Remix form, answer in the presser's language.
@@ -182,7 +182,7 @@ async def test_quota_queue_and_admin_answer_in_the_users_language(fake: FakeDisc
     quota = await followup_text(fake, await fake.slash("quota", {}, user_id=6301, locale="zh-CN"))
     assert ZH(_("A standard 25-frame clip costs about 10 credits.")) in quota
     assert pattern(ZH, "They reset <t:{at}:R> (<t:{at}:t>).").search(quota)
-    line = "**{depth}** jobs in the queue, **{workers}** GPU workers online."
+    line = "Jobs in the queue: **{depth}** · GPU workers online: **{workers}**"
     queue = await followup_text(fake, await fake.slash("queue", {}, user_id=6301, locale="zh-CN"))
     assert pattern(ZH, line).search(queue), queue
     queue = await followup_text(fake, await fake.slash("queue", {}, user_id=6301, locale="ja"))

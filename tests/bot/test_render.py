@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bot.exts.video._render import edit_interval, failure_text, options_line, status_text
+from bot.exts.video._render import edit_interval, failure_text, options_line, result_text, status_text
 from bot.i18n import Catalogs
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import QueueState, QueueStatus
 from generation.text import Text
 
-ENGLISH = Catalogs.load().voice("en-US")
+CATALOGS = Catalogs.load()
+ENGLISH, JAPANESE = CATALOGS.voice("en-US"), CATALOGS.voice("ja")
 
 
 def job(**values: object) -> VideoJob:
@@ -47,3 +48,14 @@ def test_a_job_far_back_in_line_is_edited_less_often() -> None:
     assert edit_interval(5, queued(1)) == edit_interval(5, queued(10)) == 5
     assert edit_interval(5, queued(100)) == 50 and edit_interval(5, queued(400)) == 200
     assert edit_interval(5, QueueState(QueueStatus.RUNNING)) == 5, "progress is shown at the full rate"
+
+
+def test_credits_are_counted_in_good_english_and_in_the_catalogs_words() -> None:
+    clip = VideoResult("j", b"", "video/mp4", 64, 64, 16, 8, 2.0, 1, "animatediff", 4)
+    assert "· 1 credit" in result_text(job(), 1, clip, 1, ENGLISH) and "1 credits" not in result_text(
+        job(), 1, clip, 1, ENGLISH
+    )
+    assert "· 12 credits" in result_text(job(), 1, clip, 12, ENGLISH)
+    assert "1 credit refunded." in failure_text(job(), 1, Text("no"), 1, ENGLISH)
+    assert "3 credits refunded." in failure_text(job(), 1, Text("no"), 3, ENGLISH)
+    assert "3 クレジットを返却しました" in failure_text(job(), 1, Text("no"), 3, JAPANESE)

@@ -104,7 +104,7 @@ async def test_a_refused_command_sync_does_not_stop_the_bot(
     bot = start_bot()
     await fake.wait_until(lambda: fake.identified > before and fake.ready.is_set(), timeout=60, what="the bot")
     token = await fake.slash("quota", {}, user_id=4301)
-    assert "credits left" in await followup_text(fake, token)
+    assert "Credits left" in await followup_text(fake, token)
     assert "could not sync the slash commands" in bot.output()
 
 

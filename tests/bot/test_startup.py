@@ -128,7 +128,7 @@ async def test_the_bot_connects_every_shard_discord_recommends(
         await fake.wait_until(lambda: len(fake.identifies) >= before + 2, timeout=30, what="every shard")
         assert sorted(fake.identifies[before:]) == [[0, 2], [1, 2]]
         quota = await fake.slash("quota", {}, user_id=3901)  # the test server's shard serves its commands
-        assert "credits left" in await followup_text(fake, quota)
+        assert "Credits left" in await followup_text(fake, quota)
     finally:
         fake.shards = 1
 

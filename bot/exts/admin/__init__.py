@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
-from bot.i18n import ENGLISH, more_lines, voice_of
+from bot.i18n import ENGLISH, credits_of, more_lines, voice_of
 from bot.limits import CONTENT, lines_within
 from bot.services import Services
 from generation.options import OptionError
@@ -251,7 +251,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         if refused := _outside("credits", credits, 0, TIER_MOST):
             return await self._done(interaction, refused)
         await self.services.guilds.set_role_tier(interaction.guild_id, role.id, credits or None, interaction.user.id)
-        said = _("{role}: {credits} credits a day", role=role.mention, credits=credits) if credits else None
+        said = _("{role}: {credits} a day", role=role.mention, credits=credits_of(credits)) if credits else None
         await self._done(interaction, said or _("{role}: no tier", role=role.mention))
 
     @app_commands.command(name="grant", description="Give someone extra credits (negative takes back)")
@@ -266,7 +266,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         if refused := _outside("credits", credits, -GRANT_MOST, GRANT_MOST):
             return await self._done(interaction, refused)
         await self.services.quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
-        await self._done(interaction, _("Granted {credits} credits to {user}.", credits=credits, user=user.mention))
+        await self._done(interaction, _("Granted {credits} to {user}.", credits=credits_of(credits), user=user.mention))
 
     @app_commands.command(name="reset", description="Give someone today's credits back")
     @app_commands.describe(user="Whose credits")

@@ -41,7 +41,7 @@ class Quota(commands.Cog):
         say, at = voice_of(interaction), int(status.resets_at.timestamp())
         left = (
             _(
-                "You have **{left}** credits left today (used {used} of {allowance}, plus {granted} granted).",
+                "Credits left today: **{left}** (used {used} of {allowance}, plus {granted} granted).",
                 left=status.left,
                 used=status.used,
                 allowance=status.allowance,
@@ -49,7 +49,7 @@ class Quota(commands.Cog):
             )
             if status.granted
             else _(
-                "You have **{left}** credits left today (used {used} of {allowance}).",
+                "Credits left today: **{left}** (used {used} of {allowance}).",
                 left=status.left,
                 used=status.used,
                 allowance=status.allowance,
@@ -78,11 +78,9 @@ class Quota(commands.Cog):
         ]
         mine.sort(key=lambda seen: seen[1].position or (0 if seen[1].status == QueueStatus.RUNNING else 1e9))
         say = voice_of(interaction)
-        lines = [
-            say(
-                _("**{depth}** jobs in the queue, **{workers}** GPU workers online.", depth=depth, workers=len(workers))
-            )
-        ]
+        online = len(workers)
+        busy = _("Jobs in the queue: **{depth}** · GPU workers online: **{workers}**", depth=depth, workers=online)
+        lines = [say(busy)]
         for record, state in mine:  # in the order they will be made
             where = _STATES.get(state.status, _("finishing"))
             if state.position and (at := state.ready_at(time.time())):

@@ -7,7 +7,7 @@ import time
 
 import discord
 
-from bot.i18n import Voice
+from bot.i18n import Voice, credits_of
 from bot.limits import clip
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.models import ModelSpec
@@ -117,11 +117,11 @@ def result_text(
     made = dataclasses.replace(job, seed=result.seed, model=result.model, fps=result.fps)  # what the file is
     size = f"{result.width}x{result.height}"
     summary = _(
-        "{size}, {frames} at {fps} fps · {cost} credits",
+        "{size}, {frames} at {fps} fps · {cost}",
         size=size,
         frames=_frames(job, result),
         fps=result.fps,
-        cost=cost,
+        cost=credits_of(cost),
     )
     lines = [_headline(job, user_id, say), f"`{options_line(made)}`", say(summary)]
     if result.read_as:  # the worker translated the prompt: show what the model was given
@@ -137,5 +137,5 @@ def failure_text(job: VideoJob, user_id: int, reason: Text, cost: int, say: Voic
     failed = _("❌ That did not work: {reason}.", reason=clip(say(reason), 300))
     lines = [say(_("🚫 Cancelled.") if cancelled else failed)]
     if cost:
-        lines.append(say(_("Your {cost} credits were refunded.", cost=cost)))
+        lines.append(say(_("{credits} refunded.", credits=credits_of(cost))))
     return f"{_headline(job, user_id, say)}\n{' '.join(lines)}"
