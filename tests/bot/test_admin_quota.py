@@ -104,7 +104,7 @@ async def test_member_commands_are_refused_to_members(fake: FakeDiscord, service
 
 async def test_status_lists_workers(fake: FakeDiscord, service: BotProcess) -> None:
     status = await admin(fake, "status", {})
-    assert "Workers online: **1**" in status and "gpu-0" in status
+    assert "GPU workers online: **1**" in status and "gpu-0" in status
 
 
 async def test_quota_and_queue_fit_discords_limit_with_long_prompts_queued(

@@ -110,7 +110,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         lines.append(_("role tiers: {tiers}", tiers=", ".join(f"<@&{r}> {c}" for r, c in tiers.items()) or none))
         terms = len(settings.blocked_terms or ())
         lines.append(
-            _("content policy: `{policy}`; own block list: {terms} terms", policy=settings.content, terms=terms)
+            _("content policy: `{policy}`; terms on its own block list: {terms}", policy=settings.content, terms=terms)
         )
         log_channel = f"<#{settings.mod_log_channel}>" if settings.mod_log_channel else _("off")
         lines.append(_("moderation log: {channel}", channel=log_channel))
@@ -163,9 +163,9 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             terms.remove(checked)
         await self.services.guilds.update(interaction.guild_id, interaction.user.id, blocked_terms=terms or None)
         done = (
-            _("Added to this server's block list ({count} terms).", count=len(terms))
+            _("Added to this server's block list (terms on it: {count}).", count=len(terms))
             if action == "add"
-            else _("Removed from this server's block list ({count} terms).", count=len(terms))
+            else _("Removed from this server's block list (terms on it: {count}).", count=len(terms))
         )
         await self._done(interaction, done)
 
@@ -291,7 +291,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         workers = await queue.workers()
         depth = await queue.depth()
         lines: list[Text | str] = [
-            _("Queue: **{depth}** jobs. Workers online: **{workers}**.", depth=depth, workers=len(workers))
+            _("Jobs in the queue: **{depth}** · GPU workers online: **{workers}**", depth=depth, workers=len(workers))
         ]
         for w in workers:
             busy = _("rendering `{job}`", job=w.current_job[:8]) if w.current_job else _("idle")
