@@ -25,7 +25,7 @@ __all__ = [
     "to_png",
 ]
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "AVIF")  # AVIF too: what browsers save images as
 MAX_PIXELS = 40_000_000  # 40 MP: far above any camera a user animates, far below a decompression bomb
 
 
@@ -53,6 +53,9 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except Image.DecompressionBombError:
         raise ImageError(too_large) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        if _brand(data) in _HEIF_BRANDS:  # an iPhone's HEIC: Pillow has no decoder for it
+            heic = _("{format} images are not supported (send a PNG, JPEG, WebP or GIF)", format="HEIC")
+            raise ImageError(heic) from None
         if _signed(data):  # the start of a picture whose header Pillow cannot read: cut short or broken
             raise ImageError(_("the image is damaged or incomplete")) from None
         raise ImageError(_("that file is not a picture (send a PNG, JPEG, WebP or GIF)")) from None
@@ -67,15 +70,24 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     return info
 
 
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+
+
+def _brand(data: bytes) -> bytes | None:
+    """The major brand of an ISO media file (HEIC, AVIF: `ftyp` first), or None."""
+    return data[8:12] if data[4:8] == b"ftyp" else None
+
+
 def _signed(data: bytes) -> bool:
     """Whether `data` begins with the signature of one of the accepted formats."""
     webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    return webp or data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
+    avif = _brand(data) in (b"avif", b"avis")
+    return webp or avif or data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
 
 
 def _orientation(img: Image.Image) -> int:
     """The EXIF orientation where it sits in the header (JPEG, WebP); 1 (upright) elsewhere."""
-    if img.format not in ("JPEG", "WEBP"):
+    if img.format not in ("JPEG", "WEBP", "AVIF"):
         return 1
     try:
         return int(img.getexif().get(0x0112, 1))
@@ -85,7 +97,7 @@ def _orientation(img: Image.Image) -> int:
 
 def check_whole(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     """Check that a probed image is whole without decoding it at full size: a PNG's chunks and checksums,
-    a JPEG decoded at 1/8 scale, a GIF's first frame (one byte a pixel). WebP is left to the worker."""
+    a JPEG decoded at 1/8 scale, a GIF's first frame (one byte a pixel). WebP and AVIF are left to the worker."""
     info = probe(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:

@@ -43,7 +43,7 @@ def test_bad_inputs_get_a_clear_message(data: bytes, message: str) -> None:
         load_rgb(data)
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "AVIF"])
 @pytest.mark.parametrize("kept", [0.5, 0.02])
 def test_a_cut_picture_is_reported_as_damaged_not_as_another_kind_of_file(fmt: str, kept: float) -> None:
     out = io.BytesIO()
@@ -160,3 +160,18 @@ def test_the_header_gives_the_shown_size_and_the_whole_check_reads_no_pixels_at_
     for broken in (png_bytes(200, 200)[:300], jpeg(640, 480)[:-200]):
         with pytest.raises(ImageError, match="damaged or incomplete"):
             check_whole(broken)
+
+
+def test_an_avif_is_taken_upright_and_a_heic_is_named_as_what_is_not_taken() -> None:
+    pixels = np.zeros((48, 64, 3), np.uint8)
+    pixels[:, :32] = (220, 30, 30)  # red on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise: the red half is then on top
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "AVIF", exif=exif.tobytes(), quality=90)
+    assert check_whole(out.getvalue()) == probe(out.getvalue())
+    shown = np.asarray(load_rgb(out.getvalue()))
+    assert shown.shape == (64, 48, 3) and shown[:20, :, 0].mean() > 150 > shown[-20:, :, 0].mean()
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)  # an iPhone photo's first box
+    with pytest.raises(ImageError, match="HEIC images are not supported"):
+        probe(heic)

@@ -27,7 +27,7 @@ __all__ = [
     "video_url",
 ]
 
-_IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
+_IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif)$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
 
