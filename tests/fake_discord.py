@@ -540,7 +540,8 @@ class FakeDiscord:
         self.faults.append((method, re.compile(path_pattern), status, body))
 
     def hold(self, method: str, path_pattern: str) -> asyncio.Event:
-        """Keep matching requests waiting, unanswered, until the returned event is set."""
+        """Keep matching requests (REST calls, or downloads: "/attachments/<name>") waiting, unanswered, until
+        the returned event is set."""
         gate = asyncio.Event()
         self.holds.append((method, re.compile(path_pattern), gate))
         return gate
@@ -573,8 +574,21 @@ class FakeDiscord:
 
     # ---- REST ----
 
+    async def _held_back(self, method: str, path: str) -> None:
+        """Wait while a hold (see `hold`) matches this request."""
+        self.holds = [hold for hold in self.holds if not hold[2].is_set()]
+        for held_method, pattern, gate in self.holds:
+            if held_method == method and pattern.search(path):
+                self.held += 1
+                await self._notify()
+                try:
+                    await gate.wait()
+                finally:
+                    self.held -= 1
+
     async def _attachment(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        await self._held_back(request.method, f"/attachments/{name}")  # a slow CDN
         self.fetched.append(name)
         if name in self.uploads:
             return web.Response(body=self.uploads[name])
@@ -601,15 +615,7 @@ class FakeDiscord:
         path = "/" + request.match_info["path"]
         if self.webhook_latency_s and path.startswith("/webhooks/"):
             await asyncio.sleep(self.webhook_latency_s)
-        self.holds = [hold for hold in self.holds if not hold[2].is_set()]
-        for method, pattern, gate in self.holds:
-            if method == request.method and pattern.search(path):
-                self.held += 1
-                await self._notify()
-                try:
-                    await gate.wait()
-                finally:
-                    self.held -= 1
+        await self._held_back(request.method, path)
         for fault in list(self.faults):
             method, pattern, status, body = fault
             if method == request.method and pattern.search(path):

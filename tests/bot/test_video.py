@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
+from bot.exts.video._requests import INTAKE
 from storage.db import Database
 from tests.bot.conftest import BotProcess, service_with
 from tests.conftest import png_bytes
@@ -208,6 +209,24 @@ async def test_bad_input_gets_a_clear_private_error_and_no_charge(
     assert message in await refusal(fake, token)
     assert await credits_used(service, user) == 0
     assert service.process.poll() is None, "the bot is still running"
+
+
+async def test_a_crowd_of_uploads_is_downloaded_a_few_at_a_time_and_every_one_answered(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    gate = fake.hold("GET", "/attachments/.*crowd")  # a slow CDN: each download waits until the gate opens
+    tokens = []
+    try:
+        for user in range(1601, 1601 + INTAKE + 4):
+            image = fake.upload(f"crowd{user}.png", b"not a picture, 1 kB" * 50)
+            tokens.append(await fake.slash("animate", {}, attachments={"image": image}, user_id=user))
+        await fake.wait_until(lambda: fake.held == INTAKE, timeout=20, what="the first downloads")
+        await asyncio.sleep(1)
+        assert fake.held == INTAKE, "the others wait their turn before downloading, holding no file"
+    finally:
+        gate.set()
+    for token in tokens:  # each is answered once the ones before it are through
+        assert "not a picture" in await refusal(fake, token)
 
 
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:

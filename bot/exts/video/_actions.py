@@ -126,18 +126,19 @@ class ClipActions:
             upscale=False,
             strength=None,  # a restyle's: the new clip continues or upscales, it does not redraw
         )
-        clip = await self._clip(interaction, reply)
-        if clip is not None:
-            who, frames = requester(interaction), made.get("frames", 0)
-            await self.requests.derive(
-                who,
-                reply,
-                job,
-                parent=record.job_id,
-                files=Files(video=clip),
-                source_frames=frames,
-                source_size=_size(made),
-            )
+        async with self.requests.intake:
+            clip = await self._clip(interaction, reply)
+            if clip is not None:
+                who, frames = requester(interaction), made.get("frames", 0)
+                await self.requests.derive(
+                    who,
+                    reply,
+                    job,
+                    parent=record.job_id,
+                    files=Files(video=clip),
+                    source_frames=frames,
+                    source_size=_size(made),
+                )
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
         """The clip on the message whose button was pressed."""
@@ -149,31 +150,32 @@ class ClipActions:
 
     async def _again(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
         """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
-        kept = await self.requests.kept_files(record.job_id)
-        if job.kind is not JobKind.TEXT_TO_VIDEO and kept.image is None:
-            return await reply.refuse(_("I no longer keep the original input; start again with /animate"))
-        spec = self.services.models.get(job.model)
-        if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
-            keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
-            files = Files(image=kept.image, end_image=kept.end_image if keyframes else None)
-            files = dataclasses.replace(files, mask=kept.mask if masks else None)
-        elif job.kind is JobKind.POSE:  # the character's picture and the pose video
-            files = Files(image=kept.image, video=kept.video)
-        else:
-            files = Files(video=kept.image)
-        parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
-        made: dict[str, Any] = {}
-        if parent and (source := await self.services.ledger.get(parent)) is not None:
-            made = source.result or {}
-        await self.requests.derive(
-            requester(interaction),
-            reply,
-            job,
-            parent=record.job_id,
-            files=files,
-            source_frames=made.get("frames", 0),
-            source_size=_size(made),
-        )
+        async with self.requests.intake:  # the kept files are held until the job is queued
+            kept = await self.requests.kept_files(record.job_id)
+            if job.kind is not JobKind.TEXT_TO_VIDEO and kept.image is None:
+                return await reply.refuse(_("I no longer keep the original input; start again with /animate"))
+            spec = self.services.models.get(job.model)
+            if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
+                keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
+                files = Files(image=kept.image, end_image=kept.end_image if keyframes else None)
+                files = dataclasses.replace(files, mask=kept.mask if masks else None)
+            elif job.kind is JobKind.POSE:  # the character's picture and the pose video
+                files = Files(image=kept.image, video=kept.video)
+            else:
+                files = Files(video=kept.image)
+            parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
+            made: dict[str, Any] = {}
+            if parent and (source := await self.services.ledger.get(parent)) is not None:
+                made = source.result or {}
+            await self.requests.derive(
+                requester(interaction),
+                reply,
+                job,
+                parent=record.job_id,
+                files=files,
+                source_frames=made.get("frames", 0),
+                source_size=_size(made),
+            )
 
     async def on_remix(self, interaction: discord.Interaction, job_id: str, text: str) -> None:
         """The source request with the form's prompt and options (an option taken out goes back to its

@@ -168,11 +168,12 @@ class Video(commands.Cog):
         """Download the character's picture and the pose video, and queue the pose-driven clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)
-        picture = await self._download(image, reply)
-        video = await self._download(pose, reply) if picture is not None else None
-        if picture is not None and video is not None:
-            files = Files(image=picture, video=video)
-            await self.requests.new(requester(interaction), reply, JobKind.POSE, options, files)
+        async with self.requests.intake:
+            picture = await self._download(image, reply)
+            video = await self._download(pose, reply) if picture is not None else None
+            if picture is not None and video is not None:
+                files = Files(image=picture, video=video)
+                await self.requests.new(requester(interaction), reply, JobKind.POSE, options, files)
 
     @app_commands.command(name="morph", description="A clip that starts on one picture and ends on another")
     @app_commands.describe(
@@ -206,15 +207,16 @@ class Video(commands.Cog):
         """Download the picture (and the last-frame picture, and the mask, if any) and queue the clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
-        pictures = []
-        for url in urls + ([mask] if mask else []):
-            data = await self._download(url, reply)
-            if data is None:
-                return
-            pictures.append(data)
-        brush = pictures.pop() if mask else None
-        files = Files(image=pictures[0], end_image=pictures[1] if len(pictures) > 1 else None, mask=brush)
-        await self.requests.new(requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, files)
+        async with self.requests.intake:
+            pictures = []
+            for url in urls + ([mask] if mask else []):
+                data = await self._download(url, reply)
+                if data is None:
+                    return
+                pictures.append(data)
+            brush = pictures.pop() if mask else None
+            files = Files(image=pictures[0], end_image=pictures[1] if len(pictures) > 1 else None, mask=brush)
+            await self.requests.new(requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, files)
 
     @app_commands.command(name="restyle", description="Redraw a short video to a prompt (video to video)")
     @app_commands.describe(
@@ -249,9 +251,10 @@ class Video(commands.Cog):
         """Download the video (after the checks that need no file) and queue its restyle."""
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        data = await self._download(url, reply)
-        if data is not None:
-            await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
+        async with self.requests.intake:
+            data = await self._download(url, reply)
+            if data is not None:
+                await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
 
     async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
@@ -411,9 +414,10 @@ class Video(commands.Cog):
         who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        data = await self._download(url, reply)
-        if data is not None:
-            await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
+        async with self.requests.intake:
+            data = await self._download(url, reply)
+            if data is not None:
+                await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
 
     # ---- buttons and the Remix form: see _actions.py ----
 

@@ -66,6 +66,9 @@ class Files:
         return [picture for picture in (self.image, self.end_image, self.mask) if picture is not None]
 
 
+INTAKE = 8
+
+
 class VideoRequests:
     def __init__(self, services: Services, track: Callable[[str, str], None], buttons: Buttons, admission: Admission):
         self.services = services
@@ -73,6 +76,9 @@ class VideoRequests:
         self.buttons = buttons
         self.admission = admission
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
+        # Requests whose files the bot holds at once, from the first download to the queue: each may hold up to
+        # three files of the download limit (25 MB), so a crowd of uploads waits its turn here, holding nothing.
+        self.intake = asyncio.Semaphore(INTAKE)
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
 
     async def new(
