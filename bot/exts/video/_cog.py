@@ -1,11 +1,9 @@
 """The commands that make clips: /animate, /imagine-video, /morph, /restyle, the "Animate image" and
-"Restyle video" menus, @mentions that reply to an image; the buttons on status and result messages hand over
-to ClipActions. Each callback defers first, parses, and hands over to VideoRequests."""
+"Restyle video" menus. @mentions that reply to an image hand over to Mentions, the buttons on status and
+result messages to ClipActions. Each callback defers first, parses, and hands over to VideoRequests."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -13,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import describe, tell
+from bot.errors import tell
 from bot.exts.video._actions import ClipActions
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import (
@@ -26,13 +24,13 @@ from bot.exts.video._declare import (
     Seed,
     Steps,
     Strength,
-    image_url,
     image_urls,
     video_url,
 )
-from bot.exts.video._interact import defer, download, requester, server_voice
+from bot.exts.video._interact import defer, download, hidden, requester
+from bot.exts.video._mentions import Mentions
 from bot.exts.video._modlog import ModLog
-from bot.exts.video._replies import InteractionReply, MessageReply, Reply, Requester
+from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, Buttons, RestyleModal, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
@@ -45,12 +43,7 @@ from generation.text import _
 
 __all__ = ["Video"]
 
-log = logging.getLogger(__name__)
 _OPEN_FORMS = 1000  # Restyle forms whose video is remembered; the oldest is forgotten first
-ROLE_UNREAD = _(
-    "Discord does not show me messages that mention my role, only those that mention me. "
-    "Type @ and pick me, the bot, not the role of the same name (or right-click a picture → Apps → **Animate image**)"
-)
 
 
 class Video(commands.Cog):
@@ -62,6 +55,7 @@ class Video(commands.Cog):
         self.admission = Admission(services, self.modlog)
         self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.admission)
         self.actions = ClipActions(services, self.requests)
+        self.mentions = Mentions(bot, services, self.admission, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
         self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
         # The video of each open Restyle form, by (channel, message): the menu sees the message whole, but a
@@ -283,7 +277,7 @@ class Video(commands.Cog):
                 message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
             except (discord.HTTPException, AttributeError):
                 return await reply.refuse(_("I can no longer see that message"))
-            if self._hidden(message):
+            if hidden(self.bot, message):
                 return await reply.refuse(
                     _("I can no longer see that message's video: choose Restyle video on it again")
                 )
@@ -342,82 +336,8 @@ class Video(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """@bot in a reply to an image (or with an image attached) animates it, reading flags from the text."""
-        if message.author.bot:
-            return
-        if not self._addressed(message):
-            if self._role_unread(message):
-                voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
-                with contextlib.suppress(discord.HTTPException):
-                    await MessageReply(message, voice).refuse(ROLE_UNREAD)
-            return
-        try:
-            await self._animate_mention(message)
-        except Exception as exc:
-            log.exception("mention %s failed", message.id)
-            voice = self.services.catalogs.voice(None)
-            with contextlib.suppress(Exception):  # the database may be what failed: then in English
-                voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
-            with contextlib.suppress(discord.HTTPException):
-                await MessageReply(message, voice).refuse(describe(exc))
-
-    def _addressed(self, message: discord.Message) -> bool:
-        """Whether the text mentions the bot, or its role (which Discord may pick when "@motionbot" is typed).
-        A reply to the bot's own message with the ping on lists the bot in `mentions` without a word to it."""
-        me = self.bot.user
-        role = message.guild.self_role if message.guild is not None else None
-        return me is not None and (
-            me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
-        )
-
-    def _role_unread(self, message: discord.Message) -> bool:
-        """Whether `message` mentions the bot's role, not the bot, and Discord hid its text: it shows the bot
-        the content of messages that mention the bot itself only (without the Message Content intent)."""
-        role = message.guild.self_role if message.guild is not None else None
-        return role is not None and role in message.role_mentions and self._hidden(message)
-
-    def _hidden(self, message: discord.Message) -> bool:
-        """Whether Discord hid what `message` holds: without the Message Content intent a message that does not
-        mention the bot comes with no text, attachments or embeds."""
-        shown = message.content or message.attachments or message.embeds or message.stickers
-        return not (self.bot.intents.message_content or shown or message.author == self.bot.user)
-
-    async def _animate_mention(self, message: discord.Message) -> None:
-        url = image_url(message)
-        guild = message.guild.id if message.guild else 0
-        reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
-        if url is None and message.reference is not None:
-            source = message.reference.resolved
-            if not isinstance(source, discord.Message) and message.reference.message_id:
-                try:
-                    source = await message.channel.fetch_message(message.reference.message_id)
-                except discord.HTTPException:
-                    source = None
-            url = image_url(source) if isinstance(source, discord.Message) else None
-            if url is None and isinstance(source, discord.Message) and self._hidden(source):
-                return await reply.refuse(
-                    _(
-                        "I cannot see the picture you replied to: Discord shows me only messages that mention me. "
-                        "Right-click that message → Apps → **Animate image**, or attach the picture to your mention"
-                    )
-                )
-        if url is None:
-            return await reply.refuse(
-                _("reply to a message with an image (or attach one) and mention me to animate it")
-            )
-        try:
-            options = parse_flags(MENTION.sub("", message.content))
-        except OptionError as exc:
-            return await reply.refuse(exc.text)
-        roles = tuple(role.id for role in getattr(message.author, "roles", ()))
-        nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
-        who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
-        if (refusal := await self.admission.precheck(who, options)) is not None:
-            return await reply.refuse(refusal)
-        async with self.requests.intake:
-            data = await self._download(url, reply)
-            if data is not None:
-                await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
+        """@bot in a reply to an image (or with an image attached) animates it: see _mentions.py."""
+        await self.mentions.on_message(message)
 
     # ---- buttons and the Remix form: see _actions.py ----
 

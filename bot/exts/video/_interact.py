@@ -11,7 +11,7 @@ from bot.i18n import Voice
 from bot.services import Services
 from storage.guilds import GuildSettings
 
-__all__ = ["defer", "download", "requester", "server_voice"]
+__all__ = ["defer", "download", "hidden", "requester", "server_voice"]
 
 
 def requester(interaction: discord.Interaction) -> Requester:
@@ -35,6 +35,13 @@ async def download(services: Services, url: str, reply: Reply) -> bytes | None:
     except FetchError as exc:
         await reply.refuse(exc.text)
         return None
+
+
+def hidden(client: discord.Client, message: discord.Message) -> bool:
+    """Whether Discord hid what `message` holds: without the Message Content intent a message that does not
+    mention the bot comes with no text, attachments or embeds."""
+    shown = message.content or message.attachments or message.embeds or message.stickers
+    return not (client.intents.message_content or shown or message.author == client.user)
 
 
 async def server_voice(

@@ -1,0 +1,109 @@
+"""@motionbot in a message: a reply to a picture (or a picture attached) is animated with the flags its text
+holds. Without the Message Content intent Discord shows the bot only messages that mention the bot itself,
+so the picture replied to, or a message that mentions the bot's role, may come empty: the user is told how
+else to ask."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.errors import describe
+from bot.exts.video._admission import Admission
+from bot.exts.video._declare import MENTION, image_url
+from bot.exts.video._interact import download, hidden, server_voice
+from bot.exts.video._replies import MessageReply, Requester
+from bot.exts.video._requests import Files, VideoRequests
+from bot.services import Services
+from generation.jobs import JobKind
+from generation.options import OptionError, parse_flags
+from generation.text import _
+
+__all__ = ["ROLE_UNREAD", "Mentions"]
+
+log = logging.getLogger(__name__)
+ROLE_UNREAD = _(
+    "Discord does not show me messages that mention my role, only those that mention me. "
+    "Type @ and pick me, the bot, not the role of the same name (or right-click a picture → Apps → **Animate image**)"
+)
+
+
+class Mentions:
+    def __init__(self, bot: commands.Bot, services: Services, admission: Admission, requests: VideoRequests):
+        self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Animate the picture a message that mentions the bot replies to (or carries); answer anything else
+        addressed to the bot with how to ask."""
+        if message.author.bot:
+            return
+        if not self._addressed(message):
+            if self._role_unread(message):
+                voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
+                with contextlib.suppress(discord.HTTPException):
+                    await MessageReply(message, voice).refuse(ROLE_UNREAD)
+            return
+        try:
+            await self._animate(message)
+        except Exception as exc:
+            log.exception("mention %s failed", message.id)
+            voice = self.services.catalogs.voice(None)
+            with contextlib.suppress(Exception):  # the database may be what failed: then in English
+                voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
+            with contextlib.suppress(discord.HTTPException):
+                await MessageReply(message, voice).refuse(describe(exc))
+
+    def _addressed(self, message: discord.Message) -> bool:
+        """Whether the text mentions the bot, or its role (which Discord may pick when "@motionbot" is typed).
+        A reply to the bot's own message with the ping on lists the bot in `mentions` without a word to it."""
+        me = self.bot.user
+        role = message.guild.self_role if message.guild is not None else None
+        return me is not None and (
+            me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
+        )
+
+    def _role_unread(self, message: discord.Message) -> bool:
+        """Whether `message` mentions the bot's role, not the bot, and Discord hid its text: it shows the bot
+        the content of messages that mention the bot itself only (without the Message Content intent)."""
+        role = message.guild.self_role if message.guild is not None else None
+        return role is not None and role in message.role_mentions and hidden(self.bot, message)
+
+    async def _animate(self, message: discord.Message) -> None:
+        url = image_url(message)
+        guild = message.guild.id if message.guild else 0
+        reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
+        if url is None and message.reference is not None:
+            source = message.reference.resolved
+            if not isinstance(source, discord.Message) and message.reference.message_id:
+                try:
+                    source = await message.channel.fetch_message(message.reference.message_id)
+                except discord.HTTPException:
+                    source = None
+            url = image_url(source) if isinstance(source, discord.Message) else None
+            if url is None and isinstance(source, discord.Message) and hidden(self.bot, source):
+                return await reply.refuse(
+                    _(
+                        "I cannot see the picture you replied to: Discord shows me only messages that mention me. "
+                        "Right-click that message → Apps → **Animate image**, or attach the picture to your mention"
+                    )
+                )
+        if url is None:
+            return await reply.refuse(
+                _("reply to a message with an image (or attach one) and mention me to animate it")
+            )
+        try:
+            options = parse_flags(MENTION.sub("", message.content))
+        except OptionError as exc:
+            return await reply.refuse(exc.text)
+        roles = tuple(role.id for role in getattr(message.author, "roles", ()))
+        nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
+        who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
+        if (refusal := await self.admission.precheck(who, options)) is not None:
+            return await reply.refuse(refusal)
+        async with self.requests.intake:
+            data = await download(self.services, url, reply)
+            if data is not None:
+                await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
