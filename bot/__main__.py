@@ -29,6 +29,7 @@ from generation.queue import JobQueue
 from generation.queue_redis import QueueSettings
 from generation.settings import GenerationSettings
 from storage.db import Database
+from storage.forms import RestyleForms
 from storage.guilds import Guilds
 from storage.inputs import Inputs
 from storage.jobs import Ledger
@@ -129,6 +130,7 @@ async def serve_bot(settings: BotSettings) -> None:
             blocklist=BlockList.built_in(),
             moderation=Moderation(db),
             catalogs=Catalogs.load(),
+            forms=RestyleForms(db),
         )
         await _wait_for_discord(http, api_base)
         async with MotionBot(services) as bot:  # leaving it closes the gateway, also on cancel

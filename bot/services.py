@@ -14,6 +14,7 @@ from generation.models import ModelSpec
 from generation.queue import JobQueue
 from generation.settings import GenerationSettings
 from storage.db import Database
+from storage.forms import RestyleForms
 from storage.guilds import Guilds
 from storage.inputs import Inputs
 from storage.jobs import Ledger
@@ -39,3 +40,4 @@ class Services:
     blocklist: BlockList  # the built-in block list
     moderation: Moderation  # the ledger of refused and flagged content
     catalogs: Catalogs  # every language the bot speaks besides English (bot/locales/*.po)
+    forms: RestyleForms  # the video of each open Restyle form

@@ -4,7 +4,6 @@ result messages to ClipActions. Each callback defers first, parses, and hands ov
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import discord
@@ -43,8 +42,6 @@ from generation.text import _
 
 __all__ = ["Video"]
 
-_OPEN_FORMS = 1000  # Restyle forms whose video is remembered; the oldest is forgotten first
-
 
 class Video(commands.Cog):
     def __init__(self, bot: commands.Bot, services: Services):
@@ -58,9 +55,6 @@ class Video(commands.Cog):
         self.mentions = Mentions(bot, services, self.admission, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
         self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
-        # The video of each open Restyle form, by (channel, message): the menu sees the message whole, but a
-        # bot without the Message Content intent cannot fetch it again when the form comes back.
-        self._form_videos: OrderedDict[tuple[int, int], str] = OrderedDict()
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -256,10 +250,8 @@ class Video(commands.Cog):
             no_video = voice_of(interaction)(_("that message has no video to restyle"))
             await interaction.response.send_message(no_video, ephemeral=True)
             return
-        self._form_videos[message.channel.id, message.id] = url
-        self._form_videos.move_to_end((message.channel.id, message.id))
-        while len(self._form_videos) > _OPEN_FORMS:
-            self._form_videos.popitem(last=False)
+        # The menu sees the message whole; a bot without the Message Content intent could not fetch it again.
+        await self.services.forms.remember(message.channel.id, message.id, url)
         await interaction.response.send_modal(RestyleModal(message.channel.id, message.id, voice_of(interaction)))
 
     async def _restyle_form(
@@ -270,8 +262,8 @@ class Video(commands.Cog):
             options = from_command(text, strength=strength or None)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        url = self._form_videos.get((channel_id, message_id))
-        if url is None:  # a form opened before a restart: look at the message again
+        url = await self.services.forms.video(channel_id, message_id)
+        if url is None:  # a form older than a day: look at the message again
             try:
                 channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
                 message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
