@@ -31,6 +31,7 @@ __all__ = [
     "SEGMENTS",
     "OptionError",
     "Options",
+    "flag_reference",
     "flags_line",
     "from_command",
     "parse_flags",
@@ -184,30 +185,36 @@ class _Option:
     check: Callable[[str, Any], Any]
     flags: tuple[str, ...]  # the names users type; the first is the one the echo line uses
     switch: bool = False  # a flag without a value: `-upscale`
+    values: str = ""  # what it takes, as /help shows it: "0–4"
 
 
 # Every option once: its check and its flags, in the order the echo line shows them.
 _OPTIONS: dict[str, _Option] = {
-    "model": _Option(_model, ("model",)),
-    "motion": _Option(_int_in(0, 4), ("motion",)),
-    "camera": _Option(_camera, ("camera",)),
-    "fps": _Option(_int_in(8, 24), ("fps",)),
-    "guidance": _Option(_float_in(8, 24), ("gs", "guidance")),
-    "aspect": _Option(_aspect, ("ar", "aspect")),
-    "frames": _Option(_int_in(2, MAX_FRAMES), ("frames",)),
-    "duration": _Option(_float_in(0.1, 16), ("duration",)),
-    "steps": _Option(_int_in(1, 100), ("steps",)),
-    "seed": _Option(_int_in(0, MAX_SEED), ("seed",)),
-    "negative_prompt": _Option(_text(500), ("neg", "negative")),
+    "model": _Option(_model, ("model",), values="<model>"),
+    "motion": _Option(_int_in(0, 4), ("motion",), values="0–4"),
+    "camera": _Option(_camera, ("camera",), values="<move>"),
+    "fps": _Option(_int_in(8, 24), ("fps",), values="8–24"),
+    "guidance": _Option(_float_in(8, 24), ("gs", "guidance"), values="8–24"),
+    "aspect": _Option(_aspect, ("ar", "aspect"), values="|".join(aspect.value for aspect in Aspect)),
+    "frames": _Option(_int_in(2, MAX_FRAMES), ("frames",), values=f"2–{MAX_FRAMES}"),
+    "duration": _Option(_float_in(0.1, 16), ("duration",), values="0.1–16"),
+    "steps": _Option(_int_in(1, 100), ("steps",), values="1–100"),
+    "seed": _Option(_int_in(0, MAX_SEED), ("seed",), values=f"0–{MAX_SEED}"),
+    "negative_prompt": _Option(_text(500), ("neg", "negative"), values='"<words>"'),
     "upscale": _Option(_switch, ("upscale",), switch=True),
     "fast": _Option(_switch, ("fast",), switch=True),
-    "strength": _Option(_float_in(0.1, 1.0), ("strength",)),
-    "style": _Option(_style, ("style",)),
-    "region": _Option(_text(100), ("region",)),
+    "strength": _Option(_float_in(0.1, 1.0), ("strength",), values="0.1–1"),
+    "style": _Option(_style, ("style",), values="<style>"),
+    "region": _Option(_text(100), ("region",), values='"<words>"'),
 }
 _PROMPT = _text(MAX_PROMPT)
 _RUNS = ("negative_prompt", "region")  # text options whose unquoted value runs to the next flag
 FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
+
+
+def flag_reference() -> list[str]:
+    """Every flag with what it takes, as /help lists them: "-motion 0–4", "-fast"."""
+    return [f"-{option.flags[0]} {option.values}".rstrip() for option in _OPTIONS.values()]
 
 
 def _flag_name(field: str) -> str:

@@ -332,6 +332,28 @@ async def test_queue_command_shows_workers_and_depth(fake: FakeDiscord, service:
     assert "GPU workers online" in call.payload["content"] and call.payload["flags"] & 64
 
 
+async def test_help_lists_the_commands_flags_and_what_this_server_offers(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    async def answer(name: str, options: dict, **how: object) -> str:
+        token = await fake.slash(name, options, user_id=1903, **how)  # type: ignore[arg-type]
+        [callback] = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the answer")
+        assert callback["data"]["flags"] & 64, "private"
+        return str(callback["data"]["content"])
+
+    shown = await answer("help", {})
+    assert all(f"`/{name}`" in shown for name in ("animate", "imagine-video", "morph", "restyle", "quota", "queue"))
+    assert "`-motion 0–4`" in shown and "`-fast`" in shown and "zoom in" in shown and "watercolor" in shown
+    assert "`animatediff`" in shown and "`svd-xt`" in shown and len(shown) <= 2000
+    await answer("motionbot-admin", {"enabled": "svd-xt"}, subcommand=["models"], admin=True)
+    try:
+        limited = await answer("help", {})
+        assert "**Models here**: `svd-xt`\n" in limited, "only what this server enabled"
+    finally:
+        await answer("motionbot-admin", {"enabled": "all"}, subcommand=["models"], admin=True)
+    assert "`/アニメ化`" in await answer("help", {}, locale="ja"), "in the user's language, with its command names"
+
+
 async def test_every_command_reads_whole_in_discord(fake: FakeDiscord, service: BotProcess) -> None:
     """Discord takes 100 characters per description; discord.py cuts a longer one short with an ellipsis."""
     names = {command["name"] for command in fake.commands}

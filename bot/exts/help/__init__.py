@@ -1,0 +1,54 @@
+"""/help: what the bot makes, its commands, the flags a prompt may carry, and what this server offers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.i18n import more_lines, voice_of
+from bot.limits import lines_within
+from bot.services import Services
+from generation.options import flag_reference
+from generation.styles import styles
+from generation.text import _
+from generation.values import CAMERA_MOVES
+
+_COMMANDS = (
+    _("`/animate` a picture → a clip (a prompt steers the models that read one)"),
+    _("`/imagine-video` words → a clip"),
+    _("`/morph` a clip from one picture to another"),
+    _("`/restyle` a short video redrawn to a prompt"),
+    _("Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"),
+    _("`/quota` your credits · `/queue` the line and your videos"),
+)
+_BUTTONS = _("Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Delete**.")
+
+
+class Help(commands.Cog):
+    def __init__(self, services: Services):
+        self.services = services
+
+    @app_commands.command(name="help", description="How to make clips: commands, flags, camera moves, styles")
+    async def help(self, interaction: discord.Interaction) -> None:
+        say = voice_of(interaction)
+        settings = await self.services.guilds.get(interaction.guild_id or 0)
+        here = [name for name in self.services.models if settings.allows_model(name)]  # the enabled models
+        flags = " ".join(f"`{flag}`" for flag in flag_reference())
+        lines = [say(_("**motionbot** turns pictures and words into short video clips."))]
+        lines += [f"• {say(line)}" for line in _COMMANDS]
+        lines += [
+            say(_("**Flags** go in any prompt: `{example}`", example="a fox in the snow -motion 3 -camera zoom in")),
+            flags,
+            say(_("**Camera moves**: {moves}", moves=", ".join(CAMERA_MOVES))),
+            say(_("**Styles**: {styles}", styles=", ".join(styles()))),
+            say(_("**Models here**: {models}", models=", ".join(f"`{name}`" for name in here) or "-")),
+            say(_BUTTONS),
+        ]
+        await interaction.response.send_message(lines_within(lines, more=more_lines(say)), ephemeral=True)
+
+
+async def setup(bot: Any) -> None:
+    await bot.add_cog(Help(bot.services))
