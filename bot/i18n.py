@@ -147,8 +147,9 @@ def voice_of(interaction: discord.Interaction) -> Voice:
 
 
 def credits_of(count: int) -> Text:
-    """ "1 credit" or "5 credits": English needs the two, the catalogs' languages say both alike."""
-    return _("1 credit") if abs(count) == 1 else _("{count} credits", count=count)
+    """A number of credits as English says it ("1 credit", "5 credits", "-1 credits" taken back); the
+    catalogs' languages say both alike."""
+    return _("1 credit") if count == 1 else _("{count} credits", count=count)
 
 
 def more_lines(say: Voice) -> Callable[[int], str]:

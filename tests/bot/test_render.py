@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.exts.video._render import edit_interval, failure_text, options_line, result_text, status_text
-from bot.i18n import Catalogs
+from bot.i18n import Catalogs, credits_of
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import QueueState, QueueStatus
 from generation.text import Text
@@ -59,3 +59,4 @@ def test_credits_are_counted_in_good_english_and_in_the_catalogs_words() -> None
     assert "1 credit refunded." in failure_text(job(), 1, Text("no"), 1, ENGLISH)
     assert "3 credits refunded." in failure_text(job(), 1, Text("no"), 3, ENGLISH)
     assert "3 クレジットを返却しました" in failure_text(job(), 1, Text("no"), 3, JAPANESE)
+    assert ENGLISH(credits_of(-1)) == "-1 credits", "a grant taken back keeps its sign"
