@@ -103,7 +103,7 @@ async def test_the_menu_asks_for_a_prompt_and_restyles_the_messages_video(
     )
     clip = await delivered(fake, submitted)
     assert "an oil painting" in clip.content and "-strength 0.5" in clip.content
-    # A form the bot did not open (one opened before a restart): the message is fetched again, and Discord hides
+    # A form the bot has no record of (opened over a day ago): the message is fetched again, and Discord hides
     # its video from a bot without the Message Content intent.
     other = fake.user_message("and this", user_id=8301, attachments=[upload])
     unseen = await fake.submit_modal(f"mb:restyle:{CHANNEL_ID}:{other['id']}", {"prompt": "ink"}, user_id=8302)
