@@ -188,22 +188,32 @@ class _Option:
     values: str = ""  # what it takes, as /help shows it: "0–4"
 
 
+def _whole(low: int, high: int, flags: tuple[str, ...]) -> _Option:
+    """An option taking a whole number in `low`..`high` (its range written once: checked and shown)."""
+    return _Option(_int_in(low, high), flags, values=f"{low}–{high}")
+
+
+def _number(low: float, high: float, flags: tuple[str, ...]) -> _Option:
+    """An option taking a number in `low`..`high`."""
+    return _Option(_float_in(low, high), flags, values=f"{low:g}–{high:g}")
+
+
 # Every option once: its check and its flags, in the order the echo line shows them.
 _OPTIONS: dict[str, _Option] = {
     "model": _Option(_model, ("model",), values="<model>"),
-    "motion": _Option(_int_in(0, 4), ("motion",), values="0–4"),
+    "motion": _whole(0, 4, ("motion",)),
     "camera": _Option(_camera, ("camera",), values="<move>"),
-    "fps": _Option(_int_in(8, 24), ("fps",), values="8–24"),
-    "guidance": _Option(_float_in(8, 24), ("gs", "guidance"), values="8–24"),
+    "fps": _whole(8, 24, ("fps",)),
+    "guidance": _number(8, 24, ("gs", "guidance")),
     "aspect": _Option(_aspect, ("ar", "aspect"), values="|".join(aspect.value for aspect in Aspect)),
-    "frames": _Option(_int_in(2, MAX_FRAMES), ("frames",), values=f"2–{MAX_FRAMES}"),
-    "duration": _Option(_float_in(0.1, 16), ("duration",), values="0.1–16"),
-    "steps": _Option(_int_in(1, 100), ("steps",), values="1–100"),
-    "seed": _Option(_int_in(0, MAX_SEED), ("seed",), values=f"0–{MAX_SEED}"),
+    "frames": _whole(2, MAX_FRAMES, ("frames",)),
+    "duration": _number(0.1, 16, ("duration",)),
+    "steps": _whole(1, 100, ("steps",)),
+    "seed": _whole(0, MAX_SEED, ("seed",)),
     "negative_prompt": _Option(_text(500), ("neg", "negative"), values='"<words>"'),
     "upscale": _Option(_switch, ("upscale",), switch=True),
     "fast": _Option(_switch, ("fast",), switch=True),
-    "strength": _Option(_float_in(0.1, 1.0), ("strength",), values="0.1–1"),
+    "strength": _number(0.1, 1.0, ("strength",)),
     "style": _Option(_style, ("style",), values="<style>"),
     "region": _Option(_text(100), ("region",), values='"<words>"'),
 }
