@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text
@@ -17,6 +19,15 @@ async def admin(fake: FakeDiscord, sub: str, options: dict, *, user_id: int = AD
     return await ephemeral_answer(fake, token)
 
 
+async def stored(service: BotProcess, sql: str) -> list[Any]:
+    """The rows `sql` finds in the bot's database."""
+    db = await Database.open(service_db(service))
+    try:
+        return list(await db.fetchall(sql))
+    finally:
+        await db.close()
+
+
 async def test_admin_commands_are_refused_to_members_even_if_discord_shows_them(
     fake: FakeDiscord, service: BotProcess
 ) -> None:
@@ -24,12 +35,8 @@ async def test_admin_commands_are_refused_to_members_even_if_discord_shows_them(
     assert "Manage Server" in answer
     answer = await admin(fake, "status", {}, user_id=3002, is_admin=False)
     assert "Manage Server" in answer
-    db = await Database.open(service_db(service))
-    try:
-        assert await db.fetchall("SELECT * FROM guild_settings") == []
-        assert await db.fetchall("SELECT * FROM members") == []
-    finally:
-        await db.close()
+    assert await stored(service, "SELECT * FROM guild_settings") == []
+    assert await stored(service, "SELECT * FROM members") == []
 
 
 async def test_quota_runs_out_and_says_when_it_resets(fake: FakeDiscord, service: BotProcess) -> None:
@@ -154,9 +161,5 @@ async def test_credits_out_of_the_declared_range_are_refused_by_the_bot_too(
     assert "`credits` must be -1000000–1000000" in await admin(
         fake, "grant", {"user": UserRef(3401), "credits": 10**10}
     )
-    db = await Database.open(service_db(service))
-    try:
-        assert await db.fetchall("SELECT * FROM role_tiers WHERE role_id = 9101") == []
-        assert await db.fetchall("SELECT * FROM members WHERE user_id = 3401 AND granted > 0") == []
-    finally:
-        await db.close()
+    assert await stored(service, "SELECT * FROM role_tiers WHERE role_id = 9101") == []
+    assert await stored(service, "SELECT * FROM members WHERE user_id = 3401 AND granted > 0") == []
