@@ -111,6 +111,8 @@ def problems(payload: Any) -> list[str]:
         return []
     if payload.get("type") == 9:  # a modal
         return _modal(payload.get("data") or {})
+    if payload.get("type") == 8:  # autocomplete suggestions
+        return _suggestions((payload.get("data") or {}).get("choices") or [])
     if "type" in payload and isinstance(payload.get("data"), dict):  # an interaction callback with a message
         payload = payload["data"]
     found = []
@@ -152,6 +154,16 @@ def _components(rows: list[dict[str, Any]]) -> list[str]:
                         found.append(f"text input {key}: must be {limit} or fewer in length")
                 if len(item.get("value") or "") > int(item.get("max_length") or INPUT_VALUE):
                     found.append("text input value: longer than its max_length")
+    return found
+
+
+def _suggestions(choices: list[dict[str, Any]]) -> list[str]:
+    found = [f"choices: at most {CHOICES}"] if len(choices) > CHOICES else []
+    for number, choice in enumerate(choices):
+        if not 1 <= len(str(choice.get("name") or "")) <= DESCRIPTION:
+            found.append(f"choices.{number}.name: must be 1–100 in length")
+        if len(str(choice.get("value") or "")) > DESCRIPTION:
+            found.append(f"choices.{number}.value: must be 100 or fewer in length")
     return found
 
 

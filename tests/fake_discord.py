@@ -417,6 +417,21 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
+    async def autocomplete(
+        self, name: str, option: str, typed: str = "", *, guild_id: int = GUILD_ID, locale: str = "en-US"
+    ) -> list[dict[str, Any]]:
+        """Type into a slash command's `option` (one with autocomplete): the suggestions the bot answers with."""
+        payload = self._base_interaction(4, 1001, False, [], False, locale=locale)
+        if guild_id != GUILD_ID:
+            payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
+        focused = {"name": option, "type": 3, "value": typed, "focused": True}
+        payload["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": [focused]}
+        await self.dispatch("INTERACTION_CREATE", payload)
+        token = str(payload["token"])
+        [answer] = await self.wait_until(lambda: self.callbacks.get(token), timeout=20, what="the suggestions")
+        assert answer["type"] == 8, answer
+        return list(answer["data"]["choices"])
+
     async def add_role(self, role_id: int, name: str = "role") -> None:
         """A role created in the server (GUILD_ROLE_CREATE), as an admin would before handing it out."""
         if role_id not in self.roles:

@@ -11,6 +11,7 @@ import av
 import pytest
 
 from bot.exts.video._requests import INTAKE
+from generation.registry import DEFAULT_MODELS
 from storage.db import Database
 from tests.bot.conftest import BotProcess, service_with
 from tests.conftest import png_bytes
@@ -352,6 +353,28 @@ async def test_help_lists_the_commands_flags_and_what_this_server_offers(
     finally:
         await answer("motionbot-admin", {"enabled": "all"}, subcommand=["models"], admin=True)
     assert "`/アニメ化`" in await answer("help", {}, locale="ja"), "in the user's language, with its command names"
+
+
+async def test_model_suggestions_are_the_models_this_server_enables_that_fit_the_command(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    async def suggested(command: str, typed: str = "") -> dict[str, str]:
+        return {choice["value"]: choice["name"] for choice in await fake.autocomplete(command, "model", typed)}
+
+    text = await suggested("imagine-video")
+    assert "animatediff" in text and "svd-xt" not in text, "only models that make clips from words"
+    assert text["animatediff"].startswith("animatediff — ") and "LoRA" in text["animatediff"], "with what it is"
+    assert set(await suggested("morph")) == {n for n, spec in DEFAULT_MODELS.items() if spec.keyframes}
+    assert set(await suggested("animate", "Wan")) == {"wan", "wan-i2v", "wan-animate", "wan-vace"}
+    assert set(await suggested("animate", "keyframes")) == {"ltx"}, "typed words match the description too"
+    token = await fake.slash("motionbot-admin", {"enabled": "svd-xt,ltx"}, subcommand=["models"], admin=True)
+    await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the admin's answer")
+    try:
+        assert set(await suggested("animate")) == {"svd-xt", "ltx"}, "only what this server enabled"
+        assert set(await suggested("restyle")) == set(), "neither restyles videos"
+    finally:
+        token = await fake.slash("motionbot-admin", {"enabled": "all"}, subcommand=["models"], admin=True)
+        await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the admin's answer")
 
 
 async def test_every_command_reads_whole_in_discord(fake: FakeDiscord, service: BotProcess) -> None:

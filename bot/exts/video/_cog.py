@@ -9,6 +9,7 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+from redis.exceptions import RedisError
 
 from bot.errors import tell
 from bot.exts.video._actions import ClipActions
@@ -24,6 +25,7 @@ from bot.exts.video._declare import (
     Steps,
     Strength,
     image_urls,
+    model_choices,
     video_url,
 )
 from bot.exts.video._interact import defer, download, hidden, requester
@@ -36,7 +38,7 @@ from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of
 from bot.services import Services
 from generation.jobs import JobKind
-from generation.models import Input
+from generation.models import Input, ModelSpec
 from generation.options import OptionError, Options, from_command, parse_flags
 from generation.text import _
 
@@ -79,18 +81,18 @@ class Video(commands.Cog):
     async def _model_choices(
         self, interaction: discord.Interaction, current: str, wanted: Input | None, keyframes: bool = False
     ) -> list[Any]:
-        """The models for a command's `model` option, those a worker serves now first. `wanted` None: the
-        models that restyle videos."""
-        served = {m for worker in await self.services.queue.workers() for m in worker.models}
-        names = [
-            n
-            for n, spec in self.services.models.items()
-            if (spec.restyles if wanted is None else wanted in spec.inputs) and (spec.keyframes or not keyframes)
-        ]
-        online = [n for n in names if n in served]
+        """The suggestions for a command's `model` option (`wanted` None: the models that restyle videos)."""
+        settings = await self.services.guilds.get(interaction.guild_id or 0)
+        try:
+            served: set[str] | None = {m for worker in await self.services.queue.workers() for m in worker.models}
+        except (RedisError, OSError):  # the queue is down: the command itself will say so
+            served = None
+
+        def fits(spec: ModelSpec) -> bool:
+            return (spec.restyles if wanted is None else wanted in spec.inputs) and (spec.keyframes or not keyframes)
+
         offline = voice_of(interaction)(_("(no worker online)"))
-        shown = [(n, n) for n in online] or [(f"{n} {offline}", n) for n in names]
-        return [app_commands.Choice(name=label, value=value) for label, value in shown if current.lower() in value][:25]
+        return model_choices(self.services.models, settings.allows_model, served, current, fits, offline)
 
     async def _image_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
         return await self._model_choices(interaction, current, Input.IMAGE)

@@ -4,10 +4,12 @@ message's images are."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 
 import discord
 from discord import app_commands
 
+from generation.models import ModelSpec
 from generation.options import MAX_FRAMES
 from generation.styles import styles
 from generation.values import CAMERA_MOVES, Aspect
@@ -24,12 +26,14 @@ __all__ = [
     "Strength",
     "image_url",
     "image_urls",
+    "model_choices",
     "video_url",
 ]
 
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif)$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
+_CHOICE_NAME = 100  # Discord's limit on the name of a choice (and of an autocomplete suggestion)
 
 # The options both commands take: what users read in Discord, and the values they pick from.
 DESCRIBE = {
@@ -84,3 +88,29 @@ def video_url(message: discord.Message) -> str | None:
         if embed.video.proxy_url:
             return embed.video.proxy_url
     return None
+
+
+def model_choices(
+    models: Mapping[str, ModelSpec],
+    allowed: Callable[[str], bool],
+    served: set[str] | None,
+    typed: str,
+    fits: Callable[[ModelSpec], bool],
+    offline: str,
+) -> list[app_commands.Choice[str]]:
+    """A `model` option's suggestions: the models this server allows that fit the command, each with what it
+    is, those a worker serves now first (`served` None: unknown, all shown alike; none online: all, marked
+    `offline`), filtered by what the user has typed so far in the name or the description."""
+    able = [spec for name, spec in models.items() if allowed(name) and fits(spec)]
+    online = [spec for spec in able if served is None or spec.name in served]
+    typed = typed.strip().lower()
+    shown = [
+        (spec.name, f"{spec.name} — {spec.description}" if online else f"{spec.name} {offline} — {spec.description}")
+        for spec in online or able
+        if typed in spec.name or typed in spec.description.lower()
+    ]
+    return [app_commands.Choice(name=_clipped(label, _CHOICE_NAME), value=name) for name, label in shown[:25]]
+
+
+def _clipped(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
