@@ -28,7 +28,6 @@ __all__ = [
     "Catalogs",
     "MotionTranslator",
     "Voice",
-    "credits_of",
     "more_lines",
     "placeholders",
     "voice_of",
@@ -144,12 +143,6 @@ def voice_of(interaction: discord.Interaction) -> Voice:
     if isinstance(translator, MotionTranslator):
         return translator.catalogs.voice(interaction.locale)
     return Voice(ENGLISH, None)
-
-
-def credits_of(count: int) -> Text:
-    """A number of credits as English says it ("1 credit", "5 credits", "-1 credits" taken back); the
-    catalogs' languages say both alike."""
-    return _("1 credit") if count == 1 else _("{count} credits", count=count)
 
 
 def more_lines(say: Voice) -> Callable[[int], str]:

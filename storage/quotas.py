@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from generation.text import Said, _
+from generation.text import Said, Text, _
 from storage.db import Database
 from storage.guilds import Guilds, GuildSettings, record_audit
 
@@ -49,6 +49,12 @@ def job_cost(width: int, height: int, frames: int, steps: int, factor: float = 1
     return max(1, math.ceil(STANDARD_COST * width * height * frames * steps * factor / _STANDARD_WORK - 1e-9))
 
 
+def credits_of(count: int) -> Text:
+    """A number of credits as English says it ("1 credit", "5 credits", "-1 credits" taken back); the
+    catalogs' languages say both alike."""
+    return _("1 credit") if count == 1 else _("{count} credits", count=count)
+
+
 class QuotaRefused(Said):
     """A reservation was refused; the message is written for the user."""
 
@@ -75,8 +81,8 @@ class QuotaExceeded(QuotaRefused):
         self.cost, self.status = cost, status
         super().__init__(
             _(
-                "this needs {cost} credits and you have {left} left; your credits reset <t:{at}:R>",
-                cost=cost,
+                "this needs {cost} and you have {left} left; your credits reset <t:{at}:R>",
+                cost=credits_of(cost),
                 left=status.left,
                 at=int(status.resets_at.timestamp()),
             )

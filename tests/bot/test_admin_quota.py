@@ -44,7 +44,7 @@ async def test_quota_runs_out_and_says_when_it_resets(fake: FakeDiscord, service
     await animate(fake, 3101)
     token = await fake.slash("animate", {}, attachments={"image": fake.upload("c.png", png_bytes())}, user_id=3101)
     text = await refusal(fake, token)
-    assert "needs 1 credits and you have 0 left" in text and "<t:" in text
+    assert "needs 1 credit and you have 0 left" in text and "<t:" in text
     assert await credits_used(service, 3101) == 1
     quota = await fake.slash("quota", {}, user_id=3101)
     assert "left today: **0**" in await followup_text(fake, quota)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bot.exts.video._render import edit_interval, failure_text, options_line, result_text, status_text
-from bot.i18n import Catalogs, credits_of
+from bot.i18n import Catalogs
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import QueueState, QueueStatus
 from generation.text import Text
+from storage.quotas import credits_of
 
 CATALOGS = Catalogs.load()
 ENGLISH, JAPANESE = CATALOGS.voice("en-US"), CATALOGS.voice("ja")

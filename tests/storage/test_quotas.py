@@ -83,6 +83,10 @@ async def test_refused_reservation_says_what_is_left_and_when_it_resets(quotas: 
         await quotas.reserve("more", G, U, 10)
     midnight = int(datetime(2026, 3, 11, tzinfo=UTC).timestamp())
     assert str(refused.value) == f"this needs 10 credits and you have 5 left; your credits reset <t:{midnight}:R>"
+    await quotas.reserve("rest", G, U, 5)
+    with pytest.raises(QuotaExceeded) as refused:
+        await quotas.reserve("one", G, U, 1)
+    assert str(refused.value).startswith("this needs 1 credit and you have 0 left"), "one credit, said as one"
 
 
 async def test_credits_reset_at_midnight_in_the_server_time_zone(quotas: Quotas, guilds: Guilds, clock: Clock) -> None:

@@ -12,12 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
-from bot.i18n import ENGLISH, credits_of, more_lines, voice_of
+from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import CONTENT, lines_within
 from bot.services import Services
 from generation.options import OptionError
 from generation.text import Text, _
 from storage.guilds import SettingError
+from storage.quotas import credits_of
 
 SETTINGS = [
     "enabled",

@@ -24,7 +24,10 @@ _COMMANDS = (
     _("Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"),
     _("`/quota` your credits · `/queue` the line and your videos"),
 )
-_BUTTONS = _("Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Delete**.")
+_BUTTONS = _(
+    "Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Upscale** (twice the"
+    " size), **Delete**."
+)
 
 
 class Help(commands.Cog):

@@ -7,13 +7,14 @@ import time
 
 import discord
 
-from bot.i18n import Voice, credits_of
+from bot.i18n import Voice
 from bot.limits import clip
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.models import ModelSpec
 from generation.options import Options, flags_line
 from generation.queue import QueueState, QueueStatus
 from generation.text import Text, _
+from storage.quotas import credits_of
 
 __all__ = ["edit_interval", "failure_text", "options_line", "prompt_note", "result_text", "status_text"]
 
