@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text
-from tests.bot.test_video import credits_used, refusal, service_db
+from tests.bot.test_video import credits_used, delivered, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, RoleRef, UserRef
 
@@ -67,6 +68,32 @@ async def test_settings_are_shown_as_an_admin_types_them(fake: FakeDiscord, serv
 
 async def quota_of(fake: FakeDiscord, user_id: int, roles: list[int] | None = None) -> str:
     return await followup_text(fake, await fake.slash("quota", {}, user_id=user_id, roles=roles))
+
+
+def quoted(text: str, command: str) -> tuple[int, str] | None:
+    """The credits and the model /quota says a clip with no options costs on `command`."""
+    found = re.search(rf"`/{command}` with no options: (\d+) credits? \(`([\w-]+)`\)", text)
+    return (int(found[1]), found[2]) if found else None
+
+
+async def test_quota_quotes_what_a_clip_with_no_options_costs_here_and_charges_that(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})  # earlier tests lowered it
+    assert quoted(await quota_of(fake, 3651), "imagine-video") == (1, "animatediff")
+    for enabled, user in (("all", 3651), ("svd", 3652)):  # `svd` costs more here (conftest.PRICED)
+        await admin(fake, "models", {"enabled": enabled})
+        try:
+            text = await quota_of(fake, user)
+            said = quoted(text, "animate")
+            assert said is not None and said[1] == ("svd" if enabled == "svd" else "svd-xt"), text
+            if enabled == "svd":
+                assert said[0] > 1 and quoted(text, "imagine-video") is None, "svd makes no clip from words"
+            image = fake.upload("q.png", png_bytes())
+            await delivered(fake, await fake.slash("animate", {}, attachments={"image": image}, user_id=user))
+            assert await credits_used(service, user) == said[0], "charged what /quota said"
+        finally:
+            await admin(fake, "models", {"enabled": "all"})
 
 
 async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(

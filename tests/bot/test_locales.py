@@ -16,6 +16,7 @@ from babel.messages.catalog import Catalog
 from bot.i18n import Catalogs, Voice
 from generation.options import OptionError, parse_flags
 from generation.text import Text, _
+from storage.quotas import credits_of
 from tests.bot.conftest import BotProcess, serve
 from tests.bot.test_buttons import button, ephemeral_answer, followup_text
 from tests.bot.test_video import delivered, refusal
@@ -180,7 +181,7 @@ async def test_a_zh_cn_user_is_refused_in_zh_cn_by_every_clip_command(fake: Fake
 
 async def test_quota_queue_and_admin_answer_in_the_users_language(fake: FakeDiscord, service: BotProcess) -> None:
     quota = await followup_text(fake, await fake.slash("quota", {}, user_id=6301, locale="zh-CN"))
-    assert ZH(_("A standard 25-frame clip costs about 10 credits.")) in quota
+    assert ZH(_("`/animate` with no options: {credits} (`{model}`)", credits=credits_of(1), model="svd-xt")) in quota
     assert pattern(ZH, "They reset <t:{at}:R> (<t:{at}:t>).").search(quota)
     line = "Jobs in the queue: **{depth}** · GPU workers online: **{workers}**"
     queue = await followup_text(fake, await fake.slash("queue", {}, user_id=6301, locale="zh-CN"))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.exts.video._pricing import price
+from bot.pricing import price
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
 from generation.models import Input

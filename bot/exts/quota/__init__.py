@@ -11,11 +11,15 @@ from discord.ext import commands
 
 from bot.i18n import Voice, more_lines, voice_of
 from bot.limits import clip, lines_within
+from bot.pricing import default_price
 from bot.records import request_of
 from bot.services import Services
+from generation.jobs import JobKind
 from generation.queue import QueueStatus
-from generation.text import _
+from generation.text import Said, Text, _
+from storage.guilds import GuildSettings
 from storage.jobs import JobRecord, JobState
+from storage.quotas import credits_of
 
 # A job's state in the ledger or the queue (both say "queued" and "running"), as the user reads it.
 _STATES = {JobState.QUEUED.value: _("queued"), JobState.RUNNING.value: _("rendering")}
@@ -25,6 +29,26 @@ def _named(record: JobRecord, say: Voice) -> str:
     """A job as the user knows it: its prompt (in a code span), or what kind of job it is."""
     prompt = clip(request_of(record).prompt.replace("`", "'"), 80)
     return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
+
+
+def _prices(services: Services, settings: GuildSettings) -> list[Text]:
+    """What a clip asked for with no options costs in this server, and on which model."""
+    found = []
+    for kind in (JobKind.IMAGE_TO_VIDEO, JobKind.TEXT_TO_VIDEO):
+        try:
+            priced = default_price(services, kind, settings)
+        except Said:  # the server's limits leave no clip with no options (a refusal or no plan): nothing to quote
+            continue
+        if priced is None:
+            continue
+        model, cost = priced
+        if kind is JobKind.IMAGE_TO_VIDEO:
+            found.append(_("`/animate` with no options: {credits} (`{model}`)", credits=credits_of(cost), model=model))
+        else:
+            found.append(
+                _("`/imagine-video` with no options: {credits} (`{model}`)", credits=credits_of(cost), model=model)
+            )
+    return found
 
 
 class Quota(commands.Cog):
@@ -55,11 +79,10 @@ class Quota(commands.Cog):
                 allowance=status.allowance,
             )
         )
-        lines = [
-            say(left),
-            say(_("They reset <t:{at}:R> (<t:{at}:t>).", at=at)),
-            say(_("A standard 25-frame clip costs about 10 credits.")),
-        ]
+        settings = await s.guilds.get(interaction.guild_id or 0)
+        lines = [say(left), say(_("They reset <t:{at}:R> (<t:{at}:t>).", at=at))]
+        if prices := _prices(s, settings):
+            lines.append(" · ".join(say(price) for price in prices))
         if status.blocked:
             lines.insert(0, say(_("⛔ You are blocked from making videos in this server.")))
         if running:

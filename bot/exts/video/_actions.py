@@ -9,12 +9,12 @@ from typing import Any
 import discord
 
 from bot.exts.video._interact import defer, download, requester
-from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
 from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, RemixModal
 from bot.i18n import voice_of
+from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
 from generation.job_builder import build_job

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bot.blocklist import Policy
 from bot.exts.video._modlog import ModLog
-from bot.exts.video._pricing import Refused
 from bot.exts.video._replies import Requester
+from bot.pricing import Refused
 from bot.services import Services
 from generation.jobs import Content, VideoJob
 from generation.options import Options

@@ -19,10 +19,10 @@ from redis.exceptions import RedisError
 
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.video._admission import Admission, admit
-from bot.exts.video._pricing import Refused, price, within_server_limits
 from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
+from bot.pricing import Refused, models_for, price, within_server_limits
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
 from generation.job_builder import build_job
@@ -34,7 +34,6 @@ from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatu
 from generation.text import _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
-from storage.guilds import GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.quotas import QuotaRefused
 
@@ -306,18 +305,6 @@ class VideoRequests:
         pose = await inputs.get(job_id, slot=POSE)
         return Files(image=await inputs.get(job_id), end_image=end, mask=mask, video=pose)
 
-    def _models_for(self, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
-        """The models this server may use for `kind`, and the default one among them."""
-        s = self.services
-        models = {name: spec for name, spec in s.models.items() if settings.allows_model(name)}
-        wanted = {
-            JobKind.TEXT_TO_VIDEO: s.generation.default_text_model,
-            JobKind.RESTYLE: s.generation.default_restyle_model,
-        }.get(kind, s.generation.default_image_model)
-        if wanted not in models or not models[wanted].takes(kind):
-            wanted = next((name for name, spec in models.items() if spec.takes(kind)), wanted)
-        return models, wanted
-
     async def _prepare(
         self,
         who: Requester,
@@ -334,7 +321,7 @@ class VideoRequests:
         settings = await s.guilds.get(who.guild_id)
         admit(who, settings)
         workers = await s.queue.workers()
-        job = draft(*self._models_for(kind, settings), {model for worker in workers for model in worker.models})
+        job = draft(*models_for(s, kind, settings), {model for worker in workers for model in worker.models})
         job = dataclasses.replace(job, content=await self.admission.content(who, job, settings))
         spec = s.models[job.model]
         serving = [worker for worker in workers if job.model in worker.models]

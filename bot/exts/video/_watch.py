@@ -22,11 +22,11 @@ from redis.exceptions import RedisError
 from bot.exts.video._interact import server_voice
 from bot.exts.video._messages import JobMessages
 from bot.exts.video._modlog import ModLog
-from bot.exts.video._pricing import upscaler_for
 from bot.exts.video._render import edit_interval, failure_text, prompt_note, result_text, status_text
 from bot.exts.video._views import Buttons
 from bot.i18n import Voice
 from bot.limits import clip
+from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind, VideoResult

@@ -1,18 +1,21 @@
-"""What a job costs and the server limits it runs under (no Discord here): the rules VideoRequests applies."""
+"""What a job costs and the server limits it runs under (no Discord here): the rules VideoRequests applies, and
+the prices /quota shows."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from bot.services import Services
+from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
+from generation.options import Options
 from generation.plan import Plan, resolve
 from generation.text import Said, _
 from storage.guilds import GuildSettings
 from storage.quotas import job_cost
 
-__all__ = ["Refused", "price", "upscaler_for", "within_server_limits"]
+__all__ = ["Refused", "default_price", "models_for", "price", "upscaler_for", "within_server_limits"]
 
 
 class Refused(Said, ValueError):
@@ -34,6 +37,32 @@ def price(
         job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
     ]
     return job, sum(work) + (1 if job.smooth else 0), plan
+
+
+def models_for(services: Services, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
+    """The models this server may use for `kind`, and the default one among them."""
+    s = services
+    models = {name: spec for name, spec in s.models.items() if settings.allows_model(name)}
+    wanted = {
+        JobKind.TEXT_TO_VIDEO: s.generation.default_text_model,
+        JobKind.RESTYLE: s.generation.default_restyle_model,
+    }.get(kind, s.generation.default_image_model)
+    if wanted not in models or not models[wanted].takes(kind):
+        wanted = next((name for name, spec in models.items() if spec.takes(kind)), wanted)
+    return models, wanted
+
+
+def default_price(services: Services, kind: JobKind, settings: GuildSettings) -> tuple[str, int] | None:
+    """The model a request of `kind` with no options runs on in this server, and its credits (a picture in
+    the model's own shape); None where this server enables no model for it."""
+    models, default = models_for(services, kind, settings)
+    spec = models.get(default)
+    if spec is None or not spec.takes(kind):
+        return None
+    words = Options(prompt="a clip") if kind is JobKind.TEXT_TO_VIDEO else Options()
+    job = build_job(words, job_id="", kind=kind, models=models, default_model=default)
+    cost = price(within_server_limits(job, spec, settings), spec, (spec.width, spec.height))[1]
+    return default, cost
 
 
 def upscaler_for(services: Services, model: str) -> str | None:
