@@ -74,20 +74,18 @@ def upscaler_for(services: Services, model: str) -> str | None:
     return None
 
 
+def _over_limit(flag: str, limit: int, value: int) -> Refused:
+    said = _("`{flag}` must be at most {limit} in this server, got {value}", flag=flag, limit=limit, value=value)
+    return Refused(said)
+
+
 def within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings) -> VideoJob:
     """The job under the server's frame and step limits: a default above a limit comes down to it; a value
     the user asked for is refused."""
     frames, steps = job.frames or spec.default_frames(job.kind), job.steps or spec.steps
     if settings.max_frames is not None and frames > settings.max_frames:
         if job.frames is not None and job.kind not in (JobKind.EXTEND, JobKind.UPSCALE):
-            raise Refused(
-                _(
-                    "`{flag}` must be at most {limit} in this server, got {value}",
-                    flag="-frames",
-                    limit=settings.max_frames,
-                    value=frames,
-                )
-            )
+            raise _over_limit("-frames", settings.max_frames, frames)
         frames = settings.max_frames
     if settings.max_frames is not None and spec.frame_count(frames) > settings.max_frames:
         # LTX renders 8k + 1 frames: the largest such count within the limit.
@@ -103,13 +101,6 @@ def within_server_limits(job: VideoJob, spec: ModelSpec, settings: GuildSettings
             )
     if settings.max_steps is not None and steps > settings.max_steps:
         if job.steps is not None:
-            raise Refused(
-                _(
-                    "`{flag}` must be at most {limit} in this server, got {value}",
-                    flag="-steps",
-                    limit=settings.max_steps,
-                    value=steps,
-                )
-            )
+            raise _over_limit("-steps", settings.max_steps, steps)
         steps = settings.max_steps
     return dataclasses.replace(job, frames=frames, steps=steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pricing import price
+from bot.pricing import Refused, price, within_server_limits
 from generation.engine import Engine
 from generation.jobs import JobKind, VideoJob
 from generation.models import Input
@@ -18,6 +19,7 @@ from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 from generation.values import Aspect
+from storage.guilds import GuildSettings
 from storage.quotas import job_cost
 from tests.conftest import png_bytes
 
@@ -70,3 +72,18 @@ def test_an_extension_is_priced_as_the_continuation_the_engine_renders(
     request = engine.plan(priced, clip)
     assert (request.width, request.height, request.frames) == (width, height, priced.frames)
     assert cost == job_cost(width, height, priced.frames, request.steps, spec.cost_factor)
+
+
+def test_a_servers_limits_bring_defaults_down_and_refuse_what_a_user_asked_for_above_them() -> None:
+    limits = GuildSettings(max_frames=20, max_steps=10)
+    svd = DEFAULT_MODELS["svd-xt"]  # 25 frames and 25 steps by default
+    job = VideoJob("p", JobKind.IMAGE_TO_VIDEO, "svd-xt", "")
+    assert (within_server_limits(job, svd, limits).frames, within_server_limits(job, svd, limits).steps) == (20, 10)
+    with pytest.raises(Refused, match="`-frames` must be at most 20 in this server, got 24"):
+        within_server_limits(dataclasses.replace(job, frames=24), svd, limits)
+    with pytest.raises(Refused, match="`-steps` must be at most 10 in this server, got 12"):
+        within_server_limits(dataclasses.replace(job, steps=12), svd, limits)
+    ltx, at_most_24 = DEFAULT_MODELS["ltx"], GuildSettings(max_frames=24)  # 8k + 1 frames: 24 would render 25
+    assert within_server_limits(VideoJob("p", JobKind.IMAGE_TO_VIDEO, "ltx", ""), ltx, at_most_24).frames == 17
+    with pytest.raises(Refused, match="ltx makes at least 9 frames; this server allows 8"):
+        within_server_limits(VideoJob("p", JobKind.IMAGE_TO_VIDEO, "ltx", ""), ltx, GuildSettings(max_frames=8))
