@@ -52,14 +52,19 @@ def models_for(services: Services, kind: JobKind, settings: GuildSettings) -> tu
     return models, wanted
 
 
-def default_price(services: Services, kind: JobKind, settings: GuildSettings) -> tuple[str, int] | None:
+def default_price(
+    services: Services, kind: JobKind, settings: GuildSettings, prompted: bool = False
+) -> tuple[str, int] | None:
     """The model a request of `kind` with no options runs on in this server, and its credits (a picture in
-    the model's own shape); None where this server enables no model for it."""
+    the model's own shape); `prompted`: an /animate with a prompt, on the prompted-image default. None where
+    this server enables no such model."""
     models, default = models_for(services, kind, settings)
+    if prompted:
+        default = services.generation.default_prompted_image_model
     spec = models.get(default)
     if spec is None or not spec.takes(kind):
         return None
-    words = Options(prompt="a clip") if kind is JobKind.TEXT_TO_VIDEO else Options()
+    words = Options(prompt="a clip") if prompted or kind is JobKind.TEXT_TO_VIDEO else Options()
     job = build_job(words, job_id="", kind=kind, models=models, default_model=default)
     cost = price(within_server_limits(job, spec, settings), spec, (spec.width, spec.height))[1]
     return default, cost

@@ -87,6 +87,7 @@ async def test_quota_quotes_what_a_clip_with_no_options_costs_here_and_charges_t
             text = await quota_of(fake, user)
             said = quoted(text, "animate")
             assert said is not None and said[1] == ("svd" if enabled == "svd" else "svd-xt"), text
+            assert "with a prompt" not in text, "a prompted picture runs on the same model here (conftest.ON_SVD)"
             if enabled == "svd":
                 assert said[0] > 1 and quoted(text, "imagine-video") is None, "svd makes no clip from words"
             image = fake.upload("q.png", png_bytes())

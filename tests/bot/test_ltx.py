@@ -9,7 +9,7 @@ import numpy as np
 
 from generation.encode import decode_frames
 from tests.bot.conftest import BotProcess, service_with
-from tests.bot.test_buttons import button
+from tests.bot.test_buttons import button, followup_text
 from tests.bot.test_video import credits_used, delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, Message
@@ -114,3 +114,13 @@ async def test_options_the_prompt_model_cannot_take_keep_the_image_model(
 ) -> None:
     clip = await animate(fake, 7081, "a cat turns -steps 12")  # a distilled LTX row takes 8 steps at most
     assert "-model svd-xt" in clip.content and "your prompt was not used" in clip.content
+
+
+async def test_quota_quotes_a_prompted_animate_on_the_model_that_reads_prompts(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    text = await followup_text(fake, await fake.slash("quota", {}, user_id=7091))
+    quoted = re.search(r"`/animate` with a prompt: (\d+) credits? \(`ltx`\)", text)
+    assert quoted and re.search(r"`/animate` with no options: \d+ credits? \(`svd-xt`\)", text), text
+    await animate(fake, 7091, "a heron takes off")
+    assert await credits_used(ltx_service, 7091) == int(quoted[1]), "charged what /quota said"

@@ -8,6 +8,7 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+from redis.exceptions import RedisError
 
 from bot.i18n import Voice, more_lines, voice_of
 from bot.limits import clip, lines_within
@@ -31,24 +32,29 @@ def _named(record: JobRecord, say: Voice) -> str:
     return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
 
 
-def _prices(services: Services, settings: GuildSettings) -> list[Text]:
-    """What a clip asked for with no options costs in this server, and on which model."""
+def _prices(services: Services, settings: GuildSettings, served: set[str]) -> list[Text]:
+    """What a clip asked for with no options costs in this server, and on which model; and an /animate with
+    a prompt, where that runs on another model (the prompted-image default, while a worker serves it)."""
     found = []
-    for kind in (JobKind.IMAGE_TO_VIDEO, JobKind.TEXT_TO_VIDEO):
-        try:
-            priced = default_price(services, kind, settings)
-        except Said:  # the server's limits leave no clip with no options (a refusal or no plan): nothing to quote
-            continue
-        if priced is None:
-            continue
-        model, cost = priced
-        if kind is JobKind.IMAGE_TO_VIDEO:
-            found.append(_("`/animate` with no options: {credits} (`{model}`)", credits=credits_of(cost), model=model))
-        else:
-            found.append(
-                _("`/imagine-video` with no options: {credits} (`{model}`)", credits=credits_of(cost), model=model)
-            )
+    if plain := _quote(services, JobKind.IMAGE_TO_VIDEO, settings):
+        found.append(_("`/animate` with no options: {credits} (`{model}`)", model=plain[0], credits=plain[1]))
+    steered = _quote(services, JobKind.IMAGE_TO_VIDEO, settings, prompted=True)
+    if steered and steered[0] in served and (plain is None or steered[0] != plain[0]):
+        found.append(_("`/animate` with a prompt: {credits} (`{model}`)", model=steered[0], credits=steered[1]))
+    if text := _quote(services, JobKind.TEXT_TO_VIDEO, settings):
+        found.append(_("`/imagine-video` with no options: {credits} (`{model}`)", model=text[0], credits=text[1]))
     return found
+
+
+def _quote(
+    services: Services, kind: JobKind, settings: GuildSettings, prompted: bool = False
+) -> tuple[str, Text] | None:
+    """The model and the credits of such a request here; None where there is none to quote."""
+    try:
+        priced = default_price(services, kind, settings, prompted)
+    except Said:  # the server's limits leave no such clip (a refusal, or no plan): nothing to quote
+        return None
+    return (priced[0], credits_of(priced[1])) if priced is not None else None
 
 
 class Quota(commands.Cog):
@@ -80,8 +86,12 @@ class Quota(commands.Cog):
             )
         )
         settings = await s.guilds.get(interaction.guild_id or 0)
+        try:
+            served = {model for worker in await s.queue.workers() for model in worker.models}
+        except (RedisError, OSError):
+            served = set()
         lines = [say(left), say(_("They reset <t:{at}:R> (<t:{at}:t>).", at=at))]
-        if prices := _prices(s, settings):
+        if prices := _prices(s, settings, served):
             lines.append(" · ".join(say(price) for price in prices))
         if status.blocked:
             lines.insert(0, say(_("⛔ You are blocked from making videos in this server.")))
