@@ -167,6 +167,10 @@ class FairQueue:
             waiting, taken = await pipe.execute()
         return waiting is not None or taken is not None
 
+    async def taken(self, job_id: str) -> bool:
+        """Whether a worker took the job out of the order (and has not settled it)."""
+        return await self.redis.zscore(f"{PREFIX}started", job_id) is not None
+
     async def started(self) -> list[str]:
         return [job.decode() for job in await self.redis.zrange(f"{PREFIX}started", 0, -1)]
 

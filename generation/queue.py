@@ -328,8 +328,10 @@ class JobQueue:
         progress = await self.progress(job_id)
         if await self.redis.exists(keys.IN_PROGRESS + job_id):
             return QueueState(QueueStatus.RUNNING, progress=progress, served=True)
-        workers = [w for w in await self.workers() if model in w.models]  # only queued jobs need them
         position = await self.position(job_id)
+        if position is None and await self.fair.taken(job_id):  # a worker took it and is about to lock it
+            return QueueState(QueueStatus.RUNNING, progress=progress, served=True)
+        workers = [w for w in await self.workers() if model in w.models]  # only queued jobs need them
         average = await self.average_duration(model)
         eta = None
         if position is not None and average is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.exts.video._render import edit_interval, failure_text, options_line, result_text, status_text
 from bot.i18n import Catalogs
 from generation.jobs import JobKind, VideoJob, VideoResult
-from generation.queue import QueueState, QueueStatus
+from generation.queue import Progress, QueueState, QueueStatus, Stage
 from generation.text import Text
 from storage.quotas import credits_of
 
@@ -61,3 +61,12 @@ def test_credits_are_counted_in_good_english_and_in_the_catalogs_words() -> None
     assert "3 credits refunded." in failure_text(job(), 1, Text("no"), 3, ENGLISH)
     assert "3 クレジットを返却しました" in failure_text(job(), 1, Text("no"), 3, JAPANESE)
     assert ENGLISH(credits_of(-1)) == "-1 credits", "a grant taken back keeps its sign"
+
+
+def test_a_job_a_worker_took_reads_starting_not_queued_until_the_worker_says_more() -> None:
+    queued_mark = Progress(Stage.QUEUED, 0, 0, 0.0)  # what the submit published
+    taken = status_text(job(), 1, QueueState(QueueStatus.RUNNING, progress=queued_mark, served=True), ENGLISH)
+    assert "Starting" in taken and "Queued" not in taken
+    loading = QueueState(QueueStatus.RUNNING, progress=Progress(Stage.LOADING, 0, 0, 0.0), served=True)
+    assert "Loading the model" in status_text(job(), 1, loading, ENGLISH)
+    assert "Queued" in status_text(job(), 1, QueueState(QueueStatus.QUEUED, progress=queued_mark), ENGLISH)

@@ -185,6 +185,13 @@ async def test_a_job_whose_records_redis_lost_is_running_while_its_worker_render
         assert (await queue.wait("rendering", 10)).status == "done", "and its outcome is stored as usual"
 
 
+async def test_a_job_taken_but_not_yet_locked_is_starting_not_queued_without_a_place(queue: JobQueue) -> None:
+    await queue.submit(job("taken"), require_worker=False)
+    assert (await queue.state("taken")).position == 1
+    assert await queue.fair.take("svd-xt", 0) == "taken"  # the moment between a worker's choice and arq's lock
+    assert (await queue.state("taken")).status == "running"
+
+
 async def test_eta_comes_from_recent_durations(queue: JobQueue) -> None:
     await queue.redis.rpush(keys.durations("svd-xt"), 10, 20)
     async with worker(queue, SleepEngine(5)):

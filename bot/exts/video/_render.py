@@ -91,9 +91,9 @@ def status_text(job: VideoJob, user_id: int, state: QueueState, say: Voice, note
     elif progress is not None and progress.stage is Stage.DENOISING and progress.total:
         step = _("step {step}/{total}", step=progress.step, total=progress.total)
         lines.append(f"{say(_STAGE[progress.stage])} {_bar(progress.step, progress.total)} {say(step)}")
-    elif progress is not None:
+    elif progress is not None and progress.stage is not Stage.QUEUED:
         lines.append(say(_STAGE.get(progress.stage, _("⚙️ Working"))))
-    else:
+    else:  # taken by a worker, which has not said anything yet (the submit's "queued" mark is all there is)
         lines.append(say(_("⚙️ Starting")))
     lines.append(f"`{options_line(job)}`")
     return "\n".join(lines)
