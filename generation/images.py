@@ -1,4 +1,5 @@
-"""Input images: check by content, refuse decompression bombs before decoding, orient, fit (torch-free)."""
+"""Input images: check by content, refuse decompression bombs before decoding, orient, colour-manage to sRGB,
+fit (torch-free)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFilter, ImageOps, UnidentifiedImageError
 
 from generation.jobs import Fit
 from generation.text import Said, _
@@ -27,6 +28,7 @@ __all__ = [
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "AVIF")  # AVIF too: what browsers save images as
 MAX_PIXELS = 40_000_000  # 40 MP: far above any camera a user animates, far below a decompression bomb
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))  # what the models saw in training, and the clip is
 
 
 class ImageError(Said, ValueError):
@@ -144,7 +146,8 @@ def _png_data_whole(data: bytes) -> None:
 
 
 def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS, cover: tuple[int, int] | None = None) -> Image.Image:
-    """Decode a checked image: first frame, EXIF orientation applied, transparency on white, RGB. With
+    """Decode a checked image: first frame, EXIF orientation applied, colours in sRGB (an embedded colour
+    profile, such as a phone's Display P3 or a print CMYK, converted), transparency on white, RGB. With
     `cover` (a width and height the image will be fitted to), a JPEG is decoded straight at the smallest
     scale (1/2, 1/4, 1/8) that still covers it."""
     probe(data, max_pixels)
@@ -158,7 +161,7 @@ def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS, cover: tuple[int, int] |
                 wanted = (math.ceil(img.width * scale), math.ceil(img.height * scale))
                 img.draft("RGB", wanted)
             img.load()
-            oriented = ImageOps.exif_transpose(img)
+            oriented = _in_srgb(ImageOps.exif_transpose(img), img.info.get("icc_profile"))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ImageError(_("the image is damaged or incomplete")) from None
     if oriented.mode.startswith("I"):  # 16/32-bit greyscale: scale to 8 bits instead of clipping to white
@@ -169,6 +172,20 @@ def load_rgb(data: bytes, max_pixels: int = MAX_PIXELS, cover: tuple[int, int] |
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return oriented.convert("RGB")
+
+
+def _in_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """`img` with its colours converted from its embedded profile to sRGB; as it is without one, or with a
+    profile littleCMS cannot read (the pixels are then taken as sRGB, as a browser without colour management
+    would)."""
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(img, source, _SRGB, outputMode="RGBA" if img.mode == "RGBA" else "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return img
+    return converted if converted is not None else img
 
 
 def fit(img: Image.Image, width: int, height: int, mode: Fit = Fit.CROP) -> Image.Image:

@@ -110,6 +110,50 @@ def test_transparency_goes_on_white() -> None:
     assert load_rgb(out.getvalue()).getpixel((5, 5)) == (255, 255, 255)
 
 
+def _display_p3() -> bytes:
+    """An ICC v2 display profile with Display P3's primaries (D50-adapted, as Apple's profile has them) and
+    gamma 2.2: what a phone photo carries."""
+
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + s15(x) + s15(y) + s15(z)
+
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0"
+    tags = [(b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(0.5151, 0.2412, -0.0011))]
+    tags += [(b"gXYZ", xyz(0.2919, 0.6922, 0.0419)), (b"bXYZ", xyz(0.1571, 0.0666, 0.7841))]
+    tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack(">I", len(tags)), b""
+    for signature, body in tags:
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = struct.pack(">I", offset + len(data)) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+    header += b"\0" * 12 + b"acsp" + b"\0" * 28 + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\0" * 48
+    return header + table + data
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_photo_in_display_p3_is_converted_to_srgb_and_an_untagged_or_garbled_one_is_taken_as_it_is(fmt: str) -> None:
+    def loaded(**saved: object) -> tuple[int, ...]:
+        out = io.BytesIO()
+        Image.new("RGB", (16, 16), (200, 60, 40)).save(out, format=fmt, quality=100, subsampling=0, **saved)
+        return load_rgb(out.getvalue()).getpixel((8, 8))
+
+    untagged = loaded()
+    red, green, blue = loaded(icc_profile=_display_p3())
+    # P3's red is deeper than sRGB's: the same numbers mean a more saturated colour, so in sRGB they spread.
+    assert red > untagged[0] + 12 and green < untagged[1] - 12 and blue < untagged[2] - 12, (untagged, red, green, blue)
+    assert max(abs(a - b) for a, b in zip(loaded(icc_profile=b"not a profile" * 10), untagged, strict=True)) <= 2
+
+
+def test_a_transparent_picture_with_a_profile_still_goes_on_white() -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (32, 32), (0, 0, 0, 0)).save(out, format="PNG", icc_profile=_display_p3())
+    assert load_rgb(out.getvalue()).getpixel((5, 5)) == (255, 255, 255)
+
+
 def test_16_bit_greyscale_keeps_its_tones_and_cmyk_becomes_rgb() -> None:
     grey = Image.new("I;16", (64, 32))
     grey.putdata([x * 1024 for x in range(64)] * 32)  # a ramp from black to (almost) white
