@@ -230,6 +230,22 @@ async def test_a_crowd_of_uploads_is_downloaded_a_few_at_a_time_and_every_one_an
         assert "not a picture" in await refusal(fake, token)
 
 
+async def test_a_status_discord_never_shows_holds_up_no_later_request(fake: FakeDiscord, service: BotProcess) -> None:
+    gate = fake.hold("PATCH", "/messages/@original")  # Discord stops answering the first edit of every request
+    try:
+        tokens = [
+            await fake.slash("imagine-video", {"prompt": f"a lantern {user} -steps 2"}, user_id=user)
+            for user in range(1651, 1651 + INTAKE + 1)
+        ]
+        # Each request gives up on its first edit after a while and lets the next one in; the watcher shows
+        # the status and the clip in the same message instead (its own edits are answered).
+        for token in tokens:
+            await delivered(fake, token, timeout=120)
+        assert fake.held, "the first edits still hang"
+    finally:
+        gate.set()
+
+
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("cat.png", png_bytes()) | {"url": "http://169.254.169.254/latest/meta-data/cat.png"}
     token = await fake.slash("animate", {}, attachments={"image": image}, user_id=1601)

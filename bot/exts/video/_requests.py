@@ -66,6 +66,7 @@ class Files:
 
 
 INTAKE = 8
+SHOW_S = 10.0  # the most a request waits for Discord to show its status before it lets the next one in
 
 
 class VideoRequests:
@@ -240,9 +241,9 @@ class VideoRequests:
             return None
         note = prompt_note(job, s.models.get(job.model))
         status = status_text(job, who.user_id, await self._place(job.job_id), reply.voice, note)
-        try:
-            await reply.show(status, self.buttons.status(job.job_id, reply.voice))
-        except discord.HTTPException:
+        try:  # bounded: a request holds an intake slot until here, and Discord may hang or retry for minutes
+            await asyncio.wait_for(reply.show(status, self.buttons.status(job.job_id, reply.voice)), SHOW_S)
+        except (discord.HTTPException, TimeoutError):
             log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
             status = ""  # the watcher shows it at its first look
         await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
