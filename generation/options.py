@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -252,6 +253,16 @@ _TOKEN = re.compile(r"""(?<!\S)(?:"([^"]*)"|“([^”]*)”|'([^']*)')(?!\S)|\S+
 _FLAG = re.compile(r"(?:--?|—|–)([A-Za-z][A-Za-z_]*)")  # phones turn "--" into a dash
 
 
+def _plain(token: str) -> str:
+    """A flag or its value as typed with a CJK input method in full-width mode ("－ｍｏｔｉｏｎ　３", "16：9"),
+    in ASCII (NFKC); prompt words are kept as typed."""
+    return unicodedata.normalize("NFKC", token).replace("×", "x")
+
+
+def _flag(token: str) -> re.Match[str] | None:
+    return _FLAG.fullmatch(_plain(token))
+
+
 def parse_flags(text: str) -> Options:
     """Split Pika-style flags out of `text`; the words that are not flags become the prompt."""
     tokens: list[tuple[str, bool]] = []  # (text, was quoted)
@@ -264,7 +275,7 @@ def parse_flags(text: str) -> Options:
     i = 0
     while i < len(tokens):
         token, quoted = tokens[i]
-        flag = None if quoted else _FLAG.fullmatch(token)
+        flag = None if quoted else _flag(token)
         if flag is None:
             prompt.append(f'"{token}"' if quoted else token)
             i += 1
@@ -287,9 +298,9 @@ def parse_flags(text: str) -> Options:
         if field == "camera" and rest and not rest[0][1]:
             words, owner = [], []  # camera words, split at hyphens ("zoom-in"), and the token each came from
             for index, (word, was_quoted) in enumerate(rest[:3]):
-                if was_quoted or _FLAG.fullmatch(word):
+                if was_quoted or _flag(word):
                     break
-                parts = [part for part in word.replace("_", "-").split("-") if part]
+                parts = [part for part in _plain(word).replace("_", "-").split("-") if part]
                 words += parts
                 owner += [index] * len(parts)
             camera, used = camera_prefix(words)
@@ -300,7 +311,7 @@ def parse_flags(text: str) -> Options:
                 part
                 for word, was_quoted in tokens[i : i + 3]
                 if not was_quoted
-                for part in word.replace("_", "-").split("-")
+                for part in _plain(word).replace("_", "-").split("-")
                 if part
             ]
             if camera and following and camera_prefix(following)[0]:  # "zoom in pan left": Pika takes one
@@ -318,14 +329,14 @@ def parse_flags(text: str) -> Options:
         if field in _RUNS and rest and not rest[0][1]:
             # Unquoted: the negative prompt (or the region) runs to the next flag.
             words = []
-            while i < len(tokens) and (tokens[i][1] or not _FLAG.fullmatch(tokens[i][0])):
+            while i < len(tokens) and (tokens[i][1] or not _flag(tokens[i][0])):
                 words.append(tokens[i][0])
                 i += 1
             values[field] = _OPTIONS[field].check(shown, " ".join(words))
             continue
-        if not rest or (not rest[0][1] and _FLAG.fullmatch(rest[0][0])):
+        if not rest or (not rest[0][1] and _flag(rest[0][0])):
             raise OptionError(shown, NOTHING, "", _("`{flag}` needs a value", flag=shown))
-        values[field] = _OPTIONS[field].check(shown, rest[0][0])
+        values[field] = _OPTIONS[field].check(shown, _plain(rest[0][0]))
         i += 1
     return Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
 

@@ -169,6 +169,14 @@ def test_words_that_only_look_like_flags_stay_in_the_prompt() -> None:
     assert parse_flags("it's a cat's toy").prompt == "it's a cat's toy"
 
 
+def test_flags_typed_in_full_width_with_a_cjk_input_method_read_as_flags_and_the_prompt_stays_as_typed() -> None:
+    options = parse_flags("ねこが走る －ｍｏｔｉｏｎ　３ -ar 16：9 －ｃａｍｅｒａ ｚｏｏｍ　ｉｎ -seed ４２")
+    assert (options.motion, options.aspect, options.seed) == (3, Aspect.WIDE, 42)
+    assert options.camera == parse_flags("-camera zoom in").camera and options.prompt == "ねこが走る"
+    assert parse_flags("a cat -ar 9×16").aspect == Aspect.TALL
+    assert parse_flags("ａ ｃａｔ").prompt == "ａ ｃａｔ"
+
+
 def test_typed_options_win_over_flags_in_the_prompt() -> None:
     options = from_command("a cat -motion 3 -camera zoom in -seed 5", motion=1, camera="pan right")
     assert (options.motion, options.camera, options.seed, options.prompt) == (1, Camera(pan_x=1), 5, "a cat")
