@@ -12,6 +12,7 @@ when that bitrate would smear the picture, at a smaller size. A clip over budget
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -138,7 +139,15 @@ def gif_delays(count: int, fps: int) -> list[int]:
 
 
 def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int]) -> bytes:
-    images = [Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS) for frame in frames]
+    """One palette for the whole clip (from up to 8 of its frames), each frame dithered to it: no colour
+    flicker between frames, a smaller file and about a fifth of the time of a palette per frame."""
+    resized = [Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS) for frame in frames]
+    picked = resized[:: max(1, len(resized) // 8)][:8]
+    sheet = Image.new("RGB", (size[0], size[1] * len(picked)))
+    for index, image in enumerate(picked):
+        sheet.paste(image, (0, size[1] * index))
+    palette = sheet.quantize(256, method=Image.Quantize.MEDIANCUT)
+    images = [image.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for image in resized]
     out = io.BytesIO()
     images[0].save(
         out,
@@ -182,7 +191,10 @@ def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) ->
         if len(data) <= byte_budget:
             written = _gif_frames(data) if fmt is OutputFormat.GIF else count
             return Encoded(data, MIME[fmt], size[0], size[1], written, fps)
-        scale *= 0.75
+        if fmt is OutputFormat.GIF:  # its size goes about with its pixels: aim straight under the budget
+            scale *= min(0.9, 0.95 * math.sqrt(byte_budget / len(data)))
+        else:
+            scale *= 0.75
 
 
 def decode_frames(data: bytes) -> tuple[np.ndarray, int]:
@@ -190,7 +202,13 @@ def decode_frames(data: bytes) -> tuple[np.ndarray, int]:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         fps = round(float(stream.average_rate or stream.guessed_rate or 24))
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        decoded = list(container.decode(stream))
+        frames = [frame.to_ndarray(format="rgb24") for frame in decoded]
+        last = decoded[-1] if decoded else None
+        if container.format.name == "gif" and last is not None and last.pts is not None and last.duration:
+            # GIF delays are whole hundredths (24 fps alternates 40 and 50 ms): its rate is frames per second
+            # played, where FFmpeg's average says 25.
+            fps = max(1, round(len(decoded) / float((last.pts + last.duration) * stream.time_base)))
     if not frames:
         raise ValueError("the clip has no frames")
     return np.stack(frames), fps

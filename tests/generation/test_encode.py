@@ -81,6 +81,19 @@ def test_a_small_budget_forces_re_encodes_and_is_never_exceeded(fmt: OutputForma
         assert frames.shape[0] == 12  # frames are never dropped to fit, only bits and pixels
 
 
+def test_a_gif_keeps_a_still_background_still_and_its_colours_close() -> None:
+    height, width = 90, 160
+    ys, xs = np.mgrid[0:height, 0:width]
+    sky = np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) * 255 // (width + height)], -1)
+    frames = np.repeat(sky[None].astype(np.uint8), 8, axis=0)
+    for index, frame in enumerate(frames):  # a red ball crosses the picture; the rest never changes
+        frame[((xs - 20 - 15 * index) ** 2 + (ys - 45) ** 2) < 100] = (220, 40, 30)
+    decoded, _ = decode_frames(encode(frames, 8, OutputFormat.GIF, 10 << 20).data)
+    corner = decoded[:, :20, -40:].astype(int)  # never under the ball
+    assert np.abs(corner - corner[0]).max() == 0, "one palette for the clip: no colour flicker"
+    assert np.abs(decoded.astype(int) - frames).mean() < 6
+
+
 def test_an_impossible_budget_raises_instead_of_returning_an_oversized_file() -> None:
     with pytest.raises(EncodeError):
         encode(moving_frames(12), 12, OutputFormat.MP4, 300)
@@ -89,6 +102,14 @@ def test_an_impossible_budget_raises_instead_of_returning_an_oversized_file() ->
 def test_decode_round_trip_keeps_frame_count_and_fps() -> None:
     frames, fps = decode_frames(encode(moving_frames(10), 10, OutputFormat.MP4, 10 << 20).data)
     assert frames.shape == (10, 90, 160, 3) and fps == 10
+
+
+@pytest.mark.parametrize("rate", [8, 12, 16, 24])
+def test_a_gif_clip_reads_back_at_the_rate_it_was_made_at(rate: int) -> None:
+    # GIF delays are hundredths: 24 fps alternates 4 and 5 of them, which FFmpeg's average calls 25 fps; an
+    # Extend or Smooth of a GIF clip plays at the clip's own rate.
+    frames, fps = decode_frames(encode(moving_frames(25), rate, OutputFormat.GIF, 10 << 20).data)
+    assert frames.shape == (25, 90, 160, 3) and fps == rate
 
 
 @pytest.mark.parametrize(("fps", "target"), [(8, 24), (12, 24), (24, 48)])
