@@ -18,7 +18,7 @@ from generation.text import Text, _
 
 __all__ = ["build_job"]
 
-_NOT_JOB_FIELDS = ("prompt", "model", "duration")  # the prompt is passed apart; duration becomes frames
+_NOT_JOB_FIELDS = ("prompt", "model", "duration", "gif")  # passed apart; duration becomes frames, gif the output
 
 
 def _usable(models: Mapping[str, ModelSpec], kind: JobKind, can: Callable[[ModelSpec], bool]) -> Text | str:
@@ -177,7 +177,7 @@ def build_job(
         mask=mask,
         fit=fit,
         smooth=smooth,
-        output=output,
+        output=OutputFormat.GIF if options.gif else output,
         byte_budget=byte_budget,
         max_pixels=max_pixels,
         user_id=user_id,

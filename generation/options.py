@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from generation.jobs import VideoJob
+from generation.jobs import OutputFormat, VideoJob
 from generation.registry import KNOWN_MODELS
 from generation.styles import styles
 from generation.text import Said, Text, _
@@ -77,6 +77,7 @@ class Options:
     steps: int | None = None
     upscale: bool | None = None
     fast: bool | None = None
+    gif: bool | None = None  # the clip as an animated GIF (plays and loops inline), not an MP4
     strength: float | None = None
     style: str | None = None
     region: str | None = None
@@ -93,9 +94,9 @@ class Options:
     @classmethod
     def of(cls, job: VideoJob) -> Options:
         """Everything a job was made with, as options (the echo line, the Remix form)."""
-        given = {name: getattr(job, name) for name in _OPTIONS if name != "duration"}
+        given = {name: getattr(job, name) for name in _OPTIONS if name not in ("duration", "gif")}
         given |= {"negative_prompt": job.negative_prompt or None, "upscale": job.upscale or None}
-        given |= {"fast": job.fast or None}
+        given |= {"fast": job.fast or None, "gif": job.output is OutputFormat.GIF or None}
         return cls(prompt=job.prompt, **given)
 
 
@@ -214,6 +215,7 @@ _OPTIONS: dict[str, _Option] = {
     "negative_prompt": _Option(_text(500), ("neg", "negative"), values='"<words>"'),
     "upscale": _Option(_switch, ("upscale",), switch=True),
     "fast": _Option(_switch, ("fast",), switch=True),
+    "gif": _Option(_switch, ("gif",), switch=True),
     "strength": _number(0.1, 1.0, ("strength",)),
     "style": _Option(_style, ("style",), values="<style>"),
     "region": _Option(_text(100), ("region",), values='"<words>"'),

@@ -113,6 +113,24 @@ async def test_smooth_interpolates_and_echoes_the_clip_it_made(fake: FakeDiscord
     assert "-model svd " in smooth.content and "-seed 9" in smooth.content and "-fps 24" in smooth.content
 
 
+async def test_a_gif_clip_plays_inline_as_a_gif_and_its_buttons_keep_it_one(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    _, first = await animate(fake, 2421, "a cat -model svd -fps 12 -gif")
+    [(name, data)] = first.files.items()
+    assert name.endswith(".gif") and Image.open(io.BytesIO(data)).n_frames == 4 and "-gif" in first.content
+    smooth = await delivered(fake, await fake.click(first, button(first, "smooth"), user_id=2421))
+    [(name, data)] = smooth.files.items()
+    assert name.endswith(".gif") and frames_of(smooth)[0].shape[0] == 7 == reported(smooth)[0]
+    token = await fake.click(first, button(first, "remix"), user_id=2421)
+    modal = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the modal")
+    form = {c["custom_id"]: c.get("value") for row in modal[0]["data"]["components"] for c in row["components"]}
+    flags = next(key for key, value in form.items() if "-gif" in (value or ""))
+    plain = form | {flags: form[flags].replace("-gif", "")}  # taken out of the form: an MP4 again
+    remixed = await delivered(fake, await fake.submit_modal(modal[0]["data"]["custom_id"], plain))
+    assert next(iter(remixed.files)).endswith(".mp4") and "-gif" not in remixed.content
+
+
 _KEPT = ["-model svd", "-camera zoom in", "-ar 1:1", "-frames 5", "-steps 3", "-motion 3"]
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generation.job_builder import build_job
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import JobKind, OutputFormat, VideoJob
 from generation.options import FLAGS, OptionError, Options, flags_line, from_command, parse_flags
 from generation.registry import DEFAULT_MODELS
 from generation.values import Aspect, Camera
@@ -268,6 +268,16 @@ def test_upscale_is_a_flag_without_a_value_and_echoes_back() -> None:
     assert flags_line(options) == "-motion 2 -upscale"
     assert parse_flags(flags_line(options)).upscale is True
     assert flags_line(parse_flags("a cat")) == "", "off is not echoed"
+
+
+def test_gif_asks_for_an_animated_gif_and_echoes_back_from_the_job() -> None:
+    options = parse_flags("a cat -gif -motion 2")
+    job = build_job(options, job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS, default_model="animatediff")
+    assert job.output is OutputFormat.GIF and flags_line(Options.of(job)) == "-model animatediff -motion 2 -fps 24 -gif"
+    plain = build_job(
+        parse_flags("a cat"), job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS, default_model="animatediff"
+    )
+    assert plain.output is OutputFormat.MP4 and "-gif" not in flags_line(Options.of(plain))
 
 
 @pytest.mark.parametrize(

@@ -191,7 +191,7 @@ class ClipActions:
             job = build_job(options, job_id="", kind=source.kind, models=models, default_model=source.model)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth, output=source.output)
+        kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth)  # -gif is in the form's flags
         await self._again(interaction, reply, record, kept)
 
 
