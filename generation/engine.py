@@ -200,6 +200,8 @@ class Engine:
             frames = apply_camera(frames, request.camera, request.motion)
         if source is not None and job.kind is JobKind.EXTEND:
             frames = _join(source, frames, spec.extend_overlap)
+        if job.loop and job.kind is JobKind.IMAGE_TO_VIDEO:  # its last frame is its first: played once
+            frames = frames[:-1]
         checked = time.perf_counter()
         if self.checker is not None:  # (the sampled frames only where something looks at them)
             self._check(job, "output", _samples(frames), checks)
@@ -279,7 +281,11 @@ class Engine:
     ) -> VideoResult:
         if smooth:
             target = smooth_fps(fps)
-            frames, fps = self.smoother(frames, fps, target, job.job_id), target
+            if job.loop:  # a loop is interpolated across its seam too: last frame → first
+                wrapped = np.concatenate([frames, frames[:1]])
+                frames, fps = self.smoother(wrapped, fps, target, job.job_id)[:-1], target
+            else:
+                frames, fps = self.smoother(frames, fps, target, job.job_id), target
         reporter.check()
         encoded = encode(frames, fps, job.output, job.byte_budget)
         reporter.stage(Stage.DONE)

@@ -54,6 +54,27 @@ def _check_brush(options: Options, spec: ModelSpec, kind: JobKind, models: Mappi
         )
 
 
+def _check_loop(options: Options, spec: ModelSpec, kind: JobKind, models: Mapping[str, ModelSpec], end: bool) -> None:
+    """`-loop` ends on the picture it starts on: it needs a picture, no other last picture, a keyframe model
+    and no camera move (which would not come back)."""
+    if kind is not JobKind.IMAGE_TO_VIDEO:
+        raise OptionError("-loop", "-loop", "", _("`-loop` starts and ends on your picture: use /animate"))
+    if end:
+        raise OptionError("-loop", "-loop", "", _("`-loop` ends on the picture it starts on: drop the last picture"))
+    if not spec.keyframes:
+        usable = _usable(models, kind, lambda s: s.keyframes)
+        raise OptionError(
+            "-model",
+            spec.name,
+            "",
+            _("`{model}` cannot loop; models that can: {usable}", model=spec.name, usable=usable),
+        )
+    if options.camera is not None and options.camera.framed:
+        raise OptionError(
+            "-camera", options.camera, "", _("a camera move would not come back to the start: drop it to loop")
+        )
+
+
 def build_job(
     options: Options,
     *,
@@ -133,6 +154,8 @@ def build_job(
         )
     if mask is not None or options.region:
         _check_brush(options, spec, kind, models, mask is not None)
+    if options.loop:
+        _check_loop(options, spec, kind, models, end_image is not None)
     if options.camera is not None and options.camera.orbit and not spec.prompt_camera:
         usable = _usable(models, kind, lambda s: s.prompt_camera)
         raise OptionError(
@@ -166,7 +189,7 @@ def build_job(
     # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
     given = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in _NOT_JOB_FIELDS}
     given |= {"frames": frames, "fps": fps, "camera": options.camera or None, "upscale": options.upscale or None}
-    given |= {"fast": options.fast or None}
+    given |= {"fast": options.fast or None, "loop": options.loop or None}
     return VideoJob(
         job_id=job_id,
         kind=kind,

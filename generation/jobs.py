@@ -111,6 +111,7 @@ class VideoJob:
     smooth: bool = False
     upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
     fast: bool = False  # the draft tier (`-fast`): cached denoising steps, quicker, not the same quality
+    loop: bool = False  # `-loop`: ends on the picture it starts on, that last frame dropped (keyframe models)
     strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
     style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
     content: Content = Content.REFUSE
@@ -122,8 +123,9 @@ class VideoJob:
 
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
-        if not self.fast:  # sent only when set: a worker from before the draft tier still reads every other job
-            del data["fast"]
+        for late in ("fast", "loop"):  # sent only when set: a worker from before them still reads every other job
+            if not data[late]:
+                del data[late]
         return data
 
     def request(self) -> dict[str, Any]:

@@ -78,6 +78,7 @@ class Options:
     upscale: bool | None = None
     fast: bool | None = None
     gif: bool | None = None  # the clip as an animated GIF (plays and loops inline), not an MP4
+    loop: bool | None = None  # a seamless loop: the clip ends on the picture it starts on
     strength: float | None = None
     style: str | None = None
     region: str | None = None
@@ -96,7 +97,7 @@ class Options:
         """Everything a job was made with, as options (the echo line, the Remix form)."""
         given = {name: getattr(job, name) for name in _OPTIONS if name not in ("duration", "gif")}
         given |= {"negative_prompt": job.negative_prompt or None, "upscale": job.upscale or None}
-        given |= {"fast": job.fast or None, "gif": job.output is OutputFormat.GIF or None}
+        given |= {"fast": job.fast or None, "gif": job.output is OutputFormat.GIF or None, "loop": job.loop or None}
         return cls(prompt=job.prompt, **given)
 
 
@@ -216,6 +217,7 @@ _OPTIONS: dict[str, _Option] = {
     "upscale": _Option(_switch, ("upscale",), switch=True),
     "fast": _Option(_switch, ("fast",), switch=True),
     "gif": _Option(_switch, ("gif",), switch=True),
+    "loop": _Option(_switch, ("loop",), switch=True),
     "strength": _number(0.1, 1.0, ("strength",)),
     "style": _Option(_style, ("style",), values="<style>"),
     "region": _Option(_text(100), ("region",), values='"<words>"'),

@@ -87,6 +87,20 @@ async def test_an_svd_clip_is_upscaled_by_the_upscale_model(fake: FakeDiscord, l
     assert frames(big).shape[1:3] == (128, 128) and "-model ltx" in big.content
 
 
+async def test_a_loop_goes_to_a_model_that_can_and_extend_goes_on_without_it(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    loop = await animate(fake, 7045, "-loop -seed 3 -ar 1:1")  # no prompt: it would go to svd-xt without -loop
+    assert "-model ltx" in loop.content and "-loop" in loop.content and len(frames(loop)) == 16
+    longer = await delivered(fake, await fake.click(loop, button(loop, "extend"), user_id=7045))
+    assert "extended 16 → 24 frames" in longer.content and "-loop" not in longer.content
+    token = await fake.slash(
+        "animate", {"prompt": "-loop -model svd-xt"}, attachments={"image": fake.upload("a.png", RED)}, user_id=7046
+    )
+    assert "`svd-xt` cannot loop; models that can: ltx" in await followup_text(fake, token)
+    assert await credits_used(ltx_service, 7046) == 0
+
+
 async def test_prompt_travel_makes_one_segment_per_prompt_priced_by_length(
     fake: FakeDiscord, ltx_service: BotProcess
 ) -> None:

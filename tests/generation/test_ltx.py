@@ -100,6 +100,17 @@ def test_morph_pins_the_first_and_the_last_frame(engine: Engine, spy: Spy) -> No
     assert np.abs(there - back).mean() > 3, "swapping the pictures changes the clip"
 
 
+def test_a_loop_ends_on_its_own_picture_plays_it_once_and_smooths_across_the_seam(engine: Engine, spy: Spy) -> None:
+    looped = frames_of(engine, job(loop=True))
+    first, last = spy.prepared[0]["conditions"]
+    assert spy.prepared[0]["index"] == [0, 16] and torch.equal(first, last), "the picture at both ends"
+    plain = frames_of(engine, job())
+    assert looped.shape[0] == 16 and plain.shape[0] == 17, "the last frame (the first again) is dropped"
+    assert np.abs(looped - plain[:16]).mean() > 1, "ending on the picture changes the clip"
+    smoothed, fps = decode_frames(engine.render(job(loop=True, smooth=True)).video)
+    assert (len(smoothed), fps) == (32, 48), "16 frames and the seam between the last and the first: twice as many"
+
+
 def test_a_model_without_keyframes_refuses_an_end_picture(engine: Engine) -> None:
     svd = dataclasses.replace(engine.models["ltx"], name="svd-like", keyframes=False)
     with pytest.raises(JobRejected, match="cannot end on a given picture"):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -278,6 +279,28 @@ def test_gif_asks_for_an_animated_gif_and_echoes_back_from_the_job() -> None:
         parse_flags("a cat"), job_id="j", kind=JobKind.TEXT_TO_VIDEO, models=DEFAULT_MODELS, default_model="animatediff"
     )
     assert plain.output is OutputFormat.MP4 and "-gif" not in flags_line(Options.of(plain))
+
+
+def test_loop_is_for_a_picture_on_a_keyframe_model_without_a_camera_move_or_another_last_picture() -> None:
+    def built(text: str, kind: JobKind = JobKind.IMAGE_TO_VIDEO, end: bytes | None = None) -> VideoJob:
+        return build_job(
+            parse_flags(text), job_id="j", kind=kind, models=DEFAULT_MODELS, default_model="ltx", end_image=end
+        )
+
+    job = built("waves -loop -camera lock")
+    assert job.loop and flags_line(Options.of(job)).endswith("-camera lock -fps 24 -loop") and "loop" in job.to_dict()
+    assert "loop" not in built("waves").to_dict(), "sent only when set: older workers read every other job"
+    refusals = {
+        "waves -loop -model svd-xt": "`svd-xt` cannot loop; models that can: ltx, ltx-dev, wan-i2v",
+        "waves -loop -camera zoom in": "would not come back to the start",
+    }
+    for text, needle in refusals.items():
+        with pytest.raises(OptionError, match=re.escape(needle)):
+            built(text)
+    with pytest.raises(OptionError, match="use /animate"):
+        built("waves -loop -model ltx", JobKind.TEXT_TO_VIDEO)
+    with pytest.raises(OptionError, match="drop the last picture"):
+        built("waves -loop", end=b"png")
 
 
 @pytest.mark.parametrize(

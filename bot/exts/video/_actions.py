@@ -125,6 +125,7 @@ class ClipActions:
             smooth=False,
             upscale=False,
             strength=None,  # a restyle's: the new clip continues or upscales, it does not redraw
+            loop=source.loop and kind is not JobKind.EXTEND,  # a continuation goes on from the end, not back
         )
         async with self.requests.intake:
             clip = await self._clip(interaction, reply)

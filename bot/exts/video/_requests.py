@@ -371,7 +371,7 @@ class VideoRequests:
 def _needs(options: Options, files: Files) -> tuple[str, ...]:
     """The registry capabilities a request needs beyond making a clip."""
     wanted = {
-        "keyframes": files.end_image is not None,
+        "keyframes": files.end_image is not None or bool(options.loop),
         "masks": files.mask is not None or bool(options.region),
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),
