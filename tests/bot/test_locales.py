@@ -222,7 +222,10 @@ async def _set_language(fake: FakeDiscord, value: str) -> str:
 async def test_channel_messages_use_the_servers_locale_or_the_admins_language(
     fake: FakeDiscord, service: BotProcess
 ) -> None:
-    hint = _("reply to a message with an image (or attach one) and mention me to animate it")
+    hint = _(
+        "reply to a message with an image (or attach one) and mention me to animate it; "
+        "for a clip from words, use `/imagine-video`"
+    )
     assert await _mention_reply(fake, 6411) == "⚠️ " + KO(hint), "a mention has no locale: the server's"
     assert "`language` is now ja" in await _set_language(fake, "ja")
     assert await _mention_reply(fake, 6412) == "⚠️ " + JA(hint)

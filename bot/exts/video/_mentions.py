@@ -92,7 +92,10 @@ class Mentions:
                 )
         if url is None:
             return await reply.refuse(
-                _("reply to a message with an image (or attach one) and mention me to animate it")
+                _(
+                    "reply to a message with an image (or attach one) and mention me to animate it; "
+                    "for a clip from words, use `/imagine-video`"
+                )
             )
         try:
             options = parse_flags(MENTION.sub("", message.content))
