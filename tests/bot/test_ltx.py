@@ -99,6 +99,10 @@ async def test_a_loop_goes_to_a_model_that_can_and_extend_goes_on_without_it(
     )
     assert "`svd-xt` cannot loop; models that can: ltx" in await followup_text(fake, token)
     assert await credits_used(ltx_service, 7046) == 0
+    typed = {"loop": True, "gif": True, "seed": 3, "aspect": "1:1"}  # the command's own options, as Discord sends them
+    token = await fake.slash("animate", typed, attachments={"image": fake.upload("a.png", RED)}, user_id=7047)
+    gif = await delivered(fake, token)
+    assert next(iter(gif.files)).endswith(".gif") and "-gif -loop" in gif.content and len(frames(gif)) == 16
 
 
 async def test_prompt_travel_makes_one_segment_per_prompt_priced_by_length(

@@ -116,6 +116,7 @@ class Video(commands.Cog):
         mask="Motion brush: a black and white picture, white moves and black stays still",
         region="Motion brush by words: only this part moves, e.g. the water",
         pose="A video of a person: the character in your picture moves as they do (pose models)",
+        loop="A seamless loop: the clip ends on your picture (keyframe models, e.g. ltx)",
         **DESCRIBE,
     )
     @app_commands.choices(**CHOICES)
@@ -138,11 +139,13 @@ class Video(commands.Cog):
         mask: discord.Attachment | None = None,
         region: str | None = None,
         pose: discord.Attachment | None = None,
+        loop: bool | None = None,
+        gif: bool | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
-        typed |= {"style": style, "region": region}
+        typed |= {"style": style, "region": region, "loop": loop, "gif": gif}
         try:
             options = from_command(prompt or "", steps=steps, **typed)
         except OptionError as exc:
@@ -303,11 +306,12 @@ class Video(commands.Cog):
         frames: Frames | None = None,
         steps: Steps | None = None,
         style: str | None = None,
+        gif: bool | None = None,
     ) -> None:
         """Make a short video clip from a text prompt."""
         reply = await self._defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
-        typed |= {"style": style}
+        typed |= {"style": style, "gif": gif}
         try:
             options = from_command(prompt, negative_prompt=negative, guidance=guidance, steps=steps, **typed)
         except OptionError as exc:

@@ -46,6 +46,7 @@ DESCRIBE = {
     "frames": "How many frames (up to the model's maximum)",
     "steps": "Denoising steps: more is slower and finer (up to the model's maximum)",
     "style": "A look: anime, 3d, cinematic, pixel, watercolor, … (models that read prompts)",
+    "gif": "Send it as a GIF, which plays and loops right in the chat",
 }
 CHOICES = {
     "camera": [app_commands.Choice(name=move, value=move) for move in CAMERA_MOVES],
