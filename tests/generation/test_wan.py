@@ -110,6 +110,9 @@ def test_first_and_last_frame_on_the_i2v_model(engine: Engine) -> None:
     assert np.abs(there - back).mean() > 3, "swapping the first and the last frame changes the clip"
     with pytest.raises(JobRejected, match="cannot end on a given picture"):
         engine.render(job(kind=JobKind.IMAGE_TO_VIDEO, image=RED, end_image=GREEN))  # TI2V-5B ignores a last frame
+    loop = frames_of(engine, job(kind=JobKind.IMAGE_TO_VIDEO, model="wan-i2v", image=RED, loop=True))
+    red_to_red = frames_of(engine, job(kind=JobKind.IMAGE_TO_VIDEO, model="wan-i2v", image=RED, end_image=RED))
+    assert loop.shape == (8, 64, 64, 3) and np.abs(loop - red_to_red[:8]).max() == 0, "-loop: RED to RED, played once"
 
 
 def test_restyle_redraws_the_video_it_is_given(engine: Engine) -> None:
