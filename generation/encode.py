@@ -202,14 +202,15 @@ def decode_frames(data: bytes) -> tuple[np.ndarray, int]:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         fps = round(float(stream.average_rate or stream.guessed_rate or 24))
-        decoded = list(container.decode(stream))
-        frames = [frame.to_ndarray(format="rgb24") for frame in decoded]
-        last = decoded[-1] if decoded else None
+        frames, last = [], None
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            last = frame
         base = stream.time_base
         if container.format.name == "gif" and last is not None and last.pts is not None and last.duration and base:
             # GIF delays are whole hundredths (24 fps alternates 40 and 50 ms): its rate is frames per second
             # played, where FFmpeg's average says 25.
-            fps = max(1, round(len(decoded) / float((last.pts + last.duration) * base)))
+            fps = max(1, round(len(frames) / float((last.pts + last.duration) * base)))
     if not frames:
         raise ValueError("the clip has no frames")
     return np.stack(frames), fps
