@@ -10,7 +10,7 @@ from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text
 from tests.bot.test_video import credits_used, delivered, refusal, service_db
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord, RoleRef, UserRef
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, RoleRef, UserRef
 
 ADMIN = 3001
 
@@ -156,13 +156,31 @@ async def test_quota_and_queue_fit_discords_limit_with_long_prompts_queued(
                 lambda t=token: (m := fake.response_to(t)) and m.buttons() and m, timeout=20, what="the status"
             )
         )
-    for command in ("quota", "queue"):
+    for command in ("quota", "queue", "history"):
         token = await fake.slash(command, {}, user_id=3501)
         text = await followup_text(fake, token)
         assert len(text) <= 2000 and text.count("a very long prompt") >= 3 and "…" in text, text
     for status in statuses:  # free the worker for the next tests
         await fake.click(status, button(status, "cancel"), user_id=3501)
     assert not fake.rejected
+
+
+async def test_history_links_each_clip_says_how_the_others_ended_and_keeps_to_its_server(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})  # earlier tests lowered it
+    _, clip = await animate(fake, 3661, "a heron at dawn")
+    image = fake.upload("c.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "a slow fox -steps 60"}, attachments={"image": image}, user_id=3661)
+    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, what="the status")
+    await fake.click(status, button(status, "cancel"), user_id=3661)
+    await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
+    text = await followup_text(fake, await fake.slash("history", {}, user_id=3661))
+    assert f"](https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{clip.id})" in text and "1 credit" in text
+    assert "a heron at dawn" in text and "🚫 cancelled (not charged)" in text
+    assert text.index("a slow fox") < text.index("a heron at dawn"), "newest first"
+    elsewhere = await fake.slash("history", {}, user_id=3661, guild_id=799000000000000001)
+    assert "You have not asked me for a video here yet" in await followup_text(fake, elsewhere)
 
 
 async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_nothing(

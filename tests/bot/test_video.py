@@ -303,6 +303,12 @@ async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
     )
     assert "could not post" in dm.content and "rain" in dm.content
     assert await settled_reservation(service, 1851) == (GUILD_ID, "committed")
+    history = await fake.slash("history", {}, user_id=1851)  # links to the clip where it is: in the DM
+    answer = await fake.wait_until(
+        lambda: next((c.payload["content"] for c in fake.calls_to("POST", f"/webhooks/\\d+/{history}$")), None),
+        what="the history",
+    )
+    assert f"](https://discord.com/channels/@me/{dm_channel(1851)}/{dm.id})" in answer
 
 
 async def credits_used(service: BotProcess, user_id: int) -> int:

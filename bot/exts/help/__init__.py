@@ -22,7 +22,7 @@ _COMMANDS = (
     _("`/morph` a clip from one picture to another"),
     _("`/restyle` a short video redrawn to a prompt"),
     _("Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"),
-    _("`/quota` your credits · `/queue` the line and your videos"),
+    _("`/quota` your credits · `/queue` the line and your videos · `/history` the ones you made"),
 )
 _BUTTONS = _(
     "Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Upscale** (twice the"

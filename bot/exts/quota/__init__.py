@@ -1,4 +1,4 @@
-"""/quota and /queue: what you have left, and where your videos are."""
+"""/quota, /queue and /history: what you have left, where your videos are, and the ones you made."""
 
 from __future__ import annotations
 
@@ -122,6 +122,39 @@ class Quota(commands.Cog):
                 where = _("#{position} in line", position=state.position)
             lines.append(f"• {_named(record, say)}: {say(where)}")
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
+
+    @app_commands.command(name="history", description="Your latest videos here, with links to them")
+    async def history(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        say = voice_of(interaction)
+        guild = interaction.guild_id or 0
+        records = await self.services.ledger.recent(interaction.user.id, HISTORY, guild_id=guild)
+        if not records:
+            nothing = _("You have not asked me for a video here yet. Try `/animate` or `/imagine-video`.")
+            return await interaction.followup.send(say(nothing), ephemeral=True)
+        lines = [say(_("Your latest videos here, newest first:"))]
+        lines += [
+            f"• {_named(record, say)} · <t:{int(record.created_at)}:R> · {say(_ended(record))}" for record in records
+        ]
+        await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
+
+
+HISTORY = 10  # the jobs /history lists
+
+
+def _ended(record: JobRecord) -> Text:
+    """How a job ended (or that it has not), with a link to the clip where there is one."""
+    if record.state is JobState.DELIVERED and record.result_message_id:
+        # A clip sent by DM (the bot could not post in the channel) says which DM channel it is in.
+        channel = (record.result or {}).get("channel", record.channel_id)
+        place = "@me" if not record.guild_id or channel != record.channel_id else record.guild_id
+        link = f"https://discord.com/channels/{place}/{channel}/{record.result_message_id}"
+        return _("✅ [the clip]({link}) · {credits}", link=link, credits=credits_of(record.cost))
+    return {
+        JobState.DELIVERED: _("✅ delivered · {credits}", credits=credits_of(record.cost)),
+        JobState.FAILED: _("❌ did not work (not charged)"),
+        JobState.CANCELLED: _("🚫 cancelled (not charged)"),
+    }.get(record.state, _("⏳ on the way"))
 
 
 async def setup(bot: Any) -> None:

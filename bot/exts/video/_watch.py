@@ -15,6 +15,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 from redis.exceptions import RedisError
@@ -358,13 +359,14 @@ class JobWatcher:
                 extra={"job_id": record.job_id},
             )
             text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
-            return await self._send_privately(record, text, self._result_view(record, voice), (name, result.video))
+            view = self._result_view(record, voice)
+            return await self._send_privately(record, text, view, (name, result.video), made)
         except discord.HTTPException:
             log.exception("job %s: delivery failed", record.job_id)
             return False
 
     async def _send_privately(
-        self, record: JobRecord, text: str, view: discord.ui.View, file: tuple[str, bytes]
+        self, record: JobRecord, text: str, view: discord.ui.View, file: tuple[str, bytes], made: dict[str, Any]
     ) -> bool:
         """Deliver by direct message; False if the user does not accept them."""
         try:
@@ -377,4 +379,5 @@ class JobWatcher:
             log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
             return False
         await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
+        await self.services.ledger.set_result(record.job_id, made | {"channel": sent.channel.id})  # for /history
         return True
