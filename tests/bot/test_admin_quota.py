@@ -179,6 +179,10 @@ async def test_history_links_each_clip_says_how_the_others_ended_and_keeps_to_it
     assert f"](https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{clip.id})" in text and "1 credit" in text
     assert "a heron at dawn" in text and "🚫 cancelled (not charged)" in text
     assert text.index("a slow fox") < text.index("a heron at dawn"), "newest first"
+    await fake.click(clip, button(clip, "delete"), user_id=3661)
+    await fake.wait_until(lambda: clip.id not in fake.messages, what="the deletion")
+    text = await followup_text(fake, await fake.slash("history", {}, user_id=3661))
+    assert "🗑️ deleted · 1 credit" in text and f"/{clip.id})" not in text, "no link to a clip that is gone"
     elsewhere = await fake.slash("history", {}, user_id=3661, guild_id=799000000000000001)
     assert "You have not asked me for a video here yet" in await followup_text(fake, elsewhere)
 

@@ -144,6 +144,8 @@ HISTORY = 10  # the jobs /history lists
 
 def _ended(record: JobRecord) -> Text:
     """How a job ended (or that it has not), with a link to the clip where there is one."""
+    if (record.result or {}).get("deleted"):
+        return _("🗑️ deleted · {credits}", credits=credits_of(record.cost))
     if record.state is JobState.DELIVERED and record.result_message_id:
         # A clip sent by DM (the bot could not post in the channel) says which DM channel it is in.
         channel = (record.result or {}).get("channel", record.channel_id)

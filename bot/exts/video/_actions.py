@@ -84,6 +84,7 @@ class ClipActions:
         await interaction.response.send_message(voice_of(interaction)(_("Deleted.")), ephemeral=True)
         if interaction.message is not None:
             await interaction.message.delete()
+            await self.services.ledger.set_result(record.job_id, (record.result or {}) | {"deleted": True})
 
     async def _reroll(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The same request with a new seed, for whoever pressed."""
