@@ -22,6 +22,7 @@ from storage.guilds import GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.quotas import credits_of
 
+HISTORY = 10  # the jobs /history lists
 # A job's state in the ledger or the queue (both say "queued" and "running"), as the user reads it.
 _STATES = {JobState.QUEUED.value: _("queued"), JobState.RUNNING.value: _("rendering")}
 
@@ -137,9 +138,6 @@ class Quota(commands.Cog):
             f"• {_named(record, say)} · <t:{int(record.created_at)}:R> · {say(_ended(record))}" for record in records
         ]
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
-
-
-HISTORY = 10  # the jobs /history lists
 
 
 def _ended(record: JobRecord) -> Text:
