@@ -281,11 +281,9 @@ class Engine:
     ) -> VideoResult:
         if smooth:
             target = smooth_fps(fps)
-            if job.loop:  # a loop is interpolated across its seam too: last frame → first
-                wrapped = np.concatenate([frames, frames[:1]])
-                frames, fps = self.smoother(wrapped, fps, target, job.job_id)[:-1], target
-            else:
-                frames, fps = self.smoother(frames, fps, target, job.job_id), target
+            seam = frames[:1] if job.loop else frames[:0]  # a loop is interpolated across its seam: last → first
+            smoothed = self.smoother(np.concatenate([frames, seam]), fps, target, job.job_id)
+            frames, fps = smoothed[: len(smoothed) - len(seam)], target
         reporter.check()
         encoded = encode(frames, fps, job.output, job.byte_budget)
         reporter.stage(Stage.DONE)

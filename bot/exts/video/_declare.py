@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import discord
 from discord import app_commands
 
+from bot.limits import clip
 from generation.models import ModelSpec
 from generation.options import MAX_FRAMES
 from generation.styles import styles
@@ -110,8 +111,4 @@ def model_choices(
         for spec in online or able
         if typed in spec.name or typed in spec.description.lower()
     ]
-    return [app_commands.Choice(name=_clipped(label, _CHOICE_NAME), value=name) for name, label in shown[:25]]
-
-
-def _clipped(text: str, most: int) -> str:
-    return text if len(text) <= most else text[: most - 1] + "…"
+    return [app_commands.Choice(name=clip(label, _CHOICE_NAME), value=name) for name, label in shown[:25]]
