@@ -36,6 +36,7 @@ from storage.jobs import Ledger
 from storage.moderation import Moderation
 from storage.quotas import Quotas
 from storage.settings import StorageSettings
+from storage.users import Users
 
 log = logging.getLogger("bot")
 
@@ -131,6 +132,7 @@ async def serve_bot(settings: BotSettings) -> None:
             moderation=Moderation(db),
             catalogs=Catalogs.load(),
             forms=RestyleForms(db),
+            users=Users(db),
         )
         await _wait_for_discord(http, api_base)
         async with MotionBot(services) as bot:  # leaving it closes the gateway, also on cancel

@@ -20,6 +20,7 @@ from storage.inputs import Inputs
 from storage.jobs import Ledger
 from storage.moderation import Moderation
 from storage.quotas import Quotas
+from storage.users import Users
 
 __all__ = ["Services"]
 
@@ -41,3 +42,4 @@ class Services:
     moderation: Moderation  # the ledger of refused and flagged content
     catalogs: Catalogs  # every language the bot speaks besides English (bot/locales/*.po)
     forms: RestyleForms  # the video of each open Restyle form
+    users: Users  # what the bot keeps about a user, and forgetting it (/privacy)

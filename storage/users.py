@@ -1,26 +1,87 @@
-"""Removing a user's personal data on request."""
+"""What the bot keeps about a user, and forgetting it when they ask (/privacy).
+
+Forgetting removes every request of theirs (prompts, options, errors, the links to its messages), the
+pictures and videos kept for Reroll and Remix, and credit use older than two days. Kept: today's credit use
+(a day's limits hold), what admins set for them (grants, blocks) and the moderation log (the servers'
+records, pruned after the retention days), and which of the bot's messages are their clips, so that the
+Delete button under each still works for them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from storage.db import Database
+from storage.quotas import Clock
 
-__all__ = ["delete_user_data"]
+__all__ = ["Kept", "Users"]
+
+# Credit use younger than this may still be today's somewhere (server time zones) and is kept.
+_CREDIT_USE_S = 2 * 86400
 
 
-async def delete_user_data(db: Database, user_id: int) -> dict[str, int]:
-    """Delete a user's jobs (prompts, options, input images, message ids), quota and admin records about them;
-    audit rows they wrote keep the change but lose their name. Returns rows touched per table."""
-    async with db.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM input_refs WHERE user_id = ?", (user_id,))
-        counts = {"input_refs": cursor.rowcount}
-        await conn.execute("DELETE FROM input_blobs WHERE hash NOT IN (SELECT hash FROM input_refs)")
-        for table in ("jobs", "reservations", "members"):
-            cursor = await conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
-            counts[table] = cursor.rowcount
-        cursor = await conn.execute(
-            "DELETE FROM settings_audit WHERE key LIKE '%:' || ?", (str(user_id),)
-        )  # grant / block / reset entries about them
-        counts["settings_audit"] = cursor.rowcount
-        cursor = await conn.execute("UPDATE settings_audit SET changed_by = 0 WHERE changed_by = ?", (user_id,))
-        counts["settings_audit"] += cursor.rowcount
-    return counts
+@dataclass(frozen=True)
+class Kept:
+    """What the bot keeps about one user, in every server and in DMs."""
+
+    requests: int  # jobs: prompt, options, outcome, message links
+    on_the_way: int  # of those, queued or being made
+    files: int  # pictures and videos kept for Reroll and Remix
+    file_bytes: int
+    moderation: int  # refused or flagged content of theirs, kept for the servers' moderators
+    servers: int  # servers where an admin granted them credits or blocked them
+
+
+class Users:
+    def __init__(self, db: Database, clock: Clock = lambda: datetime.now(UTC)):
+        self.db, self.clock = db, clock
+
+    async def kept(self, user_id: int) -> Kept:
+        row = await self.db.fetchone(
+            "SELECT (SELECT COUNT(*) FROM jobs WHERE user_id = ?), "
+            "(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')), "
+            "(SELECT COUNT(*) FROM input_refs WHERE user_id = ?), "
+            "(SELECT COALESCE(SUM(b.size), 0) FROM input_refs r JOIN input_blobs b ON b.hash = r.hash "
+            "WHERE r.user_id = ?), "
+            "(SELECT COUNT(*) FROM moderation WHERE user_id = ?), "
+            "(SELECT COUNT(*) FROM members WHERE user_id = ? AND (granted != 0 OR blocked != 0))",
+            (user_id,) * 6,
+        )
+        assert row is not None
+        return Kept(*(int(value) for value in row))
+
+    async def forget(self, user_id: int) -> Kept | None:
+        """Forget the user's requests and files (see the module's text); what was there before, or None (and
+        nothing forgotten) while a video of theirs is on the way: its delivery and refund need its record."""
+        before = await self.kept(user_id)
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')", (user_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and row[0]:
+                return None
+            await conn.execute(
+                "INSERT OR IGNORE INTO clip_owners (job_id, guild_id, user_id) SELECT job_id, guild_id, user_id "
+                "FROM jobs WHERE user_id = ? AND state = 'delivered' AND result_message_id IS NOT NULL "
+                "AND json_extract(COALESCE(result, '{}'), '$.deleted') IS NULL",
+                (user_id,),
+            )
+            await conn.execute("DELETE FROM jobs WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM input_refs WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM input_blobs WHERE hash NOT IN (SELECT hash FROM input_refs)")
+            await conn.execute(
+                "DELETE FROM reservations WHERE user_id = ? AND state != 'reserved' AND created_at < ?",
+                (user_id, self.clock().timestamp() - _CREDIT_USE_S),
+            )
+        return before
+
+    async def clip_owner(self, job_id: str) -> tuple[int, int] | None:
+        """(server, user) of a forgotten user's clip, for its Delete button."""
+        row = await self.db.fetchone("SELECT guild_id, user_id FROM clip_owners WHERE job_id = ?", (job_id,))
+        return (int(row[0]), int(row[1])) if row is not None else None
+
+    async def clip_deleted(self, job_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM clip_owners WHERE job_id = ?", (job_id,))

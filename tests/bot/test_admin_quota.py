@@ -187,6 +187,40 @@ async def test_history_links_each_clip_says_how_the_others_ended_and_keeps_to_it
     assert "You have not asked me for a video here yet" in await followup_text(fake, elsewhere)
 
 
+async def test_privacy_says_what_is_kept_and_forget_me_deletes_it_but_not_the_clips_delete_button(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+    _, clip = await animate(fake, 3671, "a lighthouse in fog")
+    token = await fake.slash("privacy", {}, user_id=3671)
+    text = await followup_text(fake, token)
+    assert "**Your requests** (1)" in text and "**Pictures and videos you gave** (1, " in text
+    assert "cannot be undone" in text
+    [answer] = [m for m in fake.messages.values() if any(b["custom_id"] == "mb:forget:3671" for b in m.buttons())]
+    assert "That button is not yours" in await ephemeral_answer(fake, await fake.click(answer, "mb:forget:3671"))
+    image = fake.upload("c.png", png_bytes())
+    slow = await fake.slash("animate", {"prompt": "a slow owl -steps 60"}, attachments={"image": image}, user_id=3671)
+    status = await fake.wait_until(lambda: (m := fake.response_to(slow)) and m.buttons() and m, what="the status")
+    pressed = await fake.click(answer, "mb:forget:3671", user_id=3671)
+    assert "video on the way" in await ephemeral_answer(fake, pressed)
+    await fake.click(status, button(status, "cancel"), user_id=3671)
+    await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
+
+    await fake.click(answer, "mb:forget:3671", user_id=3671)
+    await fake.wait_until(lambda: "Forgotten: your requests (2) and files (1)" in answer.content, what="the forgetting")
+    assert not answer.buttons()
+    text = await followup_text(fake, await fake.slash("history", {}, user_id=3671))
+    assert "You have not asked me for a video here yet" in text
+    assert await stored(service, "SELECT * FROM jobs WHERE user_id = 3671") == []
+    assert await stored(service, "SELECT * FROM input_refs WHERE user_id = 3671") == []
+    assert "I no longer know that video" in await ephemeral_answer(fake, await fake.click(clip, button(clip, "reroll")))
+    refused = await fake.click(clip, button(clip, "delete"), user_id=3672)
+    assert "Only the person who asked for it" in await ephemeral_answer(fake, refused)
+    await fake.click(clip, button(clip, "delete"), user_id=3671)
+    await fake.wait_until(lambda: clip.id not in fake.messages, what="the deletion")
+    assert await stored(service, "SELECT * FROM clip_owners WHERE user_id = 3671") == []
+
+
 async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_nothing(
     fake: FakeDiscord, service: BotProcess
 ) -> None:

@@ -4,8 +4,6 @@ import pytest
 
 from storage.db import Database
 from storage.jobs import InvalidTransition, JobRecord, JobState, Ledger
-from storage.quotas import Quotas
-from storage.users import delete_user_data
 
 
 def record(job_id: str, user: int = 3, guild: int = 1, **changes: object) -> JobRecord:
@@ -81,17 +79,3 @@ async def test_recent_unfinished_and_usage_queries(db: Database) -> None:
         "credits_by_model": {"svd-xt": 10},
         "users": 1,
     }
-
-
-async def test_delete_user_data_removes_their_jobs_and_records(db: Database, quotas: Quotas) -> None:
-    ledger = Ledger(db)
-    await ledger.add(record("mine", user=3))
-    await ledger.add(record("theirs", user=4))
-    await quotas.reserve("mine", 1, 3, 10)
-    await quotas.grant(1, 3, 5, by=4)
-    await quotas.grant(1, 4, 5, by=3)
-    counts = await delete_user_data(db, 3)
-    assert counts["jobs"] == 1 and counts["reservations"] == 1 and counts["members"] == 1
-    assert await ledger.get("mine") is None and await ledger.get("theirs") is not None
-    rows = await db.fetchall("SELECT key, changed_by FROM settings_audit")
-    assert [tuple(row) for row in rows] == [("grant:4", 0)]  # about them: gone; by them: anonymous

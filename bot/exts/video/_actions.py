@@ -52,6 +52,8 @@ class ClipActions:
 
     async def on_button(self, interaction: discord.Interaction, action: Action, job_id: str) -> None:
         record = await self._source(interaction, job_id)
+        if record is None and action is Action.DELETE and await self._delete_forgotten(interaction, job_id):
+            return
         if record is None:
             await interaction.response.send_message(
                 voice_of(interaction)(_("I no longer know that video.")), ephemeral=True
@@ -59,14 +61,15 @@ class ClipActions:
             return
         await self._actions[action](interaction, record)
 
-    async def _owner_or_moderator(self, interaction: discord.Interaction, record: JobRecord, who: Text) -> bool:
-        if interaction.user.id == record.user_id or interaction.permissions.manage_messages:
+    async def _owner_or_moderator(self, interaction: discord.Interaction, owner: int, who: Text) -> bool:
+        if interaction.user.id == owner or interaction.permissions.manage_messages:
             return True
         await interaction.response.send_message(voice_of(interaction)(who), ephemeral=True)
         return False
 
     async def _cancel(self, interaction: discord.Interaction, record: JobRecord) -> None:
-        if not await self._owner_or_moderator(interaction, record, _("Only the person who asked for it can do that.")):
+        only = _("Only the person who asked for it can do that.")
+        if not await self._owner_or_moderator(interaction, record.user_id, only):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)  # the queue may be slow to answer
         result = await self.services.queue.cancel(record.job_id)
@@ -78,13 +81,29 @@ class ClipActions:
         await interaction.followup.send(voice_of(interaction)(text), ephemeral=True)
 
     async def _delete(self, interaction: discord.Interaction, record: JobRecord) -> None:
-        only = _("Only the person who asked for it, or moderators, can do that.")
-        if not await self._owner_or_moderator(interaction, record, only):
-            return
-        await interaction.response.send_message(voice_of(interaction)(_("Deleted.")), ephemeral=True)
-        if interaction.message is not None:
-            await interaction.message.delete()
+        if await self._delete_message(interaction, record.user_id):
             await self.services.ledger.set_result(record.job_id, (record.result or {}) | {"deleted": True})
+
+    async def _delete_forgotten(self, interaction: discord.Interaction, job_id: str) -> bool:
+        """Delete a clip whose requester had the bot forget them (/privacy): the bot kept only whose it is.
+        False where it does not know that either."""
+        owner = await self.services.users.clip_owner(job_id)
+        if owner is None or owner[0] != (interaction.guild_id or 0):
+            return False
+        if await self._delete_message(interaction, owner[1]):
+            await self.services.users.clip_deleted(job_id)
+        return True
+
+    async def _delete_message(self, interaction: discord.Interaction, owner: int) -> bool:
+        """Delete the message the button is on, for its owner or a moderator."""
+        only = _("Only the person who asked for it, or moderators, can do that.")
+        if not await self._owner_or_moderator(interaction, owner, only):
+            return False
+        await interaction.response.send_message(voice_of(interaction)(_("Deleted.")), ephemeral=True)
+        if interaction.message is None:
+            return False
+        await interaction.message.delete()
+        return True
 
     async def _reroll(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The same request with a new seed, for whoever pressed."""

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from storage.db import Database
+from storage.inputs import Inputs
+from storage.jobs import JobState, Ledger
+from storage.moderation import Moderation, ModerationEvent
+from storage.quotas import Quotas
+from storage.users import Kept, Users
+from tests.storage.conftest import Clock
+from tests.storage.test_ledger import record
+
+ME, THEM = 3, 4
+
+
+async def delivered(ledger: Ledger, job_id: str, user: int, message: int | None = 900) -> None:
+    await ledger.add(record(job_id, user=user))
+    await ledger.transition(job_id, JobState.RUNNING)
+    await ledger.transition(job_id, JobState.DELIVERED)
+    await ledger.set_messages(job_id, result_message_id=message)
+
+
+async def test_forgetting_a_user_keeps_todays_credits_their_clips_ownership_and_the_servers_records(
+    db: Database, quotas: Quotas, clock: Clock
+) -> None:
+    ledger, inputs, users = Ledger(db), Inputs(db, 10**6, 10**6), Users(db, clock)
+    await quotas.reserve("old", 1, ME, 10)
+    await quotas.commit("old")
+    clock.advance(days=3)
+    await delivered(ledger, "old", ME)
+    await delivered(ledger, "clip", ME)
+    await delivered(ledger, "gone", ME)
+    await ledger.set_result("gone", {"deleted": True})  # its Delete button was pressed
+    await delivered(ledger, "theirs", THEM)
+    await quotas.reserve("clip", 1, ME, 7)
+    await quotas.commit("clip")
+    shared = b"the same picture"
+    await inputs.put("clip", shared, 1, ME)
+    await inputs.put("theirs", shared, 1, THEM)  # the other user's copy stays
+    await inputs.put("gone", b"mine alone", 1, ME)
+    await quotas.grant(1, ME, 5, by=THEM)
+    await Moderation(db).record(ModerationEvent(1, 2, ME, "prompt", "refused", "blocked word", "a prompt"))
+
+    before = await users.kept(ME)
+    assert before == Kept(requests=3, on_the_way=0, files=2, file_bytes=26, moderation=1, servers=1)
+    assert await users.forget(ME) == before
+    assert await users.kept(ME) == Kept(requests=0, on_the_way=0, files=0, file_bytes=0, moderation=1, servers=1)
+    assert await ledger.recent(ME) == [] and await ledger.get("theirs") is not None
+    assert await inputs.get("clip") is None and await inputs.get("theirs") == shared
+    assert (await quotas.status(1, ME)).used == 7, "today's use still counts"
+    rows = await db.fetchall("SELECT job_id FROM reservations WHERE user_id = ?", (ME,))
+    assert [row[0] for row in rows] == ["clip"], "three days old: forgotten"
+    assert (await quotas.status(1, ME)).granted == 5
+    assert await users.clip_owner("clip") == (1, ME) and await users.clip_owner("old") == (1, ME)
+    assert await users.clip_owner("gone") is None and await users.clip_owner("theirs") is None
+    await users.clip_deleted("clip")
+    assert await users.clip_owner("clip") is None
+
+
+async def test_a_user_with_a_video_on_the_way_is_not_forgotten(db: Database) -> None:
+    ledger, users = Ledger(db), Users(db)
+    await ledger.add(record("waiting", user=ME))
+    await delivered(ledger, "done", ME)
+    assert await users.forget(ME) is None
+    assert (await users.kept(ME)).requests == 2 and await ledger.get("done") is not None
+    await ledger.transition("waiting", JobState.CANCELLED)
+    assert (await users.forget(ME)) is not None and await ledger.get("waiting") is None
