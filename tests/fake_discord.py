@@ -324,7 +324,7 @@ class FakeDiscord:
             payload |= {
                 "user": user_payload(user_id),
                 "context": 1,
-                "channel": {"id": str(CHANNEL_ID), "type": 1, "recipients": [user_payload(user_id)]},
+                "channel": {"id": str(channel_id), "type": 1, "recipients": [user_payload(user_id)]},
             }
         else:
             payload |= {
@@ -461,10 +461,13 @@ class FakeDiscord:
         admin: bool = False,
         guild_id: int = GUILD_ID,
         locale: str = "en-US",
+        dm: bool = False,
     ) -> str:
-        """Press a button; `guild_id` another server's id for a message (or custom id) seen elsewhere."""
-        payload = self._base_interaction(3, user_id, admin, [], False, locale=locale)
-        if guild_id != GUILD_ID:
+        """Press a button; `guild_id` another server's id for a message (or custom id) seen elsewhere; `dm`: a
+        button on a message in the user's DM with the bot."""
+        channel = dm_channel(user_id) if dm else CHANNEL_ID
+        payload = self._base_interaction(3, user_id, admin, [], dm, channel_id=channel, locale=locale)
+        if guild_id != GUILD_ID and not dm:
             payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
         payload["message"] = message.data
         payload["data"] = {"custom_id": custom_id, "component_type": 2}

@@ -309,6 +309,9 @@ async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
         what="the history",
     )
     assert f"](https://discord.com/channels/@me/{dm_channel(1851)}/{dm.id})" in answer
+    delete = next(b["custom_id"] for b in dm.buttons() if b["custom_id"].startswith("mb:delete:"))
+    await fake.click(dm, delete, user_id=1851, dm=True)  # its buttons work in the DM
+    await fake.wait_until(lambda: dm.id not in fake.messages, what="the deletion")
 
 
 async def credits_used(service: BotProcess, user_id: int) -> int:

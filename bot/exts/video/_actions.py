@@ -42,9 +42,14 @@ class ClipActions:
 
     async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord | None:
         """The job a button or form names, if it was made where this interaction happens (the same server,
-        or the same DM): a job id copied elsewhere is unknown there."""
+        or the same DM) or its clip was sent there (by DM, where the bot could not post in the channel): a
+        job id copied elsewhere is unknown there."""
         record = await self.services.ledger.get(job_id)
-        if record is None or record.guild_id != (interaction.guild_id or 0):
+        if record is None:
+            return None
+        if (record.result or {}).get("channel") == interaction.channel_id and interaction.guild_id is None:
+            return record
+        if record.guild_id != (interaction.guild_id or 0):
             return None
         if not record.guild_id and record.channel_id != interaction.channel_id:
             return None
@@ -88,8 +93,8 @@ class ClipActions:
         """Delete a clip whose requester had the bot forget them (/privacy): the bot kept only whose it is.
         False where it does not know that either."""
         owner = await self.services.users.clip_owner(job_id)
-        if owner is None or owner[0] != (interaction.guild_id or 0):
-            return False
+        if owner is None or (interaction.guild_id is not None and owner[0] != interaction.guild_id):
+            return False  # (in a DM, only its owner may delete it below)
         if await self._delete_message(interaction, owner[1]):
             await self.services.users.clip_deleted(job_id)
         return True
