@@ -18,7 +18,14 @@ __all__ = ["MotionBot"]
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.video", "bot.exts.quota", "bot.exts.privacy", "bot.exts.admin", "bot.exts.help")
+EXTENSIONS = (
+    "bot.exts.video",
+    "bot.exts.quota",
+    "bot.exts.preferences",
+    "bot.exts.privacy",
+    "bot.exts.admin",
+    "bot.exts.help",
+)
 
 
 class MotionBot(commands.AutoShardedBot):

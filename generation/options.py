@@ -29,6 +29,7 @@ __all__ = [
     "MAX_SEGMENTS",
     "NONE_ENABLED",
     "NOTHING",
+    "PREFERABLE",
     "SEGMENTS",
     "OptionError",
     "Options",
@@ -36,6 +37,8 @@ __all__ = [
     "flags_line",
     "from_command",
     "parse_flags",
+    "preferable_flags",
+    "preferences_of",
     "segments_of",
 ]
 
@@ -343,6 +346,36 @@ def parse_flags(text: str) -> Options:
         values[field] = _OPTIONS[field].check(shown, _plain(rest[0][0]))
         i += 1
     return Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
+
+
+# The options a user may keep as their own defaults (/preferences), in the order they are tried on a request:
+# a model first, as the others may need it. The rest belong to one request (a seed, a region, a length).
+PREFERABLE = (
+    "model", "motion", "camera", "fps", "guidance", "aspect", "negative_prompt",
+    "fast", "gif", "loop", "style", "upscale",
+)  # fmt: skip
+
+
+def preferable_flags() -> list[str]:
+    """How the PREFERABLE options are written: "-model", "-motion", … "-gs", "-ar", …"""
+    return [_flag_name(name) for name in PREFERABLE]
+
+
+def preferences_of(text: str) -> Options:
+    """A user's default flags (/preferences): flags only, of the PREFERABLE options."""
+    options = parse_flags(text)
+    if options.prompt.strip():
+        words = options.prompt[:40]
+        raise OptionError(
+            "flags", words, "", _("preferences are flags only (`-ar 9:16 -gif`), not `{words}`", words=words)
+        )
+    given = [name for name in _OPTIONS if getattr(options, name) is not None]
+    if other := [name for name in given if name not in PREFERABLE]:
+        flag, takes = _flag_name(other[0]), " ".join(preferable_flags())
+        raise OptionError(
+            flag, flag, "", _("`{flag}` is for one request; preferences take {takes}", flag=flag, takes=takes)
+        )
+    return options
 
 
 def segments_of(prompt: str) -> list[str]:

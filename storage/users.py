@@ -1,10 +1,11 @@
-"""What the bot keeps about a user, and forgetting it when they ask (/privacy).
+"""What the bot keeps about a user: their preferences (/preferences), and forgetting them when they ask
+(/privacy).
 
 Forgetting removes every request of theirs (prompts, options, errors, the links to its messages), the
-pictures and videos kept for Reroll and Remix, and credit use older than two days. Kept: today's credit use
-(a day's limits hold), what admins set for them (grants, blocks) and the moderation log (the servers'
-records, pruned after the retention days), and which of the bot's messages are their clips, so that the
-Delete button under each still works for them.
+pictures and videos kept for Reroll and Remix, their preferences and credit use older than two days.
+Kept: today's credit use (a day's limits hold), what admins set for them (grants, blocks) and the
+moderation log (the servers' records, pruned after the retention days), and which of the bot's messages
+are their clips, so that the Delete button under each still works for them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Kept:
     file_bytes: int
     moderation: int  # refused or flagged content of theirs, kept for the servers' moderators
     servers: int  # servers where an admin granted them credits or blocked them
+    preferences: str = ""  # their default flags
 
 
 class Users:
@@ -49,7 +51,24 @@ class Users:
             (user_id,) * 6,
         )
         assert row is not None
-        return Kept(*(int(value) for value in row))
+        requests, on_the_way, files, file_bytes, moderation, servers = (int(value) for value in row)
+        preferences = await self.preferences(user_id)
+        return Kept(requests, on_the_way, files, file_bytes, moderation, servers, preferences)
+
+    async def preferences(self, user_id: int) -> str:
+        """The user's default flags ("" for none), as they were saved (a flags line)."""
+        row = await self.db.fetchone("SELECT flags FROM preferences WHERE user_id = ?", (user_id,))
+        return str(row[0]) if row is not None else ""
+
+    async def prefer(self, user_id: int, flags: str) -> None:
+        """Save the user's default flags ("" clears them)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM preferences WHERE user_id = ?", (user_id,))
+            if flags:
+                await conn.execute(
+                    "INSERT INTO preferences (user_id, flags, updated_at) VALUES (?, ?, ?)",
+                    (user_id, flags, self.clock().timestamp()),
+                )
 
     async def forget(self, user_id: int) -> Kept | None:
         """Forget the user's requests and files (see the module's text); what was there before, or None (and
@@ -69,6 +88,7 @@ class Users:
                 (user_id,),
             )
             await conn.execute("DELETE FROM jobs WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM preferences WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM input_refs WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM input_blobs WHERE hash NOT IN (SELECT hash FROM input_refs)")
             await conn.execute(

@@ -1,1 +1,1 @@
-"""One package per feature: video (the commands that make clips), quota, privacy, admin, help."""
+"""One package per feature: video (the commands that make clips), quota, preferences, privacy, admin, help."""

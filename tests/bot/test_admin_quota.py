@@ -1,4 +1,4 @@
-"""Quotas and the admin commands, over the wire."""
+"""Quotas, the admin commands, /history, /preferences and /privacy, over the wire."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text
-from tests.bot.test_video import credits_used, delivered, refusal, service_db
+from tests.bot.test_video import credits_used, decode, delivered, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, RoleRef, UserRef
 
@@ -219,6 +219,33 @@ async def test_privacy_says_what_is_kept_and_forget_me_deletes_it_but_not_the_cl
     await fake.click(clip, button(clip, "delete"), user_id=3671)
     await fake.wait_until(lambda: clip.id not in fake.messages, what="the deletion")
     assert await stored(service, "SELECT * FROM clip_owners WHERE user_id = 3671") == []
+
+
+async def test_preferences_fill_what_a_request_leaves_out_where_it_can_take_them(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+
+    async def prefer(flags: str | None) -> str:
+        options = {"flags": flags} if flags else {}
+        return await followup_text(fake, await fake.slash("preferences", options, user_id=3681))
+
+    async def clip(prompt: str, **typed: str) -> tuple[str, tuple[str, str, int, int, int], str]:
+        message = await delivered(fake, await fake.slash("imagine-video", {"prompt": prompt, **typed}, user_id=3681))
+        [(name, data)] = [(name, data) for name, data in message.files.items() if name != "preview.gif"]
+        return name, decode(data), message.content
+
+    assert "is for one request" in await prefer("-seed 3") and "You have no preferences yet" in await prefer(None)
+    assert "✅ Saved your preferences: `-ar 9:16 -gif -loop`" in await prefer("-loop -gif -ar 9:16")
+    assert "`-ar 9:16 -gif -loop`" in await prefer(None)
+    name, (_, _, width, height, _), echo = await clip("a paper boat -steps 2")
+    assert name.endswith(".gif") and height > width, "the preferred GIF, upright"
+    assert "-ar 9:16" in echo and "-gif" in echo and "-loop" not in echo, "a loop needs a picture: left out"
+    name, (_, _, width, height, _), echo = await clip("a paper boat -steps 2", aspect="16:9")
+    assert name.endswith(".gif") and width > height, "what the request sets wins"
+    assert "Cleared" in await prefer("none")
+    name, (_, _, width, height, _), _echo = await clip("a paper boat -steps 2")
+    assert name.endswith(".mp4") and width > height
 
 
 async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_nothing(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from generation.job_builder import build_job
 from generation.jobs import JobKind, OutputFormat, VideoJob
-from generation.options import FLAGS, OptionError, Options, flags_line, from_command, parse_flags
+from generation.options import FLAGS, OptionError, Options, flags_line, from_command, parse_flags, preferences_of
 from generation.registry import DEFAULT_MODELS
 from generation.values import Aspect, Camera
 
@@ -375,3 +375,21 @@ def test_parsing_is_total_on_flag_like_text(text: str) -> None:
 def test_parsing_is_total_on_any_text(text: str) -> None:
     with contextlib.suppress(OptionError):
         parse_flags(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("a cat -gif", "preferences are flags only"),
+        ("-seed 3", "`-seed` is for one request; preferences take -model -motion"),
+        ("-frames 40", "`-frames` is for one request"),
+        ("-ar 7:3", "`-ar` must be one of"),
+    ],
+)
+def test_preferences_are_flags_of_the_options_that_fit_every_request(text: str, needle: str) -> None:
+    with pytest.raises(OptionError) as raised:
+        preferences_of(text)
+    assert needle in str(raised.value.text)
+    kept = preferences_of("-style anime -neg blurry, text -ar 9:16 -gif")
+    assert flags_line(kept) == '-ar 9:16 -neg "blurry, text" -gif -style anime'
+    assert preferences_of("") == Options()

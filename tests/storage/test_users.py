@@ -39,11 +39,16 @@ async def test_forgetting_a_user_keeps_todays_credits_their_clips_ownership_and_
     await inputs.put("gone", b"mine alone", 1, ME)
     await quotas.grant(1, ME, 5, by=THEM)
     await Moderation(db).record(ModerationEvent(1, 2, ME, "prompt", "refused", "blocked word", "a prompt"))
+    await users.prefer(ME, "-ar 9:16 -gif")
+    await users.prefer(THEM, "-fast")
 
     before = await users.kept(ME)
-    assert before == Kept(requests=3, on_the_way=0, files=2, file_bytes=26, moderation=1, servers=1)
+    assert before == Kept(
+        requests=3, on_the_way=0, files=2, file_bytes=26, moderation=1, servers=1, preferences="-ar 9:16 -gif"
+    )
     assert await users.forget(ME) == before
     assert await users.kept(ME) == Kept(requests=0, on_the_way=0, files=0, file_bytes=0, moderation=1, servers=1)
+    assert await users.preferences(THEM) == "-fast"
     assert await ledger.recent(ME) == [] and await ledger.get("theirs") is not None
     assert await inputs.get("clip") is None and await inputs.get("theirs") == shared
     assert (await quotas.status(1, ME)).used == 7, "today's use still counts"
@@ -64,3 +69,13 @@ async def test_a_user_with_a_video_on_the_way_is_not_forgotten(db: Database) -> 
     assert (await users.kept(ME)).requests == 2 and await ledger.get("done") is not None
     await ledger.transition("waiting", JobState.CANCELLED)
     assert (await users.forget(ME)) is not None and await ledger.get("waiting") is None
+
+
+async def test_preferences_are_saved_replaced_and_cleared(db: Database) -> None:
+    users = Users(db)
+    assert await users.preferences(ME) == ""
+    await users.prefer(ME, "-gif")
+    await users.prefer(ME, "-ar 9:16")
+    assert await users.preferences(ME) == "-ar 9:16"
+    await users.prefer(ME, "")
+    assert await users.preferences(ME) == ""

@@ -23,7 +23,7 @@ _COMMANDS = (
     _("`/restyle` a short video redrawn to a prompt"),
     _("Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"),
     _("`/quota` your credits · `/queue` the line and your videos · `/history` the ones you made"),
-    _("`/privacy` what I keep about you, and a button to have me forget it"),
+    _("`/preferences` your default flags · `/privacy` what I keep about you, and a button to have me forget it"),
 )
 _BUTTONS = _(
     "Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Upscale** (twice the"

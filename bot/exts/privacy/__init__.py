@@ -51,14 +51,16 @@ def _kept_lines(kept: Kept, days: int, say: Voice) -> list[str]:
                 )
             )
         )
+    if kept.preferences:
+        lines.append(say(_("• **Your preferences** (`/preferences`): `{flags}`", flags=kept.preferences)))
     if kept.servers:
         lines.append(say(_("• **Credits or a block** that admins gave you (servers: {count})", count=kept.servers)))
     lines.append(
         say(
             _(
-                "**Forget me** deletes your requests, your files and your older credit use. It keeps today's credits, "
-                "what admins set and the moderators' log, and which messages are your clips, so that you can still "
-                "delete them. It cannot be undone."
+                "**Forget me** deletes your requests, your files, your preferences and your older credit use. It "
+                "keeps today's credits, what admins set and the moderators' log, and which messages are your clips, "
+                "so that you can still delete them. It cannot be undone."
             )
         )
     )

@@ -8,6 +8,7 @@ charged; a failure after the reservation refunds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -28,7 +29,7 @@ from generation.images import ImageError, check_whole, probe
 from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
-from generation.options import SEGMENTS, OptionError, Options
+from generation.options import PREFERABLE, SEGMENTS, OptionError, Options, preferences_of
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatus
 from generation.text import _
@@ -89,32 +90,64 @@ class VideoRequests:
         options: Options,
         files: Files = Files(),
     ) -> str | None:
-        """A request from a command, the menu or a mention, with the files it came with."""
-        s = self.services
+        """A request from a command, the menu or a mention, with the files it came with, and the requester's
+        preferences (/preferences) wherever it does not set that option."""
+        preferred = await self._preferences(who.user_id)
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
-            if options.model and options.model in s.models and options.model not in models:
-                raise Refused(
-                    _(
-                        "`{model}` is not enabled in this server (enabled: {enabled})",
-                        model=options.model,
-                        enabled=", ".join(models),
-                    )
-                )
-            needs = _needs(options, files)
-            if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
-                default = self._capable(kind, needs, models, default, online, options)
-            return build_job(
-                options,
-                job_id="",
-                kind=kind,
-                models=models,
-                default_model=default,
-                end_image=files.end_image,
-                mask=files.mask,
-            )
+            job = self._draft(options, kind, files, models, default, online)  # its refusals are the request's own
+            # Each preference in turn, kept where the request can take it: a style on a model that reads no
+            # prompt, a loop on text, a model this server or no worker offers are left out of it.
+            kept = options
+            for name in PREFERABLE:
+                value = getattr(preferred, name)
+                if value is None or getattr(options, name) is not None or (name == "model" and value not in online):
+                    continue
+                tried = dataclasses.replace(kept, **{name: value})
+                with contextlib.suppress(Refused, OptionError):
+                    job, kept = self._draft(tried, kind, files, models, default, online), tried
+            return job
 
         return await self.start(who, reply, kind, draft, files)
+
+    async def _preferences(self, user_id: int) -> Options:
+        """The user's default flags; none where the saved ones no longer read (a style since removed)."""
+        try:
+            return preferences_of(await self.services.users.preferences(user_id))
+        except OptionError:
+            log.warning("user %s: their saved preferences no longer read; not used", user_id)
+            return Options()
+
+    def _draft(
+        self,
+        options: Options,
+        kind: JobKind,
+        files: Files,
+        models: Mapping[str, ModelSpec],
+        default: str,
+        online: set[str],
+    ) -> VideoJob:
+        """The job `options` ask for, on the model they name or the one that can do what they ask."""
+        if options.model and options.model in self.services.models and options.model not in models:
+            raise Refused(
+                _(
+                    "`{model}` is not enabled in this server (enabled: {enabled})",
+                    model=options.model,
+                    enabled=", ".join(models),
+                )
+            )
+        needs = _needs(options, files)
+        if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
+            default = self._capable(kind, needs, models, default, online, options)
+        return build_job(
+            options,
+            job_id="",
+            kind=kind,
+            models=models,
+            default_model=default,
+            end_image=files.end_image,
+            mask=files.mask,
+        )
 
     def _capable(
         self,
