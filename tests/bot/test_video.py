@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.exts.video._requests import INTAKE
+from bot.exts.video._requests import INTAKE, SHOW_S
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
 from tests.bot.conftest import BotProcess, service_with
@@ -244,6 +244,33 @@ async def test_a_status_discord_never_shows_holds_up_no_later_request(fake: Fake
         assert fake.held, "the first edits still hang"
     finally:
         gate.set()
+
+
+async def test_a_mention_reply_discord_posts_late_still_gets_the_progress_and_the_clip(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    gate = fake.hold("POST", f"/channels/{CHANNEL_ID}/messages$")  # a busy channel: Discord holds new messages
+    try:
+        image = fake.upload("late.png", png_bytes())
+        request = fake.user_message(
+            "<@700000000000000004> -steps 60", user_id=1661, mentions_bot=True, attachments=[image]
+        )
+        await fake.post(request)
+        await asyncio.sleep(SHOW_S + 1)  # the request has given up waiting for its status reply and gone on
+    finally:
+        gate.set()
+
+    def replies() -> list[Message]:
+        return [
+            m
+            for m in fake.messages.values()
+            if (m.data.get("message_reference") or {}).get("message_id") == request["id"]
+        ]
+
+    status = await fake.wait_until(lambda: (found := replies()) and found[0], what="the late status reply")
+    await fake.wait_until(lambda: "Generating" in status.content, what="progress in it")
+    await fake.wait_until(lambda: set(status.files) - {"preview.gif"}, timeout=90, what="the clip in it")
+    assert replies() == [status], "one reply: the status became the clip"
 
 
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:

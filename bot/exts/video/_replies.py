@@ -45,6 +45,9 @@ class Reply(Protocol):
 
     async def show(self, text: str, view: discord.ui.View) -> None: ...
 
+    async def retract(self) -> None:
+        """Take back the status message `show` made (it came too late to be of use)."""
+
 
 class InteractionReply:
     """The deferred ("thinking…") response of a slash command, button or menu."""
@@ -70,6 +73,10 @@ class InteractionReply:
         message = await self.interaction.edit_original_response(content=clip(text), view=view)
         self.message_id = message.id
 
+    async def retract(self) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.delete_original_response()
+
     @classmethod
     async def defer(cls, interaction: discord.Interaction, lifetime_s: float) -> InteractionReply:
         """Acknowledge within Discord's 3 s with a public "thinking…" message."""
@@ -94,3 +101,8 @@ class MessageReply:
     async def show(self, text: str, view: discord.ui.View) -> None:
         sent = await self.message.reply(clip(text), view=view, mention_author=False)
         self.message_id = sent.id
+
+    async def retract(self) -> None:
+        if self.message_id is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.channel.get_partial_message(self.message_id).delete()  # type: ignore[union-attr]

@@ -35,7 +35,7 @@ from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatu
 from generation.text import _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
-from storage.jobs import JobRecord, JobState
+from storage.jobs import FINAL, JobRecord, JobState
 from storage.quotas import QuotaRefused
 
 __all__ = ["Files", "Refused", "VideoRequests"]
@@ -81,6 +81,7 @@ class VideoRequests:
         # three files of the download limit (25 MB), so a crowd of uploads waits its turn here, holding nothing.
         self.intake = asyncio.Semaphore(INTAKE)
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
+        self._late: set[asyncio.Task[None]] = set()  # status messages Discord is slow to post (see `_show`)
 
     async def new(
         self,
@@ -274,11 +275,8 @@ class VideoRequests:
             return None
         note = prompt_note(job, s.models.get(job.model))
         status = status_text(job, who.user_id, await self._place(job.job_id), reply.voice, note)
-        try:  # bounded: a request holds an intake slot until here, and Discord may hang or retry for minutes
-            await asyncio.wait_for(reply.show(status, self.buttons.status(job.job_id, reply.voice)), SHOW_S)
-        except (discord.HTTPException, TimeoutError):
-            log.warning("job %s: could not show its status message", job.job_id, exc_info=True)
-            status = ""  # the watcher shows it at its first look
+        if not await self._show(job.job_id, reply, status):
+            status = ""  # the watcher shows it at its first look (where it has a message to show it in)
         await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
         s.metrics.submitted.labels(job.model).inc()
         log.info(
@@ -291,6 +289,43 @@ class VideoRequests:
         )
         self._track(job.job_id, status)
         return job.job_id
+
+    async def _show(self, job_id: str, reply: Reply, status: str) -> bool:
+        """Show the job's status; True if it shows. A request waits at most SHOW_S for it (it holds an intake
+        slot until here), and Discord may hang, or hold a busy channel's new messages back for its rate limit.
+        A new message (the reply to a mention) still on its way then goes on apart and is linked to the job
+        once posted; an edit of the message the job already has is dropped (the watcher edits that one)."""
+        new_message = reply.message_id is None
+        showing = asyncio.ensure_future(reply.show(status, self.buttons.status(job_id, reply.voice)))
+        try:
+            await asyncio.wait_for(asyncio.shield(showing), SHOW_S)
+            return True
+        except discord.HTTPException:
+            log.warning("job %s: could not show its status message", job_id, exc_info=True)
+            return False
+        except TimeoutError:
+            log.warning("job %s: Discord has not shown its status message yet", job_id)
+        if not new_message:
+            showing.cancel()
+            return False
+        late = asyncio.create_task(self._link_late(job_id, reply, showing))
+        self._late.add(late)  # kept until done: the event loop holds only weak references to tasks
+        late.add_done_callback(self._late.discard)
+        return False
+
+    async def _link_late(self, job_id: str, reply: Reply, showing: asyncio.Future[None]) -> None:
+        """Link a status message Discord posted late to its job, so the watcher shows progress and the clip in
+        it; take it back if the job ended meanwhile (its clip or failure was posted apart)."""
+        try:
+            await showing
+        except discord.HTTPException:
+            log.warning("job %s: could not show its status message", job_id, exc_info=True)
+            return
+        ledger = self.services.ledger
+        await ledger.set_messages(job_id, status_message_id=reply.message_id)
+        record = await ledger.get(job_id)
+        if record is not None and record.state in FINAL and record.result_message_id != reply.message_id:
+            await reply.retract()
 
     async def _place(self, job_id: str) -> QueueState:
         """Where a job just queued is (its place in line and when it should be ready), to show at once."""
