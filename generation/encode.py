@@ -161,12 +161,6 @@ def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def _gif_frames(data: bytes) -> int:
-    # Pillow merges a frame identical to the one before into it (adding up their delays).
-    with Image.open(io.BytesIO(data)) as image:
-        return int(getattr(image, "n_frames", 1))
-
-
 def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) -> Encoded:
     """Encode uint8 frames (F, H, W, 3) to `fmt`, at most `byte_budget` bytes."""
     count, height, width = frames.shape[:3]
@@ -189,8 +183,7 @@ def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) ->
                 if bitrate >= _MIN_BITS_PER_PIXEL * size[0] * size[1] * fps:  # else shrink the picture instead
                     data = _encode_video(frames, fps, size, fmt, bitrate)
         if len(data) <= byte_budget:
-            written = _gif_frames(data) if fmt is OutputFormat.GIF else count
-            return Encoded(data, MIME[fmt], size[0], size[1], written, fps)
+            return Encoded(data, MIME[fmt], size[0], size[1], count, fps)
         if fmt is OutputFormat.GIF:  # its size goes about with its pixels: aim straight under the budget
             scale *= min(0.9, 0.95 * math.sqrt(byte_budget / len(data)))
         else:
@@ -202,15 +195,26 @@ def decode_frames(data: bytes) -> tuple[np.ndarray, int]:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         fps = round(float(stream.average_rate or stream.guessed_rate or 24))
-        frames, last = [], None
+        frames, spans, base = [], [], stream.time_base
         for frame in container.decode(stream):
             frames.append(frame.to_ndarray(format="rgb24"))
-            last = frame
-        base = stream.time_base
-        if container.format.name == "gif" and last is not None and last.pts is not None and last.duration and base:
-            # GIF delays are whole hundredths (24 fps alternates 40 and 50 ms): its rate is frames per second
-            # played, where FFmpeg's average says 25.
-            fps = max(1, round(len(frames) / float((last.pts + last.duration) * base)))
+            if frame.pts is not None and frame.duration and base:
+                spans.append((float(frame.pts * base), float((frame.pts + frame.duration) * base)))
+        if container.format.name == "gif" and frames and len(spans) == len(frames):
+            frames, fps = _as_played(frames, spans)
     if not frames:
         raise ValueError("the clip has no frames")
     return np.stack(frames), fps
+
+
+def _as_played(frames: list[np.ndarray], spans: list[tuple[float, float]]) -> tuple[list[np.ndarray], int]:
+    """A GIF's frames at the rate it was made at. GIF delays are whole hundredths (24 fps alternates 40 and 50
+    ms, which FFmpeg's average calls 25 fps), and GIF writers merge a frame equal to the one before into it
+    (adding up their delays): a frame shown for two frame times is read back twice."""
+    shortest = min(end - start for start, end in spans)
+    single = [end - start for start, end in spans if end - start < 1.5 * shortest]  # one frame time each
+    fps = max(1, round(len(single) / sum(single)))
+    played = []
+    for frame, (start, end) in zip(frames, spans, strict=True):
+        played += [frame] * max(1, round(end * fps) - round(start * fps))
+    return played, fps

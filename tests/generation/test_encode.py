@@ -155,13 +155,17 @@ def test_gif_delays_keep_the_frame_rate_in_hundredths() -> None:
     assert gif_delays(10, 10) == [100] * 10
 
 
-def test_a_gif_reports_the_frames_it_holds() -> None:
-    frames = moving_frames(6)
-    frames[5] = frames[4]  # GIF writers merge a repeated frame into the one before
-    out = encode(frames, 24, OutputFormat.GIF, 10 << 20)
+@pytest.mark.parametrize("rate", [8, 24])
+def test_a_gif_with_repeated_frames_reads_back_every_frame_at_its_rate(rate: int) -> None:
+    frames = moving_frames(12)
+    frames[5] = frames[6] = frames[4]  # GIF writers merge a repeated frame into the one before
+    out = encode(frames, rate, OutputFormat.GIF, 10 << 20)
     with Image.open(io.BytesIO(out.data)) as image:
-        held = image.n_frames
-    assert out.frames == held == 5
+        assert image.n_frames == 10, "two frames merged in the file"
+    back, fps = decode_frames(out.data)
+    assert out.frames == 12 == len(back) and fps == rate, "reported and read back as played"
+    assert np.array_equal(back[5], back[4]) and np.array_equal(back[6], back[4])
+    assert not np.array_equal(back[7], back[6])
 
 
 def test_interpolated_frames_put_moving_things_in_between() -> None:
