@@ -75,7 +75,7 @@ def _kept_lines(kept: Kept, days: int, say: Voice) -> list[str]:
 class ForgetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_FORGET):
     """The "Forget me" button under a /privacy answer; a dynamic item, so it still works after a restart."""
 
-    services: ClassVar[Services]  # set by `setup`
+    services: ClassVar[Services]  # set by the Privacy cog
 
     def __init__(self, user_id: int, label: str = ""):
         button: discord.ui.Button[Any] = discord.ui.Button(

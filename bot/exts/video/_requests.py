@@ -318,7 +318,7 @@ class VideoRequests:
         it; take it back if the job ended meanwhile (its clip or failure was posted apart)."""
         try:
             await showing
-        except discord.HTTPException:
+        except (discord.HTTPException, OSError):  # OSError: the connection to Discord, which discord.py lets by
             log.warning("job %s: could not show its status message", job_id, exc_info=True)
             return
         ledger = self.services.ledger
