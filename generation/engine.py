@@ -200,7 +200,7 @@ class Engine:
             frames = apply_camera(frames, request.camera, request.motion)
         if source is not None and job.kind is JobKind.EXTEND:
             frames = _join(source, frames, spec.extend_overlap)
-        if job.loop and job.kind is JobKind.IMAGE_TO_VIDEO:  # its last frame is its first: played once
+        if job.seamless:  # its last frame is its first: played once
             frames = frames[:-1]
         checked = time.perf_counter()
         if self.checker is not None:  # (the sampled frames only where something looks at them)

@@ -121,6 +121,13 @@ class VideoJob:
     user_id: str = ""  # who asked; used for queue fairness only
     guild_id: str = ""  # the server it was asked in ("0": direct messages); queue fairness only
 
+    @property
+    def seamless(self) -> bool:
+        """A loop made here: its picture is its first and its last keyframe, and that last frame (the first
+        again) is dropped, so it plays one frame fewer than it renders. (A Smooth or Upscale of a loop keeps
+        `loop` for its seam, but renders no new end.)"""
+        return self.loop and self.kind is JobKind.IMAGE_TO_VIDEO
+
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
         for late in ("fast", "loop"):  # sent only when set: a worker from before them still reads every other job

@@ -99,6 +99,8 @@ class Options:
     def of(cls, job: VideoJob) -> Options:
         """Everything a job was made with, as options (the echo line, the Remix form)."""
         given = {name: getattr(job, name) for name in _OPTIONS if name not in ("duration", "gif")}
+        if job.seamless and job.frames:  # the frames it plays: asked again, they round up to what it renders
+            given["frames"] = job.frames - 1
         given |= {"negative_prompt": job.negative_prompt or None, "upscale": job.upscale or None}
         given |= {"fast": job.fast or None, "gif": job.output is OutputFormat.GIF or None, "loop": job.loop or None}
         return cls(prompt=job.prompt, **given)

@@ -72,8 +72,7 @@ class Planner:
                     served=", ".join(self.models),
                 )
             )
-        looped = job.loop and job.kind is JobKind.IMAGE_TO_VIDEO  # ends on its own picture
-        if (job.end_image is not None or looped) and not spec.keyframes:
+        if (job.end_image is not None or job.seamless) and not spec.keyframes:
             raise JobRejected(_("`{model}` cannot end on a given picture", model=job.model))
         if (job.mask is not None or job.region) and not spec.masks:
             raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
@@ -96,7 +95,7 @@ class Planner:
             image = fit(_load(job.image, (width, height)), width, height, job.fit)
         if job.end_image is not None:
             end_image = fit(_load(job.end_image, (width, height)), width, height, job.fit)
-        elif looped:
+        elif job.seamless:  # ends on its own picture
             end_image = image
         mask = _mask(fit(_load(job.mask, (width, height)), width, height, job.fit)) if job.mask is not None else None
         if job.region and image is not None:

@@ -92,6 +92,7 @@ async def test_a_loop_goes_to_a_model_that_can_and_extend_goes_on_without_it(
 ) -> None:
     loop = await animate(fake, 7045, "-loop -seed 3 -ar 1:1")  # no prompt: it would go to svd-xt without -loop
     assert "-model ltx" in loop.content and "-loop" in loop.content and len(frames(loop)) == 16
+    assert "-frames 16 " in loop.content, "the frames it plays (it renders 17, the last is the first again)"
     longer = await delivered(fake, await fake.click(loop, button(loop, "extend"), user_id=7045))
     assert "extended 16 → 24 frames" in longer.content and "-loop" not in longer.content
     token = await fake.slash(
