@@ -273,6 +273,33 @@ async def test_a_mention_reply_discord_posts_late_still_gets_the_progress_and_th
     assert replies() == [status], "one reply: the status became the clip"
 
 
+async def test_refusals_a_busy_channel_holds_back_hold_up_no_other_request(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    gate = fake.hold("POST", f"/channels/{CHANNEL_ID}/messages$")  # Discord holds the channel's new messages
+    mentions = []
+    try:
+        for user in range(1671, 1671 + INTAKE + 1):  # more than the requests the bot takes in at once
+            bad = fake.upload("notes.png", b"not a picture at all")
+            mentions.append(
+                fake.user_message("<@700000000000000004>", user_id=user, mentions_bot=True, attachments=[bad])
+            )
+            await fake.post(mentions[-1])
+        # The first refusal waits at Discord; discord.py sends the others to that channel after it.
+        taken = lambda: sum("notes" in name for name in fake.fetched) >= INTAKE  # noqa: E731 (the intake is full)
+        await fake.wait_until(lambda: fake.held and taken(), what="the refusals held back")
+        image = fake.upload("fine.png", png_bytes())
+        token = await fake.slash("animate", {"prompt": "-steps 2"}, attachments={"image": image}, user_id=1681)
+        assert (await delivered(fake, token)).files, "taken in while the refusals wait"
+    finally:
+        gate.set()
+
+    def answered() -> set[str]:
+        return {str((m.data.get("message_reference") or {}).get("message_id")) for m in fake.messages.values()}
+
+    await fake.wait_until(lambda: {m["id"] for m in mentions} <= answered(), what="every refusal, at last")
+
+
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("cat.png", png_bytes()) | {"url": "http://169.254.169.254/latest/meta-data/cat.png"}
     token = await fake.slash("animate", {}, attachments={"image": image}, user_id=1601)

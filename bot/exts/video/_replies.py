@@ -3,6 +3,7 @@ reply to the message that mentioned the bot."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -84,6 +85,9 @@ class InteractionReply:
         return cls(interaction, lifetime_s, getattr(response, "message_id", None))
 
 
+_SENDING: set[asyncio.Task[None]] = set()  # refusals on their way (the event loop keeps only weak references)
+
+
 class MessageReply:
     """A reply to the message that mentioned the bot, in the server's language (a message has no locale)."""
 
@@ -96,7 +100,17 @@ class MessageReply:
         self.message_id: int | None = None
 
     async def refuse(self, text: Text | str) -> None:
-        await self.message.reply(clip(f"⚠️ {self.voice(text)}"), mention_author=False)
+        """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new
+        messages back for a while, and the request holds an intake slot until it returns."""
+        sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")))
+        _SENDING.add(sending)
+        sending.add_done_callback(_SENDING.discard)
+
+    async def _reply(self, text: str) -> None:
+        try:
+            await self.message.reply(text, mention_author=False)
+        except (discord.HTTPException, OSError):
+            log.warning("could not tell user %s: %s", self.message.author.id, text, exc_info=True)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
         sent = await self.message.reply(clip(text), view=view, mention_author=False)
