@@ -422,7 +422,8 @@ async def test_help_lists_the_commands_flags_and_what_this_server_offers(
         return str(callback["data"]["content"])
 
     shown = await answer("help", {})
-    assert all(f"`/{name}`" in shown for name in ("animate", "imagine-video", "morph", "restyle", "quota", "queue"))
+    commands = ("animate", "imagine-video", "morph", "restyle", "quota", "queue", "history", "preferences", "privacy")
+    assert all(f"`/{name}`" in shown for name in commands)
     assert "`-motion 0–4`" in shown and "`-fast`" in shown and "zoom in" in shown and "watercolor" in shown
     assert "`animatediff`" in shown and "`svd-xt`" in shown and "**Upscale**" in shown and len(shown) <= 2000
     await answer("motionbot-admin", {"enabled": "svd-xt"}, subcommand=["models"], admin=True)
