@@ -29,6 +29,7 @@ class BotSettings(BaseSettings):
     watch_interval_s: PositiveFloat = 1.0
     unserved_timeout_s: PositiveFloat = 1800.0  # a queued job no live worker can run fails (refunded) after this
     input_retention_days: PositiveInt = 7  # keep input images this long, for Reroll and Remix
+    record_retention_days: PositiveInt = 90  # keep finished requests (prompt, options, links) and credit use this long
     metrics_port: int = 9110  # Prometheus /metrics; 0 = off
     # The privileged Message Content intent (switched on in the Developer Portal too): without it Discord hides
     # the pictures of messages that do not mention the bot, so a mention in a reply cannot see the picture.

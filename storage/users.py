@@ -6,12 +6,16 @@ pictures and videos kept for Reroll and Remix, their preferences and credit use 
 Kept: today's credit use (a day's limits hold), what admins set for them (grants, blocks) and the
 moderation log (the servers' records, pruned after the retention days), and which of the bot's messages
 are their clips, so that the Delete button under each still works for them.
+
+Everyone's requests are forgotten the same way once they ended longer ago than the retention of records
+(`MOTIONBOT_RECORD_RETENTION_DAYS`), with their credit use as old.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from storage.db import Database
 from storage.quotas import Clock
@@ -81,12 +85,7 @@ class Users:
                 row = await cursor.fetchone()
             if row is not None and row[0]:
                 return None
-            await conn.execute(
-                "INSERT OR IGNORE INTO clip_owners (job_id, guild_id, user_id) SELECT job_id, guild_id, user_id "
-                "FROM jobs WHERE user_id = ? AND state = 'delivered' AND result_message_id IS NOT NULL "
-                "AND json_extract(COALESCE(result, '{}'), '$.deleted') IS NULL",
-                (user_id,),
-            )
+            await _keep_owners(conn, "user_id = ?", (user_id,))
             await conn.execute("DELETE FROM jobs WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM preferences WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM input_refs WHERE user_id = ?", (user_id,))
@@ -97,6 +96,18 @@ class Users:
             )
         return before
 
+    async def prune(self, older_than_s: float) -> int:
+        """Forget every user's requests that ended longer ago than this, and their credit use as old (the
+        retention of records: the ledger does not grow without end); returns how many requests went. As with
+        Forget me, which messages are their clips stays, for the Delete buttons."""
+        cutoff = self.clock().timestamp() - older_than_s
+        ended = "state IN ('delivered', 'failed', 'cancelled') AND finished_at < ?"
+        async with self.db.transaction() as conn:
+            await _keep_owners(conn, ended, (cutoff,))
+            cursor = await conn.execute(f"DELETE FROM jobs WHERE {ended}", (cutoff,))
+            await conn.execute("DELETE FROM reservations WHERE state != 'reserved' AND created_at < ?", (cutoff,))
+            return int(cursor.rowcount)
+
     async def clip_owner(self, job_id: str) -> tuple[int, int] | None:
         """(server, user) of a forgotten user's clip, for its Delete button."""
         row = await self.db.fetchone("SELECT guild_id, user_id FROM clip_owners WHERE job_id = ?", (job_id,))
@@ -105,3 +116,13 @@ class Users:
     async def clip_deleted(self, job_id: str) -> None:
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM clip_owners WHERE job_id = ?", (job_id,))
+
+
+async def _keep_owners(conn: Any, where: str, params: tuple[Any, ...]) -> None:
+    """Keep whose the clips of the jobs `where` picks are (those still in a channel), before they go."""
+    await conn.execute(
+        "INSERT OR IGNORE INTO clip_owners (job_id, guild_id, user_id) SELECT job_id, guild_id, user_id FROM jobs "
+        f"WHERE {where} AND state = 'delivered' AND result_message_id IS NOT NULL "
+        "AND json_extract(COALESCE(result, '{}'), '$.deleted') IS NULL",
+        params,
+    )

@@ -79,3 +79,23 @@ async def test_preferences_are_saved_replaced_and_cleared(db: Database) -> None:
     assert await users.preferences(ME) == "-ar 9:16"
     await users.prefer(ME, "")
     assert await users.preferences(ME) == ""
+
+
+async def test_requests_that_ended_before_the_retention_go_with_their_credit_use(
+    db: Database, quotas: Quotas, clock: Clock
+) -> None:
+    ledger, users = Ledger(db), Users(db, clock)
+    await quotas.reserve("old", 1, ME, 10)
+    await quotas.commit("old")
+    await delivered(ledger, "old", ME)
+    async with db.transaction() as conn:  # it ended on the clock's day
+        await conn.execute("UPDATE jobs SET finished_at = ?", (clock().timestamp(),))
+    await ledger.add(record("waiting", user=THEM))  # queued since then: still on its way
+    clock.advance(days=91)
+    await delivered(ledger, "new", THEM)
+    await quotas.reserve("new", 1, THEM, 3)
+    assert await users.prune(90 * 86400) == 1
+    assert await ledger.get("old") is None and await ledger.get("waiting") and await ledger.get("new")
+    rows = await db.fetchall("SELECT job_id FROM reservations")
+    assert [row[0] for row in rows] == ["new"]
+    assert await users.clip_owner("old") == (1, ME), "its Delete button still works for its owner"

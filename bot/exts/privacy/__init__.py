@@ -20,14 +20,15 @@ from storage.users import Kept
 _FORGET = r"mb:forget:(?P<user>[0-9]{1,20})"
 
 
-def _kept_lines(kept: Kept, days: int, say: Voice) -> list[str]:
+def _kept_lines(kept: Kept, days: int, record_days: int, say: Voice) -> list[str]:
     lines = [
         say(_("🔒 What I keep about you, in every server and in DMs:")),
         say(
             _(
                 "• **Your requests** ({count}): prompts, options, how they ended and links to their messages "
-                "(for /history and the buttons under your clips)",
+                "(for /history and the buttons under your clips), each for {days} days after it ended",
                 count=kept.requests,
+                days=record_days,
             )
         ),
         say(
@@ -131,7 +132,8 @@ class Privacy(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         say = voice_of(interaction)
         kept = await self.services.users.kept(interaction.user.id)
-        lines = _kept_lines(kept, self.services.settings.input_retention_days, say)
+        settings = self.services.settings
+        lines = _kept_lines(kept, settings.input_retention_days, settings.record_retention_days, say)
         view = discord.ui.View(timeout=None)
         view.add_item(ForgetButton(interaction.user.id, say(_("Forget me"))))
         await interaction.followup.send(lines_within(lines), view=view, ephemeral=True)

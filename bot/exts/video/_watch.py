@@ -131,6 +131,7 @@ class JobWatcher:
             await s.quotas.sweep(self._is_lost, older_than_s=3600)
             await s.inputs.prune(s.settings.input_retention_days * 86400)
             await s.moderation.prune(s.settings.input_retention_days * 86400)
+            await s.users.prune(s.settings.record_retention_days * 86400)
         except Exception:
             log.exception("sweep failed")
 
