@@ -367,7 +367,7 @@ def preferences_of(text: str) -> Options:
     """A user's default flags (/preferences): flags only, of the PREFERABLE options."""
     options = parse_flags(text)
     if options.prompt.strip():
-        words = options.prompt[:40]
+        words = options.prompt[:40].replace("`", "'")  # shown in a code span
         raise OptionError(
             "flags", words, "", _("preferences are flags only (`-ar 9:16 -gif`), not `{words}`", words=words)
         )
