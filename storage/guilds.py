@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from generation.options import OptionError, flags_line, preferences_of
 from generation.text import Said, _
 from storage.db import Database
 from storage.settings import StorageSettings
@@ -44,6 +45,7 @@ class GuildSettings:
     blocked_terms: tuple[str, ...] | None = None  # the server's own words and /patterns/
     mod_log_channel: int | None = None  # where refusals and flags are posted
     language: str | None = None  # channel messages' locale ("zh-CN"); None: the server's preferred locale
+    default_flags: str | None = None  # the server's own defaults ("-ar 9:16 -fast"), under each user's preferences
 
     def allows_channel(self, channel_id: int) -> bool:
         return self.allowed_channels is None or channel_id in self.allowed_channels
@@ -93,6 +95,11 @@ def _check(key: str, value: Any) -> Any:
         if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Z]{2})?", value):
             raise SettingError(_("`language` must be a Discord locale such as zh-CN, ja or ko"))
         return value
+    if key == "default_flags":  # the flags users may keep as preferences, checked as theirs are
+        try:
+            return flags_line(preferences_of(str(value)[:1000])) or None
+        except OptionError as exc:
+            raise SettingError(exc.text) from None
     if key == "mod_log_channel":
         if isinstance(value, bool) or not isinstance(value, int):
             raise SettingError(_("`mod_log_channel` must be a channel"))

@@ -243,9 +243,29 @@ async def test_preferences_fill_what_a_request_leaves_out_where_it_can_take_them
     assert "-ar 9:16" in echo and "-gif" in echo and "-loop" not in echo, "a loop needs a picture: left out"
     name, (_, _, width, height, _), echo = await clip("a paper boat -steps 2", aspect="16:9")
     assert name.endswith(".gif") and width > height, "what the request sets wins"
+    await admin(fake, "models", {"enabled": "animatediff,svd-xt"})
+    try:
+        assert "`-model ltx` is not enabled in this server" in await prefer("-model ltx -gif")
+        name, _, echo = await clip("a paper boat -steps 2")
+        assert name.endswith(".gif") and "-model animatediff" in echo, "a model not enabled here: left out"
+    finally:
+        await admin(fake, "models", {"enabled": "all"})
     assert "Cleared" in await prefer("none")
     name, (_, _, width, height, _), _echo = await clip("a paper boat -steps 2")
     assert name.endswith(".mp4") and width > height
+
+    # The server's own defaults, under each user's preferences.
+    refused = await admin(fake, "set", {"setting": "default_flags", "value": "-seed 3"})
+    assert "`-seed` is for one request" in refused
+    set_ = await admin(fake, "set", {"setting": "default_flags", "value": "-gif -ar 9:16"})
+    assert "`default_flags` is now `-ar 9:16 -gif`" in set_
+    try:
+        await prefer("-ar 1:1")
+        name, (_, _, width, height, _), _echo = await clip("a paper boat -steps 2")
+        assert name.endswith(".gif") and width == height, "the server's -gif, the user's own -ar 1:1"
+    finally:
+        await admin(fake, "set", {"setting": "default_flags", "value": "none"})
+        await prefer("none")
 
 
 async def test_a_refused_users_image_is_never_decoded_and_a_damaged_one_costs_nothing(

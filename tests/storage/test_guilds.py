@@ -51,6 +51,8 @@ async def test_limits_can_be_cleared_and_unchanged_values_are_not_audited(guilds
         ({"allowed_channels": ["general"]}, "channel ids"),
         ({"max_pixels": 0}, "from 4096"),  # 0 would have meant "no limit"
         ({"max_frames": 1}, "from 2"),
+        ({"default_flags": "-seed 3"}, "is for one request"),
+        ({"default_flags": "a cat -gif"}, "flags only"),
     ],
 )
 async def test_bad_values_are_refused_with_a_clear_message(guilds: Guilds, change: dict, message: str) -> None:
@@ -68,3 +70,10 @@ async def test_role_tiers_are_set_removed_and_audited(guilds: Guilds) -> None:
         ("role_tier:900", 400, None),
         ("role_tier:900", None, 400),
     ]
+
+
+async def test_default_flags_are_kept_as_the_echo_writes_them(guilds: Guilds) -> None:
+    await guilds.update(5, 1, default_flags="-gif  —ar 9:16")
+    assert (await guilds.get(5)).default_flags == "-ar 9:16 -gif"
+    await guilds.update(5, 1, default_flags="")
+    assert (await guilds.get(5)).default_flags is None

@@ -30,6 +30,7 @@ SETTINGS = [
     "max_pixels",
     "max_steps",
     "language",
+    "default_flags",
 ]
 _TRUE, _FALSE = {"true", "on", "yes", "1"}, {"false", "off", "no", "0"}
 
@@ -42,6 +43,8 @@ def _parse(key: str, text: str, languages: list[str]) -> Any:
         return text.lower() in _TRUE
     if key == "timezone":
         return text
+    if key == "default_flags":  # none: no defaults of the server's own
+        return None if text.lower() in ("none", "off", "") else text
     if key == "language":  # the channel messages' language; auto: the server's own in Discord
         if text.lower() in ("auto", "none", ""):
             return None
@@ -63,7 +66,7 @@ def _shown(key: str, value: Any) -> str:
         return "on" if value else "off"
     if value is None:
         return "auto" if key == "language" else "none"
-    return str(value)
+    return f"`{value}`" if key == "default_flags" else str(value)
 
 
 def _outside(name: str, value: int, low: int, high: int) -> Text | None:
@@ -197,17 +200,19 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
 
     @app_commands.command(name="set", description="Change a setting (limits accept 'none')")
     @app_commands.describe(
-        setting="Which setting", value="The new value: a number, on/off, a time zone, a language (zh-CN), or none"
+        setting="Which setting",
+        value="The new value: a number, on/off, a time zone, a language (zh-CN), flags (-ar 9:16), or none",
     )
     @app_commands.choices(setting=[app_commands.Choice(name=k, value=k) for k in SETTINGS])
     async def set_(self, interaction: discord.Interaction, setting: str, value: str) -> None:
         assert interaction.guild_id is not None
         try:
             parsed = _parse(setting, value, [ENGLISH, *self.services.catalogs.locales])
-            await self.services.guilds.update(interaction.guild_id, interaction.user.id, **{setting: parsed})
+            now = await self.services.guilds.update(interaction.guild_id, interaction.user.id, **{setting: parsed})
         except SettingError as exc:
             return await self._done(interaction, _("⚠️ {error}", error=exc.text))
-        await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=_shown(setting, parsed)))
+        shown = _shown(setting, getattr(now, setting))  # as it is kept (flags are written as the echo writes them)
+        await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=shown))
 
     @app_commands.command(name="channels", description="Limit videos to some channels (clear = every channel)")
     @app_commands.describe(action="Add or remove a channel, or clear the list", channel="The channel")

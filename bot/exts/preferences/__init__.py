@@ -3,6 +3,7 @@ the request does not set that option and can take it (bot/exts/video/_requests.p
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import discord
@@ -11,8 +12,11 @@ from discord.ext import commands
 
 from bot.i18n import voice_of
 from bot.services import Services
-from generation.options import OptionError, flags_line, preferable_flags, preferences_of
+from generation.options import OptionError, Options, flags_line, preferable_flags, preferences_of
 from generation.text import Text, _
+from storage.users import Users
+
+log = logging.getLogger(__name__)
 
 _CLEAR = {"none", "clear", "off", "reset", "-"}
 
@@ -27,6 +31,21 @@ def _how() -> Text:
     )
 
 
+def saved_flags(flags: str, whose: str) -> Options:
+    """Saved default flags (a user's preferences, a server's default_flags) as options; none where they no
+    longer read (a style since removed)."""
+    try:
+        return preferences_of(flags)
+    except OptionError:
+        log.warning("%s: the saved default flags %r no longer read; not used", whose, flags)
+        return Options()
+
+
+async def saved_preferences(users: Users, user_id: int) -> Options:
+    """The user's preferences."""
+    return saved_flags(await users.preferences(user_id), f"user {user_id}")
+
+
 class Preferences(commands.Cog):
     def __init__(self, services: Services):
         self.services = services
@@ -36,23 +55,30 @@ class Preferences(commands.Cog):
     async def preferences(self, interaction: discord.Interaction, flags: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True)
         say, users, user_id = voice_of(interaction), self.services.users, interaction.user.id
-        how = say(_how())
-        if flags is not None and flags.strip().lower() in _CLEAR:
+        given = (flags or "").strip()
+        if given.lower() in _CLEAR:
             await users.prefer(user_id, "")
             done = _("Cleared: your requests use each model's defaults again.")
             return await interaction.followup.send(say(done), ephemeral=True)
-        if flags is not None and flags.strip():
+        if given:
             try:
-                saved = flags_line(preferences_of(flags[:1000]))
+                preferred = preferences_of(given[:1000])
             except OptionError as exc:
-                return await interaction.followup.send(f"⚠️ {say(exc.text)}\n{how}", ephemeral=True)
-            await users.prefer(user_id, saved)
-            done = _("✅ Saved your preferences: `{flags}`", flags=saved)
-            return await interaction.followup.send(f"{say(done)}\n{how}", ephemeral=True)
-        current = await users.preferences(user_id)
-        shown = _("Your preferences: `{flags}`", flags=current) if current else _("You have no preferences yet.")
-        example = _("Set them with `/preferences flags:-ar 9:16 -gif`.")
-        await interaction.followup.send(f"{say(shown)} {say(example)}\n{how}", ephemeral=True)
+                return await interaction.followup.send(f"⚠️ {say(exc.text)}\n{say(_how())}", ephemeral=True)
+            await users.prefer(user_id, flags_line(preferred))
+            lines = [say(_("✅ Saved your preferences: `{flags}`", flags=flags_line(preferred)))]
+        else:
+            preferred = await saved_preferences(users, user_id)
+            current = flags_line(preferred)
+            shown = _("Your preferences: `{flags}`", flags=current) if current else _("You have no preferences yet.")
+            lines = [f"{say(shown)} {say(_('Set them with `/preferences flags:-ar 9:16 -gif`.'))}"]
+        settings = await self.services.guilds.get(interaction.guild_id or 0)
+        model = preferred.model
+        if model and not settings.allows_model(model):  # the one preference a server limits
+            off = _("`-model {model}` is not enabled in this server: requests here leave it out.", model=model)
+            lines.append(say(off))
+        lines.append(say(_how()))
+        await interaction.followup.send("\n".join(lines), ephemeral=True)
 
 
 async def setup(bot: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ import discord
 from redis.exceptions import RedisError
 
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
+from bot.exts.preferences import saved_flags, saved_preferences
 from bot.exts.video._admission import Admission, admit
 from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
@@ -29,7 +31,7 @@ from generation.images import ImageError, check_whole, probe
 from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
-from generation.options import PREFERABLE, SEGMENTS, OptionError, Options, preferences_of
+from generation.options import PREFERABLE, SEGMENTS, OptionError, Options
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatus
 from generation.text import _
@@ -91,18 +93,22 @@ class VideoRequests:
         options: Options,
         files: Files = Files(),
     ) -> str | None:
-        """A request from a command, the menu or a mention, with the files it came with, and the requester's
-        preferences (/preferences) wherever it does not set that option."""
-        preferred = await self._preferences(who.user_id)
+        """A request from a command, the menu or a mention, with the files it came with; the requester's
+        preferences (/preferences), then the server's default flags, wherever it does not set that option."""
+        server = await self.services.guilds.get(who.guild_id)
+        defaults = (
+            await saved_preferences(self.services.users, who.user_id),
+            saved_flags(server.default_flags or "", f"server {who.guild_id}"),
+        )
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
             job = self._draft(options, kind, files, models, default, online)  # its refusals are the request's own
-            # Each preference in turn, kept where the request can take it: a style on a model that reads no
+            # Each default in turn, kept where the request can take it: a style on a model that reads no
             # prompt, a loop on text, a model this server or no worker offers are left out of it.
             kept = options
-            for name in PREFERABLE:
+            for preferred, name in itertools.product(defaults, PREFERABLE):
                 value = getattr(preferred, name)
-                if value is None or getattr(options, name) is not None or (name == "model" and value not in online):
+                if value is None or getattr(kept, name) is not None or (name == "model" and value not in online):
                     continue
                 tried = dataclasses.replace(kept, **{name: value})
                 with contextlib.suppress(Refused, OptionError):
@@ -110,14 +116,6 @@ class VideoRequests:
             return job
 
         return await self.start(who, reply, kind, draft, files)
-
-    async def _preferences(self, user_id: int) -> Options:
-        """The user's default flags; none where the saved ones no longer read (a style since removed)."""
-        try:
-            return preferences_of(await self.services.users.preferences(user_id))
-        except OptionError:
-            log.warning("user %s: their saved preferences no longer read; not used", user_id)
-            return Options()
 
     def _draft(
         self,
