@@ -81,7 +81,7 @@ async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refun
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], tmp_path: Path
 ) -> None:
     async with own_redis(fake, start_bot, start_worker, tmp_path) as (server, _, bot):
-        slow, running = await rendering(fake, 5201, steps=60)
+        slow, running = await rendering(fake, 5201, steps=40)
         waits = await fake.slash("animate", {}, attachments={"image": fake.upload("w.png", png_bytes())}, user_id=5202)
         waiting = await fake.wait_until(
             lambda: (m := fake.response_to(waits)) and "in line" in m.content and m, timeout=30, what="its place"

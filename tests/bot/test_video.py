@@ -253,7 +253,7 @@ async def test_a_mention_reply_discord_posts_late_still_gets_the_progress_and_th
     try:
         image = fake.upload("late.png", png_bytes())
         request = fake.user_message(
-            "<@700000000000000004> -steps 60", user_id=1661, mentions_bot=True, attachments=[image]
+            "<@700000000000000004> -steps 45", user_id=1661, mentions_bot=True, attachments=[image]
         )
         await fake.post(request)
         await asyncio.sleep(SHOW_S + 1)  # the request has given up waiting for its status reply and gone on
