@@ -51,13 +51,13 @@ class Users:
             "(SELECT COALESCE(SUM(b.size), 0) FROM input_refs r JOIN input_blobs b ON b.hash = r.hash "
             "WHERE r.user_id = ?), "
             "(SELECT COUNT(*) FROM moderation WHERE user_id = ?), "
-            "(SELECT COUNT(*) FROM members WHERE user_id = ? AND (granted != 0 OR blocked != 0))",
-            (user_id,) * 6,
+            "(SELECT COUNT(*) FROM members WHERE user_id = ? AND (granted != 0 OR blocked != 0)), "
+            "(SELECT COALESCE(MAX(flags), '') FROM preferences WHERE user_id = ?)",
+            (user_id,) * 7,
         )
         assert row is not None
-        requests, on_the_way, files, file_bytes, moderation, servers = (int(value) for value in row)
-        preferences = await self.preferences(user_id)
-        return Kept(requests, on_the_way, files, file_bytes, moderation, servers, preferences)
+        requests, on_the_way, files, file_bytes, moderation, servers = (int(count) for count in row[:6])
+        return Kept(requests, on_the_way, files, file_bytes, moderation, servers, preferences=str(row[6]))
 
     async def preferences(self, user_id: int) -> str:
         """The user's default flags ("" for none), as they were saved (a flags line)."""

@@ -386,10 +386,13 @@ def test_parsing_is_total_on_any_text(text: str) -> None:
         ("-ar 7:3", "`-ar` must be one of"),
     ],
 )
-def test_preferences_are_flags_of_the_options_that_fit_every_request(text: str, needle: str) -> None:
+def test_preferences_refuse_prompt_words_per_request_options_and_bad_values(text: str, needle: str) -> None:
     with pytest.raises(OptionError) as raised:
         preferences_of(text)
     assert needle in str(raised.value.text)
+
+
+def test_preferences_are_kept_as_the_echo_writes_them() -> None:
     kept = preferences_of("-style anime -neg blurry, text -ar 9:16 -gif")
     assert flags_line(kept) == '-ar 9:16 -neg "blurry, text" -gif -style anime'
     assert preferences_of("") == Options()

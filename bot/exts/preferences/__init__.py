@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import voice_of
+from bot.limits import lines_within
 from bot.services import Services
 from generation.options import OptionError, Options, flags_line, preferable_flags, preferences_of
 from generation.text import Text, _
@@ -65,20 +66,20 @@ class Preferences(commands.Cog):
                 preferred = preferences_of(given[:1000])
             except OptionError as exc:
                 return await interaction.followup.send(f"⚠️ {say(exc.text)}\n{say(_how())}", ephemeral=True)
-            await users.prefer(user_id, flags_line(preferred))
-            lines = [say(_("✅ Saved your preferences: `{flags}`", flags=flags_line(preferred)))]
+            saved = flags_line(preferred)
+            await users.prefer(user_id, saved)
+            lines = [say(_("✅ Saved your preferences: `{flags}`", flags=saved))]
         else:
             preferred = await saved_preferences(users, user_id)
             current = flags_line(preferred)
             shown = _("Your preferences: `{flags}`", flags=current) if current else _("You have no preferences yet.")
             lines = [f"{say(shown)} {say(_('Set them with `/preferences flags:-ar 9:16 -gif`.'))}"]
-        settings = await self.services.guilds.get(interaction.guild_id or 0)
-        model = preferred.model
-        if model and not settings.allows_model(model):  # the one preference a server limits
+        model = preferred.model  # the one preference a server limits
+        if model and not (await self.services.guilds.get(interaction.guild_id or 0)).allows_model(model):
             off = _("`-model {model}` is not enabled in this server: requests here leave it out.", model=model)
             lines.append(say(off))
         lines.append(say(_how()))
-        await interaction.followup.send("\n".join(lines), ephemeral=True)
+        await interaction.followup.send(lines_within(lines), ephemeral=True)
 
 
 async def setup(bot: Any) -> None:

@@ -37,6 +37,7 @@ from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatu
 from generation.text import _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
+from storage.guilds import GuildSettings
 from storage.jobs import FINAL, JobRecord, JobState
 from storage.quotas import QuotaRefused
 
@@ -46,8 +47,8 @@ log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
 
 # Makes the job to run from the models this server may use and its default model for the kind of job.
-# The third argument names the models an online worker serves.
-Draft = Callable[[Mapping[str, ModelSpec], str, set[str]], VideoJob]
+# The third argument names the models an online worker serves; the fourth is the server's settings.
+Draft = Callable[[Mapping[str, ModelSpec], str, set[str], GuildSettings], VideoJob]
 # The input slots of a job's last-frame picture, its mask and its pose video, kept for Reroll and Remix.
 END, MASK, POSE = "end", "mask", "pose"
 _FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
@@ -95,14 +96,11 @@ class VideoRequests:
     ) -> str | None:
         """A request from a command, the menu or a mention, with the files it came with; the requester's
         preferences (/preferences), then the server's default flags, wherever it does not set that option."""
-        server = await self.services.guilds.get(who.guild_id)
-        defaults = (
-            await saved_preferences(self.services.users, who.user_id),
-            saved_flags(server.default_flags or "", f"server {who.guild_id}"),
-        )
+        mine = await saved_preferences(self.services.users, who.user_id)
 
-        def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
+        def draft(models: Mapping[str, ModelSpec], default: str, online: set[str], server: GuildSettings) -> VideoJob:
             job = self._draft(options, kind, files, models, default, online)  # its refusals are the request's own
+            defaults = (mine, saved_flags(server.default_flags or "", f"server {who.guild_id}"))
             # Each default in turn, kept where the request can take it: a style on a model that reads no
             # prompt, a loop on text, a model this server or no worker offers are left out of it.
             kept = options
@@ -189,7 +187,7 @@ class VideoRequests:
     ) -> str | None:
         """A job made from an earlier one (Reroll, Remix, Extend, Smooth, Upscale): `job` is its full request."""
 
-        def draft(models: Mapping[str, ModelSpec], default: str, online: set[str]) -> VideoJob:
+        def draft(models: Mapping[str, ModelSpec], default: str, online: set[str], _server: GuildSettings) -> VideoJob:
             if job.model not in models:
                 raise Refused(
                     _(
@@ -388,7 +386,7 @@ class VideoRequests:
         settings = await s.guilds.get(who.guild_id)
         admit(who, settings)
         workers = await s.queue.workers()
-        job = draft(*models_for(s, kind, settings), {model for worker in workers for model in worker.models})
+        job = draft(*models_for(s, kind, settings), {model for worker in workers for model in worker.models}, settings)
         job = dataclasses.replace(job, content=await self.admission.content(who, job, settings))
         spec = s.models[job.model]
         serving = [worker for worker in workers if job.model in worker.models]
