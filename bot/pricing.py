@@ -3,19 +3,33 @@ the prices /quota shows."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.services import Services
 from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
-from generation.options import Options
+from generation.options import PREFERABLE, SEGMENTS, OptionError, Options
 from generation.plan import Plan, resolve
 from generation.text import Said, _
 from storage.guilds import GuildSettings
 from storage.quotas import job_cost
 
-__all__ = ["Refused", "default_price", "models_for", "price", "upscaler_for", "within_server_limits"]
+__all__ = [
+    "Refused",
+    "default_price",
+    "defaults_added",
+    "draft_job",
+    "models_for",
+    "price",
+    "upscaler_for",
+    "with_defaults",
+    "within_server_limits",
+]
 
 
 class Refused(Said, ValueError):
@@ -39,6 +53,29 @@ def price(
     return job, sum(work) + (1 if job.smooth else 0), plan
 
 
+def with_defaults(
+    options: Options, defaults: Sequence[Options], build: Callable[[Options], VideoJob], online: set[str]
+) -> tuple[VideoJob, Options]:
+    """The job `options` ask for (its refusals are the request's own), then with each of the `defaults` (the
+    user's /preferences, then the server's default_flags) wherever the request does not set that option, kept
+    where the job can take it: a style on a model that reads no prompt, a loop on text, a model this server or
+    no worker offers are left out. Returns the job and the options it was built from."""
+    job, kept = build(options), options
+    for preferred, name in itertools.product(defaults, PREFERABLE):
+        value = getattr(preferred, name)
+        if value is None or getattr(kept, name) is not None or (name == "model" and value not in online):
+            continue
+        tried = dataclasses.replace(kept, **{name: value})
+        with contextlib.suppress(Refused, OptionError):
+            job, kept = build(tried), tried
+    return job, kept
+
+
+def defaults_added(options: Options, kept: Options) -> Options:
+    """The default flags `with_defaults` added to `options`."""
+    return Options(**{name: getattr(kept, name) for name in PREFERABLE if getattr(options, name) is None})
+
+
 def models_for(services: Services, kind: JobKind, settings: GuildSettings) -> tuple[dict[str, ModelSpec], str]:
     """The models this server may use for `kind`, and the default one among them."""
     s = services
@@ -53,21 +90,100 @@ def models_for(services: Services, kind: JobKind, settings: GuildSettings) -> tu
 
 
 def default_price(
-    services: Services, kind: JobKind, settings: GuildSettings, prompted: bool = False
-) -> tuple[str, int] | None:
-    """The model a request of `kind` with no options runs on in this server, and its credits (a picture in
-    the model's own shape); `prompted`: an /animate with a prompt, on the prompted-image default. None where
-    this server enables no such model."""
+    services: Services,
+    kind: JobKind,
+    settings: GuildSettings,
+    online: set[str],
+    prompted: bool = False,
+    defaults: Sequence[Options] = (),
+) -> tuple[str, int, Options] | None:
+    """The model a request of `kind` with no options runs on in this server, its credits (a picture in the
+    model's own shape) and the `defaults` it takes, as VideoRequests would draft it; `prompted`: an /animate
+    with a prompt. None where this server enables no such model."""
     models, default = models_for(services, kind, settings)
-    if prompted:
-        default = services.generation.default_prompted_image_model
-    spec = models.get(default)
-    if spec is None or not spec.takes(kind):
+    if default not in models or not models[default].takes(kind):
         return None
     words = Options(prompt="a clip") if prompted or kind is JobKind.TEXT_TO_VIDEO else Options()
-    job = build_job(words, job_id="", kind=kind, models=models, default_model=default)
+    build = functools.partial(draft_job, services, kind=kind, models=models, default=default, online=online)
+    job, kept = with_defaults(words, defaults, build, online)
+    spec = models[job.model]
     cost = price(within_server_limits(job, spec, settings), spec, (spec.width, spec.height))[1]
-    return default, cost
+    return job.model, cost, defaults_added(words, kept)
+
+
+def draft_job(
+    services: Services,
+    options: Options,
+    *,
+    kind: JobKind,
+    models: Mapping[str, ModelSpec],
+    default: str,
+    online: set[str],
+    end_image: bytes | None = None,
+    mask: bytes | None = None,
+) -> VideoJob:
+    """The job `options` ask for, on the model they name or the one that can do what they ask."""
+    if options.model and options.model in services.models and options.model not in models:
+        raise Refused(
+            _(
+                "`{model}` is not enabled in this server (enabled: {enabled})",
+                model=options.model,
+                enabled=", ".join(models),
+            )
+        )
+    needs = _needs(options, end_image is not None, mask is not None)
+    if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
+        prompted = services.generation.default_prompted_image_model
+        default = _capable(prompted, kind, needs, models, default, online, options)
+    return build_job(
+        options,
+        job_id="",
+        kind=kind,
+        models=models,
+        default_model=default,
+        end_image=end_image,
+        mask=mask,
+    )
+
+
+def _needs(options: Options, end_image: bool, mask: bool) -> tuple[str, ...]:
+    """The registry capabilities a request needs beyond making a clip (with a picture to end on, a mask)."""
+    wanted = {
+        "keyframes": end_image or bool(options.loop),
+        "masks": mask or bool(options.region),
+        "travels": SEGMENTS in options.prompt,
+        "upscales": bool(options.upscale),
+        "prompt_camera": options.camera is not None and bool(options.camera.orbit),
+    }
+    return tuple(name for name, asked in wanted.items() if asked)
+
+
+def _capable(
+    prompted: str,
+    kind: JobKind,
+    needs: tuple[str, ...],
+    models: Mapping[str, ModelSpec],
+    default: str,
+    online: set[str],
+    options: Options,
+) -> str:
+    """The model for a job that asks for more than the default may give. A prompted image job uses the
+    `prompted`-image default while a worker serves it and the options fit it (`-steps 40` does not fit a
+    distilled model), else the image default (its result then says the prompt was not used); a job that
+    needs keyframes, prompt travel or -upscale uses a model that can, preferring the prompted default and
+    one a worker serves now."""
+
+    def able(name: str) -> bool:
+        spec = models.get(name)
+        if spec is None or not spec.takes(kind) or not all(getattr(spec, need) for need in needs):
+            return False
+        frames = options.frames or round((options.duration or 0) * (options.fps or 24))
+        return (options.steps or 0) <= spec.max_steps and frames <= spec.max_frames
+
+    if not needs:
+        return prompted if able(prompted) and prompted in online else default
+    choices = [name for name in (prompted, default, *models) if able(name)]
+    return next((name for name in choices if name in online), choices[0] if choices else default)
 
 
 def upscaler_for(services: Services, model: str) -> str | None:

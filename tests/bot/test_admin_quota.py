@@ -98,6 +98,27 @@ async def test_quota_quotes_what_a_clip_with_no_options_costs_here_and_charges_t
             await admin(fake, "models", {"enabled": "all"})
 
 
+async def test_quota_and_a_refusal_for_credits_count_the_default_flags(fake: FakeDiscord, service: BotProcess) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+    before = await quota_of(fake, 3655)
+    assert quoted(before, "animate") == (1, "svd-xt") and "default flags" not in before
+    assert "Saved" in await followup_text(fake, await fake.slash("preferences", {"flags": "-model svd"}, user_id=3655))
+    text = await quota_of(fake, 3655)
+    said = quoted(text, "animate")
+    assert said is not None and said[0] > 1 and said[1] == "svd", text  # `svd` costs more here (conftest.PRICED)
+    assert quoted(text, "imagine-video") == (1, "animatediff"), "svd makes no clip from words: left out there"
+    assert "These prices count your default flags `-model svd`" in text
+    await admin(fake, "set", {"setting": "daily_credits", "value": str(said[0] - 1)})
+    try:
+        image = fake.upload("q.png", png_bytes())
+        token = await fake.slash("animate", {}, attachments={"image": image}, user_id=3655)
+        said_no = await refusal(fake, token)
+        assert f"this needs {said[0]} credits" in said_no and "default flags `-model svd`" in said_no, said_no
+    finally:
+        await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+        await followup_text(fake, await fake.slash("preferences", {"flags": "none"}, user_id=3655))
+
+
 async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
     fake: FakeDiscord, service: BotProcess
 ) -> None:

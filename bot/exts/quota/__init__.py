@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -10,12 +11,14 @@ from discord import app_commands
 from discord.ext import commands
 from redis.exceptions import RedisError
 
+from bot.exts.preferences import saved_flags, saved_preferences
 from bot.i18n import Voice, more_lines, voice_of
 from bot.limits import clip, lines_within
 from bot.pricing import default_price
 from bot.records import request_of
 from bot.services import Services
 from generation.jobs import JobKind
+from generation.options import Options, flags_line
 from generation.queue import QueueStatus
 from generation.text import Said, Text, _
 from storage.guilds import GuildSettings
@@ -33,29 +36,34 @@ def _named(record: JobRecord, say: Voice) -> str:
     return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
 
 
-def _prices(services: Services, settings: GuildSettings, served: set[str]) -> list[Text]:
-    """What a clip asked for with no options costs in this server, and on which model; and an /animate with
-    a prompt, where that runs on another model (the prompted-image default, while a worker serves it)."""
-    found = []
-    if plain := _quote(services, JobKind.IMAGE_TO_VIDEO, settings):
+def _prices(
+    services: Services, settings: GuildSettings, served: set[str], defaults: Sequence[Options]
+) -> tuple[list[Text], Text | None]:
+    """What a clip asked for with no options costs this user in this server (with their default flags), and
+    on which model; and an /animate with a prompt, where that runs on another model (the prompted-image
+    default, while a worker serves it); last, the default flags these prices count."""
+    found, counted = [], Options()
+
+    def quote(kind: JobKind, prompted: bool = False) -> tuple[str, Text] | None:
+        nonlocal counted
+        try:
+            priced = default_price(services, kind, settings, served, prompted, defaults)
+        except Said:  # the server's limits leave no such clip (a refusal, or no plan): nothing to quote
+            return None
+        if priced is None:
+            return None
+        counted = counted.over(priced[2])
+        return priced[0], credits_of(priced[1])
+
+    if plain := quote(JobKind.IMAGE_TO_VIDEO):
         found.append(_("`/animate` with no options: {credits} (`{model}`)", model=plain[0], credits=plain[1]))
-    steered = _quote(services, JobKind.IMAGE_TO_VIDEO, settings, prompted=True)
+    steered = quote(JobKind.IMAGE_TO_VIDEO, prompted=True)
     if steered and steered[0] in served and (plain is None or steered[0] != plain[0]):
         found.append(_("`/animate` with a prompt: {credits} (`{model}`)", model=steered[0], credits=steered[1]))
-    if text := _quote(services, JobKind.TEXT_TO_VIDEO, settings):
+    if text := quote(JobKind.TEXT_TO_VIDEO):
         found.append(_("`/imagine-video` with no options: {credits} (`{model}`)", model=text[0], credits=text[1]))
-    return found
-
-
-def _quote(
-    services: Services, kind: JobKind, settings: GuildSettings, prompted: bool = False
-) -> tuple[str, Text] | None:
-    """The model and the credits of such a request here; None where there is none to quote."""
-    try:
-        priced = default_price(services, kind, settings, prompted)
-    except Said:  # the server's limits leave no such clip (a refusal, or no plan): nothing to quote
-        return None
-    return (priced[0], credits_of(priced[1])) if priced is not None else None
+    flags = flags_line(counted)
+    return found, _("These prices count your default flags `{flags}` (`/preferences`).", flags=flags) if flags else None
 
 
 class Quota(commands.Cog):
@@ -92,8 +100,15 @@ class Quota(commands.Cog):
         except (RedisError, OSError):
             served = set()
         lines = [say(left), say(_("They reset <t:{at}:R> (<t:{at}:t>).", at=at))]
-        if prices := _prices(s, settings, served):
+        defaults = (
+            await saved_preferences(s.users, interaction.user.id),
+            saved_flags(settings.default_flags or "", f"server {interaction.guild_id}"),
+        )
+        prices, counted = _prices(s, settings, served, defaults)
+        if prices:
             lines.append(" · ".join(say(price) for price in prices))
+        if prices and counted:
+            lines.append(say(counted))
         if status.blocked:
             lines.insert(0, say(_("⛔ You are blocked from making videos in this server.")))
         if running:

@@ -8,9 +8,8 @@ charged; a failure after the reservation refunds it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import itertools
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,13 +24,20 @@ from bot.exts.video._admission import Admission, admit
 from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
-from bot.pricing import Refused, models_for, price, within_server_limits
+from bot.pricing import (
+    Refused,
+    defaults_added,
+    draft_job,
+    models_for,
+    price,
+    with_defaults,
+    within_server_limits,
+)
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
-from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
-from generation.options import PREFERABLE, SEGMENTS, OptionError, Options
+from generation.options import OptionError, Options, flags_line
 from generation.plan import Plan, PlanError, unfit
 from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatus
 from generation.text import _
@@ -39,7 +45,7 @@ from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video
 from storage.guilds import GuildSettings
 from storage.jobs import FINAL, JobRecord, JobState
-from storage.quotas import QuotaRefused
+from storage.quotas import QuotaExceeded, QuotaRefused
 
 __all__ = ["Files", "Refused", "VideoRequests"]
 
@@ -97,82 +103,26 @@ class VideoRequests:
         """A request from a command, the menu or a mention, with the files it came with; the requester's
         preferences (/preferences), then the server's default flags, wherever it does not set that option."""
         mine = await saved_preferences(self.services.users, who.user_id)
+        added = Options()  # the default flags the job took, named where its price is refused
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str], server: GuildSettings) -> VideoJob:
-            job = self._draft(options, kind, files, models, default, online)  # its refusals are the request's own
+            nonlocal added
             defaults = (mine, saved_flags(server.default_flags or "", f"server {who.guild_id}"))
-            # Each default in turn, kept where the request can take it: a style on a model that reads no
-            # prompt, a loop on text, a model this server or no worker offers are left out of it.
-            kept = options
-            for preferred, name in itertools.product(defaults, PREFERABLE):
-                value = getattr(preferred, name)
-                if value is None or getattr(kept, name) is not None or (name == "model" and value not in online):
-                    continue
-                tried = dataclasses.replace(kept, **{name: value})
-                with contextlib.suppress(Refused, OptionError):
-                    job, kept = self._draft(tried, kind, files, models, default, online), tried
+            build = functools.partial(
+                draft_job,
+                self.services,
+                kind=kind,
+                models=models,
+                default=default,
+                online=online,
+                end_image=files.end_image,
+                mask=files.mask,
+            )
+            job, kept = with_defaults(options, defaults, build, online)
+            added = defaults_added(options, kept)
             return job
 
-        return await self.start(who, reply, kind, draft, files)
-
-    def _draft(
-        self,
-        options: Options,
-        kind: JobKind,
-        files: Files,
-        models: Mapping[str, ModelSpec],
-        default: str,
-        online: set[str],
-    ) -> VideoJob:
-        """The job `options` ask for, on the model they name or the one that can do what they ask."""
-        if options.model and options.model in self.services.models and options.model not in models:
-            raise Refused(
-                _(
-                    "`{model}` is not enabled in this server (enabled: {enabled})",
-                    model=options.model,
-                    enabled=", ".join(models),
-                )
-            )
-        needs = _needs(options, files)
-        if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
-            default = self._capable(kind, needs, models, default, online, options)
-        return build_job(
-            options,
-            job_id="",
-            kind=kind,
-            models=models,
-            default_model=default,
-            end_image=files.end_image,
-            mask=files.mask,
-        )
-
-    def _capable(
-        self,
-        kind: JobKind,
-        needs: tuple[str, ...],
-        models: Mapping[str, ModelSpec],
-        default: str,
-        online: set[str],
-        options: Options,
-    ) -> str:
-        """The model for a job that asks for more than the default may give. A prompted image job uses the
-        prompted-image default while a worker serves it and the options fit it (`-steps 40` does not fit a
-        distilled model), else the image default (its result then says the prompt was not used); a job that
-        needs keyframes, prompt travel or -upscale uses a model that can, preferring the prompted default and
-        one a worker serves now."""
-        prompted = self.services.generation.default_prompted_image_model
-
-        def able(name: str) -> bool:
-            spec = models.get(name)
-            if spec is None or not spec.takes(kind) or not all(getattr(spec, need) for need in needs):
-                return False
-            frames = options.frames or round((options.duration or 0) * (options.fps or 24))
-            return (options.steps or 0) <= spec.max_steps and frames <= spec.max_frames
-
-        if not needs:
-            return prompted if able(prompted) and prompted in online else default
-        choices = [name for name in (prompted, default, *models) if able(name)]
-        return next((name for name in choices if name in online), choices[0] if choices else default)
+        return await self.start(who, reply, kind, draft, files, added=lambda: added)
 
     async def derive(
         self,
@@ -210,16 +160,25 @@ class VideoRequests:
         *,
         parent: str | None = None,
         source: tuple[int, tuple[int, int] | None] = (0, None),
+        added: Callable[[], Options] = Options,
     ) -> str | None:
         """Queue a job for `who` and show its status; returns the job id, or None if refused. `source` is the
-        frame count and size of the clip an Extend or Upscale starts from."""
+        frame count and size of the clip an Extend or Upscale starts from; `added`, the default flags the
+        draft added to the request (named where they make it cost more than the user has)."""
         s = self.services
         try:
             job, cost, plan = await self._prepare(who, kind, draft, files, source)
             await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
         except (Refused, OptionError, ImageError, VideoError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
-            await reply.refuse(exc.text)
+            text = exc.text
+            if isinstance(exc, QuotaExceeded) and (flags := flags_line(added())):
+                text = _(
+                    "{refusal}. That includes the default flags `{flags}` (`/preferences` changes yours)",
+                    refusal=text,
+                    flags=flags,
+                )
+            await reply.refuse(text)
             return None
         except (RedisError, OSError):
             log.warning("the queue is unreachable; request refused", exc_info=True)
@@ -430,15 +389,3 @@ class VideoRequests:
         if refusal is not None:  # refused before any credit is held
             raise Refused(refusal)
         return job, cost, plan
-
-
-def _needs(options: Options, files: Files) -> tuple[str, ...]:
-    """The registry capabilities a request needs beyond making a clip."""
-    wanted = {
-        "keyframes": files.end_image is not None or bool(options.loop),
-        "masks": files.mask is not None or bool(options.region),
-        "travels": SEGMENTS in options.prompt,
-        "upscales": bool(options.upscale),
-        "prompt_camera": options.camera is not None and bool(options.camera.orbit),
-    }
-    return tuple(name for name, asked in wanted.items() if asked)
