@@ -5,7 +5,7 @@ Forgetting removes every request of theirs (prompts, options, errors, the links 
 pictures and videos kept for Reroll and Remix, their preferences and credit use older than two days.
 Kept: today's credit use (a day's limits hold), what admins set for them (grants, blocks) and the
 moderation log (the servers' records, pruned after the retention days), and which of the bot's messages
-are their clips, so that the Delete button under each still works for them.
+are their clips, so that the Delete button under each still works for them (for a year after the clip).
 
 Everyone's requests are forgotten the same way once they ended longer ago than the retention of records
 (`MOTIONBOT_RECORD_RETENTION_DAYS`), with their credit use as old.
@@ -20,10 +20,12 @@ from typing import Any
 from storage.db import Database
 from storage.quotas import Clock
 
-__all__ = ["Kept", "Users"]
+__all__ = ["CLIP_OWNERS_S", "Kept", "Users"]
 
 # Credit use younger than this may still be today's somewhere (server time zones) and is kept.
 _CREDIT_USE_S = 2 * 86400
+# Which clip is whose, for the Delete buttons of a forgotten user's clips (and of pruned requests): a year.
+CLIP_OWNERS_S = 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,14 @@ class Users:
     async def prune(self, older_than_s: float) -> int:
         """Forget every user's requests that ended longer ago than this, and their credit use as old (the
         retention of records: the ledger does not grow without end); returns how many requests went. As with
-        Forget me, which messages are their clips stays, for the Delete buttons."""
+        Forget me, which messages are their clips stays, for the Delete buttons, a year after the clip."""
         cutoff = self.clock().timestamp() - older_than_s
         ended = "state IN ('delivered', 'failed', 'cancelled') AND finished_at < ?"
         async with self.db.transaction() as conn:
             await _keep_owners(conn, ended, (cutoff,))
             cursor = await conn.execute(f"DELETE FROM jobs WHERE {ended}", (cutoff,))
             await conn.execute("DELETE FROM reservations WHERE state != 'reserved' AND created_at < ?", (cutoff,))
+            await conn.execute("DELETE FROM clip_owners WHERE made_at < ?", (self.clock().timestamp() - CLIP_OWNERS_S,))
             return int(cursor.rowcount)
 
     async def clip_owner(self, job_id: str) -> tuple[int, int] | None:
@@ -121,7 +124,8 @@ class Users:
 async def _keep_owners(conn: Any, where: str, params: tuple[Any, ...]) -> None:
     """Keep whose the clips of the jobs `where` picks are (those still in a channel), before they go."""
     await conn.execute(
-        "INSERT OR IGNORE INTO clip_owners (job_id, guild_id, user_id) SELECT job_id, guild_id, user_id FROM jobs "
+        "INSERT OR IGNORE INTO clip_owners (job_id, guild_id, user_id, made_at) "
+        "SELECT job_id, guild_id, user_id, COALESCE(finished_at, created_at) FROM jobs "
         f"WHERE {where} AND state = 'delivered' AND result_message_id IS NOT NULL "
         "AND json_extract(COALESCE(result, '{}'), '$.deleted') IS NULL",
         params,

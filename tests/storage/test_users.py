@@ -99,3 +99,17 @@ async def test_requests_that_ended_before_the_retention_go_with_their_credit_use
     rows = await db.fetchall("SELECT job_id FROM reservations")
     assert [row[0] for row in rows] == ["new"]
     assert await users.clip_owner("old") == (1, ME), "its Delete button still works for its owner"
+
+
+async def test_whose_clip_is_kept_a_year_after_the_clip(db: Database, clock: Clock) -> None:
+    ledger, users = Ledger(db), Users(db, clock)
+    await delivered(ledger, "clip", ME)
+    async with db.transaction() as conn:  # made on the clock's day
+        await conn.execute("UPDATE jobs SET finished_at = ?", (clock().timestamp(),))
+    await users.forget(ME)
+    clock.advance(days=364)
+    await users.prune(90 * 86400)
+    assert await users.clip_owner("clip") == (1, ME), "its Delete button works for its owner for a year"
+    clock.advance(days=2)
+    await users.prune(90 * 86400)
+    assert await users.clip_owner("clip") is None, "then it is forgotten too"
