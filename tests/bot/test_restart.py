@@ -94,6 +94,12 @@ async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
     await fake.wait_until(lambda: "came online" in status.content, timeout=30, what="the failure")
     assert "refunded" in status.content and not status.files
     assert await settled_reservation(bot, 4201) == (GUILD_ID, "refunded")
+    # Try again runs the same request, with the picture the bot kept, once a worker is back.
+    assert [b["custom_id"].split(":")[1] for b in status.buttons()] == ["retry", "remix"]
+    start_worker("--dry-run", "0.2", "--id", "gpu-back", "--models", "svd-xt")
+    await wait_for_workers(queue, {"gpu-back"})
+    again = await delivered(fake, await fake.click(status, button(status, "retry"), user_id=4201))
+    assert "-model svd-xt" in again.content and again.files
 
 
 async def test_a_refused_command_sync_does_not_stop_the_bot(

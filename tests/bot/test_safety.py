@@ -106,6 +106,7 @@ async def test_a_flagged_picture_is_refused_and_refunded(fake: FakeDiscord, flag
     token = await fake.slash("animate", {"prompt": "-model svd-xt"}, attachments={"image": image}, user_id=9201)
     status = await ended(fake, token)
     assert "safety check flagged your picture" in status.content and not status.files
+    assert not status.buttons(), "no Try again for a refused picture"
     assert await credits_used(flagging, 9201) == 0
     assert "Input picture refused" in await log_entry(fake, "<@9201>")
     [entry] = [
@@ -130,7 +131,7 @@ async def test_a_flagged_picture_is_refused_and_refunded(fake: FakeDiscord, flag
 async def test_a_flagged_clip_is_not_posted_in_a_normal_channel(fake: FakeDiscord, flagging: BotProcess) -> None:
     token = await fake.slash("imagine-video", {"prompt": "a red fox"}, user_id=9301)
     status = await ended(fake, token)
-    assert "flagged the clip" in status.content and not status.files
+    assert "flagged the clip" in status.content and not status.files and not status.buttons()
     assert await credits_used(flagging, 9301) == 0
     entry = await log_entry(fake, "<@9301>")
     assert "Clip refused" in entry and "a red fox" in entry

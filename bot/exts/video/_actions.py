@@ -33,6 +33,7 @@ class ClipActions:
         self._actions = {
             Action.CANCEL: self._cancel,
             Action.DELETE: self._delete,
+            Action.RETRY: self._retry,
             Action.REROLL: self._reroll,
             Action.REMIX: self._remix,
             Action.EXTEND: self._extend,
@@ -109,6 +110,11 @@ class ClipActions:
             return False
         await interaction.message.delete()
         return True
+
+    async def _retry(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """A failed job's request again, as it was (its seed too), for whoever pressed."""
+        reply = await defer(interaction, self.services)
+        await self._again(interaction, reply, record, request_of(record))
 
     async def _reroll(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The same request with a new seed, for whoever pressed."""

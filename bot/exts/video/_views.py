@@ -33,6 +33,7 @@ class Action(enum.StrEnum):
     """What a button on a status or result message does; the value is part of its custom id."""
 
     CANCEL = "cancel"
+    RETRY = "retry"
     REROLL = "reroll"
     REMIX = "remix"
     EXTEND = "extend"
@@ -43,6 +44,7 @@ class Action(enum.StrEnum):
 
 _LOOK = {
     Action.CANCEL: (_("Cancel"), "✖️", discord.ButtonStyle.danger),
+    Action.RETRY: (_("Try again"), "🔁", discord.ButtonStyle.primary),
     Action.REROLL: (_("Reroll"), "🎲", discord.ButtonStyle.secondary),
     Action.REMIX: (_("Remix"), "✏️", discord.ButtonStyle.secondary),
     Action.EXTEND: (_("Extend"), "⏩", discord.ButtonStyle.secondary),
@@ -98,6 +100,10 @@ class Buttons:
     def status(self, job_id: str, voice: Voice) -> discord.ui.View:
         """Cancel, labelled in `voice`'s language."""
         return self._view(job_id, (Action.CANCEL,), voice)
+
+    def failed(self, job_id: str, voice: Voice) -> discord.ui.View:
+        """Try again (the same request) and Remix (changed first), under a job that failed."""
+        return self._view(job_id, (Action.RETRY, Action.REMIX), voice)
 
     def result(
         self, job_id: str, voice: Voice, *, extends: bool = True, smoothed: bool = False, upscales: bool = False

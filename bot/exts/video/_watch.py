@@ -275,17 +275,21 @@ class JobWatcher:
             cancelled = outcome.status is QueueStatus.CANCELLED
             refunded = await s.quotas.refund(job_id)
             picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
-            await s.inputs.release(job_id)  # nothing to Reroll: its inputs go now, not in a week
+            # A failure (not the content's) offers Try again and Remix: its inputs stay for them, as a clip's
+            # do; a cancelled or refused job's go now, not in a week.
+            retry = not cancelled and not outcome.flagged and record.kind != JobKind.SMOOTH
+            if not retry:
+                await s.inputs.release(job_id)
             cost = record.cost if refunded else 0
-            job = request_of(record)
-            text = failure_text(job, record.user_id, outcome.why, cost, self._voice(record), cancelled=cancelled)
+            job, voice = request_of(record), self._voice(record)
+            text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
             try:
-                if not await self.messages.edit(
-                    record, text, None, clear=True
-                ):  # a channel message: the server's language
-                    voice = await server_voice(self.bot, s, record.guild_id)
+                view = self.buttons.failed(job_id, voice) if retry else None
+                if not await self.messages.edit(record, text, view, clear=True):
+                    voice = await server_voice(self.bot, s, record.guild_id)  # a channel message: the server's
                     text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
-                    await self.messages.post(record, f"<@{record.user_id}> {text}", None, None)
+                    view = self.buttons.failed(job_id, voice) if retry else None
+                    await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
             except discord.HTTPException:
                 log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
             state = JobState.CANCELLED if cancelled else JobState.FAILED
