@@ -13,7 +13,7 @@ from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
-from tests.fake_discord import GUILD_ID, FakeDiscord
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
 
 
@@ -94,6 +94,8 @@ async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
     await fake.wait_until(lambda: "came online" in status.content, timeout=30, what="the failure")
     assert "refunded" in status.content and not status.files
     assert await settled_reservation(bot, 4201) == (GUILD_ID, "refunded")
+    history = await followup_text(fake, await fake.slash("history", {}, user_id=4201))
+    assert f"❌ [did not work](https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{status.id})" in history
     # Try again runs the same request, with the picture the bot kept, once a worker is back.
     assert [b["custom_id"].split(":")[1] for b in status.buttons()] == ["retry", "remix"]
     start_worker("--dry-run", "0.2", "--id", "gpu-back", "--models", "svd-xt")

@@ -165,6 +165,9 @@ def _ended(record: JobRecord) -> Text:
         place = "@me" if not record.guild_id or channel != record.channel_id else record.guild_id
         link = f"https://discord.com/channels/{place}/{channel}/{record.result_message_id}"
         return _("✅ [the clip]({link}) · {credits}", link=link, credits=credits_of(record.cost))
+    if record.state is JobState.FAILED and record.status_message_id:  # where its Try again button is
+        link = f"https://discord.com/channels/{record.guild_id or '@me'}/{record.channel_id}/{record.status_message_id}"
+        return _("❌ [did not work]({link}) (not charged)", link=link)
     return {
         JobState.DELIVERED: _("✅ delivered · {credits}", credits=credits_of(record.cost)),
         JobState.FAILED: _("❌ did not work (not charged)"),

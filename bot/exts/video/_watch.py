@@ -289,7 +289,8 @@ class JobWatcher:
                     voice = await server_voice(self.bot, s, record.guild_id)  # a channel message: the server's
                     text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
                     view = self.buttons.failed(job_id, voice) if retry else None
-                    await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
+                    sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
+                    await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
             except discord.HTTPException:
                 log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
             state = JobState.CANCELLED if cancelled else JobState.FAILED
