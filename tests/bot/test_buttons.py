@@ -16,7 +16,7 @@ from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.bot.test_video import credits_used, decode, delivered, service_db
 from tests.conftest import png_bytes
-from tests.fake_discord import FakeDiscord, Message
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, Message
 
 
 async def animate(fake: FakeDiscord, user: int, prompt: str = "a cat") -> tuple[str, Message]:
@@ -204,7 +204,9 @@ async def test_a_queued_job_shows_its_place_in_line_at_once_and_moves_up(
     later = await fake.slash("animate", {"prompt": "a crane"}, attachments={"image": image}, user_id=2623)
     third = await fake.wait_until(lambda: (m := fake.response_to(later)) and m.buttons() and m, timeout=20, what="#3")
     listed = await followup_text(fake, await fake.slash("queue", {}, user_id=2623))
-    assert re.search(r"`a heron`: #2 in line, ready <t:\d+:R>\n• `a crane`: #3 in line", listed), "in line order"
+    link = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}"
+    heron, crane = re.escape(f"[`a heron`]({link}/{waiting[1].id})"), re.escape(f"[`a crane`]({link}/{third.id})")
+    assert re.search(rf"{heron}: #2 in line, ready <t:\d+:R>\n• {crane}: #3 in line", listed), listed
     await fake.click(third, button(third, "cancel"), user_id=2623)
     second = tokens[1]
     # The edit that would say so fails once (Discord answers 403): it is shown at the next look all the same.

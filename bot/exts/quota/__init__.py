@@ -36,6 +36,13 @@ def _named(record: JobRecord, say: Voice) -> str:
     return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
 
 
+def _link(record: JobRecord, message_id: int, channel: int | None = None) -> str:
+    """A link to one of the job's messages, in its channel or in `channel` (the DM a clip was sent to)."""
+    channel = channel or record.channel_id
+    place = "@me" if not record.guild_id or channel != record.channel_id else record.guild_id
+    return f"https://discord.com/channels/{place}/{channel}/{message_id}"
+
+
 def _prices(
     services: Services, settings: GuildSettings, served: set[str], defaults: Sequence[Options]
 ) -> tuple[list[Text], Text | None]:
@@ -136,7 +143,10 @@ class Quota(commands.Cog):
                 where = _("#{position} in line, ready <t:{at}:R>", position=state.position, at=at)
             elif state.position:
                 where = _("#{position} in line", position=state.position)
-            lines.append(f"• {_named(record, say)}: {say(where)}")
+            named = _named(record, say)
+            if record.status_message_id:  # where its Cancel button is
+                named = f"[{named}]({_link(record, record.status_message_id)})"
+            lines.append(f"• {named}: {say(where)}")
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
     @app_commands.command(name="history", description="Your latest videos here, with links to them")
@@ -161,13 +171,10 @@ def _ended(record: JobRecord) -> Text:
         return _("🗑️ deleted · {credits}", credits=credits_of(record.cost))
     if record.state is JobState.DELIVERED and record.result_message_id:
         # A clip sent by DM (the bot could not post in the channel) says which DM channel it is in.
-        channel = (record.result or {}).get("channel", record.channel_id)
-        place = "@me" if not record.guild_id or channel != record.channel_id else record.guild_id
-        link = f"https://discord.com/channels/{place}/{channel}/{record.result_message_id}"
+        link = _link(record, record.result_message_id, (record.result or {}).get("channel"))
         return _("✅ [the clip]({link}) · {credits}", link=link, credits=credits_of(record.cost))
     if record.state is JobState.FAILED and record.status_message_id:  # where its Try again button is
-        link = f"https://discord.com/channels/{record.guild_id or '@me'}/{record.channel_id}/{record.status_message_id}"
-        return _("❌ [did not work]({link}) (not charged)", link=link)
+        return _("❌ [did not work]({link}) (not charged)", link=_link(record, record.status_message_id))
     return {
         JobState.DELIVERED: _("✅ delivered · {credits}", credits=credits_of(record.cost)),
         JobState.FAILED: _("❌ did not work (not charged)"),
