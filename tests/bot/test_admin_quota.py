@@ -159,9 +159,22 @@ async def test_member_commands_are_refused_to_members(fake: FakeDiscord, service
     assert "blocked" not in await quota_of(fake, 3402)
 
 
-async def test_status_lists_workers(fake: FakeDiscord, service: BotProcess) -> None:
-    status = await admin(fake, "status", {})
-    assert "GPU workers online: **1**" in status and "gpu-0" in status
+def today(status: str) -> tuple[int, int, int]:
+    """The requests, delivered ones and credits /motionbot-admin status counts today."""
+    found = re.search(r"requests \*\*(\d+)\*\* · people \d+ · delivered (\d+) · .* · (\d+) credits? spent", status)
+    assert found, status
+    return int(found[1]), int(found[2]), int(found[3])
+
+
+async def test_status_lists_workers_and_todays_use(fake: FakeDiscord, service: BotProcess) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+    before = await admin(fake, "status", {})
+    assert "GPU workers online: **1**" in before and "gpu-0" in before
+    await animate(fake, 3691, "a lantern")
+    after = await admin(fake, "status", {})
+    counted = [b - a for a, b in zip(today(before), today(after), strict=True)]
+    assert counted == [1, 1, await credits_used(service, 3691)], after
+    assert re.search(r"• svd-xt: \d+ credits? today", after)
 
 
 async def test_quota_and_queue_fit_discords_limit_with_long_prompts_queued(

@@ -5,7 +5,9 @@ the server side, before any handler runs (a hidden command can still be called).
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
@@ -18,6 +20,7 @@ from bot.services import Services
 from generation.options import OptionError
 from generation.text import Text, _
 from storage.guilds import SettingError
+from storage.jobs import JobState
 from storage.quotas import credits_of
 
 SETTINGS = [
@@ -317,7 +320,29 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             average = await queue.average_duration(model)
             if average is not None:
                 lines.append(_("• {model}: {seconds} s per clip lately", model=model, seconds=f"{average:.1f}"))
+        assert interaction.guild_id is not None
+        lines += await self._today(interaction.guild_id)
         await self._done(interaction, *lines)
+
+    async def _today(self, guild_id: int) -> list[Text]:
+        """This server's requests since its midnight (its time zone): how they ended, the credits they took."""
+        zone = ZoneInfo((await self.services.guilds.get(guild_id)).timezone)
+        midnight = datetime.combine(datetime.now(zone).date(), datetime.min.time(), tzinfo=zone)
+        usage = await self.services.ledger.usage(guild_id, since=midnight.timestamp())
+        jobs, by_model = usage["jobs"], usage["credits_by_model"]
+        today = _(
+            "Today in this server: requests **{requests}** · people {people} · delivered {delivered} · failed "
+            "{failed} · cancelled {cancelled} · on the way {waiting} · {credits} spent",
+            requests=sum(jobs.values()),
+            people=usage["users"],
+            delivered=jobs.get(JobState.DELIVERED, 0),
+            failed=jobs.get(JobState.FAILED, 0),
+            cancelled=jobs.get(JobState.CANCELLED, 0),
+            waiting=jobs.get(JobState.QUEUED, 0) + jobs.get(JobState.RUNNING, 0),
+            credits=credits_of(sum(by_model.values())),
+        )
+        spent = sorted(by_model.items(), key=lambda item: -item[1])
+        return [today] + [_("• {model}: {credits} today", model=model, credits=credits_of(n)) for model, n in spent]
 
 
 async def setup(bot: Any) -> None:
