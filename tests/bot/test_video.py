@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.exts.video._requests import INTAKE, SHOW_S
+from bot.exts.video._requests import INTAKE, PER_USER, SHOW_S
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
 from tests.bot.conftest import BotProcess, service_with
@@ -227,6 +227,26 @@ async def test_a_crowd_of_uploads_is_downloaded_a_few_at_a_time_and_every_one_an
     finally:
         gate.set()
     for token in tokens:  # each is answered once the ones before it are through
+        assert "not a picture" in await refusal(fake, token)
+
+
+async def test_one_users_burst_of_slow_uploads_leaves_room_for_everyone_else(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    gate = fake.hold("GET", "/attachments/.*burst")  # one user's uploads come from a CDN that hangs
+    tokens = []
+    try:
+        for index in range(INTAKE + 2):
+            image = fake.upload(f"burst{index}.png", b"not a picture, 1 kB" * 50)
+            tokens.append(await fake.slash("animate", {}, attachments={"image": image}, user_id=1651))
+        await fake.wait_until(lambda: fake.held == PER_USER, timeout=20, what="their first downloads")
+        await asyncio.sleep(1)
+        assert fake.held == PER_USER, "the rest of theirs wait, holding nothing"
+        other = await fake.slash("animate", {}, attachments={"image": fake.upload("calm.png", b"text")}, user_id=1652)
+        assert "not a picture" in await refusal(fake, other), "someone else is taken in meanwhile"
+    finally:
+        gate.set()
+    for token in tokens:
         assert "not a picture" in await refusal(fake, token)
 
 

@@ -106,7 +106,7 @@ class Mentions:
         who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.intake:
+        async with self.requests.taking(who.user_id):
             data = await download(self.services, url, reply)
             if data is not None:
                 await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))

@@ -8,11 +8,12 @@ charged; a failure after the reservation refunds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import discord
@@ -75,7 +76,16 @@ class Files:
         return [picture for picture in (self.image, self.end_image, self.mask) if picture is not None]
 
 
+@dataclass
+class _Turn:
+    """One user's requests in the intake: the slots they may hold, and how many of theirs wait or hold one."""
+
+    slots: asyncio.Semaphore
+    requests: int = 0
+
+
 INTAKE = 8
+PER_USER = 2  # of the intake slots, the most one user's requests hold at once: a burst cannot take them all
 SHOW_S = 10.0  # the most a request waits for Discord to show its status before it lets the next one in
 
 
@@ -88,9 +98,24 @@ class VideoRequests:
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
         # Requests whose files the bot holds at once, from the first download to the queue: each may hold up to
         # three files of the download limit (25 MB), so a crowd of uploads waits its turn here, holding nothing.
-        self.intake = asyncio.Semaphore(INTAKE)
+        self._intake = asyncio.Semaphore(INTAKE)
+        self._users: dict[int, _Turn] = {}  # per user, while any of their requests waits or is taken in
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
         self._late: set[asyncio.Task[None]] = set()  # status messages Discord is slow to post (see `_show`)
+
+    @contextlib.asynccontextmanager
+    async def taking(self, user_id: int) -> AsyncIterator[None]:
+        """An intake slot for a request of `user_id`'s, held from its first download until it is queued: at
+        most PER_USER of theirs at once (the others wait, holding nothing), then one of the INTAKE slots."""
+        turn = self._users.setdefault(user_id, _Turn(asyncio.Semaphore(PER_USER)))
+        turn.requests += 1
+        try:
+            async with turn.slots, self._intake:
+                yield
+        finally:
+            turn.requests -= 1
+            if not turn.requests:
+                del self._users[user_id]
 
     async def new(
         self,
