@@ -58,8 +58,8 @@ def with_defaults(
 ) -> tuple[VideoJob, Options]:
     """The job `options` ask for (its refusals are the request's own), then with each of the `defaults` (the
     user's /preferences, then the server's default_flags) wherever the request does not set that option, kept
-    where the job can take it: a style on a model that reads no prompt, a loop on text, a model this server or
-    no worker offers are left out. Returns the job and the options it was built from."""
+    where the job can take it: a style or a negative prompt on a model that reads no prompt, a loop on text, a
+    model this server or no worker offers are left out. Returns the job and the options it was built from."""
     job, kept = build(options), options
     for preferred, name in itertools.product(defaults, PREFERABLE):
         value = getattr(preferred, name)

@@ -2,8 +2,9 @@
 
 Each distinct file is stored once (by its SHA-256) and shared by the jobs that use it. A job may keep more
 than one file, each in a named slot (`/morph`'s last picture: "end"); its files go together. A job's
-hold ends when the job is cancelled or refused (`release`; a failed job's stays, for Try again), when it ages out (`prune`) or when its owner's
-or server's stored bytes pass their cap (the oldest go first); a file nobody holds is deleted at once.
+hold ends when the job is cancelled or refused (`release`; a failed job's stays, for Try again), when it
+ages out (`prune`) or when its owner's or server's stored bytes pass their cap (the oldest go first); a
+file nobody holds is deleted at once.
 """
 
 from __future__ import annotations

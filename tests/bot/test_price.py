@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pricing import Refused, price, within_server_limits
+from bot.pricing import Refused, defaults_added, price, with_defaults, within_server_limits
 from generation.engine import Engine
+from generation.job_builder import build_job
 from generation.jobs import JobKind, VideoJob
 from generation.models import Input
+from generation.options import Options, flags_line, preferences_of
 from generation.plan import resolve
 from generation.registry import DEFAULT_MODELS
 from generation.runtime import Runtime
@@ -87,3 +89,16 @@ def test_a_servers_limits_bring_defaults_down_and_refuse_what_a_user_asked_for_a
     assert within_server_limits(VideoJob("p", JobKind.IMAGE_TO_VIDEO, "ltx", ""), ltx, at_most_24).frames == 17
     with pytest.raises(Refused, match="ltx makes at least 9 frames; this server allows 8"):
         within_server_limits(VideoJob("p", JobKind.IMAGE_TO_VIDEO, "ltx", ""), ltx, GuildSettings(max_frames=8))
+
+
+def test_default_flags_are_kept_where_the_job_can_take_them_in_order() -> None:
+    def build(options: Options, model: str) -> VideoJob:
+        return build_job(options, job_id="", kind=JobKind.IMAGE_TO_VIDEO, models=DEFAULT_MODELS, default_model=model)
+
+    mine, server = preferences_of("-neg blurry -style anime"), preferences_of("-ar 9:16 -neg text -motion 3")
+    typed = Options(motion=1)
+    job, kept = with_defaults(typed, [mine, server], lambda o: build(o, "svd-xt"), online=set(DEFAULT_MODELS))
+    assert (job.aspect, job.negative_prompt, job.style, job.motion) == (Aspect("9:16"), "", None, 1)
+    assert flags_line(defaults_added(typed, kept)) == "-ar 9:16", "SVD reads no prompt: no -neg, no -style"
+    job, kept = with_defaults(Options(prompt="a cat"), [mine, server], lambda o: build(o, "ltx"), set(DEFAULT_MODELS))
+    assert (job.negative_prompt, job.style, job.motion) == ("blurry", "anime", 3), "the user's -neg before the server's"
