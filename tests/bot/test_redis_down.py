@@ -92,6 +92,9 @@ async def test_redis_restarted_empty_tells_the_waiting_job_it_was_lost_and_refun
         server.start()
         await fake.wait_until(lambda: "lost" in waiting.content, timeout=60, what="the waiting job's failure")
         assert "refunded" in waiting.content and await credits_used(bot, 5202) == 0
+        assert [b["custom_id"].split(":")[1] for b in waiting.buttons()] == ["retry", "remix"], (
+            "nothing to upload again"
+        )
         assert "lost" not in running.content, "the running job is still being made"
         assert (await delivered(fake, slow)).files, "and delivered"
         assert await credits_used(bot, 5201) > 0
