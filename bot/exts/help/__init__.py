@@ -27,7 +27,7 @@ _COMMANDS = (
 )
 _BUTTONS = _(
     "Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Upscale** (twice the"
-    " size), **Delete**."
+    " size), **Delete**. Under a failure: **Try again** (nothing to upload again)."
 )
 
 
