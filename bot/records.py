@@ -1,13 +1,29 @@
 """The typed request behind a ledger record: what the bot echoes, and what Reroll, Remix, Extend and
-Smooth start from."""
+Smooth start from; and how lists of jobs (/queue, /history, the admin's queue) name and link them."""
 
 from __future__ import annotations
 
+from bot.i18n import Voice
+from bot.limits import clip
 from generation.jobs import JobKind, JobSchemaError, VideoJob
+from generation.text import _
 from generation.values import Aspect, Camera
 from storage.jobs import JobRecord
 
-__all__ = ["request_of"]
+__all__ = ["message_link", "named", "request_of"]
+
+
+def named(record: JobRecord, say: Voice) -> str:
+    """A job as the user knows it: its prompt (in a code span), or what kind of job it is."""
+    prompt = clip(request_of(record).prompt.replace("`", "'"), 80)
+    return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
+
+
+def message_link(record: JobRecord, message_id: int, channel: int | None = None) -> str:
+    """A link to one of the job's messages, in its channel or in `channel` (the DM a clip was sent to)."""
+    channel = channel or record.channel_id
+    place = "@me" if not record.guild_id or channel != record.channel_id else record.guild_id
+    return f"https://discord.com/channels/{place}/{channel}/{message_id}"
 
 
 def request_of(record: JobRecord) -> VideoJob:

@@ -141,9 +141,12 @@ class Ledger:
         )
         return [JobRecord.from_row(row) for row in rows]
 
-    async def unfinished(self, user_id: int | None = None) -> list[JobRecord]:
-        """Jobs queued or running, oldest first: what the bot re-attaches to after a restart (or one user's)."""
-        where, params = ("", []) if user_id is None else (" AND user_id = ?", [user_id])
+    async def unfinished(self, user_id: int | None = None, guild_id: int | None = None) -> list[JobRecord]:
+        """Jobs queued or running, oldest first: what the bot re-attaches to after a restart (or one user's, or
+        one server's)."""
+        given = {column: value for column, value in (("user_id", user_id), ("guild_id", guild_id)) if value is not None}
+        where = "".join(f" AND {column} = ?" for column in given)
+        params = list(given.values())
         rows = await self.db.fetchall(
             f"SELECT * FROM jobs WHERE state IN ('queued', 'running'){where} ORDER BY created_at", params
         )

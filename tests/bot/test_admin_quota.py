@@ -177,6 +177,20 @@ async def test_status_lists_workers_and_todays_use(fake: FakeDiscord, service: B
     assert re.search(r"• svd-xt: \d+ credits? today", after)
 
 
+async def test_the_admin_queue_names_who_asked_and_links_each_status(fake: FakeDiscord, service: BotProcess) -> None:
+    await admin(fake, "set", {"setting": "daily_credits", "value": "150"})
+    image = fake.upload("q.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "a slow owl -steps 60"}, attachments={"image": image}, user_id=3695)
+    status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, what="the status")
+    asked = await fake.slash("motionbot-admin", {}, subcommand=["queue"], user_id=ADMIN, admin=True)
+    listed = await followup_text(fake, asked)
+    assert re.search(r"Videos on the way in this server: \*\*[1-9]", listed), listed
+    link = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{status.id}"
+    assert f"• <@3695> [`a slow owl`]({link}): " in listed, listed
+    await fake.click(status, button(status, "cancel"), user_id=3695)
+    await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
+
+
 async def test_quota_and_queue_fit_discords_limit_with_long_prompts_queued(
     fake: FakeDiscord, service: BotProcess
 ) -> None:

@@ -73,6 +73,8 @@ async def test_recent_unfinished_and_usage_queries(db: Database) -> None:
     assert [j.job_id for j in await ledger.recent(3, limit=3)] == ["j3", "j2", "j1"]
     assert [j.job_id for j in await ledger.unfinished()] == ["j0", "j1", "elsewhere"]
     assert [j.job_id for j in await ledger.unfinished(user_id=4)] == ["elsewhere"], "one user's, however old"
+    assert [j.job_id for j in await ledger.unfinished(guild_id=9)] == ["elsewhere"], "one server's"
+    assert [j.job_id for j in await ledger.unfinished(user_id=3, guild_id=9)] == []
     usage = await ledger.usage(1, since=0)
     assert usage == {
         "jobs": {"queued": 1, "running": 1, "delivered": 1, "failed": 1},

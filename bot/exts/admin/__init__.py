@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
+from bot.exts.quota import in_line
 from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import CONTENT, lines_within
 from bot.services import Services
@@ -36,6 +37,7 @@ SETTINGS = [
     "default_flags",
 ]
 _TRUE, _FALSE = {"true", "on", "yes", "1"}, {"false", "off", "no", "0"}
+QUEUE_LISTED = 40  # the jobs `queue` looks up in the queue (a message shows about 15)
 
 
 def _parse(key: str, text: str, languages: list[str]) -> Any:
@@ -323,6 +325,22 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         lines += await self._today(interaction.guild_id)
         await self._done(interaction, *lines)
+
+    @app_commands.command(name="queue", description="This server's videos on the way: who asked, where in line")
+    async def queue(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)  # a look at the queue for each job
+        say = voice_of(interaction)
+        records = await self.services.ledger.unfinished(guild_id=interaction.guild_id)
+        head = _(
+            "Videos on the way in this server: **{count}**. Each links to its status message, where moderators "
+            "can cancel it.",
+            count=len(records),
+        )
+        lines = [say(head), *await in_line(self.services, records[:QUEUE_LISTED], say, whose=True)]
+        if len(records) > QUEUE_LISTED:
+            lines.append(more_lines(say)(len(records) - QUEUE_LISTED))
+        await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
     async def _today(self, guild_id: int) -> list[Text]:
         """This server's requests since its midnight (its time zone): how they ended, the credits they took."""

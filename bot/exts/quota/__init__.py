@@ -13,9 +13,9 @@ from redis.exceptions import RedisError
 
 from bot.exts.preferences import saved_flags, saved_preferences
 from bot.i18n import Voice, more_lines, voice_of
-from bot.limits import clip, lines_within
+from bot.limits import lines_within
 from bot.pricing import default_price
-from bot.records import request_of
+from bot.records import message_link, named
 from bot.services import Services
 from generation.jobs import JobKind
 from generation.options import Options, flags_line
@@ -28,19 +28,6 @@ from storage.quotas import credits_of
 HISTORY = 10  # the jobs /history lists
 # A job's state in the ledger or the queue (both say "queued" and "running"), as the user reads it.
 _STATES = {JobState.QUEUED.value: _("queued"), JobState.RUNNING.value: _("rendering")}
-
-
-def _named(record: JobRecord, say: Voice) -> str:
-    """A job as the user knows it: its prompt (in a code span), or what kind of job it is."""
-    prompt = clip(request_of(record).prompt.replace("`", "'"), 80)
-    return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
-
-
-def _link(record: JobRecord, message_id: int, channel: int | None = None) -> str:
-    """A link to one of the job's messages, in its channel or in `channel` (the DM a clip was sent to)."""
-    channel = channel or record.channel_id
-    place = "@me" if not record.guild_id or channel != record.channel_id else record.guild_id
-    return f"https://discord.com/channels/{place}/{channel}/{message_id}"
 
 
 def _prices(
@@ -71,6 +58,25 @@ def _prices(
         found.append(_("`/imagine-video` with no options: {credits} (`{model}`)", model=text[0], credits=text[1]))
     flags = flags_line(counted)
     return found, _("These prices count your default flags `{flags}` (`/preferences`).", flags=flags) if flags else None
+
+
+async def in_line(services: Services, records: list[JobRecord], say: Voice, whose: bool = False) -> list[str]:
+    """A line per job on the way, in the order they will be made: its prompt, linked to its status message
+    (where Cancel is), and its place in line; `whose`: who asked for it too."""
+    seen = [(record, await services.queue.state(record.job_id)) for record in records]
+    seen.sort(key=lambda job: job[1].position or (0 if job[1].status == QueueStatus.RUNNING else 1e9))
+    lines = []
+    for record, state in seen:
+        where = _STATES.get(state.status, _("finishing"))
+        if state.position and (at := state.ready_at(time.time())):
+            where = _("#{position} in line, ready <t:{at}:R>", position=state.position, at=at)
+        elif state.position:
+            where = _("#{position} in line", position=state.position)
+        shown = named(record, say)
+        if record.status_message_id:
+            shown = f"[{shown}]({message_link(record, record.status_message_id)})"
+        lines.append(f"• {f'<@{record.user_id}> ' if whose else ''}{shown}: {say(where)}")
+    return lines
 
 
 class Quota(commands.Cog):
@@ -120,7 +126,7 @@ class Quota(commands.Cog):
             lines.insert(0, say(_("⛔ You are blocked from making videos in this server.")))
         if running:
             lines.append(say(_("Your videos on the way:")))
-            lines += [f"• {_named(r, say)} ({say(_STATES.get(r.state, r.state))})" for r in running]
+            lines += [f"• {named(r, say)} ({say(_STATES.get(r.state, r.state))})" for r in running]
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
     @app_commands.command(name="queue", description="How busy the video queue is and where your videos are")
@@ -129,24 +135,11 @@ class Quota(commands.Cog):
         s = self.services
         depth = await s.queue.depth()
         workers = await s.queue.workers()
-        mine = [
-            (record, await s.queue.state(record.job_id)) for record in await s.ledger.unfinished(interaction.user.id)
-        ]
-        mine.sort(key=lambda seen: seen[1].position or (0 if seen[1].status == QueueStatus.RUNNING else 1e9))
         say = voice_of(interaction)
-        online = len(workers)
-        busy = _("Jobs in the queue: **{depth}** · GPU workers online: **{workers}**", depth=depth, workers=online)
-        lines = [say(busy)]
-        for record, state in mine:  # in the order they will be made
-            where = _STATES.get(state.status, _("finishing"))
-            if state.position and (at := state.ready_at(time.time())):
-                where = _("#{position} in line, ready <t:{at}:R>", position=state.position, at=at)
-            elif state.position:
-                where = _("#{position} in line", position=state.position)
-            named = _named(record, say)
-            if record.status_message_id:  # where its Cancel button is
-                named = f"[{named}]({_link(record, record.status_message_id)})"
-            lines.append(f"• {named}: {say(where)}")
+        busy = _(
+            "Jobs in the queue: **{depth}** · GPU workers online: **{workers}**", depth=depth, workers=len(workers)
+        )
+        lines = [say(busy), *await in_line(s, await s.ledger.unfinished(interaction.user.id), say)]
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
     @app_commands.command(name="history", description="Your latest videos here, with links to them")
@@ -160,7 +153,7 @@ class Quota(commands.Cog):
             return await interaction.followup.send(say(nothing), ephemeral=True)
         lines = [say(_("Your latest videos here, newest first:"))]
         lines += [
-            f"• {_named(record, say)} · <t:{int(record.created_at)}:R> · {say(_ended(record))}" for record in records
+            f"• {named(record, say)} · <t:{int(record.created_at)}:R> · {say(_ended(record))}" for record in records
         ]
         await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
 
@@ -171,10 +164,10 @@ def _ended(record: JobRecord) -> Text:
         return _("🗑️ deleted · {credits}", credits=credits_of(record.cost))
     if record.state is JobState.DELIVERED and record.result_message_id:
         # A clip sent by DM (the bot could not post in the channel) says which DM channel it is in.
-        link = _link(record, record.result_message_id, (record.result or {}).get("channel"))
+        link = message_link(record, record.result_message_id, (record.result or {}).get("channel"))
         return _("✅ [the clip]({link}) · {credits}", link=link, credits=credits_of(record.cost))
     if record.state is JobState.FAILED and record.status_message_id:  # where its Try again button is
-        return _("❌ [did not work]({link}) (not charged)", link=_link(record, record.status_message_id))
+        return _("❌ [did not work]({link}) (not charged)", link=message_link(record, record.status_message_id))
     return {
         JobState.DELIVERED: _("✅ delivered · {credits}", credits=credits_of(record.cost)),
         JobState.FAILED: _("❌ did not work (not charged)"),
