@@ -8,7 +8,7 @@ from typing import Any
 
 from storage.db import Database
 from tests.bot.conftest import BotProcess
-from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text
+from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text, private_answer
 from tests.bot.test_video import credits_used, decode, delivered, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, RoleRef, UserRef
@@ -18,7 +18,7 @@ ADMIN = 3001
 
 async def admin(fake: FakeDiscord, sub: str, options: dict, *, user_id: int = ADMIN, is_admin: bool = True) -> str:
     token = await fake.slash("motionbot-admin", options, subcommand=[sub], user_id=user_id, admin=is_admin)
-    return await ephemeral_answer(fake, token)
+    return await private_answer(fake, token)
 
 
 async def stored(service: BotProcess, sql: str) -> list[Any]:
@@ -130,6 +130,15 @@ async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
     assert "blocked" not in await quota_of(fake, 3201)
     # Someone who already left the server can be blocked too (Discord resolves a user, not a member).
     assert "<@3202> is blocked" in await admin(fake, "block", {"user": UserRef(3202, in_server=False)})
+    # What a user blocked for abuse asked for before stops too, refunded.
+    image = fake.upload("s.png", png_bytes())
+    slow = await fake.slash("animate", {"prompt": "a slow owl -steps 60"}, attachments={"image": image}, user_id=3203)
+    status = await fake.wait_until(lambda: (m := fake.response_to(slow)) and m.buttons() and m, what="the status")
+    said = await admin(fake, "block", {"user": UserRef(3203)})
+    assert "<@3203> is blocked. Their videos on the way here are cancelled and refunded: 1." in said, said
+    await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
+    assert await credits_used(service, 3203) == 0
+    await admin(fake, "block", {"user": UserRef(3203), "blocked": False})
 
 
 async def test_grant_reset_and_role_tiers_from_the_commands(fake: FakeDiscord, service: BotProcess) -> None:
@@ -182,8 +191,7 @@ async def test_the_admin_queue_names_who_asked_and_links_each_status(fake: FakeD
     image = fake.upload("q.png", png_bytes())
     token = await fake.slash("animate", {"prompt": "a slow owl -steps 60"}, attachments={"image": image}, user_id=3695)
     status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, what="the status")
-    asked = await fake.slash("motionbot-admin", {}, subcommand=["queue"], user_id=ADMIN, admin=True)
-    listed = await followup_text(fake, asked)
+    listed = await admin(fake, "queue", {})
     assert re.search(r"Videos on the way in this server: \*\*[1-9]", listed), listed
     link = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{status.id}"
     assert f"• <@3695> [`a slow owl`]({link}): " in listed, listed

@@ -45,6 +45,12 @@ async def ephemeral_answer(fake: FakeDiscord, token: str) -> str:
     return str(callback[0]["data"]["content"])
 
 
+async def private_answer(fake: FakeDiscord, token: str) -> str:
+    """The private answer to a command, given at once or after a deferred ("thinking…") acknowledgement."""
+    callback = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="an answer")
+    return await (followup_text if callback[0]["type"] == 5 else ephemeral_answer)(fake, token)
+
+
 async def test_reroll_by_someone_else_makes_a_new_clip_on_their_credits(fake: FakeDiscord, service: BotProcess) -> None:
     _, first = await animate(fake, 2101, "a cat -seed 5")
     token = await fake.click(first, button(first, "reroll"), user_id=2102)

@@ -18,7 +18,7 @@ from generation.options import OptionError, parse_flags
 from generation.text import Text, _
 from storage.quotas import credits_of
 from tests.bot.conftest import BotProcess, serve
-from tests.bot.test_buttons import button, ephemeral_answer, followup_text
+from tests.bot.test_buttons import button, ephemeral_answer, followup_text, private_answer
 from tests.bot.test_video import delivered, refusal
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, Message, RoleRef, UserRef
@@ -282,6 +282,7 @@ ADMIN_COMMANDS: dict[str, dict[str, Any]] = {
     "grant": {"user": UserRef(6502), "credits": 5},
     "reset": {"user": UserRef(6502)},
     "block": {"user": UserRef(6503), "blocked": False},
+    "queue": {},
 }
 
 
@@ -292,5 +293,5 @@ async def test_every_admin_command_answers_a_zh_cn_admin_in_zh_cn(fake: FakeDisc
             token = await fake.slash(
                 "motionbot-admin", options, subcommand=[sub], user_id=6504, admin=True, locale=locale
             )
-            answers[locale] = await ephemeral_answer(fake, token)
+            answers[locale] = await private_answer(fake, token)
         assert CJK.search(answers["zh-CN"]) and not CJK.search(answers["en-US"]), (sub, answers)
