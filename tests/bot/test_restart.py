@@ -123,3 +123,23 @@ async def test_sigterm_stops_the_bot_cleanly(fake: FakeDiscord, start_bot: Calla
     bot.signal(signal.SIGTERM)  # docker stop, scripts/run on Ctrl-C
     assert bot.wait(30) == 0, bot.output()
     assert "Traceback" not in bot.output()
+
+
+async def test_removed_from_a_server_its_videos_on_the_way_stop_refunded(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., Any], queue: JobQueue
+) -> None:
+    start_worker("--dry-run", "60", "--id", "gpu-kicked", "--models", "svd-xt")  # each job renders for a minute
+    await wait_for_workers(queue, {"gpu-kicked"})
+    before = fake.identified
+    bot = start_bot()
+    await connected(fake, bot, before)
+    statuses = []
+    for user in (4401, 4402):  # one rendering, one in line behind it
+        token = await fake.slash("animate", {}, attachments={"image": fake.upload("k.png", png_bytes())}, user_id=user)
+        statuses.append(
+            await fake.wait_until(lambda t=token: (m := fake.response_to(t)) and m.buttons() and m, what="a status")
+        )
+    await fake.dispatch("GUILD_DELETE", {"id": str(GUILD_ID)})  # kicked (an outage would say "unavailable")
+    for user in (4401, 4402):
+        assert await settled_reservation(bot, user, timeout=30) == (GUILD_ID, "refunded")
+    assert await queue.depth() == 0

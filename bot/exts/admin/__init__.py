@@ -5,7 +5,6 @@ the server side, before any handler runs (a hidden command can still be called).
 from __future__ import annotations
 
 import io
-import logging
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,6 @@ from zoneinfo import ZoneInfo
 import discord
 from discord import app_commands
 from discord.ext import commands
-from redis.exceptions import RedisError
 
 from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
 from bot.exts.quota import in_line
@@ -21,13 +19,10 @@ from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import CONTENT, lines_within
 from bot.services import Services
 from generation.options import OptionError
-from generation.queue import CancelResult
 from generation.text import Text, _
 from storage.guilds import SettingError
 from storage.jobs import JobState
 from storage.quotas import credits_of
-
-log = logging.getLogger(__name__)
 
 SETTINGS = [
     "enabled",
@@ -303,23 +298,12 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         if not blocked:
             return await self._done(interaction, _("{user} is allowed again.", user=user.mention))
         done = _("{user} is blocked.", user=user.mention)
-        if stopped := await self._stop(interaction.guild_id, user.id):  # what they asked for before goes too
+        # What they asked for before goes too.
+        if stopped := await self.services.cancel_unfinished(user_id=user.id, guild_id=interaction.guild_id):
             done = _(
                 "{done} Their videos on the way here are cancelled and refunded: {count}.", done=done, count=stopped
             )
         await self._done(interaction, done)
-
-    async def _stop(self, guild_id: int, user_id: int) -> int:
-        """Cancel a user's jobs queued or rendering in this server (the watcher shows and refunds each); how many."""
-        stopped = 0
-        for record in await self.services.ledger.unfinished(user_id=user_id, guild_id=guild_id):
-            try:
-                result = await self.services.queue.cancel(record.job_id)
-            except (RedisError, OSError):  # the queue is down: they stay blocked, the jobs run on
-                log.warning("could not cancel job %s of blocked user %s", record.job_id, user_id, exc_info=True)
-                continue
-            stopped += result in (CancelResult.REMOVED, CancelResult.STOPPING)
-        return stopped
 
     @app_commands.command(name="status", description="Workers, GPUs, models, queue and render times")
     async def status(self, interaction: discord.Interaction) -> None:

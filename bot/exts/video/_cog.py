@@ -4,6 +4,7 @@ result messages to ClipActions. Each callback defers first, parses, and hands ov
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import discord
@@ -43,6 +44,8 @@ from generation.options import OptionError, Options, from_command, parse_flags
 from generation.text import _
 
 __all__ = ["Video"]
+
+log = logging.getLogger(__name__)
 
 
 class Video(commands.Cog):
@@ -336,6 +339,13 @@ class Video(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         """@bot in a reply to an image (or with an image attached) animates it: see _mentions.py."""
         await self.mentions.on_message(message)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server (not an outage: that is `on_guild_unavailable`): its videos on the way could
+        not be delivered, so they stop now, refunded, instead of taking GPU time from everyone else."""
+        if stopped := await self.services.cancel_unfinished(guild_id=guild.id):
+            log.info("removed from server %s: %d jobs on the way cancelled", guild.id, stopped)
 
     # ---- buttons and the Remix form: see _actions.py ----
 
