@@ -322,7 +322,7 @@ async def test_preferences_fill_what_a_request_leaves_out_where_it_can_take_them
     set_ = await admin(fake, "set", {"setting": "default_flags", "value": "-gif -ar 9:16"})
     assert "`default_flags` is now `-ar 9:16 -gif`" in set_
     try:
-        await prefer("-ar 1:1")
+        assert "This server's own defaults come after yours: `-ar 9:16 -gif`" in await prefer("-ar 1:1")
         name, (_, _, width, height, _), _echo = await clip("a paper boat -steps 2")
         assert name.endswith(".gif") and width == height, "the server's -gif, the user's own -ar 1:1"
     finally:

@@ -74,10 +74,13 @@ class Preferences(commands.Cog):
             current = flags_line(preferred)
             shown = _("Your preferences: `{flags}`", flags=current) if current else _("You have no preferences yet.")
             lines = [f"{say(shown)} {say(_('Set them with `/preferences flags:-ar 9:16 -gif`.'))}"]
+        server = await self.services.guilds.get(interaction.guild_id or 0)
         model = preferred.model  # the one preference a server limits
-        if model and not (await self.services.guilds.get(interaction.guild_id or 0)).allows_model(model):
+        if model and not server.allows_model(model):
             off = _("`-model {model}` is not enabled in this server: requests here leave it out.", model=model)
             lines.append(say(off))
+        if server.default_flags:  # what fills in after them here (an admin's `default_flags`)
+            lines.append(say(_("This server's own defaults come after yours: `{flags}`.", flags=server.default_flags)))
         lines.append(say(_how()))
         await interaction.followup.send(lines_within(lines), ephemeral=True)
 
