@@ -25,6 +25,9 @@ class BotSettings(BaseSettings):
     max_image_mb: PositiveFloat = 25.0  # the largest image or video the bot downloads
     max_video_seconds: PositiveFloat = 5.0  # the longest video /restyle takes (longer ones are refused, not cut)
     progress_interval_s: PositiveFloat = 5.0  # at most one status edit per job this often (`edit_interval`)
+    # The most a request waits for Discord to show its status (it holds an intake slot meanwhile); a status
+    # still on its way then goes on apart (`VideoRequests._show`).
+    status_wait_s: PositiveFloat = 10.0
     token_lifetime_s: PositiveInt = 14 * 60  # deliver through the interaction until then (Discord: 15 min)
     watch_interval_s: PositiveFloat = 1.0
     unserved_timeout_s: PositiveFloat = 1800.0  # a queued job no live worker can run fails (refunded) after this

@@ -22,6 +22,7 @@ ON_SVD = {"MOTIONBOT_DEFAULT_PROMPTED_IMAGE_MODEL": "svd-xt"}
 # Live previews are off here: a test that reads the status message's attachment as the clip would see the
 # preview first. tests/bot/test_preview.py turns them on.
 NO_PREVIEWS = {"MOTIONBOT_PREVIEW_EVERY": "0"}
+STATUS_WAIT_S = 3.0  # how long a request waits for Discord to show its status (10 s by default)
 
 
 class BotProcess(Process):
@@ -53,6 +54,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
             "REDIS_URL": redis_url,
             "MOTIONBOT_DATABASE_PATH": str(folder / "motionbot.db"),
             "MOTIONBOT_PROGRESS_INTERVAL_S": "0.3",
+            "MOTIONBOT_STATUS_WAIT_S": str(STATUS_WAIT_S),
             "MOTIONBOT_WATCH_INTERVAL_S": "0.1",
             "MOTIONBOT_MAX_QUEUED": "20",
             "MOTIONBOT_QUEUE__LEASE_S": "5",

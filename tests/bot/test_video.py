@@ -10,10 +10,10 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.exts.video._requests import INTAKE, PER_USER, SHOW_S
+from bot.exts.video._requests import INTAKE, PER_USER
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
-from tests.bot.conftest import BotProcess, service_with
+from tests.bot.conftest import STATUS_WAIT_S, BotProcess, service_with
 from tests.conftest import png_bytes
 from tests.fake_discord import BOT_ROLE, CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
 
@@ -273,10 +273,10 @@ async def test_a_mention_reply_discord_posts_late_still_gets_the_progress_and_th
     try:
         image = fake.upload("late.png", png_bytes())
         request = fake.user_message(
-            "<@700000000000000004> -steps 45", user_id=1661, mentions_bot=True, attachments=[image]
+            "<@700000000000000004> -steps 30", user_id=1661, mentions_bot=True, attachments=[image]
         )
         await fake.post(request)
-        await asyncio.sleep(SHOW_S + 1)  # the request has given up waiting for its status reply and gone on
+        await asyncio.sleep(STATUS_WAIT_S + 1)  # the request has given up waiting for its status reply and gone on
     finally:
         gate.set()
 

@@ -86,7 +86,6 @@ class _Turn:
 
 INTAKE = 8
 PER_USER = 2  # of the intake slots, the most one user's requests hold at once: a burst cannot take them all
-SHOW_S = 10.0  # the most a request waits for Discord to show its status before it lets the next one in
 
 
 class VideoRequests:
@@ -271,14 +270,14 @@ class VideoRequests:
         return job.job_id
 
     async def _show(self, job_id: str, reply: Reply, status: str) -> bool:
-        """Show the job's status; True if it shows. A request waits at most SHOW_S for it (it holds an intake
-        slot until here), and Discord may hang, or hold a busy channel's new messages back for its rate limit.
-        A new message (the reply to a mention) still on its way then goes on apart and is linked to the job
-        once posted; an edit of the message the job already has is dropped (the watcher edits that one)."""
+        """Show the job's status; True if it shows. A request waits at most `status_wait_s` for it (it holds an
+        intake slot until here), and Discord may hang, or hold a busy channel's new messages back for its rate
+        limit. A new message (the reply to a mention) still on its way then goes on apart and is linked to the
+        job once posted; an edit of the message the job already has is dropped (the watcher edits that one)."""
         new_message = reply.message_id is None
         showing = asyncio.ensure_future(reply.show(status, self.buttons.status(job_id, reply.voice)))
         try:
-            await asyncio.wait_for(asyncio.shield(showing), SHOW_S)
+            await asyncio.wait_for(asyncio.shield(showing), self.services.settings.status_wait_s)
             return True
         except discord.HTTPException:
             log.warning("job %s: could not show its status message", job_id, exc_info=True)
