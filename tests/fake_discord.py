@@ -31,6 +31,7 @@ EVERYONE = GUILD_ID
 MESSAGE_CONTENT = 1 << 15  # the privileged gateway intent
 BOT_ROLE = 700000000000000007  # the role Discord makes for the bot when it joins (typing "@motionbot" may pick it)
 ADMIN_PERMISSIONS = str(1 << 3 | 1 << 5 | 1 << 13 | 1 << 11 | 1 << 10 | 1 << 15)  # admin, manage guild/messages
+MANAGER_PERMISSIONS = str(1 << 5 | 1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # a member with Manage Server only
 MEMBER_PERMISSIONS = str(1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # view, send, attach, read history
 _counter = itertools.count(1)
 
@@ -300,7 +301,7 @@ class FakeDiscord:
         self,
         kind: int,
         user_id: int,
-        admin: bool,
+        admin: bool | str,
         roles: list[int],
         dm: bool,
         channel_id: int = CHANNEL_ID,
@@ -348,7 +349,12 @@ class FakeDiscord:
                     "mute": False,
                     "flags": 0,
                     "joined_at": datetime.now(UTC).isoformat(),
-                    "permissions": ADMIN_PERMISSIONS if admin else MEMBER_PERMISSIONS,
+                    # admin: True (every permission), False (a member's) or the permissions themselves
+                    "permissions": admin
+                    if isinstance(admin, str)
+                    else ADMIN_PERMISSIONS
+                    if admin
+                    else MEMBER_PERMISSIONS,
                 },
             }
         return payload
@@ -458,7 +464,7 @@ class FakeDiscord:
         custom_id: str,
         *,
         user_id: int = 1001,
-        admin: bool = False,
+        admin: bool | str = False,
         guild_id: int = GUILD_ID,
         locale: str = "en-US",
         dm: bool = False,

@@ -14,7 +14,7 @@ from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text, private_answer
 from tests.bot.test_video import credits_used, decode, delivered, refusal, service_db
 from tests.conftest import png_bytes
-from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, RoleRef, UserRef
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, MANAGER_PERMISSIONS, FakeDiscord, RoleRef, UserRef
 
 ADMIN = 3001
 
@@ -201,7 +201,9 @@ async def test_the_admin_queue_names_who_asked_and_links_each_status(fake: FakeD
     assert re.search(r"Videos on the way in this server: \*\*[1-9]", listed), listed
     link = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{status.id}"
     assert f"• <@3695> [`a slow owl`]({link}): " in listed, listed
-    await fake.click(status, button(status, "cancel"), user_id=3695)
+    # An admin who may manage the server (not its messages) can cancel it there.
+    stopped = await fake.click(status, button(status, "cancel"), user_id=3696, admin=MANAGER_PERMISSIONS)
+    assert "Stopping" in await followup_text(fake, stopped) or "Removed" in await followup_text(fake, stopped)
     await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
 
 

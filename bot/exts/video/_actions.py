@@ -67,15 +67,19 @@ class ClipActions:
             return
         await self._actions[action](interaction, record)
 
-    async def _owner_or_moderator(self, interaction: discord.Interaction, owner: int, who: Text) -> bool:
-        if interaction.user.id == owner or interaction.permissions.manage_messages:
+    async def _owner_or_moderator(
+        self, interaction: discord.Interaction, owner: int, who: Text, admins: bool = False
+    ) -> bool:
+        """The requester, or a moderator (Manage Messages; `admins`: Manage Server too, who run the bot here)."""
+        allowed = interaction.permissions.manage_messages or (admins and interaction.permissions.manage_guild)
+        if interaction.user.id == owner or allowed:
             return True
         await interaction.response.send_message(voice_of(interaction)(who), ephemeral=True)
         return False
 
     async def _cancel(self, interaction: discord.Interaction, record: JobRecord) -> None:
         only = _("Only the person who asked for it can do that.")
-        if not await self._owner_or_moderator(interaction, record.user_id, only):
+        if not await self._owner_or_moderator(interaction, record.user_id, only, admins=True):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)  # the queue may be slow to answer
         result = await self.services.queue.cancel(record.job_id)
