@@ -54,7 +54,11 @@ def price(
 
 
 def with_defaults(
-    options: Options, defaults: Sequence[Options], build: Callable[[Options], VideoJob], online: set[str]
+    options: Options,
+    defaults: Sequence[Options],
+    build: Callable[[Options], VideoJob],
+    online: set[str],
+    models: Mapping[str, ModelSpec],
 ) -> tuple[VideoJob, Options]:
     """The job `options` ask for (its refusals are the request's own), then with each of the `defaults` (the
     user's /preferences, then the server's default_flags) wherever the request does not set that option, kept
@@ -67,7 +71,9 @@ def with_defaults(
             continue
         tried = dataclasses.replace(kept, **{name: value})
         with contextlib.suppress(Refused, OptionError):
-            job, kept = build(tried), tried
+            built = build(tried)
+            if name != "negative_prompt" or models[built.model].follows_prompt(built.kind):
+                job, kept = built, tried
     return job, kept
 
 
@@ -105,7 +111,7 @@ def default_price(
         return None
     words = Options(prompt="a clip") if prompted or kind is JobKind.TEXT_TO_VIDEO else Options()
     build = functools.partial(draft_job, services, kind=kind, models=models, default=default, online=online)
-    job, kept = with_defaults(words, defaults, build, online)
+    job, kept = with_defaults(words, defaults, build, online, models)
     spec = models[job.model]
     cost = price(within_server_limits(job, spec, settings), spec, (spec.width, spec.height))[1]
     return job.model, cost, defaults_added(words, kept)

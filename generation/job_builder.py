@@ -152,18 +152,6 @@ def build_job(
                 usable=usable,
             ),
         )
-    if options.negative_prompt and not spec.follows_prompt(kind):
-        usable = _usable(models, kind, lambda s: s.follows_prompt(kind))
-        raise OptionError(
-            "-neg",
-            options.negative_prompt[:40],
-            "",
-            _(
-                "`{model}` does not read prompts, so it takes no negative prompt; models that do: {usable}",
-                model=name,
-                usable=usable,
-            ),
-        )
     if mask is not None or options.region:
         _check_brush(options, spec, kind, models, mask is not None)
     if options.loop:

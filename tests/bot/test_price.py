@@ -97,8 +97,11 @@ def test_default_flags_are_kept_where_the_job_can_take_them_in_order() -> None:
 
     mine, server = preferences_of("-neg blurry -style anime"), preferences_of("-ar 9:16 -neg text -motion 3")
     typed = Options(motion=1)
-    job, kept = with_defaults(typed, [mine, server], lambda o: build(o, "svd-xt"), online=set(DEFAULT_MODELS))
+    online = set(DEFAULT_MODELS)
+    job, kept = with_defaults(typed, [mine, server], lambda o: build(o, "svd-xt"), online, DEFAULT_MODELS)
     assert (job.aspect, job.negative_prompt, job.style, job.motion) == (Aspect("9:16"), "", None, 1)
     assert flags_line(defaults_added(typed, kept)) == "-ar 9:16", "SVD reads no prompt: no -neg, no -style"
-    job, kept = with_defaults(Options(prompt="a cat"), [mine, server], lambda o: build(o, "ltx"), set(DEFAULT_MODELS))
+    job, kept = with_defaults(
+        Options(prompt="a cat"), [mine, server], lambda o: build(o, "ltx"), online, DEFAULT_MODELS
+    )
     assert (job.negative_prompt, job.style, job.motion) == ("blurry", "anime", 3), "the user's -neg before the server's"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.exts.video._render import edit_interval, failure_text, options_line, result_text, status_text
+from bot.exts.video._render import edit_interval, failure_text, options_line, prompt_note, result_text, status_text
 from bot.i18n import Catalogs
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.queue import Progress, QueueState, QueueStatus, Stage
+from generation.registry import DEFAULT_MODELS
 from generation.text import Text
 from storage.quotas import credits_of
 
@@ -70,3 +71,11 @@ def test_a_job_a_worker_took_reads_starting_not_queued_until_the_worker_says_mor
     loading = QueueState(QueueStatus.RUNNING, progress=Progress(Stage.LOADING, 0, 0, 0.0), served=True)
     assert "Loading the model" in status_text(job(), 1, loading, ENGLISH)
     assert "Queued" in status_text(job(), 1, QueueState(QueueStatus.QUEUED, progress=queued_mark), ENGLISH)
+
+
+def test_a_prompt_or_negative_prompt_a_model_cannot_read_is_said_never_silently_ignored() -> None:
+    svd, ltx = DEFAULT_MODELS["svd-xt"], DEFAULT_MODELS["ltx"]
+    for words in ({"prompt": "a cat turns"}, {"negative_prompt": "blurry"}):
+        assert prompt_note(job(kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", **words), svd) is not None, words
+        assert prompt_note(job(kind=JobKind.IMAGE_TO_VIDEO, model="ltx", **words), ltx) is None, words
+    assert prompt_note(job(kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt"), svd) is None, "nothing given"

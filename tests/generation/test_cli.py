@@ -74,6 +74,8 @@ def test_render_an_image_with_pika_flags_writes_a_playable_mp4(tiny_models: dict
             "11",
             "-fps",
             "12",
+            "-neg",
+            "blurry text",
         ],
         tiny_models,
         tmp_path,

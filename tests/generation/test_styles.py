@@ -119,14 +119,3 @@ def test_a_style_can_bring_a_lora_on_animatediff(settings: GenerationSettings, t
 
 def _fields(job: VideoJob) -> dict[str, Any]:
     return {"model": job.model, "prompt": job.prompt, "style": job.style, "seed": job.seed}
-
-
-def test_a_negative_prompt_is_refused_by_a_model_that_reads_no_prompt_and_kept_by_one_that_does() -> None:
-    def built(flags: str, model: str) -> VideoJob:
-        return build_job(
-            parse_flags(flags), job_id="", kind=JobKind.IMAGE_TO_VIDEO, models=DEFAULT_MODELS, default_model=model
-        )
-
-    with pytest.raises(OptionError, match="takes no negative prompt; models that do: ltx"):
-        built("-neg blurry", "svd-xt")
-    assert built("a cat -neg blurry", "ltx").negative_prompt == "blurry"

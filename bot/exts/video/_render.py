@@ -53,9 +53,10 @@ def _headline(job: VideoJob, user_id: int, say: Voice) -> str:
 
 
 def prompt_note(job: VideoJob, spec: ModelSpec | None) -> Text | None:
-    """Said when a prompt was given to a model (`spec`, the job's) that does not read it: never silently
-    ignored."""
-    if job.kind is not JobKind.IMAGE_TO_VIDEO or not job.prompt or spec is None or spec.follows_prompt(job.kind):
+    """Said when a prompt (or a negative prompt) was given to a model (`spec`, the job's) that does not read
+    it: never silently ignored."""
+    words = job.prompt or job.negative_prompt
+    if job.kind is not JobKind.IMAGE_TO_VIDEO or not words or spec is None or spec.follows_prompt(job.kind):
         return None
     return _(
         "ℹ️ `{model}` animates the picture without reading text: your prompt was not used (try `-model ltx`)",

@@ -142,7 +142,7 @@ class VideoRequests:
                 end_image=files.end_image,
                 mask=files.mask,
             )
-            job, kept = with_defaults(options, defaults, build, online)
+            job, kept = with_defaults(options, defaults, build, online, models)
             added = defaults_added(options, kept)
             return job
 
