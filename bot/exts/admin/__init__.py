@@ -347,9 +347,12 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             count=len(records),
         )
         lines = [say(head), *await in_line(self.services, records[:QUEUE_LISTED], say, whose=True)]
-        if len(records) > QUEUE_LISTED:
-            lines.append(more_lines(say)(len(records) - QUEUE_LISTED))
-        await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
+        more, unlisted = more_lines(say), max(0, len(records) - QUEUE_LISTED)  # jobs not looked up at all
+        if unlisted:
+            lines.append(more(unlisted))
+        # Where the message cuts the list, its "…and N more" counts the jobs cut and those never listed.
+        counted = (lambda left: more(left - 1 + unlisted)) if unlisted else more
+        await interaction.followup.send(lines_within(lines, more=counted), ephemeral=True)
 
     async def _today(self, guild_id: int) -> list[Text]:
         """This server's requests since its midnight (its time zone): how they ended, the credits they took."""
