@@ -2,6 +2,7 @@
 
     python bench/soak.py            # 500 jobs from 20 users on 3 servers, 4 workers
     python bench/soak.py --quick    # 24 jobs from 6 users, 2 workers (the test suite runs this)
+    python bench/soak.py --quick --keep /tmp/soak   # keep the logs, the database and Redis's files there
 
 While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Redis is restarted
 once and the bot once; once all are in, a few more kills hit the jobs still running, then the workers are
@@ -59,6 +60,7 @@ class Soak:
         self.workers: dict[str, WorkerProcess] = {}
         self.bots: list[Process] = []
         self.spawned = 0
+        self.asked: dict[str, str] = {}  # interaction token -> the request's prompt
         self.rss: list[tuple[int, int]] = []  # (jobs delivered, bot RSS in kB) of the last bot
 
     def env(self) -> dict[str, str]:
@@ -134,11 +136,14 @@ class Soak:
             guild = GUILD_ID + user % args.servers
             if index % 2:
                 image = self.fake.upload("in.png", png_bytes(96 + index % 7, 64))
-                await self.fake.slash(
+                token = await self.fake.slash(
                     "animate", {"prompt": f"soak {index}"}, attachments={"image": image}, user_id=user, guild_id=guild
                 )
             else:
-                await self.fake.slash("imagine-video", {"prompt": f"soak {index}"}, user_id=user, guild_id=guild)
+                token = await self.fake.slash(
+                    "imagine-video", {"prompt": f"soak {index}"}, user_id=user, guild_id=guild
+                )
+            self.asked[token] = f"soak {index}"
             await asyncio.sleep(args.gap_s)
             if not restarted and index >= args.jobs // 5:  # the bot goes down with jobs in flight
                 restarted = True
@@ -148,7 +153,6 @@ class Soak:
         ended = await self.until_settled(timeout=args.timeout_s)
         figures: dict[str, object] = {"jobs_asked": args.jobs, "seconds": round(time.monotonic() - started, 1)}
         figures |= kills | {"bot_restarts": 1, "all_ended": ended} | self.check()
-        figures["no_request_lost"] = figures["jobs"] + figures["refused_at_submit"] == args.jobs  # type: ignore[operator]
         return figures
 
     async def until_settled(self, timeout: float) -> bool:
@@ -180,19 +184,26 @@ class Soak:
         price = self.db("SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE state = 'delivered'")[0][0]
         # A cancelled job's input goes at once; a failed one's stays for its Try again button, as a clip's does.
         left = self.db("SELECT COUNT(*) FROM input_refs r JOIN jobs j USING (job_id) WHERE j.state = 'cancelled'")
-        refused = sum(
-            1
+        # Each request became one job or was refused (told so, nothing charged: e.g. while Redis restarted). A
+        # job whose submit failed is both: its row ends "failed", refunded, and the user is told.
+        refused = {
+            self.asked[token]
             for call in self.fake.calls
             if call.method == "POST"
+            and (token := call.path.rsplit("/", 1)[-1]) in self.asked
             and re.search(r"/webhooks/\d+/[^/]+$", call.path)
             and "⚠️" in str((call.payload or {}).get("content", ""))
-        )
+        }
+        prompts = [json.loads(options)["request"]["prompt"] for (options,) in self.db("SELECT options FROM jobs")]
+        answered = set(prompts) | refused
         errors = [error for path in sorted(self.folder.glob("*.log")) for error in _errors(path)]
         after = [kb for count, kb in self.rss if count >= len(delivered) // 5 and kb]
         first_kb, last_kb = (after[0], after[-1]) if after else (0, 0)
         return {
             "jobs": len(jobs),
-            "refused_at_submit": refused,  # told so, nothing charged (e.g. while Redis restarted)
+            "not_ended": sorted(job for job, state in jobs.items() if state in ("queued", "running")),
+            "refused_at_submit": len(refused),
+            "no_request_lost": answered == set(self.asked.values()) and len(prompts) == len(set(prompts)),
             "delivered": len(delivered),
             "refunded": sum(1 for state in jobs.values() if state in ("failed", "cancelled")),
             "each_delivered_once": once,
@@ -239,14 +250,17 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--keep", type=Path, help="run in this (new or empty) folder and keep it: logs, database")
     args = parser.parse_args()
     quick = dict(jobs=24, users=6, servers=3, workers=2, kill_every_s=1.5, settle_kills=3, gap_s=0.04, job_s=0.2)
     full = dict(jobs=500, users=20, servers=3, workers=4, kill_every_s=4.0, settle_kills=10, gap_s=0.04, job_s=0.3)
     quick["timeout_s"], full["timeout_s"] = 120, 600  # to settle, after the chaos
     for key, value in (quick if args.quick else full).items():
         setattr(args, key, value)
-    with tempfile.TemporaryDirectory() as folder:
-        soak = Soak(Path(folder), args)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        soak = Soak(folder, args)
         try:
             figures = await soak.run()
         finally:

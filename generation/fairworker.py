@@ -37,6 +37,9 @@ class FairWorker(Worker):
     def __init__(self, state: WorkerState, **kwargs: Any):
         super().__init__(**kwargs)
         self.state = state
+        # arq locks a job it starts for its whole timeout (a day); the job then shortens the lock to the lease
+        # and renews it. A worker killed between the two would hold the job for that day: lock it for the lease.
+        self.in_progress_timeout_s = state.settings.lease_s
         self._swept_at = 0
 
     async def _pick(self) -> list[bytes]:

@@ -2,8 +2,8 @@
 
 - Routing and fairness: each poll takes the next job of `fairqueue` (servers first, then users) among
   the models this worker serves, in O(log n) of the queue (`fairworker`).
-- Lease: arq locks a running job with its in-progress key. The job shortens that lock to `lease_s` and
-  renews it every second, so when a worker dies (SIGKILL, OOM kill, lost host) the job goes back to
+- Lease: arq locks a running job with its in-progress key, for `lease_s` (`FairWorker`), and the job
+  renews it twice a second, so when a worker dies (SIGKILL, OOM kill, lost host) the job goes back to
   the front of its line within `lease_s` plus a second, instead of after arq's job timeout.
 - Exactly-once outcome: the outcome is written with SET NX; a re-run after a crash finds it and stops.
 - Cancel: the client sets a flag; the renewal loop sees it and the pipeline stops at the next step.

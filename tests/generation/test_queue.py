@@ -325,6 +325,26 @@ async def test_a_worker_stopped_while_arq_still_finishes_a_job_leaves_cleanly(
     assert await queue.workers() == [], "the worker's record went with it"
 
 
+async def test_a_worker_dead_before_its_first_renewal_holds_the_job_one_lease_not_a_day(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_job = FairWorker.run_job
+
+    async def dies_at_once(self: FairWorker, job_id: str, score: int) -> None:
+        if self.state.id != "dies":
+            await run_job(self, job_id, score)
+        # else: killed between arq locking the job and the job's first lease renewal (seen in the soak)
+
+    monkeypatch.setattr(FairWorker, "run_job", dies_at_once)
+    async with worker(queue, SleepEngine(0.1), worker_id="dies"):
+        await queue.submit(job("orphan"))
+        while not await queue.redis.exists(keys.IN_PROGRESS + "orphan"):
+            await asyncio.sleep(0.02)
+    async with worker(queue, SleepEngine(0.1), worker_id="lives"):
+        outcome = await queue.wait("orphan", queue.settings.lease_s + 10)
+    assert (outcome.status, outcome.worker) == ("done", "lives")
+
+
 async def test_a_malformed_record_settles_its_own_job_and_breaks_no_other(queue: JobQueue) -> None:
     for index, job_id in enumerate(("fine", "bad-meta", "bad-progress")):
         await queue.submit(job(job_id, user=f"u{index}"), require_worker=False)
