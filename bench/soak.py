@@ -5,11 +5,12 @@
     python bench/soak.py --quick --keep /tmp/soak   # keep the logs, the database and Redis's files there
 
 While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Redis is restarted
-once and the bot once; once all are in, a few more kills hit the jobs still running, then the workers are
-left to finish (so a slow machine, whose new workers take longer to start, still settles every job). Then
-it checks and prints: every job ended exactly once (delivered once, or
-refunded), the credits charged are the price of the delivered jobs, no input file is left for a job
-that did not deliver, the bot's memory stayed flat, and no error reached the logs. Exit 1 if any fails.
+once and the bot once, and every eighth requester presses Cancel; once all are in, a few more kills hit
+the jobs still running, then the workers are left to finish (so a slow machine, whose new workers take
+longer to start, still settles every job). Then it checks and prints: every request became a job or was
+refused, every job ended exactly once (delivered once, or refunded), the credits charged are the price of
+the delivered jobs, no input file is left for a cancelled job, the bot's memory stayed flat, and no error
+reached the logs. Exit 1 if any fails.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from generation.local_redis import RedisServer  # noqa: E402
 from tests.conftest import png_bytes  # noqa: E402
-from tests.fake_discord import GUILD_ID, FakeDiscord  # noqa: E402
+from tests.fake_discord import GUILD_ID, FakeDiscord, Message  # noqa: E402
 from tests.support import Process, WorkerProcess  # noqa: E402
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
@@ -61,6 +62,7 @@ class Soak:
         self.bots: list[Process] = []
         self.spawned = 0
         self.asked: dict[str, str] = {}  # interaction token -> the request's prompt
+        self.cancels: list[asyncio.Task[bool]] = []
         self.rss: list[tuple[int, int]] = []  # (jobs delivered, bot RSS in kB) of the last bot
 
     def env(self) -> dict[str, str]:
@@ -116,6 +118,23 @@ class Soak:
                 done["redis_restarts"] += 1
         return done
 
+    async def cancel(self, token: str, user: int, guild: int) -> bool:
+        """Press the Cancel button of this request's status message as soon as it has one; False if the job
+        ended (or was refused) before it showed one."""
+
+        def button() -> tuple[Message, str] | None:
+            message = self.fake.response_to(token)
+            ids = [b["custom_id"] for b in message.buttons()] if message else []
+            found = [custom_id for custom_id in ids if custom_id.startswith("mb:cancel:")]
+            return (message, found[0]) if message and found else None
+
+        try:
+            message, custom_id = await self.fake.wait_until(button, timeout=5, what="a Cancel button")
+        except TimeoutError:
+            return False
+        await self.fake.click(message, custom_id, user_id=user, guild_id=guild)
+        return True
+
     async def restart_bot(self) -> None:
         self.bots[-1].signal(signal.SIGTERM)
         await asyncio.to_thread(self.bots[-1].wait, 30)
@@ -144,6 +163,8 @@ class Soak:
                     "imagine-video", {"prompt": f"soak {index}"}, user_id=user, guild_id=guild
                 )
             self.asked[token] = f"soak {index}"
+            if index % 8 == 3:  # the requester presses Cancel, queued or running, while the chaos goes on
+                self.cancels.append(asyncio.create_task(self.cancel(token, user, guild)))
             await asyncio.sleep(args.gap_s)
             if not restarted and index >= args.jobs // 5:  # the bot goes down with jobs in flight
                 restarted = True
@@ -152,7 +173,8 @@ class Soak:
         kills = await chaos
         ended = await self.until_settled(timeout=args.timeout_s)
         figures: dict[str, object] = {"jobs_asked": args.jobs, "seconds": round(time.monotonic() - started, 1)}
-        figures |= kills | {"bot_restarts": 1, "all_ended": ended} | self.check()
+        pressed = sum(await asyncio.gather(*self.cancels))
+        figures |= kills | {"bot_restarts": 1, "cancels_pressed": pressed, "all_ended": ended} | self.check()
         return figures
 
     async def until_settled(self, timeout: float) -> bool:
@@ -206,6 +228,7 @@ class Soak:
             "no_request_lost": answered == set(self.asked.values()) and len(prompts) == len(set(prompts)),
             "delivered": len(delivered),
             "refunded": sum(1 for state in jobs.values() if state in ("failed", "cancelled")),
+            "cancelled": sum(1 for state in jobs.values() if state == "cancelled"),
             "each_delivered_once": once,
             "each_settled_once": settled,
             "credits_charged": charged,
