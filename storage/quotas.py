@@ -237,9 +237,12 @@ class Quotas:
                 )
             return True
 
-    async def sweep(self, is_lost: Callable[[str], Awaitable[bool]], older_than_s: float = 0) -> list[str]:
-        """Refund open reservations whose job can no longer finish (as `is_lost` judges)."""
-        cutoff = self.clock().timestamp() - older_than_s
+    async def sweep(
+        self, is_lost: Callable[[str], Awaitable[bool]], older_than_s: float = 0, made_before: float = 0
+    ) -> list[str]:
+        """Refund open reservations older than `older_than_s`, or made before `made_before` (a timestamp),
+        whose job can no longer finish (as `is_lost` judges)."""
+        cutoff = max(self.clock().timestamp() - older_than_s, made_before)
         rows = await self.db.fetchall(
             "SELECT job_id FROM reservations WHERE state = 'reserved' AND created_at <= ?", (cutoff,)
         )

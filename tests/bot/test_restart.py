@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from generation.queue import JobQueue
 from storage.db import Database
+from storage.guilds import Guilds
+from storage.quotas import Quotas
+from storage.settings import StorageSettings
 from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
@@ -143,3 +147,20 @@ async def test_removed_from_a_server_its_videos_on_the_way_stop_refunded(
     for user in (4401, 4402):
         assert await settled_reservation(bot, user, timeout=30) == (GUILD_ID, "refunded")
     assert await queue.depth() == 0
+
+
+async def test_credits_a_killed_bot_held_for_a_request_it_never_queued_come_back_at_the_restart(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], queue: JobQueue, tmp_path: Path
+) -> None:
+    # What a bot killed between holding a request's credits and writing its job (a restyle's re-encode
+    # runs there) leaves: a reservation that no job row and no queue entry will ever settle.
+    db = await Database.open(str(tmp_path / "motionbot.db"))  # the database `start_bot` gives the bot
+    try:
+        await Quotas(db, Guilds(db, StorageSettings(_env_file=None))).reserve("killed-mid-request", GUILD_ID, 4301, 40)
+    finally:
+        await db.close()
+    bot = start_bot()
+    await connected(fake, bot, fake.identified)
+    assert await settled_reservation(bot, 4301) == (GUILD_ID, "refunded")
+    token = await fake.slash("quota", {}, user_id=4301)
+    assert "(used 0 of" in await followup_text(fake, token)

@@ -190,9 +190,22 @@ async def test_sweep_refunds_only_lost_jobs(quotas: Quotas, clock: Clock) -> Non
     async def is_lost(job_id: str) -> bool:
         return job_id != "alive"
 
+    assert await quotas.sweep(is_lost, older_than_s=600) == []  # not old enough
     assert await quotas.sweep(is_lost, older_than_s=60) == ["lost"]
     assert await quotas.sweep(is_lost, older_than_s=60) == []
     assert (await quotas.status(G, U)).used == 20
+
+
+async def test_sweep_refunds_what_was_held_before_a_moment_however_recent(quotas: Quotas, clock: Clock) -> None:
+    await quotas.reserve("before", G, U, 10)
+    started = clock().timestamp()
+    clock.advance(minutes=1)
+    await quotas.reserve("after", G, U, 10)
+
+    async def is_lost(job_id: str) -> bool:
+        return True
+
+    assert await quotas.sweep(is_lost, older_than_s=3600, made_before=started) == ["before"]
 
 
 async def test_granted_credits_taken_back_while_a_job_held_them_are_not_refunded(quotas: Quotas) -> None:

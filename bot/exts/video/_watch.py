@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = ["JobWatcher"]
 log = logging.getLogger(__name__)
 _LOST_AFTER_S = 10.0  # a job the queue does not know for this long is lost
 _SWEEP_EVERY_S = 600.0
+_SWEEP_AGAIN_S = 30.0  # after a sweep the queue's outage cut short
 
 
 @dataclass
@@ -61,6 +63,7 @@ class JobWatcher:
         self.messages = JobMessages(bot)
         self.tracked: dict[str, _Tracked] = {}
         self._task: asyncio.Task[None] | None = None
+        self._started = time.time()  # this run's start: credits held before it belong to no request any more
         # Each finished job is delivered in its own task (a slow upload holds up no other job), a few at a
         # time: each holds its clip in memory while it uploads.
         self._finishing: dict[str, asyncio.Task[None]] = {}
@@ -94,7 +97,7 @@ class JobWatcher:
         metrics.workers.set(len(await queue.workers()))
 
     async def _run(self) -> None:
-        last_sweep = 0.0
+        next_sweep = -math.inf  # the first round sweeps: what the last run left held is refunded at once
         while True:
             with contextlib.suppress(RedisError, OSError):  # Redis down: the gauges wait for the next round
                 await self._gauges()
@@ -102,9 +105,8 @@ class JobWatcher:
                 await self._round()
             except (RedisError, OSError):
                 log.warning("queue unreachable; will look at the jobs again")
-            if time.monotonic() - last_sweep > _SWEEP_EVERY_S:
-                last_sweep = time.monotonic()
-                await self._sweep()
+            if time.monotonic() > next_sweep:
+                next_sweep = time.monotonic() + (_SWEEP_EVERY_S if await self._sweep() else _SWEEP_AGAIN_S)
             await asyncio.sleep(self.services.settings.watch_interval_s)
 
     async def _round(self) -> None:
@@ -125,15 +127,22 @@ class JobWatcher:
             except Exception:
                 log.exception("job %s: watching failed", job_id)
 
-    async def _sweep(self) -> None:
+    async def _sweep(self) -> bool:
+        """Refund credits no job will use, forget what is past its retention; False if Redis cut it short."""
         s = self.services
         try:
-            await s.quotas.sweep(self._is_lost, older_than_s=3600)
+            # A request holds credits from its reservation to its ledger row (seconds: a restyle's re-encode);
+            # one made before this run started is an orphan of a bot killed in between, at once.
+            await s.quotas.sweep(self._is_lost, older_than_s=3600, made_before=self._started)
             await s.inputs.prune(s.settings.input_retention_days * 86400)
             await s.moderation.prune(s.settings.input_retention_days * 86400)
             await s.users.prune(s.settings.record_retention_days * 86400)
+        except (RedisError, OSError):
+            log.warning("queue unreachable; the sweep of held credits will run again")
+            return False
         except Exception:
             log.exception("sweep failed")
+        return True
 
     async def _is_lost(self, job_id: str) -> bool:
         record = await self.services.ledger.get(job_id)
