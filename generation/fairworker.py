@@ -14,6 +14,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
+from arq.constants import job_key_prefix, retry_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.exceptions import RedisError
@@ -79,6 +80,8 @@ class FairWorker(Worker):
             looks = await pipe.execute()
         for index, job_id in enumerate(candidates):
             running, ended, score, taken_at, meta = looks[5 * index : 5 * index + 5]
+            if ended and score is not None and not running:  # its worker died between its outcome and arq's
+                await self._forget(job_id)  # bookkeeping: it would stay in the queue for ever
             if score is None or ended:
                 await fair.settled(job_id)
                 continue
@@ -93,6 +96,13 @@ class FairWorker(Worker):
             elif place.model in self.state.models and not await fair.placed(job_id, place):
                 await fair.add(job_id, place, now)
         return None
+
+    async def _forget(self, job_id: str) -> None:
+        """Take an ended job out of arq's queue, as arq's `finish_job` would have."""
+        async with self.pool.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.queue_name, job_id)
+            pipe.delete(job_key_prefix + job_id, retry_key_prefix + job_id)
+            await pipe.execute()
 
     async def _poll_iteration(self) -> None:
         # arq's loop, with `_pick` choosing the job instead of "the oldest one", and waits that end as soon as

@@ -345,6 +345,29 @@ async def test_a_worker_dead_before_its_first_renewal_holds_the_job_one_lease_no
     assert (outcome.status, outcome.worker) == ("done", "lives")
 
 
+async def test_a_job_whose_worker_died_after_storing_its_outcome_leaves_the_queue(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finish_job = FairWorker.finish_job
+
+    async def dies_first(self: FairWorker, *args: object, **kwargs: object) -> None:
+        if self.state.id != "dies":  # else: killed between the outcome and arq's own bookkeeping
+            await finish_job(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FairWorker, "finish_job", dies_first)
+    async with worker(queue, SleepEngine(0.1), worker_id="dies"):
+        await queue.submit(job("ended"))
+        assert (await queue.wait("ended", 10)).status == "done"
+    assert await queue.depth() == 1  # what the dead worker left
+    async with worker(queue, SleepEngine(0.1), worker_id="lives"):
+        for _ in range(int(queue.settings.lease_s + 5) * 10):
+            if not await queue.depth():
+                break
+            await asyncio.sleep(0.1)
+    assert await queue.depth() == 0 and not await queue.redis.exists(job_key_prefix + "ended")
+    assert (await queue.outcome("ended")).worker == "dies"  # not run again
+
+
 async def test_a_malformed_record_settles_its_own_job_and_breaks_no_other(queue: JobQueue) -> None:
     for index, job_id in enumerate(("fine", "bad-meta", "bad-progress")):
         await queue.submit(job(job_id, user=f"u{index}"), require_worker=False)
