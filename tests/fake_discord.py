@@ -144,7 +144,7 @@ class FakeDiscord:
         self.commands: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
         self.expired_tokens: set[str] = set()
-        self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any]]] = []
+        self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any], re.Pattern[str] | None]] = []
         self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []  # requests kept waiting (a slow Discord)
         self.held = 0  # requests waiting on a hold now
         self.webhook_latency_s = 0.0  # how long each webhook call (edits, answers, deliveries) takes
@@ -559,9 +559,21 @@ class FakeDiscord:
 
     # ---- faults ----
 
-    def fail_next(self, method: str, path_pattern: str, status: int = 429, body: dict[str, Any] | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int = 429,
+        body: dict[str, Any] | None = None,
+        *,
+        file_named: str = "",
+    ) -> None:
+        """Answer the next matching request with an error (`file_named`: the next one that uploads a file whose
+        name matches, e.g. a clip rather than a live preview)."""
         body = body or {"message": "You are being rate limited.", "retry_after": 0.3, "global": False}
-        self.faults.append((method, re.compile(path_pattern), status, body))
+        self.faults.append(
+            (method, re.compile(path_pattern), status, body, re.compile(file_named) if file_named else None)
+        )
 
     def hold(self, method: str, path_pattern: str) -> asyncio.Event:
         """Keep matching requests (REST calls, or downloads: "/attachments/<name>") waiting, unanswered, until
@@ -640,9 +652,14 @@ class FakeDiscord:
         if self.webhook_latency_s and path.startswith("/webhooks/"):
             await asyncio.sleep(self.webhook_latency_s)
         await self._held_back(request.method, path)
+        payload, files = await self._read(request)
         for fault in list(self.faults):
-            method, pattern, status, body = fault
-            if method == request.method and pattern.search(path):
+            method, pattern, status, body, named = fault
+            if (
+                method == request.method
+                and pattern.search(path)
+                and (named is None or any(named.search(name) for name in files))
+            ):
                 self.faults.remove(fault)
                 self.calls.append(Call(request.method, path, status))
                 # Real 429s come through Google's front end; without "Via" discord.py assumes a Cloudflare ban.
@@ -652,7 +669,6 @@ class FakeDiscord:
                     "Via": "1.1 google",
                 }
                 return _json(body, status, headers if status == 429 else {})
-        payload, files = await self._read(request)
         found = problems(payload) if request.method in ("POST", "PATCH", "PUT") else []
         if found:  # over Discord's limits: refused as Discord refuses it, and remembered for the tests
             self.rejected.append((request.method, path, found))

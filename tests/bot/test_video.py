@@ -360,23 +360,32 @@ async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, 
     assert any(c.status == 401 for c in fake.calls_to("PATCH", f"/webhooks/\\d+/{token}/"))
 
 
-async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
-    fake: FakeDiscord, service: BotProcess
+@pytest.mark.parametrize(
+    ("user", "status", "error"),
+    [
+        (1851, 403, {"message": "Missing Permissions", "code": 50013}),  # someone took the bot's channel rights
+        (1852, 404, {"message": "Unknown Channel", "code": 10003}),  # the channel (or thread) was deleted
+    ],
+)
+async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel_or_it_is_gone(
+    fake: FakeDiscord, service: BotProcess, user: int, status: int, error: dict[str, object]
 ) -> None:
     image = fake.upload("rain.png", png_bytes())
-    token = await fake.slash("animate", {"prompt": "rain -steps 10"}, attachments={"image": image}, user_id=1851)
+    token = await fake.slash("animate", {"prompt": "rain -steps 10"}, attachments={"image": image}, user_id=user)
     await fake.wait_until(lambda: fake.response_to(token), timeout=20, what="the status message")
-    fake.expired_tokens.add(token)  # 15 minutes later, and meanwhile someone took the bot's channel rights
-    fake.fail_next("POST", f"/channels/{CHANNEL_ID}/messages$", 403, {"message": "Missing Permissions", "code": 50013})
+    fake.expired_tokens.add(token)  # 15 minutes later, and meanwhile the channel changed
+    fake.fail_next("POST", f"/channels/{CHANNEL_ID}/messages$", status, error)
     dm = await fake.wait_until(
         lambda: next(
-            (m for m in fake.messages.values() if m.files and m.data["channel_id"] == str(dm_channel(1851))), None
+            (m for m in fake.messages.values() if m.files and m.data["channel_id"] == str(dm_channel(user))), None
         ),
         timeout=90,
         what="the clip by DM",
     )
     assert "could not post" in dm.content and "rain" in dm.content
-    assert await settled_reservation(service, 1851) == (GUILD_ID, "committed")
+    assert await settled_reservation(service, user) == (GUILD_ID, "committed")
+    if user != 1851:
+        return  # the rest is the same for both
     history = await fake.slash("history", {}, user_id=1851)  # links to the clip where it is: in the DM
     answer = await fake.wait_until(
         lambda: next((c.payload["content"] for c in fake.calls_to("POST", f"/webhooks/\\d+/{history}$")), None),
@@ -386,6 +395,20 @@ async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel(
     delete = next(b["custom_id"] for b in dm.buttons() if b["custom_id"].startswith("mb:delete:"))
     await fake.click(dm, delete, user_id=1851, dm=True)  # its buttons work in the DM
     await fake.wait_until(lambda: dm.id not in fake.messages, what="the deletion")
+
+
+async def test_a_clip_discord_refuses_is_a_failure_said_and_refunded_with_try_again(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    image = fake.upload("big.png", png_bytes())
+    token = await fake.slash("animate", {"prompt": "a storm -steps 6"}, attachments={"image": image}, user_id=1871)
+    status = await fake.wait_until(lambda: fake.response_to(token), timeout=20, what="the status message")
+    too_large = {"message": "Request entity too large", "code": 40005}
+    fake.fail_next("PATCH", f"/webhooks/\\d+/{token}/messages/", 413, too_large, file_named=r"\.mp4$")
+    await fake.wait_until(lambda: "Discord would not take the clip" in status.content, timeout=90, what="the failure")
+    assert "refunded" in status.content and not status.files
+    assert [b["custom_id"].split(":")[1] for b in status.buttons()] == ["retry", "remix"]
+    assert await settled_reservation(service, 1871) == (GUILD_ID, "refunded")
 
 
 async def credits_used(service: BotProcess, user_id: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import logging
 import math
@@ -276,39 +277,44 @@ class JobWatcher:
                     if outcome.result.flagged:
                         await self._report(record, "output", "spoiler")
                 log.info("job %s delivered", job_id, extra={"job_id": job_id})
-            else:
-                await s.quotas.refund(job_id)
-                await s.inputs.release(job_id)
-                await s.ledger.transition(job_id, JobState.FAILED, error="could not post the clip")
-        else:
-            cancelled = outcome.status is QueueStatus.CANCELLED
-            refunded = await s.quotas.refund(job_id)
-            picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
-            # A failure (not the content's) offers Try again and Remix: its inputs stay for them, as a clip's
-            # do; a cancelled or refused job's go now, not in a week.
-            retry = not cancelled and not outcome.flagged and record.kind != JobKind.SMOOTH
-            if not retry:
-                await s.inputs.release(job_id)
-            cost = record.cost if refunded else 0
-            job, voice = request_of(record), self._voice(record)
-            text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
-            try:
-                view = self.buttons.failed(job_id, voice) if retry else None
-                if not await self.messages.edit(record, text, view, clear=True):
-                    voice = await server_voice(self.bot, s, record.guild_id)  # a channel message: the server's
-                    text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
-                    view = self.buttons.failed(job_id, voice) if retry else None
-                    sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
-                    await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
-            except discord.HTTPException:
-                log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
-            state = JobState.CANCELLED if cancelled else JobState.FAILED
-            if await s.ledger.transition(job_id, state, error=outcome.reason or None):
-                s.metrics.finished.labels(record.model, state.value).inc()
-                if outcome.flagged:
-                    await self._report(record, outcome.flagged, "refused", picture)
-            log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
+                self.tracked.pop(job_id, None)
+                return
+            # Rendered, but Discord would not take the clip: a failure like any other, said and refunded.
+            said = _("Discord would not take the clip")
+            outcome = dataclasses.replace(outcome, status=QueueStatus.FAILED, reason=str(said), said=said, result=None)
+        await self._settle(record, outcome)
         self.tracked.pop(job_id, None)
+
+    async def _settle(self, record: JobRecord, outcome: JobOutcome) -> None:
+        """A job that failed or was cancelled: refund it and say so where the user will see it."""
+        s, job_id = self.services, record.job_id
+        cancelled = outcome.status is QueueStatus.CANCELLED
+        refunded = await s.quotas.refund(job_id)
+        picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
+        # A failure (not the content's) offers Try again and Remix: its inputs stay for them, as a clip's
+        # do; a cancelled or refused job's go now, not in a week.
+        retry = not cancelled and not outcome.flagged and record.kind != JobKind.SMOOTH
+        if not retry:
+            await s.inputs.release(job_id)
+        cost = record.cost if refunded else 0
+        job, voice = request_of(record), self._voice(record)
+        text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
+        try:
+            view = self.buttons.failed(job_id, voice) if retry else None
+            if not await self.messages.edit(record, text, view, clear=True):
+                voice = await server_voice(self.bot, s, record.guild_id)  # a channel message: the server's
+                text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
+                view = self.buttons.failed(job_id, voice) if retry else None
+                sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
+                await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
+        except discord.HTTPException:
+            log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
+        state = JobState.CANCELLED if cancelled else JobState.FAILED
+        if await s.ledger.transition(job_id, state, error=outcome.reason or None):
+            s.metrics.finished.labels(record.model, state.value).inc()
+            if outcome.flagged:
+                await self._report(record, outcome.flagged, "refused", picture)
+        log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
 
     async def _report(self, record: JobRecord, kind: str, result: str, picture: bytes | None = None) -> None:
         """A clip or picture the worker's image check flagged, for the moderation log (without the clip)."""
@@ -366,11 +372,12 @@ class JobWatcher:
             sent = await self.messages.post(record, f"{ready}\n{text}", view, (name, result.video))
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
-        except discord.Forbidden:  # the bot may not post in that channel (any more): send it privately
-            log.warning(
-                "job %s: no permission to post in channel %s; sending it by DM",
+        except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or the
+            log.warning(  # channel (thread) is gone: send it privately
+                "job %s: cannot post in channel %s (%s); sending it by DM",
                 record.job_id,
                 record.channel_id,
+                exc.text or exc.status,
                 extra={"job_id": record.job_id},
             )
             text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
