@@ -40,7 +40,7 @@ from storage.users import Users
 
 log = logging.getLogger("bot")
 
-STOP_WITHIN_S = 4.0  # after SIGTERM: close the gateway, Redis and SQLite within this, else exit anyway
+STOP_WITHIN_S = 8.0  # after SIGTERM: answer what is under way (DRAIN_S), close Discord, Redis, SQLite, else exit
 _MAX_BACKOFF_S = 60.0
 
 

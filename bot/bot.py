@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -26,6 +27,9 @@ EXTENSIONS = (
     "bot.exts.admin",
     "bot.exts.help",
 )
+DRAIN_S = 5.0  # on the way out: how long the commands, buttons and mentions under way get to answer
+# The tasks discord.py runs a command, a button, a form or an event listener in (named by discord.py).
+_HANDLERS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord-ui-modal-dispatch-", "discord.py: on_")
 
 
 class MotionBot(commands.AutoShardedBot):
@@ -71,3 +75,15 @@ class MotionBot(commands.AutoShardedBot):
 
     async def on_message(self, message: discord.Message) -> None:
         return None  # no prefix commands; the video extension listens for mentions itself
+
+    async def close(self) -> None:
+        """Stop reading the gateway, give the requests under way up to DRAIN_S to answer (a user who pressed
+        /animate as the bot stopped is told where it stands, not left thinking), then close."""
+        for shard in self.shards.values():
+            await shard.disconnect()
+        me = asyncio.current_task()
+        handling = [task for task in asyncio.all_tasks() if task is not me and task.get_name().startswith(_HANDLERS)]
+        if handling:
+            log.info("letting %d requests under way answer", len(handling))
+            await asyncio.wait(handling, timeout=DRAIN_S)
+        await super().close()

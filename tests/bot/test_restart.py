@@ -120,6 +120,30 @@ async def test_a_refused_command_sync_does_not_stop_the_bot(
     assert "could not sync the slash commands" in bot.output()
 
 
+async def test_a_request_under_way_when_the_bot_is_stopped_is_answered_and_queued(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., Any], queue: JobQueue
+) -> None:
+    start_worker("--dry-run", "0.2", "--id", "gpu-s")
+    await wait_for_workers(queue, {"gpu-s"})
+    bot = start_bot()
+    await connected(fake, bot, fake.identified)
+    gate = fake.hold("GET", "/attachments/.*leaving")  # the picture is still downloading when the stop comes
+    try:
+        image = fake.upload("leaving.png", png_bytes())
+        token = await fake.slash("animate", {"prompt": "a kite"}, attachments={"image": image}, user_id=4501)
+        await fake.wait_until(lambda: fake.held, timeout=20, what="the download")
+        bot.signal(signal.SIGTERM)  # docker stop, a deploy
+        await asyncio.sleep(1)
+    finally:
+        gate.set()
+    status = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and m.buttons() and m, timeout=20, what="the status message"
+    )
+    assert "a kite" in status.content
+    assert bot.wait(30) == 0 and "Traceback" not in bot.output(), bot.output()
+    assert await settled_reservation(bot, 4501, timeout=0) == (GUILD_ID, "reserved")  # queued, not lost
+
+
 async def test_sigterm_stops_the_bot_cleanly(fake: FakeDiscord, start_bot: Callable[..., BotProcess]) -> None:
     before = fake.identified
     bot = start_bot()
