@@ -4,7 +4,8 @@
     python bench/soak.py --quick    # 24 jobs from 6 users, 2 workers (the test suite runs this)
     python bench/soak.py --quick --keep /tmp/soak   # keep the logs, the database and Redis's files there
 
-While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Redis is restarted
+While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Discord answers a
+few calls with 429, 500 or 502 at each kill (and every interaction call takes 50 ms), Redis is restarted
 once and the bot once, and every eighth requester presses Cancel; once all are in, a few more kills hit
 the jobs still running, then the workers are left to finish (so a slow machine, whose new workers take
 longer to start, still settles every job). Then it checks and prints: every request became a job or was
@@ -106,6 +107,9 @@ class Soak:
         after = 0  # kills since the last job came in
         while not submitted.is_set() or after < self.args.settle_kills:
             await asyncio.sleep(self.args.kill_every_s)
+            for _ in range(6):  # and Discord answers a few calls with a rate limit or a server error
+                path = random.choice([r"/webhooks/", r"/channels/\d+/messages", r"/interactions/"])
+                self.fake.fail_next(random.choice(["POST", "PATCH"]), path, random.choice([429, 500, 502]))
             after += 1 if submitted.is_set() else 0
             name = random.choice(sorted(self.workers))
             self.workers.pop(name).stop()  # SIGKILL, mid-job or not
@@ -132,8 +136,13 @@ class Soak:
             message, custom_id = await self.fake.wait_until(button, timeout=5, what="a Cancel button")
         except TimeoutError:
             return False
-        await self.fake.click(message, custom_id, user_id=user, guild_id=guild)
-        return True
+        while True:  # a press while the bot restarts waits until it is back, as a user would try again
+            await self.fake.wait_until(lambda: self.fake.ws is not None, timeout=60, what="the bot")
+            try:
+                await self.fake.click(message, custom_id, user_id=user, guild_id=guild)
+                return True
+            except AssertionError:  # it went away between the look and the press
+                await asyncio.sleep(0.1)
 
     async def restart_bot(self) -> None:
         self.bots[-1].signal(signal.SIGTERM)
@@ -143,6 +152,7 @@ class Soak:
     async def run(self) -> dict[str, object]:
         args = self.args
         await self.fake.start()
+        self.fake.webhook_latency_s = 0.05  # a Discord that takes its time: requests are under way at each stop
         await self.start_bot()
         for _ in range(args.workers):
             self.start_worker()

@@ -29,7 +29,13 @@ EXTENSIONS = (
 )
 DRAIN_S = 5.0  # on the way out: how long the commands, buttons and mentions under way get to answer
 # The tasks discord.py runs a command, a button, a form or an event listener in (named by discord.py).
-_HANDLERS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord-ui-modal-dispatch-", "discord.py: on_")
+_HANDLERS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",  # the result and status buttons, which work across restarts
+    "discord.py: on_",
+)
 
 
 class MotionBot(commands.AutoShardedBot):

@@ -652,7 +652,10 @@ class FakeDiscord:
         if self.webhook_latency_s and path.startswith("/webhooks/"):
             await asyncio.sleep(self.webhook_latency_s)
         await self._held_back(request.method, path)
-        payload, files = await self._read(request)
+        try:
+            payload, files = await self._read(request)
+        except ConnectionResetError:  # the bot went away mid-upload (stopped, or killed by a test)
+            return _json({"message": "the client went away"}, 400)
         for fault in list(self.faults):
             method, pattern, status, body, named = fault
             if (
