@@ -35,6 +35,7 @@ _HANDLERS = (
     "discord-ui-modal-dispatch-",
     "discord-ui-dynamic-item-",  # the result and status buttons, which work across restarts
     "discord.py: on_",
+    "motionbot: ",  # what those start and leave running: a refusal on its way, a status message Discord is slow with
 )
 
 

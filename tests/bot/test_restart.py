@@ -144,6 +144,36 @@ async def test_a_request_under_way_when_the_bot_is_stopped_is_answered_and_queue
     assert await settled_reservation(bot, 4501, timeout=0) == (GUILD_ID, "reserved")  # queued, not lost
 
 
+async def test_a_refusal_on_its_way_when_the_bot_is_stopped_still_arrives(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    bot = start_bot()
+    await connected(fake, bot, fake.identified)
+    gate = fake.hold("POST", f"/channels/{CHANNEL_ID}/messages$")  # a busy channel: Discord holds the reply
+    try:
+        request = fake.user_message("<@700000000000000004> hi", user_id=4601, mentions_bot=True)
+        await fake.post(request)
+        await fake.wait_until(lambda: fake.held, timeout=20, what="the reply on its way")
+        bot.signal(signal.SIGTERM)
+        await asyncio.sleep(1)
+    finally:
+        gate.set()
+    reply = await fake.wait_until(
+        lambda: next(
+            (
+                m
+                for m in fake.messages.values()
+                if (m.data.get("message_reference") or {}).get("message_id") == request["id"]
+            ),
+            None,
+        ),
+        timeout=20,
+        what="the reply",
+    )
+    assert "reply to a message with an image" in reply.content
+    assert bot.wait(30) == 0 and "Traceback" not in bot.output(), bot.output()
+
+
 async def test_sigterm_stops_the_bot_cleanly(fake: FakeDiscord, start_bot: Callable[..., BotProcess]) -> None:
     before = fake.identified
     bot = start_bot()

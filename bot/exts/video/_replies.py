@@ -102,7 +102,7 @@ class MessageReply:
     async def refuse(self, text: Text | str) -> None:
         """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new
         messages back for a while, and the request holds an intake slot until it returns."""
-        sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")))
+        sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")), name="motionbot: refusal")
         _SENDING.add(sending)
         sending.add_done_callback(_SENDING.discard)
 

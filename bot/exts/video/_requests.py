@@ -287,7 +287,7 @@ class VideoRequests:
         if not new_message:
             showing.cancel()
             return False
-        late = asyncio.create_task(self._link_late(job_id, reply, showing))
+        late = asyncio.create_task(self._link_late(job_id, reply, showing), name="motionbot: late status")
         self._late.add(late)  # kept until done: the event loop holds only weak references to tasks
         late.add_done_callback(self._late.discard)
         return False
