@@ -84,13 +84,14 @@ class MotionBot(commands.AutoShardedBot):
         return None  # no prefix commands; the video extension listens for mentions itself
 
     async def close(self) -> None:
-        """Stop reading the gateway, give the requests under way up to DRAIN_S to answer (a user who pressed
-        /animate as the bot stopped is told where it stands, not left thinking), then close."""
-        for shard in self.shards.values():
-            await shard.disconnect()
-        me = asyncio.current_task()
-        handling = [task for task in asyncio.all_tasks() if task is not me and task.get_name().startswith(_HANDLERS)]
-        if handling:
-            log.info("letting %d requests under way answer", len(handling))
-            await asyncio.wait(handling, timeout=DRAIN_S)
+        """Give the requests under way, and any that arrive meanwhile (the gateway is still read: an event
+        already sent is not dropped), up to DRAIN_S to answer, then close. A user who pressed /animate as
+        the bot stopped is told where it stands, not left thinking."""
+        loop, me = asyncio.get_running_loop(), asyncio.current_task()
+        deadline = loop.time() + DRAIN_S
+        while handling := [t for t in asyncio.all_tasks() if t is not me and t.get_name().startswith(_HANDLERS)]:
+            if loop.time() >= deadline:
+                log.warning("closing with %d requests still under way", len(handling))
+                break
+            await asyncio.wait(handling, timeout=deadline - loop.time())
         await super().close()

@@ -383,8 +383,13 @@ class JobWatcher:
             text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
             view = self._result_view(record, voice)
             return await self._send_privately(record, text, view, (name, result.video), made)
+        except discord.DiscordServerError as exc:  # Discord's trouble, after discord.py's retries: no bug of ours
+            log.warning(
+                "job %s: Discord would not take the clip: %s", record.job_id, exc, extra={"job_id": record.job_id}
+            )
+            return False
         except discord.HTTPException:
-            log.exception("job %s: delivery failed", record.job_id)
+            log.exception("job %s: delivery failed", record.job_id, extra={"job_id": record.job_id})
             return False
 
     async def _send_privately(
