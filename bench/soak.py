@@ -228,6 +228,18 @@ class Soak:
         }
         prompts = [json.loads(options)["request"]["prompt"] for (options,) in self.db("SELECT options FROM jobs")]
         answered = set(prompts) | refused
+        # Discord shows "the application did not respond" itself when it failed every acknowledgement the bot
+        # sent within its 3 s (the faults meant for a few seconds of traffic can all meet one request).
+        acked = {token for token in self.asked for c in self.fake.calls if token in c.path and c.status < 300}
+        unacknowledged = sum(1 for token, prompt in self.asked.items() if prompt not in answered and token not in acked)
+        lost = {token: prompt for token, prompt in self.asked.items() if prompt not in answered and token in acked}
+        # What Discord saw of each lost request: its calls, to tell where it stopped.
+        seen = {
+            prompt: [
+                f"{c.method} {c.path.replace(token, '<token>')} {c.status}" for c in self.fake.calls if token in c.path
+            ]
+            for token, prompt in lost.items()
+        }
         errors = [error for path in sorted(self.folder.glob("*.log")) for error in _errors(path)]
         after = [kb for count, kb in self.rss if count >= len(delivered) // 5 and kb]
         first_kb, last_kb = (after[0], after[-1]) if after else (0, 0)
@@ -235,7 +247,9 @@ class Soak:
             "jobs": len(jobs),
             "not_ended": sorted(job for job, state in jobs.items() if state in ("queued", "running")),
             "refused_at_submit": len(refused),
-            "no_request_lost": answered == set(self.asked.values()) and len(prompts) == len(set(prompts)),
+            "no_request_lost": not lost and len(prompts) == len(set(prompts)),
+            "lost_requests": seen,
+            "failed_by_discord": unacknowledged,
             "delivered": len(delivered),
             "refunded": sum(1 for state in jobs.values() if state in ("failed", "cancelled")),
             "cancelled": sum(1 for state in jobs.values() if state == "cancelled"),
