@@ -361,6 +361,7 @@ class JobWatcher:
             "checks": result.checks,
         }
         await self.services.ledger.set_result(record.job_id, made)
+        job_extra = {"job_id": record.job_id}
         try:
             if await self.messages.edit(record, text, self._result_view(record, voice), (name, result.video)):
                 await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
@@ -378,18 +379,16 @@ class JobWatcher:
                 record.job_id,
                 record.channel_id,
                 exc.text or exc.status,
-                extra={"job_id": record.job_id},
+                extra=job_extra,
             )
             text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
             view = self._result_view(record, voice)
             return await self._send_privately(record, text, view, (name, result.video), made)
-        except discord.DiscordServerError as exc:  # Discord's trouble, after discord.py's retries: no bug of ours
-            log.warning(
-                "job %s: Discord would not take the clip: %s", record.job_id, exc, extra={"job_id": record.job_id}
-            )
-            return False
-        except discord.HTTPException:
-            log.exception("job %s: delivery failed", record.job_id, extra={"job_id": record.job_id})
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status == 429:  # Discord's trouble, after discord.py's retries
+                log.warning("job %s: Discord would not take the clip: %s", record.job_id, exc, extra=job_extra)
+            else:
+                log.exception("job %s: delivery failed", record.job_id, extra=job_extra)
             return False
 
     async def _send_privately(
