@@ -34,6 +34,7 @@ from storage.guilds import Guilds
 from storage.inputs import Inputs
 from storage.jobs import Ledger
 from storage.moderation import Moderation
+from storage.pending import PendingRequests
 from storage.quotas import Quotas
 from storage.settings import StorageSettings
 from storage.users import Users
@@ -133,6 +134,7 @@ async def serve_bot(settings: BotSettings) -> None:
             catalogs=Catalogs.load(),
             forms=RestyleForms(db),
             users=Users(db),
+            pending=PendingRequests(db),
         )
         await _wait_for_discord(http, api_base)
         async with MotionBot(services) as bot:  # leaving it closes the gateway, also on cancel

@@ -21,6 +21,7 @@ from storage.guilds import Guilds
 from storage.inputs import Inputs
 from storage.jobs import Ledger
 from storage.moderation import Moderation
+from storage.pending import PendingRequests
 from storage.quotas import Quotas
 from storage.users import Users
 
@@ -47,6 +48,7 @@ class Services:
     catalogs: Catalogs  # every language the bot speaks besides English (bot/locales/*.po)
     forms: RestyleForms  # the video of each open Restyle form
     users: Users  # what the bot keeps about a user, and forgetting it (/privacy)
+    pending: PendingRequests  # requests acknowledged and not answered yet (told at the next start if killed)
 
     async def cancel_unfinished(self, *, user_id: int | None = None, guild_id: int | None = None) -> int:
         """Cancel the jobs of a user and/or a server that are queued or rendering (the watcher shows and refunds

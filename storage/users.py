@@ -90,6 +90,7 @@ class Users:
             await _keep_owners(conn, "user_id = ?", (user_id,))
             await conn.execute("DELETE FROM jobs WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM preferences WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM pending_requests WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM input_refs WHERE user_id = ?", (user_id,))
             await conn.execute("DELETE FROM input_blobs WHERE hash NOT IN (SELECT hash FROM input_refs)")
             await conn.execute(

@@ -174,6 +174,29 @@ async def test_a_refusal_on_its_way_when_the_bot_is_stopped_still_arrives(
     assert bot.wait(30) == 0 and "Traceback" not in bot.output(), bot.output()
 
 
+async def test_a_request_a_killed_bot_never_answered_is_told_at_the_restart(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    bot = start_bot()
+    await connected(fake, bot, fake.identified)
+    gate = fake.hold("GET", "/attachments/.*orphan")  # acknowledged ("thinking…"), the picture still on its way
+    try:
+        image = fake.upload("orphan.png", png_bytes())
+        token = await fake.slash("animate", {"prompt": "a lighthouse"}, attachments={"image": image}, user_id=4701)
+        await fake.wait_until(lambda: fake.held, timeout=20, what="the download")
+        bot.process.send_signal(signal.SIGKILL)  # out of memory, a host gone
+        bot.process.wait()
+    finally:
+        gate.set()
+    assert not fake.response_to(token).content  # still "thinking…"
+    again = start_bot()
+    await connected(fake, again, fake.identified)
+    told = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and "restarted" in m.content and m, timeout=20, what="the user told"
+    )
+    assert "Nothing was charged" in told.content
+
+
 async def test_sigterm_stops_the_bot_cleanly(fake: FakeDiscord, start_bot: Callable[..., BotProcess]) -> None:
     before = fake.identified
     bot = start_bot()

@@ -24,7 +24,7 @@ def requester(interaction: discord.Interaction) -> Requester:
 
 async def defer(interaction: discord.Interaction, services: Services) -> InteractionReply:
     """Acknowledge at once (within 3 s, before any other I/O) with a public "thinking…" message."""
-    return await InteractionReply.defer(interaction, services.settings.token_lifetime_s)
+    return await InteractionReply.defer(interaction, services.settings.token_lifetime_s, services.pending)
 
 
 async def download(services: Services, url: str, reply: Reply) -> bytes | None:

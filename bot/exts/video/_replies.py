@@ -16,10 +16,12 @@ from bot.i18n import Voice, voice_of
 from bot.limits import clip
 from generation.jobs import DEFAULT_BYTE_BUDGET
 from generation.text import Text
+from storage.pending import PendingRequest, PendingRequests
 
 __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
 
 log = logging.getLogger(__name__)
+_SENDING: set[asyncio.Task[None]] = set()  # work left running (the event loop keeps only weak references)
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,14 @@ class Reply(Protocol):
 
 
 class InteractionReply:
-    """The deferred ("thinking…") response of a slash command, button or menu."""
+    """The deferred ("thinking…") response of a slash command, button or menu. Until it is answered (a
+    refusal, or the status shown) the request is in `pending`: a bot killed meanwhile tells the user at its
+    next start."""
 
-    def __init__(self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None):
-        self.interaction = interaction
+    def __init__(
+        self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None, pending: PendingRequests
+    ):
+        self.interaction, self.pending = interaction, pending
         self.voice = voice_of(interaction)  # the user's own language (Discord's client setting)
         self.application_id: int | None = interaction.application_id
         self.token: str | None = interaction.token
@@ -69,23 +75,34 @@ class InteractionReply:
             await self.interaction.followup.send(clip(f"⚠️ {self.voice(text)}"), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
+        await self.pending.answered(self.interaction.token)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
         message = await self.interaction.edit_original_response(content=clip(text), view=view)
         self.message_id = message.id
+        # Apart: the request links its job to this message first (a job row, which keeps the token until it
+        # ends, also tells a start this request was answered).
+        answered = asyncio.create_task(self.pending.answered(self.interaction.token), name="motionbot: answered")
+        _SENDING.add(answered)
+        answered.add_done_callback(_SENDING.discard)
 
     async def retract(self) -> None:
         with contextlib.suppress(discord.HTTPException):
             await self.interaction.delete_original_response()
 
     @classmethod
-    async def defer(cls, interaction: discord.Interaction, lifetime_s: float) -> InteractionReply:
+    async def defer(
+        cls, interaction: discord.Interaction, lifetime_s: float, pending: PendingRequests
+    ) -> InteractionReply:
         """Acknowledge within Discord's 3 s with a public "thinking…" message."""
         response = await interaction.response.defer(thinking=True)
-        return cls(interaction, lifetime_s, getattr(response, "message_id", None))
-
-
-_SENDING: set[asyncio.Task[None]] = set()  # refusals on their way (the event loop keeps only weak references)
+        reply = cls(interaction, lifetime_s, getattr(response, "message_id", None), pending)
+        user, expires_at = interaction.user.id, time.time() + lifetime_s
+        waiting = PendingRequest(
+            interaction.token, interaction.application_id, user, reply.message_id, reply.voice.locale, expires_at
+        )
+        await pending.add(waiting)
+        return reply
 
 
 class MessageReply:

@@ -37,6 +37,7 @@ from generation.queue import JobOutcome, QueueState, QueueStatus
 from generation.text import Text, _
 from storage.jobs import FINAL, JobRecord, JobState
 from storage.moderation import ModerationEvent
+from storage.pending import PendingRequest
 
 __all__ = ["JobWatcher"]
 
@@ -84,7 +85,8 @@ class JobWatcher:
         for record in await self.services.ledger.unfinished():
             self.tracked.setdefault(record.job_id, _Tracked())
         log.info("following %d unfinished jobs", len(self.tracked))
-        self._task = asyncio.create_task(self._run())
+        abandoned = await self.services.pending.left_before(self._started)  # before any job of theirs ends
+        self._task = asyncio.create_task(self._run(abandoned))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -97,7 +99,24 @@ class JobWatcher:
         metrics.queue_depth.set(await queue.depth())
         metrics.workers.set(len(await queue.workers()))
 
-    async def _run(self) -> None:
+    async def _tell_abandoned(self, requests: list[PendingRequest]) -> None:
+        """Tell the users whose requests the last run acknowledged and was stopped before answering (no job
+        came of them: their credits go back at the first sweep) to ask again."""
+        for request in requests:
+            if request.message_id is None:
+                continue
+            voice = self.services.catalogs.voice(request.locale)
+            text = voice(_("⚠️ I restarted before your request was queued. Nothing was charged: please ask again."))
+            webhook = discord.Webhook.partial(request.application_id, request.token, client=self.bot)
+            try:
+                await webhook.edit_message(request.message_id, content=text)
+            except (discord.HTTPException, OSError) as exc:
+                log.info("could not tell user %s their request was dropped: %s", request.user_id, exc)
+        if requests:
+            log.info("told %d users that their requests were dropped at a restart", len(requests))
+
+    async def _run(self, abandoned: list[PendingRequest]) -> None:
+        await self._tell_abandoned(abandoned)
         next_sweep = -math.inf  # the first round sweeps: what the last run left held is refunded at once
         while True:
             with contextlib.suppress(RedisError, OSError):  # Redis down: the gauges wait for the next round

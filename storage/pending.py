@@ -1,0 +1,60 @@
+"""Requests acknowledged and not answered yet, so that a bot killed in between can tell their users.
+
+A slash command, button or menu is acknowledged ("thinking…") at once; its answer (the status message or a
+refusal) may come seconds later, after a download, a check or a re-encode. A row is written at the
+acknowledgement and deleted at the answer: the rows a start finds from before it are requests a killed bot
+never answered. Their tokens live 15 minutes; a row is kept no longer than that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from storage.db import Database
+
+__all__ = ["PendingRequest", "PendingRequests"]
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    token: str
+    application_id: int
+    user_id: int
+    message_id: int | None  # the "thinking…" message
+    locale: str  # the user's client language, to tell them in it
+    expires_at: float  # when the token stops working
+
+
+class PendingRequests:
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def add(self, request: PendingRequest) -> None:
+        row = (request.token, request.application_id, request.user_id, request.message_id, request.locale)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO pending_requests (token, application_id, user_id, message_id, locale, "
+                "made_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*row, time.time(), request.expires_at),
+            )
+
+    async def answered(self, token: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM pending_requests WHERE token = ?", (token,))
+
+    async def left_before(self, moment: float) -> list[PendingRequest]:
+        """Take (delete and return) the requests acknowledged before `moment` whose tokens still work and that
+        no job came of (a job is followed, and its status shown, by the watcher); the others go too."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT token, application_id, user_id, message_id, locale, expires_at FROM pending_requests "
+                "WHERE made_at < ? AND expires_at > ? AND token NOT IN "
+                "(SELECT interaction_token FROM jobs WHERE interaction_token IS NOT NULL)",
+                (moment, time.time()),
+            ) as cursor:
+                rows = await cursor.fetchall()
+            await conn.execute(
+                "DELETE FROM pending_requests WHERE made_at < ? OR expires_at <= ?", (moment, time.time())
+            )
+        return [PendingRequest(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
