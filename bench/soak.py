@@ -6,12 +6,13 @@
 
 While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Discord answers a
 few calls with 429, 500 or 502 at each kill (and every interaction call takes 50 ms), Redis is restarted
-once and the bot once, and every eighth requester presses Cancel; once all are in, a few more kills hit
-the jobs still running, then the workers are left to finish (so a slow machine, whose new workers take
-longer to start, still settles every job). Then it checks and prints: every request became a job or was
-refused, every job ended exactly once (delivered once, or refunded), the credits charged are the price of
-the delivered jobs, no input file is left for a cancelled job, the bot's memory stayed flat, and no error
-reached the logs. Exit 1 if any fails.
+once, the bot is stopped (SIGTERM) once and killed (SIGKILL) once, and every eighth requester presses
+Cancel; once all are in, a few more kills hit the jobs still running, then the workers are left to finish
+(so a slow machine, whose new workers take longer to start, still settles every job). Then it checks and
+prints: every request became a job or was refused (one whose every acknowledgement Discord failed is
+counted apart: Discord tells that user itself), every job ended exactly once (delivered once, or
+refunded), the credits charged are the price of the delivered jobs, no input file is left for a cancelled
+job, the bot's memory stayed flat, and no error reached the logs. Exit 1 if any fails.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Soak:
     async def chaos(self, submitted: asyncio.Event) -> dict[str, int]:
         """Kill a random worker every few seconds (and start another) while jobs come in, then
         `settle_kills` more; restart Redis once."""
-        done = {"worker_kills": 0, "redis_restarts": 0, "bot_restarts": 0}
+        done = {"worker_kills": 0, "redis_restarts": 0}
         after = 0  # kills since the last job came in
         while not submitted.is_set() or after < self.args.settle_kills:
             await asyncio.sleep(self.args.kill_every_s)
@@ -159,7 +160,6 @@ class Soak:
         submitted = asyncio.Event()
         chaos = asyncio.create_task(self.chaos(submitted))
         started = time.monotonic()
-        restarted = False
         for index in range(args.jobs):
             user = 5000 + index % args.users
             guild = GUILD_ID + user % args.servers
@@ -176,15 +176,19 @@ class Soak:
             if index % 8 == 3:  # the requester presses Cancel, queued or running, while the chaos goes on
                 self.cancels.append(asyncio.create_task(self.cancel(token, user, guild)))
             await asyncio.sleep(args.gap_s)
-            if not restarted and index >= args.jobs // 5:  # the bot goes down with jobs in flight
-                restarted = True
+            if index == args.jobs // 5:  # the bot goes down with requests and jobs in flight: stopped
                 await self.restart_bot()
+            if index == 3 * args.jobs // 5:  # and killed
+                self.bots[-1].stop()
+                await self.start_bot()
         submitted.set()
         kills = await chaos
         ended = await self.until_settled(timeout=args.timeout_s)
         figures: dict[str, object] = {"jobs_asked": args.jobs, "seconds": round(time.monotonic() - started, 1)}
         pressed = sum(await asyncio.gather(*self.cancels))
-        figures |= kills | {"bot_restarts": 1, "cancels_pressed": pressed, "all_ended": ended} | self.check()
+        figures |= (
+            kills | {"bot_restarts": len(self.bots) - 1, "cancels_pressed": pressed, "all_ended": ended} | self.check()
+        )
         return figures
 
     async def until_settled(self, timeout: float) -> bool:
@@ -218,12 +222,13 @@ class Soak:
         left = self.db("SELECT COUNT(*) FROM input_refs r JOIN jobs j USING (job_id) WHERE j.state = 'cancelled'")
         # Each request became one job or was refused (told so, nothing charged: e.g. while Redis restarted). A
         # job whose submit failed is both: its row ends "failed", refunded, and the user is told.
+        # A refusal is a follow-up (or, from a bot killed before it answered, an edit at its next start).
         refused = {
-            self.asked[token]
+            self.asked[found[1]]
             for call in self.fake.calls
-            if call.method == "POST"
-            and (token := call.path.rsplit("/", 1)[-1]) in self.asked
-            and re.search(r"/webhooks/\d+/[^/]+$", call.path)
+            if (found := re.search(r"/webhooks/\d+/([^/]+)(?:$|/messages/)", call.path))
+            and found[1] in self.asked
+            and call.method in ("POST", "PATCH")
             and "⚠️" in str((call.payload or {}).get("content", ""))
         }
         prompts = [json.loads(options)["request"]["prompt"] for (options,) in self.db("SELECT options FROM jobs")]
