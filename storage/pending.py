@@ -58,3 +58,8 @@ class PendingRequests:
                 "DELETE FROM pending_requests WHERE made_at < ? OR expires_at <= ?", (moment, time.time())
             )
         return [PendingRequest(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    async def prune(self) -> None:
+        """Forget the requests whose tokens no longer work (one whose handler failed is never answered)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM pending_requests WHERE expires_at <= ?", (time.time(),))

@@ -34,3 +34,12 @@ async def test_a_start_takes_what_was_left_unanswered_before_it_except_what_beca
     assert [r.token for r in await pending.left_before(started)] == ["dropped"]
     assert await pending.left_before(started) == []  # taken once
     assert [r.token for r in await pending.left_before(time.time())] == ["after the start"]
+
+
+async def test_requests_past_their_token_are_pruned(db: Database) -> None:
+    pending = PendingRequests(db)
+    await pending.add(request("stale", expires_in_s=-1))  # its handler failed: never answered
+    await pending.add(request("fresh"))
+    await pending.prune()
+    rows = await db.fetchall("SELECT token FROM pending_requests")
+    assert [row[0] for row in rows] == ["fresh"]

@@ -65,6 +65,7 @@ class JobWatcher:
         self.messages = JobMessages(bot)
         self.tracked: dict[str, _Tracked] = {}
         self._task: asyncio.Task[None] | None = None
+        self._telling: asyncio.Task[None] | None = None
         self._started = time.time()  # this run's start: credits held before it belong to no request any more
         # Each finished job is delivered in its own task (a slow upload holds up no other job), a few at a
         # time: each holds its clip in memory while it uploads.
@@ -86,11 +87,13 @@ class JobWatcher:
             self.tracked.setdefault(record.job_id, _Tracked())
         log.info("following %d unfinished jobs", len(self.tracked))
         abandoned = await self.services.pending.left_before(self._started)  # before any job of theirs ends
-        self._task = asyncio.create_task(self._run(abandoned))
+        self._task = asyncio.create_task(self._run())
+        self._telling = asyncio.create_task(self._tell_abandoned(abandoned))  # apart: deliveries need not wait
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._telling):
+            if task is not None:
+                task.cancel()
         for task in [*self._finishing.values(), *self._status_edits.values()]:
             task.cancel()  # a delivery cut short is redone after the restart, once
 
@@ -115,8 +118,7 @@ class JobWatcher:
         if requests:
             log.info("told %d users that their requests were dropped at a restart", len(requests))
 
-    async def _run(self, abandoned: list[PendingRequest]) -> None:
-        await self._tell_abandoned(abandoned)
+    async def _run(self) -> None:
         next_sweep = -math.inf  # the first round sweeps: what the last run left held is refunded at once
         while True:
             with contextlib.suppress(RedisError, OSError):  # Redis down: the gauges wait for the next round
@@ -157,6 +159,7 @@ class JobWatcher:
             await s.inputs.prune(s.settings.input_retention_days * 86400)
             await s.moderation.prune(s.settings.input_retention_days * 86400)
             await s.users.prune(s.settings.record_retention_days * 86400)
+            await s.pending.prune()
         except (RedisError, OSError):
             log.warning("queue unreachable; the sweep of held credits will run again")
             return False
