@@ -22,11 +22,23 @@ NOT_CHARGED = _("You were not charged; try again in a minute.")
 QUEUE_DOWN = _("the video queue is unavailable right now. {not_charged}", not_charged=NOT_CHARGED)
 
 
+def _original(error: BaseException) -> BaseException:
+    return getattr(error, "original", None) or error.__cause__ or error
+
+
+def _discords_trouble(error: BaseException) -> bool:
+    """Whether Discord itself failed (5xx, or a rate limit that outlasted discord.py's retries)."""
+    original = _original(error)
+    return isinstance(original, discord.HTTPException) and (original.status >= 500 or original.status == 429)
+
+
 def describe(error: BaseException) -> Text:
     """A short sentence for the user about `error`."""
-    original = getattr(error, "original", None) or error.__cause__ or error
+    original = _original(error)
     if isinstance(original, RedisError | OSError):
         return QUEUE_DOWN
+    if _discords_trouble(error):
+        return _("Discord is having trouble right now; please try again in a minute.")
     if isinstance(original, Said):  # a check's refusal that no handler caught: its words are for the user
         return original.text
     if isinstance(error, app_commands.TransformerError):
@@ -44,6 +56,8 @@ async def tell(interaction: discord.Interaction, error: BaseException) -> None:
     """Log `error` and answer the user privately, whether or not the interaction was acknowledged."""
     if isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
         log.info("interaction %s refused: %s", interaction.id, error)
+    elif _discords_trouble(error):  # not a bug of ours: no traceback
+        log.warning("interaction %s failed: Discord answered %s", interaction.id, _original(error))
     else:
         log.error("interaction %s failed", interaction.id, exc_info=error)
     text = f"⚠️ {voice_of(interaction)(describe(error))}"  # short by construction

@@ -364,3 +364,18 @@ async def test_credits_out_of_the_declared_range_are_refused_by_the_bot_too(
     )
     assert await stored(service, "SELECT * FROM role_tiers WHERE role_id = 9101") == []
     assert await stored(service, "SELECT * FROM members WHERE user_id = 3401 AND granted > 0") == []
+
+
+async def test_an_answer_discord_keeps_failing_gets_a_short_apology_and_no_traceback(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    for _ in range(5):  # discord.py tries an answer five times: each one is rate limited
+        fake.fail_next("POST", r"/webhooks/\d+/[^/]+$", 429)
+    token = await fake.slash("quota", {}, user_id=2951)
+    answer = await fake.wait_until(
+        lambda: next((c for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$") if c.status == 200), None),
+        timeout=30,
+        what="the answer",
+    )
+    assert "Discord is having trouble" in answer.payload["content"] and answer.payload["flags"] & 64
+    assert "failed: Discord answered 429" in service.output()
