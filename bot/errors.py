@@ -68,8 +68,8 @@ async def tell(interaction: discord.Interaction, error: BaseException) -> None:
             await interaction.followup.send(text, ephemeral=True)
         else:
             await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not tell user %s what went wrong", interaction.user.id, exc_info=True)
+    except discord.HTTPException as exc:
+        log.warning("could not tell user %s what went wrong: %s", interaction.user.id, exc)
 
 
 class MotionTree(app_commands.CommandTree):

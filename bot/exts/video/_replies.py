@@ -73,8 +73,8 @@ class InteractionReply:
             await self.interaction.delete_original_response()
         try:
             await self.interaction.followup.send(clip(f"⚠️ {self.voice(text)}"), ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell user %s: %s", self.interaction.user.id, text, exc_info=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell user %s: %s (%s)", self.interaction.user.id, text, exc)
         await self.pending.answered(self.interaction.token)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
@@ -126,8 +126,8 @@ class MessageReply:
     async def _reply(self, text: str) -> None:
         try:
             await self.message.reply(text, mention_author=False)
-        except (discord.HTTPException, OSError):
-            log.warning("could not tell user %s: %s", self.message.author.id, text, exc_info=True)
+        except (discord.HTTPException, OSError) as exc:
+            log.warning("could not tell user %s: %s (%s)", self.message.author.id, text, exc)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
         sent = await self.message.reply(clip(text), view=view, mention_author=False)

@@ -279,8 +279,8 @@ class VideoRequests:
         try:
             await asyncio.wait_for(asyncio.shield(showing), self.services.settings.status_wait_s)
             return True
-        except discord.HTTPException:
-            log.warning("job %s: could not show its status message", job_id, exc_info=True)
+        except discord.HTTPException as exc:
+            log.warning("job %s: could not show its status message: %s", job_id, exc)
             return False
         except TimeoutError:
             log.warning("job %s: Discord has not shown its status message yet", job_id)
@@ -297,8 +297,8 @@ class VideoRequests:
         it; take it back if the job ended meanwhile (its clip or failure was posted apart)."""
         try:
             await showing
-        except (discord.HTTPException, OSError):  # OSError: the connection to Discord, which discord.py lets by
-            log.warning("job %s: could not show its status message", job_id, exc_info=True)
+        except (discord.HTTPException, OSError) as exc:  # OSError: the connection to Discord (discord.py lets it by)
+            log.warning("job %s: could not show its status message: %s", job_id, exc)
             return
         ledger = self.services.ledger
         await ledger.set_messages(job_id, status_message_id=reply.message_id)

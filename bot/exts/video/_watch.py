@@ -329,8 +329,8 @@ class JobWatcher:
                 view = self.buttons.failed(job_id, voice) if retry else None
                 sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
                 await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
-        except discord.HTTPException:
-            log.warning("job %s: could not tell the user it ended", job_id, exc_info=True)
+        except discord.HTTPException as exc:
+            log.warning("job %s: could not tell the user it ended: %s", job_id, exc)
         state = JobState.CANCELLED if cancelled else JobState.FAILED
         if await s.ledger.transition(job_id, state, error=outcome.reason or None):
             s.metrics.finished.labels(record.model, state.value).inc()
@@ -423,8 +423,8 @@ class JobWatcher:
                 _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
             )
             sent = await self.messages.post(record, f"{note}\n{text}", view, file, channel=dm)
-        except discord.HTTPException:
-            log.warning("job %s: the DM failed too", record.job_id, exc_info=True, extra={"job_id": record.job_id})
+        except discord.HTTPException as exc:
+            log.warning("job %s: the DM failed too: %s", record.job_id, exc, extra={"job_id": record.job_id})
             return False
         await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
         await self.services.ledger.set_result(record.job_id, made | {"channel": sent.channel.id})  # for /history
