@@ -591,6 +591,13 @@ class FakeDiscord:
         message_id = self.original.get(token)
         return self.messages.get(message_id) if message_id else None
 
+    def replies_to(self, message: dict[str, Any] | Message) -> list[Message]:
+        """The messages that reply to `message` (a user's message, or one of the bot's), oldest first."""
+        message_id = str(message["id"] if isinstance(message, dict) else message.id)
+        return [
+            m for m in self.messages.values() if (m.data.get("message_reference") or {}).get("message_id") == message_id
+        ]
+
     async def wait_until(self, predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         async with self._changed:

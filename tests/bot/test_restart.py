@@ -158,18 +158,7 @@ async def test_a_refusal_on_its_way_when_the_bot_is_stopped_still_arrives(
         await asyncio.sleep(1)
     finally:
         gate.set()
-    reply = await fake.wait_until(
-        lambda: next(
-            (
-                m
-                for m in fake.messages.values()
-                if (m.data.get("message_reference") or {}).get("message_id") == request["id"]
-            ),
-            None,
-        ),
-        timeout=20,
-        what="the reply",
-    )
+    [reply] = await fake.wait_until(lambda: fake.replies_to(request), timeout=20, what="the reply")
     assert "reply to a message with an image" in reply.content
     assert bot.wait(30) == 0 and "Traceback" not in bot.output(), bot.output()
 

@@ -17,7 +17,7 @@ from generation.queue_redis import QueueSettings
 from tests.bot.conftest import NO_PREVIEWS, TOKEN, BotProcess, connected
 from tests.bot.test_buttons import followup_text
 from tests.conftest import png_bytes
-from tests.fake_discord import BOT_ROLE, FakeDiscord, Message
+from tests.fake_discord import BOT_ROLE, FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
 from tests.support import ROOT, RedisServer, free_port
 
@@ -170,19 +170,13 @@ async def test_without_the_content_intent_a_reply_to_a_picture_says_how_to_anima
     for message in (asked, attached, other_role, by_role):
         await fake.post(message)
 
-    def reply_to(message: dict) -> Message | None:
-        replies = [
-            m
-            for m in fake.messages.values()
-            if (m.data.get("message_reference") or {}).get("message_id") == message["id"]
-        ]
-        return next(iter(replies), None)
-
-    hint = await fake.wait_until(lambda: reply_to(asked), timeout=20, what="the hint")
+    [hint] = await fake.wait_until(lambda: fake.replies_to(asked), timeout=20, what="the hint")
     assert "cannot see the picture you replied to" in hint.content and "Animate image" in hint.content
-    role_hint = await fake.wait_until(lambda: reply_to(by_role), timeout=20, what="the role hint")
+    [role_hint] = await fake.wait_until(lambda: fake.replies_to(by_role), timeout=20, what="the role hint")
     assert "mention my role" in role_hint.content and "pick me, the bot" in role_hint.content
-    assert reply_to(other_role) is None, "a message to someone else's role is not for the bot"
+    assert not fake.replies_to(other_role), "a message to someone else's role is not for the bot"
     await fake.wait_until(
-        lambda: (m := reply_to(attached)) and m.files, timeout=90, what="the clip of the attached picture"
+        lambda: (found := fake.replies_to(attached)) and found[0].files,
+        timeout=90,
+        what="the clip of the attached picture",
     )

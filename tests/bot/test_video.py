@@ -124,18 +124,7 @@ async def test_reply_to_an_image_with_a_mention_animates_it(fake: FakeDiscord, s
 async def test_a_mention_without_an_image_explains_how(fake: FakeDiscord, service: BotProcess) -> None:
     request = fake.user_message("<@700000000000000004> hi", user_id=1401, mentions_bot=True)
     await fake.post(request)
-    hint = await fake.wait_until(
-        lambda: next(
-            (
-                m
-                for m in fake.messages.values()
-                if (m.data.get("message_reference") or {}).get("message_id") == request["id"]
-            ),
-            None,
-        ),
-        timeout=10,
-        what="the hint",
-    )
+    [hint] = await fake.wait_until(lambda: fake.replies_to(request), timeout=10, what="the hint")
     assert "reply to a message with an image" in hint.content
 
 
@@ -158,18 +147,11 @@ async def test_a_mention_of_the_bot_or_its_role_asks_and_a_reply_ping_alone_does
     by_role = fake.user_message(f"<@&{BOT_ROLE}> -motion 2", user_id=1452, reply_to=picture)  # the bot's role
     await fake.post(by_role)
 
-    def replies_to(message: dict) -> list[Message]:
-        return [
-            m
-            for m in fake.messages.values()
-            if (m.data.get("message_reference") or {}).get("message_id") == message["id"]
-        ]
-
     for request in (asked, by_role):
-        await fake.wait_until(lambda r=request: any(m.files for m in replies_to(r)), timeout=90, what="a clip")
-    [made] = [m for m in replies_to(by_role) if m.files]
+        await fake.wait_until(lambda r=request: any(m.files for m in fake.replies_to(r)), timeout=90, what="a clip")
+    [made] = [m for m in fake.replies_to(by_role) if m.files]
     assert "-motion 2" in made.content and str(BOT_ROLE) not in made.content, "the mention is not the prompt"
-    assert not replies_to(chats[0]) and not replies_to(chats[1]), "chatter is not answered"
+    assert not fake.replies_to(chats[0]) and not fake.replies_to(chats[1]), "chatter is not answered"
 
 
 async def refusal(fake: FakeDiscord, token: str) -> str:
@@ -280,17 +262,12 @@ async def test_a_mention_reply_discord_posts_late_still_gets_the_progress_and_th
     finally:
         gate.set()
 
-    def replies() -> list[Message]:
-        return [
-            m
-            for m in fake.messages.values()
-            if (m.data.get("message_reference") or {}).get("message_id") == request["id"]
-        ]
-
-    status = await fake.wait_until(lambda: (found := replies()) and found[0], what="the late status reply")
+    status = await fake.wait_until(
+        lambda: (found := fake.replies_to(request)) and found[0], what="the late status reply"
+    )
     await fake.wait_until(lambda: "Generating" in status.content, what="progress in it")
     await fake.wait_until(lambda: set(status.files) - {"preview.gif"}, timeout=90, what="the clip in it")
-    assert replies() == [status], "one reply: the status became the clip"
+    assert fake.replies_to(request) == [status], "one reply: the status became the clip"
 
 
 async def test_refusals_a_busy_channel_holds_back_hold_up_no_other_request(
