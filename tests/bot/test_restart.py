@@ -47,6 +47,7 @@ async def test_bot_killed_mid_job_delivers_once_after_restart(
     await asyncio.sleep(1.5)  # time for a duplicate to show up, if there were one (the bot looks every 0.1 s)
     clips = [m for m in fake.messages.values() if m.files and job_id[:8] in next(iter(m.files))]
     assert clips == [status]
+    assert not any("I restarted" in str(edit.get("content")) for edit in status.edits), "its job was queued"
     db = await Database.open(str(again.log.parent / "motionbot.db"))
     try:
         rows = await db.fetchall("SELECT state FROM reservations WHERE job_id = ?", (job_id,))

@@ -21,7 +21,7 @@ from storage.pending import PendingRequest, PendingRequests
 __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
 
 log = logging.getLogger(__name__)
-_SENDING: set[asyncio.Task[None]] = set()  # work left running (the event loop keeps only weak references)
+_SENDING: set[asyncio.Task[None]] = set()  # refusals on their way (the event loop keeps only weak references)
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Reply(Protocol):
 
 class InteractionReply:
     """The deferred ("thinking…") response of a slash command, button or menu. Until it is answered (a
-    refusal, or the status shown) the request is in `pending`: a bot killed meanwhile tells the user at its
-    next start."""
+    refusal, or a job queued: `Requests.start`) the request is in `pending`: a bot killed meanwhile tells the
+    user at its next start."""
 
     def __init__(
         self, interaction: discord.Interaction, lifetime_s: float, message_id: int | None, pending: PendingRequests
@@ -80,11 +80,6 @@ class InteractionReply:
     async def show(self, text: str, view: discord.ui.View) -> None:
         message = await self.interaction.edit_original_response(content=clip(text), view=view)
         self.message_id = message.id
-        # Apart: the request links its job to this message first (a job row, which keeps the token until it
-        # ends, also tells a start this request was answered).
-        answered = asyncio.create_task(self.pending.answered(self.interaction.token), name="motionbot: answered")
-        _SENDING.add(answered)
-        answered.add_done_callback(_SENDING.discard)
 
     async def retract(self) -> None:
         with contextlib.suppress(discord.HTTPException):
