@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from generation.local_redis import RedisServer  # noqa: E402
 from tests.conftest import png_bytes  # noqa: E402
-from tests.fake_discord import GUILD_ID, FakeDiscord, Message  # noqa: E402
+from tests.fake_discord import GUILD_ID, Call, FakeDiscord, Message  # noqa: E402
 from tests.support import Process, WorkerProcess  # noqa: E402
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
@@ -220,30 +220,30 @@ class Soak:
         price = self.db("SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE state = 'delivered'")[0][0]
         # A cancelled job's input goes at once; a failed one's stays for its Try again button, as a clip's does.
         left = self.db("SELECT COUNT(*) FROM input_refs r JOIN jobs j USING (job_id) WHERE j.state = 'cancelled'")
-        # Each request became one job or was refused (told so, nothing charged: e.g. while Redis restarted). A
-        # job whose submit failed is both: its row ends "failed", refunded, and the user is told.
-        # A refusal is a follow-up (or, from a bot killed before it answered, an edit at its next start).
+        # Each request became one job or was refused (told so, nothing charged: e.g. while Redis restarted; a job
+        # whose submit failed is both). A refusal is a follow-up, or, from a bot killed before it answered, an
+        # edit at its next start. Discord's calls are grouped by the request (interaction token) they answer.
+        calls: dict[str, list[Call]] = {}
+        for call in self.fake.calls:
+            if (found := re.search(r"/(?:webhooks|interactions)/\d+/([^/]+)", call.path)) and found[1] in self.asked:
+                calls.setdefault(found[1], []).append(call)
         refused = {
-            self.asked[found[1]]
-            for call in self.fake.calls
-            if (found := re.search(r"/webhooks/\d+/([^/]+)(?:$|/messages/)", call.path))
-            and found[1] in self.asked
-            and call.method in ("POST", "PATCH")
+            self.asked[token]
+            for token, made in calls.items()
+            for call in made
+            if call.method in ("POST", "PATCH")
+            and "/callback" not in call.path
             and "⚠️" in str((call.payload or {}).get("content", ""))
         }
         prompts = [json.loads(options)["request"]["prompt"] for (options,) in self.db("SELECT options FROM jobs")]
         answered = set(prompts) | refused
         # Discord shows "the application did not respond" itself when it failed every acknowledgement the bot
         # sent within its 3 s (the faults meant for a few seconds of traffic can all meet one request).
-        acked = {token for token in self.asked for c in self.fake.calls if token in c.path and c.status < 300}
-        unacknowledged = sum(1 for token, prompt in self.asked.items() if prompt not in answered and token not in acked)
-        lost = {token: prompt for token, prompt in self.asked.items() if prompt not in answered and token in acked}
-        # What Discord saw of each lost request: its calls, to tell where it stopped.
-        seen = {
-            prompt: [
-                f"{c.method} {c.path.replace(token, '<token>')} {c.status}" for c in self.fake.calls if token in c.path
-            ]
-            for token, prompt in lost.items()
+        unanswered = {token: prompt for token, prompt in self.asked.items() if prompt not in answered}
+        acked = {token for token in unanswered if any(c.status < 300 for c in calls.get(token, []))}
+        seen = {  # what Discord saw of each lost request, to tell where it stopped
+            unanswered[token]: [f"{c.method} {c.path.replace(token, '<token>')} {c.status}" for c in calls[token]]
+            for token in acked
         }
         errors = [error for path in sorted(self.folder.glob("*.log")) for error in _errors(path)]
         after = [kb for count, kb in self.rss if count >= len(delivered) // 5 and kb]
@@ -252,9 +252,9 @@ class Soak:
             "jobs": len(jobs),
             "not_ended": sorted(job for job, state in jobs.items() if state in ("queued", "running")),
             "refused_at_submit": len(refused),
-            "no_request_lost": not lost and len(prompts) == len(set(prompts)),
+            "no_request_lost": not acked and len(prompts) == len(set(prompts)),
             "lost_requests": seen,
-            "failed_by_discord": unacknowledged,
+            "failed_by_discord": len(unanswered) - len(acked),
             "delivered": len(delivered),
             "refunded": sum(1 for state in jobs.values() if state in ("failed", "cancelled")),
             "cancelled": sum(1 for state in jobs.values() if state == "cancelled"),

@@ -21,7 +21,7 @@ class PendingRequest:
     token: str
     application_id: int
     user_id: int
-    message_id: int | None  # the "thinking…" message
+    message_id: int  # the "thinking…" message
     locale: str  # the user's client language, to tell them in it
     expires_at: float  # when the token stops working
 
@@ -46,18 +46,17 @@ class PendingRequests:
     async def left_before(self, moment: float) -> list[PendingRequest]:
         """Take (delete and return) the requests acknowledged before `moment` whose tokens still work and that
         no job came of (a job is followed, and its status shown, by the watcher); the others go too."""
+        now = time.time()
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "SELECT token, application_id, user_id, message_id, locale, expires_at FROM pending_requests "
                 "WHERE made_at < ? AND expires_at > ? AND token NOT IN "
                 "(SELECT interaction_token FROM jobs WHERE interaction_token IS NOT NULL)",
-                (moment, time.time()),
+                (moment, now),
             ) as cursor:
                 rows = await cursor.fetchall()
-            await conn.execute(
-                "DELETE FROM pending_requests WHERE made_at < ? OR expires_at <= ?", (moment, time.time())
-            )
-        return [PendingRequest(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+            await conn.execute("DELETE FROM pending_requests WHERE made_at < ? OR expires_at <= ?", (moment, now))
+        return [PendingRequest(*row) for row in rows]
 
     async def prune(self) -> None:
         """Forget the requests whose tokens no longer work (one whose handler failed is never answered)."""

@@ -4,7 +4,7 @@ CREATE TABLE pending_requests (
     token TEXT PRIMARY KEY,
     application_id INTEGER NOT NULL,
     user_id INTEGER NOT NULL,
-    message_id INTEGER,                       -- the "thinking…" message, where the user is told
+    message_id INTEGER NOT NULL,              -- the "thinking…" message, where the user is told
     locale TEXT NOT NULL,
     made_at REAL NOT NULL,
     expires_at REAL NOT NULL

@@ -92,11 +92,12 @@ class InteractionReply:
         """Acknowledge within Discord's 3 s with a public "thinking…" message."""
         response = await interaction.response.defer(thinking=True)
         reply = cls(interaction, lifetime_s, getattr(response, "message_id", None), pending)
-        user, expires_at = interaction.user.id, time.time() + lifetime_s
-        waiting = PendingRequest(
-            interaction.token, interaction.application_id, user, reply.message_id, reply.voice.locale, expires_at
-        )
-        await pending.add(waiting)
+        if reply.message_id is not None:  # the "thinking…" message a start after a kill would edit
+            user, expires_at = interaction.user.id, time.time() + lifetime_s
+            waiting = PendingRequest(
+                interaction.token, interaction.application_id, user, reply.message_id, reply.voice.locale, expires_at
+            )
+            await pending.add(waiting)
         return reply
 
 

@@ -106,8 +106,6 @@ class JobWatcher:
         """Tell the users whose requests the last run acknowledged and was stopped before answering (no job
         came of them: their credits go back at the first sweep) to ask again."""
         for request in requests:
-            if request.message_id is None:
-                continue
             voice = self.services.catalogs.voice(request.locale)
             text = voice(_("⚠️ I restarted before your request was queued. Nothing was charged: please ask again."))
             webhook = discord.Webhook.partial(request.application_id, request.token, client=self.bot)
