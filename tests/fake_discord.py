@@ -140,6 +140,7 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.messages: dict[int, Message] = {}
         self.original: dict[str, int] = {}  # interaction token -> message id of its response
+        self.token_channel: dict[str, int] = {}  # interaction token -> the channel it happened in
         self.callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction token -> callback payloads
         self.commands: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
@@ -309,6 +310,7 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """An interaction as Discord sends it; `locale` is the user's client language."""
         token = f"tok-{snowflake()}"
+        self.token_channel[token] = channel_id
         payload: dict[str, Any] = {
             "id": str(snowflake()),
             "application_id": str(APP_ID),
@@ -699,6 +701,8 @@ class FakeDiscord:
         interaction_token: str | None = None,
     ) -> Message:
         message_id = snowflake()
+        if interaction_token is not None:  # an interaction's answers are in its channel
+            channel_id = self.token_channel.get(interaction_token, channel_id)
         data = {
             "id": str(message_id),
             "channel_id": str(channel_id),

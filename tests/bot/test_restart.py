@@ -17,7 +17,7 @@ from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
 from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
-from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, dm_channel
 from tests.generation.test_worker_processes import wait_for_workers
 
 
@@ -107,6 +107,35 @@ async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(
     await wait_for_workers(queue, {"gpu-back"})
     again = await delivered(fake, await fake.click(status, button(status, "retry"), user_id=4201))
     assert "-model svd-xt" in again.content and again.files
+
+
+async def test_a_failure_in_a_channel_deleted_meanwhile_is_told_by_dm_with_its_buttons(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., Any], queue: JobQueue
+) -> None:
+    gone = start_worker("--dry-run", "1", "--id", "gpu-gone-dm", "--models", "svd-xt")
+    await wait_for_workers(queue, {"gpu-gone-dm"})
+    before = fake.identified
+    bot = start_bot(MOTIONBOT_UNSERVED_TIMEOUT_S="2")
+    await connected(fake, bot, before)
+    gone.signal(signal.SIGKILL)
+    gone.wait(10)
+    token = await fake.slash("animate", {}, attachments={"image": fake.upload("d.png", png_bytes())}, user_id=4251)
+    await fake.wait_until(lambda: fake.response_to(token), timeout=30, what="the status message")
+    fake.expired_tokens.add(token)  # 15 minutes later, and meanwhile the channel (a thread) was deleted
+    fake.fail_next("POST", f"/channels/{CHANNEL_ID}/messages$", 404, {"message": "Unknown Channel", "code": 10003})
+    dm = await fake.wait_until(
+        lambda: next((m for m in fake.messages.values() if m.data["channel_id"] == str(dm_channel(4251))), None),
+        timeout=30,
+        what="the failure by DM",
+    )
+    assert "could not post in <#" in dm.content and "came online" in dm.content and "refunded" in dm.content
+    assert await settled_reservation(bot, 4251) == (GUILD_ID, "refunded")
+    history = await followup_text(fake, await fake.slash("history", {}, user_id=4251))
+    assert f"❌ [did not work](https://discord.com/channels/@me/{dm_channel(4251)}/{dm.id})" in history
+    start_worker("--dry-run", "0.2", "--id", "gpu-back-dm", "--models", "svd-xt")
+    await wait_for_workers(queue, {"gpu-back-dm"})
+    again = await delivered(fake, await fake.click(dm, button(dm, "retry"), user_id=4251, dm=True))
+    assert again.files and again.data["channel_id"] == str(dm_channel(4251)), "Try again works in the DM"
 
 
 async def test_a_refused_command_sync_does_not_stop_the_bot(

@@ -166,8 +166,9 @@ def _ended(record: JobRecord) -> Text:
         # A clip sent by DM (the bot could not post in the channel) says which DM channel it is in.
         link = message_link(record, record.result_message_id, (record.result or {}).get("channel"))
         return _("✅ [the clip]({link}) · {credits}", link=link, credits=credits_of(record.cost))
-    if record.state is JobState.FAILED and record.status_message_id:  # where its Try again button is
-        return _("❌ [did not work]({link}) (not charged)", link=message_link(record, record.status_message_id))
+    if record.state is JobState.FAILED and record.status_message_id:  # where its Try again button is (a DM?)
+        link = message_link(record, record.status_message_id, (record.result or {}).get("channel"))
+        return _("❌ [did not work]({link}) (not charged)", link=link)
     return {
         JobState.DELIVERED: _("✅ delivered · {credits}", credits=credits_of(record.cost)),
         JobState.FAILED: _("❌ did not work (not charged)"),

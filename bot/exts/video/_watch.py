@@ -17,7 +17,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import discord
 from redis.exceptions import RedisError
@@ -327,6 +326,20 @@ class JobWatcher:
                 view = self.buttons.failed(job_id, voice) if retry else None
                 sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
                 await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
+        except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or it is gone
+            log.warning(
+                "job %s: cannot post in channel %s (%s); telling the user by DM",
+                job_id,
+                record.channel_id,
+                exc.text or exc.status,
+            )
+            voice = self._voice(record)  # their own language
+            text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
+            view = self.buttons.failed(job_id, voice) if retry else None
+            here = voice(_("I could not post in <#{channel}>, so I am telling you here.", channel=record.channel_id))
+            if (dm := await self._send_privately(record, here, text, view)) is not None:
+                await s.ledger.set_messages(job_id, status_message_id=dm.id)  # for /history's link
+                await s.ledger.set_result(job_id, {"channel": dm.channel.id})  # and for its Try again
         except discord.HTTPException as exc:
             log.warning("job %s: could not tell the user it ended: %s", job_id, exc)
         state = JobState.CANCELLED if cancelled else JobState.FAILED
@@ -403,7 +416,12 @@ class JobWatcher:
             )
             text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
             view = self._result_view(record, voice)
-            return await self._send_privately(record, text, view, (name, result.video), made)
+            here = voice(_("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id))
+            if (dm := await self._send_privately(record, here, text, view, (name, result.video))) is None:
+                return False
+            await self.services.ledger.set_messages(record.job_id, result_message_id=dm.id)
+            await self.services.ledger.set_result(record.job_id, made | {"channel": dm.channel.id})  # for /history
+            return True
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status == 429:  # Discord's trouble, after discord.py's retries
                 log.warning("job %s: Discord would not take the clip: %s", record.job_id, exc, extra=job_extra)
@@ -412,18 +430,17 @@ class JobWatcher:
             return False
 
     async def _send_privately(
-        self, record: JobRecord, text: str, view: discord.ui.View, file: tuple[str, bytes], made: dict[str, Any]
-    ) -> bool:
-        """Deliver by direct message; False if the user does not accept them."""
+        self,
+        record: JobRecord,
+        note: str,
+        text: str,
+        view: discord.ui.View | None,
+        file: tuple[str, bytes] | None = None,
+    ) -> discord.Message | None:
+        """`note` and `text` by direct message; None if the user does not accept them."""
         try:
             dm = await self.bot.create_dm(discord.Object(record.user_id))
-            note = self._voice(record)(
-                _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
-            )
-            sent = await self.messages.post(record, f"{note}\n{text}", view, file, channel=dm)
+            return await self.messages.post(record, f"{note}\n{text}", view, file, channel=dm)
         except discord.HTTPException as exc:
             log.warning("job %s: the DM failed too: %s", record.job_id, exc, extra={"job_id": record.job_id})
-            return False
-        await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
-        await self.services.ledger.set_result(record.job_id, made | {"channel": sent.channel.id})  # for /history
-        return True
+            return None
