@@ -66,13 +66,12 @@ class JobMessages:
         file: tuple[str, bytes] | None,
         channel: discord.abc.Messageable | None = None,
     ) -> discord.Message:
-        """A message replying to the request in its channel (or a plain one in `channel`, e.g. a DM); the
-        nonce makes a repeat after a restart a no-op."""
+        """A message replying to the request in its channel (to its status message, or to the mention that
+        asked where that never showed), or a plain one in `channel` (a DM); the nonce makes a repeat after a
+        restart a no-op."""
         reference = None
-        if channel is None and record.status_message_id is not None:
-            reference = discord.MessageReference(
-                message_id=record.status_message_id, channel_id=record.channel_id, fail_if_not_exists=False
-            )
+        if channel is None and (to := record.status_message_id or record.options.get("reply_to")) is not None:
+            reference = discord.MessageReference(message_id=to, channel_id=record.channel_id, fail_if_not_exists=False)
         channel = channel or self.bot.get_partial_messageable(record.channel_id)
         kwargs: dict[str, Any] = {
             "content": clip(text),

@@ -40,6 +40,7 @@ class Reply(Protocol):
 
     voice: Voice
     message_id: int | None
+    reply_to: int | None  # the user's message that asked (a mention), for answers posted apart
     application_id: int | None
     token: str | None
     token_expires_at: float | None
@@ -66,6 +67,7 @@ class InteractionReply:
         self.token: str | None = interaction.token
         self.token_expires_at: float | None = time.time() + lifetime_s
         self.message_id = message_id  # the "thinking…" message the defer created
+        self.reply_to: int | None = None
 
     async def refuse(self, text: Text | str) -> None:
         # Errors are private: drop the public "thinking…" message, answer only the user.
@@ -111,6 +113,7 @@ class MessageReply:
     def __init__(self, message: discord.Message, voice: Voice):
         self.message, self.voice = message, voice
         self.message_id: int | None = None
+        self.reply_to: int | None = message.id
 
     async def refuse(self, text: Text | str) -> None:
         """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new

@@ -224,7 +224,12 @@ class VideoRequests:
             user_id=who.user_id,
             kind=job.kind.value,
             model=job.model,
-            options={"request": job.request(), "parent": parent, "checks": {"prompt": "pass", "content": job.content}},
+            options={
+                "request": job.request(),
+                "parent": parent,
+                "checks": {"prompt": "pass", "content": job.content},
+                "reply_to": reply.reply_to,
+            },
             cost=cost,
             application_id=reply.application_id,
             interaction_token=reply.token,
