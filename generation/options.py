@@ -260,6 +260,7 @@ def flags_line(options: Options) -> str:
 # A quoted value ("…", “…”, '…') that starts and ends at a word boundary, or any other run of non-spaces.
 _TOKEN = re.compile(r"""(?<!\S)(?:"([^"]*)"|“([^”]*)”|'([^']*)')(?!\S)|\S+""")
 _FLAG = re.compile(r"(?:--?|—|–)([A-Za-z][A-Za-z_]*)")  # phones turn "--" into a dash
+_JOINED = re.compile(r"(?<!\S)((?:--?|—|–)[A-Za-z][A-Za-z_]*)=")  # a flag joined to its value by "="
 
 
 def _plain(token: str) -> str:
@@ -275,7 +276,7 @@ def _flag(token: str) -> re.Match[str] | None:
 def parse_flags(text: str) -> Options:
     """Split Pika-style flags out of `text`; the words that are not flags become the prompt."""
     tokens: list[tuple[str, bool]] = []  # (text, was quoted)
-    for match in _TOKEN.finditer(text):
+    for match in _TOKEN.finditer(_JOINED.sub(r"\1 ", text)):  # "-motion=3" (a command-line habit): "-motion 3"
         quoted = next((group for group in match.groups() if group is not None), None)
         tokens.append((quoted, True) if quoted is not None else (match.group(0), False))
 

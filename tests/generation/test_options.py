@@ -57,6 +57,10 @@ def test_a_full_pika_prompt_parses_every_flag() -> None:
         ("-neg “smart quotes”", "negative_prompt", "smart quotes"),
         ("--motion 2", "motion", 2),
         ("—motion 2", "motion", 2),  # phones turn -- into an em dash
+        ("-motion=3", "motion", 3),  # the command-line habit
+        ("--camera=zoom in", "camera", Camera(zoom=1)),
+        ("-neg='low quality'", "negative_prompt", "low quality"),
+        ("-ar=9:16", "aspect", "9:16"),
     ],
 )
 def test_each_flag_reads_its_value(text: str, field: str, value: object) -> None:
