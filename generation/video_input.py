@@ -4,17 +4,20 @@
 `probe` reads only what needs no pixels: the file's magic bytes choose the one demuxer that may open it
 (so a playlist, a concat list or any other format that points at other files is refused as "not a
 video"), then the container's header gives the codec, the size, the duration and the frame count, each
-checked against `VideoLimits`. `normalise` decodes frame by frame (nothing but the current frame is
-held), scales each one straight to the working size, picks the frames for the model's frame rate and
-encodes them as a plain H.264 MP4: the worker only ever reads a file of ours. The header is checked
-again against what is decoded (a frame larger than declared, more frames or a longer clip than declared,
-a file that ends early), so a lying header is refused, not trusted.
+checked against `VideoLimits`; a phone's portrait video (stored sideways, with a rotation in its track
+header) counts as the size it is shown at. `normalise` decodes frame by frame (nothing but the current
+frame is held), turns each frame upright as a player shows it, scales it straight to the working size,
+picks the frames for the model's frame rate and encodes them as a plain H.264 MP4: the worker only ever
+reads a file of ours. The header is checked again against what is decoded (a frame larger than declared,
+more frames or a longer clip than declared, a file that ends early), so a lying header is refused, not
+trusted.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -60,6 +63,7 @@ class VideoInfo:
     height: int
     duration_s: float
     frames: int  # as declared (or counted, for a GIF)
+    rotation: int = 0  # degrees counterclockwise a player turns the stored frames (a phone's portrait video)
 
     def frames_at(self, fps: int) -> int:
         """How many frames the clip gives at `fps`: one for each time k / fps within its duration."""
@@ -150,9 +154,55 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
                 duration = container.duration / av.time_base
             rate = float(stream.average_rate or stream.guessed_rate or 0)
             frames = stream.frames or math.ceil(duration * rate)
-            info = VideoInfo(kind, context.name, context.width, context.height, duration, frames)
+            width, height, turned = context.width, context.height, _rotation(data) if kind == "mp4" else 0
+            if turned % 180:  # shown on its side: a portrait video stored as landscape
+                width, height = height, width
+            info = VideoInfo(kind, context.name, width, height, duration, frames, turned)
     _check(info, limits)
     return info
+
+
+def _rotation(data: bytes) -> int:
+    """The quarter turn (degrees counterclockwise, as FFmpeg reads it) of the first video track's display
+    matrix in an MP4/MOV header (`moov/trak/tkhd`): how phones mark a video filmed upright. 0 if none."""
+    for trak in _boxes(data, _box(data, 0, len(data), b"moov"), b"trak"):
+        mdia = _box(data, *trak, b"mdia")
+        hdlr = _box(data, *mdia, b"hdlr") if mdia else None
+        tkhd = _box(data, *trak, b"tkhd")
+        if hdlr is None or data[hdlr[0] + 8 : hdlr[0] + 12] != b"vide" or tkhd is None:
+            continue
+        at = tkhd[0] + (32 if data[tkhd[0]] == 1 else 20) + 4 + 16  # version, flags, times and ids; then 16 more
+        if at + 20 > tkhd[1]:
+            return 0
+        a, b, _u, c, d = struct.unpack(">5i", data[at : at + 20])  # the matrix [a b u; c d v; x y w]
+        angle = -math.degrees(math.atan2(b / (math.hypot(b, d) or 1), a / (math.hypot(a, c) or 1)))
+        quarter = round(angle / 90) * 90  # as av_display_rotation_get() reads it; other angles are ignored
+        return (180 if quarter == -180 else quarter) if abs(angle - quarter) < 1 else 0
+    return 0
+
+
+def _box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    """The (content start, end) of the first box of `kind` between start and end."""
+    return next(_boxes(data, (start, end), kind), None)
+
+
+def _boxes(data: bytes, span: tuple[int, int] | None, kind: bytes) -> Iterator[tuple[int, int]]:
+    """The (content start, end) of each box of `kind` directly within `span` (ISO BMFF: size, type, content)."""
+    if span is None:
+        return
+    at, end = span
+    while at + 8 <= end:
+        size, found = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        header = 8
+        if size == 1 and at + 16 <= end:  # a 64-bit size follows
+            size, header = int.from_bytes(data[at + 8 : at + 16], "big"), 16
+        elif size == 0:  # to the end
+            size = end - at
+        if size < header:
+            return
+        if found == kind:
+            yield at + header, min(at + size, end)
+        at += size
 
 
 def _check(info: VideoInfo, limits: VideoLimits) -> None:
@@ -249,12 +299,16 @@ def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
 
 
 def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    """The frame scaled (by FFmpeg, from its own pixel format) to cover width x height, centre-cropped."""
+    """The frame upright (as a player turns it), scaled (by FFmpeg, from its own pixel format) to cover
+    width x height, centre-cropped."""
     import numpy as np
 
-    scale = max(width / frame.width, height / frame.height)
-    covered_w, covered_h = max(width, round(frame.width * scale)), max(height, round(frame.height * scale))
-    rgb = frame.reformat(width=covered_w, height=covered_h, format="rgb24").to_ndarray()
+    turns = round(frame.rotation / 90) % 4  # quarter turns counterclockwise: a phone's portrait video
+    shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    scale = max(width / shown_w, height / shown_h)
+    covered_w, covered_h = max(width, round(shown_w * scale)), max(height, round(shown_h * scale))
+    stored_w, stored_h = (covered_h, covered_w) if turns % 2 else (covered_w, covered_h)
+    rgb = np.rot90(frame.reformat(width=stored_w, height=stored_h, format="rgb24").to_ndarray(), turns)
     left, top = (covered_w - width) // 2, (covered_h - height) // 2
     return np.ascontiguousarray(rgb[top : top + height, left : left + width])
 

@@ -16,6 +16,7 @@ from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import button
 from tests.bot.test_video import credits_used, delivered, refusal
 from tests.fake_discord import CHANNEL_ID, FakeDiscord, Message
+from tests.generation.test_video_input import filmed_upright
 
 
 def video(folder: Path, seed: int, frames: int = 30, fps: int = 30) -> bytes:
@@ -54,6 +55,14 @@ async def test_restyle_redraws_the_users_video(fake: FakeDiscord, service: BotPr
     )
     assert "-strength 0.2" in gentle.content
     assert await credits_used(service, 8001) > 0
+
+
+async def test_a_video_filmed_upright_on_a_phone_is_restyled_upright(
+    fake: FakeDiscord, service: BotProcess, tmp_path: Path
+) -> None:
+    clip = await delivered(fake, await restyle(fake, 8005, filmed_upright(tmp_path, -90)))  # stored sideways
+    height, width = frames(clip).shape[1:3]
+    assert height > width, "portrait, as the phone showed it"
 
 
 async def test_the_light_restyle_on_animatediff(fake: FakeDiscord, service: BotProcess, tmp_path: Path) -> None:

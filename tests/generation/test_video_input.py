@@ -85,6 +85,43 @@ def test_webm_and_gif_are_read_too(tmp_path: Path) -> None:
         assert count == 10 and decode_frames(clip)[0].shape == (10, 32, 32, 3)
 
 
+def filmed_upright(folder: Path, rotation: int, faststart: bool = True) -> bytes:
+    """A phone's portrait video: frames stored 160x96 (landscape) with a white band along their left edge, and
+    a display matrix that turns them `rotation` degrees counterclockwise (a phone held upright: -90)."""
+    path = folder / f"upright-{rotation}-{faststart}.mp4"
+    options = {"movflags": "+faststart"} if faststart else {}  # without: the header comes after the frames
+    with av.open(str(path), "w", format="mp4", options=options) as container:
+        stream = container.add_stream("libx264", rate=Fraction(24))
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.set_display_rotation(rotation)
+        for _ in range(12):
+            picture = np.zeros((96, 160, 3), np.uint8)
+            picture[:, :32] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("rotation", "band"),
+    [(-90, "top"), (90, "bottom"), (180, "right"), (0, "left")],
+)
+@pytest.mark.parametrize("faststart", [True, False])
+def test_a_phone_video_is_read_upright_at_the_size_it_is_shown(
+    rotation: int, band: str, faststart: bool, tmp_path: Path
+) -> None:
+    data = filmed_upright(tmp_path, rotation, faststart)
+    info = probe(data, LIMITS)
+    assert (info.width, info.height) == ((96, 160) if rotation % 180 else (160, 96)), "the size a player shows"
+    assert info.rotation == rotation
+    clip, _ = normalise(data, info, LIMITS, (info.width // 2, info.height // 2), 24, 4)
+    frame = decode_frames(clip)[0][0].mean(axis=2)
+    edges = {"top": frame[:8], "bottom": frame[-8:], "left": frame[:, :8], "right": frame[:, -8:]}
+    assert {edge for edge, pixels in edges.items() if pixels.mean() > 200} == {band}, "the band where a player shows it"
+
+
 def _huge_gif() -> bytes:
     data = bytearray(gif(2))
     data[6:10] = (65535).to_bytes(2, "little") * 2  # the logical screen: 65535 x 65535
