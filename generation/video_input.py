@@ -36,6 +36,7 @@ CODECS = {"h264": "H.264", "hevc": "H.265", "vp8": "VP8", "vp9": "VP9", "av1": "
 _DEMUXERS = {"mp4": "mp4", "webm": "matroska", "gif": "gif"}  # what the magic bytes say -> the demuxer allowed
 _OPTIONS = {"mp4": {"enable_drefs": "0", "use_absolute_path": "0"}}  # never follow a reference out of the file
 _GIF_MIN_DELAY_CS = 2  # browsers show GIF frames of 0 or 1 centiseconds for 10
+_MAX_BOXES = 1000  # boxes looked at on one level of an MP4 header (a real one has a handful)
 _ENDS_EARLY = 0.8  # a file whose frames cover less of its declared duration than this is damaged
 
 
@@ -191,7 +192,9 @@ def _boxes(data: bytes, span: tuple[int, int] | None, kind: bytes) -> Iterator[t
     if span is None:
         return
     at, end = span
-    while at + 8 <= end:
+    for _looked in range(_MAX_BOXES):
+        if at + 8 > end:
+            return
         size, found = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
         header = 8
         if size == 1 and at + 16 <= end:  # a 64-bit size follows
