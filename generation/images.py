@@ -60,6 +60,8 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
             raise ImageError(heic) from None
         if _signed(data):  # the start of a picture whose header Pillow cannot read: cut short or broken
             raise ImageError(_("the image is damaged or incomplete")) from None
+        if _brand(data) is not None or data[:4] == b"\x1a\x45\xdf\xa3":  # an MP4, a MOV, a WebM
+            raise ImageError(_("that file is a video, not a picture: `/restyle` redraws a video")) from None
         raise ImageError(_("that file is not a picture (send a PNG, JPEG, WebP or GIF)")) from None
     if info.format not in ACCEPTED_FORMATS:
         raise ImageError(_("{format} images are not supported (send a PNG, JPEG, WebP or GIF)", format=info.format))

@@ -81,6 +81,11 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+def _picture(data: bytes) -> bool:
+    """Whether `data` starts as a PNG, JPEG or WebP picture does."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" or data[8:12] == b"WEBP"
+
+
 def _gif(data: bytes) -> tuple[int, int, int, float]:
     """A GIF's declared width, height, frame count and duration, from its block structure (no pixels)."""
     width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
@@ -130,6 +135,8 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
     import av
 
     kind = _sniff(data)
+    if kind is None and _picture(data):
+        raise VideoError(_("that file is a picture, not a video: `/animate` brings a picture to life"))
     if kind is None:
         raise VideoError(_("that file is not a video I can read: upload an MP4, WebM, MOV or GIF"))
     if kind == "gif":

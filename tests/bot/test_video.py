@@ -196,6 +196,7 @@ def huge_png_header(width: int, height: int) -> bytes:
         ("bomb.png", huge_png_header(30000, 30000), {}, "too large"),
         ("cut.png", huge_png_header(2000, 2000), {}, "damaged or incomplete"),  # its header's size, no pixels
         ("empty.png", b"", {}, "empty"),
+        ("IMG_0042.MOV", b"\x00\x00\x00\x14ftypqt  " + bytes(64), {}, "a video, not a picture: `/restyle`"),
         ("cat.png", png_bytes(), {"prompt": "-motion 9"}, "`-motion` must be 0–4, got `9`"),
         ("cat.png", png_bytes(), {"prompt": "-foo 1"}, "unknown flag `-foo`"),
     ],

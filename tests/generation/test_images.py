@@ -32,7 +32,10 @@ def test_probe_reads_real_format_and_size() -> None:
     ("data", "message"),
     [
         (b"", "empty"),
-        (b"hello, this is a text file named cat.png", "not a picture"),
+        (b"hello, this is a text file named cat.png", "not a picture \\(send a PNG"),
+        (b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64, "a video, not a picture: `/restyle`"),  # a phone's MP4
+        (b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 64, "a video, not a picture"),  # an iPhone's MOV
+        (b"\x1a\x45\xdf\xa3" + b"\x00" * 64, "a video, not a picture"),  # a WebM
         (huge_png_header(30000, 30000), "too large; the limit is 40 MP"),
         (huge_png_header(8000, 6000), "limit is 40 MP and this one is 8000x6000"),
         (png_bytes(8, 8), "at least 16x16"),
