@@ -144,6 +144,27 @@ async def test_a_mention_without_an_image_explains_how(fake: FakeDiscord, servic
     assert "reply to a message with an image" in hint.content
 
 
+async def test_a_video_where_a_picture_goes_and_a_picture_where_a_video_goes_are_pointed_to_the_right_menu(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    video = fake.upload("IMG_0042.MOV", b"\x00\x00\x00\x14ftypqt  " + bytes(64), content_type="video/quicktime")
+    picture = fake.upload("sky.png", png_bytes())
+    request = fake.user_message(
+        "<@700000000000000004> make it move", user_id=1411, mentions_bot=True, attachments=[video]
+    )
+    await fake.post(request)
+    [hint] = await fake.wait_until(lambda: fake.replies_to(request), timeout=10, what="the hint")
+    assert "a video, not a picture" in hint.content and "Restyle video" in hint.content
+    with_video = fake.user_message("look", user_id=1412, attachments=[video])
+    animated = await fake.context_menu("Animate image", with_video, user_id=1411)
+    assert "a video, not a picture" in await refusal(fake, animated)
+    with_picture = fake.user_message("look", user_id=1412, attachments=[picture])
+    restyled = await fake.context_menu("Restyle video", with_picture, user_id=1411)
+    [answer] = await fake.wait_until(lambda: fake.callbacks.get(restyled), timeout=10, what="the answer")
+    assert "a picture, not a video" in answer["data"]["content"] and "Animate image" in answer["data"]["content"]
+    assert await credits_used(service, 1411) == 0
+
+
 async def test_a_mention_of_the_bot_or_its_role_asks_and_a_reply_ping_alone_does_not(
     fake: FakeDiscord, service: BotProcess
 ) -> None:

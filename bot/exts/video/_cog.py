@@ -16,6 +16,8 @@ from bot.errors import tell
 from bot.exts.video._actions import ClipActions
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import (
+    A_PICTURE,
+    A_VIDEO,
     CHOICES,
     DESCRIBE,
     MENTION,
@@ -25,6 +27,7 @@ from bot.exts.video._declare import (
     Seed,
     Steps,
     Strength,
+    image_url,
     image_urls,
     model_choices,
     video_url,
@@ -255,7 +258,9 @@ class Video(commands.Cog):
     async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
         if (url := video_url(message)) is None:
-            no_video = voice_of(interaction)(_("that message has no video to restyle"))
+            no_video = voice_of(interaction)(
+                A_PICTURE if image_url(message) else _("that message has no video to restyle")
+            )
             await interaction.response.send_message(no_video, ephemeral=True)
             return
         # The menu sees the message whole; a bot without the Message Content intent could not fetch it again.
@@ -327,7 +332,7 @@ class Video(commands.Cog):
         reply = await self._defer(interaction)
         urls = image_urls(message)
         if not urls:
-            return await reply.refuse(_("that message has no image to animate"))
+            return await reply.refuse(A_VIDEO if video_url(message) else _("that message has no image to animate"))
         try:
             options = parse_flags(MENTION.sub("", message.content))
         except OptionError:

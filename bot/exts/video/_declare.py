@@ -13,9 +13,12 @@ from bot.limits import clip
 from generation.models import ModelSpec
 from generation.options import MAX_FRAMES
 from generation.styles import styles
+from generation.text import _
 from generation.values import CAMERA_MOVES, Aspect
 
 __all__ = [
+    "A_PICTURE",
+    "A_VIDEO",
     "CHOICES",
     "DESCRIBE",
     "MENTION",
@@ -34,6 +37,8 @@ __all__ = [
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif)$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
+A_VIDEO = _("that is a video, not a picture: right-click its message → Apps → **Restyle video** redraws it")
+A_PICTURE = _("that is a picture, not a video: right-click its message → Apps → **Animate image** brings it to life")
 _CHOICE_NAME = 100  # Discord's limit on the name of a choice (and of an autocomplete suggestion)
 
 # The options both commands take: what users read in Discord, and the values they pick from.

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.errors import describe
 from bot.exts.video._admission import Admission
-from bot.exts.video._declare import MENTION, image_url
+from bot.exts.video._declare import A_VIDEO, MENTION, image_url, video_url
 from bot.exts.video._interact import download, hidden, server_voice
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
@@ -75,6 +75,7 @@ class Mentions:
         url = image_url(message)
         guild = message.guild.id if message.guild else 0
         reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
+        source: discord.Message | discord.DeletedReferencedMessage | None = None
         if url is None and message.reference is not None:
             source = message.reference.resolved
             if not isinstance(source, discord.Message) and message.reference.message_id:
@@ -90,6 +91,8 @@ class Mentions:
                         "Right-click that message → Apps → **Animate image**, or attach the picture to your mention"
                     )
                 )
+        if url is None and (video_url(message) or (isinstance(source, discord.Message) and video_url(source))):
+            return await reply.refuse(A_VIDEO)
         if url is None:
             return await reply.refuse(
                 _(
