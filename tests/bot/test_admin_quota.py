@@ -146,7 +146,10 @@ async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
 
 async def test_grant_reset_and_role_tiers_from_the_commands(fake: FakeDiscord, service: BotProcess) -> None:
     assert "is now 1" in await admin(fake, "set", {"setting": "daily_credits", "value": "1"})
-    assert "Granted 5 credits to <@3301>" in await admin(fake, "grant", {"user": UserRef(3301), "credits": 5})
+    granted = await admin(fake, "grant", {"user": UserRef(3301), "credits": 7})
+    assert "Granted 7 credits to <@3301>; their extra credits: 7 credits." in granted
+    taken = await admin(fake, "grant", {"user": UserRef(3301), "credits": -2})
+    assert "Took back 2 credits from <@3301>; their extra credits: 5 credits." in taken
     assert "left today: **6**" in await quota_of(fake, 3301) and "plus 5 granted" in await quota_of(fake, 3301)
     await animate(fake, 3302)
     assert "left today: **0**" in await quota_of(fake, 3302)

@@ -279,8 +279,24 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         assert interaction.guild_id is not None
         if refused := _outside("credits", credits, -GRANT_MOST, GRANT_MOST):
             return await self._done(interaction, refused)
-        await self.services.quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
-        await self._done(interaction, _("Granted {credits} to {user}.", credits=credits_of(credits), user=user.mention))
+        quotas = self.services.quotas
+        await quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
+        extra = credits_of((await quotas.status(interaction.guild_id, user.id)).granted)
+        if credits >= 0:
+            said = _(
+                "Granted {credits} to {user}; their extra credits: {extra}.",
+                credits=credits_of(credits),
+                user=user.mention,
+                extra=extra,
+            )
+        else:
+            said = _(
+                "Took back {credits} from {user}; their extra credits: {extra}.",
+                credits=credits_of(-credits),
+                user=user.mention,
+                extra=extra,
+            )
+        await self._done(interaction, said)
 
     @app_commands.command(name="reset", description="Give someone today's credits back")
     @app_commands.describe(user="Whose credits")
