@@ -216,6 +216,39 @@ async def test_a_request_a_killed_bot_never_answered_is_told_at_the_restart(
     assert "Nothing was charged" in told.content
 
 
+async def test_a_mention_a_killed_bot_never_answered_gets_a_reply_at_the_restart(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    bot = start_bot()
+    await connected(fake, bot, fake.identified)
+    gate = fake.hold("GET", "/attachments/.*stray")  # taken in, the picture still on its way
+    try:
+        picture = fake.upload("stray.png", png_bytes())
+        request = fake.user_message(
+            "<@700000000000000004> -motion 2", user_id=4702, mentions_bot=True, attachments=[picture]
+        )
+        await fake.post(request)
+        await fake.wait_until(lambda: fake.held, timeout=20, what="the download")
+        bot.process.send_signal(signal.SIGKILL)
+        bot.process.wait()
+    finally:
+        gate.set()
+    assert not fake.replies_to(request)
+    answered = fake.user_message("<@700000000000000004> hi", user_id=4703, mentions_bot=True)  # refused: answered
+    again = start_bot()
+    await connected(fake, again, fake.identified)
+    await fake.post(answered)
+    [told] = await fake.wait_until(lambda: fake.replies_to(request), timeout=20, what="the user told")
+    assert "restarted" in told.content and "Nothing was charged" in told.content
+    [hint] = await fake.wait_until(lambda: fake.replies_to(answered), timeout=20, what="the hint")
+    again.signal(signal.SIGTERM)
+    assert again.wait(30) == 0
+    last = start_bot()  # a request answered in the last run is not told again
+    await connected(fake, last, fake.identified)
+    await asyncio.sleep(2)
+    assert fake.replies_to(answered) == [hint] and len(fake.replies_to(request)) == 1
+
+
 async def test_sigterm_stops_the_bot_cleanly(fake: FakeDiscord, start_bot: Callable[..., BotProcess]) -> None:
     before = fake.identified
     bot = start_bot()

@@ -36,6 +36,16 @@ async def test_a_start_takes_what_was_left_unanswered_before_it_except_what_beca
     assert [r.token for r in await pending.left_before(time.time())] == ["after the start"]
 
 
+async def test_a_mention_left_unanswered_is_taken_with_its_channel_unless_a_job_replies_to_it(db: Database) -> None:
+    pending = PendingRequests(db)
+    for message_id in (41, 42):
+        await pending.add(PendingRequest.mention(7, message_id, 2, "ko", time.time() + 900))
+    record = JobRecord("j2", 1, 7, 2, "image-to-video", "svd", options={"reply_to": 42}, cost=1)
+    await Ledger(db).add(record)  # the bot was killed after writing the job of the second, before answering it
+    [left] = await pending.left_before(time.time())
+    assert (left.channel_id, left.message_id, left.locale, left.application_id) == (7, 41, "ko", 0)
+
+
 async def test_requests_past_their_token_are_pruned(db: Database) -> None:
     pending = PendingRequests(db)
     await pending.add(request("stale", expires_in_s=-1))  # its handler failed: never answered

@@ -53,8 +53,8 @@ class Mentions:
             voice = self.services.catalogs.voice(None)
             with contextlib.suppress(Exception):  # the database may be what failed: then in English
                 voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
-            with contextlib.suppress(discord.HTTPException):
-                await MessageReply(message, voice).refuse(describe(exc))
+            with contextlib.suppress(Exception):  # Discord, or the database, failing again
+                await MessageReply(message, voice, self.services.pending).refuse(describe(exc))
 
     def _addressed(self, message: discord.Message) -> bool:
         """Whether the text mentions the bot, or its role (which Discord may pick when "@motionbot" is typed).
@@ -74,7 +74,8 @@ class Mentions:
     async def _animate(self, message: discord.Message) -> None:
         url = image_url(message)
         guild = message.guild.id if message.guild else 0
-        reply = MessageReply(message, await server_voice(self.bot, self.services, guild))
+        voice, s = await server_voice(self.bot, self.services, guild), self.services
+        reply = await MessageReply.taking(message, voice, s.settings.token_lifetime_s, s.pending)
         source: discord.Message | discord.DeletedReferencedMessage | None = None
         if url is None and message.reference is not None:
             source = message.reference.resolved

@@ -16,7 +16,7 @@ from bot.i18n import Voice, voice_of
 from bot.limits import clip
 from generation.jobs import DEFAULT_BYTE_BUDGET
 from generation.text import Text
-from storage.pending import PendingRequest, PendingRequests
+from storage.pending import PendingRequest, PendingRequests, mention_token
 
 __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
 
@@ -52,6 +52,9 @@ class Reply(Protocol):
     async def retract(self) -> None:
         """Take back the status message `show` made (it came too late to be of use)."""
 
+    async def answered(self) -> None:
+        """The request is answered (a job came of it): a restart need not tell the user."""
+
 
 class InteractionReply:
     """The deferred ("thinking…") response of a slash command, button or menu. Until it is answered (a
@@ -77,6 +80,9 @@ class InteractionReply:
             await self.interaction.followup.send(clip(f"⚠️ {self.voice(text)}"), ephemeral=True)
         except discord.HTTPException as exc:
             log.warning("could not tell user %s: %s (%s)", self.interaction.user.id, text, exc)
+        await self.answered()
+
+    async def answered(self) -> None:
         await self.pending.answered(self.interaction.token)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
@@ -104,16 +110,27 @@ class InteractionReply:
 
 
 class MessageReply:
-    """A reply to the message that mentioned the bot, in the server's language (a message has no locale)."""
+    """A reply to the message that mentioned the bot, in the server's language (a message has no locale). A
+    request (`taking`) is in `pending` until it is answered: a bot killed meanwhile replies at its next start."""
 
     application_id: int | None = None
     token: str | None = None
     token_expires_at: float | None = None
 
-    def __init__(self, message: discord.Message, voice: Voice):
-        self.message, self.voice = message, voice
+    def __init__(self, message: discord.Message, voice: Voice, pending: PendingRequests | None = None):
+        self.message, self.voice, self.pending = message, voice, pending
         self.message_id: int | None = None
         self.reply_to: int | None = message.id
+
+    @classmethod
+    async def taking(
+        cls, message: discord.Message, voice: Voice, lifetime_s: float, pending: PendingRequests
+    ) -> MessageReply:
+        """The reply to a mention the bot takes in as a request, noted until it is answered."""
+        expires_at = time.time() + lifetime_s
+        noted = PendingRequest.mention(message.channel.id, message.id, message.author.id, voice.locale, expires_at)
+        await pending.add(noted)
+        return cls(message, voice, pending)
 
     async def refuse(self, text: Text | str) -> None:
         """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new
@@ -121,6 +138,11 @@ class MessageReply:
         sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")), name="motionbot: refusal")
         _SENDING.add(sending)
         sending.add_done_callback(_SENDING.discard)
+        await self.answered()
+
+    async def answered(self) -> None:
+        if self.pending is not None:
+            await self.pending.answered(mention_token(self.message.id))
 
     async def _reply(self, text: str) -> None:
         try:

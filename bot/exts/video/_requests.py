@@ -237,8 +237,7 @@ class VideoRequests:
             locale=reply.voice.locale,
         )
         await s.ledger.add(record)
-        if reply.token:  # a job came of it: the watcher follows it from here, also after a restart
-            await s.pending.answered(reply.token)
+        await reply.answered()  # a job came of it: the watcher follows it from here, also after a restart
         if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
             kept = files.image if files.image is not None else job.video or b""
             await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)

@@ -107,9 +107,13 @@ class JobWatcher:
         for request in requests:
             voice = self.services.catalogs.voice(request.locale)
             text = voice(_("⚠️ I restarted before your request was queued. Nothing was charged: please ask again."))
-            webhook = discord.Webhook.partial(request.application_id, request.token, client=self.bot)
             try:
-                await webhook.edit_message(request.message_id, content=text)
+                if request.channel_id is None:  # in the "thinking…" message
+                    webhook = discord.Webhook.partial(request.application_id, request.token, client=self.bot)
+                    await webhook.edit_message(request.message_id, content=text)
+                else:  # a mention: a reply to it
+                    channel = self.bot.get_partial_messageable(request.channel_id)
+                    await channel.get_partial_message(request.message_id).reply(text, mention_author=False)
             except (discord.HTTPException, OSError) as exc:
                 log.info("could not tell user %s their request was dropped: %s", request.user_id, exc)
         if requests:
