@@ -14,6 +14,7 @@ from storage.guilds import Guilds
 from storage.quotas import Quotas
 from storage.settings import StorageSettings
 from tests.bot.conftest import LONG_RENDERS, NO_PREVIEWS, BotProcess, connected
+from tests.bot.test_admin_quota import stored
 from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
@@ -130,6 +131,10 @@ async def test_a_failure_in_a_channel_deleted_meanwhile_is_told_by_dm_with_its_b
     )
     assert "could not post in <#" in dm.content and "came online" in dm.content and "refunded" in dm.content
     assert await settled_reservation(bot, 4251) == (GUILD_ID, "refunded")
+    for _ in range(100):  # the bot records where it told them just after the DM
+        if await stored(bot, "SELECT job_id FROM jobs WHERE user_id = 4251 AND state = 'failed'"):
+            break
+        await asyncio.sleep(0.1)
     history = await followup_text(fake, await fake.slash("history", {}, user_id=4251))
     assert f"❌ [did not work](https://discord.com/channels/@me/{dm_channel(4251)}/{dm.id})" in history
     start_worker("--dry-run", "0.2", "--id", "gpu-back-dm", "--models", "svd-xt")
