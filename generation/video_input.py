@@ -269,7 +269,7 @@ def normalise(
 def _resampled(data: bytes, info: VideoInfo, limits: VideoLimits, fps: int, frames: int) -> Iterator[av.VideoFrame]:
     """The decoded frame that plays at each output time k / fps, k < frames; checks each one as it comes."""
     shown: av.VideoFrame | None = None
-    emitted, decoded, last = 0, 0, 0.0
+    emitted, decoded, last, origin = 0, 0, 0.0, None
     for frame in _decoded(data, info):
         decoded += 1
         if decoded > limits.max_frames:
@@ -277,6 +277,8 @@ def _resampled(data: bytes, info: VideoInfo, limits: VideoLimits, fps: int, fram
         if max(frame.width, frame.height) > limits.max_side or frame.width * frame.height > limits.max_pixels:
             raise VideoError(_("that video has frames larger than it says; it is refused"))
         at = frame.time if frame.time is not None else decoded / max(info.frames / info.duration_s, 1)
+        origin = at if origin is None else origin
+        at -= origin  # from the first frame: a clip cut out of a longer one may start at 12.5 s
         if at > limits.max_seconds + 0.5:
             raise VideoError(
                 _(

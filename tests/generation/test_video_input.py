@@ -122,6 +122,27 @@ def test_a_phone_video_is_read_upright_at_the_size_it_is_shown(
     assert {edge for edge, pixels in edges.items() if pixels.mean() > 200} == {band}, "the band where a player shows it"
 
 
+def test_a_clip_whose_time_starts_late_plays_from_its_first_frame(tmp_path: Path) -> None:
+    """A clip cut out of a longer video keeps its timestamps (here from 1 s): it still moves from the start."""
+    path = tmp_path / "cut.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 30)
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 8, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i + 30, Fraction(1, 30)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = path.read_bytes()
+    clip, count = normalise(data, probe(data, LIMITS), LIMITS, (64, 64), 24, 24)
+    levels = decode_frames(clip)[0].mean(axis=(1, 2, 3))
+    assert count == 24 and levels[-1] - levels[0] > 150, "it brightens from start to end, not the first frame held"
+    assert np.all(np.diff(levels) >= -2)
+
+
 def _huge_gif() -> bytes:
     data = bytearray(gif(2))
     data[6:10] = (65535).to_bytes(2, "little") * 2  # the logical screen: 65535 x 65535
