@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
+from bot.exts.video._replies import MOST_SENDING
 from bot.exts.video._requests import INTAKE, PER_USER
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
@@ -333,6 +334,31 @@ async def test_refusals_a_busy_channel_holds_back_hold_up_no_other_request(
         return {str((m.data.get("message_reference") or {}).get("message_id")) for m in fake.messages.values()}
 
     await fake.wait_until(lambda: {m["id"] for m in mentions} <= answered(), what="every refusal, at last")
+
+
+async def test_a_flood_of_mentions_discord_holds_back_gets_a_bounded_number_of_replies(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    gate = fake.hold("POST", f"/channels/{CHANNEL_ID}/messages$")  # Discord holds the channel's replies back
+    flood = [
+        fake.user_message("<@700000000000000004> hi", user_id=1700 + index % 40, mentions_bot=True)
+        for index in range(MOST_SENDING + 20)
+    ]
+    try:
+        for message in flood:
+            await fake.post(message)
+        await fake.wait_until(lambda: "already wait for Discord" in service.output(), timeout=30, what="the cap")
+    finally:
+        gate.set()
+    await fake.wait_until(
+        lambda: sum(bool(fake.replies_to(m)) for m in flood) >= MOST_SENDING, timeout=60, what="the replies"
+    )
+    await asyncio.sleep(1)
+    answered = sum(bool(fake.replies_to(m)) for m in flood)
+    assert MOST_SENDING <= answered < len(flood), "the ones beyond the cap are dropped, not held"
+    after = fake.user_message("<@700000000000000004> hi", user_id=1799, mentions_bot=True)
+    await fake.post(after)
+    await fake.wait_until(lambda: fake.replies_to(after), timeout=20, what="a reply once the flood is through")
 
 
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:

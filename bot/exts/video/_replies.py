@@ -22,6 +22,8 @@ __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
 
 log = logging.getLogger(__name__)
 _SENDING: set[asyncio.Task[None]] = set()  # refusals on their way (the event loop keeps only weak references)
+MOST_SENDING = 100  # refusals waiting for Discord at once (5 a channel every 5 s): a flood of mentions is not
+# answered beyond this, rather than held in memory without end
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,14 @@ class MessageReply:
     async def refuse(self, text: Text | str) -> None:
         """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new
         messages back for a while, and the request holds an intake slot until it returns."""
-        sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")), name="motionbot: refusal")
-        _SENDING.add(sending)
-        sending.add_done_callback(_SENDING.discard)
+        if len(_SENDING) < MOST_SENDING:
+            sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")), name="motionbot: refusal")
+            _SENDING.add(sending)
+            sending.add_done_callback(_SENDING.discard)
+        else:
+            log.warning(
+                "%d replies already wait for Discord; not answering user %s", MOST_SENDING, self.message.author.id
+            )
         await self.answered()
 
     async def answered(self) -> None:
