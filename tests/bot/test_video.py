@@ -11,7 +11,7 @@ import av
 import pytest
 
 from bot.exts.video._replies import MOST_SENDING
-from bot.exts.video._requests import INTAKE, PER_USER
+from bot.exts.video._requests import INTAKE, PER_USER, WAITING_PER_USER
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
 from tests.bot.conftest import STATUS_WAIT_S, BotProcess, service_with
@@ -268,6 +268,22 @@ async def test_one_users_burst_of_slow_uploads_leaves_room_for_everyone_else(
     finally:
         gate.set()
     for token in tokens:
+        assert "not a picture" in await refusal(fake, token)
+
+
+async def test_one_user_cannot_pile_up_requests_waiting_to_be_taken_in(fake: FakeDiscord, service: BotProcess) -> None:
+    gate = fake.hold("GET", "/attachments/.*pile")  # their uploads come from a CDN that hangs
+    tokens = []
+    try:
+        for index in range(WAITING_PER_USER + 2):
+            image = fake.upload(f"pile{index}.png", b"not a picture, 1 kB" * 50)
+            tokens.append(await fake.slash("animate", {}, attachments={"image": image}, user_id=1661))
+        for token in tokens[WAITING_PER_USER:]:  # refused at once, while the others still wait
+            assert "requests on their way in already" in await refusal(fake, token)
+        assert fake.held == PER_USER
+    finally:
+        gate.set()
+    for token in tokens[:WAITING_PER_USER]:
         assert "not a picture" in await refusal(fake, token)
 
 

@@ -162,7 +162,9 @@ class ClipActions:
             strength=None,  # a restyle's: the new clip continues or upscales, it does not redraw
             loop=source.loop and kind is not JobKind.EXTEND,  # a continuation goes on from the end, not back
         )
-        async with self.requests.taking(interaction.user.id):
+        async with self.requests.taking(interaction.user.id, reply) as taken:
+            if not taken:
+                return
             clip = await self._clip(interaction, reply)
             if clip is not None:
                 who, frames = requester(interaction), made.get("frames", 0)
@@ -186,7 +188,10 @@ class ClipActions:
 
     async def _again(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
         """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
-        async with self.requests.taking(interaction.user.id):  # the kept files are held until the job is queued
+        # The kept files are held until the job is queued.
+        async with self.requests.taking(interaction.user.id, reply) as taken:
+            if not taken:
+                return
             kept = await self.requests.kept_files(record.job_id)
             if job.kind is not JobKind.TEXT_TO_VIDEO and kept.image is None:
                 return await reply.refuse(_("I no longer keep the original input; start again with /animate"))

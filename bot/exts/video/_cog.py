@@ -167,7 +167,9 @@ class Video(commands.Cog):
         """Download the character's picture and the pose video, and queue the pose-driven clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.taking(interaction.user.id):
+        async with self.requests.taking(interaction.user.id, reply) as taken:
+            if not taken:
+                return
             picture = await self._download(image, reply)
             video = await self._download(pose, reply) if picture is not None else None
             if picture is not None and video is not None:
@@ -206,7 +208,9 @@ class Video(commands.Cog):
         """Download the picture (and the last-frame picture, and the mask, if any) and queue the clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
-        async with self.requests.taking(interaction.user.id):
+        async with self.requests.taking(interaction.user.id, reply) as taken:
+            if not taken:
+                return
             pictures = []
             for url in urls + ([mask] if mask else []):
                 data = await self._download(url, reply)
@@ -250,7 +254,9 @@ class Video(commands.Cog):
         """Download the video (after the checks that need no file) and queue its restyle."""
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.taking(who.user_id):
+        async with self.requests.taking(who.user_id, reply) as taken:
+            if not taken:
+                return
             data = await self._download(url, reply)
             if data is not None:
                 await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))

@@ -110,7 +110,9 @@ class Mentions:
         who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.taking(who.user_id):
+        async with self.requests.taking(who.user_id, reply) as taken:
+            if not taken:
+                return
             data = await download(self.services, url, reply)
             if data is not None:
                 await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))

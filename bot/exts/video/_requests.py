@@ -86,6 +86,7 @@ class _Turn:
 
 INTAKE = 8
 PER_USER = 2  # of the intake slots, the most one user's requests hold at once: a burst cannot take them all
+WAITING_PER_USER = 10  # one user's requests being taken in or waiting for it: more are refused at once
 
 
 class VideoRequests:
@@ -103,14 +104,21 @@ class VideoRequests:
         self._late: set[asyncio.Task[None]] = set()  # status messages Discord is slow to post (see `_show`)
 
     @contextlib.asynccontextmanager
-    async def taking(self, user_id: int) -> AsyncIterator[None]:
+    async def taking(self, user_id: int, reply: Reply) -> AsyncIterator[bool]:
         """An intake slot for a request of `user_id`'s, held from its first download until it is queued: at
-        most PER_USER of theirs at once (the others wait, holding nothing), then one of the INTAKE slots."""
+        most PER_USER of theirs at once (the others wait, holding nothing), then one of the INTAKE slots.
+        False (the user told) where WAITING_PER_USER of theirs are being taken in or waiting already."""
         turn = self._users.setdefault(user_id, _Turn(asyncio.Semaphore(PER_USER)))
+        if turn.requests >= WAITING_PER_USER:
+            await reply.refuse(
+                _("you have {n} requests on their way in already; ask again once they are answered", n=turn.requests)
+            )
+            yield False
+            return
         turn.requests += 1
         try:
             async with turn.slots, self._intake:
-                yield
+                yield True
         finally:
             turn.requests -= 1
             if not turn.requests:
