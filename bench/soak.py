@@ -4,7 +4,8 @@
     python bench/soak.py --quick    # 24 jobs from 6 users, 2 workers (the test suite runs this)
     python bench/soak.py --quick --keep /tmp/soak   # keep the logs, the database and Redis's files there
 
-While jobs come in, a random worker is SIGKILLed every few seconds (and replaced), Discord answers a
+Requests are /animate and /imagine-video, and every tenth a mention with a picture attached. While jobs
+come in, a random worker is SIGKILLed every few seconds (and replaced), Discord answers a
 few calls with 429, 500 or 502 at each kill (and every interaction call takes 50 ms), Redis is restarted
 once, the bot is stopped (SIGTERM) once and killed (SIGKILL) once, and every eighth requester presses
 Cancel; once all are in, a few more kills hit the jobs still running, then the workers are left to finish
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from generation.local_redis import RedisServer  # noqa: E402
 from tests.conftest import png_bytes  # noqa: E402
-from tests.fake_discord import GUILD_ID, Call, FakeDiscord, Message  # noqa: E402
+from tests.fake_discord import BOT_ID, GUILD_ID, Call, FakeDiscord, Message  # noqa: E402
 from tests.support import Process, WorkerProcess  # noqa: E402
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.fake.token-for-tests-only"
@@ -64,6 +65,7 @@ class Soak:
         self.bots: list[Process] = []
         self.spawned = 0
         self.asked: dict[str, str] = {}  # interaction token -> the request's prompt
+        self.mentioned: dict[str, str] = {}  # a mention's message id -> the request's prompt
         self.cancels: list[asyncio.Task[bool]] = []
         self.rss: list[tuple[int, int]] = []  # (jobs delivered, bot RSS in kB) of the last bot
 
@@ -163,6 +165,14 @@ class Soak:
         for index in range(args.jobs):
             user = 5000 + index % args.users
             guild = GUILD_ID + user % args.servers
+            if index % 10 == 5:  # a mention with a picture attached (in the first server)
+                image = self.fake.upload("in.png", png_bytes(96 + index % 7, 64))
+                text = f"<@{BOT_ID}> soak {index}"
+                message = self.fake.user_message(text, user_id=user, mentions_bot=True, attachments=[image])
+                self.mentioned[message["id"]] = f"soak {index}"
+                await self.fake.post(message)
+                await asyncio.sleep(args.gap_s)
+                continue
             if index % 2:
                 image = self.fake.upload("in.png", png_bytes(96 + index % 7, 64))
                 token = await self.fake.slash(
@@ -235,6 +245,9 @@ class Soak:
             and "/callback" not in call.path
             and "⚠️" in str((call.payload or {}).get("content", ""))
         }
+        for message_id, prompt in self.mentioned.items():  # a mention's refusal is a reply to it
+            if any("⚠️" in reply.content for reply in self.fake.replies_to({"id": message_id})):
+                refused.add(prompt)
         prompts = [json.loads(options)["request"]["prompt"] for (options,) in self.db("SELECT options FROM jobs")]
         answered = set(prompts) | refused
         # Discord shows "the application did not respond" itself when it failed every acknowledgement the bot
@@ -245,6 +258,8 @@ class Soak:
             unanswered[token]: [f"{c.method} {c.path.replace(token, '<token>')} {c.status}" for c in calls[token]]
             for token in acked
         }
+        lost_mentions = {prompt for prompt in self.mentioned.values() if prompt not in answered}
+        seen |= {prompt: ["a mention, never answered"] for prompt in lost_mentions}
         errors = [error for path in sorted(self.folder.glob("*.log")) for error in _errors(path)]
         after = [kb for count, kb in self.rss if count >= len(delivered) // 5 and kb]
         first_kb, last_kb = (after[0], after[-1]) if after else (0, 0)
@@ -252,7 +267,8 @@ class Soak:
             "jobs": len(jobs),
             "not_ended": sorted(job for job, state in jobs.items() if state in ("queued", "running")),
             "refused_at_submit": len(refused),
-            "no_request_lost": not acked and len(prompts) == len(set(prompts)),
+            "mentions": len(self.mentioned),
+            "no_request_lost": not acked and not lost_mentions and len(prompts) == len(set(prompts)),
             "lost_requests": seen,
             "failed_by_discord": len(unanswered) - len(acked),
             "delivered": len(delivered),

@@ -75,7 +75,7 @@ class Mentions:
         url = image_url(message)
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
-        reply = await MessageReply.taking(message, voice, s.settings.token_lifetime_s, s.pending)
+        reply = await MessageReply.noted(message, voice, s.settings.token_lifetime_s, s.pending)
         source: discord.Message | discord.DeletedReferencedMessage | None = None
         if url is None and message.reference is not None:
             source = message.reference.resolved

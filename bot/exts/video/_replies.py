@@ -113,7 +113,7 @@ class InteractionReply:
 
 class MessageReply:
     """A reply to the message that mentioned the bot, in the server's language (a message has no locale). A
-    request (`taking`) is in `pending` until it is answered: a bot killed meanwhile replies at its next start."""
+    request (`noted`) is in `pending` until it is answered: a bot killed meanwhile replies at its next start."""
 
     application_id: int | None = None
     token: str | None = None
@@ -125,13 +125,13 @@ class MessageReply:
         self.reply_to: int | None = message.id
 
     @classmethod
-    async def taking(
+    async def noted(
         cls, message: discord.Message, voice: Voice, lifetime_s: float, pending: PendingRequests
     ) -> MessageReply:
         """The reply to a mention the bot takes in as a request, noted until it is answered."""
         expires_at = time.time() + lifetime_s
-        noted = PendingRequest.mention(message.channel.id, message.id, message.author.id, voice.locale, expires_at)
-        await pending.add(noted)
+        request = PendingRequest.mention(message.channel.id, message.id, message.author.id, voice.locale, expires_at)
+        await pending.add(request)
         return cls(message, voice, pending)
 
     async def refuse(self, text: Text | str) -> None:
