@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["CONTENT", "clip", "lines_within"]
+__all__ = ["ATTACHMENT_DESCRIPTION", "CONTENT", "clip", "lines_within"]
 
 CONTENT = 2000  # characters of a message's content
+ATTACHMENT_DESCRIPTION = 1024  # characters of an attachment's alt text
 
 
 def clip(text: str, limit: int = CONTENT) -> str:

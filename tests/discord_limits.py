@@ -8,6 +8,7 @@ from typing import Any
 import regex
 
 CONTENT = 2000
+ATTACHMENT_DESCRIPTION = 1024  # an attachment's alt text
 EMBEDS = 10
 EMBED = {"title": 256, "description": 4096}
 EMBED_FIELD = {"name": 256, "value": 1024}
@@ -118,6 +119,9 @@ def problems(payload: Any) -> list[str]:
     found = []
     if len(payload.get("content") or "") > CONTENT:
         found.append(f"content: must be {CONTENT} or fewer in length (got {len(payload['content'])})")
+    for index, attachment in enumerate(payload.get("attachments") or []):
+        if len(attachment.get("description") or "") > ATTACHMENT_DESCRIPTION:
+            found.append(f"attachments.{index}.description: must be {ATTACHMENT_DESCRIPTION} or fewer in length")
     embeds = payload.get("embeds") or []
     if len(embeds) > EMBEDS:
         found.append(f"embeds: at most {EMBEDS}")

@@ -740,6 +740,8 @@ class FakeDiscord:
                 a["filename"] for a in payload.get("attachments", []) if "filename" in a and a["filename"] not in files
             }
             message.files = {name: data for name, data in message.files.items() if name in kept} | files
+            alt = {a["filename"]: a["description"] for a in message.data.get("attachments", []) if "description" in a}
+            alt |= {a["filename"]: a["description"] for a in payload.get("attachments", []) if a.get("description")}
             message.data["attachments"] = [
                 {
                     "id": str(snowflake()),
@@ -749,6 +751,7 @@ class FakeDiscord:
                     "url": f"http://{self.host}/attachments/{message.id}-{name}",
                     "proxy_url": f"http://{self.host}/attachments/{message.id}-{name}",
                 }
+                | ({"description": alt[name]} if name in alt else {})
                 for name, data in message.files.items()
             ]
         message.edits.append(payload | {"_files": sorted(files)})

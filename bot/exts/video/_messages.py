@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import discord
 
 from bot.limits import clip
 from storage.jobs import JobRecord
 
-__all__ = ["JobMessages"]
+__all__ = ["JobMessages", "Upload"]
+
+
+class Upload(NamedTuple):
+    """A file for a job's message: its name, its bytes, and its alt text (what a screen reader says of it)."""
+
+    name: str
+    data: bytes
+    description: str | None = None
+
+    def file(self) -> discord.File:
+        return discord.File(io.BytesIO(self.data), filename=self.name, description=self.description)
 
 
 class JobMessages:
@@ -26,14 +37,14 @@ class JobMessages:
         record: JobRecord,
         text: str,
         view: discord.ui.View | None,
-        file: tuple[str, bytes] | None = None,
+        file: Upload | None = None,
         clear: bool = False,
     ) -> bool:
         """Edit the job's status message in place, with `file` as its one attachment (`clear`: none; else the
         one it has stays); False when that is no longer possible."""
         attachments: Any = discord.utils.MISSING  # the one it has stays
         if file is not None:
-            attachments = [discord.File(io.BytesIO(file[1]), filename=file[0])]
+            attachments = [file.file()]
         elif clear:
             attachments = []
         if record.status_message_id is None:
@@ -63,7 +74,7 @@ class JobMessages:
         record: JobRecord,
         text: str,
         view: discord.ui.View | None,
-        file: tuple[str, bytes] | None,
+        file: Upload | None,
         channel: discord.abc.Messageable | None = None,
     ) -> discord.Message:
         """A message replying to the request in its channel (to its status message, or to the mention that
@@ -83,5 +94,5 @@ class JobMessages:
         if view is not None:
             kwargs["view"] = view
         if file is not None:
-            kwargs["file"] = discord.File(io.BytesIO(file[1]), filename=file[0])
+            kwargs["file"] = file.file()
         return await channel.send(**kwargs)

@@ -22,12 +22,12 @@ import discord
 from redis.exceptions import RedisError
 
 from bot.exts.video._interact import server_voice
-from bot.exts.video._messages import JobMessages
+from bot.exts.video._messages import JobMessages, Upload
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._render import edit_interval, failure_text, prompt_note, result_text, status_text
 from bot.exts.video._views import Buttons
 from bot.i18n import Voice
-from bot.limits import clip
+from bot.limits import ATTACHMENT_DESCRIPTION, clip
 from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
@@ -216,13 +216,11 @@ class JobWatcher:
             tracked.last_edit, tracked.last_text = time.monotonic(), text
             preview = await s.queue.preview(job_id) if previews > tracked.previews else None
             tracked.previews = max(tracked.previews, previews)
-            shown = ("preview.gif", preview) if preview else None  # the clip so far; the result replaces it
+            shown = Upload("preview.gif", preview) if preview else None  # the clip so far; the result replaces it
             edit = self._edit_status(record, text, self.buttons.status(job_id, voice), shown)
             self._status_edits[job_id] = asyncio.create_task(edit)
 
-    async def _edit_status(
-        self, record: JobRecord, text: str, view: discord.ui.View, shown: tuple[str, bytes] | None
-    ) -> None:
+    async def _edit_status(self, record: JobRecord, text: str, view: discord.ui.View, shown: Upload | None) -> None:
         """Show the job's status, in its own task; a failed edit is tried again at the next look."""
         try:
             async with self._editors:
@@ -387,6 +385,9 @@ class JobWatcher:
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
         # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
         name = ("SPOILER_" if result.flagged else "") + f"motionbot-{record.job_id[:8]}.{extension}"
+        # Its alt text, what a screen reader says of it: the prompt, where there is one.
+        alt = _("A video clip: {prompt}", prompt=job.prompt) if job.prompt else _("A video clip made from a picture")
+        upload = Upload(name, result.video, clip(voice(alt), ATTACHMENT_DESCRIPTION))
         made = {
             "frames": result.frames,
             "fps": result.fps,
@@ -400,14 +401,14 @@ class JobWatcher:
         await self.services.ledger.set_result(record.job_id, made)
         job_extra = {"job_id": record.job_id}
         try:
-            if await self.messages.edit(record, text, self._result_view(record, voice), (name, result.video)):
+            if await self.messages.edit(record, text, self._result_view(record, voice), upload):
                 await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
                 return True
             server = await server_voice(self.bot, self.services, record.guild_id)  # a channel message
             ready = server(_("<@{user}> your video is ready", user=record.user_id))
             text = result_text(job, record.user_id, result, record.cost, server, notes)
             view = self._result_view(record, server)
-            sent = await self.messages.post(record, f"{ready}\n{text}", view, (name, result.video))
+            sent = await self.messages.post(record, f"{ready}\n{text}", view, upload)
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
         except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or the
@@ -421,7 +422,7 @@ class JobWatcher:
             text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
             view = self._result_view(record, voice)
             here = voice(_("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id))
-            if (dm := await self._send_privately(record, here, text, view, (name, result.video))) is None:
+            if (dm := await self._send_privately(record, here, text, view, upload)) is None:
                 return False
             await self.services.ledger.set_messages(record.job_id, result_message_id=dm.id)
             await self.services.ledger.set_result(record.job_id, made | {"channel": dm.channel.id})  # for /history
@@ -439,7 +440,7 @@ class JobWatcher:
         note: str,
         text: str,
         view: discord.ui.View | None,
-        file: tuple[str, bytes] | None = None,
+        file: Upload | None = None,
     ) -> discord.Message | None:
         """`note` and `text` by direct message; None if the user does not accept them."""
         try:
