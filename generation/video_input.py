@@ -136,7 +136,7 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
 
     kind = _sniff(data)
     if kind is None and _picture(data):
-        raise VideoError(_("that file is a picture, not a video: `/animate` brings a picture to life"))
+        raise VideoError(_("that file is a picture, not a video: upload an MP4, WebM, MOV or GIF"))
     if kind is None:
         raise VideoError(_("that file is not a video I can read: upload an MP4, WebM, MOV or GIF"))
     if kind == "gif":

@@ -165,6 +165,8 @@ async def test_a_video_where_a_picture_goes_and_a_picture_where_a_video_goes_are
     restyled = await fake.context_menu("Restyle video", with_picture, user_id=1411)
     [answer] = await fake.wait_until(lambda: fake.callbacks.get(restyled), timeout=10, what="the answer")
     assert "a picture, not a video" in answer["data"]["content"] and "Animate image" in answer["data"]["content"]
+    posed = await fake.slash("animate", {}, attachments={"image": picture, "pose": picture}, user_id=1411)
+    assert "a picture, not a video: upload an MP4" in await refusal(fake, posed)  # a pose is a video of someone
     assert await credits_used(service, 1411) == 0
 
 

@@ -151,7 +151,7 @@ def _huge_gif() -> bytes:
 
 BAD = {
     "not a video": (lambda folder: b"%PDF-1.7\n" + b"\x00" * 100, "not a video I can read"),
-    "a picture": (lambda folder: b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "a picture, not a video: `/animate`"),
+    "a picture": (lambda folder: b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "a picture, not a video: upload an MP4"),
     "an HLS playlist pointing elsewhere": (
         lambda folder: b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nhttp://169.254.169.254/seg.ts\n#EXT-X-ENDLIST\n",
         "not a video",
