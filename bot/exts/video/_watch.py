@@ -341,7 +341,8 @@ class JobWatcher:
             here = voice(_("I could not post in <#{channel}>, so I am telling you here.", channel=record.channel_id))
             if (dm := await self._send_privately(record, here, text, view)) is not None:
                 await s.ledger.set_messages(job_id, status_message_id=dm.id)  # for /history's link
-                await s.ledger.set_result(job_id, {"channel": dm.channel.id})  # and for its Try again
+                known = (current.result if (current := await s.ledger.get(job_id)) else None) or {}
+                await s.ledger.set_result(job_id, known | {"channel": dm.channel.id})  # and for its Try again
         except discord.HTTPException as exc:
             log.warning("job %s: could not tell the user it ended: %s", job_id, exc)
         state = JobState.CANCELLED if cancelled else JobState.FAILED
