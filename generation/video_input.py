@@ -6,11 +6,11 @@
 video"), then the container's header gives the codec, the size, the duration and the frame count, each
 checked against `VideoLimits`; a phone's portrait video (stored sideways, with a rotation in its track
 header) counts as the size it is shown at. `normalise` decodes frame by frame (nothing but the current
-frame is held), turns each frame upright as a player shows it, scales it straight to the working size,
-picks the frames for the model's frame rate and encodes them as a plain H.264 MP4: the worker only ever
-reads a file of ours. The header is checked again against what is decoded (a frame larger than declared,
-more frames or a longer clip than declared, a file that ends early), so a lying header is refused, not
-trusted.
+frame is held), turns each frame upright as a player shows it (and maps a phone's HDR colours to SDR,
+generation/hdr.py), scales it straight to the working size, picks the frames for the model's frame rate
+and encodes them as a plain H.264 MP4: the worker only ever reads a file of ours. The header is checked
+again against what is decoded (a frame larger than declared, more frames or a longer clip than declared,
+a file that ends early), so a lying header is refused, not trusted.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from PIL import Image
 if TYPE_CHECKING:  # PyAV and numpy load on the first video, not when the bot starts
     import av
     import numpy as np
+from generation.hdr import needs_mapping, to_sdr
 from generation.text import Said, _
 
 __all__ = ["CODECS", "VideoError", "VideoInfo", "VideoLimits", "normalise", "poster", "probe"]
@@ -312,7 +313,7 @@ def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
 
 def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     """The frame upright (as a player turns it), scaled (by FFmpeg, from its own pixel format) to cover
-    width x height, centre-cropped."""
+    width x height, centre-cropped; HDR or wide-gamut colours mapped to SDR BT.709 (generation/hdr.py)."""
     import numpy as np
 
     turns = round(frame.rotation / 90) % 4  # quarter turns counterclockwise: a phone's portrait video
@@ -320,7 +321,10 @@ def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     scale = max(width / shown_w, height / shown_h)
     covered_w, covered_h = max(width, round(shown_w * scale)), max(height, round(shown_h * scale))
     stored_w, stored_h = (covered_h, covered_w) if turns % 2 else (covered_w, covered_h)
-    rgb = np.rot90(frame.reformat(width=stored_w, height=stored_h, format="rgb24").to_ndarray(), turns)
+    rgb = to_sdr(frame, stored_w, stored_h) if needs_mapping(frame) else None  # a phone's HDR video
+    if rgb is None:
+        rgb = frame.reformat(width=stored_w, height=stored_h, format="rgb24").to_ndarray()
+    rgb = np.rot90(rgb, turns)
     left, top = (covered_w - width) // 2, (covered_h - height) // 2
     return np.ascontiguousarray(rgb[top : top + height, left : left + width])
 

@@ -143,6 +143,39 @@ def test_a_clip_whose_time_starts_late_plays_from_its_first_frame(tmp_path: Path
     assert np.all(np.diff(levels) >= -2)
 
 
+def filmed_in_hdr(folder: Path, transfer: int) -> bytes:
+    """A phone's HDR clip: 10-bit BT.2020 with the HLG (18) or PQ (16) transfer, an orange field."""
+    path = folder / f"hdr-{transfer}.mp4"
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(24))
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p10le"
+        context = stream.codec_context
+        context.color_trc, context.color_primaries, context.colorspace = transfer, 9, 9  # BT.2020 (non-constant)
+        for _ in range(6):
+            picture = np.zeros((64, 64, 3), np.uint16)
+            picture[...] = (40000, 20000, 10000)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb48le")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("transfer", [18, 16], ids=["HLG", "PQ"])
+def test_a_phone_hdr_video_is_mapped_to_sdr_as_ffmpeg_maps_it(transfer: int, tmp_path: Path) -> None:
+    data = filmed_in_hdr(tmp_path, transfer)
+    clip, _ = normalise(data, probe(data, LIMITS), LIMITS, (32, 32), 24, 2)
+    made = decode_frames(clip)[0][0].reshape(-1, 3).mean(axis=0)
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        # FFmpeg's colour management, slow but right (the oracle), and the frame read as if it were SDR.
+        managed = frame.reformat(format="rgb24", dst_color_trc=1, dst_color_primaries=1).to_ndarray()
+        as_sdr = frame.reformat(format="rgb24").to_ndarray()
+    managed_mean, as_sdr_mean = managed.reshape(-1, 3).mean(axis=0), as_sdr.reshape(-1, 3).mean(axis=0)
+    assert np.abs(managed_mean - as_sdr_mean).max() > 25, "the test clip's colours do need mapping"
+    assert np.abs(made - managed_mean).max() < 10, (made, managed_mean)  # x264's own rounding, a grid step
+
+
 def _huge_gif() -> bytes:
     data = bytearray(gif(2))
     data[6:10] = (65535).to_bytes(2, "little") * 2  # the logical screen: 65535 x 65535
