@@ -58,7 +58,7 @@ def _table(transfer: int, primaries: int) -> np.ndarray | None:
     source.color_trc, source.color_primaries, source.colorspace = transfer, primaries, 0  # RGB: no YUV matrix
     try:
         mapped = source.reformat(format="rgb24", dst_color_trc=_BT709, dst_color_primaries=_BT709)
-    except (av.FFmpegError, ValueError) as exc:
+    except (av.FFmpegError, ValueError, OSError) as exc:  # a transfer or primaries FFmpeg cannot map
         log.warning("cannot map colours (transfer %s, primaries %s) to SDR: %s", transfer, primaries, exc)
         return None
     return mapped.to_ndarray().reshape(_GRID**3, 3)
