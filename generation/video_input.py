@@ -66,6 +66,7 @@ class VideoInfo:
     duration_s: float
     frames: int  # as declared (or counted, for a GIF)
     rotation: int = 0  # degrees counterclockwise a player turns the stored frames (a phone's portrait video)
+    pixel_aspect: float = 1.0  # a stored pixel's width over its height (anamorphic video: DV, HDV)
 
     def frames_at(self, fps: int) -> int:
         """How many frames the clip gives at `fps`: one for each time k / fps within its duration."""
@@ -163,10 +164,12 @@ def probe(data: bytes, limits: VideoLimits) -> VideoInfo:
                 duration = container.duration / av.time_base
             rate = float(stream.average_rate or stream.guessed_rate or 0)
             frames = stream.frames or math.ceil(duration * rate)
-            width, height, turned = context.width, context.height, _rotation(data) if kind == "mp4" else 0
+            sar = float(context.sample_aspect_ratio or 1)
+            sar = sar if 0.25 <= sar <= 4 else 1.0  # anything else is a broken header, not a real camera's
+            width, height, turned = round(context.width * sar), context.height, _rotation(data) if kind == "mp4" else 0
             if turned % 180:  # shown on its side: a portrait video stored as landscape
                 width, height = height, width
-            info = VideoInfo(kind, context.name, width, height, duration, frames, turned)
+            info = VideoInfo(kind, context.name, width, height, duration, frames, turned, sar)
     _check(info, limits)
     return info
 
@@ -256,7 +259,7 @@ def normalise(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": "16", "preset": "veryfast"}
         for picture in _resampled(data, info, limits, fps, frames):
-            scaled = _cover(picture, width, height)
+            scaled = _cover(picture, width, height, info.pixel_aspect)
             for packet in stream.encode(av.VideoFrame.from_ndarray(scaled, format="rgb24")):
                 target.mux(packet)
             written += 1
@@ -311,13 +314,15 @@ def _decoded(data: bytes, info: VideoInfo) -> Iterator[av.VideoFrame]:
         raise VideoError(_("that video is damaged: it could not be decoded")) from None
 
 
-def _cover(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    """The frame upright (as a player turns it), scaled (by FFmpeg, from its own pixel format) to cover
-    width x height, centre-cropped; HDR or wide-gamut colours mapped to SDR BT.709 (generation/hdr.py)."""
+def _cover(frame: av.VideoFrame, width: int, height: int, pixel_aspect: float = 1.0) -> np.ndarray:
+    """The frame upright (as a player turns it) and at its display aspect (`pixel_aspect`), scaled (by
+    FFmpeg, from its own pixel format) to cover width x height, centre-cropped; HDR or wide-gamut colours
+    mapped to SDR BT.709 (generation/hdr.py)."""
     import numpy as np
 
     turns = round(frame.rotation / 90) % 4  # quarter turns counterclockwise: a phone's portrait video
-    shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    wide = frame.width * pixel_aspect  # as shown: a non-square pixel is stretched
+    shown_w, shown_h = (frame.height, wide) if turns % 2 else (wide, frame.height)
     scale = max(width / shown_w, height / shown_h)
     covered_w, covered_h = max(width, round(shown_w * scale)), max(height, round(shown_h * scale))
     stored_w, stored_h = (covered_h, covered_w) if turns % 2 else (covered_w, covered_h)

@@ -176,6 +176,28 @@ def test_a_phone_hdr_video_is_mapped_to_sdr_as_ffmpeg_maps_it(transfer: int, tmp
     assert np.abs(made - managed_mean).max() < 10, (made, managed_mean)  # x264's own rounding, a grid step
 
 
+def test_an_anamorphic_video_is_read_at_its_display_aspect(tmp_path: Path) -> None:
+    """Stored 80x64 with pixels twice as wide as tall (the pixel aspect DV and HDV cameras use): shown 160x64."""
+    path = tmp_path / "anamorphic.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=Fraction(24))
+        stream.width, stream.height, stream.pix_fmt = 80, 64, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(2, 1)
+        for _ in range(6):
+            picture = np.zeros((64, 80, 3), np.uint8)
+            picture[:, :20] = 255  # the left quarter
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = path.read_bytes()
+    info = probe(data, LIMITS)
+    assert (info.width, info.height) == (160, 64)
+    clip, _ = normalise(data, info, LIMITS, (80, 32), 24, 2)  # its shape, half the size: nothing cropped
+    columns = decode_frames(clip)[0][0].mean(axis=(0, 2))
+    assert columns[:18].min() > 200 and columns[23:].max() < 50, "the left quarter stays the left quarter"
+
+
 def _huge_gif() -> bytes:
     data = bytearray(gif(2))
     data[6:10] = (65535).to_bytes(2, "little") * 2  # the logical screen: 65535 x 65535
