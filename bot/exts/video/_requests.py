@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import discord
 from redis.exceptions import RedisError
@@ -90,9 +91,12 @@ WAITING_PER_USER = 10  # one user's requests being taken in or waiting for it: m
 
 
 class VideoRequests:
-    def __init__(self, services: Services, track: Callable[[str, str], None], buttons: Buttons, admission: Admission):
+    def __init__(
+        self, services: Services, track: Callable[[str, str, bool], None], buttons: Buttons, admission: Admission
+    ):
         self.services = services
-        self._track = track  # the watcher's: follow this job (its status shows this text) until it is delivered
+        # The watcher's: follow this job (its status shows this text; or post one) until it is delivered.
+        self._track = track
         self.buttons = buttons
         self.admission = admission
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
@@ -268,7 +272,8 @@ class VideoRequests:
             return None
         note = prompt_note(job, s.models.get(job.model))
         status = status_text(job, who.user_id, await self._place(job.job_id), reply.voice, note)
-        if not await self._show(job.job_id, reply, status):
+        shown = await self._show(job.job_id, reply, status)
+        if shown != "shown":
             status = ""  # the watcher shows it at its first look (where it has a message to show it in)
         await s.ledger.set_messages(job.job_id, status_message_id=reply.message_id)
         s.metrics.submitted.labels(job.model).inc()
@@ -280,11 +285,13 @@ class VideoRequests:
             cost,
             extra={"job_id": job.job_id},
         )
-        self._track(job.job_id, status)
+        # A mention whose status message Discord refused has none: the watcher posts one at its first look.
+        self._track(job.job_id, status, shown == "refused" and reply.message_id is None)
         return job.job_id
 
-    async def _show(self, job_id: str, reply: Reply, status: str) -> bool:
-        """Show the job's status; True if it shows. A request waits at most `status_wait_s` for it (it holds an
+    async def _show(self, job_id: str, reply: Reply, status: str) -> Literal["shown", "later", "refused"]:
+        """Show the job's status: "shown", "later" (on its way, or left to the watcher) or "refused" by
+        Discord. A request waits at most `status_wait_s` for it (it holds an
         intake slot until here), and Discord may hang, or hold a busy channel's new messages back for its rate
         limit. A new message (the reply to a mention) still on its way then goes on apart and is linked to the
         job once posted; an edit of the message the job already has is dropped (the watcher edits that one)."""
@@ -292,19 +299,19 @@ class VideoRequests:
         showing = asyncio.ensure_future(reply.show(status, self.buttons.status(job_id, reply.voice)))
         try:
             await asyncio.wait_for(asyncio.shield(showing), self.services.settings.status_wait_s)
-            return True
+            return "shown"
         except discord.HTTPException as exc:
             log.warning("job %s: could not show its status message: %s", job_id, exc)
-            return False
+            return "refused"
         except TimeoutError:
             log.warning("job %s: Discord has not shown its status message yet", job_id)
         if not new_message:
             showing.cancel()
-            return False
+            return "later"
         late = asyncio.create_task(self._link_late(job_id, reply, showing), name="motionbot: late status")
         self._late.add(late)  # kept until done: the event loop holds only weak references to tasks
         late.add_done_callback(self._late.discard)
-        return False
+        return "later"
 
     async def _link_late(self, job_id: str, reply: Reply, showing: asyncio.Future[None]) -> None:
         """Link a status message Discord posted late to its job, so the watcher shows progress and the clip in

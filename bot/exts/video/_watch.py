@@ -56,6 +56,7 @@ class _Tracked:
     previews: int = 0  # the live previews shown on the status message so far
     looked_at: float = 0.0  # when the watcher last looked at it (monotonic)
     every_s: float = 0.0  # how often to look (its status's edit interval)
+    post: bool = False  # it has no status message (Discord refused a mention's): post one
 
 
 class JobWatcher:
@@ -75,10 +76,11 @@ class JobWatcher:
         self._status_edits: dict[str, asyncio.Task[None]] = {}
         self._editors = asyncio.Semaphore(8)
 
-    def track(self, job_id: str, shown: str = "") -> None:
-        """Follow a job whose status message shows `shown` now."""
+    def track(self, job_id: str, shown: str = "", post: bool = False) -> None:
+        """Follow a job whose status message shows `shown` now (`post`: it has none, post one)."""
         now, every_s = time.monotonic(), self.services.settings.progress_interval_s
-        self.tracked.setdefault(job_id, _Tracked(last_edit=now, last_text=shown, looked_at=now, every_s=every_s))
+        tracked = _Tracked(last_edit=now, last_text=shown, looked_at=now, every_s=every_s, post=post)
+        self.tracked.setdefault(job_id, tracked)
 
     async def start(self) -> None:
         """Re-attach to every unfinished job in the ledger, then follow them all."""
@@ -222,12 +224,18 @@ class JobWatcher:
 
     async def _edit_status(self, record: JobRecord, text: str, view: discord.ui.View, shown: Upload | None) -> None:
         """Show the job's status, in its own task; a failed edit is tried again at the next look."""
+        tracked = self.tracked.get(record.job_id)
         try:
             async with self._editors:
-                await self.messages.edit(record, text, view, shown)
+                if tracked is not None and tracked.post and record.status_message_id is None:
+                    tracked.post = False  # once: refused again, its clip still replies to the mention
+                    sent = await self.messages.post(record, text, view, shown, nonce="status")
+                    await self.services.ledger.set_messages(record.job_id, status_message_id=sent.id)
+                else:
+                    await self.messages.edit(record, text, view, shown)
         except discord.HTTPException as exc:
             log.warning("job %s: could not update the status: %s", record.job_id, exc, extra={"job_id": record.job_id})
-            if (tracked := self.tracked.get(record.job_id)) is not None:
+            if tracked is not None:
                 tracked.last_text = ""  # not shown: the next look shows the status again
         finally:
             self._status_edits.pop(record.job_id, None)
