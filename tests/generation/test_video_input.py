@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -85,23 +87,34 @@ def test_webm_and_gif_are_read_too(tmp_path: Path) -> None:
         assert count == 10 and decode_frames(clip)[0].shape == (10, 32, 32, 3)
 
 
-def filmed_upright(folder: Path, rotation: int, faststart: bool = True) -> bytes:
-    """A phone's portrait video: frames stored 160x96 (landscape) with a white band along their left edge, and
-    a display matrix that turns them `rotation` degrees counterclockwise (a phone held upright: -90)."""
-    path = folder / f"upright-{rotation}-{faststart}.mp4"
+def written(
+    path: Path, frames: Sequence[av.VideoFrame], pix_fmt: str = "yuv420p", faststart: bool = True, **tags: Any
+) -> bytes:
+    """`frames` as an H.264 MP4 at 24 fps (or the frames' own times) at `path`; `tags`: set on the stream's codec
+    context (colour, pixel aspect), or `rotation` as its display matrix."""
     options = {"movflags": "+faststart"} if faststart else {}  # without: the header comes after the frames
     with av.open(str(path), "w", format="mp4", options=options) as container:
         stream = container.add_stream("libx264", rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
-        stream.set_display_rotation(rotation)
-        for _ in range(12):
-            picture = np.zeros((96, 160, 3), np.uint8)
-            picture[:, :32] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, pix_fmt
+        if "rotation" in tags:
+            stream.set_display_rotation(tags.pop("rotation"))
+        for name, value in tags.items():
+            setattr(stream.codec_context, name, value)
+        for frame in frames:
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path.read_bytes()
+
+
+def filmed_upright(folder: Path, rotation: int, faststart: bool = True) -> bytes:
+    """A phone's portrait video: frames stored 160x96 (landscape) with a white band along their left edge, and
+    a display matrix that turns them `rotation` degrees counterclockwise (a phone held upright: -90)."""
+    picture = np.zeros((96, 160, 3), np.uint8)
+    picture[:, :32] = 255
+    frames = [av.VideoFrame.from_ndarray(picture, format="rgb24") for _ in range(12)]
+    return written(folder / f"upright-{rotation}-{faststart}.mp4", frames, faststart=faststart, rotation=rotation)
 
 
 @pytest.mark.parametrize(
@@ -124,19 +137,12 @@ def test_a_phone_video_is_read_upright_at_the_size_it_is_shown(
 
 def test_a_clip_whose_time_starts_late_plays_from_its_first_frame(tmp_path: Path) -> None:
     """A clip cut out of a longer video keeps its timestamps (here from 1 s): it still moves from the start."""
-    path = tmp_path / "cut.mp4"
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=Fraction(30))
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 30)
-        for i in range(30):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 8, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = i + 30, Fraction(1, 30)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    data = path.read_bytes()
+    frames = []
+    for i in range(30):
+        frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 8, np.uint8), format="rgb24")
+        frame.pts, frame.time_base = i + 30, Fraction(1, 30)
+        frames.append(frame)
+    data = written(tmp_path / "cut.mp4", frames, time_base=Fraction(1, 30))
     clip, count = normalise(data, probe(data, LIMITS), LIMITS, (64, 64), 24, 24)
     levels = decode_frames(clip)[0].mean(axis=(1, 2, 3))
     assert count == 24 and levels[-1] - levels[0] > 150, "it brightens from start to end, not the first frame held"
@@ -145,20 +151,11 @@ def test_a_clip_whose_time_starts_late_plays_from_its_first_frame(tmp_path: Path
 
 def filmed_in_hdr(folder: Path, transfer: int) -> bytes:
     """A phone's HDR clip: 10-bit BT.2020 with the HLG (18) or PQ (16) transfer, an orange field."""
-    path = folder / f"hdr-{transfer}.mp4"
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p10le"
-        context = stream.codec_context
-        context.color_trc, context.color_primaries, context.colorspace = transfer, 9, 9  # BT.2020 (non-constant)
-        for _ in range(6):
-            picture = np.zeros((64, 64, 3), np.uint16)
-            picture[...] = (40000, 20000, 10000)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb48le")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path.read_bytes()
+    picture = np.zeros((64, 64, 3), np.uint16)
+    picture[...] = (40000, 20000, 10000)
+    frames = [av.VideoFrame.from_ndarray(picture, format="rgb48le") for _ in range(6)]
+    bt2020 = {"color_trc": transfer, "color_primaries": 9, "colorspace": 9}  # non-constant luminance
+    return written(folder / f"hdr-{transfer}.mp4", frames, pix_fmt="yuv420p10le", **bt2020)
 
 
 @pytest.mark.parametrize("transfer", [18, 16], ids=["HLG", "PQ"])
@@ -178,19 +175,10 @@ def test_a_phone_hdr_video_is_mapped_to_sdr_as_ffmpeg_maps_it(transfer: int, tmp
 
 def test_an_anamorphic_video_is_read_at_its_display_aspect(tmp_path: Path) -> None:
     """Stored 80x64 with pixels twice as wide as tall (the pixel aspect DV and HDV cameras use): shown 160x64."""
-    path = tmp_path / "anamorphic.mp4"
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt = 80, 64, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = Fraction(2, 1)
-        for _ in range(6):
-            picture = np.zeros((64, 80, 3), np.uint8)
-            picture[:, :20] = 255  # the left quarter
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    data = path.read_bytes()
+    picture = np.zeros((64, 80, 3), np.uint8)
+    picture[:, :20] = 255  # the left quarter
+    frames = [av.VideoFrame.from_ndarray(picture, format="rgb24") for _ in range(6)]
+    data = written(tmp_path / "anamorphic.mp4", frames, sample_aspect_ratio=Fraction(2, 1))
     info = probe(data, LIMITS)
     assert (info.width, info.height) == (160, 64)
     clip, _ = normalise(data, info, LIMITS, (80, 32), 24, 2)  # its shape, half the size: nothing cropped
