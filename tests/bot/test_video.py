@@ -146,6 +146,8 @@ async def test_a_mention_whose_status_discord_refused_gets_one_later_and_its_cli
     assert len(refused) >= refusals
     if refusals == 1:  # the watcher posted the status at its first look, and the clip came in it
         assert clip.edits[0]["_files"] == [] and clip.edits[-1]["_files"], "the status message became the clip"
+        mentions = clip.edits[0]["allowed_mentions"]
+        assert mentions["parse"] == [] and not mentions.get("users"), "a status pings nobody"
 
 
 async def test_a_mention_without_an_image_explains_how(fake: FakeDiscord, service: BotProcess) -> None:

@@ -77,10 +77,12 @@ class JobMessages:
         file: Upload | None,
         channel: discord.abc.Messageable | None = None,
         nonce: str = "",
+        ping: bool = True,
     ) -> discord.Message:
         """A message replying to the request in its channel (to its status message, or to the mention that
         asked where that never showed), or a plain one in `channel` (a DM); the nonce makes a repeat after a
-        restart a no-op (`nonce`: which of the job's messages this is, where it posts more than one)."""
+        restart a no-op (`nonce`: which of the job's messages this is, where it posts more than one). It pings
+        the requester (`ping`: a clip or failure they waited for) and nobody else."""
         reference = None
         if channel is None and (to := record.status_message_id or record.options.get("reply_to")) is not None:
             reference = discord.MessageReference(message_id=to, channel_id=record.channel_id, fail_if_not_exists=False)
@@ -90,7 +92,9 @@ class JobMessages:
             "reference": reference,
             "nonce": (nonce + record.job_id)[:25],
             # Only the requester may be pinged, whatever else the text holds (a prompt, a failure reason).
-            "allowed_mentions": discord.AllowedMentions(users=[discord.Object(record.user_id)], replied_user=False),
+            "allowed_mentions": discord.AllowedMentions(
+                users=[discord.Object(record.user_id)] if ping else False, replied_user=False
+            ),
         }
         if view is not None:
             kwargs["view"] = view

@@ -229,7 +229,7 @@ class JobWatcher:
             async with self._editors:
                 if tracked is not None and tracked.post and record.status_message_id is None:
                     tracked.post = False  # once: refused again, its clip still replies to the mention
-                    sent = await self.messages.post(record, text, view, shown, nonce="status")
+                    sent = await self.messages.post(record, text, view, shown, nonce="status", ping=False)
                     await self.services.ledger.set_messages(record.job_id, status_message_id=sent.id)
                 else:
                     await self.messages.edit(record, text, view, shown)
