@@ -291,10 +291,10 @@ class VideoRequests:
 
     async def _show(self, job_id: str, reply: Reply, status: str) -> Literal["shown", "later", "refused"]:
         """Show the job's status: "shown", "later" (on its way, or left to the watcher) or "refused" by
-        Discord. A request waits at most `status_wait_s` for it (it holds an
-        intake slot until here), and Discord may hang, or hold a busy channel's new messages back for its rate
-        limit. A new message (the reply to a mention) still on its way then goes on apart and is linked to the
-        job once posted; an edit of the message the job already has is dropped (the watcher edits that one)."""
+        Discord. A request waits at most `status_wait_s` for it (it holds an intake slot until here), and
+        Discord may hang, or hold a busy channel's new messages back for its rate limit. A new message (the
+        reply to a mention) still on its way then goes on apart and is linked to the job once posted; an edit
+        of the message the job already has is dropped (the watcher edits that one)."""
         new_message = reply.message_id is None
         showing = asyncio.ensure_future(reply.show(status, self.buttons.status(job_id, reply.voice)))
         try:

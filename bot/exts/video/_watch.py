@@ -325,29 +325,21 @@ class JobWatcher:
         retry = not cancelled and not outcome.flagged and record.kind != JobKind.SMOOTH
         if not retry:
             await s.inputs.release(job_id)
-        cost = record.cost if refunded else 0
-        job, voice = request_of(record), self._voice(record)
-        text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
+        cost, job = (record.cost if refunded else 0), request_of(record)
+
+        def told(voice: Voice) -> tuple[str, discord.ui.View | None]:
+            """What the user is told, in `voice`, and the buttons with it."""
+            text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
+            return text, self.buttons.failed(job_id, voice) if retry else None
+
         try:
-            view = self.buttons.failed(job_id, voice) if retry else None
-            if not await self.messages.edit(record, text, view, clear=True):
-                voice = await server_voice(self.bot, s, record.guild_id)  # a channel message: the server's
-                text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
-                view = self.buttons.failed(job_id, voice) if retry else None
+            if not await self.messages.edit(record, *told(self._voice(record)), clear=True):
+                text, view = told(await server_voice(self.bot, s, record.guild_id))  # a channel message: the server's
                 sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
                 await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
         except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or it is gone
-            log.warning(
-                "job %s: cannot post in channel %s (%s); telling the user by DM",
-                job_id,
-                record.channel_id,
-                exc.text or exc.status,
-            )
-            voice = self._voice(record)  # their own language
-            text = failure_text(job, record.user_id, outcome.why, cost, voice, cancelled=cancelled)
-            view = self.buttons.failed(job_id, voice) if retry else None
-            here = voice(_("I could not post in <#{channel}>, so I am telling you here.", channel=record.channel_id))
-            if (dm := await self._send_privately(record, here, text, view)) is not None:
+            here = _("I could not post in <#{channel}>, so I am telling you here.", channel=record.channel_id)
+            if (dm := await self._send_privately(record, exc, here, *told(self._voice(record)))) is not None:
                 await s.ledger.set_messages(job_id, status_message_id=dm.id)  # for /history's link
                 known = (current.result if (current := await s.ledger.get(job_id)) else None) or {}
                 await s.ledger.set_result(job_id, known | {"channel": dm.channel.id})  # and for its Try again
@@ -389,7 +381,7 @@ class JobWatcher:
         spoiler = _("🔞 Marked as a spoiler: the image check flagged it (allowed in this channel).")
         note = prompt_note(job, self.services.models.get(job.model))
         notes = tuple(n for n in (note, spoiler if result.flagged else None) if n)
-        voice = self._voice(record)
+        voice = self._voice(record)  # the requester's (a channel message: the server's)
         text = result_text(job, record.user_id, result, record.cost, voice, notes)
         extension = {"video/mp4": "mp4", "video/webm": "webm", "image/gif": "gif"}.get(result.mime, "mp4")
         # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
@@ -415,23 +407,14 @@ class JobWatcher:
                 return True
             server = await server_voice(self.bot, self.services, record.guild_id)  # a channel message
             ready = server(_("<@{user}> your video is ready", user=record.user_id))
-            text = result_text(job, record.user_id, result, record.cost, server, notes)
-            view = self._result_view(record, server)
-            sent = await self.messages.post(record, f"{ready}\n{text}", view, upload)
+            said = result_text(job, record.user_id, result, record.cost, server, notes)
+            sent = await self.messages.post(record, f"{ready}\n{said}", self._result_view(record, server), upload)
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
-        except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or the
-            log.warning(  # channel (thread) is gone: send it privately
-                "job %s: cannot post in channel %s (%s); sending it by DM",
-                record.job_id,
-                record.channel_id,
-                exc.text or exc.status,
-                extra=job_extra,
-            )
-            text = result_text(job, record.user_id, result, record.cost, voice, notes)  # their own language
+        except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or it is gone
+            here = _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
             view = self._result_view(record, voice)
-            here = voice(_("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id))
-            if (dm := await self._send_privately(record, here, text, view, upload)) is None:
+            if (dm := await self._send_privately(record, exc, here, text, view, upload)) is None:
                 return False
             await self.services.ledger.set_messages(record.job_id, result_message_id=dm.id)
             await self.services.ledger.set_result(record.job_id, made | {"channel": dm.channel.id})  # for /history
@@ -446,15 +429,24 @@ class JobWatcher:
     async def _send_privately(
         self,
         record: JobRecord,
-        note: str,
+        why: discord.HTTPException,
+        note: Text,
         text: str,
         view: discord.ui.View | None,
         file: Upload | None = None,
     ) -> discord.Message | None:
-        """`note` and `text` by direct message; None if the user does not accept them."""
+        """Where the bot may not post in the job's channel (`why`: no right, or it is gone), `note` (in the
+        requester's language) and `text` by direct message; None if the user does not accept them."""
+        log.warning(
+            "job %s: cannot post in channel %s (%s); sending it by DM",
+            record.job_id,
+            record.channel_id,
+            why.text or why.status,
+            extra={"job_id": record.job_id},
+        )
         try:
             dm = await self.bot.create_dm(discord.Object(record.user_id))
-            return await self.messages.post(record, f"{note}\n{text}", view, file, channel=dm)
+            return await self.messages.post(record, f"{self._voice(record)(note)}\n{text}", view, file, channel=dm)
         except discord.HTTPException as exc:
             log.warning("job %s: the DM failed too: %s", record.job_id, exc, extra={"job_id": record.job_id})
             return None
