@@ -20,6 +20,7 @@ MODAL_TITLE, INPUT_LABEL, INPUT_VALUE, PLACEHOLDER = 45, 45, 4000, 100
 
 COMMANDS, OPTIONS, CHOICES = 100, 25, 25  # per application; per command or option; per option
 NAME, DESCRIPTION = 32, 100  # of a command, an option, a choice's name (100)
+COMMAND_SIZE = 8000  # a command's names, descriptions and choice values together (the longest locale of each)
 # Discord's locales (https://discord.com/developers/docs/reference#locales): a localization under any other
 # key refuses the whole sync.
 LOCALES = frozenset(
@@ -101,7 +102,23 @@ def command_problems(commands: Any) -> list[str]:
 
     for index, command in enumerate(commands):
         check(command, str(index), menu=command.get("type", 1) != 1)
+        if (size := _size(command)) > COMMAND_SIZE:
+            found.append(f"{index}: APPLICATION_COMMAND_TOO_LARGE ({size} characters, at most {COMMAND_SIZE})")
     return found
+
+
+def _size(item: dict[str, Any]) -> int:
+    """A command's size as Discord counts it: every name, description and choice value, each at the length of
+    its longest localization (https://github.com/discord/discord-api-docs/pull/5343)."""
+
+    def longest(entry: dict[str, Any], key: str) -> int:
+        texts = [entry.get(key) or "", *(entry.get(f"{key}_localizations") or {}).values()]
+        return max(len(str(text)) for text in texts)
+
+    total = longest(item, "name") + longest(item, "description")
+    for choice in item.get("choices") or []:
+        total += longest(choice, "name") + len(str(choice.get("value") or ""))
+    return total + sum(_size(option) for option in item.get("options") or [])
 
 
 def problems(payload: Any) -> list[str]:

@@ -26,6 +26,18 @@ def test_a_prompt_cannot_ping_anyone_or_break_the_formatting() -> None:
     assert "\\*\\*bold\\*\\*" in text and "<@42>" in text  # the requester is still mentioned
 
 
+def test_a_prompt_cannot_dress_up_as_the_bot_with_links_headings_or_lines_of_its_own() -> None:
+    prompt = "[free nitro](https://evil.example/gift) see https://evil.example/x_y\n# Official notice\n-# fine print"
+    text = result_text(
+        job(prompt=prompt), 42, VideoResult("j", b"", "video/mp4", 64, 64, 16, 8, 2.0, 1, "animatediff", 4), 0, ENGLISH
+    )
+    headline = text.splitlines()[0]
+    assert "\\[free nitro]" in headline, "a masked link is shown as typed, not as a link"
+    assert "<https://evil.example/x_y>" in headline, "a bare link gets no preview under the bot's message"
+    assert "(<https://evil.example/gift>)" in headline, "a link ends where it would end in Discord"
+    assert headline.endswith("# Official notice -# fine print** — <@42>"), "on one line: no heading of its own"
+
+
 def test_negative_prompt_cannot_close_the_code_span_and_long_reasons_are_cut() -> None:
     assert "`" not in options_line(job(negative_prompt="blur` @everyone `"))
     assert len(failure_text(job(prompt="x"), 1, Text("y" * 5000), 10, ENGLISH)) < 500

@@ -13,7 +13,7 @@ import discord
 from PIL import Image
 
 from bot.exts.video._interact import server_voice
-from bot.limits import clip
+from bot.limits import clip, user_words
 from bot.services import Services
 from generation.images import ImageError, load_rgb
 from generation.text import Text, _
@@ -55,8 +55,7 @@ class ModLog:
             say(where) + (say(_(" · job `{job}`", job=event.job_id[:8])) if event.job_id else ""),
         ]
         if event.excerpt:
-            shown = discord.utils.escape_markdown(clip(event.excerpt, 300)).replace("`", "'")
-            lines.append(say(_("prompt: {prompt}", prompt=shown)))
+            lines.append(say(_("prompt: {prompt}", prompt=user_words(event.excerpt, 300))))
         if event.matched:
             matched = discord.utils.escape_markdown(event.matched[:100])
             lines.append(say(_("matched: ||{matched}||", matched=matched)))

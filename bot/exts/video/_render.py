@@ -8,7 +8,7 @@ import time
 import discord
 
 from bot.i18n import Voice
-from bot.limits import clip
+from bot.limits import clip, user_words
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.models import ModelSpec
 from generation.options import Options, flags_line
@@ -47,9 +47,7 @@ def _bar(step: int, total: int, width: int = 12) -> str:
 
 def _headline(job: VideoJob, user_id: int, say: Voice) -> str:
     prompt = job.prompt or (say(_WITHOUT_PROMPT[job.kind]) if job.kind in _WITHOUT_PROMPT else "")
-    # A prompt is user text: it must not ping anyone or break the message's formatting.
-    shown = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(prompt, 300)))
-    return f"**{shown}** — <@{user_id}>" if prompt else f"<@{user_id}>"
+    return f"**{user_words(prompt, 300)}** — <@{user_id}>" if prompt else f"<@{user_id}>"
 
 
 def prompt_note(job: VideoJob, spec: ModelSpec | None) -> Text | None:
@@ -127,7 +125,7 @@ def result_text(
     )
     lines = [_headline(job, user_id, say), f"`{options_line(made)}`", say(summary)]
     if result.read_as:  # the worker translated the prompt: show what the model was given
-        read = discord.utils.escape_markdown(discord.utils.escape_mentions(clip(result.read_as, 300)))
+        read = user_words(result.read_as, 300)
         lines.append(say(_("🌐 `{model}` reads English, so it was given: “{read}”", model=result.model, read=read)))
     if job.fast:  # the draft tier changes the picture: say so beside it
         lines.append(say(_("⚡ Draft (`-fast`): quicker, less detail; render without `-fast` for full quality")))
