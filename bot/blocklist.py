@@ -1,8 +1,9 @@
 """Prompt checks against the built-in block list (`bot/data/blocklist.txt`) and a server's own words and
 patterns, under the server's content policy (torch-free, no Discord).
 
-Text is normalised before matching: case and accents folded, leetspeak read as letters (`s3x` -> `sex`),
-single letters with spaces or dots between them joined (`s e x`, `s.e.x` -> `sex`), on the prompt and the
+Text is normalised before matching: case and accents folded, invisible characters (a zero-width space or a
+soft hyphen inside a word) dropped, Cyrillic and Greek letters that look like Latin ones read as those
+(`ѕех` -> `sex`), leetspeak read as letters (`s3x` -> `sex`), single letters with spaces or dots between them joined (`s e x`, `s.e.x` -> `sex`), on the prompt and the
 terms alike. A letter may be typed more often than the term has it (`nuuude` matches `nude`), never less:
 `xxx` does not match the letter `x`, `boob` not `bob`, `teen` not `ten`. Inside a word spelled out letter
 by letter a term matches anywhere (`a n u d e`). A server pattern (`/regex/`) runs on the normalised text
@@ -37,6 +38,15 @@ MAX_TERMS = 200  # a server's own words and patterns
 _MAX_TERM = 100  # characters of one
 _TIMEOUT_S = 0.05  # one pattern on one prompt
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
+# Letters of other scripts that look like Latin ones (after accents are taken off, before case is folded: a
+# capital and a small letter may look like different Latin letters), read as those in a word they turn wholly
+# Latin (`ѕех`, `сlown`; a Russian word stays Russian); and the letter-like characters that show nothing
+# (Hangul fillers, the combining grapheme joiner), besides the invisible format characters (Cf).
+_LOOKALIKE = str.maketrans(
+    dict(zip("АВСЕНІЈКМОРЅТХУҮаԁеһіјӏорԛѕсухԝүквнмт", "ABCEHIJKMOPSTXYYadehijlopqscyxwykbhmt", strict=True))
+    | dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνοτυχϲϳıɑɡ", "ABEZHIKMNOPTYXaeikvotuxcjiag", strict=True))
+    | dict.fromkeys(map(ord, "\u115f\u1160\u3164\uffa0\u034f"))
+)
 
 
 class Policy(enum.StrEnum):
@@ -65,7 +75,8 @@ def normalise(text: str) -> str:
 def _words(text: str) -> tuple[list[str], list[str]]:
     """The normalised words, and those of them that were spelled out letter by letter ("s e x")."""
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(char for char in text if not unicodedata.combining(char)).casefold().translate(_LEET)
+    text = "".join(char for char in text if not unicodedata.combining(char) and unicodedata.category(char) != "Cf")
+    text = re.sub(r"\w+", _as_latin, text).casefold().translate(_LEET)
     words, spelled, letters = [], [], []
     for word in [*re.findall(r"[a-z]+", text), ""]:  # "s e x" and "s.e.x": letters standing alone are one word
         if len(word) == 1:
@@ -79,6 +90,11 @@ def _words(text: str) -> tuple[list[str], list[str]]:
         if word:
             words.append(word)
     return words, spelled
+
+
+def _as_latin(word: re.Match[str]) -> str:
+    latin = word[0].translate(_LOOKALIKE)
+    return latin if latin.isascii() else word[0]
 
 
 def _runs(stem: str) -> str:

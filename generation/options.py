@@ -146,11 +146,15 @@ def _model(flag: str, raw: object) -> str:
     return text
 
 
-# Characters a prompt never needs and an echo must not carry: controls (NUL, escapes) read as spaces, and the
-# bidirectional overrides that would turn the rest of the bot's message around, dropped.
-_UNSHOWN = {code: " " for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
-    code: None for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-}
+# Characters a prompt never needs and an echo must not carry: controls (NUL, escapes) read as spaces; the
+# bidirectional overrides that would turn the rest of the bot's message around, and the characters that show
+# nothing (zero-width space, soft hyphen, word joiners, Hangul fillers), dropped: a prompt of them is empty.
+# The joiners that emoji and some scripts need (U+200C, U+200D) stay.
+_UNSHOWN = (
+    {code: " " for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+    | {code: None for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, *range(0x2060, 0x2065), 0xFEFF)}
+    | dict.fromkeys((0xAD, 0x34F, 0x115F, 0x1160, 0x180E, 0x3164, 0xFFA0))
+)
 
 
 def _text(limit: int) -> Callable[[str, object], str]:

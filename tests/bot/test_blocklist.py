@@ -17,7 +17,12 @@ def refused(prompt: str, policy: Policy = Policy.STRICT, nsfw: bool = False, own
 
 
 @pytest.mark.parametrize(
-    "prompt", ["a nude woman", "a NÚDE woman", "a nud3 woman", "a n u d e woman", "a n.u.d.e woman", "nuuude", "NuDeS"]
+    "prompt",
+    [
+        *("a nude woman", "a NÚDE woman", "a nud3 woman", "a n u d e woman", "a n.u.d.e woman", "nuuude", "NuDeS"),
+        *("a nu\u200bde woman", "a nu\xadde woman", "a nu\u2060de woman", "a ｎｕｄｅ woman"),  # what shows nothing
+        *("a nudе woman", "a ΝUDΕ woman", "ѕех"),  # Cyrillic and Greek letters that look Latin
+    ],
 )
 def test_spellings_of_a_blocked_word_are_refused(prompt: str) -> None:
     assert refused(prompt) is not None
@@ -54,6 +59,7 @@ def test_a_letter_typed_fewer_times_than_the_term_has_it_is_another_word() -> No
 
 def test_normalising_reads_leetspeak_accents_and_spelled_out_letters() -> None:
     assert normalise("Ünïcödé  S3X!!  s . e . x") == "unicode sex sex"
+    assert normalise("сlown ѕех привет") == "clown sex", "a word wholly Latin-looking is read as Latin, no other"
 
 
 def test_each_policy_decides_where_sexual_words_may_go() -> None:

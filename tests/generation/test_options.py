@@ -203,6 +203,8 @@ def test_controls_and_direction_overrides_never_reach_the_prompt_or_its_echo() -
     options = parse_flags('a\x00cat\x1b[31m on\u202e a mat -neg "blur\u2066ry\x07"')
     assert options.prompt == "a cat [31m on a mat" and options.negative_prompt == "blurry"
     assert parse_flags("a 👩‍🚀 astronaut").prompt == "a 👩‍🚀 astronaut", "emoji joiners stay"
+    assert parse_flags("a ca\u200bt on\xad a\u2060 mat\ufeff").prompt == "a cat on a mat", "what shows nothing goes"
+    assert parse_flags("\u200b \u3164 -gif").prompt == "", "a prompt of invisible characters is no prompt"
 
 
 def test_build_job_checks_frames_against_the_model() -> None:
