@@ -3,12 +3,12 @@ patterns, under the server's content policy (torch-free, no Discord).
 
 Text is normalised before matching: case and accents folded, invisible characters (a zero-width space or a
 soft hyphen inside a word) dropped, Cyrillic and Greek letters that look like Latin ones read as those
-(`ѕех` -> `sex`), leetspeak read as letters (`s3x` -> `sex`), single letters with spaces or dots between them joined (`s e x`, `s.e.x` -> `sex`), on the prompt and the
-terms alike. A letter may be typed more often than the term has it (`nuuude` matches `nude`), never less:
-`xxx` does not match the letter `x`, `boob` not `bob`, `teen` not `ten`. Inside a word spelled out letter
-by letter a term matches anywhere (`a n u d e`). A server pattern (`/regex/`) runs on the normalised text
-(lower-case letters, single spaces) with a time limit, after a check when an admin adds it that refuses
-nested repeats, the shape that backtracks without end.
+(`ѕех` -> `sex`), leetspeak read as letters (`s3x` -> `sex`), single letters with spaces or dots between them
+joined (`s e x`, `s.e.x` -> `sex`), on the prompt and the terms alike. A letter may be typed more often than
+the term has it (`nuuude` matches `nude`), never less: `xxx` does not match the letter `x`, `boob` not `bob`,
+`teen` not `ten`. Inside a word spelled out letter by letter a term matches anywhere (`a n u d e`). A server
+pattern (`/regex/`) runs on the normalised text (lower-case letters, single spaces) with a time limit, after
+a check when an admin adds it that refuses nested repeats, the shape that backtracks without end.
 """
 
 from __future__ import annotations
