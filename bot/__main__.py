@@ -18,11 +18,11 @@ import aiohttp
 import discord
 from redis.exceptions import RedisError
 
-from bot.blocklist import BlockList
 from bot.bot import MotionBot
 from bot.i18n import Catalogs
 from bot.services import Services
 from bot.settings import BotSettings
+from generation.blocklist import BlockList
 from generation.envconfig import SettingsError, load
 from generation.metrics import BotMetrics, configure_logging, serve
 from generation.queue import JobQueue

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import aiohttp
 from redis.exceptions import RedisError
 
-from bot.blocklist import BlockList
 from bot.i18n import Catalogs
 from bot.settings import BotSettings
+from generation.blocklist import BlockList
 from generation.metrics import BotMetrics
 from generation.models import ModelSpec
 from generation.queue import CancelResult, JobQueue

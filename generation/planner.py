@@ -2,8 +2,9 @@
 pictures decoded straight to the size it renders at, its mask made, its prompt in words the model reads.
 The engine's first step (`Engine.plan`): everything a runner needs, checked before any GPU work.
 
-Prompts a model cannot read are translated to English first (MarianMT, loaded on the first such prompt);
-`-region` masks come from CLIPSeg (loaded on the first such job).
+Prompts a model cannot read are translated to English first (MarianMT, loaded on the first such prompt) and
+the English is checked against the built-in block list under the server's policy (the bot checked the words
+as written, and the list is English); `-region` masks come from CLIPSeg (loaded on the first such job).
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from generation.blocklist import BlockList, Policy
 from generation.images import ImageError, fit, load_rgb, probe
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import Content, JobKind, VideoJob
 from generation.language import ENGLISH, detect
 from generation.models import Family, ModelSpec
 from generation.options import SEGMENTS, segments_of
 from generation.pipelines import Request
 from generation.plan import PlanError, resolve
-from generation.progress import FinalError
+from generation.progress import FinalError, PromptRefused
 from generation.runtime import Runtime
 from generation.styles import shaped, styles
 from generation.text import _
@@ -38,6 +40,14 @@ __all__ = ["JobRejected", "Planner"]
 class JobRejected(FinalError, ValueError):
     """The job cannot run as asked (bad input, model not served); retrying will not help.
     The message is written for the user."""
+
+
+# The server's policy as the job carries it (the bot sets `content` from the policy and the channel).
+_POLICY = {
+    Content.REFUSE: (Policy.STRICT, False),
+    Content.SPOILER: (Policy.AGE_RESTRICTED, True),
+    Content.UNCHECKED: (Policy.OFF, False),
+}
 
 
 class Planner:
@@ -59,6 +69,7 @@ class Planner:
         self.translators = dict(translators or {})  # language -> MarianMT to English; empty: prompts go as written
         self._translator: Translator | None = None
         self._load_lock = threading.Lock()
+        self.blocklist = BlockList.built_in()
 
     def plan(self, job: VideoJob, source: np.ndarray | None = None) -> Request:
         """Resolve a job against its model (`plan.resolve`, as the bot priced it); fail fast if it can't run.
@@ -90,6 +101,9 @@ class Planner:
         except PlanError as exc:
             raise JobRejected(exc.text) from None
         width, height = plan.width, plan.height
+        prompt, negative, read_as = self._readable(job, spec)
+        if read_as and (verdict := self.blocklist.check(prompt, *_POLICY[job.content], negative=negative or "")):
+            raise PromptRefused(verdict.rule)
         image = end_image = video = None
         if job.image is not None:
             image = fit(_load(job.image, (width, height)), width, height, job.fit)
@@ -110,7 +124,6 @@ class Planner:
             )
         elif source is not None:  # Upscale: the clip, cut to the model's size multiple
             video = source[:, :height, :width]
-        prompt, negative, read_as = self._readable(job, spec)
         negative = (negative or spec.default_negative) if spec.takes_negative_prompt else ""
         prompts = [shaped(part, negative, spec, job.style, job.camera) for part in segments_of(prompt)]
         locked = job.camera is not None and job.camera.lock and not spec.prompt_camera

@@ -17,6 +17,7 @@ __all__ = [
     "OutlineFn",
     "PreviewFn",
     "ProgressFn",
+    "PromptRefused",
     "Reporter",
 ]
 
@@ -34,12 +35,22 @@ class ContentFlagged(FinalError, ValueError):
     """The image check flagged the job's input pictures (`check` "input") or its clip ("output") where the
     server's policy refuses them. The message is written for the user; the clip is never stored."""
 
-    def __init__(self, check: str):
+    def __init__(self, check: str, text: Text | None = None):
         self.check = check
+        if text is None and check == "input":
+            text = _("the image safety check flagged your picture, so it is not posted here; you were not charged")
+        elif text is None:
+            text = _("the image safety check flagged the clip it made, so it is not posted here; you were not charged")
+        super().__init__(text)
+
+
+class PromptRefused(ContentFlagged):
+    """The prompt, translated to English for a model that reads only English, is refused by the built-in block
+    list under the server's policy: the bot's check read it in the language it was written in."""
+
+    def __init__(self, rule: Text):
         super().__init__(
-            _("the image safety check flagged your picture, so it is not posted here; you were not charged")
-            if check == "input"
-            else _("the image safety check flagged the clip it made, so it is not posted here; you were not charged")
+            "prompt", _("your prompt, read in English, is refused by {rule}; you were not charged", rule=rule)
         )
 
 

@@ -41,7 +41,7 @@ class GuildSettings:
     max_frames: int | None = None
     max_pixels: int | None = None
     max_steps: int | None = None
-    content: str = "strict"  # the content policy: strict | age-restricted | off (see bot/blocklist.py)
+    content: str = "strict"  # the content policy: strict | age-restricted | off (see generation/blocklist.py)
     blocked_terms: tuple[str, ...] | None = None  # the server's own words and /patterns/
     mod_log_channel: int | None = None  # where refusals and flags are posted
     language: str | None = None  # channel messages' locale ("zh-CN"); None: the server's preferred locale

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from generation.engine import Engine
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import Content, JobKind, VideoJob
 from generation.language import detect
 from generation.options import parse_flags
+from generation.progress import PromptRefused
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
 
@@ -89,6 +90,22 @@ def test_each_part_and_the_negative_prompt_are_translated_on_their_own(engines: 
     first, negative = translator.translate(CHINESE, "zh"), translator.translate("模糊，低质量", "zh")
     assert request.prompt == f"{first} | a fox sleeping in its den", "English parts stay as written"
     assert request.negative_prompt == negative and request.read_as.endswith(f"(not: {negative})")
+
+
+def test_a_translated_prompt_is_checked_in_english_under_the_servers_policy(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    translating, _ = engines
+    english = {"一个裸体女人": "a naked woman", "一个裸体孩子": "a naked child", "一只猫": "a cat"}  # the bot read none
+    monkeypatch.setattr(translating.planner.translator(), "translate", lambda text, language: english[text])
+    with pytest.raises(PromptRefused, match="read in English, is refused by the built-in list") as refused:
+        translating.plan(job("一个裸体女人"))
+    assert refused.value.check == "prompt", "the bot reports it as a refused prompt"
+    assert translating.plan(job("一个裸体女人", content=Content.SPOILER)).prompt == "a naked woman", "allowed here"
+    assert translating.plan(job("一个裸体女人", content=Content.UNCHECKED)).prompt == "a naked woman", "policy off"
+    with pytest.raises(PromptRefused, match="minors"):
+        translating.plan(job("一个裸体孩子", content=Content.UNCHECKED))
+    assert translating.plan(job("一只猫", negative_prompt="一个裸体女人")).negative_prompt == "a naked woman"
 
 
 def test_a_model_may_be_told_it_reads_more_languages(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.blocklist import MAX_TERMS, PatternError, Policy, check_term
 from bot.exts.quota import in_line
 from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import CONTENT, lines_within
 from bot.services import Services
+from generation.blocklist import MAX_TERMS, PatternError, Policy, check_term
 from generation.options import OptionError
 from generation.text import Text, _
 from storage.guilds import SettingError

@@ -7,11 +7,11 @@ a refused prompt is also reported to the server's moderation log.
 
 from __future__ import annotations
 
-from bot.blocklist import Policy
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import Requester
 from bot.pricing import Refused
 from bot.services import Services
+from generation.blocklist import Policy
 from generation.jobs import Content, VideoJob
 from generation.options import Options
 from generation.text import Text, _
@@ -61,7 +61,7 @@ class Admission:
     ) -> None:
         """Refused (and logged) if the prompt may not run here under the server's policy and block lists."""
         verdict = self.services.blocklist.check(
-            [prompt, negative], Policy(settings.content), who.age_restricted, settings.blocked_terms or ()
+            prompt, Policy(settings.content), who.age_restricted, settings.blocked_terms or (), negative
         )
         if verdict is not None:
             event = ModerationEvent(

@@ -353,14 +353,16 @@ class JobWatcher:
         log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
 
     async def _report(self, record: JobRecord, kind: str, result: str, picture: bytes | None = None) -> None:
-        """A clip or picture the worker's image check flagged, for the moderation log (without the clip)."""
+        """A clip or picture the worker's image check flagged, or a prompt its check refused once translated to
+        English, for the moderation log (without the clip)."""
+        rule = _("the built-in list, on the prompt in English") if kind == "prompt" else _("the image check")
         event = ModerationEvent(
             record.guild_id,
             record.channel_id,
             record.user_id,
             kind,
             result,
-            str(_("the image check")),
+            str(rule),
             request_of(record).prompt,
             job_id=record.job_id,
         )

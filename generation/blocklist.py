@@ -1,4 +1,4 @@
-"""Prompt checks against the built-in block list (`bot/data/blocklist.txt`) and a server's own words and
+"""Prompt checks against the built-in block list (`generation/data/blocklist.txt`) and a server's own words and
 patterns, under the server's content policy (torch-free, no Discord).
 
 Text is normalised before matching: case and accents folded, invisible characters (a zero-width space or a
@@ -197,25 +197,27 @@ class BlockList:
 
     @classmethod
     def built_in(cls) -> BlockList:
-        """The list in `bot/data/blocklist.txt`."""
+        """The list in `generation/data/blocklist.txt`."""
         return cls((Path(__file__).parent / "data" / "blocklist.txt").read_text(encoding="utf-8").splitlines())
 
     def _first(self, category: str, text: str, spelled: list[str]) -> str | None:
         return next((t.text for t in self.terms if t.category == category and t.found(text, spelled)), None)
 
     def check(
-        self, texts: Iterable[str], policy: Policy, age_restricted: bool, own: Iterable[str] = ()
+        self, prompt: str, policy: Policy, age_restricted: bool, own: Iterable[str] = (), negative: str = ""
     ) -> Verdict | None:
-        """Why these texts (prompt, negative prompt) are refused here, or None."""
-        words, spelled = _words(" \n ".join(texts))
+        """Why this prompt is refused here, or None. Its negative prompt steers away from what it names
+        (`nsfw, nude, child` keeps a clip clean): only the never-allowed terms and the server's own count there."""
+        words, spelled = _words(prompt)
         text = " ".join(words)
-        if term := self._first("always", text, spelled):
+        every, every_spelled = _words(f"{prompt} \n {negative}")
+        if term := self._first("always", " ".join(every), every_spelled):
             return Verdict(_("the built-in list (content that is never allowed)"), term)
         sexual = self._first("sexual", text, spelled)
         if sexual and (minor := self._first("minor", text, spelled)):
             return Verdict(_("the built-in list (sexual content with minors is never allowed)"), f"{sexual} + {minor}")
         for term in own:
-            if _own_match(term, text, spelled):
+            if _own_match(term, " ".join(every), every_spelled):
                 return Verdict(_("this server's block list"), term)
         allowed = policy is Policy.OFF or (policy is Policy.AGE_RESTRICTED and age_restricted)
         if sexual and not allowed:

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from bot.blocklist import BlockList, PatternError, Policy, check_term, normalise
+from generation.blocklist import BlockList, PatternError, Policy, check_term, normalise
 
 BUILT_IN = BlockList.built_in()
 
 
 def refused(prompt: str, policy: Policy = Policy.STRICT, nsfw: bool = False, own: tuple[str, ...] = ()) -> str | None:
-    verdict = BUILT_IN.check([prompt], policy, nsfw, own)
+    verdict = BUILT_IN.check(prompt, policy, nsfw, own)
     return str(verdict.rule) if verdict else None
 
 
@@ -74,6 +74,15 @@ def test_what_is_never_allowed_is_refused_under_every_policy() -> None:
         assert "never allowed" in (refused("a l0li", policy, nsfw=True) or "")
         assert "minors" in (refused("a sexy teen", policy, nsfw=True) or "")
     assert refused("a teen skateboarding", Policy.STRICT) is None, "a word for children alone is fine"
+
+
+def test_a_negative_prompt_may_name_what_to_keep_out_but_not_what_is_never_allowed() -> None:
+    for policy in Policy:
+        for prompt in ("a child flies a kite", "a woman on a beach"):
+            assert BUILT_IN.check(prompt, policy, False, negative="nsfw, nude, naked, child, teen") is None, prompt
+        assert BUILT_IN.check("a cat", policy, False, negative="a l0li") is not None
+        assert BUILT_IN.check("a cat", policy, False, ("clown*",), negative="clowns") is not None
+    assert BUILT_IN.check("a nude woman", Policy.OFF, False, negative="child") is None, "the negative keeps kids out"
 
 
 def test_a_servers_words_and_patterns_apply_under_every_policy() -> None:
