@@ -59,6 +59,15 @@ async def test_a_blocked_word_is_refused_free_and_logged(fake: FakeDiscord, flag
     assert "Prompt refused" in entry and "||nude\\*||" in entry, "the matched term, behind a spoiler"
 
 
+async def test_a_negative_prompt_may_keep_out_what_the_prompt_may_not_ask_for(
+    fake: FakeDiscord, flagging: BotProcess
+) -> None:
+    clean = await fake.slash("imagine-video", {"prompt": "a child flies a kite -neg nsfw, nude"}, user_id=9061)
+    assert "image safety check" in (await ended(fake, clean)).content, "taken in: only the image check (on all) ends it"
+    never = await fake.slash("imagine-video", {"prompt": "a child flies a kite -neg a l0li"}, user_id=9062)
+    assert "never allowed" in await refusal(fake, never)
+
+
 async def test_a_refused_prompt_fetches_no_picture(fake: FakeDiscord, flagging: BotProcess) -> None:
     image = fake.upload("p.png", png_bytes())
     token = await fake.slash("animate", {"prompt": "a nude portrait"}, attachments={"image": image}, user_id=9051)
