@@ -4,14 +4,15 @@ The engine's first step (`Engine.plan`): everything a runner needs, checked befo
 
 Prompts a model cannot read are translated to English first (MarianMT, loaded on the first such prompt) and
 the English is checked against the built-in block list under the server's policy (the bot checked the words
-as written, and the list is English); `-region` masks come from CLIPSeg (loaded on the first such job).
+as written, and the list is English); `-region` masks come from CLIPSeg (loaded on the first such job), which
+reads English: the region's words are translated the same way.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -113,7 +114,8 @@ class Planner:
             end_image = image
         mask = _mask(fit(_load(job.mask, (width, height)), width, height, job.fit)) if job.mask is not None else None
         if job.region and image is not None:
-            mask = _mask(Image.fromarray(self.segmenter().mask(image, job.region) * 255).convert("L"), job.region)
+            words = self._english(job.region, ENGLISH.__eq__) if self.translators else job.region  # CLIPSeg's
+            mask = _mask(Image.fromarray(self.segmenter().mask(image, words) * 255).convert("L"), job.region)
         if source is not None and job.kind is JobKind.EXTEND:
             image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
             last = source[-spec.extend_overlap :]  # LTX continues from the last frames
@@ -162,7 +164,7 @@ class Planner:
         parts, negative = segments_of(job.prompt), job.negative_prompt
         if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
             return job.prompt, negative, ""
-        *english, english_negative = [self._english(text, spec) for text in (*parts, negative)]
+        *english, english_negative = [self._english(text, spec.reads_language) for text in (*parts, negative)]
         if english == parts and english_negative == negative:
             return job.prompt, negative, ""
         prompt = SEGMENTS.join(english)
@@ -172,10 +174,10 @@ class Planner:
             prompt + (f" (not: {english_negative})" if english_negative != negative else ""),
         )
 
-    def _english(self, text: str, spec: ModelSpec) -> str:
-        """`text` as `spec`'s text encoder can read it: as written, or translated to English."""
+    def _english(self, text: str, reads: Callable[[str], bool]) -> str:
+        """`text` as a text encoder that `reads` some languages can read it: as written, or in English."""
         language = detect(text) if text else ENGLISH
-        return text if spec.reads_language(language) else self.translator().translate(text, language)
+        return text if reads(language) else self.translator().translate(text, language)
 
     def translator(self) -> Translator:
         """The prompt translator, its models loaded on first use."""

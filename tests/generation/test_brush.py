@@ -98,6 +98,21 @@ def test_a_region_by_words_is_segmented_and_outlined(engine: Engine) -> None:
     assert still[region < 0.5].mean() < still[region > 0.5].mean(), "what moves is the region CLIPSeg found"
 
 
+def test_a_region_in_another_language_is_found_by_its_english(
+    engine: Engine, settings: GenerationSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    translating = Engine(
+        engine.models, engine.runtime, segmenter=settings.segmenter, translators=settings.prompt_translators()
+    )
+    monkeypatch.setattr(
+        translating.planner.translator(), "translate", lambda text, language: {"水面": "the water"}[text]
+    )
+    job = VideoJob("r", JobKind.IMAGE_TO_VIDEO, "svd-xt", image=PICTURE, region="水面", aspect=Aspect.SQUARE)
+    english = engine.plan(dataclasses.replace(job, region="the water")).mask
+    assert english is not None and np.array_equal(translating.plan(job).mask, english), "CLIPSeg got the English"
+    assert not np.array_equal(engine.plan(job).mask, english), "else it reads the Chinese"
+
+
 @pytest.mark.parametrize(("bias", "says"), [(30.0, "covers almost all"), (-30.0, "could not find")])
 def test_a_region_that_is_everything_or_nothing_is_refused(
     engine: Engine, tmp_path: Path, bias: float, says: str
