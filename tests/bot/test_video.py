@@ -436,6 +436,7 @@ async def test_expired_token_falls_back_to_a_channel_message(fake: FakeDiscord, 
     [
         (1851, 403, {"message": "Missing Permissions", "code": 50013}),  # someone took the bot's channel rights
         (1852, 404, {"message": "Unknown Channel", "code": 10003}),  # the channel (or thread) was deleted
+        (1853, 400, {"message": "Thread is locked", "code": 160005}),  # a moderator closed the thread
     ],
 )
 async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel_or_it_is_gone(

@@ -13,7 +13,19 @@ import discord
 from bot.limits import clip
 from storage.jobs import JobRecord
 
-__all__ = ["JobMessages", "Upload"]
+__all__ = ["CannotPost", "JobMessages", "Upload"]
+
+# Discord's codes for a thread that takes no message: archived (50083) or locked (160005).
+_CLOSED_THREAD = (50083, 160005)
+
+
+class CannotPost(Exception):
+    """Discord will not take a message in the job's channel: the bot has no right to post there (any more),
+    the channel is gone, or it is a thread a moderator closed. `why` is Discord's answer."""
+
+    def __init__(self, why: discord.HTTPException):
+        super().__init__(why.text or why.status)
+        self.why = why
 
 
 class Upload(NamedTuple):
@@ -54,8 +66,10 @@ class JobMessages:
             try:
                 await message.edit(content=clip(text), view=view, attachments=attachments)
                 return True
-            except discord.NotFound:
-                return False
+            except discord.HTTPException as exc:
+                if isinstance(exc, discord.NotFound) or exc.code in _CLOSED_THREAD:
+                    return False  # deleted, or in a closed thread: a new message says it (or it goes by DM)
+                raise
         token = record.interaction_token
         if not token or token in self.dead_tokens or time.time() > (record.token_expires_at or 0):
             return False
@@ -64,8 +78,8 @@ class JobMessages:
             await webhook.edit_message(record.status_message_id, content=clip(text), view=view, attachments=attachments)
             return True
         except discord.HTTPException as exc:
-            if exc.status in (401, 404) or exc.code in (50027, 10015, 10008):
-                self.dead_tokens.add(token)  # expired or revoked: use channel messages from now on
+            if exc.status in (401, 404) or exc.code in (50027, 10015, 10008, *_CLOSED_THREAD):
+                self.dead_tokens.add(token)  # expired, revoked or its thread closed: channel messages from now on
                 return False
             raise
 
@@ -82,9 +96,10 @@ class JobMessages:
         """A message replying to the request in its channel (to its status message, or to the mention that
         asked where that never showed), or a plain one in `channel` (a DM); the nonce makes a repeat after a
         restart a no-op (`nonce`: which of the job's messages this is, where it posts more than one). It pings
-        the requester (`ping`: a clip or failure they waited for) and nobody else."""
-        reference = None
-        if channel is None and (to := record.status_message_id or record.options.get("reply_to")) is not None:
+        the requester (`ping`: a clip or failure they waited for) and nobody else. CannotPost where the job's
+        channel takes no message from the bot."""
+        reference, private = None, channel is not None
+        if not private and (to := record.status_message_id or record.options.get("reply_to")) is not None:
             reference = discord.MessageReference(message_id=to, channel_id=record.channel_id, fail_if_not_exists=False)
         channel = channel or self.bot.get_partial_messageable(record.channel_id)
         kwargs: dict[str, Any] = {
@@ -100,4 +115,10 @@ class JobMessages:
             kwargs["view"] = view
         if file is not None:
             kwargs["file"] = file.file()
-        return await channel.send(**kwargs)
+        try:
+            return await channel.send(**kwargs)
+        except discord.HTTPException as exc:
+            closed = isinstance(exc, discord.Forbidden | discord.NotFound) or exc.code in _CLOSED_THREAD
+            if closed and not private:
+                raise CannotPost(exc) from exc
+            raise

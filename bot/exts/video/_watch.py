@@ -22,7 +22,7 @@ import discord
 from redis.exceptions import RedisError
 
 from bot.exts.video._interact import server_voice
-from bot.exts.video._messages import JobMessages, Upload
+from bot.exts.video._messages import CannotPost, JobMessages, Upload
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._render import edit_interval, failure_text, prompt_note, result_text, status_text
 from bot.exts.video._views import Buttons
@@ -233,7 +233,7 @@ class JobWatcher:
                     await self.services.ledger.set_messages(record.job_id, status_message_id=sent.id)
                 else:
                     await self.messages.edit(record, text, view, shown)
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, CannotPost) as exc:
             log.warning("job %s: could not update the status: %s", record.job_id, exc, extra={"job_id": record.job_id})
             if tracked is not None:
                 tracked.last_text = ""  # not shown: the next look shows the status again
@@ -337,9 +337,9 @@ class JobWatcher:
                 text, view = told(await server_voice(self.bot, s, record.guild_id))  # a channel message: the server's
                 sent = await self.messages.post(record, f"<@{record.user_id}> {text}", view, None)
                 await s.ledger.set_messages(job_id, status_message_id=sent.id)  # for /history's link
-        except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or it is gone
+        except CannotPost as exc:  # no right to post there (any more), it is gone, or a closed thread
             here = _("I could not post in <#{channel}>, so I am telling you here.", channel=record.channel_id)
-            if (dm := await self._send_privately(record, exc, here, *told(self._voice(record)))) is not None:
+            if (dm := await self._send_privately(record, exc.why, here, *told(self._voice(record)))) is not None:
                 await s.ledger.set_messages(job_id, status_message_id=dm.id)  # for /history's link
                 known = (current.result if (current := await s.ledger.get(job_id)) else None) or {}
                 await s.ledger.set_result(job_id, known | {"channel": dm.channel.id})  # and for its Try again
@@ -413,10 +413,10 @@ class JobWatcher:
             sent = await self.messages.post(record, f"{ready}\n{said}", self._result_view(record, server), upload)
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
-        except (discord.Forbidden, discord.NotFound) as exc:  # no right to post there (any more), or it is gone
+        except CannotPost as exc:  # no right to post there (any more), it is gone, or a closed thread
             here = _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
             view = self._result_view(record, voice)
-            if (dm := await self._send_privately(record, exc, here, text, view, upload)) is None:
+            if (dm := await self._send_privately(record, exc.why, here, text, view, upload)) is None:
                 return False
             await self.services.ledger.set_messages(record.job_id, result_message_id=dm.id)
             await self.services.ledger.set_result(record.job_id, made | {"channel": dm.channel.id})  # for /history
