@@ -2,10 +2,11 @@
 pictures decoded straight to the size it renders at, its mask made, its prompt in words the model reads.
 The engine's first step (`Engine.plan`): everything a runner needs, checked before any GPU work.
 
-Prompts a model cannot read are translated to English first (MarianMT, loaded on the first such prompt) and
-the English is checked against the built-in block list under the server's policy (the bot checked the words
-as written, and the list is English); `-region` masks come from CLIPSeg (loaded on the first such job), which
-reads English: the region's words are translated the same way.
+Prompts a model cannot read are translated to English first (MarianMT, loaded on the first such prompt); a
+prompt in another language is checked in English against the built-in block list under the server's policy
+(the bot checked the words as written, and the list is English), also for a model that reads the language.
+`-region` masks come from CLIPSeg (loaded on the first such job), which reads English: the region's words
+are translated the same way.
 """
 
 from __future__ import annotations
@@ -103,8 +104,7 @@ class Planner:
             raise JobRejected(exc.text) from None
         width, height = plan.width, plan.height
         prompt, negative, read_as = self._readable(job, spec)
-        if read_as and (verdict := self.blocklist.check(prompt, *_POLICY[job.content], negative=negative or "")):
-            raise PromptRefused(verdict.rule)
+        self._check_in_english(job, spec, (prompt, negative) if read_as else None)
         image = end_image = video = None
         if job.image is not None:
             image = fit(_load(job.image, (width, height)), width, height, job.fit)
@@ -173,6 +173,20 @@ class Planner:
             english_negative,
             prompt + (f" (not: {english_negative})" if english_negative != negative else ""),
         )
+
+    def _check_in_english(self, job: VideoJob, spec: ModelSpec, english: tuple[str, str] | None) -> None:
+        """PromptRefused for a prompt the bot's check could not read: one in another language is checked again
+        in English (the built-in list's language) under the server's policy, as translated for its model
+        (`english`) or, for a model that reads the language, translated for this check alone."""
+        if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
+            return
+        if english is None:
+            parts = [self._english(part, ENGLISH.__eq__) for part in segments_of(job.prompt)]
+            english = (SEGMENTS.join(parts), self._english(job.negative_prompt, ENGLISH.__eq__))
+            if english == (job.prompt, job.negative_prompt):
+                return  # English: the bot has checked it
+        if verdict := self.blocklist.check(english[0], *_POLICY[job.content], negative=english[1]):
+            raise PromptRefused(verdict.rule)
 
     def _english(self, text: str, reads: Callable[[str], bool]) -> str:
         """`text` as a text encoder that `reads` some languages can read it: as written, or in English."""

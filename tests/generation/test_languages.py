@@ -106,6 +106,9 @@ def test_a_translated_prompt_is_checked_in_english_under_the_servers_policy(
     with pytest.raises(PromptRefused, match="minors"):
         translating.plan(job("一个裸体孩子", content=Content.UNCHECKED))
     assert translating.plan(job("一只猫", negative_prompt="一个裸体女人")).negative_prompt == "a naked woman"
+    with pytest.raises(PromptRefused, match="minors"):  # a model that reads Chinese: translated for the check
+        translating.plan(job("一个裸体孩子", "wan", content=Content.UNCHECKED))
+    assert translating.plan(job("一只猫", "wan")).prompt.startswith("一只猫"), "and given the words as written"
 
 
 def test_a_model_may_be_told_it_reads_more_languages(monkeypatch: pytest.MonkeyPatch) -> None:
