@@ -501,9 +501,12 @@ class FakeDiscord:
         mentions_bot: bool = False,
         reply_to: dict[str, Any] | None = None,
         link_preview: str | None = None,
+        forwarding: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A user's message; `link_preview` (an upload's URL) adds the embed Discord makes for a pasted link,
-        whose image is served by Discord's media proxy while its original URL points at another site."""
+        whose image is served by Discord's media proxy while its original URL points at another site;
+        `forwarding`: a message forwarded (Forward in Discord's menu), whose text and files the forward holds
+        in a snapshot, its own being empty."""
         data: dict[str, Any] = {
             "id": str(snowflake()),
             "channel_id": str(CHANNEL_ID),
@@ -538,6 +541,15 @@ class FakeDiscord:
                 "guild_id": str(GUILD_ID),
             }
             data["referenced_message"] = reply_to
+        if forwarding is not None:
+            data["message_reference"] = {
+                "type": 1,
+                "message_id": forwarding["id"],
+                "channel_id": forwarding["channel_id"],
+                "guild_id": str(GUILD_ID),
+            }
+            keys = ("type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions")
+            data["message_snapshots"] = [{"message": {key: forwarding[key] for key in keys}}]
         return data
 
     async def post(self, message: dict[str, Any]) -> None:
@@ -556,7 +568,7 @@ class FakeDiscord:
         by_bot = seen["author"]["id"] == str(BOT_ID)
         mentioned = any(user["id"] == str(BOT_ID) for user in seen.get("mentions", []))
         if not (by_bot or mentioned or "guild_id" not in seen):
-            seen |= {"content": "", "attachments": [], "embeds": [], "components": []}
+            seen |= {"content": "", "attachments": [], "embeds": [], "components": [], "message_snapshots": []}
         return seen
 
     # ---- faults ----

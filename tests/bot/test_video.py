@@ -92,6 +92,25 @@ async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, s
     assert message.data["attachments"][0]["description"] == "A video clip: look at this"  # the message's words
 
 
+async def test_a_forwarded_picture_is_animated_from_the_menu_and_by_a_reply_that_mentions_the_bot(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    original = fake.user_message(
+        "a lighthouse -motion 3", user_id=1221, attachments=[fake.upload("l.png", png_bytes())]
+    )
+    forward = fake.user_message("", user_id=1222, forwarding=original)
+    token = await fake.context_menu("Animate image", forward, user_id=1223)
+    message = await delivered(fake, token)
+    assert "-motion 3" in message.content, "the forwarded message's words, as for the original"
+    await fake.post(forward)
+    request = fake.user_message("<@700000000000000004> -motion 2", user_id=1224, mentions_bot=True, reply_to=forward)
+    await fake.post(request)
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "-motion 2" in clip.content
+
+
 async def test_context_menu_animates_a_link_preview_through_discords_media_proxy(
     fake: FakeDiscord, service: BotProcess
 ) -> None:

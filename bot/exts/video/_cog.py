@@ -31,6 +31,7 @@ from bot.exts.video._declare import (
     image_urls,
     model_choices,
     video_url,
+    words,
 )
 from bot.exts.video._interact import defer, download, hidden, requester
 from bot.exts.video._mentions import Mentions
@@ -340,7 +341,7 @@ class Video(commands.Cog):
         if not urls:
             return await reply.refuse(A_VIDEO if video_url(message) else _("that message has no image to animate"))
         try:
-            options = parse_flags(MENTION.sub("", message.content))
+            options = parse_flags(MENTION.sub("", words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
         keyframes = any(spec.keyframes for spec in self.services.models.values())

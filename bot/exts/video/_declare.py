@@ -32,6 +32,7 @@ __all__ = [
     "image_urls",
     "model_choices",
     "video_url",
+    "words",
 ]
 
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif)$", re.IGNORECASE)
@@ -67,16 +68,29 @@ Steps = app_commands.Range[int, 1, 100]
 Strength = app_commands.Range[float, 0.1, 1.0]
 
 
+def _held(message: discord.Message) -> list[discord.Message | discord.MessageSnapshot]:
+    """The message, then the messages it forwards (a forward holds its message's files in a snapshot)."""
+    return [message, *message.message_snapshots]
+
+
+def words(message: discord.Message) -> str:
+    """The message's text, or that of the message it forwards."""
+    return next((held.content for held in _held(message) if held.content), "")
+
+
 def image_urls(message: discord.Message) -> list[str]:
-    """The images on a message, in order: attachments, then embeds' images or thumbnails."""
-    urls = [
-        attachment.url
-        for attachment in message.attachments
-        if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename)
-    ]
-    for embed in message.embeds:  # a link preview: Discord's media proxy copy, not the original site
-        found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
-        urls += [url for url in found if url][:1]
+    """The images on a message (or the message it forwards), in order: attachments, then embeds' images or
+    thumbnails."""
+    urls = []
+    for held in _held(message):
+        urls += [
+            attachment.url
+            for attachment in held.attachments
+            if (attachment.content_type or "").startswith("image/") or _IMAGE_NAME.search(attachment.filename)
+        ]
+        for embed in held.embeds:  # a link preview: Discord's media proxy copy, not the original site
+            found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
+            urls += [url for url in found if url][:1]
     return urls
 
 
@@ -86,14 +100,16 @@ def image_url(message: discord.Message) -> str | None:
 
 
 def video_url(message: discord.Message) -> str | None:
-    """The first video (or GIF) on a message: an attachment, else an embed's video or GIF preview."""
-    for attachment in message.attachments:
-        kind = attachment.content_type or ""
-        if kind.startswith("video/") or kind == "image/gif" or _VIDEO_NAME.search(attachment.filename):
-            return attachment.url
-    for embed in message.embeds:  # Discord's media proxy copy, never the original site
-        if embed.video.proxy_url:
-            return embed.video.proxy_url
+    """The first video (or GIF) on a message (or the message it forwards): an attachment, else an embed's
+    video or GIF preview."""
+    for held in _held(message):
+        for attachment in held.attachments:
+            kind = attachment.content_type or ""
+            if kind.startswith("video/") or kind == "image/gif" or _VIDEO_NAME.search(attachment.filename):
+                return attachment.url
+        for embed in held.embeds:  # Discord's media proxy copy, never the original site
+            if embed.video.proxy_url:
+                return embed.video.proxy_url
     return None
 
 

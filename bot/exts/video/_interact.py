@@ -40,7 +40,7 @@ async def download(services: Services, url: str, reply: Reply) -> bytes | None:
 def hidden(client: discord.Client, message: discord.Message) -> bool:
     """Whether Discord hid what `message` holds: without the Message Content intent a message that does not
     mention the bot comes with no text, attachments or embeds."""
-    shown = message.content or message.attachments or message.embeds or message.stickers
+    shown = message.content or message.attachments or message.embeds or message.stickers or message.message_snapshots
     return not (client.intents.message_content or shown or message.author == client.user)
 
 
