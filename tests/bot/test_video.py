@@ -488,6 +488,26 @@ async def test_a_late_clip_goes_by_dm_when_the_bot_may_not_post_in_the_channel_o
     await fake.wait_until(lambda: dm.id not in fake.messages, what="the deletion")
 
 
+async def test_a_mentions_clip_goes_by_dm_when_the_bot_lost_its_rights_in_the_channel(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    picture = [fake.upload("sea.png", png_bytes())]
+    request = fake.user_message("<@700000000000000004> waves", user_id=1861, mentions_bot=True, attachments=picture)
+    await fake.post(request)
+    await fake.wait_until(lambda: fake.replies_to(request), timeout=20, what="the status reply")
+    lost = {"message": "Missing Permissions", "code": 50013}
+    fake.fail_next("PATCH", f"/channels/{CHANNEL_ID}/messages/\\d+$", 403, lost, file_named="motionbot-")
+    fake.fail_next("POST", f"/channels/{CHANNEL_ID}/messages$", 403, lost, file_named="motionbot-")
+    dm = await fake.wait_until(
+        lambda: next(
+            (m for m in fake.messages.values() if m.files and m.data["channel_id"] == str(dm_channel(1861))), None
+        ),
+        timeout=90,
+        what="the clip by DM",
+    )
+    assert "could not post" in dm.content and "waves" in dm.content
+
+
 async def test_a_clip_discord_refuses_is_a_failure_said_and_refunded_with_try_again(
     fake: FakeDiscord, service: BotProcess
 ) -> None:

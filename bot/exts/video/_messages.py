@@ -67,8 +67,8 @@ class JobMessages:
                 await message.edit(content=clip(text), view=view, attachments=attachments)
                 return True
             except discord.HTTPException as exc:
-                if isinstance(exc, discord.NotFound) or exc.code in _CLOSED_THREAD:
-                    return False  # deleted, or in a closed thread: a new message says it (or it goes by DM)
+                if isinstance(exc, discord.NotFound | discord.Forbidden) or exc.code in _CLOSED_THREAD:
+                    return False  # deleted, or the channel closed to the bot: a new message (or a DM) says it
                 raise
         token = record.interaction_token
         if not token or token in self.dead_tokens or time.time() > (record.token_expires_at or 0):
