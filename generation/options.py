@@ -56,7 +56,8 @@ class OptionError(Said, ValueError):
 
     def __init__(self, flag: str, value: object, allowed: Text | str, message: Text | None = None):
         self.flag, self.value, self.allowed = flag, value, allowed
-        shown = value if isinstance(value, Text) else str(value) if len(str(value)) <= 40 else str(value)[:39] + "…"
+        shown = value if isinstance(value, Text) else str(value).replace("`", "'")  # it stays in its code span
+        shown = shown if isinstance(shown, Text) or len(shown) <= 40 else shown[:39] + "…"
         super().__init__(
             message or _("`{flag}` must be {allowed}, got `{value}`", flag=flag, allowed=allowed, value=shown)
         )
@@ -157,9 +158,17 @@ _UNSHOWN = (
 )
 
 
-def _text(limit: int) -> Callable[[str, object], str]:
+# What a region's words never need and the messages that quote them must not carry: Discord's markdown, and
+# the colon of a link (which Discord would preview under the message).
+_MARKDOWN = dict.fromkeys(map(ord, "`*_~|[]()<>#\\:"), " ")
+
+
+def _text(limit: int, plain: bool = False) -> Callable[[str, object], str]:
+    """Text of at most `limit` characters, on one line; `plain`: without markdown (quoted as it is)."""
+
     def check(flag: str, raw: object) -> str:
-        text = " ".join(str(raw).translate(_UNSHOWN).split())
+        text = str(raw).translate(_UNSHOWN)
+        text = " ".join((text.translate(_MARKDOWN) if plain else text).split())
         if len(text) > limit:
             raise OptionError(
                 flag, _("{count} characters", count=len(text)), _("at most {limit} characters", limit=limit)
@@ -229,7 +238,7 @@ _OPTIONS: dict[str, _Option] = {
     "loop": _Option(_switch, ("loop",), switch=True),
     "strength": _number(0.1, 1.0, ("strength",)),
     "style": _Option(_style, ("style",), values="<style>"),
-    "region": _Option(_text(100), ("region",), values='"<words>"'),
+    "region": _Option(_text(100, plain=True), ("region",), values='"<words>"'),
 }
 _PROMPT = _text(MAX_PROMPT)
 _RUNS = ("negative_prompt", "region")  # text options whose unquoted value runs to the next flag

@@ -207,6 +207,14 @@ def test_controls_and_direction_overrides_never_reach_the_prompt_or_its_echo() -
     assert parse_flags("\u200b \u3164 -gif").prompt == "", "a prompt of invisible characters is no prompt"
 
 
+def test_what_a_refusal_or_a_status_quotes_cannot_format_the_bots_message() -> None:
+    with pytest.raises(OptionError) as refused:
+        parse_flags("-motion x`[free nitro](https://evil.example)")
+    assert str(refused.value).count("`") == 4, "the value stays inside its code span"
+    region = parse_flags('a cat -region "[the sea](https://evil.example) **now**"').region
+    assert region == "the sea https //evil.example now", "no markdown, no link to preview"
+
+
 def test_build_job_checks_frames_against_the_model() -> None:
     with pytest.raises(OptionError, match="`-frames` must be 2–25 on svd-xt"):
         build_job(
