@@ -42,7 +42,9 @@ class Upload(NamedTuple):
 class JobMessages:
     def __init__(self, bot: discord.Client):
         self.bot = bot
-        self.dead_tokens: set[str] = set()  # interaction tokens Discord refused: channel messages from then on
+        # Interaction tokens Discord refused before they expire (revoked, a closed thread), with when they
+        # expire: channel messages from then on. An expired token is known dead without it, so it is dropped.
+        self.dead_tokens: dict[str, float] = {}
 
     async def edit(
         self,
@@ -79,7 +81,9 @@ class JobMessages:
             return True
         except discord.HTTPException as exc:
             if exc.status in (401, 404) or exc.code in (50027, 10015, 10008, *_CLOSED_THREAD):
-                self.dead_tokens.add(token)  # expired, revoked or its thread closed: channel messages from now on
+                now = time.time()
+                self.dead_tokens = {dead: until for dead, until in self.dead_tokens.items() if until > now}
+                self.dead_tokens[token] = record.token_expires_at or now
                 return False
             raise
 
