@@ -47,8 +47,11 @@ class GuildSettings:
     language: str | None = None  # channel messages' locale ("zh-CN"); None: the server's preferred locale
     default_flags: str | None = None  # the server's own defaults ("-ar 9:16 -fast"), under each user's preferences
 
-    def allows_channel(self, channel_id: int) -> bool:
-        return self.allowed_channels is None or channel_id in self.allowed_channels
+    def allows_channel(self, channel_id: int, around: tuple[int, ...] = ()) -> bool:
+        """Whether videos may be made in this channel, or in what it is in (`around`: a thread's channel, a
+        forum post's forum, the category)."""
+        allowed = self.allowed_channels
+        return allowed is None or any(place in allowed for place in (channel_id, *around))
 
     def allows_model(self, model: str) -> bool:
         return self.enabled_models is None or model in self.enabled_models

@@ -26,7 +26,50 @@ DISCORD_EPOCH_MS = 1420070400000
 GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 700000000000000003, 700000000000000004
 # A channel Discord marks age-restricted (`nsfw: true`), and one for the moderation log.
 NSFW_CHANNEL_ID, MODLOG_CHANNEL_ID = 700000000000000005, 700000000000000006
-_CHANNEL_NAMES = {CHANNEL_ID: "general", NSFW_CHANNEL_ID: "after-dark", MODLOG_CHANNEL_ID: "mod-log"}
+# A category with a channel in it, a forum, and two threads: one in #general, one a post in the forum.
+CATEGORY_ID, STUDIO_CHANNEL_ID, FORUM_ID = 700000000000000007, 700000000000000008, 700000000000000009
+THREAD_ID, FORUM_POST_ID = 700000000000000010, 700000000000000011
+# The server's channels: id -> (name, Discord's channel type, parent: a category, or a thread's channel).
+_CHANNELS: dict[int, tuple[str, int, int | None]] = {
+    CHANNEL_ID: ("general", 0, None),
+    NSFW_CHANNEL_ID: ("after-dark", 0, None),
+    MODLOG_CHANNEL_ID: ("mod-log", 0, None),
+    CATEGORY_ID: ("studio", 4, None),
+    STUDIO_CHANNEL_ID: ("renders", 0, CATEGORY_ID),
+    FORUM_ID: ("requests", 15, None),
+    THREAD_ID: ("a thread", 11, CHANNEL_ID),
+    FORUM_POST_ID: ("my post", 11, FORUM_ID),
+}
+
+
+def channel_payload(channel_id: int, **more: Any) -> dict[str, Any]:
+    """A channel (or thread) of the test server as Discord describes it."""
+    name, kind, parent = _CHANNELS.get(channel_id, ("other", 0, None))
+    payload = {
+        "id": str(channel_id),
+        "type": kind,
+        "guild_id": str(GUILD_ID),
+        "name": name,
+        "position": list(_CHANNELS).index(channel_id) if channel_id in _CHANNELS else 0,
+        "permission_overwrites": [],
+        "nsfw": channel_id == NSFW_CHANNEL_ID,
+        "parent_id": str(parent) if parent else None,
+    }
+    if kind == 11:
+        payload |= {
+            "owner_id": "1001",
+            "message_count": 1,
+            "member_count": 1,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": datetime.now(UTC).isoformat(),
+                "locked": False,
+            },
+        }
+    return payload | more
+
+
 EVERYONE = GUILD_ID
 MESSAGE_CONTENT = 1 << 15  # the privileged gateway intent
 BOT_ROLE = 700000000000000007  # the role Discord makes for the bot when it joins (typing "@motionbot" may pick it)
@@ -245,7 +288,6 @@ class FakeDiscord:
                 "features": [],
                 "emojis": [],
                 "stickers": [],
-                "threads": [],
                 "stage_instances": [],
                 "guild_scheduled_events": [],
                 "voice_states": [],
@@ -261,18 +303,8 @@ class FakeDiscord:
                     role_payload(BOT_ROLE, "motionbot") | {"managed": True, "tags": {"bot_id": str(BOT_ID)}},
                     *(role_payload(i, n) for i, n in self.roles.items()),
                 ],
-                "channels": [
-                    {
-                        "id": str(channel),
-                        "type": 0,
-                        "name": name,
-                        "position": position,
-                        "permission_overwrites": [],
-                        "nsfw": channel == NSFW_CHANNEL_ID,
-                        "parent_id": None,
-                    }
-                    for position, (channel, name) in enumerate(_CHANNEL_NAMES.items())
-                ],
+                "channels": [channel_payload(c) for c, (_, kind, _) in _CHANNELS.items() if kind != 11],
+                "threads": [channel_payload(c) for c, (_, kind, _) in _CHANNELS.items() if kind == 11],
             },
         )
         self.ready.set()
@@ -334,16 +366,7 @@ class FakeDiscord:
                 "guild_id": str(GUILD_ID),
                 "guild_locale": self.guild_locale,
                 "context": 0,
-                "channel": {
-                    "id": str(channel_id),
-                    "type": 0,
-                    "guild_id": str(GUILD_ID),
-                    "name": _CHANNEL_NAMES.get(channel_id, "other"),
-                    "position": 0,
-                    "permission_overwrites": [],
-                    "nsfw": channel_id == NSFW_CHANNEL_ID,
-                    "parent_id": None,
-                },
+                "channel": channel_payload(channel_id),
                 "member": {
                     "user": user_payload(user_id),
                     "roles": [str(r) for r in roles],
@@ -396,14 +419,9 @@ class FakeDiscord:
                     }
             elif isinstance(value, ChannelRef):
                 opts.append({"name": key, "type": 7, "value": str(value.id)})
-                resolved.setdefault("channels", {})[str(value.id)] = {
-                    "id": str(value.id),
-                    "type": 0,
-                    "name": _CHANNEL_NAMES.get(value.id, "other"),
-                    "permissions": ADMIN_PERMISSIONS,
-                    "nsfw": value.id == NSFW_CHANNEL_ID,
-                    "parent_id": None,
-                }
+                resolved.setdefault("channels", {})[str(value.id)] = channel_payload(
+                    value.id, permissions=ADMIN_PERMISSIONS
+                )
             elif isinstance(value, RoleRef):
                 opts.append({"name": key, "type": 8, "value": str(value.id)})
                 resolved.setdefault("roles", {})[str(value.id)] = role_payload(value.id, value.name)

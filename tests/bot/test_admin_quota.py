@@ -14,7 +14,21 @@ from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text, private_answer
 from tests.bot.test_video import credits_used, decode, delivered, refusal, service_db
 from tests.conftest import png_bytes
-from tests.fake_discord import CHANNEL_ID, GUILD_ID, MANAGER_PERMISSIONS, FakeDiscord, RoleRef, UserRef
+from tests.fake_discord import (
+    CATEGORY_ID,
+    CHANNEL_ID,
+    FORUM_ID,
+    FORUM_POST_ID,
+    GUILD_ID,
+    MANAGER_PERMISSIONS,
+    STUDIO_CHANNEL_ID,
+    THREAD_ID,
+    ChannelRef,
+    FakeDiscord,
+    Message,
+    RoleRef,
+    UserRef,
+)
 
 ADMIN = 3001
 
@@ -42,6 +56,33 @@ async def test_admin_commands_are_refused_to_members_even_if_discord_shows_them(
     assert "Manage Server" in answer
     assert await stored(service, "SELECT * FROM guild_settings") == []
     assert await stored(service, "SELECT * FROM members") == []
+
+
+async def test_videos_allowed_in_a_channel_are_made_in_its_threads_a_forums_posts_and_a_categorys_channels(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    async def asked_in(channel: int) -> Message | str:
+        """The status message of a request taken in, or the refusal."""
+        token = await fake.slash("imagine-video", {"prompt": "a kite"}, user_id=3050, channel_id=channel)
+
+        def answer() -> Message | str | None:
+            if (status := fake.response_to(token)) is not None and "Queued" in status.content:
+                return status
+            return next((c.payload["content"] for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None)
+
+        return await fake.wait_until(answer, what="an answer")
+
+    for place in (CATEGORY_ID, FORUM_ID):
+        assert "Videos allowed in" in await admin(fake, "channels", {"action": "add", "channel": ChannelRef(place)})
+    try:
+        for place in (STUDIO_CHANNEL_ID, FORUM_POST_ID):
+            assert isinstance(await asked_in(place), Message), "in the category's channel, in the forum's post"
+        for place in (CHANNEL_ID, THREAD_ID):
+            assert "can't make videos in this channel" in str(await asked_in(place)), "elsewhere: refused"
+        await admin(fake, "channels", {"action": "add", "channel": ChannelRef(CHANNEL_ID)})
+        assert isinstance(await asked_in(THREAD_ID), Message), "a thread of an allowed channel"
+    finally:
+        assert "every channel" in await admin(fake, "channels", {"action": "clear"})
 
 
 async def test_quota_runs_out_and_says_when_it_resets(fake: FakeDiscord, service: BotProcess) -> None:

@@ -24,6 +24,17 @@ from storage.guilds import SettingError
 from storage.jobs import JobState
 from storage.quotas import credits_of
 
+# Where an admin may allow videos: a channel with text (its threads too), a forum (its posts), a category (its
+# channels), or one thread.
+Place = (
+    discord.TextChannel
+    | discord.VoiceChannel
+    | discord.StageChannel
+    | discord.ForumChannel
+    | discord.CategoryChannel
+    | discord.Thread
+)
+
 SETTINGS = [
     "enabled",
     "daily_credits",
@@ -223,11 +234,12 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=shown))
 
     @app_commands.command(name="channels", description="Limit videos to some channels (clear = every channel)")
-    @app_commands.describe(action="Add or remove a channel, or clear the list", channel="The channel")
+    @app_commands.describe(
+        action="Add or remove a channel, or clear the list",
+        channel="The channel (its threads too), a forum (its posts), or a category (its channels)",
+    )
     @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "clear")])
-    async def channels(
-        self, interaction: discord.Interaction, action: str, channel: discord.TextChannel | None = None
-    ) -> None:
+    async def channels(self, interaction: discord.Interaction, action: str, channel: Place | None = None) -> None:
         assert interaction.guild_id is not None
         current = set((await self.services.guilds.get(interaction.guild_id)).allowed_channels or ())
         if action != "clear" and channel is None:

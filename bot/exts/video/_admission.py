@@ -30,7 +30,7 @@ def admit(who: Requester, settings: GuildSettings) -> None:
             if who.guild_id == DM
             else _("video generation is turned off in this server")
         )
-    if not settings.allows_channel(who.channel_id):
+    if not settings.allows_channel(who.channel_id, who.around):
         channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
         raise Refused(_("I can't make videos in this channel; try {channels}", channels=channels))
 

@@ -17,9 +17,21 @@ __all__ = ["defer", "download", "hidden", "requester", "server_voice"]
 def requester(interaction: discord.Interaction) -> Requester:
     """Who pressed or typed, where, with which roles and upload limit."""
     roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
-    channel = interaction.channel_id or 0
+    channel, guild = interaction.channel_id or 0, interaction.guild_id or 0
     nsfw = getattr(interaction.channel, "is_nsfw", lambda: False)()
-    return Requester(interaction.user.id, interaction.guild_id or 0, channel, roles, interaction.filesize_limit, nsfw)
+    size = interaction.filesize_limit
+    return Requester(interaction.user.id, guild, channel, roles, size, nsfw, around(interaction.channel))
+
+
+def around(channel: object) -> tuple[int, ...]:
+    """What a channel is in, as far as the bot knows: a thread's channel (a forum post's forum), and the
+    category. An admin who allows videos in a channel or a category allows them in what it holds."""
+    found = [parent] if (parent := getattr(channel, "parent_id", None)) else []
+    try:
+        category = getattr(channel, "category_id", None)
+    except discord.ClientException:  # a thread whose channel the bot has not seen
+        category = None
+    return tuple(found + ([category] if category else []))
 
 
 async def defer(interaction: discord.Interaction, services: Services) -> InteractionReply:

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.errors import describe
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import A_VIDEO, MENTION, image_url, video_url
-from bot.exts.video._interact import download, hidden, server_voice
+from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
 from bot.services import Services
@@ -107,7 +107,8 @@ class Mentions:
             return await reply.refuse(exc.text)
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
-        who = Requester(message.author.id, guild, message.channel.id, roles, age_restricted=nsfw)
+        where = message.channel.id, around(message.channel)
+        who = Requester(message.author.id, guild, where[0], roles, age_restricted=nsfw, around=where[1])
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
         async with self.requests.taking(who.user_id, reply) as taken:

@@ -34,6 +34,7 @@ class Requester:
     role_ids: tuple[int, ...] = ()
     upload_limit: int = DEFAULT_BYTE_BUDGET
     age_restricted: bool = False  # the channel is one Discord marks age-restricted (NSFW)
+    around: tuple[int, ...] = ()  # what the channel is in: a thread's channel (a forum post's forum), a category
 
 
 class Reply(Protocol):
