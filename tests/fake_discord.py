@@ -520,11 +520,12 @@ class FakeDiscord:
         reply_to: dict[str, Any] | None = None,
         link_preview: str | None = None,
         forwarding: dict[str, Any] | None = None,
+        dm: bool = False,
     ) -> dict[str, Any]:
         """A user's message; `link_preview` (an upload's URL) adds the embed Discord makes for a pasted link,
         whose image is served by Discord's media proxy while its original URL points at another site;
         `forwarding`: a message forwarded (Forward in Discord's menu), whose text and files the forward holds
-        in a snapshot, its own being empty."""
+        in a snapshot, its own being empty; `dm`: sent to the bot in the user's DM with it."""
         data: dict[str, Any] = {
             "id": str(snowflake()),
             "channel_id": str(CHANNEL_ID),
@@ -551,6 +552,9 @@ class FakeDiscord:
                 "flags": 0,
             },
         }
+        if dm:
+            data["channel_id"] = str(dm_channel(user_id))
+            del data["guild_id"], data["member"]
         self.user_messages[int(data["id"])] = data  # what GET /channels/…/messages/… answers for it
         if reply_to is not None:
             data["message_reference"] = {

@@ -544,6 +544,21 @@ async def test_direct_messages_work_when_allowed(fake: FakeDiscord, service: Bot
     assert await settled_reservation(service, 1901) == (0, "committed")  # charged to the DM allowance
 
 
+async def test_a_picture_sent_to_the_bot_by_dm_is_animated_and_words_alone_get_how_to_ask(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    picture = fake.user_message("-motion 3", user_id=1911, attachments=[fake.upload("o.png", png_bytes())], dm=True)
+    await fake.post(picture)
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(picture) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "-motion 3" in clip.content and clip.data["channel_id"] == str(dm_channel(1911))
+    thanks = fake.user_message("thanks!", user_id=1911, dm=True)
+    await fake.post(thanks)
+    [hint] = await fake.wait_until(lambda: fake.replies_to(thanks), what="how to ask")
+    assert "send me a picture" in hint.content
+
+
 async def settled_reservation(service: BotProcess, user_id: int, timeout: float = 15) -> tuple[int, str]:
     """The user's (guild, state) once the bot has committed or refunded; it does so just after delivery."""
     deadline = time.monotonic() + timeout

@@ -1,7 +1,7 @@
 """@motionbot in a message: a reply to a picture (or a picture attached) is animated with the flags its text
-holds. Without the Message Content intent Discord shows the bot only messages that mention the bot itself,
-so the picture replied to, or a message that mentions the bot's role, may come empty: the user is told how
-else to ask."""
+holds; in a direct message no mention is needed (a picture sent to the bot is animated). Without the Message
+Content intent Discord shows the bot only messages that mention the bot itself, so the picture replied to,
+or a message that mentions the bot's role, may come empty: the user is told how else to ask."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
 from bot.services import Services
 from generation.jobs import JobKind
-from generation.options import OptionError, parse_flags
+from generation.options import OptionError, Options, parse_flags
 from generation.text import _
+from storage.guilds import DM
 
 __all__ = ["ROLE_UNREAD", "Mentions"]
 
@@ -36,8 +37,8 @@ class Mentions:
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
 
     async def on_message(self, message: discord.Message) -> None:
-        """Animate the picture a message that mentions the bot replies to (or carries); answer anything else
-        addressed to the bot with how to ask."""
+        """Animate the picture a message to the bot (a mention, a DM) replies to or carries; answer anything
+        else addressed to the bot with how to ask."""
         if message.author.bot:
             return
         if not self._addressed(message):
@@ -57,8 +58,11 @@ class Mentions:
                 await MessageReply(message, voice, self.services.pending).refuse(describe(exc))
 
     def _addressed(self, message: discord.Message) -> bool:
-        """Whether the text mentions the bot, or its role (which Discord may pick when "@motionbot" is typed).
-        A reply to the bot's own message with the ping on lists the bot in `mentions` without a word to it."""
+        """Whether the message is to the bot: a direct message, or text that mentions the bot or its role
+        (which Discord may pick when "@motionbot" is typed). A reply to the bot's own message with the ping on
+        lists the bot in `mentions` without a word to it."""
+        if message.guild is None:
+            return True  # a direct message: the whole conversation is with the bot
         me = self.bot.user
         role = message.guild.self_role if message.guild is not None else None
         return me is not None and (
@@ -94,6 +98,15 @@ class Mentions:
                 )
         if url is None and (video_url(message) or (isinstance(source, discord.Message) and video_url(source))):
             return await reply.refuse(A_VIDEO)
+        if url is None and message.guild is None:  # unless DMs are closed: then that is the answer
+            closed = await self.admission.precheck(Requester(message.author.id, DM, message.channel.id), Options())
+            return await reply.refuse(
+                closed
+                or _(
+                    "send me a picture (with flags if you like: `-motion 3 -camera zoom in`) and I animate it; "
+                    "for a clip from words, use `/imagine-video`"
+                )
+            )
         if url is None:
             return await reply.refuse(
                 _(
