@@ -537,6 +537,25 @@ def service_db(service: BotProcess) -> str:
     return str(service.log.parent / "motionbot.db")
 
 
+async def test_a_request_the_database_cannot_keep_leaves_no_credits_held_and_no_job(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    db = await Database.open(service_db(service))  # the disk fills up as the picture is kept
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TRIGGER full BEFORE INSERT ON input_refs BEGIN SELECT RAISE(FAIL, 'full'); END")
+        image = fake.upload("cat.png", png_bytes())
+        token = await fake.slash("animate", {}, attachments={"image": image}, user_id=1931)
+        assert "something went wrong" in await refusal(fake, token)
+        assert await settled_reservation(service, 1931) == (GUILD_ID, "refunded")
+        assert [tuple(r) for r in await db.fetchall("SELECT state FROM jobs WHERE user_id = 1931")] == [("failed",)]
+        assert not await db.fetchall("SELECT * FROM pending_requests WHERE token = ?", (token,)), "answered"
+    finally:
+        async with db.transaction() as conn:
+            await conn.execute("DROP TRIGGER full")
+        await db.close()
+
+
 async def test_direct_messages_work_when_allowed(fake: FakeDiscord, service: BotProcess) -> None:
     token = await fake.slash("imagine-video", {"prompt": "a lighthouse at night"}, user_id=1901, dm=True)
     message = await delivered(fake, token)

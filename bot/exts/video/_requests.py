@@ -248,21 +248,19 @@ class VideoRequests:
             token_expires_at=reply.token_expires_at,
             locale=reply.voice.locale,
         )
-        await s.ledger.add(record)
-        await reply.answered()  # a job came of it: the watcher follows it from here, also after a restart
-        if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
-            kept = files.image if files.image is not None else job.video or b""
-            await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
-        pose = job.video if job.kind is JobKind.POSE else None
-        for slot, extra in ((END, files.end_image), (MASK, files.mask), (POSE, pose)):
-            if extra is not None:
-                await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
         try:
+            await s.ledger.add(record)
+            await reply.answered()  # a job came of it: the watcher follows it from here, also after a restart
+            if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
+                kept = files.image if files.image is not None else job.video or b""
+                await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
+            pose = job.video if job.kind is JobKind.POSE else None
+            for slot, extra in ((END, files.end_image), (MASK, files.mask), (POSE, pose)):
+                if extra is not None:
+                    await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
             await s.queue.submit(job)
         except (NoWorkerForModel, QueueFull, RedisError, OSError) as exc:
-            await s.quotas.refund(job.job_id)
-            await s.inputs.release(job.job_id)
-            await s.ledger.transition(job.job_id, JobState.FAILED, error=str(exc))
+            await self._not_queued(job.job_id, str(exc))
             if isinstance(exc, NoWorkerForModel | QueueFull):
                 s.metrics.refused.labels(type(exc).__name__).inc()
                 await reply.refuse(_("{reason}. {not_charged}", reason=exc.text, not_charged=NOT_CHARGED))
@@ -270,6 +268,12 @@ class VideoRequests:
                 s.metrics.refused.labels("QueueDown").inc()
                 await reply.refuse(QUEUE_DOWN)
             return None
+        except Exception as exc:  # the database failing (a full disk): the credits must not stay held
+            with contextlib.suppress(Exception):
+                await self._not_queued(job.job_id, repr(exc))
+            with contextlib.suppress(Exception):
+                await reply.answered()  # the error handler answers it, now: not again at a restart
+            raise
         note = prompt_note(job, s.models.get(job.model))
         status = status_text(job, who.user_id, await self._place(job.job_id), reply.voice, note)
         shown = await self._show(job.job_id, reply, status)
@@ -334,6 +338,13 @@ class VideoRequests:
         except (RedisError, OSError):
             return QueueState(QueueStatus.QUEUED)
         return state if state.status in (QueueStatus.QUEUED, QueueStatus.RUNNING) else QueueState(QueueStatus.QUEUED)
+
+    async def _not_queued(self, job_id: str, why: str) -> None:
+        """A job that never reached the queue: its credits back, its files let go, its record failed."""
+        s = self.services
+        await s.quotas.refund(job_id)
+        await s.inputs.release(job_id)
+        await s.ledger.transition(job_id, JobState.FAILED, error=why)
 
     async def _whole(self, job_id: str, image: bytes, reply: Reply) -> bool:
         """Check the image is whole, only once the user is allowed and the credits are held (a refused user's
