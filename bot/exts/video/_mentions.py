@@ -120,8 +120,8 @@ class Mentions:
             return await reply.refuse(exc.text)
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
-        where = message.channel.id, around(message.channel)
-        who = Requester(message.author.id, guild, where[0], roles, age_restricted=nsfw, around=where[1])
+        channel = message.channel
+        who = Requester(message.author.id, guild, channel.id, roles, age_restricted=nsfw, around=around(channel))
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
         async with self.requests.taking(who.user_id, reply) as taken:
