@@ -21,7 +21,10 @@ _COMMANDS = (
     _("`/imagine-video` words → a clip"),
     _("`/morph` a clip from one picture to another"),
     _("`/restyle` a short video redrawn to a prompt"),
-    _("Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"),
+    _(
+        "Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"
+        " (in a DM with me, just send the picture)"
+    ),
     _("`/quota` your credits · `/queue` the line and your videos · `/history` the ones you made"),
     _("`/preferences` your default flags · `/privacy` what I keep about you, and a button to have me forget it"),
 )
