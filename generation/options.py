@@ -272,8 +272,10 @@ def flags_line(options: Options) -> str:
 
 # A quoted value ("…", “…”, '…') that starts and ends at a word boundary, or any other run of non-spaces.
 _TOKEN = re.compile(r"""(?<!\S)(?:"([^"]*)"|“([^”]*)”|'([^']*)')(?!\S)|\S+""")
-_FLAG = re.compile(r"(?:--?|—|–)([A-Za-z][A-Za-z_]*)")  # phones turn "--" into a dash
-_JOINED = re.compile(r"(?<!\S)((?:--?|—|–)[A-Za-z][A-Za-z_]*)=")  # a flag joined to its value by "="
+# A flag: a dash and its name. Phones turn "--" into a dash (—, –); a Japanese input method types "-" as "ー",
+# and other keyboards give a minus sign or a hyphen: those are read as a flag only before a known flag's name.
+_FLAG = re.compile(r"(?:--?|—|–|(?P<loose>[ー−‐]))(?P<name>[A-Za-z][A-Za-z_]*)")
+_JOINED = re.compile(r"(?<!\S)((?:--?|—|–|[ー−‐])[A-Za-z][A-Za-z_]*)=")  # a flag joined to its value by "="
 
 
 def _plain(token: str) -> str:
@@ -283,7 +285,8 @@ def _plain(token: str) -> str:
 
 
 def _flag(token: str) -> re.Match[str] | None:
-    return _FLAG.fullmatch(_plain(token))
+    flag = _FLAG.fullmatch(_plain(token))
+    return None if flag is None or (flag["loose"] and flag["name"].lower() not in FLAGS) else flag
 
 
 def parse_flags(text: str) -> Options:
@@ -303,7 +306,7 @@ def parse_flags(text: str) -> Options:
             prompt.append(f'"{token}"' if quoted else token)
             i += 1
             continue
-        name = flag.group(1).lower()
+        name = flag["name"].lower()
         if name not in FLAGS:
             known = ", ".join(f"-{known}" for known in FLAGS)
             raise OptionError(

@@ -182,6 +182,13 @@ def test_flags_typed_in_full_width_with_a_cjk_input_method_read_as_flags_and_the
     assert parse_flags("ａ ｃａｔ").prompt == "ａ ｃａｔ"
 
 
+def test_a_dash_an_input_method_or_a_keyboard_types_instead_of_a_hyphen_starts_a_known_flag_only() -> None:
+    for dash in "ー−‐‑":  # a Japanese input method's "-", a minus sign, hyphens
+        options = parse_flags(f"ねこが走る {dash}motion 3 {dash}ar 9:16")
+        assert (options.prompt, options.motion, options.aspect) == ("ねこが走る", 3, Aspect.TALL), dash
+    assert parse_flags("スーパーMario ーabc").prompt == "スーパーMario ーabc", "no flag's name: words"
+
+
 def test_typed_options_win_over_flags_in_the_prompt() -> None:
     options = from_command("a cat -motion 3 -camera zoom in -seed 5", motion=1, camera="pan right")
     assert (options.motion, options.camera, options.seed, options.prompt) == (1, Camera(pan_x=1), 5, "a cat")
