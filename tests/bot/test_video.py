@@ -181,12 +181,10 @@ async def test_a_video_where_a_picture_goes_and_a_picture_where_a_video_goes_are
 ) -> None:
     video = fake.upload("IMG_0042.MOV", b"\x00\x00\x00\x14ftypqt  " + bytes(64), content_type="video/quicktime")
     picture = fake.upload("sky.png", png_bytes())
-    request = fake.user_message(
-        "<@700000000000000004> make it move", user_id=1411, mentions_bot=True, attachments=[video]
-    )
+    request = fake.user_message("<@700000000000000004> -motion 3", user_id=1411, mentions_bot=True, attachments=[video])
     await fake.post(request)
     [hint] = await fake.wait_until(lambda: fake.replies_to(request), timeout=10, what="the hint")
-    assert "a video, not a picture" in hint.content and "Restyle video" in hint.content
+    assert "say how it should look" in hint.content and "Restyle video" in hint.content  # words restyle it
     with_video = fake.user_message("look", user_id=1412, attachments=[video])
     animated = await fake.context_menu("Animate image", with_video, user_id=1411)
     assert "a video, not a picture" in await refusal(fake, animated)

@@ -1,7 +1,8 @@
 """@motionbot in a message: a reply to a picture (or a picture attached) is animated with the flags its text
-holds; in a direct message no mention is needed (a picture sent to the bot is animated). Without the Message
-Content intent Discord shows the bot only messages that mention the bot itself, so the picture replied to,
-or a message that mentions the bot's role, may come empty: the user is told how else to ask."""
+holds, a reply to a video (or one attached) is restyled to its words; in a direct message no mention is
+needed. Without the Message Content intent Discord shows the bot only messages that mention the bot itself,
+so the picture replied to, or a message that mentions the bot's role, may come empty: the user is told how
+else to ask."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from discord.ext import commands
 
 from bot.errors import describe
 from bot.exts.video._admission import Admission
-from bot.exts.video._declare import A_VIDEO, MENTION, image_url, video_url
+from bot.exts.video._declare import MENTION, image_url, video_url
 from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
@@ -26,6 +27,10 @@ from storage.guilds import DM
 __all__ = ["ROLE_UNREAD", "Mentions"]
 
 log = logging.getLogger(__name__)
+A_VIDEO_WORDS = _(
+    "that is a video: say how it should look (`@motionbot a watercolor painting`) and I redraw it, "
+    "or right-click its message → Apps → **Restyle video**"
+)
 ROLE_UNREAD = _(
     "Discord does not show me messages that mention my role, only those that mention me. "
     "Type @ and pick me, the bot, not the role of the same name (or right-click a picture → Apps → **Animate image**)"
@@ -48,7 +53,7 @@ class Mentions:
                     await MessageReply(message, voice).refuse(ROLE_UNREAD)
             return
         try:
-            await self._animate(message)
+            await self._request(message)
         except Exception as exc:
             log.exception("mention %s failed", message.id)
             voice = self.services.catalogs.voice(None)
@@ -75,7 +80,8 @@ class Mentions:
         role = message.guild.self_role if message.guild is not None else None
         return role is not None and role in message.role_mentions and hidden(self.bot, message)
 
-    async def _animate(self, message: discord.Message) -> None:
+    async def _request(self, message: discord.Message) -> None:
+        """Animate the picture the message carries or replies to, or restyle the video, to its words."""
         url = image_url(message)
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
@@ -96,9 +102,10 @@ class Mentions:
                         "Right-click that message → Apps → **Animate image**, or attach the picture to your mention"
                     )
                 )
-        if url is None and (video_url(message) or (isinstance(source, discord.Message) and video_url(source))):
-            return await reply.refuse(A_VIDEO)
-        if url is None and message.guild is None:  # unless DMs are closed: then that is the answer
+        video = None  # no picture: a video (with the mention's words) is restyled to them
+        if url is None:
+            video = video_url(message) or (video_url(source) if isinstance(source, discord.Message) else None)
+        if url is None and video is None and message.guild is None:  # unless DMs are closed: then that is the answer
             closed = await self.admission.precheck(Requester(message.author.id, DM, message.channel.id), Options())
             return await reply.refuse(
                 closed
@@ -107,7 +114,7 @@ class Mentions:
                     "for a clip from words, use `/imagine-video`"
                 )
             )
-        if url is None:
+        if url is None and video is None:
             return await reply.refuse(
                 _(
                     "reply to a message with an image (or attach one) and mention me to animate it; "
@@ -118,6 +125,8 @@ class Mentions:
             options = parse_flags(MENTION.sub("", message.content))
         except OptionError as exc:
             return await reply.refuse(exc.text)
+        if video is not None and not options.prompt:
+            return await reply.refuse(A_VIDEO_WORDS)
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
         channel = message.channel
@@ -127,6 +136,10 @@ class Mentions:
         async with self.requests.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            data = await download(self.services, url, reply)
-            if data is not None:
+            wanted = url or video  # one of them: neither is refused above
+            assert wanted is not None
+            data = await download(self.services, wanted, reply)
+            if data is not None and video is not None:
+                await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
+            elif data is not None:
                 await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
