@@ -270,8 +270,10 @@ def flags_line(options: Options) -> str:
     return " ".join(parts)
 
 
-# A quoted value ("…", “…”, '…') that starts and ends at a word boundary, or any other run of non-spaces.
-_TOKEN = re.compile(r"""(?<!\S)(?:"([^"]*)"|“([^”]*)”|'([^']*)')(?!\S)|\S+""")
+# A quoted value ("…", “…”, '…', and other languages' quotes: «…», „…“, 「…」, 『…』) that starts and ends at a word
+# boundary, or any other run of non-spaces.
+_QUOTED = r""""([^"]*)"|“([^”]*)”|'([^']*)'|«\s?([^»]*?)\s?»|„([^“”]*)[“”]|「([^」]*)」|『([^』]*)』"""
+_TOKEN = re.compile(rf"(?<!\S)(?:{_QUOTED})(?!\S)|\S+")
 # A flag: a dash and its name. Phones turn "--" into a dash (—, –); a Japanese input method types "-" as "ー",
 # and other keyboards give a minus sign or a hyphen: those are read as a flag only before a known flag's name.
 _FLAG = re.compile(r"(?:--?|—|–|(?P<loose>[ー−‐]))(?P<name>[A-Za-z][A-Za-z_]*)")
@@ -292,9 +294,11 @@ def _flag(token: str) -> re.Match[str] | None:
 def parse_flags(text: str) -> Options:
     """Split Pika-style flags out of `text`; the words that are not flags become the prompt."""
     tokens: list[tuple[str, bool]] = []  # (text, was quoted)
+    typed: list[str] = []  # each token as typed, quotes and all: what the prompt keeps
     for match in _TOKEN.finditer(_JOINED.sub(r"\1 ", text)):  # "-motion=3" (a command-line habit): "-motion 3"
         quoted = next((group for group in match.groups() if group is not None), None)
         tokens.append((quoted, True) if quoted is not None else (match.group(0), False))
+        typed.append(match.group(0))
 
     values: dict[str, Any] = {}
     prompt: list[str] = []
@@ -303,7 +307,7 @@ def parse_flags(text: str) -> Options:
         token, quoted = tokens[i]
         flag = None if quoted else _flag(token)
         if flag is None:
-            prompt.append(f'"{token}"' if quoted else token)
+            prompt.append(typed[i])
             i += 1
             continue
         name = flag["name"].lower()

@@ -55,6 +55,10 @@ def test_a_full_pika_prompt_parses_every_flag() -> None:
         ("-negative ugly hands", "negative_prompt", "ugly hands"),
         ("-neg 'low quality'", "negative_prompt", "low quality"),
         ("-neg “smart quotes”", "negative_prompt", "smart quotes"),
+        ("-neg « flou, sombre » -motion 2", "negative_prompt", "flou, sombre"),  # other languages' quotes
+        ("-neg „unscharf, dunkel“ -motion 2", "negative_prompt", "unscharf, dunkel"),
+        ("-neg 「ぼやけた 画像」 -motion 2", "negative_prompt", "ぼやけた 画像"),
+        ("-region 『青い 空』 -motion 2", "region", "青い 空"),
         ("--motion 2", "motion", 2),
         ("—motion 2", "motion", 2),  # phones turn -- into an em dash
         ("-motion=3", "motion", 3),  # the command-line habit
@@ -167,6 +171,11 @@ def test_a_flag_without_its_value_says_so(text: str) -> None:
 def test_a_flag_given_twice_is_an_error() -> None:
     with pytest.raises(OptionError, match="given twice"):
         parse_flags("-motion 1 a cat -motion 2")
+
+
+def test_quoted_prompt_words_are_kept_as_typed() -> None:
+    assert parse_flags("猫が 「こんにちは」 と言う -motion 2").prompt == "猫が 「こんにちは」 と言う"
+    assert parse_flags("a sign saying “open” -motion 2").prompt == "a sign saying “open”"
 
 
 def test_words_that_only_look_like_flags_stay_in_the_prompt() -> None:
