@@ -122,7 +122,7 @@ def _int_in(low: int, high: int) -> Callable[[str, object], int]:
 
 def _float_in(low: float, high: float) -> Callable[[str, object], float]:
     def check(flag: str, raw: object) -> float:
-        text = str(raw).strip()
+        text = re.sub(r"(?<=[0-9]),(?=[0-9])", ".", str(raw).strip())  # a decimal comma, as much of Europe writes
         if isinstance(raw, bool) or not re.fullmatch(r"[+-]?([0-9]{1,9}(\.[0-9]{0,6})?|\.[0-9]{1,6})", text):
             raise OptionError(flag, raw, _("a number from {low} to {high}", low=f"{low:g}", high=f"{high:g}"))
         value = float(text)

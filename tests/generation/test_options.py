@@ -55,6 +55,8 @@ def test_a_full_pika_prompt_parses_every_flag() -> None:
         ("-negative ugly hands", "negative_prompt", "ugly hands"),
         ("-neg 'low quality'", "negative_prompt", "low quality"),
         ("-neg “smart quotes”", "negative_prompt", "smart quotes"),
+        ("-strength 0,5", "strength", 0.5),  # a decimal comma
+        ("-gs 12,5", "guidance", 12.5),
         ("-neg « flou, sombre » -motion 2", "negative_prompt", "flou, sombre"),  # other languages' quotes
         ("-neg „unscharf, dunkel“ -motion 2", "negative_prompt", "unscharf, dunkel"),
         ("-neg 「ぼやけた 画像」 -motion 2", "negative_prompt", "ぼやけた 画像"),
