@@ -570,10 +570,12 @@ async def test_a_picture_sent_to_the_bot_by_dm_is_animated_and_words_alone_get_h
         lambda: next((m for m in fake.replies_to(picture) if m.files), None), timeout=90, what="the clip"
     )
     assert "-motion 3" in clip.content and clip.data["channel_id"] == str(dm_channel(1911))
-    thanks = fake.user_message("thanks!", user_id=1911, dm=True)
+    spent = await credits_used(service, 1911)
+    thanks = fake.user_message("thanks!", user_id=1911, dm=True, reply_to=clip.data)  # chat, not "restyle this"
     await fake.post(thanks)
     [hint] = await fake.wait_until(lambda: fake.replies_to(thanks), what="how to ask")
     assert "send me a picture" in hint.content
+    assert await credits_used(service, 1911) == spent, "nothing more was made"
 
 
 async def settled_reservation(service: BotProcess, user_id: int, timeout: float = 15) -> tuple[int, str]:

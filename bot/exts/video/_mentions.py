@@ -63,11 +63,12 @@ class Mentions:
                 await MessageReply(message, voice, self.services.pending).refuse(describe(exc))
 
     def _addressed(self, message: discord.Message) -> bool:
-        """Whether the message is to the bot: a direct message, or text that mentions the bot or its role
-        (which Discord may pick when "@motionbot" is typed). A reply to the bot's own message with the ping on
-        lists the bot in `mentions` without a word to it."""
-        if message.guild is None:
-            return True  # a direct message: the whole conversation is with the bot
+        """Whether the message is to the bot: a direct message, or one that names the bot."""
+        return message.guild is None or self._named(message)  # a DM: the whole conversation is with the bot
+
+    def _named(self, message: discord.Message) -> bool:
+        """Whether the text mentions the bot, or its role (which Discord may pick when "@motionbot" is typed).
+        A reply to the bot's own message with the ping on lists the bot in `mentions` without a word to it."""
         me = self.bot.user
         role = message.guild.self_role if message.guild is not None else None
         return me is not None and (
@@ -94,6 +95,8 @@ class Mentions:
                     source = await message.channel.fetch_message(message.reference.message_id)
                 except discord.HTTPException:
                     source = None
+            if isinstance(source, discord.Message) and source.author == self.bot.user and not self._named(message):
+                source = None  # a DM's reply to the bot's own clip ("thanks!") is chat: only "@motionbot …" asks
             url = image_url(source) if isinstance(source, discord.Message) else None
             if url is None and isinstance(source, discord.Message) and hidden(self.bot, source):
                 return await reply.refuse(
