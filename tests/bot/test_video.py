@@ -141,6 +141,12 @@ async def test_reply_to_an_image_with_a_mention_animates_it(fake: FakeDiscord, s
 
     message = await fake.wait_until(reply_with_clip, timeout=90, what="the reply with a clip")
     assert "-motion 2" in message.content and "-camera zoom out" in message.content
+    spent = await credits_used(service, 1302)
+    thanks = fake.user_message("<@700000000000000004> thanks!", user_id=1302, mentions_bot=True, reply_to=message.data)
+    await fake.post(thanks)
+    [hint] = await fake.wait_until(lambda: fake.replies_to(thanks), what="the answer")
+    assert "use the buttons under it" in hint.content, "its own clip is not a video to restyle to 'thanks!'"
+    assert await credits_used(service, 1302) == spent
 
 
 @pytest.mark.parametrize("refusals", [1, 2])

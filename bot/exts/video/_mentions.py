@@ -24,12 +24,15 @@ from generation.options import OptionError, Options, parse_flags
 from generation.text import _
 from storage.guilds import DM
 
-__all__ = ["ROLE_UNREAD", "Mentions"]
+__all__ = ["OWN_CLIP", "ROLE_UNREAD", "Mentions"]
 
 log = logging.getLogger(__name__)
 A_VIDEO_WORDS = _(
     "that is a video: say how it should look (`@motionbot a watercolor painting`) and I redraw it, "
     "or right-click its message → Apps → **Restyle video**"
+)
+OWN_CLIP = _(
+    "to change one of my clips, use the buttons under it: **Remix** edits its prompt, **Reroll** makes another"
 )
 ROLE_UNREAD = _(
     "Discord does not show me messages that mention my role, only those that mention me. "
@@ -95,8 +98,10 @@ class Mentions:
                     source = await message.channel.fetch_message(message.reference.message_id)
                 except discord.HTTPException:
                     source = None
-            if isinstance(source, discord.Message) and source.author == self.bot.user and not self._named(message):
-                source = None  # a DM's reply to the bot's own clip ("thanks!") is chat: only "@motionbot …" asks
+            if isinstance(source, discord.Message) and source.author == self.bot.user:  # a reply to its own clip
+                if self._named(message):  # more likely "@motionbot thanks!" than a request: its buttons change it
+                    return await reply.refuse(OWN_CLIP)
+                source = None  # a DM's reply ("thanks!") is chat
             url = image_url(source) if isinstance(source, discord.Message) else None
             if url is None and isinstance(source, discord.Message) and hidden(self.bot, source):
                 return await reply.refuse(
