@@ -84,26 +84,32 @@ class Mentions:
         role = message.guild.self_role if message.guild is not None else None
         return role is not None and role in message.role_mentions and hidden(self.bot, message)
 
+    async def _replied_to(self, message: discord.Message) -> discord.Message | None:
+        """The message `message` replies to (fetched where Discord did not send it along), if there is one."""
+        reference = message.reference
+        if reference is None or not reference.message_id:
+            return None
+        if isinstance(reference.resolved, discord.Message):
+            return reference.resolved
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.HTTPException:
+            return None
+
     async def _request(self, message: discord.Message) -> None:
         """Animate the picture the message carries or replies to, or restyle the video, to its words."""
         url = image_url(message)
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
         reply = await MessageReply.noted(message, voice, s.settings.token_lifetime_s, s.pending)
-        source: discord.Message | discord.DeletedReferencedMessage | None = None
-        if url is None and message.reference is not None:
-            source = message.reference.resolved
-            if not isinstance(source, discord.Message) and message.reference.message_id:
-                try:
-                    source = await message.channel.fetch_message(message.reference.message_id)
-                except discord.HTTPException:
-                    source = None
-            if isinstance(source, discord.Message) and source.author == self.bot.user:  # a reply to its own clip
-                if self._named(message):  # more likely "@motionbot thanks!" than a request: its buttons change it
-                    return await reply.refuse(OWN_CLIP)
-                source = None  # a DM's reply ("thanks!") is chat
-            url = image_url(source) if isinstance(source, discord.Message) else None
-            if url is None and isinstance(source, discord.Message) and hidden(self.bot, source):
+        source = await self._replied_to(message) if url is None else None
+        if source is not None and source.author == self.bot.user:  # a reply to its own clip
+            if self._named(message):  # more likely "@motionbot thanks!" than a request: its buttons change it
+                return await reply.refuse(OWN_CLIP)
+            source = None  # a DM's reply ("thanks!") is chat
+        if source is not None:
+            url = image_url(source)
+            if url is None and hidden(self.bot, source):
                 return await reply.refuse(
                     _(
                         "I cannot see the picture you replied to: Discord shows me only messages that mention me. "
@@ -112,7 +118,7 @@ class Mentions:
                 )
         video = None  # no picture: a video (with the mention's words) is restyled to them
         if url is None:
-            video = video_url(message) or (video_url(source) if isinstance(source, discord.Message) else None)
+            video = video_url(message) or (video_url(source) if source is not None else None)
         if url is None and video is None and message.guild is None:  # unless DMs are closed: then that is the answer
             closed = await self.admission.precheck(Requester(message.author.id, DM, message.channel.id), Options())
             return await reply.refuse(
