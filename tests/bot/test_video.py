@@ -582,6 +582,12 @@ async def test_a_picture_sent_to_the_bot_by_dm_is_animated_and_words_alone_get_h
     [hint] = await fake.wait_until(lambda: fake.replies_to(thanks), what="how to ask")
     assert "send me a picture" in hint.content
     assert await credits_used(service, 1911) == spent, "nothing more was made"
+    cool = fake.user_message("cool", user_id=1911, dm=True)  # more chat: told once is enough for a while
+    await fake.post(cool)
+    again = fake.user_message("-motion 2", user_id=1911, attachments=[fake.upload("p.png", png_bytes())], dm=True)
+    await fake.post(again)
+    await fake.wait_until(lambda: fake.replies_to(again), timeout=30, what="the next request's status")
+    assert not fake.replies_to(cool)
 
 
 async def settled_reservation(service: BotProcess, user_id: int, timeout: float = 15) -> tuple[int, str]:

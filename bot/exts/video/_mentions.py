@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 import discord
 from discord.ext import commands
@@ -31,6 +32,7 @@ A_VIDEO_WORDS = _(
     "that is a video: say how it should look (`@motionbot a watercolor painting`) and I redraw it, "
     "or right-click its message → Apps → **Restyle video**"
 )
+HINT_EVERY_S = 600.0  # a user chatting in a DM is told how to ask at most this often
 OWN_CLIP = _(
     "to change one of my clips, use the buttons under it: **Remix** edits its prompt, **Reroll** makes another"
 )
@@ -43,6 +45,7 @@ ROLE_UNREAD = _(
 class Mentions:
     def __init__(self, bot: commands.Bot, services: Services, admission: Admission, requests: VideoRequests):
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
+        self._hinted: dict[int, float] = {}  # user -> when a DM of theirs last got how to ask
 
     async def on_message(self, message: discord.Message) -> None:
         """Animate the picture a message to the bot (a mention, a DM) replies to or carries; answer anything
@@ -84,6 +87,16 @@ class Mentions:
         role = message.guild.self_role if message.guild is not None else None
         return role is not None and role in message.role_mentions and hidden(self.bot, message)
 
+    def _hint_due(self, user_id: int) -> bool:
+        """Whether to tell this user (in a DM) how to ask: at most once in HINT_EVERY_S of their chat."""
+        now = time.monotonic()
+        if len(self._hinted) > 10_000:  # bounded: those told long ago are forgotten
+            self._hinted = {user: at for user, at in self._hinted.items() if now - at < HINT_EVERY_S}
+        if now - self._hinted.get(user_id, -HINT_EVERY_S) < HINT_EVERY_S:
+            return False
+        self._hinted[user_id] = now
+        return True
+
     async def _replied_to(self, message: discord.Message) -> discord.Message | None:
         """The message `message` replies to (fetched where Discord did not send it along), if there is one."""
         reference = message.reference
@@ -120,6 +133,8 @@ class Mentions:
         if url is None:
             video = video_url(message) or (video_url(source) if source is not None else None)
         if url is None and video is None and message.guild is None:  # unless DMs are closed: then that is the answer
+            if not self._hint_due(message.author.id):  # chat ("thanks!", "cool"): how to ask, once in a while
+                return await reply.answered()
             closed = await self.admission.precheck(Requester(message.author.id, DM, message.channel.id), Options())
             return await reply.refuse(
                 closed
