@@ -66,8 +66,8 @@ async def test_videos_allowed_in_a_channel_are_made_in_its_threads_a_forums_post
         token = await fake.slash("imagine-video", {"prompt": "a kite"}, user_id=3050, channel_id=channel)
 
         def answer() -> Message | str | None:
-            if (status := fake.response_to(token)) is not None and "Queued" in status.content:
-                return status
+            if (status := fake.response_to(token)) is not None and "<@3050>" in status.content:
+                return status  # its headline, in every stage it shows (queued, rendering, the clip)
             return next((c.payload["content"] for c in fake.calls_to("POST", f"/webhooks/\\d+/{token}$")), None)
 
         return await fake.wait_until(answer, what="an answer")
