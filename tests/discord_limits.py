@@ -195,6 +195,22 @@ def _modal(data: dict[str, Any]) -> list[str]:
     return found + _components(data.get("components") or [])
 
 
+def empty(payload: dict[str, Any], files: int) -> bool:
+    """Whether a new message (or a message as an edit leaves it) would show nothing: Discord refuses one with
+    no text (blank text counts as none), embeds, files or stickers (50006)."""
+    return not (
+        (payload.get("content") or "").strip()
+        or payload.get("embeds")
+        or payload.get("attachments")
+        or files
+        or payload.get("sticker_ids")
+        or payload.get("poll")
+    )
+
+
+EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}
+
+
 def invalid_form_body(found: list[str]) -> dict[str, Any]:
     """Discord's answer to a payload over its limits."""
     return {"message": "Invalid Form Body", "code": 50035, "errors": {"_errors": [{"message": m} for m in found]}}

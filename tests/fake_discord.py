@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.discord_limits import invalid_form_body, problems
+from tests.discord_limits import EMPTY_MESSAGE, empty, invalid_form_body, problems
 
 DISCORD_EPOCH_MS = 1420070400000
 GUILD_ID, CHANNEL_ID, APP_ID, BOT_ID = 700000000000000001, 700000000000000002, 700000000000000003, 700000000000000004
@@ -720,12 +720,37 @@ class FakeDiscord:
             self.rejected.append((request.method, path, found))
             self.calls.append(Call(request.method, path, 400, payload))
             return _json(invalid_form_body(found), 400)
+        if self._leaves_empty(request.method, path, payload, files):
+            self.rejected.append((request.method, path, ["Cannot send an empty message"]))
+            self.calls.append(Call(request.method, path, 400, payload))
+            return _json(EMPTY_MESSAGE, 400)
         status, body = await self._handle(request.method, path, payload, files, request)
         self.calls.append(Call(request.method, path, status, payload))
         await self._notify()
         if status == 204:
             return web.Response(status=204)
         return _json(body, status)
+
+    def _leaves_empty(self, method: str, path: str, payload: Any, files: dict[str, bytes]) -> bool:
+        """Whether a request would post a message showing nothing, or edit one to show nothing."""
+        if not isinstance(payload, dict):
+            return False
+        if re.fullmatch(r"/interactions/\d+/[^/]+/callback", path):
+            return payload.get("type") == 4 and empty(payload.get("data") or {}, len(files))
+        new = method == "POST" and re.fullmatch(r"/channels/\d+/messages|/webhooks/\d+/[^/]+", path)
+        if new:
+            return empty(payload, len(files))
+        edit = method == "PATCH" and re.fullmatch(r"/(channels/\d+|webhooks/\d+/[^/]+)/messages/(@original|\d+)", path)
+        if not edit:
+            return False
+        token = path.split("/")[3] if path.startswith("/webhooks/") else ""
+        target = path.rsplit("/", 1)[1]
+        message = self.messages.get(self.original.get(token, 0) if target == "@original" else int(target))
+        if message is None:
+            return False
+        kept = [a for a in payload.get("attachments", message.data.get("attachments") or []) if a]
+        after = {key: payload[key] if key in payload else message.data.get(key) for key in ("content", "embeds")}
+        return empty(after | {"attachments": kept}, len(files))
 
     def _new_message(
         self,
