@@ -9,6 +9,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+import pillow_heif
 from PIL import Image, ImageCms, ImageFilter, ImageOps, UnidentifiedImageError
 
 from generation.jobs import Fit
@@ -26,8 +27,12 @@ __all__ = [
     "to_png",
 ]
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "AVIF")  # AVIF too: what browsers save images as
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "AVIF", "HEIF")  # AVIF: what browsers save; HEIF: iPhones
 MAX_PIXELS = 40_000_000  # 40 MP: far above any camera a user animates, far below a decompression bomb
+# Pillow opens an iPhone's HEIC through this plugin (a Pillow plugin registers itself, as Pillow's own do on
+# import): the primary picture only, upright (libheif applies its turn), without the thumbnails, depth maps
+# and other auxiliary pictures an iPhone photo carries.
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))  # what the models saw in training, and the clip is
 
 
@@ -55,9 +60,6 @@ def probe(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except Image.DecompressionBombError:
         raise ImageError(too_large) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        if _brand(data) in _HEIF_BRANDS:  # an iPhone's HEIC: Pillow has no decoder for it
-            heic = _("{format} images are not supported (send a PNG, JPEG, WebP or GIF)", format="HEIC")
-            raise ImageError(heic) from None
         if _signed(data):  # the start of a picture whose header Pillow cannot read: cut short or broken
             raise ImageError(_("the image is damaged or incomplete")) from None
         if _brand(data) is not None or data[:4] == b"\x1a\x45\xdf\xa3":  # an MP4, a MOV, a WebM
@@ -85,8 +87,8 @@ def _brand(data: bytes) -> bytes | None:
 def _signed(data: bytes) -> bool:
     """Whether `data` begins with the signature of one of the accepted formats."""
     webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    avif = _brand(data) in (b"avif", b"avis")
-    return webp or avif or data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
+    iso = _brand(data) in (b"avif", b"avis", *_HEIF_BRANDS)
+    return webp or iso or data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
 
 
 def _orientation(img: Image.Image) -> int:
@@ -101,7 +103,8 @@ def _orientation(img: Image.Image) -> int:
 
 def check_whole(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     """Check that a probed image is whole without decoding it at full size: a PNG's chunks and checksums,
-    a JPEG decoded at 1/8 scale, a GIF's first frame (one byte a pixel). WebP and AVIF are left to the worker."""
+    a JPEG decoded at 1/8 scale, a GIF's first frame (one byte a pixel). WebP, AVIF and HEIC are left to the
+    worker."""
     info = probe(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:

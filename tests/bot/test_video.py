@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import av
+import pillow_heif
 import pytest
+from PIL import Image
 
 from bot.exts.video._replies import MOST_SENDING
 from bot.exts.video._requests import INTAKE, PER_USER, WAITING_PER_USER
@@ -90,6 +92,16 @@ async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, s
     message = await delivered(fake, token)
     assert "<@1202>" in message.content
     assert message.data["attachments"][0]["description"] == "A video clip: look at this"  # the message's words
+
+
+async def test_an_iphone_photo_in_heic_is_animated(fake: FakeDiscord, service: BotProcess) -> None:
+    photo = io.BytesIO()
+    pillow_heif.from_pillow(Image.open(io.BytesIO(png_bytes()))).save(photo, quality=80)
+    upload = fake.upload("IMG_4032.HEIC", photo.getvalue(), content_type="image/heic")
+    target = fake.user_message("our garden", user_id=1211, attachments=[upload])
+    token = await fake.context_menu("Animate image", target, user_id=1212)
+    message = await delivered(fake, token)
+    assert decode(next(iter(message.files.values())))[0] == "h264"
 
 
 async def test_a_forwarded_picture_is_animated_from_the_menu_and_by_a_reply_that_mentions_the_bot(

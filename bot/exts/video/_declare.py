@@ -35,7 +35,7 @@ __all__ = [
     "words",
 ]
 
-_IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif)$", re.IGNORECASE)
+_IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif|hei[cf])$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
 A_VIDEO = _("that is a video, not a picture: right-click its message → Apps → **Restyle video** redraws it")
