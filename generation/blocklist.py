@@ -16,9 +16,10 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import regex
 
@@ -65,6 +66,16 @@ class Verdict:
 
     rule: Text  # its English is what the moderation ledger keeps
     term: str
+    read_as: str = ""  # the prompt as the check read it, where that is not as written (translated to English)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule.to_dict(), "term": self.term, "read_as": self.read_as}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        said = data.get("rule")
+        rule = Text.from_dict(said if isinstance(said, Mapping) else {})
+        return cls(rule, str(data.get("term", "")), str(data.get("read_as", "")))
 
 
 def normalise(text: str) -> str:

@@ -11,6 +11,7 @@ are translated the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -186,7 +187,8 @@ class Planner:
             if english == (job.prompt, job.negative_prompt):
                 return  # English: the bot has checked it
         if verdict := self.blocklist.check(english[0], *_POLICY[job.content], negative=english[1]):
-            raise PromptRefused(verdict.rule)
+            read_as = english[0] + (f" (not: {english[1]})" if english[1] else "")
+            raise PromptRefused(dataclasses.replace(verdict, read_as=read_as))
 
     def _english(self, text: str, reads: Callable[[str], bool]) -> str:
         """`text` as a text encoder that `reads` some languages can read it: as written, or in English."""

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from generation.blocklist import Verdict
 from generation.jobs import Stage
 from generation.text import Said, Text, _
 
@@ -46,9 +47,12 @@ class ContentFlagged(FinalError, ValueError):
 
 class PromptRefused(ContentFlagged):
     """The prompt, translated to English for a model that reads only English, is refused by the built-in block
-    list under the server's policy: the bot's check read it in the language it was written in."""
+    list under the server's policy: the bot's check read it in the language it was written in. The `verdict`
+    (rule, matched term, the English read) is for the moderation log."""
 
-    def __init__(self, rule: Text):
+    def __init__(self, verdict: Verdict):
+        self.verdict = verdict
+        rule = verdict.rule
         super().__init__(
             "prompt", _("your prompt, read in English, is refused by {rule}; you were not charged", rule=rule)
         )

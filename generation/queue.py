@@ -21,6 +21,7 @@ from arq.utils import timestamp_ms
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from generation.blocklist import Verdict
 from generation.fairqueue import FairQueue, Place
 from generation.jobs import Stage, VideoJob, VideoResult
 from generation.queue_redis import (
@@ -98,6 +99,7 @@ class JobOutcome:
     finished_at: float = 0.0
     flagged: str = ""  # failed because the image check flagged its "input" or its "output"
     said: Text | None = None  # the reason as a Text, for the bot to say in the user's language
+    refused: Verdict | None = None  # flagged "prompt": what the worker's check refused, for moderators
 
     @property
     def why(self) -> Text:
@@ -304,6 +306,7 @@ class JobQueue:
             data.get("finished_at", 0.0),
             str(data.get("flagged", "")),
             Text.from_dict(data["said"]) if isinstance(data.get("said"), dict) else None,
+            Verdict.from_dict(data["refused"]) if isinstance(data.get("refused"), dict) else None,
         )
 
     async def state(self, job_id: str) -> QueueState:
@@ -403,6 +406,7 @@ class JobQueue:
         tries: int = 1,
         worker: str = "",
         flagged: str = "",
+        refused: Verdict | None = None,
     ) -> bool:
         """Store a job's final outcome once; False if it already had one (a re-run after a crash)."""
         place = place_of(await self.redis.hget(keys.META, job_id))
@@ -415,6 +419,7 @@ class JobQueue:
             "worker": worker,
             "finished_at": time.time(),
             "flagged": flagged,
+            "refused": refused.to_dict() if refused else None,
         }
         stored = await self.redis.set(keys.outcome(job_id), serialize(record), ex=self.settings.result_ttl_s, nx=True)
         if place is not None:

@@ -33,7 +33,7 @@ from generation.engines import RenderEngine
 from generation.fairworker import FairWorker
 from generation.jobs import JobSchemaError, Stage, VideoJob
 from generation.metrics import WorkerMetrics
-from generation.progress import ContentFlagged, FinalError, JobCancelled
+from generation.progress import ContentFlagged, FinalError, JobCancelled, PromptRefused
 from generation.queue import JobQueue, Progress, QueueStatus, WorkerInfo, live_workers
 from generation.queue_redis import (
     RENDER_FUNCTION,
@@ -186,7 +186,8 @@ async def _run(ctx: dict[str, Any], payload: object) -> str:
             reason = _(
                 "the render failed {tries} times ({error}); try again later", tries=tries, error=type(exc).__name__
             )
-        await finish(QueueStatus.FAILED, reason=reason, flagged=flagged)
+        refused = exc.verdict if isinstance(exc, PromptRefused) else None
+        await finish(QueueStatus.FAILED, reason=reason, flagged=flagged, refused=refused)
         metrics.jobs.labels(job.model, "failed").inc()
         return "failed"
     finally:

@@ -26,10 +26,11 @@ STATUS_WAIT_S = 3.0  # how long a request waits for Discord to show its status (
 
 
 class BotProcess(Process):
-    """`python -m bot`, unmodified."""
+    """`python -m bot`, unmodified (with the worker `serve` started beside it, if any)."""
 
-    def __init__(self, env: dict[str, str], log: Path, cwd: Path = ROOT):
+    def __init__(self, env: dict[str, str], log: Path, cwd: Path = ROOT, worker: WorkerProcess | None = None):
         super().__init__(["bot"], env, log, cwd)
+        self.worker = worker
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ async def serve(
     await queue.redis.flushdb()
     env = _bot_env(fake, redis_server.url, tiny_models, folder) | changes
     worker = WorkerProcess(redis_server.url, ["--id", "gpu-0"], env, folder / "worker.log")
-    bot = BotProcess(env, folder / "bot.log")
+    bot = BotProcess(env, folder / "bot.log", worker=worker)
     try:
         await wait_for_workers(queue, {"gpu-0"})
         await connected(fake, bot)

@@ -4,10 +4,17 @@ image check (its threshold set so that it flags every picture), policies per cha
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
+from generation.blocklist import Verdict
+from generation.progress import PromptRefused
+from generation.queue import JobQueue, QueueStatus
+from generation.queue_redis import QueueSettings
+from generation.text import _
 from storage.db import Database
 from tests.bot.conftest import BotProcess, serve
 from tests.bot.test_admin_quota import admin
@@ -66,6 +73,39 @@ async def test_a_negative_prompt_may_keep_out_what_the_prompt_may_not_ask_for(
     assert "image safety check" in (await ended(fake, clean)).content, "taken in: only the image check (on all) ends it"
     never = await fake.slash("imagine-video", {"prompt": "a child flies a kite -neg a l0li"}, user_id=9062)
     assert "never allowed" in await refusal(fake, never)
+
+
+async def test_a_prompt_the_workers_check_refuses_in_english_is_logged_with_its_rule_and_the_english(
+    fake: FakeDiscord, flagging: BotProcess, redis_server: RedisServer
+) -> None:
+    # What the worker stores when its check refuses the prompt as it reads it in English, stored here (the
+    # tiny worker's random translator reads no words) while the worker is held, so that it cannot end the job
+    # first; once let go, it finds the job ended.
+    assert flagging.worker is not None
+    flagging.worker.signal(signal.SIGSTOP)
+    try:
+        token = await fake.slash("imagine-video", {"prompt": "一个裸体女人"}, user_id=9151)
+        status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, what="the status")
+        db = await Database.open(service_db(flagging))
+        try:
+            [job_id] = await db.fetchone("SELECT job_id FROM jobs WHERE user_id = ?", (9151,)) or [None]
+        finally:
+            await db.close()
+        queue = JobQueue(Redis.from_url(redis_server.url), QueueSettings(REDIS_URL=redis_server.url))
+        refused = PromptRefused(
+            Verdict(_("the built-in list (sexual content is not allowed here)"), "naked*", "a naked woman")
+        )
+        await queue.record_outcome(
+            str(job_id), QueueStatus.FAILED, reason=refused.text, flagged="prompt", refused=refused.verdict
+        )
+        await queue.redis.aclose()
+    finally:
+        flagging.worker.signal(signal.SIGCONT)
+    entry = await log_entry(fake, "<@9151>")
+    assert "Prompt refused" in entry and "sexual content is not allowed here" in entry, "the rule that refused it"
+    assert "||naked\\* — a naked woman||" in entry, "what matched in the English it read, behind a spoiler"
+    await fake.wait_until(lambda: "read in English" in status.content, timeout=30, what="the refusal")
+    assert await credits_used(flagging, 9151) == 0
 
 
 async def test_a_refused_prompt_fetches_no_picture(fake: FakeDiscord, flagging: BotProcess) -> None:

@@ -101,6 +101,7 @@ def test_a_translated_prompt_is_checked_in_english_under_the_servers_policy(
     with pytest.raises(PromptRefused, match="read in English, is refused by the built-in list") as refused:
         translating.plan(job("一个裸体女人"))
     assert refused.value.check == "prompt", "the bot reports it as a refused prompt"
+    assert (refused.value.verdict.term, refused.value.verdict.read_as) == ("naked*", "a naked woman"), "for moderators"
     assert translating.plan(job("一个裸体女人", content=Content.SPOILER)).prompt == "a naked woman", "allowed here"
     assert translating.plan(job("一个裸体女人", content=Content.UNCHECKED)).prompt == "a naked woman", "policy off"
     with pytest.raises(PromptRefused, match="minors"):

@@ -12,13 +12,15 @@ import msgpack
 import pytest
 from arq.constants import job_key_prefix
 
+from generation.blocklist import Verdict
 from generation.engine import OutOfGPUMemory
 from generation.engines import SleepEngine
 from generation.fairworker import FairWorker
 from generation.jobs import JobKind, VideoJob, VideoResult
-from generation.progress import FinalError, ProgressFn
+from generation.progress import FinalError, ProgressFn, PromptRefused
 from generation.queue import CancelResult, JobQueue, NoWorkerForModel, QueueFull
 from generation.queue_redis import QueueSettings, keys, serialize
+from generation.text import _ as said
 from generation.worker import WorkerState, build_worker
 
 
@@ -279,6 +281,17 @@ async def test_a_final_error_fails_at_once_with_its_message(queue: JobQueue) -> 
         await queue.submit(job("bad"))
         outcome = await queue.wait("bad", 10)
     assert (outcome.status, outcome.reason, engine.calls) == ("failed", "`-frames` must be 2–25 on svd-xt, got 99", 1)
+
+
+async def test_a_prompt_the_workers_check_refused_comes_back_with_its_rule_term_and_english(queue: JobQueue) -> None:
+    rule = said("the built-in list (sexual content is not allowed here)")
+    engine = FailingEngine(PromptRefused(Verdict(rule, "naked", read_as="a naked woman")))
+    async with worker(queue, engine):
+        await queue.submit(job("refused"))
+        outcome = await queue.wait("refused", 10)
+    assert (outcome.status, outcome.flagged, engine.calls) == ("failed", "prompt", 1), "refused at once, not retried"
+    assert outcome.refused == Verdict(rule, "naked", read_as="a naked woman"), "for the moderation log"
+    assert "read in English" in outcome.reason
 
 
 @pytest.mark.parametrize(

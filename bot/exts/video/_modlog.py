@@ -57,7 +57,7 @@ class ModLog:
         if event.excerpt:
             lines.append(say(_("prompt: {prompt}", prompt=user_words(event.excerpt, 300))))
         if event.matched:
-            matched = discord.utils.escape_markdown(event.matched[:100])
+            matched = user_words(event.matched, 300)  # its spoiler bars escaped too
             lines.append(say(_("matched: ||{matched}||", matched=matched)))
         with contextlib.suppress(discord.HTTPException):  # a log that cannot be posted must not stop the request
             channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)

@@ -31,6 +31,7 @@ from bot.limits import ATTACHMENT_DESCRIPTION, clip
 from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
+from generation.blocklist import Verdict
 from generation.jobs import JobKind, VideoResult
 from generation.queue import JobOutcome, QueueState, QueueStatus
 from generation.text import Text, _
@@ -349,21 +350,26 @@ class JobWatcher:
         if await s.ledger.transition(job_id, state, error=outcome.reason or None):
             s.metrics.finished.labels(record.model, state.value).inc()
             if outcome.flagged:
-                await self._report(record, outcome.flagged, "refused", picture)
+                await self._report(record, outcome.flagged, "refused", picture, outcome.refused)
         log.info("job %s %s: %s", job_id, state.value, outcome.reason, extra={"job_id": job_id})
 
-    async def _report(self, record: JobRecord, kind: str, result: str, picture: bytes | None = None) -> None:
+    async def _report(
+        self, record: JobRecord, kind: str, result: str, picture: bytes | None = None, refused: Verdict | None = None
+    ) -> None:
         """A clip or picture the worker's image check flagged, or a prompt its check refused once translated to
-        English, for the moderation log (without the clip)."""
+        English (`refused`: the rule, the term it matched in the English it read), for the moderation log
+        (without the clip)."""
         rule = _("the built-in list, on the prompt in English") if kind == "prompt" else _("the image check")
+        matched = f"{refused.term} — {refused.read_as}" if refused and refused.read_as else ""
         event = ModerationEvent(
             record.guild_id,
             record.channel_id,
             record.user_id,
             kind,
             result,
-            str(rule),
+            str(refused.rule if refused else rule),
             request_of(record).prompt,
+            matched or (refused.term if refused else ""),
             job_id=record.job_id,
         )
         await self.modlog.report(event, picture)
