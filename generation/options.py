@@ -27,6 +27,7 @@ __all__ = [
     "FLAGS",
     "MAX_FRAMES",
     "MAX_SEGMENTS",
+    "MOST_PROBLEMS",
     "NONE_ENABLED",
     "NOTHING",
     "PREFERABLE",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 MAX_PROMPT = 1000
+MOST_PROBLEMS = 5  # what a message tells of the problems a flags line has: each line is short, five fit
 MAX_SEED = 2**32 - 1
 MAX_FRAMES = 257  # LTX's longest clip; each model's own maximum is checked against its registry row
 SEGMENTS = " | "  # prompt travel: "a cat sleeps | the cat wakes", one prompt per segment
@@ -61,6 +63,18 @@ class OptionError(Said, ValueError):
         super().__init__(
             message or _("`{flag}` must be {allowed}, got `{value}`", flag=flag, allowed=allowed, value=shown)
         )
+
+    @classmethod
+    def together(cls, problems: list[OptionError]) -> OptionError:
+        """One error telling `problems` (the first MOST_PROBLEMS), one to a line."""
+        if len(problems) == 1:
+            return problems[0]
+        told = problems[:MOST_PROBLEMS]
+        lines = Text(
+            "\n".join(f"{{p{n}}}" for n in range(len(told))), tuple((f"p{n}", p.text) for n, p in enumerate(told))
+        )
+        first = problems[0]
+        return cls(first.flag, first.value, first.allowed, lines)
 
 
 @dataclass(frozen=True)
@@ -292,7 +306,8 @@ def _flag(token: str) -> re.Match[str] | None:
 
 
 def parse_flags(text: str) -> Options:
-    """Split Pika-style flags out of `text`; the words that are not flags become the prompt."""
+    """Split Pika-style flags out of `text`; the words that are not flags become the prompt. Every problem
+    (up to MOST_PROBLEMS) is told at once, so that a user fixes them in one go."""
     tokens: list[tuple[str, bool]] = []  # (text, was quoted)
     typed: list[str] = []  # each token as typed, quotes and all: what the prompt keeps
     for match in _TOKEN.finditer(_JOINED.sub(r"\1 ", text)):  # "-motion=3" (a command-line habit): "-motion 3"
@@ -302,6 +317,9 @@ def parse_flags(text: str) -> Options:
 
     values: dict[str, Any] = {}
     prompt: list[str] = []
+    problems: list[OptionError] = []
+    unknown: list[str] = []  # told together, where the first was typed
+    unknown_at = 0
     i = 0
     while i < len(tokens):
         token, quoted = tokens[i]
@@ -311,64 +329,97 @@ def parse_flags(text: str) -> Options:
             i += 1
             continue
         name = flag["name"].lower()
-        if name not in FLAGS:
-            known = ", ".join(f"-{known}" for known in FLAGS)
+        if name in FLAGS:
+            try:
+                i = _take(name, tokens, i + 1, values)
+                continue
+            except OptionError as exc:
+                problems.append(exc)
+        else:
+            unknown_at = unknown_at if unknown else len(problems)
+            unknown.append(token[:40].replace("`", "'"))
+        i = _next_flag(tokens, i + 1)  # what follows a problem up to the next flag was its value
+    if unknown:
+        problems.insert(unknown_at, _unknown(unknown))
+    try:
+        options = Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
+    except OptionError as exc:
+        problems.append(exc)
+    if problems:
+        raise OptionError.together(problems)
+    return options
+
+
+def _next_flag(tokens: list[tuple[str, bool]], i: int) -> int:
+    """Where the next flag is in `tokens`, from `i` on (their end if none)."""
+    while i < len(tokens) and (tokens[i][1] or not _flag(tokens[i][0])):
+        i += 1
+    return i
+
+
+def _unknown(flags: list[str]) -> OptionError:
+    """The flags typed that are not flags, and those there are."""
+    known = ", ".join(f"-{known}" for known in FLAGS)
+    if len(flags) == 1:
+        return OptionError(
+            flags[0], flags[0], "", _("unknown flag `{flag}`; known flags: {known}", flag=flags[0], known=known)
+        )
+    named = ", ".join(f"`{flag}`" for flag in flags)
+    return OptionError(
+        flags[0], flags[0], "", _("unknown flags {flags}; known flags: {known}", flags=named, known=known)
+    )
+
+
+def _take(name: str, tokens: list[tuple[str, bool]], i: int, values: dict[str, Any]) -> int:
+    """Read flag `name` and its value from `tokens[i:]` into `values`; where the next token is."""
+    field = FLAGS[name]
+    shown = "-" + name
+    if field in values:
+        raise OptionError(shown, shown, "", _("`{flag}` is given twice", flag=shown))
+    rest = tokens[i:]
+    if _OPTIONS[field].switch:
+        values[field] = True
+        return i
+    if field == "camera" and rest and not rest[0][1]:
+        words, owner = [], []  # camera words, split at hyphens ("zoom-in"), and the token each came from
+        for index, (word, was_quoted) in enumerate(rest[:3]):
+            if was_quoted or _flag(word):
+                break
+            parts = [part for part in _plain(word).replace("_", "-").split("-") if part]
+            words += parts
+            owner += [index] * len(parts)
+        camera, used = camera_prefix(words)
+        if camera is None or (used < len(words) and owner[used] == owner[used - 1]):
+            raise OptionError(shown, " ".join(words) or NOTHING, CAMERA_HELP)
+        values[field], i = camera, i + owner[used - 1] + 1
+        following = [
+            part
+            for word, was_quoted in tokens[i : i + 3]
+            if not was_quoted
+            for part in _plain(word).replace("_", "-").split("-")
+            if part
+        ]
+        if camera and following and camera_prefix(following)[0]:  # "zoom in pan left": Pika takes one
             raise OptionError(
-                token, token, "", _("unknown flag `{flag}`; known flags: {known}", flag=token[:40], known=known)
+                shown,
+                " ".join(words + following),
+                "",
+                _(
+                    "`{flag}` takes one move at a time: zoom, pan or rotate "
+                    "(a pan may combine two directions: `pan up left`)",
+                    flag=shown,
+                ),
             )
-        field = FLAGS[name]
-        shown = "-" + name
-        if field in values:
-            raise OptionError(shown, token, "", _("`{flag}` is given twice", flag=shown))
-        i += 1
-        rest = tokens[i:]
-        if _OPTIONS[field].switch:
-            values[field] = True
-            continue
-        if field == "camera" and rest and not rest[0][1]:
-            words, owner = [], []  # camera words, split at hyphens ("zoom-in"), and the token each came from
-            for index, (word, was_quoted) in enumerate(rest[:3]):
-                if was_quoted or _flag(word):
-                    break
-                parts = [part for part in _plain(word).replace("_", "-").split("-") if part]
-                words += parts
-                owner += [index] * len(parts)
-            camera, used = camera_prefix(words)
-            if camera is None or (used < len(words) and owner[used] == owner[used - 1]):
-                raise OptionError(shown, " ".join(words) or NOTHING, CAMERA_HELP)
-            values[field], i = camera, i + owner[used - 1] + 1
-            following = [
-                part
-                for word, was_quoted in tokens[i : i + 3]
-                if not was_quoted
-                for part in _plain(word).replace("_", "-").split("-")
-                if part
-            ]
-            if camera and following and camera_prefix(following)[0]:  # "zoom in pan left": Pika takes one
-                raise OptionError(
-                    shown,
-                    " ".join(words + following),
-                    "",
-                    _(
-                        "`{flag}` takes one move at a time: zoom, pan or rotate "
-                        "(a pan may combine two directions: `pan up left`)",
-                        flag=shown,
-                    ),
-                )
-            continue
-        if field in _RUNS and rest and not rest[0][1]:
-            # Unquoted: the negative prompt (or the region) runs to the next flag.
-            words = []
-            while i < len(tokens) and (tokens[i][1] or not _flag(tokens[i][0])):
-                words.append(tokens[i][0])
-                i += 1
-            values[field] = _OPTIONS[field].check(shown, " ".join(words))
-            continue
-        if not rest or (not rest[0][1] and _flag(rest[0][0])):
-            raise OptionError(shown, NOTHING, "", _("`{flag}` needs a value", flag=shown))
-        values[field] = _OPTIONS[field].check(shown, _plain(rest[0][0]))
-        i += 1
-    return Options(prompt=_PROMPT("prompt", " ".join(prompt)), **values)
+        return i
+    if field in _RUNS and rest and not rest[0][1]:
+        # Unquoted: the negative prompt (or the region) runs to the next flag.
+        end = _next_flag(tokens, i)
+        values[field] = _OPTIONS[field].check(shown, " ".join(token for token, _quoted in tokens[i:end]))
+        return end
+    if not rest or (not rest[0][1] and _flag(rest[0][0])):
+        raise OptionError(shown, NOTHING, "", _("`{flag}` needs a value", flag=shown))
+    values[field] = _OPTIONS[field].check(shown, _plain(rest[0][0]))
+    return i + 1
 
 
 # The options a user may keep as their own defaults (/preferences), in the order they are tried on a request:

@@ -82,6 +82,12 @@ def test_a_sentence_is_said_from_the_catalog_and_in_english_where_there_is_none(
         said = voice(wrong)
         assert said != str(wrong) and "`-motion`" in said and "0–4" in said and "`9`" in said
     assert CATALOGS.voice("fr")(wrong) == str(wrong) and CATALOGS.voice(None)(wrong) == str(wrong)
+    several = option_error("a fox -motion 9 -fps 2 -speed 3 -zoom in")  # every problem, one to a line
+    assert JA(several).split("\n") == [
+        JA(option_error("-motion 9")),
+        JA(option_error("-fps 2")),
+        JA(option_error("-speed 1 -zoom 1")),
+    ]
     assert CATALOGS.voice("ja").locale == "ja" and CATALOGS.voice("pt-BR").locale == "en-US"
     # A value that is itself a sentence is said in the same language; what the user typed never is.
     nested = _("⚠️ {error}", error=_("Deleted."))

@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 
 from generation.job_builder import build_job
 from generation.jobs import JobKind, OutputFormat, VideoJob
-from generation.options import FLAGS, OptionError, Options, flags_line, from_command, parse_flags, preferences_of
+from generation.options import (
+    FLAGS,
+    MOST_PROBLEMS,
+    OptionError,
+    Options,
+    flags_line,
+    from_command,
+    parse_flags,
+    preferences_of,
+)
 from generation.registry import DEFAULT_MODELS
 from generation.values import Aspect, Camera
 
@@ -173,6 +182,26 @@ def test_a_flag_without_its_value_says_so(text: str) -> None:
 def test_a_flag_given_twice_is_an_error() -> None:
     with pytest.raises(OptionError, match="given twice"):
         parse_flags("-motion 1 a cat -motion 2")
+
+
+def test_every_problem_in_a_flags_line_is_told_at_once_one_to_a_line() -> None:
+    with pytest.raises(OptionError) as caught:
+        parse_flags("a cat -motion 9 leaping -fps 99 -zzz 3 -camera sideways -seed 7 -neg")
+    lines = str(caught.value).split("\n")
+    assert len(lines) == 5 and lines[0] == "`-motion` must be 0–4, got `9`" and "`-fps` must be 8–24" in lines[1]
+    assert "unknown flag `-zzz`" in lines[2] and "`-camera` must be" in lines[3] and "`-neg` needs a value" in lines[4]
+    assert caught.value.flag == "-motion", "the first problem names the error"
+    with pytest.raises(OptionError) as many:
+        parse_flags("-motion 9 -fps 99 -gs 99 -ar 7:3 -seed -1 -frames 1 -steps 0")
+    assert str(many.value).count("\n") == MOST_PROBLEMS - 1, "at most five"
+    with pytest.raises(OptionError) as unknown:
+        parse_flags("a cat -speed 3 -motion 2 -zoom in -Sped 1")
+    assert str(unknown.value) == (
+        "unknown flags `-speed`, `-zoom`, `-Sped`; known flags: " + ", ".join(f"-{flag}" for flag in FLAGS)
+    ), "named once, together"
+    with pytest.raises(OptionError) as long:
+        parse_flags("x" * 1001 + " -motion 9")
+    assert "`-motion`" in str(long.value) and "at most 1000 characters" in str(long.value)
 
 
 def test_quoted_prompt_words_are_kept_as_typed() -> None:
