@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,9 @@ class BotSettings(BaseSettings):
     attachment_hosts: str = (
         "cdn.discordapp.com,media.discordapp.net,images-ext-1.discordapp.net,images-ext-2.discordapp.net"
     )
+    # Discord's CDN, where avatars, stickers and custom emoji are (a proxy works); the bot downloads from its
+    # host too.
+    discord_cdn_base: str = Field("https://cdn.discordapp.com", validation_alias="DISCORD_CDN_BASE")
     dev_guild_id: int | None = None  # sync commands to this server only (instant) instead of globally
     max_image_mb: PositiveFloat = 25.0  # the largest image or video the bot downloads
     max_video_seconds: PositiveFloat = 5.0  # the longest video /restyle takes (longer ones are refused, not cut)
@@ -49,6 +54,23 @@ class BotSettings(BaseSettings):
             )
         return SecretStr(token)
 
+    @field_validator("discord_cdn_base")
+    @classmethod
+    def _a_web_address(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"DISCORD_CDN_BASE must be a web address like https://cdn.discordapp.com, got {value!r}")
+        return value.strip()
+
     @property
     def allowed_hosts(self) -> frozenset[str]:
-        return frozenset(host.strip().lower() for host in self.attachment_hosts.split(",") if host.strip())
+        """Where the bot downloads from (`host` over https, `scheme://host` otherwise): the attachment hosts and
+        the CDN's."""
+        hosts = {host.strip().lower() for host in self.attachment_hosts.split(",") if host.strip()}
+        cdn = urlsplit(self.discord_cdn_base.lower())
+        return frozenset(hosts | {cdn.netloc if cdn.scheme == "https" else f"{cdn.scheme}://{cdn.netloc}"})
+
+    @property
+    def cdn(self) -> str:
+        """Discord's CDN base, without a trailing slash."""
+        return self.discord_cdn_base.rstrip("/")

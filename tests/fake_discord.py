@@ -83,8 +83,15 @@ def snowflake() -> int:
     return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + (next(_counter) % 4096)
 
 
-def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
-    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name, "avatar": None, "bot": bot}
+def user_payload(user_id: int, name: str = "user", bot: bool = False, avatar: str | None = None) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": avatar,
+        "bot": bot,
+    }
 
 
 def _link_embed(proxy_url: str) -> dict[str, Any]:
@@ -178,6 +185,7 @@ class FakeDiscord:
         self.app.router.add_get("/gateway", self._gateway)
         self.app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
         self.app.router.add_get("/attachments/{name}", self._attachment)
+        self.app.router.add_get("/{kind:avatars|guilds|stickers|emojis}/{rest:.*}", self._cdn)
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.calls: list[Call] = []
@@ -187,6 +195,7 @@ class FakeDiscord:
         self.callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction token -> callback payloads
         self.commands: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
+        self.cdn: dict[str, bytes] = {}  # avatars, stickers, custom emoji: "/avatars/<user>/<hash>.png" -> file
         self.expired_tokens: set[str] = set()
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any], re.Pattern[str] | None]] = []
         self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []  # requests kept waiting (a slow Discord)
@@ -228,6 +237,10 @@ class FakeDiscord:
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def cdn_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def host(self) -> str:
@@ -478,6 +491,32 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
+    async def user_menu(
+        self,
+        name: str,
+        target_id: int,
+        *,
+        avatar: str | None = None,
+        server_avatar: str | None = None,
+        user_id: int = 1001,
+    ) -> str:
+        """Pick a user menu (Apps) on a member whose own avatar (and server avatar) is the CDN file named by
+        that hash, or who has none."""
+        payload = self._base_interaction(2, user_id, False, [], False)
+        member = {"roles": [], "joined_at": datetime.now(UTC).isoformat(), "avatar": server_avatar, "flags": 0}
+        payload["data"] = {
+            "id": str(snowflake()),
+            "name": name,
+            "type": 2,
+            "target_id": str(target_id),
+            "resolved": {
+                "users": {str(target_id): user_payload(target_id, avatar=avatar)},
+                "members": {str(target_id): member},
+            },
+        }
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
     async def click(
         self,
         message: Message,
@@ -521,11 +560,13 @@ class FakeDiscord:
         link_preview: str | None = None,
         forwarding: dict[str, Any] | None = None,
         dm: bool = False,
+        stickers: list[tuple[int, int]] | None = None,
     ) -> dict[str, Any]:
         """A user's message; `link_preview` (an upload's URL) adds the embed Discord makes for a pasted link,
         whose image is served by Discord's media proxy while its original URL points at another site;
         `forwarding`: a message forwarded (Forward in Discord's menu), whose text and files the forward holds
-        in a snapshot, its own being empty; `dm`: sent to the bot in the user's DM with it."""
+        in a snapshot, its own being empty; `dm`: sent to the bot in the user's DM with it; `stickers`: the
+        (id, format: 1 PNG, 2 APNG, 3 Lottie, 4 GIF) of the stickers sent with it."""
         data: dict[str, Any] = {
             "id": str(snowflake()),
             "channel_id": str(CHANNEL_ID),
@@ -542,6 +583,7 @@ class FakeDiscord:
             "mentions": [user_payload(BOT_ID, "motionbot", bot=True)] if mentions_bot else [],
             "attachments": attachments or [],
             "embeds": [_link_embed(link_preview)] if link_preview else [],
+            "sticker_items": [{"id": str(i), "name": "sticker", "format_type": kind} for i, kind in stickers or []],
             "components": [],
             "flags": 0,
             "member": {
@@ -570,7 +612,17 @@ class FakeDiscord:
                 "channel_id": forwarding["channel_id"],
                 "guild_id": str(GUILD_ID),
             }
-            keys = ("type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions")
+            keys = (
+                "type",
+                "content",
+                "embeds",
+                "attachments",
+                "sticker_items",
+                "timestamp",
+                "edited_timestamp",
+                "flags",
+                "mentions",
+            )
             data["message_snapshots"] = [{"message": {key: forwarding[key] for key in keys}}]
         return data
 
@@ -664,6 +716,12 @@ class FakeDiscord:
                     await gate.wait()
                 finally:
                     self.held -= 1
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        """Discord's CDN: avatars, stickers and custom emoji, by path (the query, a size, is ignored)."""
+        self.fetched.append(request.path)
+        found = self.cdn.get(request.path)
+        return web.Response(body=found) if found is not None else web.Response(status=404)
 
     async def _attachment(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

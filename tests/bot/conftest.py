@@ -51,6 +51,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
         | {
             "DISCORD_TOKEN": TOKEN,
             "DISCORD_API_BASE": fake.api_base,
+            "DISCORD_CDN_BASE": fake.cdn_base,
             "MOTIONBOT_ATTACHMENT_HOSTS": f"http://{fake.host}",  # a test CDN: plain http named
             "REDIS_URL": redis_url,
             "MOTIONBOT_DATABASE_PATH": str(folder / "motionbot.db"),

@@ -21,3 +21,16 @@ def test_a_missing_or_placeholder_token_is_refused_with_a_clear_message(token: s
     assert done.returncode == 2
     assert "DISCORD_TOKEN" in done.stderr and "Traceback" not in done.stderr
     assert token not in done.stdout + done.stderr or not token  # secrets are never echoed
+
+
+def test_the_cdn_is_a_web_address_whose_host_the_bot_may_download_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import BotSettings
+
+    monkeypatch.setenv("DISCORD_TOKEN", "x" * 40)
+    assert "cdn.discordapp.com" in BotSettings(_env_file=None).allowed_hosts  # type: ignore[call-arg]
+    monkeypatch.setenv("DISCORD_CDN_BASE", "http://127.0.0.1:8080/")
+    local = BotSettings(_env_file=None)  # type: ignore[call-arg]
+    assert "http://127.0.0.1:8080" in local.allowed_hosts and local.cdn == "http://127.0.0.1:8080"
+    monkeypatch.setenv("DISCORD_CDN_BASE", "cdn.discordapp.com")
+    with pytest.raises(ValueError, match="DISCORD_CDN_BASE must be a web address"):
+        BotSettings(_env_file=None)  # type: ignore[call-arg]

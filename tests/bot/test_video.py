@@ -94,6 +94,48 @@ async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, s
     assert message.data["attachments"][0]["description"] == "A video clip: look at this"  # the message's words
 
 
+async def test_the_avatar_menu_animates_the_picture_a_member_shows_here(fake: FakeDiscord, service: BotProcess) -> None:
+    fake.cdn[f"/guilds/{GUILD_ID}/users/1231/avatars/b7e1.png"] = png_bytes(color=(20, 200, 40))
+    fake.cdn["/avatars/1231/a_91c2.png"] = png_bytes(color=(200, 20, 40))  # an animated avatar's first frame
+    shown_here = await fake.user_menu("Animate avatar", 1231, avatar="a_91c2", server_avatar="b7e1", user_id=1232)
+    message = await delivered(fake, shown_here)
+    assert "<@1232>" in message.content and decode(next(iter(message.files.values())))[0] == "h264"
+    assert f"/guilds/{GUILD_ID}/users/1231/avatars/b7e1.png" in fake.fetched, "the server avatar, where there is one"
+    own = await fake.user_menu("Animate avatar", 1231, avatar="a_91c2", user_id=1233)
+    await delivered(fake, own)
+    assert "/avatars/1231/a_91c2.png" in fake.fetched, "else their own, as a still picture"
+    none = await fake.user_menu("Animate avatar", 1234, user_id=1235)
+    assert "<@1234> has no avatar of their own to animate" in await refusal(fake, none)
+
+
+async def test_a_picture_sticker_and_a_custom_emoji_are_animated(fake: FakeDiscord, service: BotProcess) -> None:
+    fake.cdn["/stickers/881234567890123456.png"] = png_bytes()
+    sticker = fake.user_message("", user_id=1241, stickers=[(881234567890123456, 1)])
+    await delivered(fake, await fake.context_menu("Animate image", sticker, user_id=1242))
+    assert "/stickers/881234567890123456.png" in fake.fetched
+    drawn = fake.user_message("", user_id=1241, stickers=[(881234567890123457, 3)])  # Lottie: drawn in code
+    assert "no image to animate" in await refusal(fake, await fake.context_menu("Animate image", drawn, user_id=1243))
+    fake.cdn["/emojis/991234567890123456.png"] = png_bytes()
+    request = fake.user_message(
+        "<@700000000000000004> <:pepe:991234567890123456> dancing -motion 3", user_id=1244, mentions_bot=True
+    )
+    await fake.post(request)
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "/emojis/991234567890123456.png" in fake.fetched
+    assert "pepe dancing" in clip.content and "991234567890123456" not in clip.content, "the emoji read as its name"
+    fake.cdn["/emojis/991234567890123457.png"] = png_bytes()
+    photo = fake.user_message("", user_id=1245, attachments=[fake.upload("sea.png", png_bytes())])
+    await fake.post(photo)
+    words = fake.user_message(
+        "<@700000000000000004> <:fire:991234567890123457> on fire", user_id=1245, mentions_bot=True, reply_to=photo
+    )
+    await fake.post(words)
+    await fake.wait_until(lambda: any(m.files for m in fake.replies_to(words)), timeout=90, what="the clip")
+    assert "/emojis/991234567890123457.png" not in fake.fetched, "the picture replied to, not the emoji in the words"
+
+
 async def test_an_iphone_photo_in_heic_is_animated(fake: FakeDiscord, service: BotProcess) -> None:
     photo = io.BytesIO()
     pillow_heif.from_pillow(Image.open(io.BytesIO(png_bytes()))).save(photo, quality=80)

@@ -25,6 +25,7 @@ _COMMANDS = (
         "Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"
         " (in a DM with me, just send the picture)"
     ),
+    _("Right-click a member → Apps → **Animate avatar**: their picture, brought to life"),
     _("`/quota` your credits · `/queue` the line and your videos · `/history` the ones you made"),
     _("`/preferences` your default flags · `/privacy` what I keep about you, and a button to have me forget it"),
 )

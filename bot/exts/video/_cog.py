@@ -20,16 +20,17 @@ from bot.exts.video._declare import (
     A_VIDEO,
     CHOICES,
     DESCRIBE,
-    MENTION,
     Fps,
     Frames,
     Motion,
     Seed,
     Steps,
     Strength,
+    avatar_url,
     image_url,
     image_urls,
     model_choices,
+    request_words,
     video_url,
     words,
 )
@@ -64,16 +65,17 @@ class Video(commands.Cog):
         self.mentions = Mentions(bot, services, self.admission, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
         self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
+        self.avatar_menu = app_commands.ContextMenu(name="Animate avatar", callback=self.animate_avatar)
 
     async def cog_load(self) -> None:
-        self.bot.tree.add_command(self.menu)
-        self.bot.tree.add_command(self.restyle_menu)
+        for menu in (self.menu, self.restyle_menu, self.avatar_menu):
+            self.bot.tree.add_command(menu)
         self.bot.add_dynamic_items(self.buttons.item)
         await self.watcher.start()
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
-        self.bot.tree.remove_command(self.restyle_menu.name, type=self.restyle_menu.type)
+        for menu in (self.menu, self.restyle_menu, self.avatar_menu):
+            self.bot.tree.remove_command(menu.name, type=menu.type)
         self.bot.remove_dynamic_items(self.buttons.item)
         await self.watcher.stop()
 
@@ -266,7 +268,9 @@ class Video(commands.Cog):
         """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
         if (url := video_url(message)) is None:
             no_video = voice_of(interaction)(
-                A_PICTURE if image_url(message) else _("that message has no video to restyle")
+                A_PICTURE
+                if image_url(message, self.services.settings.cdn)
+                else _("that message has no video to restyle")
             )
             await interaction.response.send_message(no_video, ephemeral=True)
             return
@@ -337,15 +341,23 @@ class Video(commands.Cog):
         """The "Animate image" message menu; a message with two images becomes a clip from the first to the
         second where a keyframe model is enabled (else the first is animated)."""
         reply = await self._defer(interaction)
-        urls = image_urls(message)
+        urls = image_urls(message, self.services.settings.cdn)
         if not urls:
             return await reply.refuse(A_VIDEO if video_url(message) else _("that message has no image to animate"))
         try:
-            options = parse_flags(MENTION.sub("", words(message)))
+            options = parse_flags(request_words(words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
         keyframes = any(spec.keyframes for spec in self.services.models.values())
         await self._animate(interaction, reply, options, urls[: 2 if keyframes else 1])
+
+    async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
+        """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the
+        presser's own default flags; Remix then changes it)."""
+        reply = await self._defer(interaction)
+        if (url := avatar_url(user, self.services.settings.cdn)) is None:
+            return await reply.refuse(_("<@{user}> has no avatar of their own to animate", user=user.id))
+        await self._animate(interaction, reply, Options(), [url])
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -1,5 +1,5 @@
-"""What the clip commands declare (the options they share, as users read them in Discord) and where a
-message's images are."""
+"""What the clip commands declare (the options they share, as users read them in Discord) and where the
+pictures are: a message's files, link previews, stickers and custom emoji; a user's avatar."""
 
 from __future__ import annotations
 
@@ -21,16 +21,17 @@ __all__ = [
     "A_VIDEO",
     "CHOICES",
     "DESCRIBE",
-    "MENTION",
     "Fps",
     "Frames",
     "Motion",
     "Seed",
     "Steps",
     "Strength",
+    "avatar_url",
     "image_url",
     "image_urls",
     "model_choices",
+    "request_words",
     "video_url",
     "words",
 ]
@@ -38,6 +39,8 @@ __all__ = [
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif|hei[cf])$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
+_EMOJI = re.compile(r"<(a?):(\w{2,32}):(\d{15,21})>")  # a custom emoji, as a message's text holds it
+_PICTURE_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng)  # not Lottie, not GIF
 A_VIDEO = _("that is a video, not a picture: right-click its message → Apps → **Restyle video** redraws it")
 A_PICTURE = _("that is a picture, not a video: right-click its message → Apps → **Animate image** brings it to life")
 _CHOICE_NAME = 100  # Discord's limit on the name of a choice (and of an autocomplete suggestion)
@@ -78,9 +81,15 @@ def words(message: discord.Message) -> str:
     return next((held.content for held in _held(message) if held.content), "")
 
 
-def image_urls(message: discord.Message) -> list[str]:
-    """The images on a message (or the message it forwards), in order: attachments, then embeds' images or
-    thumbnails."""
+def request_words(text: str) -> str:
+    """A message's text as a request reads it: mentions left out, a custom emoji read as its name."""
+    return _EMOJI.sub(lambda emoji: emoji[2], MENTION.sub("", text))
+
+
+def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[str]:
+    """The images on a message (or the message it forwards), in order: attachments, embeds' images or
+    thumbnails, picture stickers, then (with `emoji`) the custom emoji in its text, as `cdn` (Discord's CDN)
+    serves them."""
     urls = []
     for held in _held(message):
         urls += [
@@ -91,12 +100,25 @@ def image_urls(message: discord.Message) -> list[str]:
         for embed in held.embeds:  # a link preview: Discord's media proxy copy, not the original site
             found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
             urls += [url for url in found if url][:1]
+        stickers = [sticker for sticker in held.stickers if sticker.format in _PICTURE_STICKERS]
+        urls += [f"{cdn}/stickers/{sticker.id}.png" for sticker in stickers]
+        shown = _EMOJI.finditer(held.content) if emoji else ()
+        urls += [f"{cdn}/emojis/{found[3]}.png?size=512" for found in shown]  # an animated one: its first frame
     return urls
 
 
-def image_url(message: discord.Message) -> str | None:
+def image_url(message: discord.Message, cdn: str, emoji: bool = True) -> str | None:
     """The first image on a message."""
-    return next(iter(image_urls(message)), None)
+    return next(iter(image_urls(message, cdn, emoji)), None)
+
+
+def avatar_url(user: discord.User | discord.Member, cdn: str) -> str | None:
+    """The picture a user shows in this server (their server avatar, else their own), as a still PNG from
+    `cdn`; None for Discord's default avatar (its logo on a colour: nothing of theirs)."""
+    if user.avatar is None and getattr(user, "guild_avatar", None) is None:
+        return None
+    shown = user.display_avatar.with_format("png").with_size(1024)  # an animated avatar: its first frame
+    return cdn + shown.url.removeprefix(discord.Asset.BASE)
 
 
 def video_url(message: discord.Message) -> str | None:

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.errors import describe
 from bot.exts.video._admission import Admission
-from bot.exts.video._declare import MENTION, image_url, video_url
+from bot.exts.video._declare import image_url, request_words, video_url
 from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
@@ -111,7 +111,8 @@ class Mentions:
 
     async def _request(self, message: discord.Message) -> None:
         """Animate the picture the message carries or replies to, or restyle the video, to its words."""
-        url = image_url(message)
+        cdn = self.services.settings.cdn
+        url = image_url(message, cdn, emoji=False)  # an emoji in the words is a picture only if nothing else is
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
         reply = await MessageReply.noted(message, voice, s.settings.token_lifetime_s, s.pending)
@@ -121,7 +122,7 @@ class Mentions:
                 return await reply.refuse(OWN_CLIP)
             source = None  # a DM's reply ("thanks!") is chat
         if source is not None:
-            url = image_url(source)
+            url = image_url(source, cdn)
             if url is None and hidden(self.bot, source):
                 return await reply.refuse(
                     _(
@@ -132,6 +133,8 @@ class Mentions:
         video = None  # no picture: a video (with the mention's words) is restyled to them
         if url is None:
             video = video_url(message) or (video_url(source) if source is not None else None)
+        if url is None and video is None and message.guild is not None:  # in a DM an emoji is chat ("thanks <3")
+            url = image_url(message, cdn)  # a custom emoji in the mention itself
         if url is None and video is None and message.guild is None:  # unless DMs are closed: then that is the answer
             if not self._hint_due(message.author.id):  # chat ("thanks!", "cool"): how to ask, once in a while
                 return await reply.answered()
@@ -151,7 +154,7 @@ class Mentions:
                 )
             )
         try:
-            options = parse_flags(MENTION.sub("", message.content))
+            options = parse_flags(request_words(message.content))
         except OptionError as exc:
             return await reply.refuse(exc.text)
         if video is not None and not options.prompt:
