@@ -134,6 +134,8 @@ async def test_a_picture_sticker_and_a_custom_emoji_are_animated(fake: FakeDisco
     await fake.post(words)
     await fake.wait_until(lambda: any(m.files for m in fake.replies_to(words)), timeout=90, what="the clip")
     assert "/emojis/991234567890123457.png" not in fake.fetched, "the picture replied to, not the emoji in the words"
+    typed = await fake.slash("imagine-video", {"prompt": "<a:fox:991234567890123458> in the snow"}, user_id=1246)
+    assert "fox in the snow" in (await delivered(fake, typed)).content, "an emoji in a command's prompt: its name"
 
 
 async def test_an_iphone_photo_in_heic_is_animated(fake: FakeDiscord, service: BotProcess) -> None:

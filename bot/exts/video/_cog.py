@@ -27,6 +27,7 @@ from bot.exts.video._declare import (
     Steps,
     Strength,
     avatar_url,
+    emoji_names,
     image_url,
     image_urls,
     model_choices,
@@ -156,7 +157,7 @@ class Video(commands.Cog):
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
         typed |= {"style": style, "region": region, "loop": loop, "gif": gif}
         try:
-            options = from_command(prompt or "", steps=steps, **typed)
+            options = from_command(emoji_names(prompt or ""), steps=steps, **typed)
         except OptionError as exc:
             return await reply.refuse(exc.text)
         urls = [image.url] + ([end.url] if end else [])
@@ -200,7 +201,7 @@ class Video(commands.Cog):
         """A clip that starts on one picture and ends on another."""
         reply = await self._defer(interaction)
         try:
-            options = from_command(prompt or "", frames=frames, model=model)
+            options = from_command(emoji_names(prompt or ""), frames=frames, model=model)
         except OptionError as exc:
             return await reply.refuse(exc.text)
         await self._animate(interaction, reply, options, [first.url, last.url])
@@ -248,7 +249,7 @@ class Video(commands.Cog):
         """Redraw a short video to a prompt."""
         reply = await self._defer(interaction)
         try:
-            options = from_command(prompt, strength=strength, model=model, seed=seed, style=style)
+            options = from_command(emoji_names(prompt), strength=strength, model=model, seed=seed, style=style)
         except OptionError as exc:
             return await reply.refuse(exc.text)
         await self._restyle(requester(interaction), reply, options, video.url)
@@ -332,7 +333,9 @@ class Video(commands.Cog):
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
         typed |= {"style": style, "gif": gif}
         try:
-            options = from_command(prompt, negative_prompt=negative, guidance=guidance, steps=steps, **typed)
+            options = from_command(
+                emoji_names(prompt), negative_prompt=negative, guidance=guidance, steps=steps, **typed
+            )
         except OptionError as exc:
             return await reply.refuse(exc.text)
         await self.requests.new(requester(interaction), reply, JobKind.TEXT_TO_VIDEO, options)

@@ -28,6 +28,7 @@ __all__ = [
     "Steps",
     "Strength",
     "avatar_url",
+    "emoji_names",
     "image_url",
     "image_urls",
     "model_choices",
@@ -81,9 +82,14 @@ def words(message: discord.Message) -> str:
     return next((held.content for held in _held(message) if held.content), "")
 
 
+def emoji_names(text: str) -> str:
+    """`text` with each custom emoji (`<:pepe:1234…>`, which a model would read as noise) as its name."""
+    return _EMOJI.sub(lambda emoji: emoji[2], text)
+
+
 def request_words(text: str) -> str:
     """A message's text as a request reads it: mentions left out, a custom emoji read as its name."""
-    return _EMOJI.sub(lambda emoji: emoji[2], MENTION.sub("", text))
+    return emoji_names(MENTION.sub("", text))
 
 
 def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[str]:
