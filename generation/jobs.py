@@ -115,6 +115,7 @@ class VideoJob:
     strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
     style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
     content: Content = Content.REFUSE
+    blocked: tuple[str, ...] = ()  # the server's own block list: a prompt the worker translates is checked too
     output: OutputFormat = OutputFormat.MP4
     byte_budget: int = DEFAULT_BYTE_BUDGET
     max_pixels: int | None = None  # cap on width x height (per-server limit)
@@ -130,14 +131,15 @@ class VideoJob:
 
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
-        for late in ("fast", "loop"):  # sent only when set: a worker from before them still reads every other job
+        for late in ("fast", "loop", "blocked"):  # sent only when set: an older worker reads every other job
             if not data[late]:
                 del data[late]
         return data
 
     def request(self) -> dict[str, Any]:
-        """The job without its input files: what the ledger keeps to echo, Reroll, Remix and Extend it."""
-        return dataclasses.replace(self, image=None, end_image=None, mask=None, video=None).to_dict()
+        """The job without its input files (nor the server's block list, read again for each job): what the
+        ledger keeps to echo, Reroll, Remix and Extend it."""
+        return dataclasses.replace(self, image=None, end_image=None, mask=None, video=None, blocked=()).to_dict()
 
     @classmethod
     def from_dict(cls, data: object) -> VideoJob:
@@ -199,7 +201,7 @@ def _to_dict(obj: Any, type_name: str) -> dict[str, Any]:
             value = value.value
         elif isinstance(value, Camera):
             value = value.to_dict()
-        out[f.name] = value
+        out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
 
 
@@ -254,4 +256,6 @@ def _coerce(name: str, hint: Any, value: object) -> Any:
             continue
         if origin in (str, bytes, bool) and type(value) is origin:
             return value
+        if origin is tuple and isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+            return tuple(value)
     raise JobSchemaError(f"field {name!r} has a value of the wrong type: {type(value).__name__}")

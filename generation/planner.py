@@ -177,8 +177,9 @@ class Planner:
 
     def _check_in_english(self, job: VideoJob, spec: ModelSpec, english: tuple[str, str] | None) -> None:
         """PromptRefused for a prompt the bot's check could not read: one in another language is checked again
-        in English (the built-in list's language) under the server's policy, as translated for its model
-        (`english`) or, for a model that reads the language, translated for this check alone."""
+        in English (the built-in list's language) under the server's policy and against its own block list, as
+        translated for its model (`english`) or, for a model that reads the language, translated for this check
+        alone."""
         if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
             return
         if english is None:
@@ -186,7 +187,7 @@ class Planner:
             english = (SEGMENTS.join(parts), self._english(job.negative_prompt, ENGLISH.__eq__))
             if english == (job.prompt, job.negative_prompt):
                 return  # English: the bot has checked it
-        if verdict := self.blocklist.check(english[0], *_POLICY[job.content], negative=english[1]):
+        if verdict := self.blocklist.check(english[0], *_POLICY[job.content], job.blocked, negative=english[1]):
             read_as = english[0] + (f" (not: {english[1]})" if english[1] else "")
             raise PromptRefused(dataclasses.replace(verdict, read_as=read_as))
 

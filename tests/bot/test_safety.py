@@ -6,14 +6,16 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
 from generation.blocklist import Verdict
 from generation.progress import PromptRefused
 from generation.queue import JobQueue, QueueStatus
-from generation.queue_redis import QueueSettings
+from generation.queue_redis import QueueSettings, deserialize
 from generation.text import _
 from storage.db import Database
 from tests.bot.conftest import BotProcess, serve
@@ -75,37 +77,58 @@ async def test_a_negative_prompt_may_keep_out_what_the_prompt_may_not_ask_for(
     assert "never allowed" in await refusal(fake, never)
 
 
+@asynccontextmanager
+async def held_job(
+    fake: FakeDiscord, bot: BotProcess, redis_server: RedisServer, prompt: str, user: int
+) -> AsyncIterator[tuple[Message, str, JobQueue]]:
+    """A request taken in (its status message, its job id) while the worker is held, so that it can neither
+    take the job nor end it until the block is left; and the queue, to look at or end the job as a worker
+    would."""
+    assert bot.worker is not None
+    bot.worker.signal(signal.SIGSTOP)
+    queue = JobQueue(Redis.from_url(redis_server.url), QueueSettings(REDIS_URL=redis_server.url))
+    try:
+        token = await fake.slash("imagine-video", {"prompt": prompt}, user_id=user)
+        status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, what="the status")
+        db = await Database.open(service_db(bot))
+        try:
+            [job_id] = await db.fetchone("SELECT job_id FROM jobs WHERE user_id = ?", (user,)) or [None]
+        finally:
+            await db.close()
+        yield status, str(job_id), queue
+    finally:
+        bot.worker.signal(signal.SIGCONT)
+        await queue.redis.aclose()
+
+
 async def test_a_prompt_the_workers_check_refuses_in_english_is_logged_with_its_rule_and_the_english(
     fake: FakeDiscord, flagging: BotProcess, redis_server: RedisServer
 ) -> None:
     # What the worker stores when its check refuses the prompt as it reads it in English, stored here (the
-    # tiny worker's random translator reads no words) while the worker is held, so that it cannot end the job
-    # first; once let go, it finds the job ended.
-    assert flagging.worker is not None
-    flagging.worker.signal(signal.SIGSTOP)
-    try:
-        token = await fake.slash("imagine-video", {"prompt": "一个裸体女人"}, user_id=9151)
-        status = await fake.wait_until(lambda: (m := fake.response_to(token)) and m.buttons() and m, what="the status")
-        db = await Database.open(service_db(flagging))
-        try:
-            [job_id] = await db.fetchone("SELECT job_id FROM jobs WHERE user_id = ?", (9151,)) or [None]
-        finally:
-            await db.close()
-        queue = JobQueue(Redis.from_url(redis_server.url), QueueSettings(REDIS_URL=redis_server.url))
-        refused = PromptRefused(
-            Verdict(_("the built-in list (sexual content is not allowed here)"), "naked*", "a naked woman")
-        )
+    # tiny worker's random translator reads no words); once let go, the worker finds the job ended.
+    async with held_job(fake, flagging, redis_server, "一个裸体女人", 9151) as (status, job_id, queue):
+        rule = _("the built-in list (sexual content is not allowed here)")
+        refused = PromptRefused(Verdict(rule, "naked*", "a naked woman"))
         await queue.record_outcome(
-            str(job_id), QueueStatus.FAILED, reason=refused.text, flagged="prompt", refused=refused.verdict
+            job_id, QueueStatus.FAILED, reason=refused.text, flagged="prompt", refused=refused.verdict
         )
-        await queue.redis.aclose()
-    finally:
-        flagging.worker.signal(signal.SIGCONT)
     entry = await log_entry(fake, "<@9151>")
     assert "Prompt refused" in entry and "sexual content is not allowed here" in entry, "the rule that refused it"
     assert "||naked\\* — a naked woman||" in entry, "what matched in the English it read, behind a spoiler"
     await fake.wait_until(lambda: "read in English" in status.content, timeout=30, what="the refusal")
     assert await credits_used(flagging, 9151) == 0
+
+
+async def test_a_job_carries_the_servers_block_list_for_the_workers_check_in_english(
+    fake: FakeDiscord, flagging: BotProcess, redis_server: RedisServer
+) -> None:
+    assert "Added" in await admin(fake, "blocklist", {"action": "add", "term": "clown*"})
+    try:
+        async with held_job(fake, flagging, redis_server, "一个小丑在跳舞", 9152) as (_status, job_id, queue):
+            [payload] = deserialize(await queue.redis.get(job_key_prefix + job_id))["a"]  # arq's record
+        assert payload["blocked"] == ["clown*"], "the bot read Chinese: the worker checks the English against it"
+    finally:
+        await admin(fake, "blocklist", {"action": "remove", "term": "clown*"})
 
 
 async def test_a_refused_prompt_fetches_no_picture(fake: FakeDiscord, flagging: BotProcess) -> None:

@@ -40,6 +40,15 @@ def test_job_round_trips_through_msgpack_unchanged() -> None:
     assert loads(dumps(job), VideoJob) == job
 
 
+def test_a_servers_block_list_crosses_to_the_worker_but_is_not_kept_with_the_request() -> None:
+    job = a_job(blocked=("clown*", "/jugglers?/"))
+    assert loads(dumps(job), VideoJob) == job
+    assert "blocked" not in a_job().to_dict(), "left out unless set: older workers read the job as before"
+    assert VideoJob.from_dict(job.request()).blocked == (), "read again from the server's settings for each job"
+    with pytest.raises(JobSchemaError, match="blocked"):
+        VideoJob.from_dict(job.to_dict() | {"blocked": ["clown", 3]})
+
+
 def test_result_round_trips_with_timings() -> None:
     result = VideoResult(
         job_id="j1",
@@ -86,6 +95,7 @@ def test_unknown_or_old_schema_version_fails_clearly(version: object) -> None:
         {"seed": 1.5},
         {"image": "not bytes"},
         {"evil": "field"},
+        {"blocked": "clown"},
         {"type": "video_result"},
     ],
 )

@@ -112,6 +112,21 @@ def test_a_translated_prompt_is_checked_in_english_under_the_servers_policy(
     assert translating.plan(job("一只猫", "wan")).prompt.startswith("一只猫"), "and given the words as written"
 
 
+def test_a_translated_prompt_is_checked_against_the_servers_own_block_list(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    translating, _ = engines
+    english = {"一个小丑在跳舞": "a clown dancing", "一只猫": "a cat"}  # the bot's check read the Chinese
+    monkeypatch.setattr(translating.planner.translator(), "translate", lambda text, language: english[text])
+    with pytest.raises(PromptRefused, match="this server's block list") as refused:
+        translating.plan(job("一个小丑在跳舞", content=Content.UNCHECKED, blocked=("clown*",)))
+    assert refused.value.verdict.term == "clown*"
+    with pytest.raises(PromptRefused, match="this server's block list"):  # Wan reads Chinese: checked all the same
+        translating.plan(job("一个小丑在跳舞", "wan", blocked=("/clowns?/",)))
+    assert translating.plan(job("一个小丑在跳舞")).prompt == "a clown dancing", "a server that blocks nothing"
+    assert translating.plan(job("一只猫", blocked=("clown",))).prompt == "a cat"
+
+
 def test_a_model_may_be_told_it_reads_more_languages(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not GenerationSettings().registry()["animatediff"].reads_language("zh")
     monkeypatch.setenv("MOTIONBOT_ANIMATEDIFF__LANGUAGES", "en, zh")

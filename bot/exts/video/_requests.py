@@ -402,7 +402,8 @@ class VideoRequests:
         admit(who, settings)
         workers = await s.queue.workers()
         job = draft(*models_for(s, kind, settings), {model for worker in workers for model in worker.models}, settings)
-        job = dataclasses.replace(job, content=await self.admission.content(who, job, settings))
+        content = await self.admission.content(who, job, settings)
+        job = dataclasses.replace(job, content=content, blocked=settings.blocked_terms or ())
         spec = s.models[job.model]
         serving = [worker for worker in workers if job.model in worker.models]
         if not serving:
