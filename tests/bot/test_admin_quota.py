@@ -228,6 +228,10 @@ async def test_status_lists_workers_and_todays_use(fake: FakeDiscord, service: B
     before = await admin(fake, "status", {})
     assert "GPU workers online: **1**" in before and "gpu-0" in before
     await animate(fake, 3691, "a lantern")
+    for _ in range(100):  # the ledger says "delivered" just after the clip is posted
+        if await stored(service, "SELECT 1 FROM jobs WHERE user_id = 3691 AND state = 'delivered'"):
+            break
+        await asyncio.sleep(0.1)
     after = await admin(fake, "status", {})
     if datetime.now(UTC).date() != day:
         pytest.skip("the server's midnight fell between the two readings")
