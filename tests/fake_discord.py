@@ -630,6 +630,12 @@ class FakeDiscord:
         """A user posts a message (MESSAGE_CREATE), as a bot without the Message Content intent sees it."""
         await self.dispatch("MESSAGE_CREATE", self.seen(message))
 
+    async def edit(self, message: dict[str, Any], content: str) -> None:
+        """The user edits their message's text (MESSAGE_UPDATE, the whole message as it is now)."""
+        message["content"] = content
+        message["edited_timestamp"] = datetime.now(UTC).isoformat()
+        await self.dispatch("MESSAGE_UPDATE", self.seen(message))
+
     def seen(self, message: dict[str, Any]) -> dict[str, Any]:
         """A message as the bot receives it: without the Message Content intent, Discord empties the content,
         attachments and embeds of any message that is not the bot's, not in a DM and does not mention it

@@ -138,6 +138,26 @@ async def test_a_picture_sticker_and_a_custom_emoji_are_animated(fake: FakeDisco
     assert "fox in the snow" in (await delivered(fake, typed)).content, "an emoji in a command's prompt: its name"
 
 
+async def test_a_refused_mention_edited_by_its_author_is_read_again_in_place_of_its_refusal(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    bot = "<@700000000000000004>"
+    request = fake.user_message(
+        f"{bot} -motoin 3", user_id=1261, mentions_bot=True, attachments=[fake.upload("a.png", png_bytes())]
+    )
+    await fake.post(request)
+    [refused] = await fake.wait_until(lambda: fake.replies_to(request), timeout=30, what="the refusal")
+    assert "unknown flag `-motoin`" in refused.content
+    await fake.edit(request, f"{bot} -motion 3")
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "-motion 3" in clip.content and refused.id not in fake.messages, "the refusal is gone"
+    await fake.edit(request, f"{bot} -motion 4")  # taken in: an edit asks nothing more
+    await asyncio.sleep(2)
+    assert [m.id for m in fake.replies_to(request)] == [clip.id]
+
+
 async def test_an_iphone_photo_in_heic_is_animated(fake: FakeDiscord, service: BotProcess) -> None:
     photo = io.BytesIO()
     pillow_heif.from_pillow(Image.open(io.BytesIO(png_bytes()))).save(photo, quality=80)

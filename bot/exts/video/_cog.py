@@ -368,6 +368,11 @@ class Video(commands.Cog):
         await self.mentions.on_message(message)
 
     @commands.Cog.listener()
+    async def on_raw_message_edit(self, update: discord.RawMessageUpdateEvent) -> None:
+        """A refused @mention request, edited: read again (see _mentions.py)."""
+        await self.mentions.on_edit(update)
+
+    @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server (not an outage: that is `on_guild_unavailable`): its videos on the way could
         not be delivered, so they stop now, refunded, instead of taking GPU time from everyone else."""

@@ -2,7 +2,7 @@
 holds, a reply to a video (or one attached) is restyled to its words; in a direct message no mention is
 needed. Without the Message Content intent Discord shows the bot only messages that mention the bot itself,
 so the picture replied to, or a message that mentions the bot's role, may come empty: the user is told how
-else to ask."""
+else to ask. A refused request that its author edits (a typo fixed) is read again, in place of the refusal."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ A_VIDEO_WORDS = _(
     "or right-click its message → Apps → **Restyle video**"
 )
 HINT_EVERY_S = 600.0  # a user chatting in a DM is told how to ask at most this often
+EDITS_READ_S = 600.0  # a refused request edited within this long is read again
 OWN_CLIP = _(
     "to change one of my clips, use the buttons under it: **Remix** edits its prompt, **Reroll** makes another"
 )
@@ -46,6 +47,7 @@ class Mentions:
     def __init__(self, bot: commands.Bot, services: Services, admission: Admission, requests: VideoRequests):
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
         self._hinted: dict[int, float] = {}  # user -> when a DM of theirs last got how to ask
+        self._refused: dict[int, tuple[MessageReply, str, float]] = {}  # message -> its refusal, its text, when
 
     async def on_message(self, message: discord.Message) -> None:
         """Animate the picture a message to the bot (a mention, a DM) replies to or carries; answer anything
@@ -67,6 +69,27 @@ class Mentions:
                 voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
             with contextlib.suppress(Exception):  # Discord, or the database, failing again
                 await MessageReply(message, voice, self.services.pending).refuse(describe(exc))
+
+    async def on_edit(self, update: discord.RawMessageUpdateEvent) -> None:
+        """Read a refused request again once its author edits its words: its refusal goes, the edited message
+        is answered as a new one. Only its text counts (Discord also edits a message to add a link's preview)."""
+        refused = self._refused.get(update.message_id)
+        if refused is None or update.message.content == refused[1]:
+            return
+        del self._refused[update.message_id]
+        if time.monotonic() - refused[2] > EDITS_READ_S:
+            return
+        if (told := refused[0].refusal) is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await told.delete()
+        await self.on_message(update.message)
+
+    def _note_refusal(self, reply: MessageReply) -> None:
+        """Remember a refused request for a while, in case its author edits it (`on_edit`)."""
+        now = time.monotonic()
+        if len(self._refused) > 10_000:  # bounded: those refused long ago are forgotten
+            self._refused = {key: kept for key, kept in self._refused.items() if now - kept[2] < EDITS_READ_S}
+        self._refused[reply.message.id] = (reply, reply.message.content, now)
 
     def _addressed(self, message: discord.Message) -> bool:
         """Whether the message is to the bot: a direct message, or one that names the bot."""
@@ -115,7 +138,7 @@ class Mentions:
         url = image_url(message, cdn, emoji=False)  # an emoji in the words is a picture only if nothing else is
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
-        reply = await MessageReply.noted(message, voice, s.settings.token_lifetime_s, s.pending)
+        reply = await MessageReply.noted(message, voice, s.settings.token_lifetime_s, s.pending, self._note_refusal)
         source = await self._replied_to(message) if url is None else None
         if source is not None and source.author == self.bot.user:  # a reply to its own clip
             if self._named(message):  # more likely "@motionbot thanks!" than a request: its buttons change it

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -120,20 +121,33 @@ class MessageReply:
     token: str | None = None
     token_expires_at: float | None = None
 
-    def __init__(self, message: discord.Message, voice: Voice, pending: PendingRequests | None = None):
-        self.message, self.voice, self.pending = message, voice, pending
+    def __init__(
+        self,
+        message: discord.Message,
+        voice: Voice,
+        pending: PendingRequests | None = None,
+        on_refused: Callable[[MessageReply], None] | None = None,
+    ):
+        self.message, self.voice, self.pending, self.on_refused = message, voice, pending, on_refused
         self.message_id: int | None = None
         self.reply_to: int | None = message.id
+        self.refusal: discord.Message | None = None  # the refusal as Discord took it
 
     @classmethod
     async def noted(
-        cls, message: discord.Message, voice: Voice, lifetime_s: float, pending: PendingRequests
+        cls,
+        message: discord.Message,
+        voice: Voice,
+        lifetime_s: float,
+        pending: PendingRequests,
+        on_refused: Callable[[MessageReply], None] | None = None,
     ) -> MessageReply:
-        """The reply to a mention the bot takes in as a request, noted until it is answered."""
+        """The reply to a mention the bot takes in as a request, noted until it is answered; `on_refused` is
+        told if it is refused."""
         expires_at = time.time() + lifetime_s
         request = PendingRequest.mention(message.channel.id, message.id, message.author.id, voice.locale, expires_at)
         await pending.add(request)
-        return cls(message, voice, pending)
+        return cls(message, voice, pending, on_refused)
 
     async def refuse(self, text: Text | str) -> None:
         """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new
@@ -146,6 +160,8 @@ class MessageReply:
             log.warning(
                 "%d replies already wait for Discord; not answering user %s", MOST_SENDING, self.message.author.id
             )
+        if self.on_refused is not None:
+            self.on_refused(self)
         await self.answered()
 
     async def answered(self) -> None:
@@ -154,7 +170,7 @@ class MessageReply:
 
     async def _reply(self, text: str) -> None:
         try:
-            await self.message.reply(text, mention_author=False)
+            self.refusal = await self.message.reply(text, mention_author=False)
         except (discord.HTTPException, OSError) as exc:
             log.warning("could not tell user %s: %s (%s)", self.message.author.id, text, exc)
 
