@@ -148,6 +148,9 @@ async def test_a_refused_mention_edited_by_its_author_is_read_again_in_place_of_
     await fake.post(request)
     [refused] = await fake.wait_until(lambda: fake.replies_to(request), timeout=30, what="the refusal")
     assert "unknown flag `-motoin`" in refused.content
+    await fake.edit(request, f"{bot} -motoin 3")  # Discord adding a preview: the words are the same
+    await asyncio.sleep(1)
+    assert refused.id in fake.messages and len(fake.replies_to(request)) == 1
     await fake.edit(request, f"{bot} -motion 3")
     clip = await fake.wait_until(
         lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
