@@ -74,6 +74,31 @@ async def test_remix_opens_a_modal_and_renders_the_edited_prompt(fake: FakeDisco
     assert "a dog" in remixed.content and "-motion 4" in remixed.content and "-camera pan right" in remixed.content
 
 
+async def test_a_refused_remix_offers_remix_again_with_what_was_typed(fake: FakeDiscord, service: BotProcess) -> None:
+    def form(token: str) -> tuple[str, dict[str, str]]:
+        [modal] = fake.callbacks[token]
+        return modal["data"]["custom_id"], {
+            c["custom_id"]: c.get("value") for r in modal["data"]["components"] for c in r["components"]
+        }
+
+    _, first = await animate(fake, 2211, "a cat -motion 1")
+    opened = await fake.click(first, button(first, "remix"), user_id=2211)
+    await fake.wait_until(lambda: fake.callbacks.get(opened), timeout=20, what="the form")
+    form_id, _values = form(opened)
+    typed = {"prompt": "a long careful prompt about a dog", "flags": "-motion 9 -camera pan right"}
+    refused_token = await fake.submit_modal(form_id, typed, user_id=2211)
+    assert "`-motion` must be 0–4" in await followup_text(fake, refused_token)
+    refusal = next(m for m in fake.messages.values() if "`-motion` must be 0–4" in m.content)
+    again = await fake.click(refusal, button(refusal, "remix"), user_id=2211)
+    await fake.wait_until(lambda: fake.callbacks.get(again), timeout=20, what="the form again")
+    assert form(again)[1] == typed, "the form holds what was typed, not the clip's prompt"
+    remixed = await delivered(fake, await fake.submit_modal(form_id, typed | {"flags": "-motion 4"}, user_id=2211))
+    assert "a long careful prompt about a dog" in remixed.content
+    fresh = await fake.click(first, button(first, "remix"), user_id=2211)
+    await fake.wait_until(lambda: fake.callbacks.get(fresh), timeout=20, what="a new form")
+    assert "a cat" in form(fresh)[1].values(), "once remixed, the clip's own prompt again"
+
+
 def frames_of(message: Message) -> tuple[np.ndarray, int]:
     return decode_frames(next(iter(message.files.values())))
 

@@ -12,8 +12,9 @@ from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
 from bot.exts.video._requests import Files, VideoRequests
-from bot.exts.video._views import Action, RemixModal
+from bot.exts.video._views import Action, Buttons, RemixModal
 from bot.i18n import voice_of
+from bot.kept import Kept
 from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
@@ -26,10 +27,13 @@ from storage.jobs import JobRecord
 
 __all__ = ["ClipActions"]
 
+DRAFTS_KEPT_S = 900.0  # a refused Remix form's words, for the Remix button under the refusal
+
 
 class ClipActions:
-    def __init__(self, services: Services, requests: VideoRequests):
-        self.services, self.requests = services, requests
+    def __init__(self, services: Services, requests: VideoRequests, buttons: Buttons):
+        self.services, self.requests, self.buttons = services, requests, buttons
+        self._drafts: Kept[tuple[int, str], tuple[str, str]] = Kept(DRAFTS_KEPT_S)  # refused Remix forms
         self._actions = {
             Action.CANCEL: self._cancel,
             Action.DELETE: self._delete,
@@ -127,9 +131,11 @@ class ClipActions:
         await self._again(interaction, reply, record, dataclasses.replace(source, seed=None))
 
     async def _remix(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The Remix form: the clip's prompt and flags, or what this user typed in it last, if it was refused."""
         source = request_of(record)
         flags = options_line(dataclasses.replace(source, seed=None))
-        await interaction.response.send_modal(RemixModal(record.job_id, source.prompt, flags, voice_of(interaction)))
+        prompt, flags = self._drafts.get((interaction.user.id, record.job_id)) or (source.prompt, flags)
+        await interaction.response.send_modal(RemixModal(record.job_id, prompt, flags, voice_of(interaction)))
 
     async def _extend(self, interaction: discord.Interaction, record: JobRecord) -> None:
         """The clip followed by its continuation: same model, size and fps, from the clip's last frame."""
@@ -218,22 +224,28 @@ class ClipActions:
                 source_size=_size(made),
             )
 
-    async def on_remix(self, interaction: discord.Interaction, job_id: str, text: str) -> None:
+    async def on_remix(self, interaction: discord.Interaction, job_id: str, prompt: str, flags: str) -> None:
         """The source request with the form's prompt and options (an option taken out goes back to its
-        default); the input, its kind and its fit stay the source's."""
+        default); the input, its kind and its fit stay the source's. Refused, the answer offers Remix again,
+        the form then holding what was typed."""
         reply = await defer(interaction, self.services)
         record = await self._source(interaction, job_id)
         if record is None:
             return await reply.refuse(_("I no longer know that video."))
+        draft = (interaction.user.id, job_id)
+        self._drafts.keep(draft, (prompt, flags))
+        reply.refusal_view = self.buttons.remix(job_id, reply.voice)
         source = request_of(record)
         try:
-            options = from_command(text)
+            options = from_command(f"{prompt} {flags}".strip())
             models = {name: spec for name, spec in self.services.models.items() if spec.takes(source.kind)}
             job = build_job(options, job_id="", kind=source.kind, models=models, default_model=source.model)
         except OptionError as exc:
             return await reply.refuse(exc.text)
         kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth)  # -gif is in the form's flags
         await self._again(interaction, reply, record, kept)
+        if not reply.refused:
+            self._drafts.drop(draft)
 
 
 def _size(made: dict[str, Any]) -> tuple[int, int] | None:

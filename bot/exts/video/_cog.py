@@ -62,7 +62,7 @@ class Video(commands.Cog):
         self.watcher = JobWatcher(bot, services, self.buttons, self.modlog)
         self.admission = Admission(services, self.modlog)
         self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.admission)
-        self.actions = ClipActions(services, self.requests)
+        self.actions = ClipActions(services, self.requests, self.buttons)
         self.mentions = Mentions(bot, services, self.admission, self.requests)
         self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
         self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 
 import discord
 from discord.ext import commands
@@ -19,6 +18,7 @@ from bot.exts.video._declare import image_url, request_words, video_url
 from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
+from bot.kept import Kept
 from bot.services import Services
 from generation.jobs import JobKind
 from generation.options import OptionError, Options, parse_flags
@@ -46,8 +46,8 @@ ROLE_UNREAD = _(
 class Mentions:
     def __init__(self, bot: commands.Bot, services: Services, admission: Admission, requests: VideoRequests):
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
-        self._hinted: dict[int, float] = {}  # user -> when a DM of theirs last got how to ask
-        self._refused: dict[int, tuple[MessageReply, str, float]] = {}  # message -> its refusal, its text, when
+        self._hinted: Kept[int, bool] = Kept(HINT_EVERY_S)  # users whose DM got how to ask lately
+        self._refused: Kept[int, tuple[MessageReply, str]] = Kept(EDITS_READ_S)  # message -> its refusal, its text
 
     async def on_message(self, message: discord.Message) -> None:
         """Animate the picture a message to the bot (a mention, a DM) replies to or carries; answer anything
@@ -76,9 +76,7 @@ class Mentions:
         refused = self._refused.get(update.message_id)
         if refused is None or update.message.content == refused[1]:
             return
-        del self._refused[update.message_id]
-        if time.monotonic() - refused[2] > EDITS_READ_S:
-            return
+        self._refused.drop(update.message_id)
         if (told := refused[0].refusal) is not None:
             with contextlib.suppress(discord.HTTPException):
                 await told.delete()
@@ -86,10 +84,7 @@ class Mentions:
 
     def _note_refusal(self, reply: MessageReply) -> None:
         """Remember a refused request for a while, in case its author edits it (`on_edit`)."""
-        now = time.monotonic()
-        if len(self._refused) > 10_000:  # bounded: those refused long ago are forgotten
-            self._refused = {key: kept for key, kept in self._refused.items() if now - kept[2] < EDITS_READ_S}
-        self._refused[reply.message.id] = (reply, reply.message.content, now)
+        self._refused.keep(reply.message.id, (reply, reply.message.content))
 
     def _addressed(self, message: discord.Message) -> bool:
         """Whether the message is to the bot: a direct message, or one that names the bot."""
@@ -112,12 +107,9 @@ class Mentions:
 
     def _hint_due(self, user_id: int) -> bool:
         """Whether to tell this user (in a DM) how to ask: at most once in HINT_EVERY_S of their chat."""
-        now = time.monotonic()
-        if len(self._hinted) > 10_000:  # bounded: those told long ago are forgotten
-            self._hinted = {user: at for user, at in self._hinted.items() if now - at < HINT_EVERY_S}
-        if now - self._hinted.get(user_id, -HINT_EVERY_S) < HINT_EVERY_S:
+        if user_id in self._hinted:
             return False
-        self._hinted[user_id] = now
+        self._hinted.keep(user_id, True)
         return True
 
     async def _replied_to(self, message: discord.Message) -> discord.Message | None:

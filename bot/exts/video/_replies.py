@@ -75,13 +75,17 @@ class InteractionReply:
         self.token_expires_at: float | None = time.time() + lifetime_s
         self.message_id = message_id  # the "thinking…" message the defer created
         self.reply_to: int | None = None
+        self.refusal_view: discord.ui.View | None = None  # buttons a refusal offers (Remix, to edit a form again)
+        self.refused = False
 
     async def refuse(self, text: Text | str) -> None:
         # Errors are private: drop the public "thinking…" message, answer only the user.
+        self.refused = True
         with contextlib.suppress(discord.HTTPException):
             await self.interaction.delete_original_response()
         try:
-            await self.interaction.followup.send(clip(f"⚠️ {self.voice(text)}"), ephemeral=True)
+            view = self.refusal_view or discord.utils.MISSING
+            await self.interaction.followup.send(clip(f"⚠️ {self.voice(text)}"), ephemeral=True, view=view)
         except discord.HTTPException as exc:
             log.warning("could not tell user %s: %s (%s)", self.interaction.user.id, text, exc)
         await self.answered()

@@ -101,6 +101,10 @@ class Buttons:
         """Cancel, labelled in `voice`'s language."""
         return self._view(job_id, (Action.CANCEL,), voice)
 
+    def remix(self, job_id: str, voice: Voice) -> discord.ui.View:
+        """Remix alone: under a Remix form's refusal, to edit what was typed."""
+        return self._view(job_id, (Action.REMIX,), voice)
+
     def failed(self, job_id: str, voice: Voice) -> discord.ui.View:
         """Try again (the same request) and Remix (changed first), under a job that failed."""
         return self._view(job_id, (Action.RETRY, Action.REMIX), voice)
@@ -195,13 +199,13 @@ def _submitted(interaction: discord.Interaction, form: re.Pattern[str]) -> tuple
     return match, values
 
 
-def remix_form(interaction: discord.Interaction) -> tuple[str, str] | None:
-    """(job id, prompt plus flags) when `interaction` submits a Remix form, else None."""
+def remix_form(interaction: discord.Interaction) -> tuple[str, str, str] | None:
+    """(job id, prompt, flags) when `interaction` submits a Remix form, else None."""
     submitted = _submitted(interaction, _REMIX_FORM)
     if submitted is None:
         return None
     match, values = submitted
-    return match["job"], f"{values.get('prompt', '')} {values.get('flags', '')}".strip()
+    return match["job"], values.get("prompt", ""), values.get("flags", "")
 
 
 def restyle_form(interaction: discord.Interaction) -> tuple[int, int, str, str] | None:
