@@ -13,10 +13,25 @@ from storage.jobs import JobRecord
 __all__ = ["message_link", "named", "request_of"]
 
 
+# A job without a prompt, as its user knows it: what they did.
+_KINDS = {
+    JobKind.IMAGE_TO_VIDEO: _("a picture, animated"),
+    JobKind.TEXT_TO_VIDEO: _("a clip from words"),
+    JobKind.EXTEND: _("a clip, extended"),
+    JobKind.SMOOTH: _("a clip, smoothed"),
+    JobKind.UPSCALE: _("a clip, upscaled"),
+    JobKind.RESTYLE: _("a video, restyled"),
+    JobKind.POSE: _("a picture, moved as a video moves"),
+}
+
+
 def named(record: JobRecord, say: Voice) -> str:
     """A job as the user knows it: its prompt (in a code span), or what kind of job it is."""
     prompt = clip(request_of(record).prompt.replace("`", "'"), 80)
-    return f"`{prompt}`" if prompt else say(_("a {kind} job", kind=record.kind))
+    if prompt:
+        return f"`{prompt}`"
+    kind = next((kind for kind in JobKind if kind.value == record.kind), None)
+    return say(_KINDS[kind]) if kind is not None else say(_("a {kind} job", kind=record.kind))
 
 
 def message_link(record: JobRecord, message_id: int, channel: int | None = None) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.records import request_of
+from bot.i18n import Catalogs
+from bot.records import named, request_of
 from generation.jobs import JobKind, JobSchemaError, VideoJob
 from generation.values import Aspect, Camera
 from storage.jobs import JobRecord
@@ -61,3 +62,15 @@ def test_a_record_from_before_the_typed_request_is_read() -> None:
 def test_unreadable_stored_options_are_a_schema_error() -> None:
     with pytest.raises(JobSchemaError):
         request_of(record({"aspect": "7:3"}))
+
+
+def test_a_job_without_a_prompt_is_named_by_what_was_done_in_the_users_language() -> None:
+    catalogs = Catalogs.load()
+    picture = VideoJob("j" * 32, JobKind.IMAGE_TO_VIDEO, "svd", "", image=b"png")
+    smoothed = VideoJob("j" * 32, JobKind.SMOOTH, "svd", "", video=b"mp4")
+    assert named(record({"request": picture.request()}), catalogs.voice(None)) == "a picture, animated"
+    assert named(record({"request": picture.request()}), catalogs.voice("ja")) == "アニメ化した画像"
+    smooth = JobRecord("j" * 32, 1, 2, 3, "smooth", "svd", options={"request": smoothed.request()})
+    assert named(smooth, catalogs.voice(None)) == "a clip, smoothed"
+    prompted = VideoJob("j" * 32, JobKind.IMAGE_TO_VIDEO, "svd", "a `cat`", image=b"png")
+    assert named(record({"request": prompted.request()}), catalogs.voice("ja")) == "`a 'cat'`"
