@@ -35,7 +35,8 @@ class Kept(Generic[K, V]):
         return kept[1] if kept is not None else None
 
     def __contains__(self, key: object) -> bool:
-        return self.get(key) is not None  # type: ignore[arg-type]
+        self._forget()
+        return key in self._values
 
     def __len__(self) -> int:
         self._forget()
