@@ -8,6 +8,8 @@ encoder reads only English can be translated first (`generation.translate`). Tor
 - Latin script: py3langid among the common Latin-script languages, believed only for three words or more
   and a probability of at least `SURE`; anything else reads as English. Short prompts ("a cat", "cyberpunk
   samurai") are too short to tell, and leaving English untouched matters more than translating every word.
+  `loose` believes its best guess whatever the length: for a check that reads a translation beside the
+  words as written, where translating English costs only time.
 
 Pika flags are parsed off before a prompt gets here (`generation.options`): flags are never translated.
 """
@@ -36,8 +38,9 @@ def _script(char: str) -> str:
     return "latin" if unicodedata.name(char, "").startswith("LATIN") else "other"
 
 
-def detect(text: str) -> str:
-    """The ISO 639-1 code of the language `text` is written in; "en" when it cannot tell."""
+def detect(text: str, loose: bool = False) -> str:
+    """The ISO 639-1 code of the language `text` is written in; "en" when it cannot tell (`loose`: its best
+    guess for Latin script, however short)."""
     scripts = [_script(char) for char in text if char.isalpha()]
     for script, language in (("hangul", "ko"), ("kana", "ja"), ("han", "zh")):
         if script in scripts:
@@ -46,10 +49,10 @@ def detect(text: str) -> str:
     if others and others >= scripts.count("latin"):
         language, _ = _identifier(None).classify(text)
         return str(language)
-    if len(text.split()) < 3:
+    if len(text.split()) < 3 and not loose:
         return ENGLISH
     language, probability = _identifier(_LATIN).classify(text)
-    return str(language) if probability >= SURE else ENGLISH
+    return str(language) if probability >= SURE or loose else ENGLISH
 
 
 @functools.cache

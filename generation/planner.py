@@ -182,18 +182,22 @@ class Planner:
         alone."""
         if not self.translators or not job.prompt or not spec.follows_prompt(job.kind):
             return
-        if english is None:
-            parts = [self._english(part, ENGLISH.__eq__) for part in segments_of(job.prompt)]
-            english = (SEGMENTS.join(parts), self._english(job.negative_prompt, ENGLISH.__eq__))
+        # Where no image check backs the prompt's (policy off), a short prompt that may be in another language
+        # ("nackte Kinder": too short to tell) is read in English too.
+        loose = job.content is Content.UNCHECKED
+        if english is None or loose:
+            parts = [self._english(part, ENGLISH.__eq__, loose) for part in segments_of(job.prompt)]
+            english = (SEGMENTS.join(parts), self._english(job.negative_prompt, ENGLISH.__eq__, loose))
             if english == (job.prompt, job.negative_prompt):
                 return  # English: the bot has checked it
         if verdict := self.blocklist.check(english[0], *_POLICY[job.content], job.blocked, negative=english[1]):
             read_as = english[0] + (f" (not: {english[1]})" if english[1] else "")
             raise PromptRefused(dataclasses.replace(verdict, read_as=read_as))
 
-    def _english(self, text: str, reads: Callable[[str], bool]) -> str:
-        """`text` as a text encoder that `reads` some languages can read it: as written, or in English."""
-        language = detect(text) if text else ENGLISH
+    def _english(self, text: str, reads: Callable[[str], bool], loose: bool = False) -> str:
+        """`text` as a text encoder that `reads` some languages can read it: as written, or in English (`loose`:
+        a short text that may be in another language too)."""
+        language = detect(text, loose) if text else ENGLISH
         return text if reads(language) else self.translator().translate(text, language)
 
     def translator(self) -> Translator:

@@ -42,6 +42,15 @@ def test_the_language_of_a_prompt(text: str, language: str) -> None:
     assert detect(text) == language
 
 
+def test_a_loose_reading_takes_its_best_guess_however_short_the_text() -> None:
+    assert (detect("nackte Kinder"), detect("nackte Kinder", loose=True)) == ("en", "de")
+    assert (detect("desnuda", loose=True), detect("a red fox", loose=True), detect("一只猫", loose=True)) == (
+        "es",
+        "en",
+        "zh",
+    )
+
+
 def test_flags_are_parsed_off_before_the_language_is_told_and_never_translated() -> None:
     options = parse_flags("一只狐狸在雪中奔跑 -motion 3 -camera zoom in -neg 模糊 -seed 7")
     assert (options.prompt, options.negative_prompt, options.motion, options.seed) == (CHINESE, "模糊", 3, 7)
@@ -110,6 +119,22 @@ def test_a_translated_prompt_is_checked_in_english_under_the_servers_policy(
     with pytest.raises(PromptRefused, match="minors"):  # a model that reads Chinese: translated for the check
         translating.plan(job("一个裸体孩子", "wan", content=Content.UNCHECKED))
     assert translating.plan(job("一只猫", "wan")).prompt.startswith("一只猫"), "and given the words as written"
+
+
+def test_where_no_image_check_backs_it_a_short_prompt_is_read_in_english_too(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    translating, _ = engines
+    english = {"nackte Kinder": "naked children"}  # two words: too short to tell the language for certain
+    asked: list[str] = []
+    translator = translating.planner.translator()
+    monkeypatch.setattr(translator, "translate", lambda text, language: asked.append(text) or english.get(text, text))
+    with pytest.raises(PromptRefused, match="minors"):
+        translating.plan(job("nackte Kinder", content=Content.UNCHECKED))  # policy off: only the prompt check
+    assert translating.plan(job("a red fox", content=Content.UNCHECKED)).prompt == "a red fox"
+    asked.clear()
+    assert translating.plan(job("nackte Kinder")).prompt == "nackte Kinder", "strict: the image check backs it"
+    assert asked == [], "and nothing short is translated there"
 
 
 def test_a_translated_prompt_is_checked_against_the_servers_own_block_list(
