@@ -1,4 +1,5 @@
-"""Making clips: /animate, /imagine-video, the Animate image menu, @mention replies, result buttons."""
+"""Making clips: /animate, /imagine-video, /morph, /restyle, the Animate image, Restyle video and Animate
+avatar menus, @mention replies, result buttons."""
 
 from __future__ import annotations
 
