@@ -12,6 +12,7 @@ are translated the same way.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -32,12 +33,15 @@ from generation.progress import FinalError, PromptRefused
 from generation.runtime import Runtime
 from generation.styles import shaped, styles
 from generation.text import _
+from generation.weights import WeightsNotFound
 
 if TYPE_CHECKING:
     from generation.segment import Segmenter
     from generation.translate import Translator
 
 __all__ = ["JobRejected", "Planner"]
+
+log = logging.getLogger(__name__)
 
 
 class JobRejected(FinalError, ValueError):
@@ -196,9 +200,18 @@ class Planner:
 
     def _english(self, text: str, reads: Callable[[str], bool], loose: bool = False) -> str:
         """`text` as a text encoder that `reads` some languages can read it: as written, or in English (`loose`:
-        a short text that may be in another language too)."""
+        a short text that may be in another language too; as written if no translator loads for that guess,
+        which may be English)."""
         language = detect(text, loose) if text else ENGLISH
-        return text if reads(language) else self.translator().translate(text, language)
+        if reads(language):
+            return text
+        if not loose or not reads(detect(text)):
+            return self.translator().translate(text, language)
+        try:
+            return self.translator().translate(text, language)
+        except WeightsNotFound as exc:
+            log.warning("a short prompt is checked as written: %s", exc)
+            return text
 
     def translator(self) -> Translator:
         """The prompt translator, its models loaded on first use."""

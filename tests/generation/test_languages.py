@@ -16,6 +16,7 @@ from generation.options import parse_flags
 from generation.progress import PromptRefused
 from generation.runtime import Runtime
 from generation.settings import GenerationSettings
+from generation.weights import WeightsNotFound
 
 CHINESE = "一只狐狸在雪中奔跑"
 
@@ -135,6 +136,14 @@ def test_where_no_image_check_backs_it_a_short_prompt_is_read_in_english_too(
     asked.clear()
     assert translating.plan(job("nackte Kinder")).prompt == "nackte Kinder", "strict: the image check backs it"
     assert asked == [], "and nothing short is translated there"
+
+    def unloadable(text: str, language: str) -> str:
+        raise WeightsNotFound("the prompt translator did not load")
+
+    monkeypatch.setattr(translator, "translate", unloadable)
+    assert translating.plan(job("a cat", content=Content.UNCHECKED)).prompt == "a cat", "a guess (Spanish): as written"
+    with pytest.raises(WeightsNotFound):  # certainly another language: it is not run unchecked
+        translating.plan(job(CHINESE, content=Content.UNCHECKED))
 
 
 def test_a_translated_prompt_is_checked_against_the_servers_own_block_list(
