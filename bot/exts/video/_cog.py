@@ -1,6 +1,7 @@
 """The commands that make clips: /animate, /imagine-video, /morph, /restyle, the "Animate image",
-"Restyle video" and "Animate avatar" menus. @mentions that reply to an image hand over to Mentions, the buttons on status and
-result messages to ClipActions. Each callback defers first, parses, and hands over to VideoRequests."""
+"Restyle video" and "Animate avatar" menus. @mentions that reply to an image hand over to Mentions, the
+buttons on status and result messages to ClipActions. Each callback defers first, parses, and hands over to
+VideoRequests."""
 
 from __future__ import annotations
 
