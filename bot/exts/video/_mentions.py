@@ -47,7 +47,7 @@ class Mentions:
     def __init__(self, bot: commands.Bot, services: Services, admission: Admission, requests: VideoRequests):
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
         self._hinted: Kept[int, bool] = Kept(HINT_EVERY_S)  # users whose DM got how to ask lately
-        self._refused: Kept[int, tuple[MessageReply, str]] = Kept(EDITS_READ_S)  # message -> its refusal, its text
+        self._refused: Kept[int, tuple[MessageReply, str]] = Kept(EDITS_READ_S, most=2_000)  # message -> refusal, text
 
     async def on_message(self, message: discord.Message) -> None:
         """Animate the picture a message to the bot (a mention, a DM) replies to or carries; answer anything
