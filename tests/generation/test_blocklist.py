@@ -92,6 +92,9 @@ def test_a_servers_words_and_patterns_apply_under_every_policy() -> None:
         assert refused("a clownfish reef", policy, own=("/clowns?\\b/",)) is None
         assert refused("two clowns", policy, own=("/clowns?\\b/",)) == "this server's block list"
         assert refused("red balloons", policy, own=("/balloons?/",)) == "this server's block list", "letters as typed"
+    # A pattern no admin could add (each is compiled then) in a job altered on its way to the worker: no match.
+    assert refused("two clowns", Policy.STRICT, own=("/clowns(/", "clown*")) == "this server's block list"
+    assert refused("two clowns", Policy.STRICT, own=("/clowns(/",)) is None
 
 
 @pytest.mark.parametrize("pattern", ["/(a+)+$/", "/(a|aa)*b/", "/(x*y)+/", "/(?:a{2,})*/"])
