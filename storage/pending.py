@@ -1,8 +1,9 @@
 """Requests acknowledged and not answered yet, so that a bot killed in between can tell their users.
 
 A slash command, button or menu is acknowledged ("thinking…") at once; its answer (the status message or a
-refusal) may come seconds later, after a download, a check or a re-encode. A row is written at the
-acknowledgement and deleted at the answer: the rows a start finds from before it are requests a killed bot
+refusal) may come seconds later, after a download, a check or a re-encode. A row is written while the
+acknowledgement is on its way (a bot killed while Discord is slow to take it must still know of it) and
+deleted at the answer: the rows a start finds from before it are requests a killed bot
 never answered. Their tokens live 15 minutes; a row is kept no longer than that. A mention is taken in the
 same way, without an acknowledgement: its row names the user's message, which a start after a kill replies to.
 """
@@ -27,7 +28,7 @@ class PendingRequest:
     token: str
     application_id: int
     user_id: int
-    message_id: int  # the "thinking…" message (a mention: the user's message)
+    message_id: int  # a mention: the user's message (an interaction: 0, its first response is where it is told)
     locale: str  # the user's client language, to tell them in it (a mention: the server's)
     expires_at: float  # when the token stops working
     channel_id: int | None = None  # a mention's channel: told by a reply to its message there

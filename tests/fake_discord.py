@@ -198,7 +198,9 @@ class FakeDiscord:
         self.cdn: dict[str, bytes] = {}  # avatars, stickers, custom emoji: "/avatars/<user>/<hash>.png" -> file
         self.expired_tokens: set[str] = set()
         self.faults: list[tuple[str, re.Pattern[str], int, dict[str, Any], re.Pattern[str] | None]] = []
-        self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []  # requests kept waiting (a slow Discord)
+        self.holds: list[
+            tuple[str, re.Pattern[str], asyncio.Event, bool]
+        ] = []  # requests kept waiting (a slow Discord)
         self.held = 0  # requests waiting on a hold now
         self.webhook_latency_s = 0.0  # how long each webhook call (edits, answers, deliveries) takes
         self.nonces: dict[str, int] = {}
@@ -669,11 +671,12 @@ class FakeDiscord:
             (method, re.compile(path_pattern), status, body, re.compile(file_named) if file_named else None)
         )
 
-    def hold(self, method: str, path_pattern: str) -> asyncio.Event:
+    def hold(self, method: str, path_pattern: str, taken: bool = False) -> asyncio.Event:
         """Keep matching requests (REST calls, or downloads: "/attachments/<name>") waiting, unanswered, until
-        the returned event is set."""
+        the returned event is set; `taken`: a REST call is carried out at once, only its answer waits (Discord
+        took it, its answer is slow to come back)."""
         gate = asyncio.Event()
-        self.holds.append((method, re.compile(path_pattern), gate))
+        self.holds.append((method, re.compile(path_pattern), gate, taken))
         return gate
 
     # ---- reading what the bot did ----
@@ -711,11 +714,11 @@ class FakeDiscord:
 
     # ---- REST ----
 
-    async def _held_back(self, method: str, path: str) -> None:
-        """Wait while a hold (see `hold`) matches this request."""
+    async def _held_back(self, method: str, path: str, taken: bool = False) -> None:
+        """Wait while a hold (see `hold`) matches this request (`taken`: its answer)."""
         self.holds = [hold for hold in self.holds if not hold[2].is_set()]
-        for held_method, pattern, gate in self.holds:
-            if held_method == method and pattern.search(path):
+        for held_method, pattern, gate, after in self.holds:
+            if held_method == method and pattern.search(path) and after == taken:
                 self.held += 1
                 await self._notify()
                 try:
@@ -791,6 +794,7 @@ class FakeDiscord:
         status, body = await self._handle(request.method, path, payload, files, request)
         self.calls.append(Call(request.method, path, status, payload))
         await self._notify()
+        await self._held_back(request.method, path, taken=True)
         if status == 204:
             return web.Response(status=204)
         return _json(body, status)

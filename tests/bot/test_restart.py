@@ -222,6 +222,29 @@ async def test_a_request_a_killed_bot_never_answered_is_told_at_the_restart(
     assert "Nothing was charged" in told.content
 
 
+async def test_a_request_whose_acknowledgement_discord_took_is_told_at_the_restart_if_the_bot_died_waiting(
+    fake: FakeDiscord, start_bot: Callable[..., BotProcess]
+) -> None:
+    bot = start_bot()
+    await connected(fake, bot, fake.identified)
+    gate = fake.hold("POST", "/interactions/.*/callback", taken=True)  # "thinking…" shown, Discord's answer slow
+    try:
+        token = await fake.slash("imagine-video", {"prompt": "a slow harbour"}, user_id=4711)
+        await fake.wait_until(lambda: fake.held, timeout=20, what="the acknowledgement")
+        await asyncio.sleep(0.5)
+        bot.process.send_signal(signal.SIGKILL)  # a deploy's kill, while Discord is slow
+        bot.process.wait()
+    finally:
+        gate.set()
+    assert fake.response_to(token) is not None and not fake.response_to(token).content  # "thinking…"
+    again = start_bot()
+    await connected(fake, again, fake.identified)
+    told = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and "restarted" in m.content and m, timeout=20, what="the user told"
+    )
+    assert "Nothing was charged" in told.content
+
+
 async def test_a_mention_a_killed_bot_never_answered_gets_a_reply_at_the_restart(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess]
 ) -> None:

@@ -105,16 +105,22 @@ class InteractionReply:
     async def defer(
         cls, interaction: discord.Interaction, lifetime_s: float, pending: PendingRequests
     ) -> InteractionReply:
-        """Acknowledge within Discord's 3 s with a public "thinking…" message."""
-        response = await interaction.response.defer(thinking=True)
-        reply = cls(interaction, lifetime_s, getattr(response, "message_id", None), pending)
-        if reply.message_id is not None:  # the "thinking…" message a start after a kill would edit
-            user, expires_at = interaction.user.id, time.time() + lifetime_s
-            waiting = PendingRequest(
-                interaction.token, interaction.application_id, user, reply.message_id, reply.voice.locale, expires_at
-            )
+        """Acknowledge within Discord's 3 s with a public "thinking…" message, and note the request while
+        Discord takes the acknowledgement (not after it: a bot killed while Discord is slow to answer must still
+        find the request at its next start, and tell its user in that message)."""
+        acknowledging = asyncio.ensure_future(interaction.response.defer(thinking=True))  # first: Discord's 3 s
+        user, expires_at = interaction.user.id, time.time() + lifetime_s
+        application = interaction.application_id
+        waiting = PendingRequest(interaction.token, application, user, 0, voice_of(interaction).locale, expires_at)
+        try:
             await pending.add(waiting)
-        return reply
+        finally:
+            try:
+                response = await acknowledging
+            except BaseException:
+                await pending.answered(interaction.token)  # never acknowledged: nothing to tell at a restart
+                raise
+        return cls(interaction, lifetime_s, getattr(response, "message_id", None), pending)
 
 
 class MessageReply:

@@ -111,9 +111,11 @@ class JobWatcher:
             voice = self.services.catalogs.voice(request.locale)
             text = voice(_("⚠️ I restarted before your request was queued. Nothing was charged: please ask again."))
             try:
-                if request.channel_id is None:  # in the "thinking…" message
+                if request.channel_id is None:  # in the "thinking…" message: the interaction's first response
                     webhook = discord.Webhook.partial(request.application_id, request.token, client=self.bot)
-                    await webhook.edit_message(request.message_id, content=text)
+                    # Discord's name for that message, known even where the bot died before learning its id;
+                    # discord.py types the id as int and puts it in the path as it is.
+                    await webhook.edit_message("@original", content=text)  # type: ignore[call-overload]
                 else:  # a mention: a reply to it
                     channel = self.bot.get_partial_messageable(request.channel_id)
                     await channel.get_partial_message(request.message_id).reply(text, mention_author=False)
