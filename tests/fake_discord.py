@@ -72,6 +72,7 @@ def channel_payload(channel_id: int, **more: Any) -> dict[str, Any]:
 
 EVERYONE = GUILD_ID
 MESSAGE_CONTENT = 1 << 15  # the privileged gateway intent
+ACK_WINDOW_S = 3.0  # an interaction not acknowledged within this is gone (10062 Unknown interaction)
 BOT_ROLE = 700000000000000007  # the role Discord makes for the bot when it joins (typing "@motionbot" may pick it)
 ADMIN_PERMISSIONS = str(1 << 3 | 1 << 5 | 1 << 13 | 1 << 11 | 1 << 10 | 1 << 15)  # admin, manage guild/messages
 MANAGER_PERMISSIONS = str(1 << 5 | 1 << 10 | 1 << 11 | 1 << 15 | 1 << 16)  # a member with Manage Server only
@@ -192,6 +193,9 @@ class FakeDiscord:
         self.messages: dict[int, Message] = {}
         self.original: dict[str, int] = {}  # interaction token -> message id of its response
         self.token_channel: dict[str, int] = {}  # interaction token -> the channel it happened in
+        self.made_at: dict[str, float] = {}  # interaction token -> when it was sent to the bot
+        self.ack_window_s = ACK_WINDOW_S  # Discord's time to acknowledge an interaction
+        self.ack_delays: list[float] = []  # how long the bot took to acknowledge each interaction
         self.callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction token -> callback payloads
         self.commands: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
@@ -358,6 +362,7 @@ class FakeDiscord:
         """An interaction as Discord sends it; `locale` is the user's client language."""
         token = f"tok-{snowflake()}"
         self.token_channel[token] = channel_id
+        self.made_at[token] = time.monotonic()
         payload: dict[str, Any] = {
             "id": str(snowflake()),
             "application_id": str(APP_ID),
@@ -917,6 +922,11 @@ class FakeDiscord:
             return 200, self.commands
         if m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path):
             token = m.group(2)
+            if token not in self.callbacks and token in self.made_at:
+                late = time.monotonic() - self.made_at[token]
+                self.ack_delays.append(late)
+                if late > self.ack_window_s:  # Discord no longer knows it: the user saw "did not respond"
+                    return 404, {"message": "Unknown interaction", "code": 10062}
             self.callbacks.setdefault(token, []).append(payload)
             kind = payload.get("type")
             message_id = None
