@@ -8,6 +8,7 @@ and no sampling: the same prompt always gives the same English, as a seeded rend
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from generation.weights import component, local_only
 __all__ = ["Translator"]
 
 _BEAMS = 4
+_RECENT = 256  # translations kept: a prompt is read for its model and again for the check, a Reroll again
 _MAX_TOKENS = 256  # Discord's prompt limit is far shorter; this bounds a runaway random model too
 
 
@@ -27,6 +29,7 @@ class Translator:
         self.sources = {language: source for language, source in sources.items() if source}
         self._models: dict[str, tuple[Any, MarianMTModel]] = {}
         self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str], str] = OrderedDict()  # (language, text) -> English
 
     def source_for(self, language: str) -> str | None:
         """The model that translates `language` to English, if any."""
@@ -37,6 +40,18 @@ class Translator:
         source = self.source_for(language)
         if source is None or not text:
             return text
+        with self._lock:
+            if (known := self._recent.get((language, text))) is not None:
+                self._recent.move_to_end((language, text))
+                return known
+        english = self._translate(text, source)
+        with self._lock:
+            self._recent[(language, text)] = english
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return english
+
+    def _translate(self, text: str, source: str) -> str:
         tokenizer, model = self._load(source)
         batch = tokenizer([text], return_tensors="pt", truncation=True, max_length=_MAX_TOKENS)
         longest = min(_MAX_TOKENS, 3 * batch["input_ids"].shape[1] + 8)  # English runs longer than CJK

@@ -93,6 +93,19 @@ def test_a_multilingual_model_and_english_prompts_are_left_as_written(engines: t
     assert off.prompt_translators() == {}, "the setting turns it off"
 
 
+def test_a_prompt_translated_once_is_not_translated_again(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    translator = engines[0].planner.translator()
+    english = translator.translate("一只猫在窗台上睡觉", "zh")
+    runs: list[str] = []
+    model = translator._translate  # the model's run
+    monkeypatch.setattr(translator, "_translate", lambda text, source: runs.append(text) or model(text, source))
+    assert translator.translate("一只猫在窗台上睡觉", "zh") == english and runs == [], "for the check, a Reroll"
+    translator.translate("一只狗在雪中", "zh")
+    assert runs == ["一只狗在雪中"], "another prompt is translated"
+
+
 def test_each_part_and_the_negative_prompt_are_translated_on_their_own(engines: tuple[Engine, Engine]) -> None:
     translating, _ = engines
     translator = translating.planner.translator()
