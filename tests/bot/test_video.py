@@ -106,6 +106,8 @@ async def test_the_avatar_menu_animates_the_picture_a_member_shows_here(fake: Fa
     assert "/avatars/1231/a_91c2.png" in fake.fetched, "else their own, as a still picture"
     none = await fake.user_menu("Animate avatar", 1234, user_id=1235)
     assert "<@1234> has no avatar of their own to animate" in await refusal(fake, none)
+    changed = await fake.user_menu("Animate avatar", 1236, avatar="f00d", user_id=1237)  # the CDN has it no more
+    assert "Discord no longer has that picture" in await refusal(fake, changed)
 
 
 async def test_a_picture_sticker_and_a_custom_emoji_are_animated(fake: FakeDiscord, service: BotProcess) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import aiohttp
 import yarl
 
-from generation.text import Said, _
+from generation.text import Said, Text, _
 
 __all__ = ["FetchError", "fetch"]
 
 
 class FetchError(Said, ValueError):
-    """The file could not be fetched; the message is safe to show the user."""
+    """The file could not be fetched; the message is safe to show the user (`status`: Discord's answer)."""
+
+    def __init__(self, text: Text, status: int | None = None):
+        super().__init__(text)
+        self.status = status
 
 
 def _allowed(url: yarl.URL, allowed_hosts: frozenset[str]) -> bool:
@@ -42,7 +46,8 @@ async def fetch(http: aiohttp.ClientSession, url: str, allowed_hosts: frozenset[
                     _(
                         "Discord did not give me the file (HTTP {status}); try uploading it again",
                         status=response.status,
-                    )
+                    ),
+                    response.status,
                 )
             if (response.content_length or 0) > max_bytes:
                 raise FetchError(_("the file is larger than {mb} MB", mb=max_bytes // 2**20))

@@ -9,6 +9,7 @@ from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.i18n import Voice
 from bot.services import Services
+from generation.text import _
 from storage.guilds import GuildSettings
 
 __all__ = ["defer", "download", "hidden", "requester", "server_voice"]
@@ -45,7 +46,10 @@ async def download(services: Services, url: str, reply: Reply) -> bytes | None:
     try:
         return await fetch(services.http, url, settings.allowed_hosts, int(settings.max_image_mb * 2**20))
     except FetchError as exc:
-        await reply.refuse(exc.text)
+        gone = exc.status in (403, 404) and url.startswith(f"{settings.cdn}/") and "/attachments/" not in url
+        await reply.refuse(
+            _("Discord no longer has that picture: the avatar, sticker or emoji changed") if gone else exc.text
+        )
         return None
 
 
