@@ -364,7 +364,7 @@ def _unknown(flags: list[str]) -> OptionError:
         return OptionError(
             flags[0], flags[0], "", _("unknown flag `{flag}`; known flags: {known}", flag=flags[0], known=known)
         )
-    named = ", ".join(f"`{flag}`" for flag in flags)
+    named = ", ".join(f"`{flag}`" for flag in flags[:MOST_PROBLEMS]) + (", …" if len(flags) > MOST_PROBLEMS else "")
     return OptionError(
         flags[0], flags[0], "", _("unknown flags {flags}; known flags: {known}", flags=named, known=known)
     )

@@ -205,11 +205,11 @@ class Planner:
         language = detect(text, loose) if text else ENGLISH
         if reads(language):
             return text
-        if not loose or not reads(detect(text)):
-            return self.translator().translate(text, language)
         try:
             return self.translator().translate(text, language)
         except WeightsNotFound as exc:
+            if not loose or not reads(detect(text)):
+                raise  # certainly in another language: not run unread
             log.warning("a short prompt is checked as written: %s", exc)
             return text
 

@@ -199,6 +199,9 @@ def test_every_problem_in_a_flags_line_is_told_at_once_one_to_a_line() -> None:
     assert str(unknown.value) == (
         "unknown flags `-speed`, `-zoom`, `-Sped`; known flags: " + ", ".join(f"-{flag}" for flag in FLAGS)
     ), "named once, together"
+    with pytest.raises(OptionError) as flood:
+        parse_flags(" ".join(f"-x{letter}" for letter in "abcdefghi"))
+    assert str(flood.value).startswith("unknown flags `-xa`, `-xb`, `-xc`, `-xd`, `-xe`, …; known flags:"), "bounded"
     with pytest.raises(OptionError) as long:
         parse_flags("x" * 1001 + " -motion 9")
     assert "`-motion`" in str(long.value) and "at most 1000 characters" in str(long.value)
