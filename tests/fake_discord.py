@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -211,6 +212,7 @@ class FakeDiscord:
         self.rejected: list[tuple[str, str, list[str]]] = []  # payloads refused for breaking Discord's limits
         self.fetched: list[str] = []  # the CDN files the bot downloaded
         self.user_messages: dict[int, dict[str, Any]] = {}  # users' messages (user_message), by id
+        self.reactions: dict[int, list[str]] = {}  # message id -> the emoji the bot reacted with
         self.roles: dict[int, str] = {}  # the server's roles besides @everyone: id -> name
         self.component_message: dict[str, int] = {}  # interaction id -> the message its button is on
         self.guild_locale = "en-US"  # the server's preferred locale (set before the bot connects)
@@ -961,6 +963,14 @@ class FakeDiscord:
                 return 200, message.data
             message_id = self.original.get(token) if target == "@original" else int(target or 0)
             return self._existing(method, message_id, payload, files)
+        if m := re.fullmatch(r"/channels/\d+/messages/(\d+)/reactions/([^/]+)/@me", path):
+            mine = self.reactions.setdefault(int(m.group(1)), [])
+            emoji = urllib.parse.unquote(m.group(2))
+            if method == "PUT" and emoji not in mine:
+                mine.append(emoji)
+            elif method == "DELETE" and emoji in mine:
+                mine.remove(emoji)
+            return 204, None
         if m := re.fullmatch(r"/channels/(\d+)/messages(/(\d+))?", path):
             if m.group(3) is None and method == "POST":
                 nonce = payload.get("nonce")

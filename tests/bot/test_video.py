@@ -6,13 +6,14 @@ import asyncio
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import pillow_heif
 import pytest
 from PIL import Image
 
-from bot.exts.video._replies import MOST_SENDING
+from bot.exts.video._refusals import MARK, MOST_A_MINUTE, MOST_SENDING
 from bot.exts.video._requests import INTAKE, PER_USER, WAITING_PER_USER
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
@@ -475,7 +476,7 @@ async def test_a_flood_of_mentions_discord_holds_back_gets_a_bounded_number_of_r
 ) -> None:
     gate = fake.hold("POST", f"/channels/{CHANNEL_ID}/messages$")  # Discord holds the channel's replies back
     flood = [
-        fake.user_message("<@700000000000000004> hi", user_id=1700 + index % 40, mentions_bot=True)
+        fake.user_message("<@700000000000000004> hi", user_id=2100 + index, mentions_bot=True)
         for index in range(MOST_SENDING + 20)
     ]
     try:
@@ -493,6 +494,37 @@ async def test_a_flood_of_mentions_discord_holds_back_gets_a_bounded_number_of_r
     after = fake.user_message("<@700000000000000004> hi", user_id=1799, mentions_bot=True)
     await fake.post(after)
     await fake.wait_until(lambda: fake.replies_to(after), timeout=20, what="a reply once the flood is through")
+
+
+async def test_a_user_refused_again_and_again_gets_a_mark_not_another_reply(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    bot = "<@700000000000000004>"
+
+    async def ask(user: int, words: str, picture: bool = False) -> dict[str, Any]:
+        attached = [fake.upload("p.png", png_bytes())] if picture else []
+        message = fake.user_message(f"{bot} {words}", user_id=user, mentions_bot=True, attachments=attached)
+        await fake.post(message)
+        await fake.wait_until(
+            lambda: fake.replies_to(message) or fake.reactions.get(int(message["id"])), timeout=30, what="an answer"
+        )
+        return message
+
+    first = await ask(2301, "hi")
+    again = await ask(2301, "hi")  # the same refusal, a moment later: the reply is just above
+    assert len(fake.replies_to(first)) == 1 and not fake.replies_to(again)
+    assert fake.reactions[int(again["id"])] == [MARK]
+    assert fake.replies_to(await ask(2302, "hi")), "someone else is answered"
+    # Told something new each time, a user is answered a few times a minute, then marked.
+    asked = [await ask(2303, f"-motion {5 + n}", picture=True) for n in range(MOST_A_MINUTE + 1)]
+    assert [bool(fake.replies_to(m)) for m in asked] == [True] * MOST_A_MINUTE + [False]
+    assert "`-motion` must be" in fake.replies_to(asked[0])[0].content
+    # The marked request, edited into one the bot can take: the mark goes, the clip comes.
+    await fake.edit(asked[-1], f"{bot} -motion 3")
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(asked[-1]) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "-motion 3" in clip.content and fake.reactions[int(asked[-1]["id"])] == []
 
 
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:

@@ -16,6 +16,7 @@ from bot.errors import describe
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import image_url, request_words, video_url
 from bot.exts.video._interact import around, download, hidden, server_voice
+from bot.exts.video._refusals import Refusals
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import Files, VideoRequests
 from bot.kept import Kept
@@ -46,6 +47,7 @@ ROLE_UNREAD = _(
 class Mentions:
     def __init__(self, bot: commands.Bot, services: Services, admission: Admission, requests: VideoRequests):
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
+        self.refusals = Refusals()  # how often each user was told no lately, and the replies on their way
         self._hinted: Kept[int, bool] = Kept(HINT_EVERY_S)  # users whose DM got how to ask lately
         self._refused: Kept[int, tuple[MessageReply, str]] = Kept(EDITS_READ_S, most=2_000)  # message -> refusal, text
 
@@ -58,7 +60,7 @@ class Mentions:
             if self._role_unread(message):
                 voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
                 with contextlib.suppress(discord.HTTPException):
-                    await MessageReply(message, voice).refuse(ROLE_UNREAD)
+                    await MessageReply(message, voice, self.refusals).refuse(ROLE_UNREAD)
             return
         try:
             await self._request(message)
@@ -68,7 +70,7 @@ class Mentions:
             with contextlib.suppress(Exception):  # the database may be what failed: then in English
                 voice = await server_voice(self.bot, self.services, message.guild.id if message.guild else 0)
             with contextlib.suppress(Exception):  # Discord, or the database, failing again
-                await MessageReply(message, voice, self.services.pending).refuse(describe(exc))
+                await MessageReply(message, voice, self.refusals, self.services.pending).refuse(describe(exc))
 
     async def on_edit(self, update: discord.RawMessageUpdateEvent) -> None:
         """Read a refused request again once its author edits its words: its refusal goes, the edited message
@@ -78,8 +80,7 @@ class Mentions:
             return
         self._refused.drop(update.message_id)
         if (told := refused[0].refusal) is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await told.delete()
+            await told.withdraw()
         await self.on_message(update.message)
 
     def _note_refusal(self, reply: MessageReply) -> None:
@@ -130,7 +131,8 @@ class Mentions:
         url = image_url(message, cdn, emoji=False)  # an emoji in the words is a picture only if nothing else is
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
-        reply = await MessageReply.noted(message, voice, s.settings.token_lifetime_s, s.pending, self._note_refusal)
+        lifetime = s.settings.token_lifetime_s
+        reply = await MessageReply.noted(message, voice, self.refusals, lifetime, s.pending, self._note_refusal)
         source = await self._replied_to(message) if url is None else None
         if source is not None and source.author == self.bot.user:  # a reply to its own clip
             if self._named(message):  # more likely "@motionbot thanks!" than a request: its buttons change it

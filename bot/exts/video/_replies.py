@@ -13,6 +13,7 @@ from typing import Protocol
 
 import discord
 
+from bot.exts.video._refusals import Refusals, Said
 from bot.i18n import Voice, voice_of
 from bot.limits import clip
 from generation.jobs import DEFAULT_BYTE_BUDGET
@@ -22,9 +23,6 @@ from storage.pending import PendingRequest, PendingRequests, mention_token
 __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
 
 log = logging.getLogger(__name__)
-_SENDING: set[asyncio.Task[None]] = set()  # refusals on their way (the event loop keeps only weak references)
-MOST_SENDING = 100  # refusals waiting for Discord at once (5 a channel every 5 s): a flood of mentions is not
-# answered beyond this, rather than held in memory without end
 
 
 @dataclass(frozen=True)
@@ -135,19 +133,22 @@ class MessageReply:
         self,
         message: discord.Message,
         voice: Voice,
+        refusals: Refusals,
         pending: PendingRequests | None = None,
         on_refused: Callable[[MessageReply], None] | None = None,
     ):
-        self.message, self.voice, self.pending, self.on_refused = message, voice, pending, on_refused
+        self.message, self.voice, self.refusals = message, voice, refusals
+        self.pending, self.on_refused = pending, on_refused
         self.message_id: int | None = None
         self.reply_to: int | None = message.id
-        self.refusal: discord.Message | None = None  # the refusal as Discord took it
+        self.refusal: Said | None = None  # the refusal, as it reaches Discord
 
     @classmethod
     async def noted(
         cls,
         message: discord.Message,
         voice: Voice,
+        refusals: Refusals,
         lifetime_s: float,
         pending: PendingRequests,
         on_refused: Callable[[MessageReply], None] | None = None,
@@ -157,19 +158,12 @@ class MessageReply:
         expires_at = time.time() + lifetime_s
         request = PendingRequest.mention(message.channel.id, message.id, message.author.id, voice.locale, expires_at)
         await pending.add(request)
-        return cls(message, voice, pending, on_refused)
+        return cls(message, voice, refusals, pending, on_refused)
 
     async def refuse(self, text: Text | str) -> None:
         """Reply with the refusal, without waiting for Discord: a busy channel's rate limit may hold new
         messages back for a while, and the request holds an intake slot until it returns."""
-        if len(_SENDING) < MOST_SENDING:
-            sending = asyncio.create_task(self._reply(clip(f"⚠️ {self.voice(text)}")), name="motionbot: refusal")
-            _SENDING.add(sending)
-            sending.add_done_callback(_SENDING.discard)
-        else:
-            log.warning(
-                "%d replies already wait for Discord; not answering user %s", MOST_SENDING, self.message.author.id
-            )
+        self.refusal = self.refusals.say(self.message, clip(f"⚠️ {self.voice(text)}"))
         if self.on_refused is not None:
             self.on_refused(self)
         await self.answered()
@@ -177,12 +171,6 @@ class MessageReply:
     async def answered(self) -> None:
         if self.pending is not None:
             await self.pending.answered(mention_token(self.message.id))
-
-    async def _reply(self, text: str) -> None:
-        try:
-            self.refusal = await self.message.reply(text, mention_author=False)
-        except (discord.HTTPException, OSError) as exc:
-            log.warning("could not tell user %s: %s (%s)", self.message.author.id, text, exc)
 
     async def show(self, text: str, view: discord.ui.View) -> None:
         sent = await self.message.reply(clip(text), view=view, mention_author=False)
