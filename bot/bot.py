@@ -27,6 +27,16 @@ EXTENSIONS = (
     "bot.exts.admin",
     "bot.exts.help",
 )
+# What the bot needs in a channel (README, Quick start): the invite link it logs at start asks for these.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    attach_files=True,
+    embed_links=True,
+    read_message_history=True,
+    add_reactions=True,
+)
 DRAIN_S = 5.0  # on the way out: how long the commands, buttons and mentions under way get to answer
 # The tasks discord.py runs a command, a button, a form or an event listener in (named by discord.py).
 _HANDLERS = (
@@ -68,6 +78,10 @@ class MotionBot(commands.AutoShardedBot):
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if self.application_id is not None:
+            scopes = ("bot", "applications.commands")
+            invite = discord.utils.oauth_url(self.application_id, permissions=PERMISSIONS, scopes=scopes)
+            log.info("add me to a server: %s", invite)
         await self.tree.set_translator(MotionTranslator(self.services.catalogs))  # names and descriptions
         guild_id = self.services.settings.dev_guild_id
         guild = discord.Object(guild_id) if guild_id else None

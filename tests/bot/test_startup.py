@@ -17,7 +17,7 @@ from generation.queue_redis import QueueSettings
 from tests.bot.conftest import NO_PREVIEWS, TOKEN, BotProcess, connected
 from tests.bot.test_buttons import followup_text
 from tests.conftest import png_bytes
-from tests.fake_discord import BOT_ROLE, FakeDiscord
+from tests.fake_discord import APP_ID, BOT_ROLE, FakeDiscord
 from tests.generation.test_worker_processes import wait_for_workers
 from tests.support import ROOT, RedisServer, free_port
 
@@ -64,6 +64,11 @@ async def test_the_bot_starts_from_a_copy_of_env_example(
     await connected(fake, bot, fake.identified)
     output = bot.output()
     assert "PyNaCl" not in output and "davey" not in output and "voice" not in output  # this bot has no voice
+    # The link that adds it to a server, asking for what README's Quick start lists: View Channels, Send
+    # Messages (and in Threads), Attach Files, Embed Links, Read Message History, Add Reactions (by their bits).
+    wanted = sum(1 << bit for bit in (10, 11, 38, 15, 14, 16, 6))
+    assert f"https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands" in output
+    assert f"&permissions={wanted}" in output
     assert await stop_within(bot, 5) == 0
 
 
