@@ -13,8 +13,8 @@ import pillow_heif
 import pytest
 from PIL import Image
 
+from bot.exts.video._intake import INTAKE, PER_USER, WAITING_PER_USER
 from bot.exts.video._refusals import MARK, MOST_A_MINUTE, MOST_SENDING
-from bot.exts.video._requests import INTAKE, PER_USER, WAITING_PER_USER
 from generation.registry import DEFAULT_MODELS
 from storage.db import Database
 from tests.bot.conftest import STATUS_WAIT_S, BotProcess, service_with

@@ -168,7 +168,7 @@ class ClipActions:
             strength=None,  # a restyle's: the new clip continues or upscales, it does not redraw
             loop=source.loop and kind is not JobKind.EXTEND,  # a continuation goes on from the end, not back
         )
-        async with self.requests.taking(interaction.user.id, reply) as taken:
+        async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
             clip = await self._clip(interaction, reply)
@@ -195,7 +195,7 @@ class ClipActions:
     async def _again(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
         """Run `job` (a Reroll or Remix of `record`) for whoever pressed, with the source's input again."""
         # The kept files are held until the job is queued.
-        async with self.requests.taking(interaction.user.id, reply) as taken:
+        async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
             kept = await self.requests.kept_files(record.job_id)

@@ -172,7 +172,7 @@ class Video(commands.Cog):
         """Download the character's picture and the pose video, and queue the pose-driven clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.taking(interaction.user.id, reply) as taken:
+        async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
             picture = await self._download(image, reply)
@@ -213,7 +213,7 @@ class Video(commands.Cog):
         """Download the picture (and the last-frame picture, and the mask, if any) and queue the clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
-        async with self.requests.taking(interaction.user.id, reply) as taken:
+        async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
             pictures = []
@@ -259,7 +259,7 @@ class Video(commands.Cog):
         """Download the video (after the checks that need no file) and queue its restyle."""
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.taking(who.user_id, reply) as taken:
+        async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
             data = await self._download(url, reply)

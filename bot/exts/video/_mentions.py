@@ -182,7 +182,7 @@ class Mentions:
         who = Requester(message.author.id, guild, channel.id, roles, age_restricted=nsfw, around=around(channel))
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
-        async with self.requests.taking(who.user_id, reply) as taken:
+        async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
             wanted = url or video  # one of them: neither is refused above

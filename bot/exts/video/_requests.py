@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.preferences import saved_flags, saved_preferences
 from bot.exts.video._admission import Admission, admit
+from bot.exts.video._intake import Intake
 from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
@@ -77,19 +78,6 @@ class Files:
         return [picture for picture in (self.image, self.end_image, self.mask) if picture is not None]
 
 
-@dataclass
-class _Turn:
-    """One user's requests in the intake: the slots they may hold, and how many of theirs wait or hold one."""
-
-    slots: asyncio.Semaphore
-    requests: int = 0
-
-
-INTAKE = 8
-PER_USER = 2  # of the intake slots, the most one user's requests hold at once: a burst cannot take them all
-WAITING_PER_USER = 10  # one user's requests being taken in or waiting for it: more are refused at once
-
-
 class VideoRequests:
     def __init__(
         self, services: Services, track: Callable[[str, str, bool], None], buttons: Buttons, admission: Admission
@@ -100,33 +88,9 @@ class VideoRequests:
         self.buttons = buttons
         self.admission = admission
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
-        # Requests whose files the bot holds at once, from the first download to the queue: each may hold up to
-        # three files of the download limit (25 MB), so a crowd of uploads waits its turn here, holding nothing.
-        self._intake = asyncio.Semaphore(INTAKE)
-        self._users: dict[int, _Turn] = {}  # per user, while any of their requests waits or is taken in
+        self.intake = Intake()  # the requests whose files the bot holds at once, from download to queue
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
         self._late: set[asyncio.Task[None]] = set()  # status messages Discord is slow to post (see `_show`)
-
-    @contextlib.asynccontextmanager
-    async def taking(self, user_id: int, reply: Reply) -> AsyncIterator[bool]:
-        """An intake slot for a request of `user_id`'s, held from its first download until it is queued: at
-        most PER_USER of theirs at once (the others wait, holding nothing), then one of the INTAKE slots.
-        False (the user told) where WAITING_PER_USER of theirs are being taken in or waiting already."""
-        turn = self._users.setdefault(user_id, _Turn(asyncio.Semaphore(PER_USER)))
-        if turn.requests >= WAITING_PER_USER:
-            await reply.refuse(
-                _("you have {n} requests on their way in already; ask again once they are answered", n=turn.requests)
-            )
-            yield False
-            return
-        turn.requests += 1
-        try:
-            async with turn.slots, self._intake:
-                yield True
-        finally:
-            turn.requests -= 1
-            if not turn.requests:
-                del self._users[user_id]
 
     async def new(
         self,
