@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.exts.video._refusals import MARK  # noqa: E402
 from generation.local_redis import RedisServer  # noqa: E402
 from tests.conftest import png_bytes  # noqa: E402
 from tests.fake_discord import BOT_ID, GUILD_ID, Call, FakeDiscord, Message  # noqa: E402
@@ -245,8 +246,9 @@ class Soak:
             and "/callback" not in call.path
             and "⚠️" in str((call.payload or {}).get("content", ""))
         }
-        for message_id, prompt in self.mentioned.items():  # a mention's refusal is a reply to it
-            if any("⚠️" in reply.content for reply in self.fake.replies_to({"id": message_id})):
+        for message_id, prompt in self.mentioned.items():  # a mention's refusal is a reply to it, or its mark
+            replies = self.fake.replies_to({"id": message_id})
+            if any("⚠️" in reply.content for reply in replies) or MARK in self.fake.reactions.get(int(message_id), []):
                 refused.add(prompt)
         prompts = [json.loads(options)["request"]["prompt"] for (options,) in self.db("SELECT options FROM jobs")]
         answered = set(prompts) | refused
