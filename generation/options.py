@@ -58,7 +58,8 @@ class OptionError(Said, ValueError):
 
     def __init__(self, flag: str, value: object, allowed: Text | str, message: Text | None = None):
         self.flag, self.value, self.allowed = flag, value, allowed
-        shown = value if isinstance(value, Text) else str(value).replace("`", "'")  # it stays in its code span
+        written = f"{value:g}" if isinstance(value, float) else str(value)  # `16`, as typed, not `16.0`
+        shown = value if isinstance(value, Text) else written.replace("`", "'")  # it stays in its code span
         shown = shown if isinstance(shown, Text) or len(shown) <= 40 else shown[:39] + "…"
         super().__init__(
             message or _("`{flag}` must be {allowed}, got `{value}`", flag=flag, allowed=allowed, value=shown)

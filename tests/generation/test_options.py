@@ -287,8 +287,8 @@ def test_build_job_turns_duration_into_frames_at_the_fps() -> None:
         image=b"x",
     )
     assert (job.frames, job.fps) == (16, 8)
-    with pytest.raises(OptionError, match="`-duration` must be at most 1 s at 24 fps on svd-xt"):
-        build_job(
+    with pytest.raises(OptionError, match=r"`-duration` must be at most 1 s at 24 fps on svd-xt, got `3`$"):
+        build_job(  # the value as typed, not as the float it was read into
             parse_flags("-duration 3"),
             job_id="j",
             kind=JobKind.IMAGE_TO_VIDEO,
