@@ -160,8 +160,14 @@ def _needs(options: Options, end_image: bool, mask: bool) -> tuple[str, ...]:
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),
         "prompt_camera": options.camera is not None and bool(options.camera.orbit),
+        "follows_prompt": bool(options.effect),  # an effect is words the model must read
     }
     return tuple(name for name, asked in wanted.items() if asked)
+
+
+def _has(spec: ModelSpec, need: str, kind: JobKind) -> bool:
+    """Whether `spec` has the capability `need` (a registry flag, or following prompts) for clips of `kind`."""
+    return spec.follows_prompt(kind) if need == "follows_prompt" else bool(getattr(spec, need))
 
 
 def _capable(
@@ -176,12 +182,12 @@ def _capable(
     """The model for a job that asks for more than the default may give. A prompted image job uses the
     `prompted`-image default while a worker serves it and the options fit it (`-steps 40` does not fit a
     distilled model), else the image default (its result then says the prompt was not used); a job that
-    needs keyframes, prompt travel or -upscale uses a model that can, preferring the prompted default and
-    one a worker serves now."""
+    needs keyframes, prompt travel, -upscale or an effect uses a model that can, preferring the prompted
+    default and one a worker serves now."""
 
     def able(name: str) -> bool:
         spec = models.get(name)
-        if spec is None or not spec.takes(kind) or not all(getattr(spec, need) for need in needs):
+        if spec is None or not spec.takes(kind) or not all(_has(spec, need, kind) for need in needs):
             return False
         frames = options.frames or round((options.duration or 0) * (options.fps or 24))
         return (options.steps or 0) <= spec.max_steps and frames <= spec.max_frames

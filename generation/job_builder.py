@@ -1,7 +1,7 @@
 """Options checked against the chosen model become a `VideoJob` (torch-free).
 
 `build_job` is the one place that knows what each model can do with what a user asked for: the input it
-takes, keyframes, prompt travel, `-upscale`, `-fast`, styles, the motion brush, orbits, and each model's
+takes, keyframes, prompt travel, `-upscale`, `-fast`, styles, effects, the motion brush, orbits, and each model's
 own frame and step limits. Every refusal is an `OptionError` that names the models that could do it.
 """
 
@@ -72,6 +72,33 @@ def _check_loop(options: Options, spec: ModelSpec, kind: JobKind, models: Mappin
     if options.camera is not None and options.camera.framed:
         raise OptionError(
             "-camera", options.camera, "", _("a camera move would not come back to the start: drop it to loop")
+        )
+
+
+def _check_effect(options: Options, spec: ModelSpec, kind: JobKind, models: Mapping[str, ModelSpec], end: bool) -> None:
+    """An effect happens to the subject of a picture, told to a model that reads prompts; it is the clip's one
+    action, so it takes no last picture, no loop and no prompt travel."""
+    effect = options.effect
+    if kind is not JobKind.IMAGE_TO_VIDEO:
+        raise OptionError("-effect", effect, "", _("an effect happens to the subject of a picture: use /animate"))
+    if end or options.loop or SEGMENTS in options.prompt:
+        raise OptionError(
+            "-effect",
+            effect,
+            "",
+            _("an effect decides how the clip ends: it takes no last picture, no `-loop` and no prompt travel"),
+        )
+    if not spec.follows_prompt(kind):
+        usable = _usable(models, kind, lambda s: s.follows_prompt(kind))
+        raise OptionError(
+            "-effect",
+            effect,
+            "",
+            _(
+                "`{model}` does not read prompts, so it takes no effect; models that do: {usable}",
+                model=spec.name,
+                usable=usable,
+            ),
         )
 
 
@@ -152,6 +179,8 @@ def build_job(
                 usable=usable,
             ),
         )
+    if options.effect:
+        _check_effect(options, spec, kind, models, end_image is not None)
     if mask is not None or options.region:
         _check_brush(options, spec, kind, models, mask is not None)
     if options.loop:

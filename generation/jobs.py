@@ -114,6 +114,7 @@ class VideoJob:
     loop: bool = False  # `-loop`: ends on the picture it starts on, that last frame dropped (keyframe models)
     strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
     style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
+    effect: str | None = None  # one of generation/effects.toml (`-effect melt`); applied by the worker
     content: Content = Content.REFUSE
     blocked: tuple[str, ...] = ()  # the server's own block list: a prompt the worker translates is checked too
     output: OutputFormat = OutputFormat.MP4
@@ -131,7 +132,7 @@ class VideoJob:
 
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
-        for late in ("fast", "loop", "blocked"):  # sent only when set: an older worker reads every other job
+        for late in ("fast", "loop", "effect", "blocked"):  # sent only when set: an older worker reads every other job
             if not data[late]:
                 del data[late]
         return data

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from generation.effects import effects
 from generation.jobs import OutputFormat, VideoJob
 from generation.registry import KNOWN_MODELS
 from generation.styles import styles
@@ -100,6 +101,7 @@ class Options:
     loop: bool | None = None  # a seamless loop: the clip ends on the picture it starts on
     strength: float | None = None
     style: str | None = None
+    effect: str | None = None  # what happens to the subject (`-effect melt`)
     region: str | None = None
 
     def over(self, other: Options) -> Options:
@@ -209,6 +211,13 @@ def _style(flag: str, raw: object) -> str:
     return text
 
 
+def _effect(flag: str, raw: object) -> str:
+    text = str(raw).strip().lower()
+    if text not in effects():
+        raise OptionError(flag, raw, _("one of {names}", names=", ".join(effects())))
+    return text
+
+
 def _camera(flag: str, raw: object) -> Camera:
     camera = raw if isinstance(raw, Camera) else Camera.parse(str(raw))
     if camera is None:
@@ -253,6 +262,7 @@ _OPTIONS: dict[str, _Option] = {
     "loop": _Option(_switch, ("loop",), switch=True),
     "strength": _number(0.1, 1.0, ("strength",)),
     "style": _Option(_style, ("style",), values="<style>"),
+    "effect": _Option(_effect, ("effect",), values="<effect>"),
     "region": _Option(_text(100, plain=True), ("region",), values='"<words>"'),
 }
 _PROMPT = _text(MAX_PROMPT)

@@ -132,7 +132,7 @@ class Planner:
         elif source is not None:  # Upscale: the clip, cut to the model's size multiple
             video = source[:, :height, :width]
         negative = (negative or spec.default_negative) if spec.takes_negative_prompt else ""
-        prompts = [shaped(part, negative, spec, job.style, job.camera) for part in segments_of(prompt)]
+        prompts = [shaped(part, negative, spec, job.style, job.camera, job.effect) for part in segments_of(prompt)]
         locked = job.camera is not None and job.camera.lock and not spec.prompt_camera
         return Request(
             width=width,
@@ -144,7 +144,7 @@ class Planner:
             guidance=spec.guidance.from_pika(job.guidance),
             motion=max(0, job.motion - 1) if locked else job.motion,  # a locked camera: a steadier clip too
             camera=job.camera,
-            prompt=shaped(prompt, negative, spec, job.style, job.camera)[0],
+            prompt=shaped(prompt, negative, spec, job.style, job.camera, job.effect)[0],
             negative_prompt=prompts[0][1] if spec.takes_negative_prompt else "",
             image=image,
             kind=job.kind,

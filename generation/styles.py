@@ -1,8 +1,9 @@
 """Style presets and camera words: how a job's prompt is shaped for its model (torch-free).
 
 The presets are data (`styles.toml` beside this file: a prompt template and a negative prompt per style,
-with per-family variants). `shaped` applies the job's style, then, for the models that take camera moves
-by prompt (`ModelSpec.prompt_camera`: LTX and Wan), the words for a lock or an orbit. The bot checks a
+with per-family variants). `shaped` applies the job's effect (generation/effects.py), its style, then, for
+the models that take camera moves by prompt (`ModelSpec.prompt_camera`: LTX and Wan), the words for a lock
+or an orbit. The bot checks a
 style and a camera move against the model before a job is queued (`job_builder.build_job`); the worker shapes
 the prompt when it plans the job, so the ledger, the echo line and Remix keep what the user typed.
 """
@@ -14,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generation.effects import effects
 from generation.models import ModelSpec
 from generation.values import Camera
 
@@ -68,8 +70,12 @@ def styles() -> dict[str, Style]:
     return presets
 
 
-def shaped(prompt: str, negative: str, spec: ModelSpec, style: str | None, camera: Camera | None) -> tuple[str, str]:
-    """The prompt and negative prompt `spec` is given for a job with this style and camera move."""
+def shaped(
+    prompt: str, negative: str, spec: ModelSpec, style: str | None, camera: Camera | None, effect: str | None = None
+) -> tuple[str, str]:
+    """The prompt and negative prompt `spec` is given for a job with this effect, style and camera move."""
+    if effect:
+        prompt, negative = effects()[effect].apply(prompt, negative)
     if style:
         prompt, negative = styles()[style].apply(prompt, negative, spec.family.value)
     if camera is not None and not camera.framed and spec.prompt_camera and str(camera) in CAMERA_WORDS:

@@ -106,6 +106,26 @@ async def test_a_loop_goes_to_a_model_that_can_and_extend_goes_on_without_it(
     assert next(iter(gif.files)).endswith(".gif") and "-gif -loop" in gif.content and len(frames(gif)) == 16
 
 
+async def test_an_effect_goes_to_a_model_that_reads_prompts_and_changes_the_clip(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    typed = {"effect": "melt", "seed": 3, "aspect": "1:1"}  # the command's own option, and no prompt
+    token = await fake.slash("animate", typed, attachments={"image": fake.upload("a.png", RED)}, user_id=7051)
+    melt = await delivered(fake, token)
+    assert "-model ltx" in melt.content and "-effect melt" in melt.content, "no prompt, yet a model that reads one"
+    explode = await animate(fake, 7051, "-effect explode -seed 3 -ar 1:1")
+    assert "-model ltx" in explode.content and "-effect explode" in explode.content
+    assert np.abs(frames(melt) - frames(explode)).mean() > 1, "only the effect changed"
+    token = await fake.slash(
+        "animate",
+        {"prompt": "-effect melt -model svd-xt"},
+        attachments={"image": fake.upload("a.png", RED)},
+        user_id=7052,
+    )
+    assert "`svd-xt` does not read prompts, so it takes no effect" in await followup_text(fake, token)
+    assert await credits_used(ltx_service, 7052) == 0
+
+
 async def test_prompt_travel_makes_one_segment_per_prompt_priced_by_length(
     fake: FakeDiscord, ltx_service: BotProcess
 ) -> None:

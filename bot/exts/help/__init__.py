@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.i18n import more_lines, voice_of
 from bot.limits import lines_within
 from bot.services import Services
+from generation.effects import effects
 from generation.options import flag_reference
 from generation.styles import styles
 from generation.text import _
@@ -52,6 +53,7 @@ class Help(commands.Cog):
             flags,
             say(_("**Camera moves**: {moves}", moves=", ".join(CAMERA_MOVES))),
             say(_("**Styles**: {styles}", styles=", ".join(styles()))),
+            say(_("**Effects** (`/animate`): {effects}", effects=", ".join(effects()))),
             say(_("**Models here**: {models}", models=", ".join(f"`{name}`" for name in here) or "-")),
             say(_BUTTONS),
         ]

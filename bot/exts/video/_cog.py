@@ -21,6 +21,7 @@ from bot.exts.video._declare import (
     A_VIDEO,
     CHOICES,
     DESCRIBE,
+    EFFECTS,
     Fps,
     Frames,
     Motion,
@@ -128,9 +129,10 @@ class Video(commands.Cog):
         region="Motion brush by words: only this part moves, e.g. the water",
         pose="A video of a person: the character in your picture moves as they do (pose models)",
         loop="A seamless loop: the clip ends on your picture (keyframe models, e.g. ltx)",
+        effect="What happens to it: inflate, melt, explode, squish, … (models that read prompts)",
         **DESCRIBE,
     )
-    @app_commands.choices(**CHOICES)
+    @app_commands.choices(effect=EFFECTS, **CHOICES)
     @app_commands.autocomplete(model=_image_models)
     async def animate(
         self,
@@ -152,11 +154,12 @@ class Video(commands.Cog):
         pose: discord.Attachment | None = None,
         loop: bool | None = None,
         gif: bool | None = None,
+        effect: str | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
         reply = await self._defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
-        typed |= {"style": style, "region": region, "loop": loop, "gif": gif}
+        typed |= {"style": style, "region": region, "loop": loop, "gif": gif, "effect": effect}
         try:
             options = from_command(emoji_names(prompt or ""), steps=steps, **typed)
         except OptionError as exc:

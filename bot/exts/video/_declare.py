@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.limits import clip
+from generation.effects import effects
 from generation.models import ModelSpec
 from generation.options import MAX_FRAMES
 from generation.styles import styles
@@ -64,6 +65,8 @@ CHOICES = {
     "aspect": [app_commands.Choice(name=aspect.value, value=aspect.value) for aspect in Aspect],
     "style": [app_commands.Choice(name=style.description, value=name) for name, style in styles().items()][:25],
 }
+# What happens to the subject of a picture (/animate only): generation/effects.toml.
+EFFECTS = [app_commands.Choice(name=effect.description, value=name) for name, effect in effects().items()][:25]
 Motion = app_commands.Range[int, 0, 4]
 Fps = app_commands.Range[int, 8, 24]
 Seed = app_commands.Range[int, 0, 4294967295]
