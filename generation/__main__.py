@@ -79,7 +79,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
             job_id=uuid.uuid4().hex,
             kind=kind,
             models=settings.registry(),
-            default_model=_default_model(settings, kind, bool(options.prompt) or bool(args.end)),
+            default_model=_default_model(settings, kind, bool(options.prompt or options.effect) or bool(args.end)),
             image=image,
             end_image=Path(args.end).read_bytes() if args.end else None,
             smooth=args.smooth,

@@ -173,6 +173,8 @@ def test_morph_and_upscale_from_the_command_line(
     assert "64x64, 17 frames" in made and "model ltx" in made, "a prompted picture goes to the prompt-following model"
     assert main(["render", "--upscale-clip", "m.mp4", "--out", "big.mp4", "red"]) == 0
     assert "128x128, 17 frames" in capsys.readouterr().out
+    assert main(["render", "--image", "a.png", "--out", "e.mp4", "-effect", "melt", "-steps", "2"]) == 0
+    assert "model ltx" in capsys.readouterr().out, "an effect, and no prompt: the prompt-following model"
     assert main(["render", "--prompt", "a", "--end", "b.png", "--out", "x.mp4"]) == 2
     assert "--end goes with --image" in capsys.readouterr().err
 
