@@ -3,6 +3,7 @@ image check (its threshold set so that it flags every picture), policies per cha
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ import pytest
 from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
+from bot.exts.video._modlog import POSTS_A_MINUTE
 from generation.blocklist import Verdict
 from generation.progress import PromptRefused
 from generation.queue import JobQueue, QueueStatus
@@ -66,6 +68,31 @@ async def test_a_blocked_word_is_refused_free_and_logged(fake: FakeDiscord, flag
     assert await credits_used(flagging, user) == 0
     entry = await log_entry(fake, f"<@{user}>")
     assert "Prompt refused" in entry and "||nude\\*||" in entry, "the matched term, behind a spoiler"
+
+
+async def test_a_log_channel_discord_holds_back_delays_no_refusal_and_a_flood_is_posted_a_few_times(
+    fake: FakeDiscord, flagging: BotProcess
+) -> None:
+    gate = fake.hold("POST", f"/channels/{MODLOG_CHANNEL_ID}/messages$")  # the log channel's posts wait
+    try:
+        token = await fake.slash("imagine-video", {"prompt": "a nude man"}, user_id=9071)
+        assert "not allowed" in await refusal(fake, token), "told while the log post waits"
+        assert not any("<@9071>" in text for text in logged(fake))
+    finally:
+        gate.set()
+    await log_entry(fake, "<@9071>")
+    for _attempt in range(POSTS_A_MINUTE + 3):  # one user's flood of refused prompts
+        assert "not allowed" in await refusal(fake, await fake.slash("imagine-video", {"prompt": "nude"}, user_id=9072))
+    await fake.wait_until(lambda: sum("<@9072>" in t for t in logged(fake)) >= POSTS_A_MINUTE, what="the posts")
+    await asyncio.sleep(1)
+    posts = [text for text in logged(fake) if "<@9072>" in text]
+    assert len(posts) == POSTS_A_MINUTE and "recorded, not posted" in posts[-1]
+    db = await Database.open(service_db(flagging))
+    try:
+        [recorded] = await db.fetchone("SELECT COUNT(*) FROM moderation WHERE user_id = 9072") or [0]
+    finally:
+        await db.close()
+    assert recorded == POSTS_A_MINUTE + 3, "every one recorded for the moderators"
 
 
 async def test_a_negative_prompt_may_keep_out_what_the_prompt_may_not_ask_for(

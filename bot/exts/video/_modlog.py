@@ -1,18 +1,20 @@
 """The moderation log: every refused or flagged prompt, picture or clip is recorded in the ledger, counted,
 and posted in the server's moderation log channel when it has one (never pinging anyone, the matched
-words behind a spoiler, no clip)."""
+words behind a spoiler, no clip). Posts go apart from the request (a log channel Discord holds back delays
+no refusal), and one user's flood of refused prompts is posted a few times a minute, all of it recorded."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
+import time
 
 import discord
 from PIL import Image
 
 from bot.exts.video._interact import server_voice
+from bot.kept import Kept
 from bot.limits import clip, user_words
 from bot.services import Services
 from generation.images import ImageError, load_rgb
@@ -32,9 +34,15 @@ _SAID = {
 }
 
 
+POSTS_A_MINUTE = 5  # posts about one user in a server in a minute; the rest are recorded, not posted
+MOST_POSTING = 50  # posts waiting for Discord at once; beyond it, recorded, not posted
+
+
 class ModLog:
     def __init__(self, client: discord.Client, services: Services):
         self.client, self.services = client, services
+        self._posting: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
+        self._posted: Kept[tuple[int, int], list[float]] = Kept(60.0)  # (server, user) -> when posted
 
     async def report(self, event: ModerationEvent, picture: bytes | None = None) -> None:
         """Record `event`, count it, and post it in the server's moderation log channel, if it has one. A
@@ -44,8 +52,34 @@ class ModLog:
         await s.moderation.record(event)
         log.info("moderation: %s %s (%s), job %s", event.kind, event.result, event.rule, event.job_id)
         settings = await s.guilds.get(event.guild_id) if event.guild_id else None
-        channel_id = settings.mod_log_channel if settings is not None else None
-        if settings is None or not channel_id:
+        if settings is None or not settings.mod_log_channel:
+            return
+        key, now = (event.guild_id, event.user_id), time.monotonic()
+        posted = [when for when in self._posted.get(key) or [] if now - when < 60]  # about them, this minute
+        if len(posted) >= POSTS_A_MINUTE or len(self._posting) >= MOST_POSTING:
+            log.info("moderation log: user %s reported often lately; recorded, not posted", event.user_id)
+            return
+        self._posted.keep(key, [*posted, now])
+        last = len(posted) + 1 == POSTS_A_MINUTE
+        posting = asyncio.create_task(self._post(event, picture, last), name="motionbot: modlog")
+        self._posting.add(posting)
+        posting.add_done_callback(self._posting.discard)
+
+    async def _post(self, event: ModerationEvent, picture: bytes | None, last: bool) -> None:
+        """Post `event` in the server's log channel, apart from the request (it is recorded already)."""
+        try:
+            await self._send(event, picture, last)
+        except (discord.HTTPException, OSError) as exc:  # no right to post there, the channel gone, Discord down
+            log.warning("could not post in the moderation log of server %s: %s", event.guild_id, exc)
+        except Exception:
+            log.exception("could not post in the moderation log of server %s", event.guild_id)
+
+    async def _send(self, event: ModerationEvent, picture: bytes | None, last: bool) -> None:
+        """Post `event` (`last`: and that more about this user this minute are recorded, not posted)."""
+        s = self.services
+        settings = await s.guilds.get(event.guild_id)
+        channel_id = settings.mod_log_channel
+        if not channel_id:
             return
         say = await server_voice(self.client, s, event.guild_id, settings)  # for the server's moderators
         what = say(_SAID.get((event.kind, event.result), _("{kind} {result}", kind=event.kind, result=event.result)))
@@ -59,16 +93,17 @@ class ModLog:
         if event.matched:
             matched = user_words(event.matched, 300)  # its spoiler bars escaped too
             lines.append(say(_("matched: ||{matched}||", matched=matched)))
-        with contextlib.suppress(discord.HTTPException):  # a log that cannot be posted must not stop the request
-            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
-            if not isinstance(channel, discord.abc.Messageable):
-                return
-            files = []
-            if picture is not None and getattr(channel, "is_nsfw", lambda: False)():
-                thumbnail = await asyncio.to_thread(_thumbnail, picture)
-                if thumbnail is not None:
-                    files.append(discord.File(io.BytesIO(thumbnail), filename="SPOILER_flagged.jpg"))
-            await channel.send(clip("\n".join(lines)), files=files, allowed_mentions=discord.AllowedMentions.none())
+        if last:
+            lines.append(say(_("More about <@{user}> this minute is recorded, not posted.", user=event.user_id)))
+        channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        files = []
+        if picture is not None and getattr(channel, "is_nsfw", lambda: False)():
+            thumbnail = await asyncio.to_thread(_thumbnail, picture)
+            if thumbnail is not None:
+                files.append(discord.File(io.BytesIO(thumbnail), filename="SPOILER_flagged.jpg"))
+        await channel.send(clip("\n".join(lines)), files=files, allowed_mentions=discord.AllowedMentions.none())
 
 
 def _thumbnail(picture: bytes) -> bytes | None:
