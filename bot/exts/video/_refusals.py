@@ -41,8 +41,9 @@ class Said:
         with contextlib.suppress(discord.HTTPException):
             if self.reply is not None:
                 await self.reply.delete()
-            if self.marked and self.message.guild is not None:
-                await self.message.remove_reaction(MARK, self.message.guild.me)
+            me = self.message.guild.me if self.message.guild is not None else None  # None: the server not cached
+            if self.marked and me is not None:
+                await self.message.remove_reaction(MARK, me)
 
 
 class Refusals:
