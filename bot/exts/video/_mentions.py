@@ -79,8 +79,8 @@ class Mentions:
         if refused is None or update.message.content == refused[1]:
             return
         self._refused.drop(update.message_id)
-        if (told := refused[0].refusal) is not None:
-            await told.withdraw()
+        if (told := refused[0].refusal) is not None and self.bot.user is not None:
+            await told.withdraw(self.bot.user)
         await self.on_message(update.message)
 
     def _note_refusal(self, reply: MessageReply) -> None:

@@ -36,13 +36,12 @@ class Said:
     reply: discord.Message | None = None
     marked: bool = False
 
-    async def withdraw(self) -> None:
-        """Take the refusal back (its request was edited, and is read again)."""
+    async def withdraw(self, me: discord.abc.Snowflake) -> None:
+        """Take the refusal back (its request was edited, and is read again); `me`: the bot's user."""
         with contextlib.suppress(discord.HTTPException):
             if self.reply is not None:
                 await self.reply.delete()
-            me = self.message.guild.me if self.message.guild is not None else None  # None: the server not cached
-            if self.marked and me is not None:
+            if self.marked:
                 await self.message.remove_reaction(MARK, me)
 
 
