@@ -519,12 +519,19 @@ async def test_a_user_refused_again_and_again_gets_a_mark_not_another_reply(
     asked = [await ask(2303, f"-motion {5 + n}", picture=True) for n in range(MOST_A_MINUTE + 1)]
     assert [bool(fake.replies_to(m)) for m in asked] == [True] * MOST_A_MINUTE + [False]
     assert "`-motion` must be" in fake.replies_to(asked[0])[0].content
-    # The marked request, edited into one the bot can take: the mark goes, the clip comes.
-    await fake.edit(asked[-1], f"{bot} -motion 3")
+    # A marked request edited into one the bot can take (before Discord even answered the mark): the mark goes,
+    # the clip comes.
+    gate = fake.hold("PUT", "/reactions/", taken=True)
+    try:
+        marked = await ask(2303, "-motion 11", picture=True)
+        await fake.edit(marked, f"{bot} -motion 3")
+        await asyncio.sleep(0.5)
+    finally:
+        gate.set()
     clip = await fake.wait_until(
-        lambda: next((m for m in fake.replies_to(asked[-1]) if m.files), None), timeout=90, what="the clip"
+        lambda: next((m for m in fake.replies_to(marked) if m.files), None), timeout=90, what="the clip"
     )
-    assert "-motion 3" in clip.content and fake.reactions[int(asked[-1]["id"])] == []
+    assert "-motion 3" in clip.content and fake.reactions[int(marked["id"])] == []
 
 
 async def test_a_file_from_a_host_not_on_the_allow_list_is_not_fetched(fake: FakeDiscord, service: BotProcess) -> None:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 MARK = "⚠️"  # the reaction that stands for a refusal already said
 REPEAT_S = 60.0  # a refusal said to a user is not said to them again in the same channel within this long
 MOST_A_MINUTE = 5  # refusals a user is replied to in REPEAT_S, in any channel; beyond it, the reaction
+WITHDRAW_WAIT_S = 10.0  # how long taking a refusal back waits for it to reach Discord first
 MOST_SENDING = 100  # replies waiting for Discord at once (5 a channel every 5 s): a flood of mentions is not
 # answered beyond this, rather than held in memory without end
 
@@ -35,9 +36,12 @@ class Said:
     message: discord.Message
     reply: discord.Message | None = None
     marked: bool = False
+    sending: asyncio.Task[None] | None = None  # the reply or the mark, on its way
 
     async def withdraw(self, me: discord.abc.Snowflake) -> None:
         """Take the refusal back (its request was edited, and is read again); `me`: the bot's user."""
+        if self.sending is not None:  # an edit may come before Discord answered the refusal itself
+            await asyncio.wait([self.sending], timeout=WITHDRAW_WAIT_S)
         with contextlib.suppress(discord.HTTPException):
             if self.reply is not None:
                 await self.reply.delete()
@@ -55,11 +59,12 @@ class Refusals:
     def say(self, message: discord.Message, text: str) -> Said:
         """Reply `text` to `message` (or mark it, see the module) without waiting for Discord."""
         said = Said(message)
-        if message.guild is not None and not self._due(message.author.id, message.channel.id, text):
-            log.info("user %s was refused so lately: marking their message", message.author.id)
-            self._start(self._mark(said))
-        elif not self._start(self._reply(said, text)):
+        marking = message.guild is not None and not self._due(message.author.id, message.channel.id, text)
+        said.sending = self._start(self._mark(said) if marking else self._reply(said, text))
+        if said.sending is None:
             log.warning("%d replies already wait for Discord; not answering user %s", MOST_SENDING, message.author.id)
+        elif marking:
+            log.info("user %s was refused so lately: marking their message", message.author.id)
         return said
 
     def _due(self, user_id: int, channel_id: int, text: str) -> bool:
@@ -71,15 +76,15 @@ class Refusals:
         self._told.keep(user_id, [*told, (now, channel_id, text)])
         return True
 
-    def _start(self, sending: Coroutine[Any, Any, None]) -> bool:
-        """Run `sending` in the background, unless MOST_SENDING already wait."""
+    def _start(self, sending: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """Run `sending` in the background, unless MOST_SENDING already wait (then None)."""
         if len(self._sending) >= MOST_SENDING:
             sending.close()
-            return False
+            return None
         task = asyncio.create_task(sending, name="motionbot: refusal")
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
-        return True
+        return task
 
     @staticmethod
     async def _reply(said: Said, text: str) -> None:
