@@ -28,8 +28,9 @@ class Effect:
 
     def apply(self, prompt: str, negative: str) -> tuple[str, str]:
         """The user's prompt (the scene) followed by the action, and the negative prompt with the effect's."""
-        scene = prompt.strip().rstrip(".")
-        told = f"{scene[0].upper()}{scene[1:]}. {self.prompt}" if scene else self.prompt
+        scene = prompt.strip()
+        ended = scene.endswith((".", "!", "?", "。", "！", "？"))  # its own sentence already ends
+        told = f"{scene[0].upper()}{scene[1:]}{'' if ended else '.'} {self.prompt}" if scene else self.prompt
         return told, ", ".join(part for part in (negative, self.negative) if part)
 
 

@@ -41,6 +41,7 @@ def test_an_effect_follows_the_users_prompt_and_adds_its_negative_words() -> Non
     prompt, negative = shaped("a snowman in a sunny garden", "blurry", ltx, None, None, "melt")
     assert prompt == f"A snowman in a sunny garden. {melt.prompt}" and negative == f"blurry, {melt.negative}"
     assert shaped("", "", ltx, None, None, "melt") == (melt.prompt, melt.negative), "no prompt: the action alone"
+    assert shaped("It is hot!", "", ltx, None, None, "melt")[0] == f"It is hot! {melt.prompt}"
     styled, _ = shaped("a snowman", "", ltx, "anime", None, "melt")
     assert styled.startswith("An anime-style animation") and styled.endswith(melt.prompt), "in the style's frame"
     assert shaped("a snowman", "", ltx, None, None, "inflate")[0] != prompt
