@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import yarl
 
+from bot.exts.video._declare import _media
 from bot.exts.video._fetch import _allowed
+from bot.settings import BotSettings
 
 HOSTS = frozenset({"cdn.discordapp.com", "http://127.0.0.1:8080"})
 
@@ -24,3 +26,10 @@ HOSTS = frozenset({"cdn.discordapp.com", "http://127.0.0.1:8080"})
 )
 def test_only_named_hosts_and_schemes_are_fetched(url: str, allowed: bool) -> None:
     assert _allowed(yarl.URL(url), HOSTS) is allowed
+
+
+def test_a_gif_sticker_comes_from_discords_media_proxy_which_the_default_hosts_allow() -> None:
+    media = _media("https://cdn.discordapp.com")
+    assert media == "https://media.discordapp.net", "Discord's CDN serves no GIF sticker"
+    assert _allowed(yarl.URL(f"{media}/stickers/1.gif"), BotSettings.model_construct().allowed_hosts)
+    assert _media("http://127.0.0.1:8080") == "http://127.0.0.1:8080", "a proxy (or a test server) serves both"

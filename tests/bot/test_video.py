@@ -116,6 +116,13 @@ async def test_a_picture_sticker_and_a_custom_emoji_are_animated(fake: FakeDisco
     sticker = fake.user_message("", user_id=1241, stickers=[(881234567890123456, 1)])
     await delivered(fake, await fake.context_menu("Animate image", sticker, user_id=1242))
     assert "/stickers/881234567890123456.png" in fake.fetched
+    red, green = (Image.open(io.BytesIO(png_bytes(color=c))) for c in ((200, 40, 40), (30, 190, 60)))
+    gif = io.BytesIO()
+    red.save(gif, format="GIF", save_all=True, append_images=[green], duration=100, loop=0)
+    fake.cdn["/stickers/881234567890123458.gif"] = gif.getvalue()  # Discord's media proxy serves a GIF sticker
+    moving = fake.user_message("", user_id=1241, stickers=[(881234567890123458, 4)])
+    await delivered(fake, await fake.context_menu("Animate image", moving, user_id=1242))
+    assert "/stickers/881234567890123458.gif" in fake.fetched
     drawn = fake.user_message("", user_id=1241, stickers=[(881234567890123457, 3)])  # Lottie: drawn in code
     assert "no image to animate" in await refusal(fake, await fake.context_menu("Animate image", drawn, user_id=1243))
     fake.cdn["/emojis/991234567890123456.png"] = png_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 import discord
 from discord import app_commands
@@ -42,7 +43,7 @@ _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif|hei[cf])$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
 _EMOJI = re.compile(r"<(a?):(\w{2,32}):(\d{15,21})>")  # a custom emoji, as a message's text holds it
-_PICTURE_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng)  # not Lottie, not GIF
+_PICTURE_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng)  # a GIF's too; Lottie is drawn
 A_VIDEO = _("that is a video, not a picture: right-click its message → Apps → **Restyle video** redraws it")
 A_PICTURE = _("that is a picture, not a video: right-click its message → Apps → **Animate image** brings it to life")
 _CHOICE_NAME = 100  # Discord's limit on the name of a choice (and of an autocomplete suggestion)
@@ -97,7 +98,7 @@ def request_words(text: str) -> str:
 
 def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[str]:
     """The images on a message (or the message it forwards), in order: attachments, embeds' images or
-    thumbnails, picture stickers, then (with `emoji`) the custom emoji in its text, as `cdn` (Discord's CDN)
+    thumbnails, picture and GIF stickers, then (with `emoji`) the custom emoji in its text, as `cdn` (Discord's CDN)
     serves them."""
     urls = []
     for held in _held(message):
@@ -109,11 +110,22 @@ def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[s
         for embed in held.embeds:  # a link preview: Discord's media proxy copy, not the original site
             found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
             urls += [url for url in found if url][:1]
-        stickers = [sticker for sticker in held.stickers if sticker.format in _PICTURE_STICKERS]
-        urls += [f"{cdn}/stickers/{sticker.id}.png" for sticker in stickers]
+        urls += [
+            f"{cdn}/stickers/{sticker.id}.png"
+            if sticker.format in _PICTURE_STICKERS
+            else f"{_media(cdn)}/stickers/{sticker.id}.gif"  # its first frame, as of any GIF
+            for sticker in held.stickers
+            if sticker.format in _PICTURE_STICKERS or sticker.format is discord.StickerFormatType.gif
+        ]
         shown = _EMOJI.finditer(held.content) if emoji else ()
         urls += [f"{cdn}/emojis/{found[3]}.png?size=512" for found in shown]  # an animated one: its first frame
     return urls
+
+
+def _media(cdn: str) -> str:
+    """Where Discord serves GIF stickers, which its CDN does not: its media proxy, for Discord's own CDN; a
+    proxy (or the tests' fake Discord) set as the CDN base serves them itself."""
+    return "https://media.discordapp.net" if urlsplit(cdn).netloc == "cdn.discordapp.com" else cdn
 
 
 def image_url(message: discord.Message, cdn: str, emoji: bool = True) -> str | None:
