@@ -639,10 +639,14 @@ class FakeDiscord:
         """A user posts a message (MESSAGE_CREATE), as a bot without the Message Content intent sees it."""
         await self.dispatch("MESSAGE_CREATE", self.seen(message))
 
-    async def edit(self, message: dict[str, Any], content: str) -> None:
-        """The user edits their message's text (MESSAGE_UPDATE, the whole message as it is now)."""
-        message["content"] = content
-        message["edited_timestamp"] = datetime.now(UTC).isoformat()
+    async def edit(self, message: dict[str, Any], content: str | None = None, link_preview: str | None = None) -> None:
+        """The user edits their message's text, or (`link_preview`: an upload's proxy URL) Discord adds the
+        preview of a link in it, a moment after the message (MESSAGE_UPDATE, the whole message as it is now)."""
+        if content is not None:
+            message["content"] = content
+            message["edited_timestamp"] = datetime.now(UTC).isoformat()
+        if link_preview is not None:
+            message["embeds"] = [_link_embed(link_preview)]
         await self.dispatch("MESSAGE_UPDATE", self.seen(message))
 
     def seen(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -171,6 +171,29 @@ async def test_a_refused_mention_edited_by_its_author_is_read_again_in_place_of_
     assert [m.id for m in fake.replies_to(request)] == [clip.id]
 
 
+async def test_a_pasted_pictures_link_is_animated_once_discord_adds_its_preview(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    bot, upload = "<@700000000000000004>", fake.upload("dog.png", png_bytes())
+    request = fake.user_message(f"{bot} https://example.com/dog.png -motion 3", user_id=1263, mentions_bot=True)
+    await fake.post(request)  # Discord sends the message first, and its link's preview a moment later
+    [refused] = await fake.wait_until(lambda: fake.replies_to(request), timeout=30, what="the refusal")
+    await fake.edit(request, link_preview=upload["proxy_url"])
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "-motion 3" in clip.content and refused.id not in fake.messages, "the refusal is gone"
+    assert "example.com" not in clip.content, "the link is the picture, not words of the prompt"
+    # In a DM, just told how to ask: the link's message is not answered, yet read again with its preview.
+    await fake.post(hello := fake.user_message("hi", user_id=1264, dm=True))
+    await fake.wait_until(lambda: fake.replies_to(hello), timeout=30, what="how to ask")
+    await fake.post(link := fake.user_message("https://example.com/dog.png", user_id=1264, dm=True))
+    await asyncio.sleep(1)
+    assert not fake.replies_to(link), "chat so soon after: no second hint"
+    await fake.edit(link, link_preview=upload["proxy_url"])
+    await fake.wait_until(lambda: any(m.files for m in fake.replies_to(link)), timeout=90, what="the DM's clip")
+
+
 async def test_an_iphone_photo_in_heic_is_animated(fake: FakeDiscord, service: BotProcess) -> None:
     photo = io.BytesIO()
     pillow_heif.from_pillow(Image.open(io.BytesIO(png_bytes()))).save(photo, quality=80)

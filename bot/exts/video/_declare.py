@@ -42,6 +42,7 @@ __all__ = [
 _IMAGE_NAME = re.compile(r"\.(png|jpe?g|webp|gif|avif|hei[cf])$", re.IGNORECASE)
 _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
+_LINK = re.compile(r"<?https?://\S+")  # a pasted link (in <…>: without its preview)
 _EMOJI = re.compile(r"<(a?):(\w{2,32}):(\d{15,21})>")  # a custom emoji, as a message's text holds it
 _PICTURE_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng)  # a GIF's too; Lottie is drawn
 A_VIDEO = _("that is a video, not a picture: right-click its message → Apps → **Restyle video** redraws it")
@@ -92,8 +93,9 @@ def emoji_names(text: str) -> str:
 
 
 def request_words(text: str) -> str:
-    """A message's text as a request reads it: mentions left out, a custom emoji read as its name."""
-    return emoji_names(MENTION.sub("", text))
+    """A message's text as a request reads it: mentions and links left out (a pasted picture's link is the
+    picture, by its preview, not words), a custom emoji read as its name."""
+    return emoji_names(_LINK.sub("", MENTION.sub("", text)))
 
 
 def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[str]:

@@ -49,7 +49,8 @@ class Mentions:
         self.bot, self.services, self.admission, self.requests = bot, services, admission, requests
         self.refusals = Refusals()  # how often each user was told no lately, and the replies on their way
         self._hinted: Kept[int, bool] = Kept(HINT_EVERY_S)  # users whose DM got how to ask lately
-        self._refused: Kept[int, tuple[MessageReply, str]] = Kept(EDITS_READ_S, most=2_000)  # message -> refusal, text
+        # A refused message -> its refusal, its words, and whether it showed a picture of its own.
+        self._refused: Kept[int, tuple[MessageReply, str, bool]] = Kept(EDITS_READ_S, most=2_000)
 
     async def on_message(self, message: discord.Message) -> None:
         """Animate the picture a message to the bot (a mention, a DM) replies to or carries; answer anything
@@ -73,10 +74,16 @@ class Mentions:
                 await MessageReply(message, voice, self.refusals, self.services.pending).refuse(describe(exc))
 
     async def on_edit(self, update: discord.RawMessageUpdateEvent) -> None:
-        """Read a refused request again once its author edits its words: its refusal goes, the edited message
-        is answered as a new one. Only its text counts (Discord also edits a message to add a link's preview)."""
+        """Read a refused request again once its author edits its words, or once Discord adds the preview of
+        a picture's link to a message that had no picture (a pasted link's preview comes a moment after the
+        message): its refusal goes, the edited message is answered as a new one. Any other preview asks
+        nothing."""
         refused = self._refused.get(update.message_id)
-        if refused is None or update.message.content == refused[1]:
+        if refused is None:
+            return
+        _reply, words, pictured = refused
+        pictured_now = image_url(update.message, self.services.settings.cdn, emoji=False) is not None
+        if update.message.content == words and (pictured or not pictured_now):
             return
         self._refused.drop(update.message_id)
         if (told := refused[0].refusal) is not None and self.bot.user is not None:
@@ -85,7 +92,8 @@ class Mentions:
 
     def _note_refusal(self, reply: MessageReply) -> None:
         """Remember a refused request for a while, in case its author edits it (`on_edit`)."""
-        self._refused.keep(reply.message.id, (reply, reply.message.content))
+        pictured = image_url(reply.message, self.services.settings.cdn, emoji=False) is not None
+        self._refused.keep(reply.message.id, (reply, reply.message.content, pictured))
 
     def _addressed(self, message: discord.Message) -> bool:
         """Whether the message is to the bot: a direct message, or one that names the bot."""
@@ -154,6 +162,7 @@ class Mentions:
             url = image_url(message, cdn)  # a custom emoji in the mention itself
         if url is None and video is None and message.guild is None:  # unless DMs are closed: then that is the answer
             if not self._hint_due(message.author.id):  # chat ("thanks!", "cool"): how to ask, once in a while
+                self._note_refusal(reply)  # unanswered, yet read again if a picture's link shows its preview
                 return await reply.answered()
             closed = await self.admission.precheck(Requester(message.author.id, DM, message.channel.id), Options())
             return await reply.refuse(
