@@ -177,13 +177,23 @@ async def test_a_pasted_pictures_link_is_animated_once_discord_adds_its_preview(
     bot, upload = "<@700000000000000004>", fake.upload("dog.png", png_bytes())
     request = fake.user_message(f"{bot} https://example.com/dog.png -motion 3", user_id=1263, mentions_bot=True)
     await fake.post(request)  # Discord sends the message first, and its link's preview a moment later
-    [refused] = await fake.wait_until(lambda: fake.replies_to(request), timeout=30, what="the refusal")
+    await asyncio.sleep(0.5)
     await fake.edit(request, link_preview=upload["proxy_url"])
     clip = await fake.wait_until(
         lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
     )
-    assert "-motion 3" in clip.content and refused.id not in fake.messages, "the refusal is gone"
+    posted = [c.payload for c in fake.calls_to("POST", f"/channels/{CHANNEL_ID}/messages$")]
+    told = [p["content"] for p in posted if str((p.get("message_reference") or {}).get("message_id")) == request["id"]]
+    assert "-motion 3" in clip.content and told and not [text for text in told if "⚠" in text], "no refusal, ever"
     assert "example.com" not in clip.content, "the link is the picture, not words of the prompt"
+    # A link whose preview comes late (or is no picture) is refused, then read again once it comes.
+    late = fake.user_message(f"{bot} https://example.com/dog.png", user_id=1265, mentions_bot=True)
+    await fake.post(late)
+    [refused] = await fake.wait_until(lambda: fake.replies_to(late), timeout=30, what="the refusal")
+    assert "reply to a message with an image" in refused.content
+    await fake.edit(late, link_preview=upload["proxy_url"])
+    await fake.wait_until(lambda: any(m.files for m in fake.replies_to(late)), timeout=90, what="its clip")
+    assert refused.id not in fake.messages, "the refusal is gone"
     # In a DM, just told how to ask: the link's message is not answered, yet read again with its preview.
     await fake.post(hello := fake.user_message("hi", user_id=1264, dm=True))
     await fake.wait_until(lambda: fake.replies_to(hello), timeout=30, what="how to ask")

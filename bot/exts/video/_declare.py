@@ -23,6 +23,7 @@ __all__ = [
     "A_VIDEO",
     "CHOICES",
     "DESCRIBE",
+    "EFFECTS",
     "Fps",
     "Frames",
     "Motion",
@@ -31,6 +32,7 @@ __all__ = [
     "Strength",
     "avatar_url",
     "emoji_names",
+    "has_link",
     "image_url",
     "image_urls",
     "model_choices",
@@ -90,6 +92,11 @@ def words(message: discord.Message) -> str:
 def emoji_names(text: str) -> str:
     """`text` with each custom emoji (`<:pepe:1234…>`, which a model would read as noise) as its name."""
     return _EMOJI.sub(lambda emoji: emoji[2], text)
+
+
+def has_link(text: str) -> bool:
+    """Whether a message's text holds a link (whose preview Discord may add a moment later)."""
+    return _LINK.search(text) is not None
 
 
 def request_words(text: str) -> str:

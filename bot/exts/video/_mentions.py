@@ -6,6 +6,7 @@ else to ask. A refused request that its author edits (a typo fixed) is read agai
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -14,7 +15,7 @@ from discord.ext import commands
 
 from bot.errors import describe
 from bot.exts.video._admission import Admission
-from bot.exts.video._declare import image_url, request_words, video_url
+from bot.exts.video._declare import has_link, image_url, request_words, video_url
 from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._refusals import Refusals
 from bot.exts.video._replies import MessageReply, Requester
@@ -23,7 +24,7 @@ from bot.kept import Kept
 from bot.services import Services
 from generation.jobs import JobKind
 from generation.options import OptionError, Options, parse_flags
-from generation.text import _
+from generation.text import Text, _
 from storage.guilds import DM
 
 __all__ = ["OWN_CLIP", "ROLE_UNREAD", "Mentions"]
@@ -35,6 +36,7 @@ A_VIDEO_WORDS = _(
 )
 HINT_EVERY_S = 600.0  # a user chatting in a DM is told how to ask at most this often
 EDITS_READ_S = 600.0  # a refused request edited within this long is read again
+PREVIEW_WAIT_S = 3.0  # how long a message with a link but no picture waits for the link's preview
 OWN_CLIP = _(
     "to change one of my clips, use the buttons under it: **Remix** edits its prompt, **Reroll** makes another"
 )
@@ -89,6 +91,17 @@ class Mentions:
         if (told := refused[0].refusal) is not None and self.bot.user is not None:
             await told.withdraw(self.bot.user)
         await self.on_message(update.message)
+
+    async def _refuse_unless_previewed(self, reply: MessageReply, text: Text) -> None:
+        """Refuse a message that shows no picture; one with a link, only if the link's preview (which Discord
+        adds a moment after the message, an edit that reads it again) has not come by PREVIEW_WAIT_S."""
+        if not has_link(reply.message.content):
+            return await reply.refuse(text)
+        self._note_refusal(reply)  # what `on_edit` reads again once the preview comes
+        await asyncio.sleep(PREVIEW_WAIT_S)
+        noted = self._refused.get(reply.message.id)
+        if noted is not None and noted[0] is reply:  # no preview came, or it was no picture
+            await reply.refuse(text)
 
     def _note_refusal(self, reply: MessageReply) -> None:
         """Remember a refused request for a while, in case its author edits it (`on_edit`)."""
@@ -165,19 +178,21 @@ class Mentions:
                 self._note_refusal(reply)  # unanswered, yet read again if a picture's link shows its preview
                 return await reply.answered()
             closed = await self.admission.precheck(Requester(message.author.id, DM, message.channel.id), Options())
-            return await reply.refuse(
+            return await self._refuse_unless_previewed(
+                reply,
                 closed
                 or _(
                     "send me a picture (with flags if you like: `-motion 3 -camera zoom in`) and I animate it; "
                     "for a clip from words, use `/imagine-video`"
-                )
+                ),
             )
         if url is None and video is None:
-            return await reply.refuse(
+            return await self._refuse_unless_previewed(
+                reply,
                 _(
                     "reply to a message with an image (or attach one) and mention me to animate it; "
                     "for a clip from words, use `/imagine-video`"
-                )
+                ),
             )
         try:
             options = parse_flags(request_words(message.content))
