@@ -46,7 +46,12 @@ _VIDEO_NAME = re.compile(r"\.(mp4|m4v|webm|mov|gif)$", re.IGNORECASE)
 MENTION = re.compile(r"<@[!&]?\d+>")
 _LINK = re.compile(r"<?https?://\S+")  # a pasted link (in <…>: without its preview)
 _EMOJI = re.compile(r"<(a?):(\w{2,32}):(\d{15,21})>")  # a custom emoji, as a message's text holds it
-_PICTURE_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng)  # a GIF's too; Lottie is drawn
+# The stickers that are pictures, as Discord serves them (a GIF: its first frame); a Lottie sticker is drawn.
+_STICKERS = {
+    discord.StickerFormatType.png: "png",
+    discord.StickerFormatType.apng: "png",
+    discord.StickerFormatType.gif: "gif",
+}
 A_VIDEO = _("that is a video, not a picture: right-click its message → Apps → **Restyle video** redraws it")
 A_PICTURE = _("that is a picture, not a video: right-click its message → Apps → **Animate image** brings it to life")
 _CHOICE_NAME = 100  # Discord's limit on the name of a choice (and of an autocomplete suggestion)
@@ -119,13 +124,9 @@ def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[s
         for embed in held.embeds:  # a link preview: Discord's media proxy copy, not the original site
             found = (embed.image.proxy_url, embed.thumbnail.proxy_url, embed.image.url, embed.thumbnail.url)
             urls += [url for url in found if url][:1]
-        urls += [
-            f"{cdn}/stickers/{sticker.id}.png"
-            if sticker.format in _PICTURE_STICKERS
-            else f"{_media(cdn)}/stickers/{sticker.id}.gif"  # its first frame, as of any GIF
-            for sticker in held.stickers
-            if sticker.format in _PICTURE_STICKERS or sticker.format is discord.StickerFormatType.gif
-        ]
+        for sticker in held.stickers:
+            if (kind := _STICKERS.get(sticker.format)) is not None:
+                urls.append(f"{cdn if kind == 'png' else _media(cdn)}/stickers/{sticker.id}.{kind}")
         shown = _EMOJI.finditer(held.content) if emoji else ()
         urls += [f"{cdn}/emojis/{found[3]}.png?size=512" for found in shown]  # an animated one: its first frame
     return urls

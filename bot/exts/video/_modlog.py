@@ -25,6 +25,8 @@ from storage.moderation import ModerationEvent
 __all__ = ["ModLog"]
 
 log = logging.getLogger(__name__)
+POSTS_A_MINUTE = 5  # posts about one user in a server in a minute; the rest are recorded, not posted
+MOST_POSTING = 50  # posts waiting for Discord at once; beyond it, recorded, not posted
 
 _SAID = {
     ("prompt", "refused"): _("Prompt refused"),
@@ -32,10 +34,6 @@ _SAID = {
     ("output", "refused"): _("Clip refused"),
     ("output", "spoiler"): _("Clip posted as a spoiler"),
 }
-
-
-POSTS_A_MINUTE = 5  # posts about one user in a server in a minute; the rest are recorded, not posted
-MOST_POSTING = 50  # posts waiting for Discord at once; beyond it, recorded, not posted
 
 
 class ModLog:
