@@ -16,6 +16,7 @@ EMBED_TOTAL = 6000
 ROWS, PER_ROW = 5, 5
 BUTTON_LABEL, CUSTOM_ID = 80, 100
 MODAL_TITLE, INPUT_LABEL, INPUT_VALUE, PLACEHOLDER = 45, 45, 4000, 100
+SELECT_OPTIONS, OPTION_TEXT, SELECT_PLACEHOLDER = 25, 100, 150  # a select menu's options, their label and value
 
 
 COMMANDS, OPTIONS, CHOICES = 100, 25, 25  # per application; per command or option; per option
@@ -169,6 +170,16 @@ def _components(rows: list[dict[str, Any]]) -> list[str]:
                 found.append(f"custom_id: must be {CUSTOM_ID} or fewer in length")
             if item.get("type") == 2 and len(item.get("label") or "") > BUTTON_LABEL:
                 found.append(f"button label: must be {BUTTON_LABEL} or fewer in length")
+            if item.get("type") == 3:  # a select menu
+                options = item.get("options") or []
+                if not 1 <= len(options) <= SELECT_OPTIONS:
+                    found.append(f"select options: must be 1–{SELECT_OPTIONS}")
+                if len(item.get("placeholder") or "") > SELECT_PLACEHOLDER:
+                    found.append(f"select placeholder: must be {SELECT_PLACEHOLDER} or fewer in length")
+                for option in options:
+                    for key in ("label", "value", "description"):
+                        if len(option.get(key) or "") > OPTION_TEXT:
+                            found.append(f"select option {key}: must be {OPTION_TEXT} or fewer in length")
             if item.get("type") == 4:
                 for key, limit in (("label", INPUT_LABEL), ("value", INPUT_VALUE), ("placeholder", PLACEHOLDER)):
                     if len(item.get(key) or "") > limit:

@@ -549,6 +549,15 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
+    async def select(self, message: Message, custom_id: str, values: list[str], *, user_id: int = 1001) -> str:
+        """Pick `values` in a select menu of `message` (a message component, as a button is pressed)."""
+        payload = self._base_interaction(3, user_id, False, [], False, channel_id=CHANNEL_ID)
+        payload["message"] = message.data
+        payload["data"] = {"custom_id": custom_id, "component_type": 3, "values": values}
+        self.component_message[str(payload["id"])] = message.id
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
     async def submit_modal(
         self, custom_id: str, values: dict[str, str], *, user_id: int = 1001, locale: str = "en-US"
     ) -> str:

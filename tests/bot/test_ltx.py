@@ -9,7 +9,7 @@ import numpy as np
 
 from generation.encode import decode_frames
 from tests.bot.conftest import BotProcess, service_with
-from tests.bot.test_buttons import button, followup_text
+from tests.bot.test_buttons import button, ephemeral_answer, followup_text
 from tests.bot.test_video import credits_used, delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, Message
@@ -124,6 +124,28 @@ async def test_an_effect_goes_to_a_model_that_reads_prompts_and_changes_the_clip
     )
     assert "`svd-xt` does not read prompts, so it takes no effect" in await followup_text(fake, token)
     assert await credits_used(ltx_service, 7052) == 0
+
+
+async def test_the_apply_effect_menu_shows_the_picture_and_each_pick_makes_a_clip(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    upload = fake.upload("snowman.png", RED)
+    target = fake.user_message("my snowman", user_id=7061, attachments=[upload])
+    token = await fake.context_menu("Apply effect", target, user_id=7062)
+    assert "Pick an effect" in await ephemeral_answer(fake, token)  # privately, to the one who opened it
+    picker = await fake.wait_until(lambda: fake.response_to(token), what="the picker")
+    assert [embed["image"]["url"] for embed in picker.data["embeds"]] == [upload["url"]], "the picture it is about"
+    [[select]] = [row["components"] for row in picker.data["components"]]
+    assert {"melt", "explode", "inflate"} <= {option["value"] for option in select["options"]}
+    melt = await delivered(fake, await fake.select(picker, select["custom_id"], ["melt"], user_id=7062))
+    assert "-model ltx" in melt.content and "-effect melt" in melt.content and "<@7062>" in melt.content
+    explode = await delivered(fake, await fake.select(picker, select["custom_id"], ["explode"], user_id=7063))
+    assert "-effect explode" in explode.content, "another pick, another clip (for whoever picks)"
+    forged = await fake.select(picker, select["custom_id"], ["shatter"], user_id=7062)
+    assert "one of inflate, melt" in await followup_text(fake, forged)
+    words = fake.user_message("no picture here", user_id=7061)
+    nothing = await fake.context_menu("Apply effect", words, user_id=7062)
+    assert "no image to animate" in await ephemeral_answer(fake, nothing)
 
 
 async def test_prompt_travel_makes_one_segment_per_prompt_priced_by_length(

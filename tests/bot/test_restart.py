@@ -58,7 +58,7 @@ async def test_bot_killed_mid_job_delivers_once_after_restart(
     assert [r[0] for r in rows] == ["committed"] and job[0] == "delivered"
 
 
-async def test_a_remix_form_opened_before_a_restart_still_works(
+async def test_a_remix_form_and_an_effect_picker_opened_before_a_restart_still_work(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess], start_worker: Callable[..., object], queue: JobQueue
 ) -> None:
     start_worker("--id", "gpu-m")
@@ -69,6 +69,9 @@ async def test_a_remix_form_opened_before_a_restart_still_works(
     _, clip = await animate(fake, 4101, "a fox")
     opened = await fake.click(clip, button(clip, "remix"), user_id=4101)
     [modal] = await fake.wait_until(lambda: fake.callbacks.get(opened), timeout=20, what="the Remix form")
+    photo = fake.user_message("", user_id=4102, attachments=[fake.upload("p.png", png_bytes())])
+    picking = await fake.context_menu("Apply effect", photo, user_id=4102)
+    picker = await fake.wait_until(lambda: fake.response_to(picking), timeout=20, what="the effect picker")
     bot.process.send_signal(signal.SIGKILL)
     bot.process.wait()
 
@@ -80,6 +83,8 @@ async def test_a_remix_form_opened_before_a_restart_still_works(
     )
     remixed = await delivered(fake, submitted)
     assert "a wolf" in remixed.content and "-motion 2" in remixed.content
+    melted = await delivered(fake, await fake.select(picker, "mb:effect", ["melt"], user_id=4102))
+    assert "-effect melt" in melted.content, "the picker opened before the restart works too"
 
 
 async def test_a_job_no_live_worker_can_run_fails_in_time_and_is_refunded(

@@ -1,7 +1,6 @@
-"""The commands that make clips: /animate, /imagine-video, /morph, /restyle, the "Animate image",
-"Restyle video" and "Animate avatar" menus. @mentions that reply to an image hand over to Mentions, the
-buttons on status and result messages to ClipActions. Each callback defers first, parses, and hands over to
-VideoRequests."""
+"""The commands that make clips: /animate, /imagine-video, /morph, /restyle. The menus (right-click → Apps)
+are in Menus, @mentions that reply to an image in Mentions, the buttons on status and result messages in
+ClipActions. Each callback defers first, parses, and hands over to VideoRequests."""
 
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from bot.errors import tell
 from bot.exts.video._actions import ClipActions
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import (
-    A_PICTURE,
-    A_VIDEO,
     CHOICES,
     DESCRIBE,
     EFFECTS,
@@ -28,27 +25,22 @@ from bot.exts.video._declare import (
     Seed,
     Steps,
     Strength,
-    avatar_url,
     emoji_names,
-    image_url,
-    image_urls,
     model_choices,
-    request_words,
-    video_url,
-    words,
 )
-from bot.exts.video._interact import defer, download, hidden, requester
+from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._mentions import Mentions
+from bot.exts.video._menus import Menus
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.exts.video._requests import Files, VideoRequests
-from bot.exts.video._views import Action, Buttons, RestyleModal, remix_form, restyle_form
+from bot.exts.video._views import Action, Buttons, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of
 from bot.services import Services
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
-from generation.options import OptionError, Options, from_command, parse_flags
+from generation.options import OptionError, Options, from_command
 from generation.text import _
 
 __all__ = ["Video"]
@@ -66,20 +58,18 @@ class Video(commands.Cog):
         self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.admission)
         self.actions = ClipActions(services, self.requests, self.buttons)
         self.mentions = Mentions(bot, services, self.admission, self.requests)
-        self.menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_message)
-        self.restyle_menu = app_commands.ContextMenu(name="Restyle video", callback=self.restyle_message)
-        self.avatar_menu = app_commands.ContextMenu(name="Animate avatar", callback=self.animate_avatar)
+        self.menus = Menus(bot, services, self._animate, self._restyle)
 
     async def cog_load(self) -> None:
-        for menu in (self.menu, self.restyle_menu, self.avatar_menu):
+        for menu in self.menus.commands:
             self.bot.tree.add_command(menu)
-        self.bot.add_dynamic_items(self.buttons.item)
+        self.bot.add_dynamic_items(self.buttons.item, self.menus.pickers.item)
         await self.watcher.start()
 
     async def cog_unload(self) -> None:
-        for menu in (self.menu, self.restyle_menu, self.avatar_menu):
+        for menu in self.menus.commands:
             self.bot.tree.remove_command(menu.name, type=menu.type)
-        self.bot.remove_dynamic_items(self.buttons.item)
+        self.bot.remove_dynamic_items(self.buttons.item, self.menus.pickers.item)
         await self.watcher.stop()
 
     # ---- helpers ----
@@ -269,43 +259,6 @@ class Video(commands.Cog):
             if data is not None:
                 await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
 
-    async def restyle_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """The "Restyle video" message menu: asks for the prompt in a form (answered in `on_interaction`)."""
-        if (url := video_url(message)) is None:
-            no_video = voice_of(interaction)(
-                A_PICTURE
-                if image_url(message, self.services.settings.cdn)
-                else _("that message has no video to restyle")
-            )
-            await interaction.response.send_message(no_video, ephemeral=True)
-            return
-        # The menu sees the message whole; a bot without the Message Content intent could not fetch it again.
-        await self.services.forms.remember(message.channel.id, message.id, url)
-        await interaction.response.send_modal(RestyleModal(message.channel.id, message.id, voice_of(interaction)))
-
-    async def _restyle_form(
-        self, interaction: discord.Interaction, channel_id: int, message_id: int, text: str, strength: str
-    ) -> None:
-        reply = await self._defer(interaction)
-        try:
-            options = from_command(text, strength=strength or None)
-        except OptionError as exc:
-            return await reply.refuse(exc.text)
-        url = await self.services.forms.video(channel_id, message_id)
-        if url is None:  # a form older than a day: look at the message again
-            try:
-                channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-                message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
-            except (discord.HTTPException, AttributeError):
-                return await reply.refuse(_("I can no longer see that message"))
-            if hidden(self.bot, message):
-                return await reply.refuse(
-                    _("I can no longer see that message's video: choose Restyle video on it again")
-                )
-            if (url := video_url(message)) is None:
-                return await reply.refuse(_("that message has no video to restyle any more"))
-        await self._restyle(requester(interaction), reply, options, url)
-
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(
         prompt="What to see. Pika flags work here too (-camera pan left -gs 16); options below win",
@@ -344,28 +297,6 @@ class Video(commands.Cog):
             return await reply.refuse(exc.text)
         await self.requests.new(requester(interaction), reply, JobKind.TEXT_TO_VIDEO, options)
 
-    async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """The "Animate image" message menu; a message with two images becomes a clip from the first to the
-        second where a keyframe model is enabled (else the first is animated)."""
-        reply = await self._defer(interaction)
-        urls = image_urls(message, self.services.settings.cdn)
-        if not urls:
-            return await reply.refuse(A_VIDEO if video_url(message) else _("that message has no image to animate"))
-        try:
-            options = parse_flags(request_words(words(message)))
-        except OptionError:
-            options = Options()  # the message's text is not for us: animate with defaults
-        keyframes = any(spec.keyframes for spec in self.services.models.values())
-        await self._animate(interaction, reply, options, urls[: 2 if keyframes else 1])
-
-    async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
-        """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the
-        presser's own default flags; Remix then changes it)."""
-        reply = await self._defer(interaction)
-        if (url := avatar_url(user, self.services.settings.cdn)) is None:
-            return await reply.refuse(_("<@{user}> has no avatar of their own to animate", user=user.id))
-        await self._animate(interaction, reply, Options(), [url])
-
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """@bot in a reply to an image (or with an image attached) animates it: see _mentions.py."""
@@ -396,6 +327,6 @@ class Video(commands.Cog):
             if remix is not None:
                 await self.actions.on_remix(interaction, *remix)
             elif restyle is not None:
-                await self._restyle_form(interaction, *restyle)
+                await self.menus.restyle_form(interaction, *restyle)
         except Exception as exc:
             await tell(interaction, exc)

@@ -1,5 +1,6 @@
-"""Buttons on status and result messages. Each is a dynamic item whose custom id carries the job id, so
-buttons on old messages keep working after a restart. The callbacks hand over to the Video cog."""
+"""Buttons on status and result messages, and the effect picker of the "Apply effect" menu. Each is a dynamic
+item (a button's custom id carries the job id), so those on old messages keep working after a restart. The
+callbacks hand over to the Video cog."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import discord
 
 from bot.errors import tell
 from bot.i18n import Voice
+from bot.limits import clip
+from generation.effects import effects
 from generation.text import _
 
 __all__ = [
     "Action",
     "ButtonHandler",
     "Buttons",
+    "EffectPicker",
+    "EffectPickers",
     "JobButton",
     "RemixModal",
     "RestyleModal",
@@ -27,6 +32,7 @@ __all__ = [
 _REMIX_FORM = re.compile(r"mb:remixmodal:(?P<job>[0-9a-f]{32})")
 _RESTYLE_FORM = re.compile(r"mb:restyle:(?P<channel>[0-9]{1,20}):(?P<message>[0-9]{1,20})")
 _TEMPLATE = r"mb:(?P<action>[a-z]+):(?P<job>[0-9a-f]{32})"
+_EFFECT = "mb:effect"  # the effect picker: the picture it is about is the picker message's own
 
 
 class Action(enum.StrEnum):
@@ -78,6 +84,58 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMPLA
             await self.handler.on_button(interaction, self.action, self.job_id)
         except Exception as exc:
             await tell(interaction, exc)
+
+
+class EffectHandler(Protocol):
+    async def on_effect(self, interaction: discord.Interaction, effect: str) -> None: ...
+
+
+class EffectPicker(discord.ui.DynamicItem[discord.ui.Select[Any]], template=_EFFECT):
+    """The effects to pick from (generation/effects.toml), under the picture the "Apply effect" menu shows."""
+
+    handler: ClassVar[EffectHandler]  # set on the subclass `EffectPickers` makes
+
+    def __init__(self, voice: Voice | None = None):
+        say = voice or (lambda text: str(text))
+        options = [
+            discord.SelectOption(label=clip(say(effect.description), 100), value=name)
+            for name, effect in effects().items()
+        ]
+        select: discord.ui.Select[Any] = discord.ui.Select(
+            custom_id=_EFFECT, placeholder=clip(say(_("Pick an effect")), 150), options=options[:25]
+        )
+        super().__init__(select)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> EffectPicker:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        data: Any = interaction.data or {}
+        picked = [str(value) for value in data.get("values") or []]
+        try:
+            await self.handler.on_effect(interaction, picked[0] if picked else "")
+        except Exception as exc:
+            await tell(interaction, exc)
+
+
+class EffectPickers:
+    """The effect picker, bound to the handler its picks go to (registered with the bot as a dynamic item)."""
+
+    def __init__(self, handler: EffectHandler):
+        class Bound(EffectPicker, template=_EFFECT):
+            pass
+
+        Bound.handler = handler
+        self.item: type[EffectPicker] = Bound
+
+    def view(self, voice: Voice) -> discord.ui.View:
+        """The picker, in `voice`'s language."""
+        view = discord.ui.View(timeout=None)
+        view.add_item(self.item(voice))
+        return view
 
 
 class Buttons:
