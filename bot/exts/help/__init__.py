@@ -53,7 +53,12 @@ class Help(commands.Cog):
             flags,
             say(_("**Camera moves**: {moves}", moves=", ".join(CAMERA_MOVES))),
             say(_("**Styles**: {styles}", styles=", ".join(styles()))),
-            say(_("**Effects** (`/animate`): {effects}", effects=", ".join(effects()))),
+            say(
+                _(
+                    "**Effects** (`/animate`, or right-click a picture → Apps → **Apply effect**): {effects}",
+                    effects=", ".join(effects()),
+                )
+            ),
             say(_("**Models here**: {models}", models=", ".join(f"`{name}`" for name in here) or "-")),
             say(_BUTTONS),
         ]
