@@ -20,6 +20,7 @@ SELECT_OPTIONS, OPTION_TEXT, SELECT_PLACEHOLDER = 25, 100, 150  # a select menu'
 
 
 COMMANDS, OPTIONS, CHOICES = 100, 25, 25  # per application; per command or option; per option
+MENUS = 5  # user menus (type 2) and message menus (type 3), each, per application
 NAME, DESCRIPTION = 32, 100  # of a command, an option, a choice's name (100)
 COMMAND_SIZE = 8000  # a command's names, descriptions and choice values together (the longest locale of each)
 # Discord's locales (https://discord.com/developers/docs/reference#locales): a localization under any other
@@ -70,6 +71,9 @@ def command_problems(commands: Any) -> list[str]:
     if not isinstance(commands, list):
         return []
     found = [f"commands: at most {COMMANDS}"] if len(commands) > COMMANDS else []
+    for kind, what in ((2, "user"), (3, "message")):
+        if sum(1 for command in commands if isinstance(command, dict) and command.get("type") == kind) > MENUS:
+            found.append(f"commands: at most {MENUS} {what} menus")
 
     def localized(item: dict[str, Any], key: str, where: str, limit: int, chat_name: bool = False) -> None:
         for locale, text in (item.get(f"{key}_localizations") or {}).items():
