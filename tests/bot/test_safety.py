@@ -158,6 +158,18 @@ async def test_a_job_carries_the_servers_block_list_for_the_workers_check_in_eng
         await admin(fake, "blocklist", {"action": "remove", "term": "clown*"})
 
 
+async def test_a_servers_block_list_applies_to_an_effect_by_its_name(fake: FakeDiscord, flagging: BotProcess) -> None:
+    assert "Added" in await admin(fake, "blocklist", {"action": "add", "term": "explo*"})
+    try:
+        image = fake.upload("p.png", png_bytes())
+        typed = {"prompt": "a snowman", "effect": "explode"}
+        token = await fake.slash("animate", typed, attachments={"image": image}, user_id=9053)
+        assert "not allowed" in await refusal(fake, token) and await credits_used(flagging, 9053) == 0
+        assert "-effect explode" in await log_entry(fake, "<@9053>"), "the moderators see what was asked"
+    finally:
+        await admin(fake, "blocklist", {"action": "remove", "term": "explo*"})
+
+
 async def test_a_refused_prompt_fetches_no_picture(fake: FakeDiscord, flagging: BotProcess) -> None:
     image = fake.upload("p.png", png_bytes())
     token = await fake.slash("animate", {"prompt": "a nude portrait"}, attachments={"image": image}, user_id=9051)

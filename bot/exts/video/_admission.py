@@ -50,7 +50,8 @@ class Admission:
             admit(who, settings)
             if (await self.services.quotas.status(who.guild_id, who.user_id, who.role_ids)).blocked:
                 raise Refused(BLOCKED)
-            await self._check_prompt(who, options.prompt, options.negative_prompt or "", settings, count=False)
+            asked = _with_effect(options.prompt, options.effect)
+            await self._check_prompt(who, asked, options.negative_prompt or "", settings, count=False)
         except Refused as exc:
             self.services.metrics.refused.labels("Refused").inc()
             return exc.text
@@ -77,8 +78,13 @@ class Admission:
     async def content(self, who: Requester, job: VideoJob, settings: GuildSettings) -> Content:
         """Check the prompt under the server's policy (Refused, logged, if it may not run here) and say what the
         worker's image check does for this job."""
-        await self._check_prompt(who, job.prompt, job.negative_prompt, settings)
+        await self._check_prompt(who, _with_effect(job.prompt, job.effect), job.negative_prompt, settings)
         policy = Policy(settings.content)
         if policy is Policy.OFF:
             return Content.UNCHECKED
         return Content.SPOILER if policy is Policy.AGE_RESTRICTED and who.age_restricted else Content.REFUSE
+
+
+def _with_effect(prompt: str, effect: str | None) -> str:
+    """The words a request's check reads: its prompt, and its effect by name (a server may block `explo*`)."""
+    return f"{prompt} -effect {effect}".strip() if effect else prompt
