@@ -18,7 +18,7 @@ from tests.bot.test_admin_quota import stored
 from tests.bot.test_buttons import animate, button, followup_text
 from tests.bot.test_video import delivered, settled_reservation
 from tests.conftest import png_bytes
-from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, dm_channel
+from tests.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
 from tests.generation.test_worker_processes import wait_for_workers
 
 
@@ -204,6 +204,16 @@ async def test_a_refusal_on_its_way_when_the_bot_is_stopped_still_arrives(
     assert bot.wait(30) == 0 and "Traceback" not in bot.output(), bot.output()
 
 
+async def told_at_restart(fake: FakeDiscord, start_bot: Callable[..., BotProcess], token: str) -> Message:
+    """Start the bot again; the "thinking…" message of `token`'s request once it tells the user it restarted."""
+    again = start_bot()
+    await connected(fake, again, fake.identified)
+    told: Message = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) and "restarted" in m.content and m, timeout=20, what="the user told"
+    )
+    return told
+
+
 async def test_a_request_a_killed_bot_never_answered_is_told_at_the_restart(
     fake: FakeDiscord, start_bot: Callable[..., BotProcess]
 ) -> None:
@@ -219,11 +229,7 @@ async def test_a_request_a_killed_bot_never_answered_is_told_at_the_restart(
     finally:
         gate.set()
     assert not fake.response_to(token).content  # still "thinking…"
-    again = start_bot()
-    await connected(fake, again, fake.identified)
-    told = await fake.wait_until(
-        lambda: (m := fake.response_to(token)) and "restarted" in m.content and m, timeout=20, what="the user told"
-    )
+    told = await told_at_restart(fake, start_bot, token)
     assert "Nothing was charged" in told.content
 
 
@@ -242,11 +248,7 @@ async def test_a_request_whose_acknowledgement_discord_took_is_told_at_the_resta
     finally:
         gate.set()
     assert fake.response_to(token) is not None and not fake.response_to(token).content  # "thinking…"
-    again = start_bot()
-    await connected(fake, again, fake.identified)
-    told = await fake.wait_until(
-        lambda: (m := fake.response_to(token)) and "restarted" in m.content and m, timeout=20, what="the user told"
-    )
+    told = await told_at_restart(fake, start_bot, token)
     assert "Nothing was charged" in told.content
 
 

@@ -83,12 +83,12 @@ class Mentions:
         refused = self._refused.get(update.message_id)
         if refused is None:
             return
-        _reply, words, pictured = refused
+        reply, words, pictured = refused
         pictured_now = image_url(update.message, self.services.settings.cdn, emoji=False) is not None
         if update.message.content == words and (pictured or not pictured_now):
             return
         self._refused.drop(update.message_id)
-        if (told := refused[0].refusal) is not None and self.bot.user is not None:
+        if (told := reply.refusal) is not None and self.bot.user is not None:
             await told.withdraw(self.bot.user)
         await self.on_message(update.message)
 

@@ -13,6 +13,7 @@ import time
 import discord
 from PIL import Image
 
+from bot.background import Background
 from bot.exts.video._interact import server_voice
 from bot.kept import Kept
 from bot.limits import clip, user_words
@@ -39,7 +40,7 @@ _SAID = {
 class ModLog:
     def __init__(self, client: discord.Client, services: Services):
         self.client, self.services = client, services
-        self._posting: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
+        self._posting = Background(MOST_POSTING)
         self._posted: Kept[tuple[int, int], list[float]] = Kept(60.0)  # (server, user) -> when posted
 
     async def report(self, event: ModerationEvent, picture: bytes | None = None) -> None:
@@ -54,14 +55,12 @@ class ModLog:
             return
         key, now = (event.guild_id, event.user_id), time.monotonic()
         posted = [when for when in self._posted.get(key) or [] if now - when < 60]  # about them, this minute
-        if len(posted) >= POSTS_A_MINUTE or len(self._posting) >= MOST_POSTING:
+        if len(posted) >= POSTS_A_MINUTE or self._posting.full:
             log.info("moderation log: user %s reported often lately; recorded, not posted", event.user_id)
             return
         self._posted.keep(key, [*posted, now])
         last = len(posted) + 1 == POSTS_A_MINUTE
-        posting = asyncio.create_task(self._post(event, picture, last), name="motionbot: modlog")
-        self._posting.add(posting)
-        posting.add_done_callback(self._posting.discard)
+        self._posting.start(self._post(event, picture, last), "motionbot: modlog")
 
     async def _post(self, event: ModerationEvent, picture: bytes | None, last: bool) -> None:
         """Post `event` in the server's log channel, apart from the request (it is recorded already)."""

@@ -9,12 +9,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 import discord
 
+from bot.background import Background
 from bot.kept import Kept
 
 __all__ = ["MARK", "MOST_A_MINUTE", "MOST_SENDING", "REPEAT_S", "Refusals", "Said"]
@@ -53,14 +52,16 @@ class Refusals:
     """The refusals on their way to Discord, and those each user was told lately."""
 
     def __init__(self) -> None:
-        self._sending: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
+        self._sending = Background(MOST_SENDING)
         self._told: Kept[int, list[tuple[float, int, str]]] = Kept(REPEAT_S)  # user -> (when, channel, text)
 
     def say(self, message: discord.Message, text: str) -> Said:
         """Reply `text` to `message` (or mark it, see the module) without waiting for Discord."""
         said = Said(message)
         marking = message.guild is not None and not self._due(message.author.id, message.channel.id, text)
-        said.sending = self._start(self._mark(said) if marking else self._reply(said, text))
+        said.sending = self._sending.start(
+            self._mark(said) if marking else self._reply(said, text), "motionbot: refusal"
+        )
         if said.sending is None:
             log.warning("%d replies already wait for Discord; not answering user %s", MOST_SENDING, message.author.id)
         elif marking:
@@ -75,16 +76,6 @@ class Refusals:
             return False
         self._told.keep(user_id, [*told, (now, channel_id, text)])
         return True
-
-    def _start(self, sending: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        """Run `sending` in the background, unless MOST_SENDING already wait (then None)."""
-        if len(self._sending) >= MOST_SENDING:
-            sending.close()
-            return None
-        task = asyncio.create_task(sending, name="motionbot: refusal")
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-        return task
 
     @staticmethod
     async def _reply(said: Said, text: str) -> None:

@@ -20,6 +20,7 @@ from typing import Literal
 import discord
 from redis.exceptions import RedisError
 
+from bot.background import Background
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.preferences import saved_flags, saved_preferences
 from bot.exts.video._admission import Admission, admit
@@ -90,7 +91,7 @@ class VideoRequests:
         self._checks = asyncio.Semaphore(2)  # images checked (and videos re-encoded) at once: bounds the bot's memory
         self.intake = Intake()  # the requests whose files the bot holds at once, from download to queue
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
-        self._late: set[asyncio.Task[None]] = set()  # status messages Discord is slow to post (see `_show`)
+        self._late = Background()  # status messages Discord is slow to post (see `_show`)
 
     async def new(
         self,
@@ -276,9 +277,7 @@ class VideoRequests:
         if not new_message:
             showing.cancel()
             return "later"
-        late = asyncio.create_task(self._link_late(job_id, reply, showing), name="motionbot: late status")
-        self._late.add(late)  # kept until done: the event loop holds only weak references to tasks
-        late.add_done_callback(self._late.discard)
+        self._late.start(self._link_late(job_id, reply, showing), "motionbot: late status")
         return "later"
 
     async def _link_late(self, job_id: str, reply: Reply, showing: asyncio.Future[None]) -> None:
