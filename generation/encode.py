@@ -4,7 +4,8 @@ MP4: H.264 (libx264 from PyAV's bundled FFmpeg), yuv420p, even dimensions, const
 (the index sits before the data, so Discord starts playing before the download ends), the level signalled
 and its bitrate held (VBV). WebM: VP9. Both are BT.709, limited range, converted and tagged so: players
 that guess (BT.601 for SD, BT.709 for HD) would otherwise shift the colours.
-GIF: Pillow. An MP4 is encoded once in the common case: quality-driven, with its rate held to what fits
+GIF: Pillow. Every file carries the marks that say AI made it, and with which model (generation/provenance.py).
+An MP4 is encoded once in the common case: quality-driven, with its rate held to what fits
 the budget. If a clip is still over budget it is encoded again at a bitrate computed from the budget, and
 when that bitrate would smear the picture, at a smaller size. A clip over budget is never returned.
 """
@@ -25,6 +26,7 @@ from PIL import Image
 
 from generation.jobs import OutputFormat
 from generation.progress import FinalError
+from generation.provenance import Mark, in_gif, in_mp4
 
 __all__ = ["MIME", "EncodeError", "Encoded", "decode_frames", "encode", "gif_delays", "h264_level"]
 
@@ -83,7 +85,13 @@ def _even(value: float) -> int:
 
 
 def _encode_video(
-    frames: np.ndarray, fps: int, size: tuple[int, int], fmt: OutputFormat, bitrate: int | None, cap: int | None = None
+    frames: np.ndarray,
+    fps: int,
+    size: tuple[int, int],
+    fmt: OutputFormat,
+    mark: Mark | None,
+    bitrate: int | None,
+    cap: int | None = None,
 ) -> bytes:
     """One encode: at `bitrate` (bit/s), or quality-driven with its peak rate at most `cap`."""
     width, height = size
@@ -109,6 +117,8 @@ def _encode_video(
     with tempfile.TemporaryDirectory(prefix="motionbot-enc-") as tmp:
         path = Path(tmp) / f"clip.{fmt.value}"
         with av.open(str(path), mode="w", options=container_options) as container:
+            if mark is not None:
+                container.metadata["comment"] = mark.comment()
             stream = container.add_stream(codec, rate=fps, options=options)
             assert isinstance(stream, av.VideoStream)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -128,7 +138,8 @@ def _encode_video(
                 frame.pts, frame.time_base = index, Fraction(1, fps)
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
-        return path.read_bytes()
+        data = path.read_bytes()
+    return in_mp4(data, mark) if mark is not None and fmt is OutputFormat.MP4 else data
 
 
 def gif_delays(count: int, fps: int) -> list[int]:
@@ -138,7 +149,7 @@ def gif_delays(count: int, fps: int) -> list[int]:
     return [end - start for start, end in zip([0, *ends], ends, strict=False)]
 
 
-def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int]) -> bytes:
+def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int], mark: Mark | None) -> bytes:
     """One palette for the whole clip (from up to 8 of its frames), each frame dithered to it: no colour
     flicker between frames, a smaller file and about a fifth of the time of a palette per frame."""
     resized = [Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS) for frame in frames]
@@ -157,12 +168,14 @@ def _encode_gif(frames: np.ndarray, fps: int, size: tuple[int, int]) -> bytes:
         duration=gif_delays(len(images), fps),
         loop=0,
         optimize=True,
+        comment=mark.comment() if mark is not None else "",
     )
-    return out.getvalue()
+    return in_gif(out.getvalue(), mark) if mark is not None else out.getvalue()
 
 
-def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) -> Encoded:
-    """Encode uint8 frames (F, H, W, 3) to `fmt`, at most `byte_budget` bytes."""
+def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int, mark: Mark | None = None) -> Encoded:
+    """Encode uint8 frames (F, H, W, 3) to `fmt`, at most `byte_budget` bytes, marked as made by `mark` (None: no
+    marks, a benchmark's or a test's throwaway clip; every clip a user gets is marked)."""
     count, height, width = frames.shape[:3]
     duration = count / fps
     scale = 1.0
@@ -171,17 +184,17 @@ def encode(frames: np.ndarray, fps: int, fmt: OutputFormat, byte_budget: int) ->
         if min(size) < _MIN_SIDE and scale < 1.0:
             raise EncodeError(f"cannot fit a {count}-frame clip into {byte_budget} bytes")
         if fmt is OutputFormat.GIF:
-            data = _encode_gif(frames, fps, size)
+            data = _encode_gif(frames, fps, size, mark)
         else:
             # One pass in the common case: quality-driven (crf) with its peak rate held to what fits the budget.
             # Only an overshoot (container overhead, a short clip's initial buffer) encodes again, tighter.
             # VBV bounds the size by rate x duration + buffer (a quarter second of rate), plus the container.
             aimed = int(byte_budget * 8 * 0.92 / (duration + 0.25))
-            data = _encode_video(frames, fps, size, fmt, bitrate=None, cap=aimed)
+            data = _encode_video(frames, fps, size, fmt, mark, bitrate=None, cap=aimed)
             if len(data) > byte_budget:
                 bitrate = int(byte_budget * 8 * 0.7 / duration)
                 if bitrate >= _MIN_BITS_PER_PIXEL * size[0] * size[1] * fps:  # else shrink the picture instead
-                    data = _encode_video(frames, fps, size, fmt, bitrate)
+                    data = _encode_video(frames, fps, size, fmt, mark, bitrate)
         if len(data) <= byte_budget:
             return Encoded(data, MIME[fmt], size[0], size[1], count, fps)
         if fmt is OutputFormat.GIF:  # its size goes about with its pixels: aim straight under the budget

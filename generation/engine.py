@@ -28,6 +28,7 @@ from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import resolve
 from generation.planner import JobRejected, Planner
 from generation.progress import ContentFlagged, FinalError, LatentsFn, OutlineFn, PreviewFn, ProgressFn, Reporter
+from generation.provenance import Mark
 from generation.runtime import Runtime
 from generation.text import Text, _
 from generation.values import Aspect
@@ -285,7 +286,9 @@ class Engine:
             smoothed = self.smoother(np.concatenate([frames, seam]), fps, target, job.job_id)
             frames, fps = smoothed[: len(smoothed) - len(seam)], target
         reporter.check()
-        encoded = encode(frames, fps, job.output, job.byte_budget)
+        spec = self.models.get(job.model)
+        mark = Mark(job.model, spec.description if spec is not None else job.model)
+        encoded = encode(frames, fps, job.output, job.byte_budget, mark)
         reporter.stage(Stage.DONE)
         return VideoResult(
             job_id=job.job_id,

@@ -20,6 +20,7 @@ from storage.db import Database
 from tests.bot.conftest import STATUS_WAIT_S, BotProcess, service_with
 from tests.conftest import png_bytes
 from tests.fake_discord import BOT_ROLE, CHANNEL_ID, GUILD_ID, FakeDiscord, Message, dm_channel
+from tests.generation.test_provenance import made_with
 
 # With the Message Content intent a mention in a reply sees the picture it replies to; test_startup.py checks
 # the bot without it (the default).
@@ -61,6 +62,7 @@ async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDisco
     assert name.endswith(".mp4")
     assert message.data["attachments"][0]["description"] == "A video clip: a cat", "alt text for screen readers"
     assert decode(clip) == ("h264", "yuv420p", 80, 48, 4)
+    assert made_with(clip) == "svd-xt" and "-model svd-xt" in message.content, "marked as AI-made, by its model"
     assert "a cat" in message.content and "-motion 3" in message.content and "-camera zoom in" in message.content
     assert "-seed 7" in message.content
     assert any(
@@ -81,7 +83,9 @@ async def test_imagine_video_renders_a_prompt(fake: FakeDiscord, service: BotPro
         "imagine-video", {"prompt": "a fox in the snow -camera pan left", "seed": 3, "guidance": 16.0}, user_id=1101
     )
     message = await delivered(fake, token)
-    assert decode(next(iter(message.files.values())))[0] == "h264"
+    [clip] = message.files.values()
+    assert decode(clip)[0] == "h264"
+    assert f"-model {made_with(clip)} " in message.content and made_with(clip) != "svd-xt"
     assert (
         "a fox in the snow" in message.content and "-camera pan left" in message.content and "-gs 16" in message.content
     )
