@@ -147,7 +147,8 @@ async def test_a_zh_cn_user_gets_status_result_and_buttons_in_zh_cn(fake: FakeDi
     assert pattern(ZH, "{size}, {frames} at {fps} fps · {cost}").search(message.content), message.content
     labels = {b["label"] for b in message.buttons()}
     assert {ZH(_("Reroll")), ZH(_("Remix")), ZH(_("Delete"))} <= labels and "Reroll" not in labels
-    assert message.data["attachments"][0]["description"] == ZH(_("An AI-generated video clip: {prompt}", prompt="a cat"))
+    alt = message.data["attachments"][0]["description"]
+    assert alt == ZH(_("An AI-generated video clip: {prompt}", prompt="a cat"))
     # The same request from an English client reads English: it is the locale that changed the words.
     english = await delivered(
         fake, await fake.slash("animate", {"prompt": "a cat"}, attachments={"image": image}, user_id=6102)

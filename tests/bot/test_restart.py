@@ -146,7 +146,8 @@ async def test_a_failure_in_a_channel_deleted_meanwhile_is_told_by_dm_with_its_b
     await wait_for_workers(queue, {"gpu-back-dm"})
     again = await delivered(fake, await fake.click(dm, button(dm, "retry"), user_id=4251, dm=True))
     assert again.files and again.data["channel_id"] == str(dm_channel(4251)), "Try again works in the DM"
-    assert again.data["attachments"][0]["description"] == "An AI-generated video clip made from a picture"  # no prompt: alt text
+    alt = again.data["attachments"][0]["description"]
+    assert alt == "An AI-generated video clip made from a picture"  # no prompt: its alt text says so
 
 
 async def test_a_refused_command_sync_does_not_stop_the_bot(

@@ -60,7 +60,8 @@ async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDisco
     message = await delivered(fake, token)
     [(name, clip)] = message.files.items()
     assert name.endswith(".mp4")
-    assert message.data["attachments"][0]["description"] == "An AI-generated video clip: a cat", "alt text for screen readers"
+    alt = message.data["attachments"][0]["description"]
+    assert alt == "An AI-generated video clip: a cat", "alt text for screen readers"
     assert decode(clip) == ("h264", "yuv420p", 80, 48, 4)
     assert made_with(clip) == "svd-xt" and "-model svd-xt" in message.content, "marked as AI-made, by its model"
     assert "a cat" in message.content and "-motion 3" in message.content and "-camera zoom in" in message.content
@@ -96,7 +97,8 @@ async def test_context_menu_animates_the_image_of_a_message(fake: FakeDiscord, s
     token = await fake.context_menu("Animate image", target, user_id=1202)
     message = await delivered(fake, token)
     assert "<@1202>" in message.content
-    assert message.data["attachments"][0]["description"] == "An AI-generated video clip: look at this"  # the message's words
+    alt = message.data["attachments"][0]["description"]
+    assert alt == "An AI-generated video clip: look at this"  # the message's words
 
 
 async def test_the_avatar_menu_animates_the_picture_a_member_shows_here(fake: FakeDiscord, service: BotProcess) -> None:

@@ -146,7 +146,11 @@ class Endings:
         # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
         name = ("SPOILER_" if result.flagged else "") + f"motionbot-{record.job_id[:8]}.{extension}"
         # Its alt text, what a screen reader says of it: the prompt, where there is one.
-        alt = _("An AI-generated video clip: {prompt}", prompt=job.prompt) if job.prompt else _("An AI-generated video clip made from a picture")
+        alt = (
+            _("An AI-generated video clip: {prompt}", prompt=job.prompt)
+            if job.prompt
+            else _("An AI-generated video clip made from a picture")
+        )
         upload = Upload(name, result.video, clip(voice(alt), ATTACHMENT_DESCRIPTION))
         made = {
             "frames": result.frames,
