@@ -7,6 +7,7 @@ import logging
 
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
@@ -82,6 +83,8 @@ class MotionBot(commands.AutoShardedBot):
             scopes = ("bot", "applications.commands")
             invite = discord.utils.oauth_url(self.application_id, permissions=PERMISSIONS, scopes=scopes)
             log.info("add me to a server: %s", invite)
+        if self.services.settings.user_install:
+            self._offer_everywhere()
         await self.tree.set_translator(MotionTranslator(self.services.catalogs))  # names and descriptions
         guild_id = self.services.settings.dev_guild_id
         guild = discord.Object(guild_id) if guild_id else None
@@ -93,6 +96,15 @@ class MotionBot(commands.AutoShardedBot):
             log.exception("could not sync the slash commands; the ones synced before stay in use")
             return
         log.info("synced %d commands %s", len(synced), f"to server {guild_id}" if guild_id else "globally")
+
+    def _offer_everywhere(self) -> None:
+        """Every command and menu (those that say otherwise aside: the server settings) for the servers the bot
+        is in and for users who add the app to their account, in servers, the bot's DMs and group DMs."""
+        self.tree.allowed_installs = app_commands.AppInstallationType(guild=True, user=True)
+        self.tree.allowed_contexts = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
+        if self.application_id is not None:
+            link = discord.utils.oauth_url(self.application_id, scopes=("applications.commands",))
+            log.info("add me to your account: %s&integration_type=1", link)
 
     async def on_message(self, message: discord.Message) -> None:
         return None  # no prefix commands; the video extension listens for mentions itself

@@ -42,6 +42,10 @@ class BotSettings(BaseSettings):
     # The privileged Message Content intent (switched on in the Developer Portal too): without it Discord hides
     # the pictures of messages that do not mention the bot, so a mention in a reply cannot see the picture.
     message_content_intent: bool = False
+    # Offer the commands and menus to users who add the app to their own account (Developer Portal ->
+    # Installation -> User Install on): they then work in any server, DM or group DM the user is in, the bot
+    # answering through the interaction (README: Add it to your account).
+    user_install: bool = False
 
     @field_validator("discord_token")
     @classmethod

@@ -30,6 +30,10 @@ NSFW_CHANNEL_ID, MODLOG_CHANNEL_ID = 700000000000000005, 700000000000000006
 # A category with a channel in it, a forum, and two threads: one in #general, one a post in the forum.
 CATEGORY_ID, STUDIO_CHANNEL_ID, FORUM_ID = 700000000000000007, 700000000000000008, 700000000000000009
 THREAD_ID, FORUM_POST_ID = 700000000000000010, 700000000000000011
+# A server the bot is not in (one of its channels) and a group DM: only users who added the app to their own
+# account use it there, and the bot reaches them only through the interaction (its token opens no channel).
+ELSEWHERE_GUILD_ID, ELSEWHERE_CHANNEL_ID, GROUP_DM_ID = 700000000000000012, 700000000000000013, 700000000000000014
+_NO_ACCESS = (ELSEWHERE_CHANNEL_ID, GROUP_DM_ID)
 # The server's channels: id -> (name, Discord's channel type, parent: a category, or a thread's channel).
 _CHANNELS: dict[int, tuple[str, int, int | None]] = {
     CHANNEL_ID: ("general", 0, None),
@@ -377,7 +381,14 @@ class FakeDiscord:
             "attachment_size_limit": 10 << 20,
             "app_permissions": ADMIN_PERMISSIONS,
         }
-        if dm:
+        if channel_id == GROUP_DM_ID:  # a group DM: the user's own install of the app
+            payload |= {
+                "user": user_payload(user_id),
+                "context": 2,
+                "channel": {"id": str(channel_id), "type": 3, "recipients": [user_payload(user_id), user_payload(9)]},
+                "authorizing_integration_owners": {"1": str(user_id)},
+            }
+        elif dm:
             payload |= {
                 "user": user_payload(user_id),
                 "context": 1,
@@ -404,7 +415,24 @@ class FakeDiscord:
                     else MEMBER_PERMISSIONS,
                 },
             }
+        if channel_id == ELSEWHERE_CHANNEL_ID:  # a server the bot is not in: the user's own install of the app
+            payload["guild_id"] = payload["channel"]["guild_id"] = str(ELSEWHERE_GUILD_ID)
+            payload["guild"] = {"id": str(ELSEWHERE_GUILD_ID), "locale": "en-US", "features": []}
+            payload["authorizing_integration_owners"] = {"1": str(user_id)}
+        elif not dm:
+            payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
         return payload
+
+    def _offered(self, name: str, channel_id: int) -> None:
+        """Discord shows a command (or menu) in a server the bot is not in, or in a group DM, only where its
+        sync said users may add it to their account and use it in such a place."""
+        context = {ELSEWHERE_CHANNEL_ID: 0, GROUP_DM_ID: 2}.get(channel_id)
+        if context is None:
+            return
+        command = next((c for c in self.commands if c["name"] == name), None)
+        assert command is not None, f"no command {name!r} was synced"
+        if 1 not in (command.get("integration_types") or [0]) or context not in (command.get("contexts") or [0, 1]):
+            raise AssertionError(f"Discord does not offer {name!r} there: {command.get('integration_types')}")
 
     async def slash(
         self,
@@ -458,6 +486,7 @@ class FakeDiscord:
             opts = [{"name": sub, "type": 1, "options": opts}]
         for role in roles or []:
             await self.add_role(role)
+        self._offered(name, channel_id)
         payload = self._base_interaction(2, user_id, admin, roles or [], dm, channel_id, locale)
         if guild_id != GUILD_ID and not dm:
             payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
@@ -487,9 +516,16 @@ class FakeDiscord:
             await self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(GUILD_ID), "role": role_payload(role_id, name)})
 
     async def context_menu(
-        self, name: str, target: dict[str, Any], *, user_id: int = 1001, locale: str = "en-US"
+        self,
+        name: str,
+        target: dict[str, Any],
+        *,
+        user_id: int = 1001,
+        locale: str = "en-US",
+        channel_id: int = CHANNEL_ID,
     ) -> str:
-        payload = self._base_interaction(2, user_id, False, [], False, locale=locale)
+        self._offered(name, channel_id)
+        payload = self._base_interaction(2, user_id, False, [], False, channel_id, locale)
         payload["data"] = {
             "id": str(snowflake()),
             "name": name,
@@ -536,10 +572,11 @@ class FakeDiscord:
         guild_id: int = GUILD_ID,
         locale: str = "en-US",
         dm: bool = False,
+        channel_id: int = CHANNEL_ID,
     ) -> str:
         """Press a button; `guild_id` another server's id for a message (or custom id) seen elsewhere; `dm`: a
-        button on a message in the user's DM with the bot."""
-        channel = dm_channel(user_id) if dm else CHANNEL_ID
+        button on a message in the user's DM with the bot; `channel_id` the channel the message is in."""
+        channel = dm_channel(user_id) if dm else channel_id
         payload = self._base_interaction(3, user_id, admin, [], dm, channel_id=channel, locale=locale)
         if guild_id != GUILD_ID and not dm:
             payload["guild_id"] = payload["channel"]["guild_id"] = str(guild_id)
@@ -811,7 +848,10 @@ class FakeDiscord:
             self.rejected.append((request.method, path, ["Cannot send an empty message"]))
             self.calls.append(Call(request.method, path, 400, payload))
             return _json(EMPTY_MESSAGE, 400)
-        status, body = await self._handle(request.method, path, payload, files, request)
+        if (m := re.match(r"/channels/(\d+)", path)) and int(m.group(1)) in _NO_ACCESS:
+            status, body = 403, {"message": "Missing Access", "code": 50001}
+        else:
+            status, body = await self._handle(request.method, path, payload, files, request)
         self.calls.append(Call(request.method, path, status, payload))
         await self._notify()
         await self._held_back(request.method, path, taken=True)

@@ -62,6 +62,7 @@ def _bot_env(fake: FakeDiscord, redis_url: str, tiny_models: dict[str, str], fol
             "MOTIONBOT_QUEUE__LEASE_S": "5",
             "PYTHONPATH": str(ROOT),
             "MOTIONBOT_METRICS_PORT": "0",
+            "MOTIONBOT_USER_INSTALL": "true",  # the commands offered to users who add the app to their account
         }
     )
 

@@ -60,7 +60,7 @@ async def test_the_bot_starts_from_a_copy_of_env_example(
 ) -> None:
     folder = env_from_example(tmp_path)
     # Only what a deployment here must point elsewhere; the empty MOTIONBOT_DEV_GUILD_ID= stays as shipped.
-    bot = start_bot(cwd=folder, DISCORD_TOKEN="", MOTIONBOT_DEV_GUILD_ID="")
+    bot = start_bot(cwd=folder, DISCORD_TOKEN="", MOTIONBOT_DEV_GUILD_ID="", MOTIONBOT_USER_INSTALL="")
     await connected(fake, bot, fake.identified)
     output = bot.output()
     assert "PyNaCl" not in output and "davey" not in output and "voice" not in output  # this bot has no voice
@@ -69,6 +69,9 @@ async def test_the_bot_starts_from_a_copy_of_env_example(
     wanted = sum(1 << bit for bit in (10, 11, 38, 15, 14, 16, 6))
     assert f"https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands" in output
     assert f"&permissions={wanted}" in output
+    # Shipped for servers only: users add it to their account once the portal allows it (MOTIONBOT_USER_INSTALL).
+    assert "add me to your account" not in output
+    assert {1 in (c.get("integration_types") or [0]) for c in fake.commands} == {False}
     assert await stop_within(bot, 5) == 0
 
 

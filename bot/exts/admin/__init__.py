@@ -97,6 +97,8 @@ TIER_MOST = GRANT_MOST = 1_000_000
 
 
 @app_commands.guild_only()
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+@app_commands.allowed_installs(guilds=True, users=False)  # a server's own settings: where the bot is in it
 @app_commands.default_permissions(manage_guild=True)
 class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="Server settings for motionbot"):
     def __init__(self, services: Services):

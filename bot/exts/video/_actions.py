@@ -113,10 +113,17 @@ class ClipActions:
         only = _("Only the person who asked for it, or moderators, can do that.")
         if not await self._owner_or_moderator(interaction, owner, only):
             return False
-        await interaction.response.send_message(voice_of(interaction)(_("Deleted.")), ephemeral=True)
         if interaction.message is None:
             return False
-        await interaction.message.delete()
+        # Through the interaction: the button's own message is its "original response" once the press is
+        # acknowledged as an update. A bot added to a user's account (not to this server or group DM) has
+        # only that way; its own channel access is the way back for a message the interaction cannot delete.
+        await interaction.response.defer()
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            await interaction.message.delete()
+        await interaction.followup.send(voice_of(interaction)(_("Deleted.")), ephemeral=True)
         return True
 
     async def _retry(self, interaction: discord.Interaction, record: JobRecord) -> None:

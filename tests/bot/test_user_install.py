@@ -1,0 +1,50 @@
+"""Users who add the app to their own account use it in servers the bot is not in and in group DMs: the bot
+reaches them only through the interaction (its token opens no channel there), and everything still works."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bot.conftest import BotProcess
+from tests.bot.test_admin_quota import stored
+from tests.bot.test_buttons import button, followup_text
+from tests.bot.test_video import credits_used, delivered
+from tests.conftest import png_bytes
+from tests.fake_discord import ELSEWHERE_CHANNEL_ID, ELSEWHERE_GUILD_ID, GROUP_DM_ID, FakeDiscord
+
+
+async def test_in_a_server_the_bot_is_not_in_a_clip_is_made_rerolled_and_deleted_through_the_interaction(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    image = fake.upload("cat.png", png_bytes())
+    token = await fake.slash(
+        "animate", {"prompt": "a cat"}, attachments={"image": image}, user_id=8101, channel_id=ELSEWHERE_CHANNEL_ID
+    )
+    clip = await delivered(fake, token)
+    assert "a cat" in clip.content and clip.files
+    assert "add me to your account: " in service.output() and "integration_type=1" in service.output()
+    charged = await stored(service, "SELECT guild_id FROM reservations WHERE user_id = 8101")
+    assert [tuple(row) for row in charged] == [(ELSEWHERE_GUILD_ID,)], "that server's credits"
+
+    again = await fake.click(clip, button(clip, "reroll"), user_id=8102, channel_id=ELSEWHERE_CHANNEL_ID)
+    assert (await delivered(fake, again)).files
+
+    pressed = await fake.click(clip, button(clip, "delete"), user_id=8101, channel_id=ELSEWHERE_CHANNEL_ID)
+    assert await followup_text(fake, pressed) == "Deleted."
+    await fake.wait_until(lambda: clip.id not in fake.messages, timeout=10, what="the deletion")
+    assert not fake.calls_to("DELETE", f"/channels/{ELSEWHERE_CHANNEL_ID}/"), "through the interaction, not the channel"
+
+    with pytest.raises(AssertionError, match="does not offer"):  # a server's settings: only where the bot is in it
+        await fake.slash("motionbot-admin", {}, subcommand=["settings"], channel_id=ELSEWHERE_CHANNEL_ID, admin=True)
+
+
+async def test_in_a_group_dm_text_and_a_messages_picture_become_clips(fake: FakeDiscord, service: BotProcess) -> None:
+    token = await fake.slash("imagine-video", {"prompt": "a fox in the snow"}, user_id=8201, channel_id=GROUP_DM_ID)
+    assert "a fox in the snow" in (await delivered(fake, token)).content
+    shared = fake.user_message("look", user_id=9, attachments=[fake.upload("dog.png", png_bytes())], dm=True)
+    shared["channel_id"] = str(GROUP_DM_ID)
+    menu = await fake.context_menu("Animate image", shared, user_id=8201, channel_id=GROUP_DM_ID)
+    clip = await delivered(fake, menu)
+    assert "<@8201>" in clip.content and clip.files
+    charged = await stored(service, "SELECT DISTINCT guild_id FROM reservations WHERE user_id = 8201")
+    assert [tuple(row) for row in charged] == [(0,)] and await credits_used(service, 8201) > 0, "the user's DMs'"
