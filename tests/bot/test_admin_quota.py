@@ -21,6 +21,7 @@ from tests.fake_discord import (
     FORUM_POST_ID,
     GUILD_ID,
     MANAGER_PERMISSIONS,
+    MODLOG_CHANNEL_ID,
     STUDIO_CHANNEL_ID,
     THREAD_ID,
     ChannelRef,
@@ -427,3 +428,29 @@ async def test_an_answer_discord_keeps_failing_gets_a_short_apology_and_no_trace
     )
     assert "Discord is having trouble" in answer.payload["content"] and answer.payload["flags"] & 64
     assert "failed: Discord answered 429" in service.output()
+
+
+async def test_a_member_reports_a_clip_to_the_moderators_once(fake: FakeDiscord, service: BotProcess) -> None:
+    _, clip = await animate(fake, 3801, prompt="a rude cat")
+    unheard = await fake.context_menu("Report clip", clip.data, user_id=3802)
+    assert "no moderation log, so no moderator was told" in await ephemeral_answer(fake, unheard)
+    assert "Moderation log: <#" in await admin(fake, "modlog", {"channel": ChannelRef(MODLOG_CHANNEL_ID)})
+    try:
+        told = await fake.context_menu("Report clip", clip.data, user_id=3803)
+        assert "Reported to this server's moderators" in await ephemeral_answer(fake, told)
+        entry = await fake.wait_until(
+            lambda: next((m.content for m in fake.messages.values() if "<@3803>" in m.content), None),
+            what="the moderation log's post",
+        )
+        [post] = [m for m in fake.messages.values() if "<@3803>" in m.content]
+        assert post.data["channel_id"] == str(MODLOG_CHANNEL_ID) and "Clip reported" in entry
+        assert "<@3801>" in entry and "a rude cat" in entry
+        assert f"/{CHANNEL_ID}/{clip.id}" in entry, "a link to the clip"
+        again = await fake.context_menu("Report clip", clip.data, user_id=3803)
+        assert "reported this clip already" in await ephemeral_answer(fake, again)
+    finally:
+        await admin(fake, "modlog", {})
+    theirs = fake.user_message("my picture", user_id=3804, attachments=[fake.upload("p.png", png_bytes())])
+    assert "only my clips" in await ephemeral_answer(fake, await fake.context_menu("Report clip", theirs, user_id=3803))
+    recorded = await stored(service, "SELECT user_id, result FROM moderation WHERE job_id IS NOT NULL")
+    assert sorted(tuple(row) for row in recorded) == [(3801, "reported")] * 2, "both reports recorded"

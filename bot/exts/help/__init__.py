@@ -27,6 +27,7 @@ _COMMANDS = (
         " (in a DM with me, just send the picture)"
     ),
     _("Right-click a member → Apps → **Animate avatar**: their picture, brought to life"),
+    _("Right-click one of my clips → Apps → **Report clip**: this server's moderators are told about it"),
     _("`/quota` your credits · `/queue` the line and your videos · `/history` the ones you made"),
     _("`/preferences` your default flags · `/privacy` what I keep about you, and a button to have me forget it"),
 )

@@ -33,6 +33,7 @@ from bot.exts.video._mentions import Mentions
 from bot.exts.video._menus import Menus
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, Reply, Requester
+from bot.exts.video._reports import Reports
 from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, Buttons, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
@@ -59,15 +60,16 @@ class Video(commands.Cog):
         self.actions = ClipActions(services, self.requests, self.buttons)
         self.mentions = Mentions(bot, services, self.admission, self.requests)
         self.menus = Menus(bot, services, self._animate, self._restyle)
+        self.reports = Reports(bot, services, self.modlog)
 
     async def cog_load(self) -> None:
-        for menu in self.menus.commands:
+        for menu in (*self.menus.commands, self.reports.menu):
             self.bot.tree.add_command(menu)
         self.bot.add_dynamic_items(self.buttons.item, self.menus.pickers.item)
         await self.watcher.start()
 
     async def cog_unload(self) -> None:
-        for menu in self.menus.commands:
+        for menu in (*self.menus.commands, self.reports.menu):
             self.bot.tree.remove_command(menu.name, type=menu.type)
         self.bot.remove_dynamic_items(self.buttons.item, self.menus.pickers.item)
         await self.watcher.stop()

@@ -34,6 +34,7 @@ _SAID = {
     ("input", "refused"): _("Input picture refused"),
     ("output", "refused"): _("Clip refused"),
     ("output", "spoiler"): _("Clip posted as a spoiler"),
+    ("output", "reported"): _("Clip reported"),  # by a member (Report clip): the rule names them
 }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "JobButton",
     "RemixModal",
     "RestyleModal",
+    "job_on",
     "remix_form",
     "restyle_form",
 ]
@@ -273,3 +274,12 @@ def restyle_form(interaction: discord.Interaction) -> tuple[int, int, str, str] 
         return None
     match, values = submitted
     return int(match["channel"]), int(match["message"]), values.get("prompt", ""), values.get("strength", "").strip()
+
+
+def job_on(message: discord.Message) -> str | None:
+    """The job a message of the bot is about (its status or its clip): the one its buttons name."""
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            if (found := re.fullmatch(_TEMPLATE, getattr(item, "custom_id", None) or "")) is not None:
+                return found["job"]
+    return None

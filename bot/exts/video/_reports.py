@@ -1,0 +1,68 @@
+"""Report clip (right-click one of the bot's clips → Apps): a member tells the server's moderators about a clip
+they find wrong. The report is recorded with the moderation events and posted in the moderation log, if the
+server has one (who asked, the prompt, who reported it, a link to the clip); the moderators there delete it
+with its Delete button. Each member reports a clip once."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.exts.video._modlog import ModLog
+from bot.exts.video._views import job_on
+from bot.i18n import voice_of
+from bot.kept import Kept
+from bot.records import request_of
+from bot.services import Services
+from generation.text import _
+from storage.moderation import ModerationEvent
+
+__all__ = ["Reports"]
+
+REPORTED_KEPT_S = 86_400.0  # a member's report of a clip is not taken again for a day
+
+
+class Reports:
+    def __init__(self, bot: discord.Client, services: Services, modlog: ModLog):
+        self.bot, self.services, self.modlog = bot, services, modlog
+        self.menu = app_commands.ContextMenu(name="Report clip", callback=self.report)
+        self._reported: Kept[tuple[int, str], bool] = Kept(REPORTED_KEPT_S, most=20_000)  # (member, job)
+
+    async def report(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        say = voice_of(interaction)
+        me = self.bot.user
+        job_id = job_on(message) if me is not None and message.author.id == me.id else None
+        if job_id is None:
+            refusal = _("only my clips can be reported: right-click one of them → Apps → **Report clip**")
+        elif interaction.guild_id is None:
+            refusal = _("a clip in a DM is yours alone: its **Delete** button removes it")
+        elif (interaction.user.id, job_id) in self._reported:
+            refusal = _("you have reported this clip already")
+        else:
+            self._reported.keep((interaction.user.id, job_id), True)
+            told = await self._record(interaction, message, job_id)
+            thanks = _("Reported to this server's moderators. Thank you.")
+            unheard = _(
+                "Recorded. This server has no moderation log, so no moderator was told: "
+                "ask one (or whoever made it) to delete it with its **Delete** button"
+            )
+            await interaction.response.send_message(say(thanks if told else unheard), ephemeral=True)
+            return
+        await interaction.response.send_message(f"⚠️ {say(refusal)}", ephemeral=True)
+
+    async def _record(self, interaction: discord.Interaction, message: discord.Message, job_id: str) -> bool:
+        """Record the report and post it in the moderation log; whether the server has one."""
+        assert interaction.guild_id is not None
+        record = await self.services.ledger.get(job_id)  # None once its requester had the bot forget them
+        event = ModerationEvent(
+            guild_id=interaction.guild_id,
+            channel_id=message.channel.id,
+            user_id=record.user_id if record is not None else 0,
+            kind="output",
+            result="reported",
+            rule=f"<@{interaction.user.id}> · {message.jump_url}",
+            excerpt=request_of(record).prompt if record is not None else "",
+            job_id=job_id,
+        )
+        await self.modlog.report(event)
+        return bool((await self.services.guilds.get(interaction.guild_id)).mod_log_channel)
