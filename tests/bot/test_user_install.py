@@ -7,7 +7,7 @@ import pytest
 
 from tests.bot.conftest import BotProcess
 from tests.bot.test_admin_quota import stored
-from tests.bot.test_buttons import button, followup_text
+from tests.bot.test_buttons import button, ephemeral_answer, followup_text
 from tests.bot.test_video import credits_used, delivered
 from tests.conftest import png_bytes
 from tests.fake_discord import ELSEWHERE_CHANNEL_ID, ELSEWHERE_GUILD_ID, GROUP_DM_ID, FakeDiscord
@@ -46,5 +46,7 @@ async def test_in_a_group_dm_text_and_a_messages_picture_become_clips(fake: Fake
     menu = await fake.context_menu("Animate image", shared, user_id=8201, channel_id=GROUP_DM_ID)
     clip = await delivered(fake, menu)
     assert "<@8201>" in clip.content and clip.files
+    reported = await fake.context_menu("Report clip", clip.data, user_id=9, channel_id=GROUP_DM_ID)
+    assert "no server's moderators are here" in await ephemeral_answer(fake, reported)
     charged = await stored(service, "SELECT DISTINCT guild_id FROM reservations WHERE user_id = 8201")
     assert [tuple(row) for row in charged] == [(0,)] and await credits_used(service, 8201) > 0, "the user's DMs'"

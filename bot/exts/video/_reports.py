@@ -35,7 +35,10 @@ class Reports:
         if job_id is None:
             refusal = _("only my clips can be reported: right-click one of them → Apps → **Report clip**")
         elif interaction.guild_id is None:
-            refusal = _("a clip in a DM is yours alone: its **Delete** button removes it")
+            refusal = _(
+                "no server's moderators are here to tell: "
+                "whoever made the clip can delete it with its **Delete** button"
+            )
         elif (interaction.user.id, job_id) in self._reported:
             refusal = _("you have reported this clip already")
         else:
