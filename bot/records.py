@@ -19,6 +19,7 @@ _KINDS = {
     JobKind.TEXT_TO_VIDEO: _("a clip from words"),
     JobKind.EXTEND: _("a clip, extended"),
     JobKind.SMOOTH: _("a clip, smoothed"),
+    JobKind.GIF: _("a clip, as a GIF"),
     JobKind.UPSCALE: _("a clip, upscaled"),
     JobKind.RESTYLE: _("a video, restyled"),
     JobKind.POSE: _("a picture, moved as a video moves"),

@@ -150,7 +150,7 @@ class Engine:
         worker runs the next job's `generate` while this one's `finish` encodes."""
         reporter = Reporter(on_progress, cancel, self._previewer(job, on_preview))
         started = time.perf_counter()
-        if job.kind is JobKind.SMOOTH:  # frame interpolation only: all of it is CPU work, in `finish`
+        if job.kind in (JobKind.SMOOTH, JobKind.GIF):  # no model runs: all of it is CPU work, in `finish`
             return Rendered(job, None, 0, job.seed or 0, job.steps or 0, started, {})
         source = None
         if job.kind in _VERBS:
@@ -219,10 +219,11 @@ class Engine:
         """The CPU part: Smooth (when asked) and the encode into the job's byte budget."""
         reporter = Reporter(on_progress, cancel)
         job, encoding, started = rendered.job, time.perf_counter(), rendered.started
-        if rendered.frames is None:  # a Smooth job: its clip is decoded and interpolated here
+        if rendered.frames is None:  # a Smooth or GIF job: its clip is decoded (and interpolated) here
             reporter.stage(Stage.ENCODING)
-            frames, fps = self._clip(job, _("smooth"))
-            result = self._finish(job, frames, fps, rendered.seed, rendered.steps, reporter, smooth=True)
+            smooth = job.kind is JobKind.SMOOTH
+            frames, fps = self._clip(job, _("smooth") if smooth else _("make a GIF of"))
+            result = self._finish(job, frames, fps, rendered.seed, rendered.steps, reporter, smooth=smooth)
             return _with_timings(result, {"total": time.perf_counter() - started})
         result = self._finish(
             job, rendered.frames, rendered.fps, rendered.seed, rendered.steps, reporter, smooth=job.smooth

@@ -50,6 +50,7 @@ class JobKind(enum.StrEnum):
     TEXT_TO_VIDEO = "text-to-video"
     EXTEND = "extend"  # continue an existing clip from its end (the Extend button)
     SMOOTH = "smooth"  # frame-interpolate an existing clip (the Smooth button)
+    GIF = "gif"  # an existing clip as a looping GIF, frame for frame (the GIF button): no model runs
     UPSCALE = "upscale"  # twice the width and height of an existing clip (the Upscale button)
     RESTYLE = "restyle"  # a user's video redrawn to a prompt (video-to-video, /restyle)
     POSE = "pose"  # a character picture moved as the person in a video moves (/animate … pose:)

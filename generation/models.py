@@ -73,6 +73,7 @@ MOTION_LORAS = (
     "rolling-anticlockwise",
 )
 _NEEDS = {JobKind.IMAGE_TO_VIDEO: Input.IMAGE, JobKind.TEXT_TO_VIDEO: Input.TEXT}
+_FROM_CLIP = (JobKind.SMOOTH, JobKind.GIF)  # an existing clip's frames made again: no model runs
 _MODE_FACTOR = {"full": 1.25, "balanced": 1.0, "low": 0.45}  # where a row gives only the balanced figure
 
 
@@ -147,7 +148,7 @@ class ModelSpec:
         return self.fast_cache > 0 or self.deep_cache > 1
 
     def takes(self, kind: JobKind) -> bool:
-        """Whether this model can render a job of `kind` (Smooth runs on any model's worker)."""
+        """Whether this model can render a job of `kind` (Smooth and GIF run on any model's worker)."""
         if kind is JobKind.EXTEND:
             return self.extends
         if kind is JobKind.UPSCALE:
@@ -156,7 +157,7 @@ class ModelSpec:
             return self.restyles
         if kind is JobKind.POSE:
             return self.poses
-        return kind is JobKind.SMOOTH or _NEEDS[kind] in self.inputs
+        return kind in _FROM_CLIP or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
         """The most frames an extended clip may reach at `fps`."""

@@ -132,7 +132,7 @@ async def test_extend_is_not_offered_for_a_model_that_cannot_continue_clips(
     token = await fake.slash("imagine-video", {"prompt": "a fox"}, user_id=2351)
     clip = await delivered(fake, token)
     actions = {b["custom_id"].split(":")[1] for b in clip.buttons()}
-    assert actions == {"reroll", "remix", "smooth", "upscale", "delete"}
+    assert actions == {"reroll", "remix", "smooth", "upscale", "gif", "delete"}
 
 
 async def test_smooth_interpolates_and_echoes_the_clip_it_made(fake: FakeDiscord, service: BotProcess) -> None:
@@ -144,12 +144,28 @@ async def test_smooth_interpolates_and_echoes_the_clip_it_made(fake: FakeDiscord
     assert "-model svd " in smooth.content and "-seed 9" in smooth.content and "-fps 24" in smooth.content
 
 
+async def test_gif_makes_the_same_clip_a_looping_gif_for_free(fake: FakeDiscord, service: BotProcess) -> None:
+    _, first = await animate(fake, 2411, "a cat -model svd -seed 9 -fps 12")
+    clip, _ = frames_of(first)
+    before = await credits_used(service, 2411)
+    gif = await delivered(fake, await fake.click(first, button(first, "gif"), user_id=2411))
+    [(name, data)] = gif.files.items()
+    frames, fps = frames_of(gif)
+    assert name.endswith(".gif") and Image.open(io.BytesIO(data)).info.get("loop") == 0, "a GIF that loops"
+    assert (len(frames), fps) == (4, 12) == reported(gif)
+    assert np.abs(frames.astype(int) - clip.astype(int)).mean() < 8, "the same clip, frame for frame"
+    assert "as a GIF, 4 frames" in gif.content and "-gif" in gif.content and "-seed 9" in gif.content
+    assert await credits_used(service, 2411) == before, "free: no model ran"
+    assert [b["custom_id"].split(":")[1] for b in gif.buttons()] == ["delete"]
+
+
 async def test_a_gif_clip_plays_inline_as_a_gif_and_its_buttons_keep_it_one(
     fake: FakeDiscord, service: BotProcess
 ) -> None:
     _, first = await animate(fake, 2421, "a cat -model svd -fps 12 -gif")
     [(name, data)] = first.files.items()
     assert name.endswith(".gif") and Image.open(io.BytesIO(data)).n_frames == 4 and "-gif" in first.content
+    assert "gif" not in {b["custom_id"].split(":")[1] for b in first.buttons()}, "a GIF already"
     smooth = await delivered(fake, await fake.click(first, button(first, "smooth"), user_id=2421))
     [(name, data)] = smooth.files.items()
     assert name.endswith(".gif") and frames_of(smooth)[0].shape[0] == 7 == reported(smooth)[0]

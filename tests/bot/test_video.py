@@ -75,6 +75,7 @@ async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDisco
         "extend",
         "smooth",
         "upscale",
+        "gif",
         "delete",
     }
 

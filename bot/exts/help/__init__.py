@@ -33,7 +33,8 @@ _COMMANDS = (
 )
 _BUTTONS = _(
     "Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Upscale** (twice the"
-    " size), **Delete**. Under a failure: **Try again** (nothing to upload again)."
+    " size), **GIF** (the same clip as a GIF, free), **Delete**. Under a failure: **Try again** (nothing to upload"
+    " again)."
 )
 
 

@@ -19,7 +19,7 @@ from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
 from generation.job_builder import build_job
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import JobKind, OutputFormat, VideoJob
 from generation.options import OptionError, from_command
 from generation.queue import CancelResult
 from generation.text import Text, _
@@ -43,6 +43,7 @@ class ClipActions:
             Action.EXTEND: self._extend,
             Action.SMOOTH: self._smooth,
             Action.UPSCALE: self._upscale,
+            Action.GIF: self._gif,
         }
 
     async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord | None:
@@ -156,6 +157,10 @@ class ClipActions:
         """The clip at twice its width and height (LTX's latent upsampler and a short refine pass)."""
         await self._from_clip(interaction, record, JobKind.UPSCALE)
 
+    async def _gif(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The clip as a looping GIF, frame for frame, made on a worker (free: no model runs)."""
+        await self._from_clip(interaction, record, JobKind.GIF)
+
     async def _from_clip(self, interaction: discord.Interaction, record: JobRecord, kind: JobKind) -> None:
         """A job of `kind` on the clip of the pressed message, with the clip's own request, seed and fps."""
         reply = await defer(interaction, self.services)
@@ -174,6 +179,7 @@ class ClipActions:
             upscale=False,
             strength=None,  # a restyle's: the new clip continues or upscales, it does not redraw
             loop=source.loop and kind is not JobKind.EXTEND,  # a continuation goes on from the end, not back
+            output=OutputFormat.GIF if kind is JobKind.GIF else source.output,
         )
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:

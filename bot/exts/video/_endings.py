@@ -26,7 +26,7 @@ from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
 from generation.blocklist import Verdict
-from generation.jobs import JobKind, VideoResult
+from generation.jobs import JobKind, OutputFormat, VideoResult
 from generation.queue import JobOutcome, QueueStatus
 from generation.text import Text, _
 from storage.jobs import JobRecord, JobState
@@ -74,7 +74,7 @@ class Endings:
         picture = await s.inputs.get(job_id) if outcome.flagged == "input" else None  # for moderators
         # A failure (not the content's) offers Try again and Remix: its inputs stay for them, as a clip's
         # do; a cancelled or refused job's go now, not in a week.
-        retry = not cancelled and not outcome.flagged and record.kind != JobKind.SMOOTH
+        retry = not cancelled and not outcome.flagged and record.kind not in (JobKind.SMOOTH, JobKind.GIF)
         if not retry:
             await s.inputs.release(job_id)
         cost, job = (record.cost if refunded else 0), request_of(record)
@@ -126,14 +126,16 @@ class Endings:
         await self.modlog.report(event, picture)
 
     def _result_view(self, record: JobRecord, voice: Voice) -> discord.ui.View:
-        """The buttons a result offers: a smoothed clip only Delete, Extend where the model continues clips,
-        Upscale where a model can upscale it and it is not upscaled already."""
+        """The buttons a result offers: a smoothed clip or a clip's GIF only Delete, Extend where the model
+        continues clips, Upscale where a model can upscale it and it is not upscaled already, GIF where the
+        clip is not one."""
         spec = self.services.models.get(record.model)
         extends = spec is not None and spec.extends
         upscaled = record.kind == JobKind.UPSCALE or request_of(record).upscale
         upscales = not upscaled and upscaler_for(self.services, record.model) is not None
-        smoothed = record.kind == JobKind.SMOOTH
-        return self.buttons.result(record.job_id, voice, extends=extends, smoothed=smoothed, upscales=upscales)
+        smoothed = record.kind in (JobKind.SMOOTH, JobKind.GIF)
+        gif = request_of(record).output is not OutputFormat.GIF
+        return self.buttons.result(record.job_id, voice, extends=extends, smoothed=smoothed, upscales=upscales, gif=gif)
 
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
         job = request_of(record)

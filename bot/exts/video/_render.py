@@ -30,6 +30,7 @@ _WITHOUT_PROMPT = {
     JobKind.IMAGE_TO_VIDEO: _("animating your image"),
     JobKind.EXTEND: _("extending your clip"),
     JobKind.SMOOTH: _("smoothing your clip"),
+    JobKind.GIF: _("making a GIF of your clip"),
     JobKind.UPSCALE: _("upscaling your clip"),
     JobKind.POSE: _("moving your character"),
 }
@@ -104,6 +105,7 @@ def _frames(job: VideoJob, result: VideoResult) -> Text:
     return {
         JobKind.EXTEND: _("extended {source} → {frames} frames", source=result.source_frames, frames=frames),
         JobKind.SMOOTH: _("smoothed to {frames} frames", frames=frames),
+        JobKind.GIF: _("as a GIF, {frames} frames", frames=frames),
         JobKind.UPSCALE: _("upscaled x2, {frames} frames", frames=frames),
         JobKind.RESTYLE: _("restyled, {frames} frames", frames=frames),
         JobKind.POSE: _("moved by the pose video, {frames} frames", frames=frames),

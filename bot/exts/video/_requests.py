@@ -386,6 +386,8 @@ class VideoRequests:
         )
         if kind is JobKind.SMOOTH:  # frame interpolation: no model run
             return job, 1, None
+        if kind is JobKind.GIF:  # the clip's own frames in another file: free
+            return job, 0, None
         job = within_server_limits(job, spec, settings)
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)

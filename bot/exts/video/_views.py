@@ -46,6 +46,7 @@ class Action(enum.StrEnum):
     EXTEND = "extend"
     SMOOTH = "smooth"
     UPSCALE = "upscale"
+    GIF = "gif"
     DELETE = "delete"
 
 
@@ -57,6 +58,7 @@ _LOOK = {
     Action.EXTEND: (_("Extend"), "⏩", discord.ButtonStyle.secondary),
     Action.SMOOTH: (_("Smooth"), "🌊", discord.ButtonStyle.secondary),
     Action.UPSCALE: (_("Upscale"), "🔍", discord.ButtonStyle.secondary),
+    Action.GIF: (_("GIF"), "🖼️", discord.ButtonStyle.secondary),
     Action.DELETE: (_("Delete"), "🗑️", discord.ButtonStyle.secondary),
 }
 
@@ -169,14 +171,30 @@ class Buttons:
         return self._view(job_id, (Action.RETRY, Action.REMIX), voice)
 
     def result(
-        self, job_id: str, voice: Voice, *, extends: bool = True, smoothed: bool = False, upscales: bool = False
+        self,
+        job_id: str,
+        voice: Voice,
+        *,
+        extends: bool = True,
+        smoothed: bool = False,
+        upscales: bool = False,
+        gif: bool = True,
     ) -> discord.ui.View:
         """Reroll, Remix, Extend (where the model can continue its clips), Smooth, Upscale (where a model can
-        upscale it), Delete; a smoothed clip (nothing left to vary) only Delete."""
+        upscale it), GIF (a clip that is not one already), Delete; a smoothed clip or a clip's GIF (nothing
+        left to vary) only Delete."""
         if smoothed:
             return self._view(job_id, (Action.DELETE,), voice)
-        offered = {Action.EXTEND: extends, Action.UPSCALE: upscales}
-        actions = (Action.REROLL, Action.REMIX, Action.EXTEND, Action.SMOOTH, Action.UPSCALE, Action.DELETE)
+        offered = {Action.EXTEND: extends, Action.UPSCALE: upscales, Action.GIF: gif}
+        actions = (
+            Action.REROLL,
+            Action.REMIX,
+            Action.EXTEND,
+            Action.SMOOTH,
+            Action.UPSCALE,
+            Action.GIF,
+            Action.DELETE,
+        )
         return self._view(job_id, tuple(a for a in actions if offered.get(a, True)), voice)
 
 
