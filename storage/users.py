@@ -4,8 +4,9 @@
 Forgetting removes every request of theirs (prompts, options, errors, the links to its messages), the
 pictures and videos kept for Reroll and Remix, their preferences and credit use older than two days.
 Kept: today's credit use (a day's limits hold), what admins set for them (grants, blocks) and the
-moderation log (the servers' records, pruned after the retention days), and which of the bot's messages
-are their clips, so that the Delete button under each still works for them (for a year after the clip).
+moderation log (the servers' records, pruned after the retention days), which of the bot's messages
+are their clips, so that the Delete button under each still works for them (for a year after the clip), and
+whether they keep their avatar to themselves (it protects them).
 
 Everyone's requests are forgotten the same way once they ended longer ago than the retention of records
 (`MOTIONBOT_RECORD_RETENTION_DAYS`), with their credit use as old.
@@ -39,6 +40,7 @@ class Kept:
     moderation: int  # refused or flagged content of theirs, kept for the servers' moderators
     servers: int  # servers where an admin granted them credits or blocked them
     preferences: str = ""  # their default flags
+    avatar_private: bool = False  # others may not animate their avatar (the "Animate avatar" menu)
 
 
 class Users:
@@ -54,12 +56,27 @@ class Users:
             "WHERE r.user_id = ?), "
             "(SELECT COUNT(*) FROM moderation WHERE user_id = ?), "
             "(SELECT COUNT(*) FROM members WHERE user_id = ? AND (granted != 0 OR blocked != 0)), "
-            "(SELECT COALESCE(MAX(flags), '') FROM preferences WHERE user_id = ?)",
-            (user_id,) * 7,
+            "(SELECT COALESCE(MAX(flags), '') FROM preferences WHERE user_id = ?), "
+            "(SELECT COUNT(*) FROM private_avatars WHERE user_id = ?)",
+            (user_id,) * 8,
         )
         assert row is not None
         requests, on_the_way, files, file_bytes, moderation, servers = (int(count) for count in row[:6])
-        return Kept(requests, on_the_way, files, file_bytes, moderation, servers, preferences=str(row[6]))
+        return Kept(
+            requests, on_the_way, files, file_bytes, moderation, servers, str(row[6]), avatar_private=bool(row[7])
+        )
+
+    async def avatar_private(self, user_id: int) -> bool:
+        """Whether the user keeps their avatar to themselves: only they may animate it."""
+        return await self.db.fetchone("SELECT 1 FROM private_avatars WHERE user_id = ?", (user_id,)) is not None
+
+    async def keep_avatar_private(self, user_id: int, private: bool) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM private_avatars WHERE user_id = ?", (user_id,))
+            if private:
+                await conn.execute(
+                    "INSERT INTO private_avatars (user_id, set_at) VALUES (?, ?)", (user_id, self.clock().timestamp())
+                )
 
     async def preferences(self, user_id: int) -> str:
         """The user's default flags ("" for none), as they were saved (a flags line)."""

@@ -454,3 +454,26 @@ async def test_a_member_reports_a_clip_to_the_moderators_once(fake: FakeDiscord,
     assert "only my clips" in await ephemeral_answer(fake, await fake.context_menu("Report clip", theirs, user_id=3803))
     recorded = await stored(service, "SELECT user_id, result FROM moderation WHERE job_id IS NOT NULL")
     assert sorted(tuple(row) for row in recorded) == [(3801, "reported")] * 2, "both reports recorded"
+
+
+async def test_a_member_keeps_their_avatar_to_themselves_and_lets_others_animate_it_again(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    fake.cdn["/avatars/3901/e4a1.png"] = png_bytes(color=(30, 90, 200))
+    await followup_text(fake, await fake.slash("privacy", {}, user_id=3901))
+    [answer] = [m for m in fake.messages.values() if any(b["custom_id"] == "mb:avatar:3901:1" for b in m.buttons())]
+    assert "That button is not yours" in await ephemeral_answer(fake, await fake.click(answer, "mb:avatar:3901:1"))
+    await fake.click(answer, "mb:avatar:3901:1", user_id=3901)
+    await fake.wait_until(lambda: "Only you may animate your avatar now" in answer.content, what="the choice")
+
+    refused = await fake.user_menu("Animate avatar", 3901, avatar="e4a1", user_id=3902)
+    assert "<@3901> keeps their avatar to themselves" in await refusal(fake, refused)
+    assert "/avatars/3901/e4a1.png" not in fake.fetched and await credits_used(service, 3902) == 0
+    assert (await delivered(fake, await fake.user_menu("Animate avatar", 3901, avatar="e4a1", user_id=3901))).files
+    text = await followup_text(fake, await fake.slash("privacy", {}, user_id=3901))
+    assert "**Your avatar** is yours" in text
+
+    [again] = [m for m in fake.messages.values() if any(b["custom_id"] == "mb:avatar:3901:0" for b in m.buttons())]
+    await fake.click(again, "mb:avatar:3901:0", user_id=3901)
+    await fake.wait_until(lambda: "Others may animate your avatar again" in again.content, what="the choice")
+    assert (await delivered(fake, await fake.user_menu("Animate avatar", 3901, avatar="e4a1", user_id=3902))).files

@@ -1,5 +1,5 @@
-"""/privacy: what the bot keeps about you, and a button that has it forget you (storage/users.py says what
-goes and what stays)."""
+"""/privacy: what the bot keeps about you, a button that has it forget you (storage/users.py says what goes
+and what stays), and one that keeps your avatar to yourself (others' "Animate avatar" on you is refused)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from generation.text import _
 from storage.users import Kept
 
 _FORGET = r"mb:forget:(?P<user>[0-9]{1,20})"
+_AVATAR = r"mb:avatar:(?P<user>[0-9]{1,20}):(?P<private>[01])"
 
 
 def _kept_lines(kept: Kept, days: int, record_days: int, say: Voice) -> list[str]:
@@ -54,6 +55,8 @@ def _kept_lines(kept: Kept, days: int, record_days: int, say: Voice) -> list[str
         )
     if kept.preferences:
         lines.append(say(_("• **Your preferences** (`/preferences`): `{flags}`", flags=kept.preferences)))
+    if kept.avatar_private:
+        lines.append(say(_("• **Your avatar** is yours: nobody else may animate it (Animate avatar)")))
     if kept.servers:
         lines.append(say(_("• **Credits or a block** that admins gave you (servers: {count})", count=kept.servers)))
     lines.append(
@@ -116,16 +119,57 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_FOR
         await interaction.response.edit_message(content=say(done), view=None)
 
 
+class AvatarButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_AVATAR):
+    """Under a /privacy answer: keep one's avatar to oneself (others' "Animate avatar" on them is refused), or
+    let others animate it again. A dynamic item: it works after a restart."""
+
+    services: ClassVar[Services]  # set by the Privacy cog
+
+    def __init__(self, user_id: int, private: bool, say: Voice | None = None):
+        label = _("Keep my avatar to myself") if private else _("Let others animate my avatar")
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=say(label) if say is not None else str(label),
+            emoji="🙈" if private else "🙂",
+            style=discord.ButtonStyle.secondary,
+            custom_id=f"mb:avatar:{user_id}:{int(private)}",
+        )
+        super().__init__(button)
+        self.user_id, self.private = user_id, private
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> AvatarButton:
+        return cls(int(match["user"]), match["private"] == "1")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        say = voice_of(interaction)
+        if interaction.user.id != self.user_id:  # the answer is private; a copied custom id is not theirs
+            await interaction.response.send_message(say(_("That button is not yours.")), ephemeral=True)
+            return
+        try:
+            await self.services.users.keep_avatar_private(self.user_id, self.private)
+        except Exception as exc:
+            await tell(interaction, exc)
+            return
+        done = (
+            _("🙈 Only you may animate your avatar now; others are told you keep it to yourself.")
+            if self.private
+            else _("🙂 Others may animate your avatar again (right-click you → Apps → Animate avatar).")
+        )
+        await interaction.response.edit_message(content=say(done), view=None)
+
+
 class Privacy(commands.Cog):
     def __init__(self, bot: Any, services: Services):
         self.bot, self.services = bot, services
-        ForgetButton.services = services
+        ForgetButton.services = AvatarButton.services = services
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ForgetButton)
+        self.bot.add_dynamic_items(ForgetButton, AvatarButton)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(ForgetButton)
+        self.bot.remove_dynamic_items(ForgetButton, AvatarButton)
 
     @app_commands.command(name="privacy", description="What the bot keeps about you, and having it forget you")
     async def privacy(self, interaction: discord.Interaction) -> None:
@@ -136,6 +180,7 @@ class Privacy(commands.Cog):
         lines = _kept_lines(kept, settings.input_retention_days, settings.record_retention_days, say)
         view = discord.ui.View(timeout=None)
         view.add_item(ForgetButton(interaction.user.id, say(_("Forget me"))))
+        view.add_item(AvatarButton(interaction.user.id, not kept.avatar_private, say))
         await interaction.followup.send(lines_within(lines), view=view, ephemeral=True)
 
 

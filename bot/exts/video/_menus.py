@@ -61,8 +61,11 @@ class Menus:
 
     async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
         """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the
-        presser's own default flags; Remix then changes it)."""
+        presser's own default flags; Remix then changes it); not someone else's who keeps it to themselves
+        (/privacy)."""
         reply = await defer(interaction, self.services)
+        if user.id != interaction.user.id and await self.services.users.avatar_private(user.id):
+            return await reply.refuse(_("<@{user}> keeps their avatar to themselves", user=user.id))
         if (url := avatar_url(user, self.services.settings.cdn)) is None:
             return await reply.refuse(_("<@{user}> has no avatar of their own to animate", user=user.id))
         await self.animate(interaction, reply, Options(), [url])
