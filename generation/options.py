@@ -4,7 +4,8 @@
 
 `parse_flags` returns the options and the prompt that is left; `from_command` merges typed values over
 flags (typed wins); `job_builder.build_job` checks them against a model and makes the `VideoJob`. Every problem is
-an `OptionError` naming the flag, the value and the allowed range. Parsing is total: any string gives
+an `OptionError` naming the flag, the value and the allowed range (`option_values` reads and checks each
+value; the table of options here says which reader each flag has). Parsing is total: any string gives
 options or an OptionError, never another exception.
 """
 
@@ -13,15 +14,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from generation.effects import effects
+from generation import option_values as read
 from generation.jobs import OutputFormat, VideoJob
-from generation.registry import KNOWN_MODELS
-from generation.styles import styles
-from generation.text import Said, Text, _
+from generation.option_values import MOST_PROBLEMS, OptionError
+from generation.text import _
 from generation.values import CAMERA_HELP, Aspect, Camera, camera_prefix
 
 __all__ = [
@@ -45,38 +44,12 @@ __all__ = [
 ]
 
 MAX_PROMPT = 1000
-MOST_PROBLEMS = 5  # what a message tells of the problems a flags line has: each line is short, five fit
 MAX_SEED = 2**32 - 1
 MAX_FRAMES = 257  # LTX's longest clip; each model's own maximum is checked against its registry row
 SEGMENTS = " | "  # prompt travel: "a cat sleeps | the cat wakes", one prompt per segment
 MAX_SEGMENTS = 4
 NONE_ENABLED = _("none enabled")
 NOTHING = _("(nothing)")
-
-
-class OptionError(Said, ValueError):
-    """An option a user gave is unknown or out of range; the message is safe to show them."""
-
-    def __init__(self, flag: str, value: object, allowed: Text | str, message: Text | None = None):
-        self.flag, self.value, self.allowed = flag, value, allowed
-        written = f"{value:g}" if isinstance(value, float) else str(value)  # `16`, as typed, not `16.0`
-        shown = value if isinstance(value, Text) else written.replace("`", "'")  # it stays in its code span
-        shown = shown if isinstance(shown, Text) or len(shown) <= 40 else shown[:39] + "…"
-        super().__init__(
-            message or _("`{flag}` must be {allowed}, got `{value}`", flag=flag, allowed=allowed, value=shown)
-        )
-
-    @classmethod
-    def together(cls, problems: list[OptionError]) -> OptionError:
-        """One error telling `problems` (the first MOST_PROBLEMS), one to a line."""
-        if len(problems) == 1:
-            return problems[0]
-        told = problems[:MOST_PROBLEMS]
-        lines = Text(
-            "\n".join(f"{{p{n}}}" for n in range(len(told))), tuple((f"p{n}", p.text) for n, p in enumerate(told))
-        )
-        first = problems[0]
-        return cls(first.flag, first.value, first.allowed, lines)
 
 
 @dataclass(frozen=True)
@@ -124,148 +97,29 @@ class Options:
         return cls(prompt=job.prompt, **given)
 
 
-def _int_in(low: int, high: int) -> Callable[[str, object], int]:
-    def check(flag: str, raw: object) -> int:
-        text = str(raw).strip()
-        if isinstance(raw, bool) or not re.fullmatch(r"[+-]?[0-9]{1,12}", text):
-            raise OptionError(flag, raw, _("a whole number from {low} to {high}", low=low, high=high))
-        value = int(text)
-        if not low <= value <= high:
-            raise OptionError(flag, raw, f"{low}–{high}")
-        return value
-
-    return check
-
-
-def _float_in(low: float, high: float) -> Callable[[str, object], float]:
-    def check(flag: str, raw: object) -> float:
-        text = re.sub(r"(?<=[0-9]),(?=[0-9])", ".", str(raw).strip())  # a decimal comma, as much of Europe writes
-        if isinstance(raw, bool) or not re.fullmatch(r"[+-]?([0-9]{1,9}(\.[0-9]{0,6})?|\.[0-9]{1,6})", text):
-            raise OptionError(flag, raw, _("a number from {low} to {high}", low=f"{low:g}", high=f"{high:g}"))
-        value = float(text)
-        if not low <= value <= high:
-            raise OptionError(flag, raw, f"{low:g}–{high:g}")
-        return value
-
-    return check
-
-
-def _aspect(flag: str, raw: object) -> Aspect:
-    text = re.sub(r"\s+", "", str(raw)).replace("x", ":").replace("/", ":")
-    if text not in set(Aspect):
-        raise OptionError(flag, raw, _("one of {names}", names=", ".join(Aspect)))
-    return Aspect(text)
-
-
-def _model(flag: str, raw: object) -> str:
-    text = str(raw).strip().lower()
-    if text not in KNOWN_MODELS:
-        raise OptionError(flag, raw, _("one of {names}", names=", ".join(KNOWN_MODELS)))
-    return text
-
-
-# Characters a prompt never needs and an echo must not carry: controls (NUL, escapes) read as spaces; the
-# bidirectional overrides that would turn the rest of the bot's message around, and the characters that show
-# nothing (zero-width space, soft hyphen, word joiners, Hangul fillers), dropped: a prompt of them is empty.
-# The joiners that emoji and some scripts need (U+200C, U+200D) stay.
-_UNSHOWN = (
-    {code: " " for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
-    | {code: None for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, *range(0x2060, 0x2065), 0xFEFF)}
-    | dict.fromkeys((0xAD, 0x34F, 0x115F, 0x1160, 0x180E, 0x3164, 0xFFA0))
-)
-
-
-# What a region's words never need and the messages that quote them must not carry: Discord's markdown, and
-# the colon of a link (which Discord would preview under the message).
-_MARKDOWN = dict.fromkeys(map(ord, "`*_~|[]()<>#\\:"), " ")
-
-
-def _text(limit: int, plain: bool = False) -> Callable[[str, object], str]:
-    """Text of at most `limit` characters, on one line; `plain`: without markdown (quoted as it is)."""
-
-    def check(flag: str, raw: object) -> str:
-        text = str(raw).translate(_UNSHOWN)
-        text = " ".join((text.translate(_MARKDOWN) if plain else text).split())
-        if len(text) > limit:
-            raise OptionError(
-                flag, _("{count} characters", count=len(text)), _("at most {limit} characters", limit=limit)
-            )
-        return text
-
-    return check
-
-
-def _switch(flag: str, raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text not in ("true", "false", "yes", "no", "on", "off"):
-        raise OptionError(flag, raw, _("on or off"))
-    return text in ("true", "yes", "on")
-
-
-def _style(flag: str, raw: object) -> str:
-    text = str(raw).strip().lower()
-    if text not in styles():
-        raise OptionError(flag, raw, _("one of {names}", names=", ".join(styles())))
-    return text
-
-
-def _effect(flag: str, raw: object) -> str:
-    text = str(raw).strip().lower()
-    if text not in effects():
-        raise OptionError(flag, raw, _("one of {names}", names=", ".join(effects())))
-    return text
-
-
-def _camera(flag: str, raw: object) -> Camera:
-    camera = raw if isinstance(raw, Camera) else Camera.parse(str(raw))
-    if camera is None:
-        raise OptionError(flag, raw, CAMERA_HELP)
-    return camera
-
-
-@dataclass(frozen=True)
-class _Option:
-    check: Callable[[str, Any], Any]
-    flags: tuple[str, ...]  # the names users type; the first is the one the echo line uses
-    switch: bool = False  # a flag without a value: `-upscale`
-    values: str = ""  # what it takes, as /help shows it: "0–4"
-
-
-def _whole(low: int, high: int, flags: tuple[str, ...]) -> _Option:
-    """An option taking a whole number in `low`..`high` (its range written once: checked and shown)."""
-    return _Option(_int_in(low, high), flags, values=f"{low}–{high}")
-
-
-def _number(low: float, high: float, flags: tuple[str, ...]) -> _Option:
-    """An option taking a number in `low`..`high`."""
-    return _Option(_float_in(low, high), flags, values=f"{low:g}–{high:g}")
-
-
 # Every option once: its check and its flags, in the order the echo line shows them.
-_OPTIONS: dict[str, _Option] = {
-    "model": _Option(_model, ("model",), values="<model>"),
-    "motion": _whole(0, 4, ("motion",)),
-    "camera": _Option(_camera, ("camera",), values="<move>"),
-    "fps": _whole(8, 24, ("fps",)),
-    "guidance": _number(8, 24, ("gs", "guidance")),
-    "aspect": _Option(_aspect, ("ar", "aspect"), values="|".join(aspect.value for aspect in Aspect)),
-    "frames": _whole(2, MAX_FRAMES, ("frames",)),
-    "duration": _number(0.1, 16, ("duration",)),
-    "steps": _whole(1, 100, ("steps",)),
-    "seed": _whole(0, MAX_SEED, ("seed",)),
-    "negative_prompt": _Option(_text(500), ("neg", "negative"), values='"<words>"'),
-    "upscale": _Option(_switch, ("upscale",), switch=True),
-    "fast": _Option(_switch, ("fast",), switch=True),
-    "gif": _Option(_switch, ("gif",), switch=True),
-    "loop": _Option(_switch, ("loop",), switch=True),
-    "strength": _number(0.1, 1.0, ("strength",)),
-    "style": _Option(_style, ("style",), values="<style>"),
-    "effect": _Option(_effect, ("effect",), values="<effect>"),
-    "region": _Option(_text(100, plain=True), ("region",), values='"<words>"'),
+_OPTIONS: dict[str, read.Option] = {
+    "model": read.Option(read.model, ("model",), values="<model>"),
+    "motion": read.whole(0, 4, ("motion",)),
+    "camera": read.Option(read.camera, ("camera",), values="<move>"),
+    "fps": read.whole(8, 24, ("fps",)),
+    "guidance": read.number(8, 24, ("gs", "guidance")),
+    "aspect": read.Option(read.aspect, ("ar", "aspect"), values="|".join(aspect.value for aspect in Aspect)),
+    "frames": read.whole(2, MAX_FRAMES, ("frames",)),
+    "duration": read.number(0.1, 16, ("duration",)),
+    "steps": read.whole(1, 100, ("steps",)),
+    "seed": read.whole(0, MAX_SEED, ("seed",)),
+    "negative_prompt": read.Option(read.text(500), ("neg", "negative"), values='"<words>"'),
+    "upscale": read.Option(read.switch, ("upscale",), switch=True),
+    "fast": read.Option(read.switch, ("fast",), switch=True),
+    "gif": read.Option(read.switch, ("gif",), switch=True),
+    "loop": read.Option(read.switch, ("loop",), switch=True),
+    "strength": read.number(0.1, 1.0, ("strength",)),
+    "style": read.Option(read.style, ("style",), values="<style>"),
+    "effect": read.Option(read.effect, ("effect",), values="<effect>"),
+    "region": read.Option(read.text(100, plain=True), ("region",), values='"<words>"'),
 }
-_PROMPT = _text(MAX_PROMPT)
+_PROMPT = read.text(MAX_PROMPT)
 _RUNS = ("negative_prompt", "region")  # text options whose unquoted value runs to the next flag
 FLAGS: dict[str, str] = {flag: name for name, option in _OPTIONS.items() for flag in option.flags}
 
