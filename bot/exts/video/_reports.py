@@ -42,8 +42,8 @@ class Reports:
         elif (interaction.user.id, job_id) in self._reported:
             refusal = _("you have reported this clip already")
         else:
-            self._reported.keep((interaction.user.id, job_id), True)
             told = await self._record(interaction, message, job_id)
+            self._reported.keep((interaction.user.id, job_id), True)
             thanks = _("Reported to this server's moderators. Thank you.")
             unheard = _(
                 "Recorded. This server has no moderation log, so no moderator was told: "
@@ -57,10 +57,11 @@ class Reports:
         """Record the report and post it in the moderation log; whether the server has one."""
         assert interaction.guild_id is not None
         record = await self.services.ledger.get(job_id)  # None once its requester had the bot forget them
+        owner = await self.services.users.clip_owner(job_id) if record is None else None  # whose, then
         event = ModerationEvent(
             guild_id=interaction.guild_id,
             channel_id=message.channel.id,
-            user_id=record.user_id if record is not None else 0,
+            user_id=record.user_id if record is not None else owner[1] if owner is not None else 0,
             kind="output",
             result="reported",
             rule=f"<@{interaction.user.id}> · {message.jump_url}",
