@@ -13,7 +13,8 @@ from bot.settings import BotSettings
 from generation.blocklist import BlockList
 from generation.metrics import BotMetrics
 from generation.models import ModelSpec
-from generation.queue import CancelResult, JobQueue
+from generation.queue import JobQueue
+from generation.queue_types import CancelResult
 from generation.settings import GenerationSettings
 from storage.db import Database
 from storage.forms import RestyleForms

@@ -20,8 +20,8 @@ from arq.worker import Worker
 from redis.exceptions import RedisError
 
 from generation.fairqueue import PREFIX, FairQueue
-from generation.queue import QueueStatus
 from generation.queue_redis import keys, place_of
+from generation.queue_types import QueueStatus
 from generation.text import _
 
 if TYPE_CHECKING:

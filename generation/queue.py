@@ -1,5 +1,5 @@
 """The job queue seen from the bot (torch-free): submit, watch, cancel and collect video jobs (what it answers
-with: `generation.queue_types`, named here too).
+with: `generation.queue_types`).
 
 Jobs live in one arq queue in Redis. Beside arq's own keys motionbot keeps, per job: routing metadata
 (model, user), live progress, a cancel flag and the final outcome; and per worker a heartbeat record.
@@ -45,19 +45,7 @@ from generation.queue_types import (
 )
 from generation.text import Text, _
 
-__all__ = [
-    "CancelResult",
-    "Glance",
-    "JobOutcome",
-    "JobQueue",
-    "NoWorkerForModel",
-    "Progress",
-    "QueueFull",
-    "QueueState",
-    "QueueStatus",
-    "WorkerInfo",
-    "live_workers",
-]
+__all__ = ["JobQueue", "live_workers"]
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from generation.fairworker import FairWorker
 from generation.jobs import JobSchemaError, Stage, VideoJob
 from generation.metrics import WorkerMetrics
 from generation.progress import ContentFlagged, FinalError, JobCancelled, PromptRefused
-from generation.queue import JobQueue, Progress, QueueStatus, WorkerInfo, live_workers
+from generation.queue import JobQueue, live_workers
 from generation.queue_redis import (
     RENDER_FUNCTION,
     QueueSettings,
@@ -43,6 +43,7 @@ from generation.queue_redis import (
     redis_settings,
     serialize,
 )
+from generation.queue_types import Progress, QueueStatus, WorkerInfo
 from generation.text import Text, _
 
 __all__ = ["WorkerState", "build_worker", "is_alive"]

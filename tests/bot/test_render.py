@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.exts.video._render import edit_interval, failure_text, options_line, prompt_note, result_text, status_text
 from bot.i18n import Catalogs
-from generation.jobs import JobKind, VideoJob, VideoResult
-from generation.queue import Progress, QueueState, QueueStatus, Stage
+from generation.jobs import JobKind, Stage, VideoJob, VideoResult
+from generation.queue_types import Progress, QueueState, QueueStatus
 from generation.registry import DEFAULT_MODELS
 from generation.text import Text
 from storage.quotas import credits_of

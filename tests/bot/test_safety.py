@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 from bot.exts.video._modlog import POSTS_A_MINUTE
 from generation.blocklist import Verdict
 from generation.progress import PromptRefused
-from generation.queue import JobQueue, QueueStatus
+from generation.queue import JobQueue
 from generation.queue_redis import QueueSettings, deserialize
+from generation.queue_types import QueueStatus
 from generation.text import _
 from storage.db import Database
 from tests.bot.conftest import BotProcess, serve

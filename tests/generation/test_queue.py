@@ -18,8 +18,9 @@ from generation.engines import SleepEngine
 from generation.fairworker import FairWorker
 from generation.jobs import JobKind, VideoJob, VideoResult
 from generation.progress import FinalError, ProgressFn, PromptRefused
-from generation.queue import CancelResult, JobQueue, NoWorkerForModel, QueueFull
+from generation.queue import JobQueue
 from generation.queue_redis import QueueSettings, keys, serialize
+from generation.queue_types import CancelResult, NoWorkerForModel, QueueFull
 from generation.text import _ as said
 from generation.worker import WorkerState, build_worker
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import av
 
 from generation.jobs import JobKind, VideoJob
-from generation.queue import CancelResult, JobQueue
+from generation.queue import JobQueue
 from generation.queue_redis import QueueSettings
+from generation.queue_types import CancelResult
 from tests.conftest import png_bytes
 from tests.support import RedisServer, WorkerProcess, free_port
 

@@ -19,7 +19,7 @@ from bot.records import message_link, named
 from bot.services import Services
 from generation.jobs import JobKind
 from generation.options import Options, flags_line
-from generation.queue import QueueStatus
+from generation.queue_types import QueueStatus
 from generation.text import Said, Text, _
 from storage.guilds import GuildSettings
 from storage.jobs import JobRecord, JobState

@@ -21,7 +21,7 @@ from bot.services import Services
 from generation.job_builder import build_job
 from generation.jobs import JobKind, OutputFormat, VideoJob
 from generation.options import OptionError, from_command
-from generation.queue import CancelResult
+from generation.queue_types import CancelResult
 from generation.text import Text, _
 from storage.jobs import JobRecord
 

@@ -27,7 +27,7 @@ from bot.records import request_of
 from bot.services import Services
 from generation.blocklist import Verdict
 from generation.jobs import JobKind, OutputFormat, VideoResult
-from generation.queue import JobOutcome, QueueStatus
+from generation.queue_types import JobOutcome, QueueStatus
 from generation.text import Text, _
 from storage.jobs import JobRecord, JobState
 from storage.moderation import ModerationEvent

@@ -12,7 +12,7 @@ from bot.limits import clip, user_words
 from generation.jobs import JobKind, Stage, VideoJob, VideoResult
 from generation.models import ModelSpec
 from generation.options import Options, flags_line
-from generation.queue import QueueState, QueueStatus
+from generation.queue_types import QueueState, QueueStatus
 from generation.text import Text, _
 from storage.quotas import credits_of
 

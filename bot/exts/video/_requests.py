@@ -43,7 +43,7 @@ from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import OptionError, Options, flags_line
 from generation.plan import Plan, PlanError, unfit
-from generation.queue import NoWorkerForModel, QueueFull, QueueState, QueueStatus
+from generation.queue_types import NoWorkerForModel, QueueFull, QueueState, QueueStatus
 from generation.text import _
 from generation.video_input import VideoError, VideoInfo, VideoLimits, normalise
 from generation.video_input import probe as probe_video

@@ -26,7 +26,7 @@ from bot.i18n import Voice
 from bot.limits import clip
 from bot.records import request_of
 from bot.services import Services
-from generation.queue import JobOutcome, QueueState, QueueStatus
+from generation.queue_types import JobOutcome, QueueState, QueueStatus
 from generation.text import Text, _
 from storage.jobs import FINAL, JobRecord, JobState
 from storage.pending import PendingRequest
