@@ -448,6 +448,15 @@ async def test_a_member_reports_a_clip_to_the_moderators_once(fake: FakeDiscord,
         assert f"/{CHANNEL_ID}/{clip.id}" in entry, "a link to the clip"
         again = await fake.context_menu("Report clip", clip.data, user_id=3803)
         assert "reported this clip already" in await ephemeral_answer(fake, again)
+
+        # The report carries the button that deletes the clip, for moderators only.
+        member = await fake.click(post, button(post, "remove"), user_id=3803)
+        assert "Only moderators" in await ephemeral_answer(fake, member) and clip.id in fake.messages
+        await fake.click(post, button(post, "remove"), user_id=3805, admin=True)
+        await fake.wait_until(lambda: clip.id not in fake.messages, what="the clip's deletion")
+        await fake.wait_until(lambda: "deleted by <@3805>" in post.content and not post.buttons(), what="the report")
+        text = await followup_text(fake, await fake.slash("history", {}, user_id=3801))
+        assert "🗑️ deleted" in text
     finally:
         await admin(fake, "modlog", {})
     theirs = fake.user_message("my picture", user_id=3804, attachments=[fake.upload("p.png", png_bytes())])

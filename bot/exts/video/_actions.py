@@ -3,6 +3,7 @@ answer. Derived clips start from the source's full request and change only what 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -37,6 +38,7 @@ class ClipActions:
         self._actions = {
             Action.CANCEL: self._cancel,
             Action.DELETE: self._delete,
+            Action.REMOVE: self._remove,
             Action.RETRY: self._retry,
             Action.REROLL: self._reroll,
             Action.REMIX: self._remix,
@@ -98,6 +100,26 @@ class ClipActions:
     async def _delete(self, interaction: discord.Interaction, record: JobRecord) -> None:
         if await self._delete_message(interaction, record.user_id):
             await self.services.ledger.set_result(record.job_id, (record.result or {}) | {"deleted": True})
+
+    async def _remove(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """Under a report in the moderation log: a moderator deletes the reported clip where it is, and the
+        report says who did."""
+        say = voice_of(interaction)
+        if not interaction.permissions.manage_messages:
+            await interaction.response.send_message(
+                say(_("Only moderators (Manage Messages) can do that.")), ephemeral=True
+            )
+            return
+        await interaction.response.defer()  # the report itself is updated below
+        made = record.result or {}
+        if record.result_message_id is not None and not made.get("deleted"):
+            clip = interaction.client.get_partial_messageable(record.channel_id)
+            with contextlib.suppress(discord.NotFound):  # deleted meanwhile, by its author or in Discord
+                await clip.get_partial_message(record.result_message_id).delete()
+            await self.services.ledger.set_result(record.job_id, made | {"deleted": True})
+        if interaction.message is not None:
+            done = say(_("🗑️ The clip was deleted by <@{user}>.", user=interaction.user.id))
+            await interaction.edit_original_response(content=f"{interaction.message.content}\n{done}", view=None)
 
     async def _delete_forgotten(self, interaction: discord.Interaction, job_id: str) -> bool:
         """Delete a clip whose requester had the bot forget them (/privacy): the bot kept only whose it is.

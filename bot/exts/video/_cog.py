@@ -53,7 +53,7 @@ class Video(commands.Cog):
     def __init__(self, bot: commands.Bot, services: Services):
         self.bot, self.services = bot, services
         self.buttons = Buttons(self)
-        self.modlog = ModLog(bot, services)
+        self.modlog = ModLog(bot, services, self.buttons)
         self.watcher = JobWatcher(bot, services, self.buttons, self.modlog)
         self.admission = Admission(services, self.modlog)
         self.requests = VideoRequests(services, self.watcher.track, self.buttons, self.admission)

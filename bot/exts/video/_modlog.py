@@ -15,6 +15,7 @@ from PIL import Image
 
 from bot.background import Background
 from bot.exts.video._interact import server_voice
+from bot.exts.video._views import Buttons
 from bot.kept import Kept
 from bot.limits import clip, user_words
 from bot.services import Services
@@ -39,8 +40,8 @@ _SAID = {
 
 
 class ModLog:
-    def __init__(self, client: discord.Client, services: Services):
-        self.client, self.services = client, services
+    def __init__(self, client: discord.Client, services: Services, buttons: Buttons):
+        self.client, self.services, self.buttons = client, services, buttons
         self._posting = Background(MOST_POSTING)
         self._posted: Kept[tuple[int, int], list[float]] = Kept(60.0)  # (server, user) -> when posted
 
@@ -101,7 +102,12 @@ class ModLog:
             thumbnail = await asyncio.to_thread(_thumbnail, picture)
             if thumbnail is not None:
                 files.append(discord.File(io.BytesIO(thumbnail), filename="SPOILER_flagged.jpg"))
-        await channel.send(clip("\n".join(lines)), files=files, allowed_mentions=discord.AllowedMentions.none())
+        # A report of a clip gets the button that deletes it, for the moderators reading the log.
+        reported = event.result == "reported" and event.job_id is not None
+        view = self.buttons.remove(event.job_id, say) if reported and event.job_id else discord.utils.MISSING
+        await channel.send(
+            clip("\n".join(lines)), files=files, view=view, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 def _thumbnail(picture: bytes) -> bytes | None:

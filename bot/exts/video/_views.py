@@ -48,6 +48,7 @@ class Action(enum.StrEnum):
     UPSCALE = "upscale"
     GIF = "gif"
     DELETE = "delete"
+    REMOVE = "remove"  # under a report in the moderation log: the reported clip, deleted where it is
 
 
 _LOOK = {
@@ -60,6 +61,7 @@ _LOOK = {
     Action.UPSCALE: (_("Upscale"), "🔍", discord.ButtonStyle.secondary),
     Action.GIF: (_("GIF"), "🖼️", discord.ButtonStyle.secondary),
     Action.DELETE: (_("Delete"), "🗑️", discord.ButtonStyle.secondary),
+    Action.REMOVE: (_("Delete the clip"), "🗑️", discord.ButtonStyle.danger),
 }
 
 
@@ -161,6 +163,10 @@ class Buttons:
     def status(self, job_id: str, voice: Voice) -> discord.ui.View:
         """Cancel, labelled in `voice`'s language."""
         return self._view(job_id, (Action.CANCEL,), voice)
+
+    def remove(self, job_id: str, voice: Voice) -> discord.ui.View:
+        """Delete the clip, for moderators: under a report of it in the moderation log."""
+        return self._view(job_id, (Action.REMOVE,), voice)
 
     def remix(self, job_id: str, voice: Voice) -> discord.ui.View:
         """Remix alone: under a Remix form's refusal, to edit what was typed."""
