@@ -113,7 +113,7 @@ class ClipActions:
         await interaction.response.defer()  # the report itself is updated below
         made = record.result or {}
         if record.result_message_id is not None and not made.get("deleted"):
-            clip = interaction.client.get_partial_messageable(record.channel_id)
+            clip = interaction.client.get_partial_messageable(made.get("channel", record.channel_id))  # or its DM
             with contextlib.suppress(discord.NotFound):  # deleted meanwhile, by its author or in Discord
                 await clip.get_partial_message(record.result_message_id).delete()
             await self.services.ledger.set_result(record.job_id, made | {"deleted": True})
