@@ -13,12 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.exts.admin._settings import SETTINGS, out_of_range, read_setting, setting_shown
 from bot.exts.quota import in_line
 from bot.i18n import ENGLISH, more_lines, voice_of
 from bot.limits import CONTENT, lines_within
 from bot.services import Services
 from generation.blocklist import MAX_TERMS, PatternError, Policy, check_term
-from generation.options import OptionError
 from generation.text import Text, _
 from storage.guilds import SettingError
 from storage.jobs import JobState
@@ -35,64 +35,7 @@ Place = (
     | discord.Thread
 )
 
-SETTINGS = [
-    "enabled",
-    "daily_credits",
-    "timezone",
-    "cooldown_s",
-    "max_queued",
-    "max_frames",
-    "max_pixels",
-    "max_steps",
-    "language",
-    "default_flags",
-]
-_TRUE, _FALSE = {"true", "on", "yes", "1"}, {"false", "off", "no", "0"}
 QUEUE_LISTED = 40  # the jobs `queue` looks up in the queue (a message shows about 15)
-
-
-def _parse(key: str, text: str, languages: list[str]) -> Any:
-    text = text.strip()
-    if key == "enabled":
-        if text.lower() not in _TRUE | _FALSE:
-            raise SettingError(_("`enabled` must be on or off"))
-        return text.lower() in _TRUE
-    if key == "timezone":
-        return text
-    if key == "default_flags":  # none: no defaults of the server's own
-        return None if text.lower() in ("none", "off", "") else text
-    if key == "language":  # the channel messages' language; auto: the server's own in Discord
-        if text.lower() in ("auto", "none", ""):
-            return None
-        known = {language.lower(): language for language in languages}
-        if text.lower() not in known:
-            raise SettingError(_("`language` must be auto or one of {names}", names=", ".join(languages)))
-        return known[text.lower()]
-    if key.startswith("max_") and key != "max_queued" and text.lower() in ("none", "off", ""):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise SettingError(_("`{key}` must be a whole number, got `{value}`", key=key, value=text[:40])) from None
-
-
-def _shown(key: str, value: Any) -> str:
-    """A setting's value as an admin types it: on/off, none for no limit, auto for the server's language."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value is None:
-        return "auto" if key == "language" else "none"
-    return f"`{value}`" if key == "default_flags" else str(value)
-
-
-def _outside(name: str, value: int, low: int, high: int) -> Text | None:
-    """Why `value` is refused, or None: Discord checks a declared range in its client, but anything may
-    reach the bot over the API, so each range is checked again here."""
-    if low <= value <= high:
-        return None
-    return _("⚠️ {error}", error=OptionError(name, value, f"{low}–{high}").text)  # the options' own words
-
-
 TIER_MOST = GRANT_MOST = 1_000_000
 
 
@@ -128,7 +71,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         settings = await self.services.guilds.get(interaction.guild_id)
         tiers = await self.services.guilds.role_tiers(interaction.guild_id)
         every, none = _("all"), _("none")
-        lines: list[Text | str] = [f"`{key}`: {_shown(key, getattr(settings, key))}" for key in SETTINGS]
+        lines: list[Text | str] = [f"`{key}`: {setting_shown(key, getattr(settings, key))}" for key in SETTINGS]
         channels = ", ".join(f"<#{c}>" for c in settings.allowed_channels or ())
         lines.append(_("channels: {channels}", channels=channels or every))
         lines.append(_("models: {models}", models=", ".join(settings.enabled_models or ()) or every))
@@ -228,11 +171,12 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
     async def set_(self, interaction: discord.Interaction, setting: str, value: str) -> None:
         assert interaction.guild_id is not None
         try:
-            parsed = _parse(setting, value, [ENGLISH, *self.services.catalogs.locales])
+            parsed = read_setting(setting, value, [ENGLISH, *self.services.catalogs.locales])
             now = await self.services.guilds.update(interaction.guild_id, interaction.user.id, **{setting: parsed})
         except SettingError as exc:
             return await self._done(interaction, _("⚠️ {error}", error=exc.text))
-        shown = _shown(setting, getattr(now, setting))  # as it is kept (flags are written as the echo writes them)
+        # As it is kept (flags are written as the echo writes them).
+        shown = setting_shown(setting, getattr(now, setting))
         await self._done(interaction, _("`{setting}` is now {value}.", setting=setting, value=shown))
 
     @app_commands.command(name="channels", description="Limit videos to some channels (clear = every channel)")
@@ -276,7 +220,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         self, interaction: discord.Interaction, role: discord.Role, credits: app_commands.Range[int, 0, TIER_MOST]
     ) -> None:
         assert interaction.guild_id is not None
-        if refused := _outside("credits", credits, 0, TIER_MOST):
+        if refused := out_of_range("credits", credits, 0, TIER_MOST):
             return await self._done(interaction, refused)
         await self.services.guilds.set_role_tier(interaction.guild_id, role.id, credits or None, interaction.user.id)
         said = _("{role}: {credits} a day", role=role.mention, credits=credits_of(credits)) if credits else None
@@ -291,7 +235,7 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
         credits: app_commands.Range[int, -GRANT_MOST, GRANT_MOST],
     ) -> None:
         assert interaction.guild_id is not None
-        if refused := _outside("credits", credits, -GRANT_MOST, GRANT_MOST):
+        if refused := out_of_range("credits", credits, -GRANT_MOST, GRANT_MOST):
             return await self._done(interaction, refused)
         quotas = self.services.quotas
         await quotas.grant(interaction.guild_id, user.id, credits, interaction.user.id)
