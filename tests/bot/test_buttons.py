@@ -154,7 +154,7 @@ async def test_gif_makes_the_same_clip_a_looping_gif_for_free(fake: FakeDiscord,
     assert name.endswith(".gif") and Image.open(io.BytesIO(data)).info.get("loop") == 0, "a GIF that loops"
     assert (len(frames), fps) == (4, 12) == reported(gif)
     assert np.abs(frames.astype(int) - clip.astype(int)).mean() < 8, "the same clip, frame for frame"
-    assert "as a GIF, 4 frames" in gif.content and "-gif" in gif.content and "-seed 9" in gif.content
+    assert "as a GIF, 4 frames at 12 fps · free" in gif.content and "-gif" in gif.content and "-seed 9" in gif.content
     assert await credits_used(service, 2411) == before, "free: no model ran"
     assert [b["custom_id"].split(":")[1] for b in gif.buttons()] == ["delete"]
 

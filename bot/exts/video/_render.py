@@ -123,7 +123,7 @@ def result_text(
         size=size,
         frames=_frames(job, result),
         fps=result.fps,
-        cost=credits_of(cost),
+        cost=credits_of(cost) if cost else _("free"),  # a GIF of a clip: no model ran
     )
     lines = [_headline(job, user_id, say), f"`{options_line(made)}`", say(summary)]
     if result.read_as:  # the worker translated the prompt: show what the model was given
