@@ -1,0 +1,48 @@
+"""`python -m storage backup`: a consistent copy of the database, taken while the bot holds it open and writes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from storage.db import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def backup(database: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"MOTIONBOT_DATABASE_PATH": str(database)}
+    command = [sys.executable, "-m", "storage", "backup", str(target)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_a_backup_taken_while_the_bot_writes_holds_what_was_committed_and_nothing_half(tmp_path: Path) -> None:
+    database, copy = tmp_path / "data" / "motionbot.db", tmp_path / "backups" / "monday.db"
+    db = await Database.open(database)  # the bot's connection, open for the whole test
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO preferences (user_id, flags, updated_at) VALUES (1, '-ar 9:16', 0)")
+        await db.conn.execute("BEGIN IMMEDIATE")  # a write under way, not committed, while the copy is taken
+        await db.conn.execute("INSERT INTO preferences (user_id, flags, updated_at) VALUES (2, '-gif', 0)")
+        done = backup(database, copy)
+        await db.conn.execute("COMMIT")
+    finally:
+        await db.close()
+    assert done.returncode == 0, done.stderr
+    assert f"to {copy}" in done.stdout and "MB" in done.stdout
+    with sqlite3.connect(copy) as kept:
+        assert kept.execute("SELECT user_id, flags FROM preferences").fetchall() == [(1, "-ar 9:16")]
+        assert kept.execute("PRAGMA user_version").fetchone()[0] > 0, "the schema's version comes along"
+    assert not list(copy.parent.glob("*.partial")) and not Path(f"{copy}-wal").exists(), "one whole file"
+
+
+def test_a_backup_names_what_is_wrong_instead_of_copying(tmp_path: Path) -> None:
+    missing = backup(tmp_path / "nothing.db", tmp_path / "copy.db")
+    assert missing.returncode == 1 and "there is no database at" in missing.stderr
+    database = tmp_path / "motionbot.db"
+    sqlite3.connect(database).close()
+    onto_itself = backup(database, database)
+    assert onto_itself.returncode == 1 and "overwrite the database itself" in onto_itself.stderr
