@@ -67,6 +67,13 @@ class Moderation:
             for row in rows
         ]
 
+    async def counts(self, guild_id: int, since: float) -> dict[str, int]:
+        """How many events of each result (refused, spoiler, reported) the server had since `since`."""
+        rows = await self.db.fetchall(
+            "SELECT result, COUNT(*) FROM moderation WHERE guild_id = ? AND at >= ? GROUP BY result", (guild_id, since)
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
     async def prune(self, older_than_s: float) -> int:
         """Forget events older than `older_than_s`; returns how many."""
         async with self.db.transaction() as conn:

@@ -457,6 +457,7 @@ async def test_a_member_reports_a_clip_to_the_moderators_once(fake: FakeDiscord,
         await fake.wait_until(lambda: "deleted by <@3805>" in post.content and not post.buttons(), what="the report")
         text = await followup_text(fake, await fake.slash("history", {}, user_id=3801))
         assert "🗑️ deleted" in text
+        assert "Moderation today: refused 0 · spoilered 0 · reported 2" in await admin(fake, "status", {})
     finally:
         await admin(fake, "modlog", {})
     theirs = fake.user_message("my picture", user_id=3804, attachments=[fake.upload("p.png", png_bytes())])

@@ -346,7 +346,18 @@ class Admin(commands.GroupCog, group_name="motionbot-admin", group_description="
             credits=credits_of(sum(by_model.values())),
         )
         spent = sorted(by_model.items(), key=lambda item: -item[1])
-        return [today] + [_("• {model}: {credits} today", model=model, credits=credits_of(n)) for model, n in spent]
+        lines = [today] + [_("• {model}: {credits} today", model=model, credits=credits_of(n)) for model, n in spent]
+        events = await self.services.moderation.counts(guild_id, since=midnight.timestamp())
+        if events:
+            lines.append(
+                _(
+                    "Moderation today: refused {refused} · spoilered {spoilered} · reported {reported}",
+                    refused=events.get("refused", 0),
+                    spoilered=events.get("spoiler", 0),
+                    reported=events.get("reported", 0),
+                )
+            )
+        return lines
 
 
 async def setup(bot: Any) -> None:
