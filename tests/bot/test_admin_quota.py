@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from bot.exts.video._reports import REPORTS_A_MINUTE
 from storage.db import Database
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text, private_answer
 from tests.bot.test_video import credits_used, decode, delivered, refusal, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import (
+    BOT_ID,
     CATEGORY_ID,
     CHANNEL_ID,
     FORUM_ID,
@@ -29,6 +31,7 @@ from tests.fake_discord import (
     Message,
     RoleRef,
     UserRef,
+    user_payload,
 )
 
 ADMIN = 3001
@@ -487,3 +490,17 @@ async def test_a_member_keeps_their_avatar_to_themselves_and_lets_others_animate
     await fake.click(again, "mb:avatar:3901:0", user_id=3901)
     await fake.wait_until(lambda: "Others may animate your avatar again" in again.content, what="the choice")
     assert (await delivered(fake, await fake.user_menu("Animate avatar", 3901, avatar="e4a1", user_id=3902))).files
+
+
+async def test_one_members_flood_of_reports_is_cut_to_a_few_a_minute(fake: FakeDiscord, service: BotProcess) -> None:
+    answers = []
+    for n in range(REPORTS_A_MINUTE + 1):  # clips of the bot's, as Discord shows them to the menu
+        clip = fake.user_message("", user_id=BOT_ID) | {"author": user_payload(BOT_ID, "motionbot", bot=True)}
+        job = f"{n:032x}"
+        button = {"type": 2, "style": 2, "label": "Reroll", "custom_id": f"mb:reroll:{job}"}
+        clip["components"] = [{"type": 1, "components": [button]}]
+        answers.append(await ephemeral_answer(fake, await fake.context_menu("Report clip", clip, user_id=3806)))
+    assert all("no moderation log, so no moderator was told" in answer for answer in answers[:-1])
+    assert f"you have reported {REPORTS_A_MINUTE} clips in a minute" in answers[-1]
+    recorded = await stored(service, "SELECT COUNT(*) FROM moderation WHERE rule LIKE '<@3806>%'")
+    assert recorded[0][0] == REPORTS_A_MINUTE, "the one refused is not recorded"

@@ -5,6 +5,8 @@ with its Delete button. Each member reports a clip once."""
 
 from __future__ import annotations
 
+import time
+
 import discord
 from discord import app_commands
 
@@ -20,6 +22,7 @@ from storage.moderation import ModerationEvent
 __all__ = ["Reports"]
 
 REPORTED_KEPT_S = 86_400.0  # a member's report of a clip is not taken again for a day
+REPORTS_A_MINUTE = 5  # one member's reports in a minute: a flood of them is not posted
 
 
 class Reports:
@@ -27,6 +30,7 @@ class Reports:
         self.bot, self.services, self.modlog = bot, services, modlog
         self.menu = app_commands.ContextMenu(name="Report clip", callback=self.report)
         self._reported: Kept[tuple[int, str], bool] = Kept(REPORTED_KEPT_S, most=20_000)  # (member, job)
+        self._lately: Kept[int, list[float]] = Kept(60.0)  # member -> when they reported, this minute
 
     async def report(self, interaction: discord.Interaction, message: discord.Message) -> None:
         say = voice_of(interaction)
@@ -41,6 +45,8 @@ class Reports:
             )
         elif (interaction.user.id, job_id) in self._reported:
             refusal = _("you have reported this clip already")
+        elif not self._may_report(interaction.user.id):
+            refusal = _("you have reported {count} clips in a minute: try again in a moment", count=REPORTS_A_MINUTE)
         else:
             told = await self._record(interaction, message, job_id)
             self._reported.keep((interaction.user.id, job_id), True)
@@ -52,6 +58,15 @@ class Reports:
             await interaction.response.send_message(say(thanks if told else unheard), ephemeral=True)
             return
         await interaction.response.send_message(f"⚠️ {say(refusal)}", ephemeral=True)
+
+    def _may_report(self, member: int) -> bool:
+        """Whether `member` may report another clip now (noted as reporting if so)."""
+        now = time.monotonic()
+        lately = [when for when in self._lately.get(member) or [] if now - when < 60]
+        if len(lately) >= REPORTS_A_MINUTE:
+            return False
+        self._lately.keep(member, [*lately, now])
+        return True
 
     async def _record(self, interaction: discord.Interaction, message: discord.Message, job_id: str) -> bool:
         """Record the report and post it in the moderation log; whether the server has one."""
