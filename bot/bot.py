@@ -38,6 +38,7 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
     add_reactions=True,
 )
+STATUS = "/animate a picture · /imagine-video · /help"  # the bot's status (one for every server: English)
 DRAIN_S = 5.0  # on the way out: how long the commands, buttons and mentions under way get to answer
 # The tasks discord.py runs a command, a button, a form or an event listener in (named by discord.py).
 _HANDLERS = (
@@ -67,6 +68,7 @@ class MotionBot(commands.AutoShardedBot):
             tree_cls=MotionTree,
             # Nobody is pinged unless a message names whom (the requester, see _messages.JobMessages.post).
             allowed_mentions=discord.AllowedMentions.none(),
+            activity=discord.CustomActivity(name=STATUS),  # under its name in the member list: how to start
         )
         self.services = services
         # discord.py has no setting for Discord's address, and a bot behind a proxy (or the tests' fake

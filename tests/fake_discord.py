@@ -202,6 +202,7 @@ class FakeDiscord:
         self.ack_window_s = ACK_WINDOW_S  # Discord's time to acknowledge an interaction
         self.ack_delays: list[float] = []  # how long the bot took to acknowledge each interaction
         self.callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction token -> callback payloads
+        self.presence: dict[str, Any] = {}  # what the bot said of itself at IDENTIFY (its status)
         self.commands: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}  # attachments users "uploaded"
         self.cdn: dict[str, bytes] = {}  # avatars, stickers, custom emoji: "/avatars/<user>/<hash>.png" -> file
@@ -277,6 +278,7 @@ class FakeDiscord:
                     break
                 shard = data["d"].get("shard") or [0, 1]
                 self.identifies.append(shard)
+                self.presence = data["d"].get("presence") or {}
                 if (GUILD_ID >> 22) % shard[1] != shard[0]:  # a shard without the test server: READY only
                     await ws.send_json({"op": 0, "t": "READY", "s": 1, "d": self._ready_payload(shard, [])})
                     continue

@@ -64,6 +64,9 @@ async def test_the_bot_starts_from_a_copy_of_env_example(
     await connected(fake, bot, fake.identified)
     output = bot.output()
     assert "PyNaCl" not in output and "davey" not in output and "voice" not in output  # this bot has no voice
+    # Under its name in the member list, how to start (discord.py sends it as IDENTIFY's legacy `game`).
+    [status] = fake.presence.get("activities") or [fake.presence["game"]]
+    assert status["type"] == 4 and "/animate" in status["state"] and "/help" in status["state"]
     # The link that adds it to a server, asking for what README's Quick start lists: View Channels, Send
     # Messages (and in Threads), Attach Files, Embed Links, Read Message History, Add Reactions (by their bits).
     wanted = sum(1 << bit for bit in (10, 11, 38, 15, 14, 16, 6))
