@@ -131,13 +131,16 @@ class Ledger:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE jobs SET result = ? WHERE job_id = ?", (json.dumps(result), job_id))
 
-    async def recent(self, user_id: int, limit: int = 10, guild_id: int | None = None) -> list[JobRecord]:
-        """A user's latest jobs, newest first (in one server, or everywhere)."""
+    async def recent(
+        self, user_id: int, limit: int = 10, guild_id: int | None = None, skip: int = 0
+    ) -> list[JobRecord]:
+        """A user's latest jobs, newest first (in one server, or everywhere), after the newest `skip`."""
         where, params = "user_id = ?", [user_id]
         if guild_id is not None:
             where, params = where + " AND guild_id = ?", [*params, guild_id]
         rows = await self.db.fetchall(
-            f"SELECT * FROM jobs WHERE {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]
+            f"SELECT * FROM jobs WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            [*params, limit, skip],
         )
         return [JobRecord.from_row(row) for row in rows]
 

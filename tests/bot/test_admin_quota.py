@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bot.exts.quota import HISTORY
 from bot.exts.video._reports import REPORTS_A_MINUTE
+from generation.jobs import JobKind, VideoJob
 from storage.db import Database
+from storage.jobs import JobRecord, Ledger
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import animate, button, ephemeral_answer, followup_text, private_answer
 from tests.bot.test_video import credits_used, decode, delivered, refusal, service_db
@@ -504,3 +508,28 @@ async def test_one_members_flood_of_reports_is_cut_to_a_few_a_minute(fake: FakeD
     assert f"you have reported {REPORTS_A_MINUTE} clips in a minute" in answers[-1]
     recorded = await stored(service, "SELECT COUNT(*) FROM moderation WHERE rule LIKE '<@3806>%'")
     assert recorded[0][0] == REPORTS_A_MINUTE, "the one refused is not recorded"
+
+
+async def test_history_pages_back_through_older_videos(fake: FakeDiscord, service: BotProcess) -> None:
+    db = await Database.open(service_db(service))
+    try:
+        ledger = Ledger(db)
+        for n in range(HISTORY + 3):  # what one user asked for here over a while, oldest first
+            job = VideoJob(job_id=f"{n:032x}"[::-1], kind=JobKind.TEXT_TO_VIDEO, model="svd-xt", prompt=f"clip {n}")
+            record = JobRecord(job.job_id, GUILD_ID, CHANNEL_ID, 3911, job.kind.value, job.model)
+            await ledger.add(dataclasses.replace(record, options={"request": job.request()}, created_at=1e9 + n))
+    finally:
+        await db.close()
+    token = await fake.slash("history", {}, user_id=3911)
+    await followup_text(fake, token)
+    [first] = [m for m in fake.messages.values() if any("mb:history:3911:" in b["custom_id"] for b in m.buttons())]
+    assert "clip 12" in first.content and "clip 3" in first.content and "clip 2" not in first.content
+    assert [b["label"] for b in first.buttons()] == ["Older"]
+    older = next(b["custom_id"] for b in first.buttons())
+    assert "That button is not yours" in await ephemeral_answer(fake, await fake.click(first, older, user_id=3912))
+    await fake.click(first, older, user_id=3911)
+    await fake.wait_until(lambda: "11 to 13" in first.content, what="the older page")
+    assert "clip 2" in first.content and "clip 0" in first.content and "clip 3" not in first.content
+    assert [b["label"] for b in first.buttons()] == ["Newer"]
+    await fake.click(first, first.buttons()[0]["custom_id"], user_id=3911)
+    await fake.wait_until(lambda: "clip 12" in first.content, what="the newest page again")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import discord
 from discord import app_commands
@@ -25,7 +26,8 @@ from storage.guilds import GuildSettings
 from storage.jobs import JobRecord, JobState
 from storage.quotas import credits_of
 
-HISTORY = 10  # the jobs /history lists
+HISTORY = 10  # the jobs a /history page lists
+_PAGE = r"mb:history:(?P<user>[0-9]{1,20}):(?P<skip>[0-9]{1,6})"
 # A job's state in the ledger or the queue (both say "queued" and "running"), as the user reads it.
 _STATES = {JobState.QUEUED.value: _("queued"), JobState.RUNNING.value: _("rendering")}
 
@@ -80,8 +82,15 @@ async def in_line(services: Services, records: list[JobRecord], say: Voice, whos
 
 
 class Quota(commands.Cog):
-    def __init__(self, services: Services):
-        self.services = services
+    def __init__(self, bot: Any, services: Services):
+        self.bot, self.services = bot, services
+        HistoryPage.services = services
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(HistoryPage)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(HistoryPage)
 
     @app_commands.command(name="quota", description="How many credits you have left today and when they reset")
     async def quota(self, interaction: discord.Interaction) -> None:
@@ -145,17 +154,64 @@ class Quota(commands.Cog):
     @app_commands.command(name="history", description="Your latest videos here, with links to them")
     async def history(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
-        say = voice_of(interaction)
-        guild = interaction.guild_id or 0
-        records = await self.services.ledger.recent(interaction.user.id, HISTORY, guild_id=guild)
-        if not records:
-            nothing = _("You have not asked me for a video here yet. Try `/animate` or `/imagine-video`.")
-            return await interaction.followup.send(say(nothing), ephemeral=True)
+        text, view = await history_page(self.services, interaction, 0)
+        await interaction.followup.send(text, view=view or discord.utils.MISSING, ephemeral=True)
+
+
+async def history_page(
+    services: Services, interaction: discord.Interaction, skip: int
+) -> tuple[str, discord.ui.View | None]:
+    """The presser's videos here, HISTORY of them after the newest `skip`, with Newer and Older buttons
+    where there are more."""
+    say, guild, user = voice_of(interaction), interaction.guild_id or 0, interaction.user.id
+    records = await services.ledger.recent(user, HISTORY + 1, guild_id=guild, skip=skip)
+    if not records:
+        nothing = (
+            _("No older videos of yours here.")
+            if skip
+            else _("You have not asked me for a video here yet. Try `/animate` or `/imagine-video`.")
+        )
+        return say(nothing), None
+    shown = records[:HISTORY]
+    if skip:
+        lines = [say(_("Your videos here, {first} to {last}, newest first:", first=skip + 1, last=skip + len(shown)))]
+    else:
         lines = [say(_("Your latest videos here, newest first:"))]
-        lines += [
-            f"• {named(record, say)} · <t:{int(record.created_at)}:R> · {say(_ended(record))}" for record in records
-        ]
-        await interaction.followup.send(lines_within(lines, more=more_lines(say)), ephemeral=True)
+    lines += [f"• {named(record, say)} · <t:{int(record.created_at)}:R> · {say(_ended(record))}" for record in shown]
+    view = discord.ui.View(timeout=None)
+    if skip:
+        view.add_item(HistoryPage(user, max(0, skip - HISTORY), say(_("Newer")), "◀️"))
+    if len(records) > HISTORY:
+        view.add_item(HistoryPage(user, skip + HISTORY, say(_("Older")), "▶️"))
+    return lines_within(lines, more=more_lines(say)), view if view.children else None
+
+
+class HistoryPage(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_PAGE):
+    """Newer or Older under a /history answer: another page of it, in place. A dynamic item: it works after a
+    restart."""
+
+    services: ClassVar[Services]  # set by the Quota cog
+
+    def __init__(self, user_id: int, skip: int, label: str = "", emoji: str | None = None):
+        custom_id = f"mb:history:{user_id}:{skip}"
+        button: discord.ui.Button[Any] = discord.ui.Button(label=label or "…", emoji=emoji, custom_id=custom_id)
+        super().__init__(button)
+        self.user_id, self.skip = user_id, skip
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> HistoryPage:
+        return cls(int(match["user"]), int(match["skip"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if interaction.user.id != self.user_id:  # the answer is private; a copied custom id is not theirs
+            await interaction.response.send_message(
+                voice_of(interaction)(_("That button is not yours.")), ephemeral=True
+            )
+            return
+        text, view = await history_page(self.services, interaction, self.skip)
+        await interaction.response.edit_message(content=text, view=view)
 
 
 def _ended(record: JobRecord) -> Text:
@@ -177,4 +233,4 @@ def _ended(record: JobRecord) -> Text:
 
 
 async def setup(bot: Any) -> None:
-    await bot.add_cog(Quota(bot.services))
+    await bot.add_cog(Quota(bot, bot.services))
