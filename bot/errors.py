@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from bot.i18n import voice_of
 from generation.text import Said, Text, _
 
-__all__ = ["NOT_CHARGED", "QUEUE_DOWN", "MotionTree", "describe", "tell"]
+__all__ = ["NOT_CHARGED", "QUEUE_DOWN", "MotionTree", "describe", "tell", "theirs"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,15 @@ async def tell(interaction: discord.Interaction, error: BaseException) -> None:
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException as exc:
         log.warning("could not tell user %s what went wrong: %s", interaction.user.id, exc)
+
+
+async def theirs(interaction: discord.Interaction, user_id: int) -> bool:
+    """Whether the presser of a button under a private answer is `user_id`, whose answer it is; anyone else
+    (a copied custom id) is told it is not theirs."""
+    if interaction.user.id == user_id:
+        return True
+    await interaction.response.send_message(voice_of(interaction)(_("That button is not yours.")), ephemeral=True)
+    return False
 
 
 class MotionTree(app_commands.CommandTree):

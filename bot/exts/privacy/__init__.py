@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import tell
+from bot.errors import tell, theirs
 from bot.i18n import Voice, voice_of
 from bot.limits import lines_within
 from bot.services import Services
@@ -102,8 +102,7 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_FOR
 
     async def _forget(self, interaction: discord.Interaction) -> None:
         say = voice_of(interaction)
-        if interaction.user.id != self.user_id:  # the answer is private; a copied custom id is not theirs
-            await interaction.response.send_message(say(_("That button is not yours.")), ephemeral=True)
+        if not await theirs(interaction, self.user_id):
             return
         forgotten = await self.services.users.forget(self.user_id)
         if forgotten is None:
@@ -143,9 +142,7 @@ class AvatarButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_AVA
         return cls(int(match["user"]), match["private"] == "1")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        say = voice_of(interaction)
-        if interaction.user.id != self.user_id:  # the answer is private; a copied custom id is not theirs
-            await interaction.response.send_message(say(_("That button is not yours.")), ephemeral=True)
+        if not await theirs(interaction, self.user_id):
             return
         try:
             await self.services.users.keep_avatar_private(self.user_id, self.private)
@@ -157,7 +154,7 @@ class AvatarButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_AVA
             if self.private
             else _("🙂 Others may animate your avatar again (right-click you → Apps → Animate avatar).")
         )
-        await interaction.response.edit_message(content=say(done), view=None)
+        await interaction.response.edit_message(content=voice_of(interaction)(done), view=None)
 
 
 class Privacy(commands.Cog):

@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 from redis.exceptions import RedisError
 
+from bot.errors import theirs
 from bot.exts.preferences import saved_flags, saved_preferences
 from bot.i18n import Voice, more_lines, voice_of
 from bot.limits import lines_within
@@ -205,10 +206,7 @@ class HistoryPage(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_PAGE
         return cls(int(match["user"]), int(match["skip"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        if interaction.user.id != self.user_id:  # the answer is private; a copied custom id is not theirs
-            await interaction.response.send_message(
-                voice_of(interaction)(_("That button is not yours.")), ephemeral=True
-            )
+        if not await theirs(interaction, self.user_id):
             return
         text, view = await history_page(self.services, interaction, self.skip)
         await interaction.response.edit_message(content=text, view=view)
