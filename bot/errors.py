@@ -32,6 +32,13 @@ def _discords_trouble(error: BaseException) -> bool:
     return isinstance(original, discord.HTTPException) and (original.status >= 500 or original.status == 429)
 
 
+def _expired(error: BaseException) -> bool:
+    """Whether Discord no longer knows the interaction (10062): it was not acknowledged within its 3 s (every
+    try met a Discord fault, or the bot was held up). Nothing can answer it any more."""
+    original = _original(error)
+    return isinstance(original, discord.NotFound) and original.code == 10062
+
+
 def describe(error: BaseException) -> Text:
     """A short sentence for the user about `error`."""
     original = _original(error)
@@ -54,6 +61,9 @@ def describe(error: BaseException) -> Text:
 
 async def tell(interaction: discord.Interaction, error: BaseException) -> None:
     """Log `error` and answer the user privately, whether or not the interaction was acknowledged."""
+    if _expired(error):  # Discord told the user it did not respond; any answer now is refused too
+        log.warning("interaction %s expired before it was acknowledged: %s", interaction.id, _original(error))
+        return
     if isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
         log.info("interaction %s refused: %s", interaction.id, error)
     elif _discords_trouble(error):  # not a bug of ours: no traceback
