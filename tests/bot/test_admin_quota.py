@@ -178,6 +178,11 @@ async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
     token = await fake.slash("animate", {}, attachments={"image": fake.upload("c.png", png_bytes())}, user_id=3201)
     assert "not allowed to make videos" in await refusal(fake, token)
     assert "blocked" in await quota_of(fake, 3201)
+    _, theirs = await animate(fake, 3204)  # someone else's clip: its buttons are refused too, nothing fetched
+    [name] = theirs.files
+    pressed = await fake.click(theirs, button(theirs, "gif"), user_id=3201)
+    assert "not allowed to make videos" in await followup_text(fake, pressed)
+    assert not [fetched for fetched in fake.fetched if name in fetched], "the clip was not downloaded"
     assert "allowed again" in await admin(fake, "block", {"user": UserRef(3201), "blocked": False})
     assert "blocked" not in await quota_of(fake, 3201)
     # Someone who already left the server can be blocked too (Discord resolves a user, not a member).

@@ -21,7 +21,7 @@ from bot.records import request_of
 from bot.services import Services
 from generation.job_builder import build_job
 from generation.jobs import JobKind, OutputFormat, VideoJob
-from generation.options import OptionError, from_command
+from generation.options import OptionError, Options, from_command
 from generation.queue_types import CancelResult
 from generation.text import Text, _
 from storage.jobs import JobRecord
@@ -203,6 +203,8 @@ class ClipActions:
             loop=source.loop and kind is not JobKind.EXTEND,  # a continuation goes on from the end, not back
             output=OutputFormat.GIF if kind is JobKind.GIF else source.output,
         )
+        if (refusal := await self.requests.admission.precheck(requester(interaction), Options())) is not None:
+            return await reply.refuse(refusal)  # a blocked user, a closed channel: before the clip is fetched
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
