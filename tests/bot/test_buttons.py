@@ -205,11 +205,11 @@ async def test_delete_is_for_the_requester_or_moderators(
 ) -> None:
     _, clip = await animate(fake, 2501)
     token = await fake.click(clip, button(clip, "delete"), user_id=presser, admin=admin)
+    answer = await ephemeral_answer(fake, token)
     if allowed:
-        assert await followup_text(fake, token) == "Deleted."
         await fake.wait_until(lambda: clip.id not in fake.messages, timeout=10, what="the deletion")
     else:
-        assert "Only the person who asked" in await ephemeral_answer(fake, token) and clip.id in fake.messages
+        assert "Only the person who asked" in answer and clip.id in fake.messages
 
 
 async def test_cancel_while_running_stops_and_refunds(fake: FakeDiscord, service: BotProcess) -> None:

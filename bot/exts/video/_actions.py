@@ -110,16 +110,15 @@ class ClipActions:
                 say(_("Only moderators (Manage Messages) can do that.")), ephemeral=True
             )
             return
-        await interaction.response.defer()  # the report itself is updated below
+        if interaction.message is not None:  # the report says who, at once (Discord's 3 s), then the clip goes
+            done = say(_("🗑️ The clip was deleted by <@{user}>.", user=interaction.user.id))
+            await interaction.response.edit_message(content=f"{interaction.message.content}\n{done}", view=None)
         made = record.result or {}
         if record.result_message_id is not None and not made.get("deleted"):
             clip = interaction.client.get_partial_messageable(made.get("channel", record.channel_id))  # or its DM
             with contextlib.suppress(discord.NotFound):  # deleted meanwhile, by its author or in Discord
                 await clip.get_partial_message(record.result_message_id).delete()
             await self.services.ledger.set_result(record.job_id, made | {"deleted": True})
-        if interaction.message is not None:
-            done = say(_("🗑️ The clip was deleted by <@{user}>.", user=interaction.user.id))
-            await interaction.edit_original_response(content=f"{interaction.message.content}\n{done}", view=None)
 
     async def _delete_forgotten(self, interaction: discord.Interaction, job_id: str) -> bool:
         """Delete a clip whose requester had the bot forget them (/privacy): the bot kept only whose it is.
@@ -138,15 +137,17 @@ class ClipActions:
             return False
         if interaction.message is None:
             return False
-        # Through the interaction: the button's own message is its "original response" once the press is
-        # acknowledged as an update. A bot added to a user's account (not to this server or group DM) has
-        # only that way; its own channel access is the way back for a message the interaction cannot delete.
-        await interaction.response.defer()
-        try:
-            await interaction.delete_original_response()
-        except discord.HTTPException:
+        deleted = voice_of(interaction)(_("Deleted."))
+        if _reachable(interaction):  # a server the bot is in, or its own DM: its token deletes its message
+            await interaction.response.send_message(deleted, ephemeral=True)
             await interaction.message.delete()
-        await interaction.followup.send(voice_of(interaction)(_("Deleted.")), ephemeral=True)
+            return True
+        # A user's install of the app (a server the bot is not in, a group DM) reaches the message only through
+        # the interaction: the button's own message is its "original response" once the press is acknowledged
+        # as an update.
+        await interaction.response.defer()
+        await interaction.delete_original_response()
+        await interaction.followup.send(deleted, ephemeral=True)
         return True
 
     async def _retry(self, interaction: discord.Interaction, record: JobRecord) -> None:
@@ -283,6 +284,14 @@ class ClipActions:
         await self._again(interaction, reply, record, kept)
         if not reply.refused:
             self._drafts.drop(draft)
+
+
+def _reachable(interaction: discord.Interaction) -> bool:
+    """Whether the bot's own token reaches the interaction's channel: a server the bot is in, or its DM (not
+    a server only a user's install of the app is in, nor a group DM)."""
+    if interaction.guild_id is not None:
+        return interaction.client.get_guild(interaction.guild_id) is not None
+    return isinstance(interaction.channel, discord.DMChannel)
 
 
 def _size(made: dict[str, Any]) -> tuple[int, int] | None:
