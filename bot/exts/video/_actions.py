@@ -16,6 +16,7 @@ from bot.exts.video._requests import Files, VideoRequests
 from bot.exts.video._views import Action, Buttons, RemixModal
 from bot.i18n import voice_of
 from bot.kept import Kept
+from bot.limits import CONTENT, clip
 from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
@@ -112,12 +113,14 @@ class ClipActions:
             return
         if interaction.message is not None:  # the report says who, at once (Discord's 3 s), then the clip goes
             done = say(_("🗑️ The clip was deleted by <@{user}>.", user=interaction.user.id))
-            await interaction.response.edit_message(content=f"{interaction.message.content}\n{done}", view=None)
+            # The log's post may be near Discord's limit already: the line that says who deleted it stays whole.
+            kept = clip(interaction.message.content, CONTENT - len(done) - 1)
+            await interaction.response.edit_message(content=f"{kept}\n{done}", view=None)
         made = record.result or {}
         if record.result_message_id is not None and not made.get("deleted"):
-            clip = interaction.client.get_partial_messageable(made.get("channel", record.channel_id))  # or its DM
+            where = interaction.client.get_partial_messageable(made.get("channel", record.channel_id))  # or its DM
             with contextlib.suppress(discord.NotFound):  # deleted meanwhile, by its author or in Discord
-                await clip.get_partial_message(record.result_message_id).delete()
+                await where.get_partial_message(record.result_message_id).delete()
             await self.services.ledger.set_result(record.job_id, made | {"deleted": True})
 
     async def _delete_forgotten(self, interaction: discord.Interaction, job_id: str) -> bool:
@@ -209,15 +212,15 @@ class ClipActions:
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
-            clip = await self._clip(interaction, reply)
-            if clip is not None:
+            data = await self._clip(interaction, reply)
+            if data is not None:
                 who, frames = requester(interaction), made.get("frames", 0)
                 await self.requests.derive(
                     who,
                     reply,
                     job,
                     parent=record.job_id,
-                    files=Files(video=clip),
+                    files=Files(video=data),
                     source_frames=frames,
                     source_size=_size(made),
                 )

@@ -103,8 +103,8 @@ class ModLog:
             if thumbnail is not None:
                 files.append(discord.File(io.BytesIO(thumbnail), filename="SPOILER_flagged.jpg"))
         # A report of a clip gets the button that deletes it, for the moderators reading the log.
-        reported = event.result == "reported" and event.job_id is not None
-        view = self.buttons.remove(event.job_id, say) if reported and event.job_id else discord.utils.MISSING
+        reported = event.job_id if event.result == "reported" else None
+        view = self.buttons.remove(reported, say) if reported else discord.utils.MISSING
         await channel.send(
             clip("\n".join(lines)), files=files, view=view, allowed_mentions=discord.AllowedMentions.none()
         )
