@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.exts.video._admission import admit
+from bot.exts.video._replies import Requester
+from bot.pricing import Refused
+from storage.guilds import DM, GuildSettings
 from tests.bot.conftest import BotProcess
 from tests.bot.test_admin_quota import stored
 from tests.bot.test_buttons import button, ephemeral_answer, followup_text
@@ -23,8 +27,11 @@ async def test_in_a_server_the_bot_is_not_in_a_clip_is_made_rerolled_and_deleted
     clip = await delivered(fake, token)
     assert "a cat" in clip.content and clip.files
     assert "add me to your account: " in service.output() and "integration_type=1" in service.output()
-    charged = await stored(service, "SELECT guild_id FROM reservations WHERE user_id = 8101")
-    assert [tuple(row) for row in charged] == [(ELSEWHERE_GUILD_ID,)], "that server's credits"
+    charged = await stored(service, "SELECT r.guild_id, j.guild_id FROM reservations r JOIN jobs j USING (job_id)")
+    assert (0, ELSEWHERE_GUILD_ID) in [tuple(row) for row in charged], "the user's own credits, not that server's"
+    there = await followup_text(fake, await fake.slash("quota", {}, user_id=8101, channel_id=ELSEWHERE_CHANNEL_ID))
+    assert there == await followup_text(fake, await fake.slash("quota", {}, user_id=8101, dm=True))
+    assert "left today: **150**" not in there, "no fresh day of credits in every server the user joins"
 
     again = await fake.click(clip, button(clip, "reroll"), user_id=8102, channel_id=ELSEWHERE_CHANNEL_ID)
     assert (await delivered(fake, again)).files
@@ -50,3 +57,15 @@ async def test_in_a_group_dm_text_and_a_messages_picture_become_clips(fake: Fake
     assert "no server's moderators are here" in await ephemeral_answer(fake, reported)
     charged = await stored(service, "SELECT DISTINCT guild_id FROM reservations WHERE user_id = 8201")
     assert [tuple(row) for row in charged] == [(0,)] and await credits_used(service, 8201) > 0, "the user's DMs'"
+
+
+def test_where_the_dm_settings_take_no_requests_a_users_own_install_is_told_so() -> None:
+    off = GuildSettings(enabled=False)
+    elsewhere = Requester(8301, ELSEWHERE_GUILD_ID, ELSEWHERE_CHANNEL_ID, own_install=True)
+    assert elsewhere.space == DM
+    with pytest.raises(Refused, match="only in servers that added me"):
+        admit(elsewhere, off)
+    with pytest.raises(Refused, match="direct messages"):
+        admit(Requester(8301, DM, GROUP_DM_ID), off)
+    with pytest.raises(Refused, match="turned off in this server"):
+        admit(Requester(8301, ELSEWHERE_GUILD_ID, ELSEWHERE_CHANNEL_ID), off)

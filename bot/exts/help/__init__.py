@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.i18n import more_lines, voice_of
 from bot.limits import lines_within
 from bot.services import Services
+from bot.spaces import space_of
 from generation.effects import effects
 from generation.options import flag_reference
 from generation.styles import styles
@@ -45,7 +46,7 @@ class Help(commands.Cog):
     @app_commands.command(name="help", description="How to make clips: commands, flags, camera moves, styles")
     async def help(self, interaction: discord.Interaction) -> None:
         say = voice_of(interaction)
-        settings = await self.services.guilds.get(interaction.guild_id or 0)
+        settings = await self.services.guilds.get(space_of(interaction))
         here = [name for name in self.services.models if settings.allows_model(name)]  # the enabled models
         flags = " ".join(f"`{flag}`" for flag in flag_reference())
         lines = [say(_("**motionbot** turns pictures and words into short video clips."))]

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.i18n import voice_of
 from bot.limits import lines_within
 from bot.services import Services
+from bot.spaces import space_of
 from generation.options import OptionError, Options, flags_line, preferable_flags, preferences_of
 from generation.text import Text, _
 from storage.users import Users
@@ -74,7 +75,7 @@ class Preferences(commands.Cog):
             current = flags_line(preferred)
             shown = _("Your preferences: `{flags}`", flags=current) if current else _("You have no preferences yet.")
             lines = [f"{say(shown)} {say(_('Set them with `/preferences flags:-ar 9:16 -gif`.'))}"]
-        server = await self.services.guilds.get(interaction.guild_id or 0)
+        server = await self.services.guilds.get(space_of(interaction))
         model = preferred.model  # the one preference a server limits
         if model and not server.allows_model(model):
             off = _("`-model {model}` is not enabled in this server: requests here leave it out.", model=model)

@@ -19,6 +19,7 @@ from bot.limits import lines_within
 from bot.pricing import default_price
 from bot.records import message_link, named
 from bot.services import Services
+from bot.spaces import space_of
 from generation.jobs import JobKind
 from generation.options import Options, flags_line
 from generation.queue_types import QueueStatus
@@ -98,7 +99,8 @@ class Quota(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         s = self.services
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
-        status = await s.quotas.status(interaction.guild_id or 0, interaction.user.id, roles)
+        space = space_of(interaction)  # this server's credits, or the user's own
+        status = await s.quotas.status(space, interaction.user.id, roles)
         running = await s.ledger.unfinished(interaction.user.id)
         say, at = voice_of(interaction), int(status.resets_at.timestamp())
         left = (
@@ -117,7 +119,7 @@ class Quota(commands.Cog):
                 allowance=status.allowance,
             )
         )
-        settings = await s.guilds.get(interaction.guild_id or 0)
+        settings = await s.guilds.get(space)
         try:
             served = {model for worker in await s.queue.workers() for model in worker.models}
         except (RedisError, OSError):
@@ -125,7 +127,7 @@ class Quota(commands.Cog):
         lines = [say(left), say(_("They reset <t:{at}:R> (<t:{at}:t>).", at=at))]
         defaults = (
             await saved_preferences(s.users, interaction.user.id),
-            saved_flags(settings.default_flags or "", f"server {interaction.guild_id}"),
+            saved_flags(settings.default_flags or "", f"server {space}"),
         )
         prices, counted = _prices(s, settings, served, defaults)
         if prices:

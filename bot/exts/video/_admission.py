@@ -25,6 +25,8 @@ __all__ = ["Admission", "admit"]
 def admit(who: Requester, settings: GuildSettings) -> None:
     """Refused where this server (or DMs) takes no video requests, or not in this channel."""
     if not settings.enabled:
+        if who.own_install:
+            raise Refused(_("I make videos only in servers that added me, not through your own install of the app"))
         raise Refused(
             _("I don't make videos in direct messages here")
             if who.guild_id == DM
@@ -45,10 +47,10 @@ class Admission:
     async def precheck(self, who: Requester, options: Options) -> Text | None:
         """Why a request is refused before any file is fetched for it (the server, the channel, a blocked user,
         the prompt), or None. `VideoRequests.start` checks all of it again, with everything else."""
-        settings = await self.services.guilds.get(who.guild_id)
+        settings = await self.services.guilds.get(who.space)
         try:
             admit(who, settings)
-            if (await self.services.quotas.status(who.guild_id, who.user_id, who.role_ids)).blocked:
+            if (await self.services.quotas.status(who.space, who.user_id, who.role_ids)).blocked:
                 raise Refused(BLOCKED)
             asked = _with_effect(options.prompt, options.effect)
             await self._check_prompt(who, asked, options.negative_prompt or "", settings, count=False)
@@ -66,7 +68,7 @@ class Admission:
         )
         if verdict is not None:
             event = ModerationEvent(
-                who.guild_id, who.channel_id, who.user_id, "prompt", "refused", str(verdict.rule), prompt, verdict.term
+                who.space, who.channel_id, who.user_id, "prompt", "refused", str(verdict.rule), prompt, verdict.term
             )
             await self.modlog.report(event)
             raise Refused(

@@ -39,6 +39,7 @@ from bot.exts.video._views import Action, Buttons, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of
 from bot.services import Services
+from bot.spaces import space_of
 from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
 from generation.options import OptionError, Options, from_command
@@ -86,7 +87,7 @@ class Video(commands.Cog):
         self, interaction: discord.Interaction, current: str, wanted: Input | None, keyframes: bool = False
     ) -> list[Any]:
         """The suggestions for a command's `model` option (`wanted` None: the models that restyle videos)."""
-        settings = await self.services.guilds.get(interaction.guild_id or 0)
+        settings = await self.services.guilds.get(space_of(interaction))
         try:
             served: set[str] | None = {m for worker in await self.services.queue.workers() for m in worker.models}
         except (RedisError, OSError):  # the queue is down: the command itself will say so

@@ -9,6 +9,7 @@ from bot.exts.video._fetch import FetchError, fetch
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.i18n import Voice
 from bot.services import Services
+from bot.spaces import space_of
 from generation.text import _
 from storage.guilds import GuildSettings
 
@@ -20,8 +21,8 @@ def requester(interaction: discord.Interaction) -> Requester:
     roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
     channel, guild = interaction.channel_id or 0, interaction.guild_id or 0
     nsfw = getattr(interaction.channel, "is_nsfw", lambda: False)()
-    size = interaction.filesize_limit
-    return Requester(interaction.user.id, guild, channel, roles, size, nsfw, around(interaction.channel))
+    size, own = interaction.filesize_limit, space_of(interaction) != guild
+    return Requester(interaction.user.id, guild, channel, roles, size, nsfw, around(interaction.channel), own)
 
 
 def around(channel: object) -> tuple[int, ...]:

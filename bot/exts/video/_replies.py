@@ -18,6 +18,7 @@ from bot.i18n import Voice, voice_of
 from bot.limits import clip
 from generation.jobs import DEFAULT_BYTE_BUDGET
 from generation.text import Text
+from storage.guilds import DM
 from storage.pending import PendingRequest, PendingRequests, mention_token
 
 __all__ = ["InteractionReply", "MessageReply", "Reply", "Requester"]
@@ -34,6 +35,12 @@ class Requester:
     upload_limit: int = DEFAULT_BYTE_BUDGET
     age_restricted: bool = False  # the channel is one Discord marks age-restricted (NSFW)
     around: tuple[int, ...] = ()  # what the channel is in: a thread's channel (a forum post's forum), a category
+    own_install: bool = False  # only the user's own install of the app brings it here (a server the bot is not in)
+
+    @property
+    def space(self) -> int:
+        """Whose settings and credits apply (bot.spaces): the server's, or DM (the user's own)."""
+        return DM if self.own_install else self.guild_id
 
 
 class Reply(Protocol):

@@ -108,7 +108,7 @@ class VideoRequests:
 
         def draft(models: Mapping[str, ModelSpec], default: str, online: set[str], server: GuildSettings) -> VideoJob:
             nonlocal added
-            defaults = (mine, saved_flags(server.default_flags or "", f"server {who.guild_id}"))
+            defaults = (mine, saved_flags(server.default_flags or "", f"server {who.space}"))
             build = functools.partial(
                 draft_job,
                 self.services,
@@ -169,7 +169,7 @@ class VideoRequests:
         s = self.services
         try:
             job, cost, plan = await self._prepare(who, kind, draft, files, source)
-            await s.quotas.reserve(job.job_id, who.guild_id, who.user_id, cost, who.role_ids)
+            await s.quotas.reserve(job.job_id, who.space, who.user_id, cost, who.role_ids)
         except (Refused, OptionError, ImageError, VideoError, QuotaRefused) as exc:
             s.metrics.refused.labels(type(exc).__name__).inc()
             text = exc.text
@@ -361,7 +361,7 @@ class VideoRequests:
         s = self.services
         image, video = files.image, files.video
         source_frames, size = source
-        settings = await s.guilds.get(who.guild_id)
+        settings = await s.guilds.get(who.space)
         admit(who, settings)
         workers = await s.queue.workers()
         job = draft(*models_for(s, kind, settings), {model for worker in workers for model in worker.models}, settings)
@@ -376,7 +376,7 @@ class VideoRequests:
             job,
             job_id=uuid.uuid4().hex,
             user_id=str(who.user_id),
-            guild_id=str(who.guild_id),
+            guild_id=str(who.space),
             byte_budget=budget,
             max_pixels=settings.max_pixels,
             image=image,
