@@ -24,6 +24,7 @@ from storage.db import Database
 from storage.guilds import Guilds, GuildSettings, record_audit
 
 __all__ = [
+    "BANNED",
     "BLOCKED",
     "MAX_GRANTED",
     "STANDARD_COST",
@@ -60,6 +61,7 @@ class QuotaRefused(Said):
 
 
 BLOCKED = _("you are not allowed to make videos in this server")
+BANNED = _("you are not allowed to make videos with this bot")
 
 
 class Blocked(QuotaRefused):
@@ -96,7 +98,13 @@ class QuotaStatus:
     pending: int  # credits held by unfinished jobs (daily and granted)
     granted: int  # granted credits not yet spent
     resets_at: datetime
-    blocked: bool
+    blocked: bool  # by this server's admins, or everywhere by the bot's operator (`banned`)
+    banned: bool = False
+
+    @property
+    def refusal(self) -> Text:
+        """Why a blocked user may not make videos here."""
+        return BANNED if self.banned else BLOCKED
 
     @property
     def left(self) -> int:
@@ -119,8 +127,9 @@ class Quotas:
         tiers = await self.guilds.role_tiers(guild_id)
         return max([settings.daily_credits, *(tiers[r] for r in role_ids if r in tiers)])
 
-    async def _usage(self, conn: Any, guild_id: int, user_id: int, day: str) -> tuple[int, int, int, bool, float]:
-        """(daily credits used today, credits pending, granted left, blocked, last job time) in `conn`."""
+    async def _usage(self, conn: Any, guild_id: int, user_id: int, day: str) -> tuple[int, int, int, bool, bool, float]:
+        """(daily credits used today, credits pending, granted left, blocked here, banned everywhere, last job
+        time) in `conn`."""
         async with conn.execute(
             "SELECT MAX(day) FROM reservations WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
         ) as cursor:
@@ -138,7 +147,9 @@ class Quotas:
             used, pending, last = await cursor.fetchone()
         granted = member["granted"] if member is not None else 0
         blocked = bool(member["blocked"]) if member is not None else False
-        return int(used), int(pending), int(granted), blocked, float(last)
+        async with conn.execute("SELECT 1 FROM bans WHERE user_id = ?", (user_id,)) as cursor:
+            banned = await cursor.fetchone() is not None
+        return int(used), int(pending), int(granted), blocked or banned, banned, float(last)
 
     async def status(self, guild_id: int, user_id: int, role_ids: Iterable[int] = ()) -> QuotaStatus:
         """What a user has left today in a server (0 = direct messages) and when it resets."""
@@ -146,8 +157,8 @@ class Quotas:
         allowance = await self._allowance(guild_id, settings, role_ids)
         day, resets_at = _local_day(self.clock(), settings.timezone)
         async with self.db.transaction() as conn:
-            used, pending, granted, blocked, _ = await self._usage(conn, guild_id, user_id, day)
-        return QuotaStatus(allowance, used, pending, granted, resets_at, blocked)
+            used, pending, granted, blocked, banned, _ = await self._usage(conn, guild_id, user_id, day)
+        return QuotaStatus(allowance, used, pending, granted, resets_at, blocked, banned)
 
     async def reserve(
         self, job_id: str, guild_id: int, user_id: int, cost: int, role_ids: Iterable[int] = ()
@@ -160,12 +171,12 @@ class Quotas:
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT 1 FROM reservations WHERE job_id = ?", (job_id,)) as cursor:
                 exists = await cursor.fetchone() is not None
-            used, pending, granted, blocked, last = await self._usage(conn, guild_id, user_id, day)
-            status = QuotaStatus(allowance, used, pending, granted, resets_at, blocked)
+            used, pending, granted, blocked, banned, last = await self._usage(conn, guild_id, user_id, day)
+            status = QuotaStatus(allowance, used, pending, granted, resets_at, blocked, banned)
             if exists:
                 return status
             if blocked:
-                raise Blocked(BLOCKED)
+                raise Blocked(status.refusal)
             if settings.cooldown_s and now.timestamp() - last < settings.cooldown_s:
                 raise CoolingDown(settings.cooldown_s - (now.timestamp() - last), now.timestamp())
             async with conn.execute(
@@ -295,6 +306,26 @@ class Quotas:
 
     async def block(self, guild_id: int, user_id: int, blocked: bool, by: int) -> None:
         await self._member(guild_id, user_id, by, "block", "UPDATE members SET blocked = ?", (int(blocked),))
+
+    async def ban(self, user_id: int, reason: str = "") -> bool:
+        """Stop a user making videos anywhere (the operator's ban); False if they were banned already."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO bans (user_id, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (user_id, reason, self.clock().timestamp()),
+            )
+            return cursor.rowcount > 0
+
+    async def unban(self, user_id: int) -> bool:
+        """Lift the operator's ban; False if there was none."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM bans WHERE user_id = ?", (user_id,))
+            return cursor.rowcount > 0
+
+    async def bans(self) -> list[tuple[int, str, datetime]]:
+        """Every banned user, with the reason and when, the latest first."""
+        rows = await self.db.fetchall("SELECT user_id, reason, at FROM bans ORDER BY at DESC, user_id")
+        return [(row["user_id"], row["reason"], datetime.fromtimestamp(row["at"], UTC)) for row in rows]
 
     async def reset(self, guild_id: int, user_id: int, by: int) -> None:
         """Give a user today's daily credits back (what they spent before now no longer counts today)."""

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from tests.fake_discord import (
     UserRef,
     user_payload,
 )
+from tests.storage.test_backup import operator
 
 ADMIN = 3001
 
@@ -196,6 +198,23 @@ async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
     await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
     assert await credits_used(service, 3203) == 0
     await admin(fake, "block", {"user": UserRef(3203), "blocked": False})
+
+
+async def test_the_operators_ban_stops_a_user_everywhere_at_once_and_lifting_it_lets_them_back(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    database = Path(service_db(service))
+    assert operator(database, "ban", "3251", "abuse").returncode == 0  # while the bot runs: no restart
+    picture = fake.upload("c.png", png_bytes())
+    token = await fake.slash("animate", {}, attachments={"image": picture}, user_id=3251)
+    assert "not allowed to make videos with this bot" in await refusal(fake, token)
+    assert picture["url"].rsplit("/", 1)[1] not in fake.fetched, "nothing fetched"
+    token = await fake.slash("imagine-video", {"prompt": "a fox"}, user_id=3251, dm=True)
+    assert "with this bot" in await refusal(fake, token)
+    assert "with this bot" in await quota_of(fake, 3251)
+    assert operator(database, "unban", "3251").returncode == 0
+    token = await fake.slash("imagine-video", {"prompt": "a fox"}, user_id=3251, dm=True)
+    assert (await delivered(fake, token)).files
 
 
 async def test_grant_reset_and_role_tiers_from_the_commands(fake: FakeDiscord, service: BotProcess) -> None:

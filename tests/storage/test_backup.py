@@ -46,3 +46,27 @@ def test_a_backup_names_what_is_wrong_instead_of_copying(tmp_path: Path) -> None
     sqlite3.connect(database).close()
     onto_itself = backup(database, database)
     assert onto_itself.returncode == 1 and "overwrite the database itself" in onto_itself.stderr
+
+
+def operator(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"MOTIONBOT_DATABASE_PATH": str(database)}
+    command = [sys.executable, "-m", "storage", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_the_operator_bans_and_unbans_a_user_while_the_bot_holds_the_database(tmp_path: Path) -> None:
+    database = tmp_path / "motionbot.db"
+    assert "no database" in operator(database, "bans").stderr, "a wrong path is said, not made"
+    db = await Database.open(database)  # the bot's connection, open for the whole test
+    try:
+        assert operator(database, "ban", "4242", "spam", "in", "DMs").stdout == "banned 4242\n"
+        assert "banned already" in operator(database, "ban", "4242").stdout
+        assert (await db.fetchone("SELECT reason FROM bans WHERE user_id = 4242"))[0] == "spam in DMs"
+        listed = operator(database, "bans").stdout
+        assert listed.startswith("4242\t") and listed.rstrip().endswith("spam in DMs")
+        assert operator(database, "ban", "-3").returncode == 1
+        assert operator(database, "unban", "4242").stdout == "unbanned 4242\n"
+        assert await db.fetchone("SELECT 1 FROM bans") is None
+        assert operator(database, "bans").stdout == "nobody is banned\n"
+    finally:
+        await db.close()

@@ -143,6 +143,21 @@ async def test_blocked_users_are_refused_until_unblocked(quotas: Quotas) -> None
     await quotas.reserve("x", G, U, 1)
 
 
+async def test_the_operators_ban_holds_in_every_server_and_dms_until_lifted(quotas: Quotas) -> None:
+    assert await quotas.ban(U, "spam") and not await quotas.ban(U, "again")
+    for place in (G, G + 1, DM):
+        with pytest.raises(Blocked, match="with this bot"):
+            await quotas.reserve(f"x{place}", place, U, 1)
+        status = await quotas.status(place, U)
+        assert status.blocked and status.banned
+    assert not (await quotas.status(G, U + 1)).blocked, "only that user"
+    [(who, why, _)] = await quotas.bans()
+    assert (who, why) == (U, "spam")
+    assert await quotas.unban(U) and not await quotas.unban(U)
+    await quotas.reserve("y", DM, U, 1)
+    assert await quotas.bans() == []
+
+
 async def test_admin_reset_gives_back_todays_credits(quotas: Quotas, clock: Clock) -> None:
     await quotas.reserve("all", G, U, 150)
     clock.advance(seconds=1)

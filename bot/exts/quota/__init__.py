@@ -134,7 +134,9 @@ class Quota(commands.Cog):
             lines.append(" · ".join(say(price) for price in prices))
         if prices and counted:
             lines.append(say(counted))
-        if status.blocked:
+        if status.banned:
+            lines.insert(0, say(_("⛔ You are blocked from making videos with this bot.")))
+        elif status.blocked:
             lines.insert(0, say(_("⛔ You are blocked from making videos in this server.")))
         if running:
             lines.append(say(_("Your videos on the way:")))

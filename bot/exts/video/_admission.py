@@ -17,7 +17,6 @@ from generation.options import Options
 from generation.text import Text, _
 from storage.guilds import DM, GuildSettings
 from storage.moderation import ModerationEvent
-from storage.quotas import BLOCKED
 
 __all__ = ["Admission", "admit"]
 
@@ -50,8 +49,8 @@ class Admission:
         settings = await self.services.guilds.get(who.space)
         try:
             admit(who, settings)
-            if (await self.services.quotas.status(who.space, who.user_id, who.role_ids)).blocked:
-                raise Refused(BLOCKED)
+            if (status := await self.services.quotas.status(who.space, who.user_id, who.role_ids)).blocked:
+                raise Refused(status.refusal)
             asked = _with_effect(options.prompt, options.effect)
             await self._check_prompt(who, asked, options.negative_prompt or "", settings, count=False)
         except Refused as exc:
