@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 
 import discord
 
-__all__ = ["ATTACHMENT_DESCRIPTION", "CONTENT", "clip", "lines_within", "user_words"]
+__all__ = ["ATTACHMENT_DESCRIPTION", "CONTENT", "EMBED_DESCRIPTION", "clip", "lines_within", "user_words"]
 
 CONTENT = 2000  # characters of a message's content
 ATTACHMENT_DESCRIPTION = 1024  # characters of an attachment's alt text
+EMBED_DESCRIPTION = 4096  # characters of an embed's description
 
 
 def clip(text: str, limit: int = CONTENT) -> str:

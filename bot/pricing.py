@@ -36,6 +36,9 @@ class Refused(Said, ValueError):
     """The request cannot be served; the message is for the user."""
 
 
+ILLUSION_WORK = 1.4  # an illusion's ControlNet runs beside the UNet at every step: about 0.4 of one more
+
+
 def price(
     job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None = None, source_frames: int = 0
 ) -> tuple[VideoJob, int, Plan]:
@@ -47,9 +50,8 @@ def price(
         job = dataclasses.replace(job, aspect=plan.aspect, frames=plan.frames, steps=plan.steps)
     if job.kind is JobKind.RESTYLE:
         job = dataclasses.replace(job, strength=plan.strength)
-    work = [
-        job_cost(run.width, run.height, run.frames, run.steps, spec.cost_factor) for run in plan.passes(spec, job.kind)
-    ]
+    factor = spec.cost_factor * (ILLUSION_WORK if job.kind is JobKind.ILLUSION else 1.0)
+    work = [job_cost(run.width, run.height, run.frames, run.steps, factor) for run in plan.passes(spec, job.kind)]
     return job, sum(work) + (1 if job.smooth else 0), plan
 
 

@@ -23,6 +23,7 @@ _KINDS = {
     JobKind.UPSCALE: _("a clip, upscaled"),
     JobKind.RESTYLE: _("a video, restyled"),
     JobKind.POSE: _("a picture, moved as a video moves"),
+    JobKind.ILLUSION: _("a clip with something hidden in it"),
 }
 
 

@@ -5,6 +5,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HF_HOME=/models TORCH_HOME=/models/torch
 WORKDIR /app
 RUN useradd --create-home --uid 10001 motionbot && mkdir /models && chown motionbot /models
+# DejaVu Sans Bold: the letters /illusion draws hidden words with (MOTIONBOT_ILLUSION_FONT).
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./
 COPY generation ./generation

@@ -111,6 +111,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
             style_loras=settings.style_loras,
             translators=settings.prompt_translators(),
             flow=flow_source(settings, str(runtime.device)),
+            illusion_font=settings.illusion_font,
         )
         result = engine.render(job, on_progress, threading.Event())
     except (JobRejected, WeightsNotFound, EncodeError, NoRunner) as exc:
@@ -204,6 +205,7 @@ def _worker(args: argparse.Namespace) -> int:
                 settings.prompt_translators(),
                 settings.preview_every,
                 flow_source(settings, str(runtime.device)),
+                settings.illusion_font,
             )
         except (NoGPUError, NoRunner, WeightsNotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)

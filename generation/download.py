@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generation.models import MOTION_LORAS, ModelSpec
+from generation.weights import in_repository
 
 __all__ = ["DownloadError", "Fetch", "fetch_models", "safety_checker", "segmenter", "sources", "translators"]
 
@@ -44,6 +45,10 @@ def sources(spec: ModelSpec) -> list[Fetch]:
         )
     if spec.pose_weights:  # ViTPose: its config, processor and weights
         fetches.append(Fetch(spec.pose_weights, ("*.json", "*.safetensors"), "pose estimator"))
+    if spec.illusion_weights:  # a ControlNet, often one folder of a repository that holds several
+        repo, folder = in_repository(spec.illusion_weights)
+        inside = f"{folder}/" if folder else ""
+        fetches.append(Fetch(repo, (f"{inside}*.json", f"{inside}*.safetensors"), "illusion ControlNet"))
     if spec.adapter_config:
         fetches.append(Fetch(spec.adapter_config, ("config.json",), "motion adapter config"))
     if spec.lora:

@@ -83,12 +83,13 @@ class Engine:
         translators: Mapping[str, str] | None = None,
         preview_every: int = 0,
         flow: FlowSource | None = None,
+        illusion_font: str = "",
     ):
         check_families(models.values())  # NoRunner at start-up, not at the first job
         self.models = dict(models)
         self.runtime = runtime
         self.checker = checker  # the image check; None: nothing is checked (the command line)
-        self.planner = Planner(self.models, runtime, segmenter, style_loras, translators)
+        self.planner = Planner(self.models, runtime, segmenter, style_loras, translators, illusion_font)
         self.preview_every = preview_every  # a live preview every this many denoising steps; 0: none
         self.smoother = Smoother(flow)  # Smooth by optical flow (RAFT) where given, else FFmpeg's minterpolate
         self._runners: dict[str, Runner] = {}
@@ -173,7 +174,7 @@ class Engine:
         if job.kind in (JobKind.RESTYLE, JobKind.POSE) and request.video is not None:
             pictures += _samples(request.video)
         checked = time.perf_counter()
-        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE):  # a clip to extend is one of ours
+        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION):  # not our own clips
             self._check(job, "input", pictures, checks)
         safety = time.perf_counter() - checked
         reporter.stage(Stage.LOADING)

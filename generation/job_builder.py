@@ -135,15 +135,19 @@ def build_job(
             JobKind.POSE: _(
                 "a model for pose-driven animation: a character and a pose video ({usable})", usable=usable
             ),
+            JobKind.ILLUSION: _("a model that hides words or shapes in clips ({usable})", usable=usable),
         }.get(kind, _("a model for Extend ({usable})", usable=usable))
         raise OptionError("-model", name, wanted)
-    if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
+    if kind in (JobKind.TEXT_TO_VIDEO, JobKind.ILLUSION) and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("a prompt is needed to make a video from text"))
     if kind is JobKind.RESTYLE and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
-    if options.strength is not None and kind is not JobKind.RESTYLE:
+    if options.strength is not None and kind not in (JobKind.RESTYLE, JobKind.ILLUSION):
         raise OptionError(
-            "-strength", options.strength, "", _("`-strength` is for /restyle (how much of a video to redraw)")
+            "-strength",
+            options.strength,
+            "",
+            _("`-strength` is for /restyle (how much of a video to redraw) and /illusion (how plainly it shows)"),
         )
     able = {
         "keyframes": end_image is not None,
@@ -218,7 +222,8 @@ def build_job(
     # Every option the user gave lands on the job field of the same name; the job's defaults fill the rest.
     given = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in _NOT_JOB_FIELDS}
     given |= {"frames": frames, "fps": fps, "camera": options.camera or None, "upscale": options.upscale or None}
-    given |= {"fast": options.fast or None, "loop": options.loop or None}
+    # An illusion's ControlNet steers every step in full: no draft tier beside it.
+    given |= {"fast": (options.fast and kind is not JobKind.ILLUSION) or None, "loop": options.loop or None}
     return VideoJob(
         job_id=job_id,
         kind=kind,

@@ -21,6 +21,7 @@ from generation.values import Aspect, Camera
 
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
+    "MAX_HIDDEN_TEXT",
     "SCHEMA_VERSION",
     "Content",
     "Fit",
@@ -39,6 +40,7 @@ __all__ = [
 SCHEMA_VERSION = 4
 _READS = (2, 3, 4)  # an older payload is a newer one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
+MAX_HIDDEN_TEXT = 40  # characters an illusion hides: beyond that, no word is large enough to be seen
 
 
 class JobSchemaError(ValueError):
@@ -54,6 +56,7 @@ class JobKind(enum.StrEnum):
     UPSCALE = "upscale"  # twice the width and height of an existing clip (the Upscale button)
     RESTYLE = "restyle"  # a user's video redrawn to a prompt (video-to-video, /restyle)
     POSE = "pose"  # a character picture moved as the person in a video moves (/animate … pose:)
+    ILLUSION = "illusion"  # a clip from words with words or a shape hidden in it (/illusion): `image` or `hidden_text`
 
 
 class OutputFormat(enum.StrEnum):
@@ -93,7 +96,7 @@ class VideoJob:
     model: str
     prompt: str = ""
     negative_prompt: str = ""
-    image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL)
+    image: bytes | None = None  # input image for image-to-video (fetched by the bot, never a URL); ILLUSION: the shape
     end_image: bytes | None = None  # the last frame too (/morph, `end`): keyframe models only
     mask: bytes | None = None  # the motion brush: a picture, white moves and black stays (`masks` models)
     region: str = ""  # the motion brush by words: the worker segments this part of the image (`-region`)
@@ -113,9 +116,11 @@ class VideoJob:
     upscale: bool = False  # render, then x2 with the model's latent upsampler (`-upscale`)
     fast: bool = False  # the draft tier (`-fast`): cached denoising steps, quicker, not the same quality
     loop: bool = False  # `-loop`: ends on the picture it starts on, that last frame dropped (keyframe models)
-    strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; None = the model's default
+    strength: float | None = None  # RESTYLE: how much of the video is redrawn, 0.1..1; ILLUSION: how plainly the
+    # hidden words or shape show; None = the model's default
     style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
     effect: str | None = None  # one of generation/effects.toml (`-effect melt`); applied by the worker
+    hidden_text: str = ""  # ILLUSION: the words hidden in the clip (drawn by the worker), when no `image` is
     content: Content = Content.REFUSE
     blocked: tuple[str, ...] = ()  # the server's own block list: a prompt the worker translates is checked too
     output: OutputFormat = OutputFormat.MP4
@@ -133,7 +138,8 @@ class VideoJob:
 
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
-        for late in ("fast", "loop", "effect", "blocked"):  # sent only when set: an older worker reads every other job
+        # Sent only when set: an older worker reads every other job.
+        for late in ("fast", "loop", "effect", "blocked", "hidden_text"):
             if not data[late]:
                 del data[late]
         return data

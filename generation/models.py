@@ -117,6 +117,8 @@ class ModelSpec:
     masks: bool = False  # the motion brush: only the masked part of the picture moves (SVD, Wan VACE)
     poses: bool = False  # pose-driven: a character picture moves as the person in a video (Wan-Animate)
     pose_weights: str | None = None  # the pose estimator it reads the video with (ViTPose): hub id or folder
+    illusion_weights: str | None = None  # /illusion: the ControlNet that hides words or a shape in a clip (hub id,
+    # optionally /subfolder, or a folder); None: it makes no illusions
     fps: int = 24  # the frame rate its clips play at when the job gives none
     strength: float = 0.7  # restyle: the part of the video redrawn when the job gives no strength
     size_multiple: int = 64  # latent downsampling x UNet depth
@@ -157,6 +159,8 @@ class ModelSpec:
             return self.restyles
         if kind is JobKind.POSE:
             return self.poses
+        if kind is JobKind.ILLUSION:
+            return self.illusion_weights is not None
         return kind in _FROM_CLIP or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
@@ -169,7 +173,7 @@ class ModelSpec:
 
     def follows_prompt(self, kind: JobKind) -> bool:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
-        clip_in = (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE)
+        clip_in = (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION)
         return self.reads_prompt or Input.TEXT in self.inputs or kind in clip_in
 
     def default_frames(self, kind: JobKind) -> int:

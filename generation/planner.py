@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from generation.blocklist import BlockList, Policy
+from generation.illusion import NoGlyphs, font_for_illusions, pattern
 from generation.images import ImageError, fit, load_rgb, probe
 from generation.jobs import Content, JobKind, VideoJob
 from generation.language import ENGLISH, detect
@@ -67,6 +68,7 @@ class Planner:
         segmenter: str = "",
         style_loras: Mapping[str, str] | None = None,
         translators: Mapping[str, str] | None = None,
+        illusion_font: str = "",
     ):
         self.models = models
         self.runtime = runtime
@@ -75,6 +77,7 @@ class Planner:
         self.style_loras = dict(style_loras or {})  # style -> LoRA, over the ones styles.toml names
         self.translators = dict(translators or {})  # language -> MarianMT to English; empty: prompts go as written
         self._translator: Translator | None = None
+        self.illusion_font = font_for_illusions(illusion_font)  # /illusion's hidden words
         self._load_lock = threading.Lock()
         self.blocklist = BlockList.built_in()
 
@@ -95,9 +98,11 @@ class Planner:
         if (job.mask is not None or job.region) and not spec.masks:
             raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
         size = None
-        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.POSE):  # POSE: the character's picture sets the shape
+        if job.kind is JobKind.ILLUSION and job.image is None and not job.hidden_text.strip():
+            raise JobRejected(_("an illusion needs words or a picture to hide"))
+        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.POSE) or (job.kind is JobKind.ILLUSION and job.image):
             if job.image is None:
-                raise JobRejected(_("this job needs an image"))
+                raise JobRejected(_("this job needs an image"))  # POSE: the character's picture sets the shape
             size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
             if job.end_image is not None:
                 _probe(job.end_image)
@@ -111,7 +116,13 @@ class Planner:
         prompt, negative, read_as = self._readable(job, spec)
         self._check_in_english(job, spec, (prompt, negative) if read_as else None)
         image = end_image = video = None
-        if job.image is not None:
+        if job.kind is JobKind.ILLUSION:  # the shape hidden in every frame: the picture, or the words drawn
+            shown = _load(job.image, (width, height)) if job.image is not None else None
+            try:
+                image = pattern(width, height, job.hidden_text, shown, self.illusion_font)
+            except NoGlyphs as exc:
+                raise JobRejected(exc.text) from None
+        elif job.image is not None:
             image = fit(_load(job.image, (width, height)), width, height, job.fit)
         if job.end_image is not None:
             end_image = fit(_load(job.end_image, (width, height)), width, height, job.fit)
@@ -156,7 +167,7 @@ class Planner:
             fast_cache=spec.fast_cache if job.fast else 0.0,
             deep_cache=spec.deep_cache if job.fast else 0,
             fp8=spec.fp8 and job.fast,
-            strength=plan.strength,
+            strength=(job.strength or spec.strength) if job.kind is JobKind.ILLUSION else plan.strength,
             mask=mask,
             style_lora=self._style_lora(job.style, spec),
             read_as=read_as,

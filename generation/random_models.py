@@ -24,6 +24,7 @@ from generation.random_wan import build_wan, build_wan_animate, build_wan_i2v, b
 from generation.random_weights import (
     Size,
     build_animatediff,
+    build_illusion_controlnet,
     build_ltx,
     build_ltx_upsampler,
     build_motion_adapter,
@@ -100,6 +101,10 @@ def _animatediff(spec: ModelSpec, out: _Folders) -> dict[str, Path]:
         "adapter": out.once("motion-adapter", lambda f: build_motion_adapter(out.size, out.seed).save_pretrained(f)),
         "lora": out.once("loras", lambda folder: _loras(folder, out.size, out.seed)) / "{move}",
     }
+    if spec.illusion_weights is not None:
+        paths["illusion_weights"] = out.once(
+            "illusion-controlnet", lambda folder: build_illusion_controlnet(out.size, out.seed).save_pretrained(folder)
+        )
     if spec.adapter_file is not None:  # Lightning: bare weights in one file, the config from the regular adapter
         file = spec.adapter_file
 

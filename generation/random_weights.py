@@ -17,6 +17,7 @@ from diffusers import (
     AutoencoderKL,
     AutoencoderKLLTXVideo,
     AutoencoderKLTemporalDecoder,
+    ControlNetModel,
     EulerDiscreteScheduler,
     FlowMatchEulerDiscreteScheduler,
     LTXConditionPipeline,
@@ -53,6 +54,7 @@ from generation.random_wan import build_wan, build_wan_i2v, build_wan_vace
 __all__ = [
     "Size",
     "build_animatediff",
+    "build_illusion_controlnet",
     "build_ltx",
     "build_ltx_upsampler",
     "build_motion_adapter",
@@ -221,6 +223,21 @@ def build_animatediff(size: Size = "tiny", seed: int = 0) -> AnimateDiffPipeline
         motion_adapter=build_motion_adapter(size, seed),
         scheduler=sd.scheduler,
     )
+
+
+def build_illusion_controlnet(size: Size = "tiny", seed: int = 0) -> ControlNetModel:
+    """A ControlNet shaped like the SD 1.5 UNet of `build_sd` (QR Code Monster's shape at real size), random.
+    A trained ControlNet's output convolutions start at zero; here they are random too, so that the hidden
+    shape changes the clip, as a trained one's does."""
+    unet = build_sd(size, seed).unet
+    torch.manual_seed(seed + 7)
+    # Its picture encoder shrinks the picture to the latents' size: by 8 at real size, by 2 for the tiny VAE.
+    channels = (16, 32, 96, 256) if size == "real" else (16, 32)
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=channels)
+    embedding = controlnet.controlnet_cond_embedding.conv_out  # the picture's way in, zero too
+    for zero in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block, embedding]:
+        torch.nn.init.normal_(zero.weight, std=0.5)
+    return controlnet
 
 
 def _t5_tokenizer() -> T5TokenizerFast:

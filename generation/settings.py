@@ -8,6 +8,7 @@ They land in one mapping, `GenerationSettings.models`; the bot's limits and pric
 from __future__ import annotations
 
 import enum
+import os
 from typing import Any
 
 from pydantic import BaseModel, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
@@ -68,6 +69,7 @@ class ModelOverrides(BaseModel):
     t2i_weights: str | None = None
     upsampler: str | None = None
     pose_weights: str | None = None
+    illusion_weights: str | None = None
     width: PositiveInt | None = None
     height: PositiveInt | None = None
     size_multiple: PositiveInt | None = None
@@ -137,6 +139,7 @@ class GenerationSettings(BaseSettings):
     safety_threshold: float = 0.0  # flagged above this score (0: the published thresholds; lower: stricter)
     safety_on_cpu: bool = False  # run the image check on the CPU (keeps its ~0.6 GB off a small GPU)
     segmenter: str = "CIDAS/clipseg-rd64-refined"  # `-region` (motion brush by words): hub id or folder; "" = off
+    illusion_font: str = ""  # /illusion's words: a .ttf/.otf file; "": DejaVu Sans Bold if installed, else Pillow's
     smooth: SmoothEngine = SmoothEngine.AUTO  # how Smooth makes the frames in between (generation/flow.py)
     smooth_flow: FlowModel = FlowModel.RAFT_LARGE  # the optical-flow model of Smooth on the GPU
     smooth_weights: str = ""  # a local RAFT state dict (.safetensors, .pth); "": torchvision's published weights
@@ -150,6 +153,13 @@ class GenerationSettings(BaseSettings):
     }
     style_loras: dict[str, str] = {}  # style -> an SD 1.5 LoRA (hub id or folder) AnimateDiff renders it with
     models: dict[str, ModelOverrides] = {}  # registry name -> overrides, from MOTIONBOT_<MODEL>__<FIELD>
+
+    @field_validator("illusion_font")
+    @classmethod
+    def _font_file(cls, value: str) -> str:
+        if value and not os.path.isfile(value):
+            raise ValueError(f"no font file at {value}: give a .ttf or .otf file, or leave it empty")
+        return value
 
     def prompt_translators(self) -> dict[str, str]:
         """The translators the worker uses: none when translation is turned off."""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from generation.progress import FinalError
 
-__all__ = ["WeightsNotFound", "component", "hub_offline", "local_only", "setting_for"]
+__all__ = ["WeightsNotFound", "component", "hub_offline", "in_repository", "local_only", "setting_for"]
 
 
 class WeightsNotFound(FinalError, RuntimeError):
@@ -39,6 +39,15 @@ def hub_offline() -> bool:
 def local_only(source: str) -> bool:
     """`local_files_only` for loading `source`: a local folder needs no hub (and no probe of it)."""
     return not os.path.exists(source) and hub_offline()
+
+
+def in_repository(source: str) -> tuple[str, str | None]:
+    """A hub id with a folder inside the repository (`owner/name/v2`) as (`owner/name`, `v2`); a local
+    folder or a plain hub id as itself, with no subfolder."""
+    parts = source.split("/")
+    if os.path.exists(source) or len(parts) <= 2:
+        return source, None
+    return "/".join(parts[:2]), "/".join(parts[2:])
 
 
 def setting_for(model: str, field: str) -> str:

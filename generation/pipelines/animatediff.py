@@ -1,5 +1,7 @@
 """AnimateDiff (and AnimateDiff-Lightning): SD 1.5 plus a motion adapter, text in, a 16-frame clip out.
-`/restyle` runs `AnimateDiffVideoToVideoPipeline` on the same modules (the light restyle: 16 frames).
+`/restyle` runs `AnimateDiffVideoToVideoPipeline` on the same modules (the light restyle: 16 frames), and
+`/illusion` `AnimateDiffControlNetPipeline` with the row's illusion ControlNet (QR Code Monster v2), which
+steers every frame toward the hidden shape (generation/illusion.py) at twice the job's strength.
 
 Camera moves come from the official motion LoRAs, loaded once each and switched per job. A diagonal pan
 combines two LoRAs (pan-left + tilt-up). `motion` sets the LoRA weight:
@@ -21,8 +23,10 @@ from typing import Any
 
 import numpy as np
 from diffusers import (
+    AnimateDiffControlNetPipeline,
     AnimateDiffPipeline,
     AnimateDiffVideoToVideoPipeline,
+    ControlNetModel,
     DDIMScheduler,
     EulerDiscreteScheduler,
     MotionAdapter,
@@ -40,7 +44,7 @@ from generation.pipelines import Request
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
 from generation.values import Camera
-from generation.weights import WeightsNotFound, component, local_only
+from generation.weights import WeightsNotFound, component, in_repository, local_only
 
 __all__ = ["LORA_WEIGHT", "AnimateDiffRunner", "lora_moves"]
 
@@ -115,6 +119,7 @@ class AnimateDiffRunner:
         self.fp8 = Fp8Twins(self.pipe, spec, runtime)  # no LoRAs yet
         self._loaded_loras: set[str] = set()
         self._restyle: AnimateDiffVideoToVideoPipeline | None = None
+        self._illusion: AnimateDiffControlNetPipeline | None = None
 
     def restyler(self) -> AnimateDiffVideoToVideoPipeline:
         """Video-to-video on the loaded modules (the UNet with its motion modules and camera LoRAs)."""
@@ -123,9 +128,29 @@ class AnimateDiffRunner:
             self._restyle.set_progress_bar_config(disable=True)
         return self._restyle
 
+    def illusionist(self) -> AnimateDiffControlNetPipeline:
+        """Clips with a shape hidden in them: the loaded modules and the illusion ControlNet, loaded on the first
+        such clip (0.7 GB in fp16) and kept on the device."""
+        if self._illusion is None:
+            source = self.spec.illusion_weights
+            if source is None:
+                raise ValueError(f"{self.spec.name} makes no illusions (no illusion_weights)")
+            repo, folder = in_repository(source)
+            with component(self.spec.name, "illusion ControlNet", source, "illusion_weights"):
+                controlnet = ControlNetModel.from_pretrained(
+                    repo, subfolder=folder, dtype=self.runtime.dtype, local_files_only=local_only(repo)
+                )
+            self._illusion = AnimateDiffControlNetPipeline(
+                **self.pipe.components, controlnet=controlnet.to(self.runtime.device)
+            )
+            self._illusion.set_progress_bar_config(disable=True)
+        return self._illusion
+
     def check_inputs(self, request: Request) -> None:
         if request.kind is JobKind.RESTYLE and request.video is None:
             raise ValueError("a restyle needs the video's frames")
+        if request.kind is JobKind.ILLUSION and request.image is None:
+            raise ValueError("an illusion needs the shape to hide")
         if not request.prompt:
             raise ValueError(f"{self.spec.name} makes video from text: `prompt` is empty")
         if request.width % 8 or request.height % 8:
@@ -179,13 +204,22 @@ class AnimateDiffRunner:
             "output_type": "pt",
             "decode_chunk_size": self.runtime.decode_chunk(request.frames),
         }
-        restyle = request.kind is JobKind.RESTYLE
-        pipe = self.restyler() if restyle else self.pipe
-        with (  # `-fast`: the fp8 UNet where no LoRA is on (the copy has none), and DeepCache
-            self.fp8.swapped([pipe], request.fp8 and not loras),
-            deep_cache(pipe.unet, request.deep_cache, self.runtime.compiler),
+        restyle, illusion = request.kind is JobKind.RESTYLE, request.kind is JobKind.ILLUSION
+        pipe = self.restyler() if restyle else self.illusionist() if illusion else self.pipe
+        with (  # `-fast`: the fp8 UNet where no LoRA is on (the copy has none), and DeepCache (not beside a ControlNet)
+            self.fp8.swapped([pipe], request.fp8 and not loras and not illusion),
+            deep_cache(pipe.unet, 0 if illusion else request.deep_cache, self.runtime.compiler),
         ):
-            if restyle:
+            if illusion:
+                assert request.image is not None
+                output = pipe(
+                    num_frames=request.frames,
+                    conditioning_frames=[request.image] * request.frames,
+                    controlnet_conditioning_scale=2 * request.strength,
+                    callback_on_step_end=reporter.step_callback(request.steps),
+                    **shared,
+                )
+            elif restyle:
                 assert request.video is not None
                 strength, steps = request.redrawn
                 output = pipe(

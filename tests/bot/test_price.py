@@ -105,3 +105,12 @@ def test_default_flags_are_kept_where_the_job_can_take_them_in_order() -> None:
         Options(prompt="a cat"), [mine, server], lambda o: build(o, "ltx"), online, DEFAULT_MODELS
     )
     assert (job.negative_prompt, job.style, job.motion) == ("blurry", "anime", 3), "the user's -neg before the server's"
+
+
+def test_an_illusion_costs_its_controlnets_work_more_than_the_same_clip_from_words() -> None:
+    spec = DEFAULT_MODELS["animatediff"]
+    words = VideoJob("w", JobKind.TEXT_TO_VIDEO, "animatediff", prompt="a forest", aspect=Aspect.SQUARE)
+    hidden = dataclasses.replace(words, kind=JobKind.ILLUSION, hidden_text="HI")
+    _, plain, _ = price(words, spec)
+    _, illusion, _ = price(hidden, spec)
+    assert illusion == job_cost(512, 512, 16, 25, spec.cost_factor * 1.4) > plain == job_cost(512, 512, 16, 25, 1.5)

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import more_lines, voice_of
-from bot.limits import lines_within
+from bot.limits import EMBED_DESCRIPTION, lines_within
 from bot.services import Services
 from bot.spaces import space_of
 from generation.effects import effects
@@ -23,6 +23,7 @@ _COMMANDS = (
     _("`/imagine-video` words → a clip"),
     _("`/morph` a clip from one picture to another"),
     _("`/restyle` a short video redrawn to a prompt"),
+    _("`/illusion` a clip with words or a logo hidden in it: seen from afar, or squinting"),
     _(
         "Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"
         " (in a DM with me, just send the picture)"
@@ -65,7 +66,9 @@ class Help(commands.Cog):
             say(_("**Models here**: {models}", models=", ".join(f"`{name}`" for name in here) or "-")),
             say(_BUTTONS),
         ]
-        await interaction.response.send_message(lines_within(lines, more=more_lines(say)), ephemeral=True)
+        # An embed: twice a message's 2000 characters, room for every line in every language.
+        text = lines_within(lines, EMBED_DESCRIPTION, more=more_lines(say))
+        await interaction.response.send_message(embed=discord.Embed(description=text), ephemeral=True)
 
 
 async def setup(bot: Any) -> None:

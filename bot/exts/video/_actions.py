@@ -240,7 +240,8 @@ class ClipActions:
             if not taken:
                 return
             kept = await self.requests.kept_files(record.job_id)
-            if job.kind is not JobKind.TEXT_TO_VIDEO and kept.image is None:
+            from_words = job.kind is JobKind.TEXT_TO_VIDEO or (job.kind is JobKind.ILLUSION and job.hidden_text)
+            if not from_words and kept.image is None:
                 return await reply.refuse(_("I no longer keep the original input; start again with /animate"))
             spec = self.services.models.get(job.model)
             if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
@@ -249,6 +250,8 @@ class ClipActions:
                 files = dataclasses.replace(files, mask=kept.mask if masks else None)
             elif job.kind is JobKind.POSE:  # the character's picture and the pose video
                 files = Files(image=kept.image, video=kept.video)
+            elif job.kind is JobKind.ILLUSION:  # the shape it hides, unless it hides words
+                files = Files(image=None if job.hidden_text else kept.image)
             else:
                 files = Files(video=kept.image)
             parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
@@ -283,7 +286,8 @@ class ClipActions:
             job = build_job(options, job_id="", kind=source.kind, models=models, default_model=source.model)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth)  # -gif is in the form's flags
+        # -gif is in the form's flags; the words an illusion hides are not, and stay.
+        kept = dataclasses.replace(job, fit=source.fit, smooth=source.smooth, hidden_text=source.hidden_text)
         await self._again(interaction, reply, record, kept)
         if not reply.refused:
             self._drafts.drop(draft)

@@ -43,15 +43,16 @@ class Admission:
         self.services = services
         self.modlog = modlog
 
-    async def precheck(self, who: Requester, options: Options) -> Text | None:
+    async def precheck(self, who: Requester, options: Options, hidden: str = "") -> Text | None:
         """Why a request is refused before any file is fetched for it (the server, the channel, a blocked user,
-        the prompt), or None. `VideoRequests.start` checks all of it again, with everything else."""
+        the prompt and the words an illusion hides), or None. `VideoRequests.start` checks all of it again,
+        with everything else."""
         settings = await self.services.guilds.get(who.space)
         try:
             admit(who, settings)
             if (status := await self.services.quotas.status(who.space, who.user_id, who.role_ids)).blocked:
                 raise Refused(status.refusal)
-            asked = _with_effect(options.prompt, options.effect)
+            asked = _words(options.prompt, options.effect, hidden)
             await self._check_prompt(who, asked, options.negative_prompt or "", settings, count=False)
         except Refused as exc:
             self.services.metrics.refused.labels("Refused").inc()
@@ -79,13 +80,14 @@ class Admission:
     async def content(self, who: Requester, job: VideoJob, settings: GuildSettings) -> Content:
         """Check the prompt under the server's policy (Refused, logged, if it may not run here) and say what the
         worker's image check does for this job."""
-        await self._check_prompt(who, _with_effect(job.prompt, job.effect), job.negative_prompt, settings)
+        await self._check_prompt(who, _words(job.prompt, job.effect, job.hidden_text), job.negative_prompt, settings)
         policy = Policy(settings.content)
         if policy is Policy.OFF:
             return Content.UNCHECKED
         return Content.SPOILER if policy is Policy.AGE_RESTRICTED and who.age_restricted else Content.REFUSE
 
 
-def _with_effect(prompt: str, effect: str | None) -> str:
-    """The words a request's check reads: its prompt, and its effect by name (a server may block `explo*`)."""
-    return f"{prompt} -effect {effect}".strip() if effect else prompt
+def _words(prompt: str, effect: str | None, hidden: str = "") -> str:
+    """The words a request's check reads: its prompt, its effect by name (a server may block `explo*`), and
+    the words an illusion hides (as plain to see as its prompt, once seen)."""
+    return " ".join(part for part in (prompt, f"-effect {effect}" if effect else "", hidden) if part)

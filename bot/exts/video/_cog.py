@@ -5,6 +5,7 @@ ClipActions. Each callback defers first, parses, and hands over to VideoRequests
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -26,6 +27,7 @@ from bot.exts.video._declare import (
     Steps,
     Strength,
     emoji_names,
+    hidden_words,
     model_choices,
 )
 from bot.exts.video._interact import defer, download, requester
@@ -40,7 +42,7 @@ from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of
 from bot.services import Services
 from bot.spaces import space_of
-from generation.jobs import JobKind
+from generation.jobs import MAX_HIDDEN_TEXT, JobKind
 from generation.models import Input, ModelSpec
 from generation.options import OptionError, Options, from_command
 from generation.text import _
@@ -84,32 +86,34 @@ class Video(commands.Cog):
         return await download(self.services, url, reply)
 
     async def _model_choices(
-        self, interaction: discord.Interaction, current: str, wanted: Input | None, keyframes: bool = False
+        self, interaction: discord.Interaction, current: str, fits: Callable[[ModelSpec], bool]
     ) -> list[Any]:
-        """The suggestions for a command's `model` option (`wanted` None: the models that restyle videos)."""
+        """The suggestions for a command's `model` option: the models that `fit` the command."""
         settings = await self.services.guilds.get(space_of(interaction))
         try:
             served: set[str] | None = {m for worker in await self.services.queue.workers() for m in worker.models}
         except (RedisError, OSError):  # the queue is down: the command itself will say so
             served = None
 
-        def fits(spec: ModelSpec) -> bool:
-            return (spec.restyles if wanted is None else wanted in spec.inputs) and (spec.keyframes or not keyframes)
-
         offline = voice_of(interaction)(_("(no worker online)"))
         return model_choices(self.services.models, settings.allows_model, served, current, fits, offline)
 
     async def _image_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, Input.IMAGE)
+        return await self._model_choices(interaction, current, lambda spec: Input.IMAGE in spec.inputs)
 
     async def _text_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, Input.TEXT)
+        return await self._model_choices(interaction, current, lambda spec: Input.TEXT in spec.inputs)
 
     async def _keyframe_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, Input.IMAGE, keyframes=True)
+        return await self._model_choices(
+            interaction, current, lambda spec: Input.IMAGE in spec.inputs and spec.keyframes
+        )
 
     async def _restyle_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, None)
+        return await self._model_choices(interaction, current, lambda spec: spec.restyles)
+
+    async def _illusion_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
+        return await self._model_choices(interaction, current, lambda spec: spec.takes(JobKind.ILLUSION))
 
     # ---- commands ----
 
@@ -261,6 +265,43 @@ class Video(commands.Cog):
             data = await self._download(url, reply)
             if data is not None:
                 await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
+
+    @app_commands.command(name="illusion", description="A clip with words or a shape hidden in it, seen from afar")
+    @app_commands.describe(
+        prompt="The scene they hide in, e.g. a forest in autumn. Pika flags work here too (-ar 9:16 -seed 7)",
+        text="The words to hide",
+        image="Or a shape to hide: a logo, or any black and white picture",
+        strength="How plainly it shows, 0.1 (barely) to 1 (plainly); default 0.7",
+        model="Which model renders it (one that makes illusions)",
+        seed=DESCRIBE["seed"],
+    )
+    @app_commands.autocomplete(model=_illusion_models)
+    async def illusion(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        text: app_commands.Range[str, 1, MAX_HIDDEN_TEXT] | None = None,
+        image: discord.Attachment | None = None,
+        strength: Strength | None = None,
+        model: str | None = None,
+        seed: Seed | None = None,
+    ) -> None:
+        """A clip with words or a shape hidden in it."""
+        reply = await self._defer(interaction)
+        words = hidden_words(emoji_names(text or ""))
+        try:
+            options = from_command(emoji_names(prompt), strength=strength, model=model, seed=seed)
+        except OptionError as exc:
+            return await reply.refuse(exc.text)
+        if bool(words) == (image is not None):
+            return await reply.refuse(_("give the words to hide (`text`) or a picture of the shape (`image`): one"))
+        who = requester(interaction)
+        if (refusal := await self.admission.precheck(who, options, words)) is not None:
+            return await reply.refuse(refusal)
+        async with self.requests.intake.taking(who.user_id, reply) as taken:
+            picture = await self._download(image.url, reply) if taken and image is not None else None
+            if taken and (picture is not None or image is None):
+                await self.requests.new(who, reply, JobKind.ILLUSION, options, Files(image=picture), words)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(

@@ -4,6 +4,7 @@ pictures are: a message's files, link previews, stickers and custom emoji; a use
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from discord import app_commands
 
 from bot.limits import clip
 from generation.effects import effects
+from generation.jobs import MAX_HIDDEN_TEXT
 from generation.models import ModelSpec
 from generation.options import MAX_FRAMES
 from generation.styles import styles
@@ -33,6 +35,7 @@ __all__ = [
     "avatar_url",
     "emoji_names",
     "has_link",
+    "hidden_words",
     "image_url",
     "image_urls",
     "model_choices",
@@ -97,6 +100,13 @@ def words(message: discord.Message) -> str:
 def emoji_names(text: str) -> str:
     """`text` with each custom emoji (`<:pepe:1234…>`, which a model would read as noise) as its name."""
     return _EMOJI.sub(lambda emoji: emoji[2], text)
+
+
+def hidden_words(text: str) -> str:
+    """The words an illusion hides, as they will be drawn: invisible and control characters (a right-to-left
+    override, a zero-width space) left out, spaces collapsed, at most MAX_HIDDEN_TEXT characters."""
+    shown = "".join(char for char in text if not unicodedata.category(char).startswith("C"))
+    return " ".join(shown.split())[:MAX_HIDDEN_TEXT].strip()
 
 
 def has_link(text: str) -> bool:

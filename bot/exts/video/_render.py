@@ -9,7 +9,7 @@ import discord
 
 from bot.i18n import Voice
 from bot.limits import clip, user_words
-from generation.jobs import JobKind, Stage, VideoJob, VideoResult
+from generation.jobs import MAX_HIDDEN_TEXT, JobKind, Stage, VideoJob, VideoResult
 from generation.models import ModelSpec
 from generation.options import Options, flags_line
 from generation.queue_types import QueueState, QueueStatus
@@ -109,7 +109,13 @@ def _frames(job: VideoJob, result: VideoResult) -> Text:
         JobKind.UPSCALE: _("upscaled x2, {frames} frames", frames=frames),
         JobKind.RESTYLE: _("restyled, {frames} frames", frames=frames),
         JobKind.POSE: _("moved by the pose video, {frames} frames", frames=frames),
+        JobKind.ILLUSION: _("hiding {shape}, {frames} frames", shape=_hidden(job), frames=frames),
     }.get(job.kind, _("{frames} frames", frames=frames))
+
+
+def _hidden(job: VideoJob) -> Text:
+    """What an illusion hides, as its result says it."""
+    return Text(f"“{user_words(job.hidden_text, MAX_HIDDEN_TEXT)}”") if job.hidden_text else _("your picture")
 
 
 def result_text(

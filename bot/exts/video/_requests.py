@@ -100,9 +100,11 @@ class VideoRequests:
         kind: JobKind,
         options: Options,
         files: Files = Files(),
+        hidden_text: str = "",
     ) -> str | None:
-        """A request from a command, the menu or a mention, with the files it came with; the requester's
-        preferences (/preferences), then the server's default flags, wherever it does not set that option."""
+        """A request from a command, the menu or a mention, with the files it came with (and an illusion's
+        words to hide); the requester's preferences (/preferences), then the server's default flags, wherever
+        it does not set that option."""
         mine = await saved_preferences(self.services.users, who.user_id)
         added = Options()  # the default flags the job took, named where its price is refused
 
@@ -121,7 +123,7 @@ class VideoRequests:
             )
             job, kept = with_defaults(options, defaults, build, online, models)
             added = defaults_added(options, kept)
-            return job
+            return dataclasses.replace(job, hidden_text=hidden_text)
 
         return await self.start(who, reply, kind, draft, files, added=lambda: added)
 
