@@ -138,8 +138,10 @@ def build_job(
             JobKind.ILLUSION: _("a model that hides words or shapes in clips ({usable})", usable=usable),
         }.get(kind, _("a model for Extend ({usable})", usable=usable))
         raise OptionError("-model", name, wanted)
-    if kind in (JobKind.TEXT_TO_VIDEO, JobKind.ILLUSION) and not options.prompt:
+    if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("a prompt is needed to make a video from text"))
+    if kind is JobKind.ILLUSION and not options.prompt:
+        raise OptionError("prompt", NOTHING, "", _("say what scene it hides in: a prompt is needed"))
     if kind is JobKind.RESTYLE and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
     if options.strength is not None and kind not in (JobKind.RESTYLE, JobKind.ILLUSION):

@@ -70,4 +70,6 @@ async def test_nothing_or_both_to_hide_and_hidden_words_a_prompt_may_not_say_are
     assert "not allowed" in await refusal(fake, token)
     token = await fake.slash("illusion", {"prompt": "a forest", "text": "\u202e\u200b "}, user_id=9323)
     assert "`text`" in await refusal(fake, token), "invisible characters are no words"
+    token = await fake.slash("illusion", {"prompt": "-ar 9:16", "text": "HI"}, user_id=9323)
+    assert "what scene it hides in" in await refusal(fake, token)
     assert await credits_used(service, 9321) == await credits_used(service, 9322) == 0
