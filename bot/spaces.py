@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import discord
 
+from bot.records import request_of
 from storage.guilds import DM
+from storage.jobs import JobRecord
 
-__all__ = ["space_of"]
+__all__ = ["space_of", "space_of_job"]
 
 
 def space_of(interaction: discord.Interaction) -> int:
@@ -18,3 +20,10 @@ def space_of(interaction: discord.Interaction) -> int:
     if guild is None or (interaction.is_user_integration() and not interaction.is_guild_integration()):
         return DM
     return guild
+
+
+def space_of_job(record: JobRecord) -> int:
+    """The server whose settings and credits a job used, or DM: its request says (the ledger's `guild_id` is
+    where it was made)."""
+    asked = request_of(record).guild_id
+    return int(asked) if asked.isdigit() else record.guild_id

@@ -146,7 +146,13 @@ class Guilds:
         d = self.defaults
         if guild_id == DM:
             return GuildSettings(
-                d.dms_allowed, d.dm_daily_credits, d.timezone, d.cooldown_s, d.max_queued, content=d.dm_content
+                d.dms_allowed,
+                d.dm_daily_credits,
+                d.timezone,
+                d.cooldown_s,
+                d.max_queued,
+                content=d.dm_content,
+                mod_log_channel=d.dm_mod_log_channel,
             )
         return GuildSettings(True, d.daily_credits, d.timezone, d.cooldown_s, d.max_queued)
 

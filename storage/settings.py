@@ -19,6 +19,9 @@ class StorageSettings(BaseSettings):
     dm_daily_credits: NonNegativeInt = 150  # per user per day in direct messages
     dms_allowed: bool = True
     dm_content: Literal["strict", "age-restricted", "off"] = "strict"  # the content policy in direct messages
+    # The operator's moderation log for DMs, group DMs and users' own installs of the app (no server admins
+    # there): a channel in a server the bot is in. None: recorded, not posted.
+    dm_mod_log_channel: PositiveInt | None = None
     cooldown_s: NonNegativeInt = 0  # between two jobs of one user in one server
     max_queued: NonNegativeInt = 3  # unfinished jobs per user per server
     max_queued_per_server: PositiveInt = 500  # unfinished jobs of a whole server: one server cannot flood all

@@ -9,12 +9,21 @@ from bot.exts.video._admission import admit
 from bot.exts.video._replies import Requester
 from bot.pricing import Refused
 from storage.guilds import DM, GuildSettings
-from tests.bot.conftest import BotProcess
+from tests.bot.conftest import BotProcess, service_with
 from tests.bot.test_admin_quota import stored
 from tests.bot.test_buttons import button, ephemeral_answer, followup_text
-from tests.bot.test_video import credits_used, delivered
+from tests.bot.test_video import credits_used, delivered, refusal
 from tests.conftest import png_bytes
-from tests.fake_discord import ELSEWHERE_CHANNEL_ID, ELSEWHERE_GUILD_ID, GROUP_DM_ID, FakeDiscord
+from tests.fake_discord import ELSEWHERE_CHANNEL_ID, ELSEWHERE_GUILD_ID, GROUP_DM_ID, MODLOG_CHANNEL_ID, FakeDiscord
+
+# The operator's moderation log for DMs and users' own installs: a channel of the server the bot is in.
+service = service_with("user-install", MOTIONBOT_DM_MOD_LOG_CHANNEL=str(MODLOG_CHANNEL_ID))
+
+
+def operators_log(fake: FakeDiscord, about: str) -> list[dict[str, object]]:
+    """The posts in the operator's log that mention `about`."""
+    found = [m for m in fake.messages.values() if m.data["channel_id"] == str(MODLOG_CHANNEL_ID)]
+    return [m.data for m in found if about in m.content]
 
 
 async def test_in_a_server_the_bot_is_not_in_a_clip_is_made_rerolled_and_deleted_through_the_interaction(
@@ -54,7 +63,13 @@ async def test_in_a_group_dm_text_and_a_messages_picture_become_clips(fake: Fake
     clip = await delivered(fake, menu)
     assert "<@8201>" in clip.content and clip.files
     reported = await fake.context_menu("Report clip", clip.data, user_id=9, channel_id=GROUP_DM_ID)
-    assert "no server's moderators are here" in await ephemeral_answer(fake, reported)
+    assert "Reported to the bot's moderators" in await ephemeral_answer(fake, reported)  # no server admins here
+    [post] = await fake.wait_until(lambda: operators_log(fake, "<@9>"), timeout=10, what="the operator's log")
+    assert "Clip reported" in str(post["content"]) and "<@8201>" in str(post["content"])
+    assert not post.get("components"), "no Delete button: the bot's token does not reach a group DM"
+    refused = await fake.slash("imagine-video", {"prompt": "a nude man"}, user_id=8202, channel_id=GROUP_DM_ID)
+    assert "not allowed" in await refusal(fake, refused)
+    await fake.wait_until(lambda: operators_log(fake, "<@8202>"), timeout=10, what="the refused prompt, logged")
     charged = await stored(service, "SELECT DISTINCT guild_id FROM reservations WHERE user_id = 8201")
     assert [tuple(row) for row in charged] == [(0,)] and await credits_used(service, 8201) > 0, "the user's DMs'"
 

@@ -25,6 +25,7 @@ from bot.limits import ATTACHMENT_DESCRIPTION, clip
 from bot.pricing import upscaler_for
 from bot.records import request_of
 from bot.services import Services
+from bot.spaces import space_of_job
 from generation.blocklist import Verdict
 from generation.jobs import JobKind, OutputFormat, VideoResult
 from generation.queue_types import JobOutcome, QueueStatus
@@ -113,7 +114,7 @@ class Endings:
         rule = _("the built-in list, on the prompt in English") if kind == "prompt" else _("the image check")
         matched = f"{refused.term} — {refused.read_as}" if refused and refused.read_as else ""
         event = ModerationEvent(
-            record.guild_id,
+            space_of_job(record),  # a server's moderators, or the operator's (DMs, users' own installs)
             record.channel_id,
             record.user_id,
             kind,

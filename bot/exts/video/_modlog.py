@@ -22,6 +22,7 @@ from bot.services import Services
 from generation.images import ImageError, load_rgb
 from generation.text import Text, _
 from generation.video_input import poster
+from storage.guilds import DM
 from storage.moderation import ModerationEvent
 
 __all__ = ["ModLog"]
@@ -52,8 +53,8 @@ class ModLog:
         s.metrics.safety.labels(event.kind, event.result).inc()
         await s.moderation.record(event)
         log.info("moderation: %s %s (%s), job %s", event.kind, event.result, event.rule, event.job_id)
-        settings = await s.guilds.get(event.guild_id) if event.guild_id else None
-        if settings is None or not settings.mod_log_channel:
+        settings = await s.guilds.get(event.guild_id)  # DM (0): the operator's log, MOTIONBOT_DM_MOD_LOG_CHANNEL
+        if not settings.mod_log_channel:
             return
         key, now = (event.guild_id, event.user_id), time.monotonic()
         posted = [when for when in self._posted.get(key) or [] if now - when < 60]  # about them, this minute
@@ -102,8 +103,9 @@ class ModLog:
             thumbnail = await asyncio.to_thread(_thumbnail, picture)
             if thumbnail is not None:
                 files.append(discord.File(io.BytesIO(thumbnail), filename="SPOILER_flagged.jpg"))
-        # A report of a clip gets the button that deletes it, for the moderators reading the log.
-        reported = event.job_id if event.result == "reported" else None
+        # A report of a clip gets the button that deletes it, for the moderators reading the log (in a server: the
+        # bot's token reaches no group DM, nor a server only a user's install of the app is in).
+        reported = event.job_id if event.result == "reported" and event.guild_id != DM else None
         view = self.buttons.remove(reported, say) if reported else discord.utils.MISSING
         await channel.send(
             clip("\n".join(lines)), files=files, view=view, allowed_mentions=discord.AllowedMentions.none()
