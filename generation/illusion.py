@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from generation.text import Said, _
 
-__all__ = ["NoGlyphs", "font_for_illusions", "pattern"]
+__all__ = ["SYSTEM_FONTS", "NoGlyphs", "font_for_illusions", "pattern"]
 
 MARGIN = 0.1  # of each side left light around the shape
 LIGHT, DARK = 255, 0

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from diffusers import AnimateDiffControlNetPipeline, ControlNetModel, DDIMScheduler, MotionAdapter
 from PIL import Image, ImageDraw
+from pydantic import ValidationError
 
 from generation.engine import Engine, JobRejected
-from generation.illusion import NoGlyphs, pattern
+from generation.illusion import SYSTEM_FONTS, NoGlyphs, font_for_illusions, pattern
 from generation.jobs import JobKind, VideoJob
 from generation.progress import Reporter
 from generation.runtime import Runtime, to_uint8
@@ -53,6 +55,22 @@ def test_the_words_are_drawn_dark_on_light_as_large_as_fit() -> None:
     assert (long < 128).mean() > 0.02 and not np.array_equal(short, long)
     with pytest.raises(NoGlyphs, match="日 本"):
         pattern(64, 64, "日本 ok")
+
+
+def test_the_font_is_the_settings_else_a_system_bold_one_and_a_wrong_path_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOTIONBOT_ILLUSION_FONT", "/no/such/font.ttf")
+    with pytest.raises(ValidationError, match=r"no font file at /no/such/font\.ttf"):
+        GenerationSettings(_env_file=None)  # type: ignore[call-arg]
+    system = font_for_illusions("")
+    assert system in (*SYSTEM_FONTS, ""), "the first system font found, else Pillow's own"
+    serif = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+    if not Path(serif).is_file():
+        pytest.skip("no DejaVu Serif here to draw with")
+    assert font_for_illusions(serif) == serif
+    drawn = np.asarray(pattern(128, 64, "Hi", font=serif))
+    assert not np.array_equal(drawn, np.asarray(pattern(128, 64, "Hi", font=system))), "the font draws them"
 
 
 def test_a_picture_is_hidden_whole_in_grey_centred() -> None:
