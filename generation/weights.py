@@ -45,8 +45,8 @@ def in_repository(source: str) -> tuple[str, str | None]:
     """A hub id with a folder inside the repository (`owner/name/v2`) as (`owner/name`, `v2`); a local
     folder or a plain hub id as itself, with no subfolder."""
     parts = source.split("/")
-    if os.path.exists(source) or len(parts) <= 2:
-        return source, None
+    if os.path.exists(source) or source.startswith(("/", ".", "~")) or len(parts) <= 2:
+        return source, None  # a folder here (one that is missing fails to load naming its setting)
     return "/".join(parts[:2]), "/".join(parts[2:])
 
 

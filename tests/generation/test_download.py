@@ -10,6 +10,7 @@ from huggingface_hub.errors import GatedRepoError
 
 from generation.download import DownloadError, fetch_models, sources
 from generation.registry import DEFAULT_MODELS
+from generation.weights import in_repository
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +25,18 @@ def test_each_model_lists_every_repository_it_loads() -> None:
     svd = sources(DEFAULT_MODELS["svd-xt"])[0]
     assert "*/*.fp16.safetensors" in (svd.patterns or ()), "the half-precision files only"
     assert "*.safetensors" not in (svd.patterns or ()) and "*/*.safetensors" not in (svd.patterns or ())
+
+
+def test_the_illusion_controlnet_is_fetched_from_its_folder_of_the_repository(tmp_path: Path) -> None:
+    fetched = {f.repo: f.patterns for f in sources(DEFAULT_MODELS["animatediff"])}
+    assert fetched["monster-labs/control_v1p_sd15_qrcode_monster"] == ("v2/*.json", "v2/*.safetensors")
+    assert in_repository("monster-labs/control_v1p_sd15_qrcode_monster/v2") == (
+        "monster-labs/control_v1p_sd15_qrcode_monster",
+        "v2",
+    )
+    assert in_repository("owner/name") == ("owner/name", None)
+    for folder in (str(tmp_path), "/models/no/such/folder", "./models/controlnet"):
+        assert in_repository(folder) == (folder, None), "a folder here, never a hub id"
 
 
 def test_ltx_fetches_only_the_diffusers_folders_and_the_upsampler() -> None:
