@@ -7,7 +7,8 @@
 
 A ban is the operator's, for the whole service: server admins block users in their own server with
 `/motionbot-admin block`, but nobody else can stop someone in DMs or through their own install of the app.
-The bot reads it at each request (a ban needs no restart); videos already on the way finish.
+The bot reads it at each request (a ban needs no restart); the user's videos on the way are cancelled through
+the queue (`REDIS_URL`) and the bot refunds them, as it does any cancel.
 
 SQLite's online backup copies the database page by page from one read snapshot (the bot's WAL writes go on
 meanwhile and are not in the copy); the copy is written beside the target and renamed onto it when whole, so
@@ -25,8 +26,14 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
+from generation.queue import JobQueue
+from generation.queue_redis import QueueSettings
+from generation.queue_types import CancelResult
 from storage.db import Database
 from storage.guilds import Guilds
+from storage.jobs import Ledger
 from storage.quotas import Quotas
 from storage.settings import StorageSettings
 
@@ -67,13 +74,33 @@ async def _bans(settings: StorageSettings, command: str, user: int | None, reaso
     try:
         quotas = Quotas(db, Guilds(db, settings))
         if command == "ban" and user is not None:
-            return f"banned {user}" if await quotas.ban(user, reason) else f"{user} was banned already"
+            said = f"banned {user}" if await quotas.ban(user, reason) else f"{user} was banned already"
+            return f"{said}; {await _cancel_unfinished(Ledger(db), user)}"
         if command == "unban" and user is not None:
             return f"unbanned {user}" if await quotas.unban(user) else f"{user} was not banned"
         listed = [f"{who}\t{at:%Y-%m-%d %H:%M} UTC\t{why}".rstrip() for who, why, at in await quotas.bans()]
         return "\n".join(listed) or "nobody is banned"
     finally:
         await db.close()
+
+
+async def _cancel_unfinished(ledger: Ledger, user: int) -> str:
+    """Cancel a banned user's videos on the way (the bot refunds each as it does any cancel); what was done."""
+    unfinished = await ledger.unfinished(user_id=user)
+    if not unfinished:
+        return "nothing of theirs on the way"
+    try:
+        queue = await JobQueue.connect(QueueSettings(), retry_s=3)
+    except (RedisError, OSError) as exc:
+        return f"could not reach the queue ({exc}): {len(unfinished)} of their videos on the way will finish"
+    try:
+        results = [await queue.cancel(record.job_id) for record in unfinished]
+    except (RedisError, OSError) as exc:
+        return f"the queue stopped answering ({exc}): some of their videos on the way may finish"
+    finally:
+        await queue.close()
+    stopped = sum(result in (CancelResult.REMOVED, CancelResult.STOPPING) for result in results)
+    return f"{stopped} of their videos on the way cancelled (refunded by the bot)"
 
 
 def main(argv: list[str] | None = None) -> int:

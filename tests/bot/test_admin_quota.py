@@ -39,6 +39,7 @@ from tests.fake_discord import (
     user_payload,
 )
 from tests.storage.test_backup import operator
+from tests.support import RedisServer
 
 ADMIN = 3001
 
@@ -201,10 +202,16 @@ async def test_block_from_the_command_refuses_videos_and_unblock_allows_them(
 
 
 async def test_the_operators_ban_stops_a_user_everywhere_at_once_and_lifting_it_lets_them_back(
-    fake: FakeDiscord, service: BotProcess
+    fake: FakeDiscord, service: BotProcess, redis_server: RedisServer
 ) -> None:
     database = Path(service_db(service))
-    assert operator(database, "ban", "3251", "abuse").returncode == 0  # while the bot runs: no restart
+    image = fake.upload("s.png", png_bytes())
+    slow = await fake.slash("animate", {"prompt": "a slow owl -steps 60"}, attachments={"image": image}, user_id=3251)
+    status = await fake.wait_until(lambda: (m := fake.response_to(slow)) and m.buttons() and m, what="the status")
+    banned = operator(database, "ban", "3251", "abuse", redis_url=redis_server.url)  # while the bot runs
+    assert banned.stdout == "banned 3251; 1 of their videos on the way cancelled (refunded by the bot)\n", banned
+    await fake.wait_until(lambda: "Cancelled" in status.content, timeout=30, what="the cancel")
+    assert await credits_used(service, 3251) == 0
     picture = fake.upload("c.png", png_bytes())
     token = await fake.slash("animate", {}, attachments={"image": picture}, user_id=3251)
     assert "not allowed to make videos with this bot" in await refusal(fake, token)

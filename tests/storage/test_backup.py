@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from storage.db import Database
+from storage.jobs import Ledger
+from tests.storage.test_ledger import record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,8 +50,8 @@ def test_a_backup_names_what_is_wrong_instead_of_copying(tmp_path: Path) -> None
     assert onto_itself.returncode == 1 and "overwrite the database itself" in onto_itself.stderr
 
 
-def operator(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"MOTIONBOT_DATABASE_PATH": str(database)}
+def operator(database: Path, *args: str, redis_url: str = "") -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"MOTIONBOT_DATABASE_PATH": str(database)} | ({"REDIS_URL": redis_url} if redis_url else {})
     command = [sys.executable, "-m", "storage", *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
@@ -59,7 +61,10 @@ async def test_the_operator_bans_and_unbans_a_user_while_the_bot_holds_the_datab
     assert "no database" in operator(database, "bans").stderr, "a wrong path is said, not made"
     db = await Database.open(database)  # the bot's connection, open for the whole test
     try:
-        assert operator(database, "ban", "4242", "spam", "in", "DMs").stdout == "banned 4242\n"
+        assert (
+            operator(database, "ban", "4242", "spam", "in", "DMs").stdout
+            == "banned 4242; nothing of theirs on the way\n"
+        )
         assert "banned already" in operator(database, "ban", "4242").stdout
         assert (await db.fetchone("SELECT reason FROM bans WHERE user_id = 4242"))[0] == "spam in DMs"
         listed = operator(database, "bans").stdout
@@ -70,3 +75,16 @@ async def test_the_operator_bans_and_unbans_a_user_while_the_bot_holds_the_datab
         assert operator(database, "bans").stdout == "nobody is banned\n"
     finally:
         await db.close()
+
+
+async def test_a_ban_with_the_queue_unreachable_says_the_users_videos_on_the_way_finish(tmp_path: Path) -> None:
+    database = tmp_path / "motionbot.db"
+    db = await Database.open(database)
+    try:
+        assert await Ledger(db).add(record("on-the-way", user=4343))
+        done = operator(database, "ban", "4343", redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    finally:
+        await db.close()
+    assert done.returncode == 0, done.stderr
+    said = done.stdout
+    assert said.startswith("banned 4343; could not reach the queue") and "1 of their videos on the way will" in said
