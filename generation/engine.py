@@ -21,6 +21,7 @@ from PIL import Image
 
 from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
+from generation.images import load_rgb
 from generation.interpolate import FlowSource, Smoother, smooth_fps
 from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
 from generation.models import CameraMode, ModelSpec
@@ -173,6 +174,8 @@ class Engine:
         pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
         if job.kind in (JobKind.RESTYLE, JobKind.POSE) and request.video is not None:
             pictures += _samples(request.video)
+        if job.kind is JobKind.ILLUSION and job.image is not None:  # the picture as given, not only its grey shape
+            pictures.append(load_rgb(job.image, cover=(request.width, request.height)))
         checked = time.perf_counter()
         if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION):  # not our own clips
             self._check(job, "input", pictures, checks)

@@ -64,3 +64,22 @@ def test_nothing_flagged_passes_and_a_policy_that_is_off_checks_nothing(settings
     assert not passed.flagged and passed.checks["output"] < 0
     unchecked = engine_with(settings, -1000).render(dataclasses.replace(PICTURE, content=Content.UNCHECKED))
     assert not unchecked.flagged and unchecked.checks == {}
+
+
+def test_an_illusions_picture_is_checked_as_given_not_only_as_its_grey_shape(
+    settings: GenerationSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = engine_with(settings, 1000)  # nothing flagged: what it was shown is the point
+    assert engine.checker is not None
+    calls: list[list[tuple[int, int, int]]] = []  # the input check's pictures, then the clip's frames
+    checked = engine.checker.check
+
+    def spy(pictures: list) -> object:
+        calls.append([picture.getpixel((0, 0)) for picture in pictures])
+        return checked(pictures)
+
+    monkeypatch.setattr(engine.checker, "check", spy)
+    logo = png_bytes(64, 64, (200, 40, 40))
+    engine.generate(VideoJob("i", JobKind.ILLUSION, "animatediff", prompt="a forest", image=logo, seed=1))
+    grey = [pixel for pixel in calls[0] if pixel[0] == pixel[1] == pixel[2]]
+    assert grey and len(grey) < len(calls[0]), "the grey shape the model follows, and the user's picture in colour"
