@@ -813,6 +813,7 @@ async def test_model_suggestions_are_the_models_this_server_enables_that_fit_the
     assert "animatediff" in text and "svd-xt" not in text, "only models that make clips from words"
     assert text["animatediff"].startswith("animatediff — ") and "LoRA" in text["animatediff"], "with what it is"
     assert set(await suggested("morph")) == {n for n, spec in DEFAULT_MODELS.items() if spec.keyframes}
+    assert set(await suggested("illusion")) == {n for n, spec in DEFAULT_MODELS.items() if spec.illusion_weights}
     assert set(await suggested("animate", "Wan")) == {"wan", "wan-i2v", "wan-animate", "wan-vace"}
     assert set(await suggested("animate", "keyframes")) == {"ltx"}, "typed words match the description too"
     token = await fake.slash("motionbot-admin", {"enabled": "svd-xt,ltx"}, subcommand=["models"], admin=True)
