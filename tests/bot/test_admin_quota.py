@@ -137,6 +137,10 @@ async def test_quota_quotes_what_a_clip_with_no_options_costs_here_and_charges_t
 ) -> None:
     await admin(fake, "set", {"setting": "daily_credits", "value": "150"})  # earlier tests lowered it
     assert quoted(await quota_of(fake, 3651), "imagine-video") == (1, "animatediff")
+    illusion = quoted(await quota_of(fake, 3650), "illusion")
+    assert illusion is not None and illusion[1] == "animatediff"
+    await delivered(fake, await fake.slash("illusion", {"prompt": "a forest", "text": "HI"}, user_id=3650))
+    assert await credits_used(service, 3650) == illusion[0], "charged what /quota said"
     for enabled, user in (("all", 3651), ("svd", 3652)):  # `svd` costs more here (conftest.PRICED)
         await admin(fake, "models", {"enabled": enabled})
         try:

@@ -60,6 +60,8 @@ def _prices(
         found.append(_("`/animate` with a prompt: {credits} (`{model}`)", model=steered[0], credits=steered[1]))
     if text := quote(JobKind.TEXT_TO_VIDEO):
         found.append(_("`/imagine-video` with no options: {credits} (`{model}`)", model=text[0], credits=text[1]))
+    if hidden := quote(JobKind.ILLUSION):
+        found.append(_("`/illusion` with no options: {credits} (`{model}`)", model=hidden[0], credits=hidden[1]))
     flags = flags_line(counted)
     return found, _("These prices count your default flags `{flags}` (`/preferences`).", flags=flags) if flags else None
 
