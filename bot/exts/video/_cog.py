@@ -299,8 +299,10 @@ class Video(commands.Cog):
         if (refusal := await self.admission.precheck(who, options, words)) is not None:
             return await reply.refuse(refusal)
         async with self.requests.intake.taking(who.user_id, reply) as taken:
-            picture = await self._download(image.url, reply) if taken and image is not None else None
-            if taken and (picture is not None or image is None):
+            if not taken:
+                return
+            picture = await self._download(image.url, reply) if image is not None else None
+            if image is None or picture is not None:  # words, or a picture that downloaded
                 await self.requests.new(who, reply, JobKind.ILLUSION, options, Files(image=picture), words)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
