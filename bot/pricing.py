@@ -128,6 +128,7 @@ def draft_job(
     default: str,
     online: set[str],
     end_image: bytes | None = None,
+    middle_images: tuple[bytes, ...] = (),
     mask: bytes | None = None,
 ) -> VideoJob:
     """The job `options` ask for, on the model they name or the one that can do what they ask."""
@@ -139,7 +140,7 @@ def draft_job(
                 enabled=", ".join(models),
             )
         )
-    needs = _needs(options, end_image is not None, mask is not None)
+    needs = _needs(options, end_image is not None, mask is not None, bool(middle_images))
     if not options.model and (needs or (kind is JobKind.IMAGE_TO_VIDEO and (options.prompt or options.style))):
         prompted = services.generation.default_prompted_image_model
         default = _capable(prompted, kind, needs, models, default, online, options)
@@ -150,14 +151,17 @@ def draft_job(
         models=models,
         default_model=default,
         end_image=end_image,
+        middle_images=middle_images,
         mask=mask,
     )
 
 
-def _needs(options: Options, end_image: bool, mask: bool) -> tuple[str, ...]:
-    """The registry capabilities a request needs beyond making a clip (with a picture to end on, a mask)."""
+def _needs(options: Options, end_image: bool, mask: bool, middle: bool) -> tuple[str, ...]:
+    """The registry capabilities a request needs beyond making a clip (with a picture to end on, a mask,
+    pictures between the first and the last)."""
     wanted = {
         "keyframes": end_image or bool(options.loop),
+        "middle_keyframes": middle,
         "masks": mask or bool(options.region),
         "travels": SEGMENTS in options.prompt,
         "upscales": bool(options.upscale),

@@ -70,6 +70,9 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
     if args.end and kind is not JobKind.IMAGE_TO_VIDEO:
         print("error: --end goes with --image (the clip runs from one picture to the other)", file=sys.stderr)
         return 2
+    if args.through and not args.end:
+        print("error: --through goes with --image and --end (pictures on the way between them)", file=sys.stderr)
+        return 2
     try:
         runtime = Runtime.from_settings(settings)
         image = Path(args.image).read_bytes() if args.image else None
@@ -82,6 +85,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
             default_model=_default_model(settings, kind, bool(options.prompt or options.effect) or bool(args.end)),
             image=image,
             end_image=Path(args.end).read_bytes() if args.end else None,
+            middle_images=tuple(Path(picture).read_bytes() for picture in args.through),
             smooth=args.smooth,
             output=output,
             byte_budget=int(args.budget_mb * 1024 * 1024),
@@ -300,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--smooth-clip", metavar="CLIP", help="interpolate a clip (MP4) to a higher frame rate")
     source.add_argument("--upscale-clip", metavar="CLIP", help="twice a clip's width and height (an ltx model)")
     render.add_argument("--end", metavar="IMAGE", help="with --image: the picture the clip ends on (/morph)")
+    render.add_argument(
+        "--through",
+        metavar="IMAGE",
+        action="append",
+        default=[],
+        help="with --image and --end: a picture the clip passes through on the way (again for more, in order)",
+    )
     render.add_argument("--out", required=True, help="output file: .mp4, .gif or .webm")
     render.add_argument("--smooth", action="store_true", help="interpolate frames to a higher fps")
     render.add_argument("--fit", choices=[f.value for f in Fit], default="crop", help="fit the image by crop or pad")

@@ -171,7 +171,8 @@ class Engine:
             note = _("🖌️ Only “{region}” moves ({share} of the picture)", region=job.region[:60], share=f"{share:.0%}")
             on_outline(note, outline(request.image, request.mask))
         checks: dict[str, float] = {}
-        pictures = [picture for picture in (request.image, request.end_image) if picture is not None]
+        given = (request.image, *request.middle_images, request.end_image)
+        pictures = [picture for picture in given if picture is not None]
         if job.kind in (JobKind.RESTYLE, JobKind.POSE) and request.video is not None:
             pictures += _samples(request.video)
         if job.kind is JobKind.ILLUSION and job.image is not None:  # the picture as given, not only its grey shape

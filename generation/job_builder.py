@@ -11,7 +11,7 @@ import dataclasses
 import operator
 from collections.abc import Callable, Mapping
 
-from generation.jobs import DEFAULT_BYTE_BUDGET, Fit, JobKind, OutputFormat, VideoJob
+from generation.jobs import DEFAULT_BYTE_BUDGET, MAX_MIDDLE_IMAGES, Fit, JobKind, OutputFormat, VideoJob
 from generation.models import ModelSpec
 from generation.options import MAX_SEGMENTS, NONE_ENABLED, NOTHING, SEGMENTS, OptionError, Options, segments_of
 from generation.text import Text, _
@@ -102,6 +102,27 @@ def _check_effect(options: Options, spec: ModelSpec, kind: JobKind, models: Mapp
         )
 
 
+def _check_middle(spec: ModelSpec, kind: JobKind, models: Mapping[str, ModelSpec], count: int, end: bool) -> None:
+    """Pictures between the first and the last: a clip from a picture to a last one, on a model that
+    conditions on frames in between (`plan.resolve` checks they fit its frames)."""
+    if kind is not JobKind.IMAGE_TO_VIDEO or not end:
+        raise OptionError("second", count, "", _("pictures in between need a first and a last picture: use /morph"))
+    if count > MAX_MIDDLE_IMAGES:
+        raise OptionError("second", count, "", _("at most {most} pictures in all", most=MAX_MIDDLE_IMAGES + 2))
+    if spec.middle_keyframes < count:
+        usable = _usable(models, kind, lambda s: s.middle_keyframes >= count)
+        raise OptionError(
+            "-model",
+            spec.name,
+            "",
+            _(
+                "`{model}` cannot pass through pictures between the first and the last; models that can: {usable}",
+                model=spec.name,
+                usable=usable,
+            ),
+        )
+
+
 def build_job(
     options: Options,
     *,
@@ -111,6 +132,7 @@ def build_job(
     default_model: str,
     image: bytes | None = None,
     end_image: bytes | None = None,
+    middle_images: tuple[bytes, ...] = (),
     mask: bytes | None = None,
     user_id: str = "",
     smooth: bool = False,
@@ -151,6 +173,8 @@ def build_job(
             "",
             _("`-strength` is for /restyle (how much of a video to redraw) and /illusion (how plainly it shows)"),
         )
+    if middle_images:
+        _check_middle(spec, kind, models, len(middle_images), end_image is not None)
     able = {
         "keyframes": end_image is not None,
         "travels": SEGMENTS in options.prompt,
@@ -233,6 +257,7 @@ def build_job(
         prompt=options.prompt,
         image=image,
         end_image=end_image,
+        middle_images=middle_images,
         mask=mask,
         fit=fit,
         smooth=smooth,

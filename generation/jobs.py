@@ -22,6 +22,7 @@ from generation.values import Aspect, Camera
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
     "MAX_HIDDEN_TEXT",
+    "MAX_MIDDLE_IMAGES",
     "SCHEMA_VERSION",
     "Content",
     "Fit",
@@ -41,6 +42,7 @@ SCHEMA_VERSION = 4
 _READS = (2, 3, 4)  # an older payload is a newer one without the new fields (ledger rows keep them)
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 MAX_HIDDEN_TEXT = 40  # characters an illusion hides: beyond that, no word is large enough to be seen
+MAX_MIDDLE_IMAGES = 3  # pictures a clip passes through between its first and its last (5 keyframes in all)
 
 
 class JobSchemaError(ValueError):
@@ -121,6 +123,8 @@ class VideoJob:
     style: str | None = None  # a preset of generation/styles.toml (`-style anime`); applied by the worker
     effect: str | None = None  # one of generation/effects.toml (`-effect melt`); applied by the worker
     hidden_text: str = ""  # ILLUSION: the words hidden in the clip (drawn by the worker), when no `image` is
+    middle_images: tuple[bytes, ...] = ()  # pictures the clip passes through between `image` and `end_image`,
+    # in order, spread evenly (/morph `second` …; `middle_keyframes` models only)
     content: Content = Content.REFUSE
     blocked: tuple[str, ...] = ()  # the server's own block list: a prompt the worker translates is checked too
     output: OutputFormat = OutputFormat.MP4
@@ -139,7 +143,7 @@ class VideoJob:
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
         # Sent only when set: an older worker reads every other job.
-        for late in ("fast", "loop", "effect", "blocked", "hidden_text"):
+        for late in ("fast", "loop", "effect", "blocked", "hidden_text", "middle_images"):
             if not data[late]:
                 del data[late]
         return data
@@ -147,7 +151,9 @@ class VideoJob:
     def request(self) -> dict[str, Any]:
         """The job without its input files (nor the server's block list, read again for each job): what the
         ledger keeps to echo, Reroll, Remix and Extend it."""
-        return dataclasses.replace(self, image=None, end_image=None, mask=None, video=None, blocked=()).to_dict()
+        return dataclasses.replace(
+            self, image=None, end_image=None, middle_images=(), mask=None, video=None, blocked=()
+        ).to_dict()
 
     @classmethod
     def from_dict(cls, data: object) -> VideoJob:
@@ -264,6 +270,8 @@ def _coerce(name: str, hint: Any, value: object) -> Any:
             continue
         if origin in (str, bytes, bool) and type(value) is origin:
             return value
-        if origin is tuple and isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-            return tuple(value)
+        if origin is tuple and isinstance(value, list | tuple):  # tuple[str, ...] or tuple[bytes, ...]
+            item_type = typing.get_args(option)[0]
+            if all(type(item) is item_type for item in value):
+                return tuple(value)
     raise JobSchemaError(f"field {name!r} has a value of the wrong type: {type(value).__name__}")

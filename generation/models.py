@@ -103,6 +103,7 @@ class ModelSpec:
     takes_negative_prompt: bool = False
     default_negative: str = ""  # the negative prompt its model card recommends, used when the job gives none
     keyframes: bool = False  # takes a last frame too (/morph, the `end` image)
+    middle_keyframes: int = 0  # pictures it can pass through between the first and the last (/morph `second` …)
     travels: bool = False  # prompt travel: "a | b | c", one prompt per segment
     upscales: bool = False  # Upscale (x2) runs on this model, for its own clips and other models'
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
@@ -189,6 +190,17 @@ class ModelSpec:
     def frames_within(self, most: int) -> int:
         """The largest frame count this model renders that is at most `most` (may be below its minimum)."""
         return most if self.frame_step == 1 else (most - 1) // self.frame_step * self.frame_step + 1
+
+    def keyframe_frames(self, frames: int, count: int) -> list[int]:
+        """Where `count` keyframes sit in a clip of `frames`: the first at 0, the last at the last frame, the
+        others spread evenly between, each on the model's frame grid (LTX: a multiple of 8, a latent frame)."""
+        grid = self.frame_step
+        spans = (frames - 1) // grid
+        return [round(spans * index / (count - 1)) * grid for index in range(count)]
+
+    def keyframes_fit(self, frames: int, count: int) -> bool:
+        """Whether `count` keyframes each get a frame of their own in a clip of `frames`."""
+        return len(set(self.keyframe_frames(frames, count))) == count
 
     def memory(self, mode: str) -> float:
         """GPU memory (GB) a native-size clip needs in memory mode `mode`."""

@@ -140,6 +140,8 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
         frames = max(frames, overlap + spec.frame_step)  # at least some new frames
         frames = min(frames, spec.frames_within(room))
     segments = len(segments_of(job.prompt)) if spec.travels else 1
+    if job.middle_images:
+        _check_keyframes(spec, frames, len(job.middle_images) + 2, segments)
     aspect = job.aspect or (Aspect.nearest(*input_size) if input_size else Aspect.WIDE)
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)
     strength = (job.strength or spec.strength) if job.kind is JobKind.RESTYLE else 1.0
@@ -160,6 +162,23 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
             )
         )
     return plan
+
+
+def _check_keyframes(spec: ModelSpec, frames: int, count: int, segments: int) -> None:
+    """Pictures between the first and the last are spread over one clip: each needs frames of its own."""
+    if segments > 1:
+        raise PlanError(_("pictures between the first and the last take no prompt travel (` | `): one prompt"))
+    if not spec.keyframes_fit(frames, count):
+        least = (count - 1) * spec.frame_step + 1
+        raise PlanError(
+            _(
+                "{count} pictures need at least {least} frames on {model}, got {frames}",
+                count=count,
+                least=least,
+                model=spec.name,
+                frames=frames,
+            )
+        )
 
 
 def _upscale(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None, source_frames: int) -> Plan:

@@ -95,6 +95,12 @@ class Planner:
             )
         if (job.end_image is not None or job.seamless) and not spec.keyframes:
             raise JobRejected(_("`{model}` cannot end on a given picture", model=job.model))
+        if len(job.middle_images) > spec.middle_keyframes:
+            raise JobRejected(
+                _("`{model}` cannot pass through pictures between the first and the last", model=job.model)
+            )
+        if job.middle_images and job.end_image is None:
+            raise JobRejected(_("pictures between the first and the last need a last picture"))
         if (job.mask is not None or job.region) and not spec.masks:
             raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
         size = None
@@ -104,8 +110,9 @@ class Planner:
             if job.image is None:
                 raise JobRejected(_("this job needs an image"))  # POSE: the character's picture sets the shape
             size = _probe(job.image)  # the header: plan first, then decode straight to the size needed
-            if job.end_image is not None:
-                _probe(job.end_image)
+            for extra in (job.end_image, *job.middle_images):
+                if extra is not None:
+                    _probe(extra)
         elif source is not None:  # Extend, Upscale and Restyle: the clip's own size
             size = (source.shape[2], source.shape[1])
         try:
@@ -128,6 +135,7 @@ class Planner:
             end_image = fit(_load(job.end_image, (width, height)), width, height, job.fit)
         elif job.seamless:  # ends on its own picture
             end_image = image
+        middle = tuple(fit(_load(data, (width, height)), width, height, job.fit) for data in job.middle_images)
         mask = _mask(fit(_load(job.mask, (width, height)), width, height, job.fit)) if job.mask is not None else None
         if job.region and image is not None:
             words = self._english(job.region, ENGLISH.__eq__) if self.translators else job.region  # CLIPSeg's
@@ -160,6 +168,7 @@ class Planner:
             image=image,
             kind=job.kind,
             end_image=end_image,
+            middle_images=middle,
             video=video,
             prompts=tuple(prompt for prompt, _ in prompts) if plan.segments > 1 else (),
             overlap=spec.extend_overlap,

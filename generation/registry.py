@@ -162,6 +162,7 @@ _LTX = {
     "max_duration_s": 20.0,
     "takes_negative_prompt": True,
     "keyframes": True,
+    "middle_keyframes": 3,  # conditions at any frame: up to 5 pictures in one clip
     "travels": True,
     "upscales": True,
     "width": 768,

@@ -112,14 +112,20 @@ class LTXRunner:
         return dict(zip(names, embeds, strict=True))
 
     def conditions(self, request: Request, previous: np.ndarray | None, last_segment: bool) -> list[LTXVideoCondition]:
-        """Where the clip is pinned: frames to continue (at frame 0), else the image; the end image last."""
+        """Where the clip is pinned: frames to continue (at frame 0), else the image; the pictures between, spread
+        evenly on latent frames; the end image last."""
         conditions = []
         if previous is not None:  # Extend, or the segment before in prompt travel
             conditions.append(LTXVideoCondition(video=_pictures(previous), frame_index=0, strength=1.0))
         elif request.image is not None:
             conditions.append(LTXVideoCondition(image=request.image, frame_index=0, strength=1.0))
         if request.end_image is not None and last_segment:
-            conditions.append(LTXVideoCondition(image=request.end_image, frame_index=request.frames - 1, strength=1.0))
+            pictures = (*request.middle_images, request.end_image)
+            where = self.spec.keyframe_frames(request.frames, len(pictures) + 1)[1:]
+            conditions += [
+                LTXVideoCondition(image=picture, frame_index=index, strength=1.0)
+                for picture, index in zip(pictures, where, strict=True)
+            ]
         return conditions
 
     def _shared(self, request: Request) -> dict[str, Any]:

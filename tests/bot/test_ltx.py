@@ -8,13 +8,16 @@ import re
 import numpy as np
 
 from generation.encode import decode_frames
+from storage.db import Database
 from tests.bot.conftest import BotProcess, service_with
 from tests.bot.test_buttons import button, ephemeral_answer, followup_text
-from tests.bot.test_video import credits_used, delivered
+from tests.bot.test_video import credits_used, delivered, service_db
 from tests.conftest import png_bytes
 from tests.fake_discord import FakeDiscord, Message
 
 RED, GREEN = png_bytes(96, 64, (200, 40, 40)), png_bytes(96, 64, (30, 190, 60))
+BLUE = png_bytes(96, 64, (40, 60, 210))
+NAMES = ("second", "third", "fourth")  # /morph's pictures between the first and the last
 
 
 # The shipped default: an image with a prompt goes to LTX while a worker serves it.
@@ -67,6 +70,49 @@ async def test_the_menu_on_a_message_with_two_pictures_morphs(fake: FakeDiscord,
     target = fake.user_message("from this to that", user_id=7031, attachments=pictures)
     clip = await delivered(fake, await fake.context_menu("Animate image", target, user_id=7032))
     assert "-model ltx" in clip.content and len(frames(clip)) == 17
+
+
+async def kept_slots(service: BotProcess, user_id: int) -> list[str]:
+    """The files kept for a user's jobs (for Reroll and Remix), by slot, in the order they were kept."""
+    db = await Database.open(service_db(service))
+    try:
+        rows = await db.fetchall("SELECT job_id FROM input_refs WHERE user_id = ? ORDER BY rowid", (user_id,))
+    finally:
+        await db.close()
+    return [row[0].partition(".")[2] or "image" for row in rows]
+
+
+async def test_morph_passes_through_the_pictures_between_in_order_and_remix_keeps_them(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    async def morph(user: int, *between: bytes, prompt: str = "red to green -seed 2 -ar 1:1") -> str:
+        files = {"first": fake.upload("f.png", RED), "last": fake.upload("l.png", GREEN)}
+        files |= {name: fake.upload(f"{name}.png", picture) for name, picture in zip(NAMES, between, strict=False)}
+        return await fake.slash("morph", {"prompt": prompt}, attachments=files, user_id=user)
+
+    through = await delivered(fake, await morph(7161, BLUE))
+    assert "-model ltx" in through.content and len(frames(through)) == 17
+    assert await kept_slots(ltx_service, 7161) == ["image", "end", "middle1"], "what Reroll and Remix run again"
+    direct = await delivered(fake, await morph(7162))
+    assert np.abs(frames(through) - frames(direct)).mean() > 2, "the picture between changes the clip"
+    token = await fake.click(through, button(through, "remix"), user_id=7161)
+    modal = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the modal")
+    form = {c["custom_id"]: c.get("value") for row in modal[0]["data"]["components"] for c in row["components"]}
+    seeded = form | {"flags": form["flags"] + " -seed 2"}  # the form holds no seed: a Remix is a new clip
+    again = await delivered(fake, await fake.submit_modal(modal[0]["data"]["custom_id"], seeded, user_id=7161))
+    assert np.abs(frames(again) - frames(through)).mean() < 1, "the same pictures, the same seed: the same clip"
+    five = await morph(7163, BLUE, RED, BLUE)
+    assert "5 pictures need at least 33 frames on ltx, got 17" in await followup_text(fake, five)
+    assert await credits_used(ltx_service, 7163) == 0 and await kept_slots(ltx_service, 7163) == []
+
+
+async def test_the_menu_on_a_message_with_three_pictures_passes_through_the_middle_one(
+    fake: FakeDiscord, ltx_service: BotProcess
+) -> None:
+    pictures = [fake.upload("a.png", RED), fake.upload("b.png", BLUE), fake.upload("c.png", GREEN)]
+    target = fake.user_message("-seed 2 -ar 1:1", user_id=7171, attachments=pictures)
+    clip = await delivered(fake, await fake.context_menu("Animate image", target, user_id=7172))
+    assert "-model ltx" in clip.content and await kept_slots(ltx_service, 7172) == ["image", "end", "middle1"]
 
 
 async def test_extend_and_upscale_an_ltx_clip(fake: FakeDiscord, ltx_service: BotProcess) -> None:

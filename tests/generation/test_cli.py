@@ -177,6 +177,11 @@ def test_morph_and_upscale_from_the_command_line(
     assert "model ltx" in capsys.readouterr().out, "an effect, and no prompt: the prompt-following model"
     assert main(["render", "--prompt", "a", "--end", "b.png", "--out", "x.mp4"]) == 2
     assert "--end goes with --image" in capsys.readouterr().err
+    assert main(["render", "--image", "a.png", "--through", "b.png", "--out", "x.mp4"]) == 2
+    assert "--through goes with --image and --end" in capsys.readouterr().err
+    five = ["--image", "a.png", "--through", "b.png", "--through", "a.png", "--through", "b.png", "--end", "a.png"]
+    assert main(["render", *five, "--out", "x.mp4", "red", "and", "green"]) == 1, "the pictures reach the planner"
+    assert "5 pictures need at least 33 frames on ltx, got 17" in capsys.readouterr().err
 
 
 def test_a_worker_whose_model_family_has_no_runner_stops_at_start_naming_it(

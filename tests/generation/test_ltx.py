@@ -18,6 +18,7 @@ from generation.images import fit, load_rgb
 from generation.jobs import JobKind, VideoJob
 from generation.pipelines.ltx import MOTION_TABLE, LTXRunner
 from generation.plan import resolve
+from generation.registry import DEFAULT_MODELS
 from generation.runtime import PromptCache, Runtime, to_uint8
 from generation.settings import GenerationSettings
 from generation.values import Aspect
@@ -98,6 +99,36 @@ def test_morph_pins_the_first_and_the_last_frame(engine: Engine, spy: Spy) -> No
     assert first[0] > first[1] and last[1] > last[0], "the red picture first, the green one last"
     back = frames_of(engine, job(image=GREEN, end_image=RED, prompt="the red turns green"))
     assert np.abs(there - back).mean() > 3, "swapping the pictures changes the clip"
+
+
+def test_pictures_in_between_pin_frames_spread_evenly_in_order(engine: Engine, spy: Spy) -> None:
+    blue = png_bytes(96, 64, (40, 60, 210))
+    through = frames_of(engine, job(end_image=GREEN, middle_images=(blue,), prompt="red, blue, then green"))
+    [call] = spy.prepared
+    assert call["index"] == [0, 8, 16], "the first, the one between on a latent frame halfway, the last"
+    colours = [tensor.float().mean(dim=(0, 2, 3, 4)) for tensor in call["conditions"]]
+    assert [int(colour.argmax()) for colour in colours] == [0, 2, 1], "red, then blue, then green"
+    # A picture pinned after frame 0 joins as tokens the transformer attends to (as the last one does): on the
+    # tiny random model that moves every frame a little; the frames are the same bit for bit from run to run.
+    direct = frames_of(engine, job(end_image=GREEN, prompt="red, blue, then green"))
+    assert np.abs(through - direct).mean() > 0.3, "the picture between changes the clip"
+    other = frames_of(engine, job(end_image=GREEN, middle_images=(RED,), prompt="red, blue, then green"))
+    assert np.abs(through - other).mean() > 0.2, "another picture between, another clip"
+    five = engine.plan(job(end_image=GREEN, middle_images=(blue, RED, blue), frames=33))
+    assert len(five.middle_images) == 3 and engine.models["ltx"].keyframe_frames(33, 5) == [0, 8, 16, 24, 32]
+    assert DEFAULT_MODELS["ltx"].keyframe_frames(121, 5) == [0, 32, 64, 88, 120], "5 s: about 1.2 s apart"
+
+
+def test_pictures_in_between_are_refused_where_they_cannot_be_kept_apart(engine: Engine) -> None:
+    with pytest.raises(JobRejected, match="5 pictures need at least 33 frames on ltx, got 17"):
+        engine.plan(job(end_image=GREEN, middle_images=(RED, GREEN, RED)))
+    with pytest.raises(JobRejected, match="need a last picture"):
+        engine.plan(job(middle_images=(GREEN,)))
+    with pytest.raises(JobRejected, match="no prompt travel"):
+        engine.plan(job(end_image=GREEN, middle_images=(RED,), prompt="red | green", frames=33))
+    first_last = dataclasses.replace(engine.models["ltx"], name="flf", middle_keyframes=0)
+    with pytest.raises(JobRejected, match="cannot pass through pictures"):
+        Engine({"flf": first_last}, engine.runtime).plan(job(model="flf", end_image=GREEN, middle_images=(RED,)))
 
 
 def test_a_loop_ends_on_its_own_picture_plays_it_once_and_smooths_across_the_seam(engine: Engine, spy: Spy) -> None:

@@ -367,6 +367,31 @@ def test_loop_is_for_a_picture_on_a_keyframe_model_without_a_camera_move_or_anot
         built("waves -loop", end=b"png")
 
 
+def test_pictures_in_between_need_a_last_picture_and_a_model_that_passes_through_them() -> None:
+    def built(text: str, middle: int, end: bytes | None = b"png", kind: JobKind = JobKind.IMAGE_TO_VIDEO) -> VideoJob:
+        return build_job(
+            parse_flags(text),
+            job_id="j",
+            kind=kind,
+            models=DEFAULT_MODELS,
+            default_model="ltx",
+            image=b"png",
+            end_image=end,
+            middle_images=(b"png",) * middle,
+        )
+
+    assert built("a cat", 3).middle_images == (b"png",) * 3
+    refusals = {
+        ("a cat -model wan-i2v", 1, b"png"): "`wan-i2v` cannot pass through pictures between the first and the "
+        "last; models that can: ltx, ltx-dev",
+        ("a cat", 4, b"png"): "at most 5 pictures in all",
+        ("a cat", 1, None): "need a first and a last picture",
+    }
+    for (text, middle, end), needle in refusals.items():
+        with pytest.raises(OptionError, match=re.escape(needle)):
+            built(text, middle, end)
+
+
 @pytest.mark.parametrize(
     ("text", "end", "needle"),
     [

@@ -15,11 +15,13 @@ from generation.settings import GenerationSettings
 from tests.conftest import png_bytes
 
 
-def engine_with(settings: GenerationSettings, threshold: float) -> Engine:
+def engine_with(
+    settings: GenerationSettings, threshold: float, models: tuple[str, ...] = ("svd-xt", "animatediff")
+) -> Engine:
     runtime = Runtime.from_settings(settings)
     registry = settings.registry()
     checker = SafetyChecker(settings.safety_checker, threshold, runtime)
-    return Engine({name: registry[name] for name in ("svd-xt", "animatediff")}, runtime, checker)
+    return Engine({name: registry[name] for name in models}, runtime, checker)
 
 
 PICTURE = VideoJob("s", JobKind.IMAGE_TO_VIDEO, "svd-xt", image=png_bytes(), seed=1)
@@ -83,3 +85,31 @@ def test_an_illusions_picture_is_checked_as_given_not_only_as_its_grey_shape(
     engine.generate(VideoJob("i", JobKind.ILLUSION, "animatediff", prompt="a forest", image=logo, seed=1))
     grey = [pixel for pixel in calls[0] if pixel[0] == pixel[1] == pixel[2]]
     assert grey and len(grey) < len(calls[0]), "the grey shape the model follows, and the user's picture in colour"
+
+
+def test_every_keyframe_is_checked_the_pictures_between_too(
+    settings: GenerationSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = engine_with(settings, 1000, ("ltx",))
+    assert engine.checker is not None
+    shown: list[set[tuple[int, int, int]]] = []
+    checked = engine.checker.check
+
+    def spy(pictures: list) -> object:
+        shown.append({picture.getpixel((0, 1)) for picture in pictures})  # row 0 holds the gradient
+        return checked(pictures)
+
+    monkeypatch.setattr(engine.checker, "check", spy)
+    red, green, blue = (200, 40, 40), (30, 190, 60), (40, 60, 210)
+    job = VideoJob(
+        "k",
+        JobKind.IMAGE_TO_VIDEO,
+        "ltx",
+        prompt="red, blue, green",
+        image=png_bytes(64, 64, red),
+        end_image=png_bytes(64, 64, green),
+        middle_images=(png_bytes(64, 64, blue),),
+        seed=1,
+    )
+    engine.generate(job)
+    assert shown[0] == {red, green, blue}, "the input check sees the first, the last and the picture between"

@@ -21,7 +21,7 @@ from generation.values import CAMERA_MOVES
 _COMMANDS = (
     _("`/animate` a picture → a clip (a prompt steers the models that read one)"),
     _("`/imagine-video` words → a clip"),
-    _("`/morph` a clip from one picture to another"),
+    _("`/morph` a clip from one picture to another, through up to three more on the way"),
     _("`/restyle` a short video redrawn to a prompt"),
     _("`/illusion` a clip with words or a logo hidden in it: seen from afar, or squinting"),
     _(

@@ -246,8 +246,10 @@ class ClipActions:
             spec = self.services.models.get(job.model)
             if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
                 keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
+                through = keyframes and spec is not None and spec.middle_keyframes >= len(kept.middle)
                 files = Files(image=kept.image, end_image=kept.end_image if keyframes else None)
                 files = dataclasses.replace(files, mask=kept.mask if masks else None)
+                files = dataclasses.replace(files, middle=kept.middle if through else ())
             elif job.kind is JobKind.POSE:  # the character's picture and the pose video
                 files = Files(image=kept.image, video=kept.video)
             elif job.kind is JobKind.ILLUSION:  # the shape it hides, unless it hides words

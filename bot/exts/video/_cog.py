@@ -186,6 +186,9 @@ class Video(commands.Cog):
         first="The picture the clip starts on",
         last="The picture the clip ends on",
         prompt="What happens in between. Pika flags work here too (-motion 2 -seed 7)",
+        second="A picture it passes through after the first (then third, fourth: up to 5 in all)",
+        third="A picture it passes through after the second",
+        fourth="A picture it passes through after the third, before the last",
         frames="How many frames (up to the model's maximum)",
         model="Which model renders it (one that takes keyframes)",
     )
@@ -196,21 +199,25 @@ class Video(commands.Cog):
         first: discord.Attachment,
         last: discord.Attachment,
         prompt: str | None = None,
+        second: discord.Attachment | None = None,
+        third: discord.Attachment | None = None,
+        fourth: discord.Attachment | None = None,
         frames: Frames | None = None,
         model: str | None = None,
     ) -> None:
-        """A clip that starts on one picture and ends on another."""
+        """A clip that starts on one picture and ends on another, through up to three more on the way."""
         reply = await self._defer(interaction)
         try:
             options = from_command(emoji_names(prompt or ""), frames=frames, model=model)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        await self._animate(interaction, reply, options, [first.url, last.url])
+        between = [picture.url for picture in (second, third, fourth) if picture is not None]
+        await self._animate(interaction, reply, options, [first.url, *between, last.url])
 
     async def _animate(
         self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str], mask: str | None = None
     ) -> None:
-        """Download the picture (and the last-frame picture, and the mask, if any) and queue the clip."""
+        """Download the pictures (the first, any it passes through, the last) and the mask, and queue the clip."""
         if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
             return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
@@ -223,7 +230,7 @@ class Video(commands.Cog):
                     return
                 pictures.append(data)
             brush = pictures.pop() if mask else None
-            files = Files(image=pictures[0], end_image=pictures[1] if len(pictures) > 1 else None, mask=brush)
+            files = Files.keyframes(pictures, brush)
             await self.requests.new(requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, files)
 
     @app_commands.command(name="restyle", description="Redraw a short video to a prompt (video to video)")

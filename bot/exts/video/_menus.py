@@ -47,7 +47,8 @@ class Menus:
 
     async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Animate image" message menu; a message with two images becomes a clip from the first to the
-        second where a keyframe model is enabled (else the first is animated)."""
+        second where a keyframe model is enabled (else the first is animated), one with more passes through
+        them in order (up to five, where a model takes pictures in between)."""
         reply = await defer(interaction, self.services)
         urls = image_urls(message, self.services.settings.cdn)
         if not urls:
@@ -56,8 +57,9 @@ class Menus:
             options = parse_flags(request_words(words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        keyframes = any(spec.keyframes for spec in self.services.models.values())
-        await self.animate(interaction, reply, options, urls[: 2 if keyframes else 1])
+        models = self.services.models.values()
+        most = 1 + max((spec.keyframes + spec.middle_keyframes for spec in models if spec.keyframes), default=0)
+        await self.animate(interaction, reply, options, urls[:most])
 
     async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
         """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the

@@ -39,7 +39,7 @@ from bot.pricing import (
 )
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import MAX_MIDDLE_IMAGES, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import OptionError, Options, flags_line
 from generation.plan import Plan, PlanError, unfit
@@ -59,8 +59,9 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # Makes the job to run from the models this server may use and its default model for the kind of job.
 # The third argument names the models an online worker serves; the fourth is the server's settings.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str], GuildSettings], VideoJob]
-# The input slots of a job's last-frame picture, its mask and its pose video, kept for Reroll and Remix.
-END, MASK, POSE = "end", "mask", "pose"
+# The input slots of a job's last-frame picture, its mask and its pose video, kept for Reroll and Remix;
+# the pictures between its first and its last are kept as "middle1", "middle2" …
+END, MASK, POSE, MIDDLE = "end", "mask", "pose", "middle"
 _FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
 
 
@@ -72,11 +73,19 @@ class Files:
     end_image: bytes | None = None  # the picture to end on (keyframe models)
     mask: bytes | None = None  # the motion brush: white moves, black stays
     video: bytes | None = None  # the clip to extend, smooth or upscale, or the video to restyle
+    middle: tuple[bytes, ...] = ()  # the pictures the clip passes through between `image` and `end_image`
+
+    @classmethod
+    def keyframes(cls, pictures: list[bytes], mask: bytes | None = None) -> Files:
+        """Pictures in the order the clip shows them: the first, those it passes through, the last."""
+        last = pictures[-1] if len(pictures) > 1 else None
+        return cls(image=pictures[0], end_image=last, middle=tuple(pictures[1:-1]), mask=mask)
 
     @property
     def pictures(self) -> list[bytes]:
         """The pictures among them, each checked whole before the job is queued."""
-        return [picture for picture in (self.image, self.end_image, self.mask) if picture is not None]
+        given = (self.image, *self.middle, self.end_image, self.mask)
+        return [picture for picture in given if picture is not None]
 
 
 class VideoRequests:
@@ -119,6 +128,7 @@ class VideoRequests:
                 default=default,
                 online=online,
                 end_image=files.end_image,
+                middle_images=files.middle,
                 mask=files.mask,
             )
             job, kept = with_defaults(options, defaults, build, online, models)
@@ -222,7 +232,8 @@ class VideoRequests:
                 kept = files.image if files.image is not None else job.video or b""
                 await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
             pose = job.video if job.kind is JobKind.POSE else None
-            for slot, extra in ((END, files.end_image), (MASK, files.mask), (POSE, pose)):
+            middle = [(f"{MIDDLE}{n}", picture) for n, picture in enumerate(files.middle, start=1)]
+            for slot, extra in ((END, files.end_image), (MASK, files.mask), (POSE, pose), *middle):
                 if extra is not None:
                     await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
             await s.queue.submit(job)
@@ -344,11 +355,16 @@ class VideoRequests:
 
     async def kept_files(self, job_id: str) -> Files:
         """The files kept for a job, for Reroll and Remix: its input (a picture or a clip, as `image`), its
-        last-frame picture, its mask and its pose video (None where nothing is kept)."""
+        last-frame picture and those before it, its mask and its pose video (None where nothing is kept)."""
         inputs = self.services.inputs
         end, mask = await inputs.get(job_id, slot=END), await inputs.get(job_id, slot=MASK)
         pose = await inputs.get(job_id, slot=POSE)
-        return Files(image=await inputs.get(job_id), end_image=end, mask=mask, video=pose)
+        middle = []
+        for n in range(1, MAX_MIDDLE_IMAGES + 1):
+            if (picture := await inputs.get(job_id, slot=f"{MIDDLE}{n}")) is None:
+                break
+            middle.append(picture)
+        return Files(image=await inputs.get(job_id), end_image=end, mask=mask, video=pose, middle=tuple(middle))
 
     async def _prepare(
         self,
@@ -383,6 +399,7 @@ class VideoRequests:
             max_pixels=settings.max_pixels,
             image=image,
             end_image=files.end_image,
+            middle_images=files.middle,
             mask=files.mask,
             video=video,
         )
@@ -394,7 +411,7 @@ class VideoRequests:
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)
             size = (info.width, info.height)
-        for extra in (files.end_image, files.mask):
+        for extra in (*files.middle, files.end_image, files.mask):
             if extra is not None:
                 probe(extra)
         if kind in (JobKind.RESTYLE, JobKind.POSE):  # the container's header: codec, size, length; nothing decoded
