@@ -9,10 +9,11 @@ from typing import Any
 
 import discord
 
+from bot.exts.video._files import Files, kept
 from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
-from bot.exts.video._requests import Files, VideoRequests
+from bot.exts.video._requests import VideoRequests
 from bot.exts.video._views import Action, Buttons, RemixModal
 from bot.i18n import voice_of
 from bot.kept import Kept
@@ -239,23 +240,23 @@ class ClipActions:
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
-            kept = await self.requests.kept_files(record.job_id)
+            saved = await kept(self.services.inputs, record.job_id)
             from_words = job.kind is JobKind.TEXT_TO_VIDEO or (job.kind is JobKind.ILLUSION and job.hidden_text)
-            if not from_words and kept.image is None:
+            if not from_words and saved.image is None:
                 return await reply.refuse(_("I no longer keep the original input; start again with /animate"))
             spec = self.services.models.get(job.model)
             if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
                 keyframes, masks = spec is not None and spec.keyframes, spec is not None and spec.masks
-                through = keyframes and spec is not None and spec.middle_keyframes >= len(kept.middle)
-                files = Files(image=kept.image, end_image=kept.end_image if keyframes else None)
-                files = dataclasses.replace(files, mask=kept.mask if masks else None)
-                files = dataclasses.replace(files, middle=kept.middle if through else ())
+                through = keyframes and spec is not None and spec.middle_keyframes >= len(saved.middle)
+                files = Files(image=saved.image, end_image=saved.end_image if keyframes else None)
+                files = dataclasses.replace(files, mask=saved.mask if masks else None)
+                files = dataclasses.replace(files, middle=saved.middle if through else ())
             elif job.kind is JobKind.POSE:  # the character's picture and the pose video
-                files = Files(image=kept.image, video=kept.video)
+                files = Files(image=saved.image, video=saved.video)
             elif job.kind is JobKind.ILLUSION:  # the shape it hides, unless it hides words
-                files = Files(image=None if job.hidden_text else kept.image)
+                files = Files(image=None if job.hidden_text else saved.image)
             else:
-                files = Files(video=kept.image)
+                files = Files(video=saved.image)
             parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
             made: dict[str, Any] = {}
             if parent and (source := await self.services.ledger.get(parent)) is not None:

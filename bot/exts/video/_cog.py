@@ -30,13 +30,14 @@ from bot.exts.video._declare import (
     hidden_words,
     model_choices,
 )
+from bot.exts.video._files import Files
 from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._mentions import Mentions
 from bot.exts.video._menus import Menus
 from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.exts.video._reports import Reports
-from bot.exts.video._requests import Files, VideoRequests
+from bot.exts.video._requests import VideoRequests
 from bot.exts.video._views import Action, Buttons, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of

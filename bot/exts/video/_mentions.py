@@ -16,10 +16,11 @@ from discord.ext import commands
 from bot.errors import describe
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import has_link, image_url, request_words, video_url
+from bot.exts.video._files import Files
 from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._refusals import Refusals
 from bot.exts.video._replies import MessageReply, Requester
-from bot.exts.video._requests import Files, VideoRequests
+from bot.exts.video._requests import VideoRequests
 from bot.kept import Kept
 from bot.services import Services
 from generation.jobs import JobKind

@@ -14,7 +14,6 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 import discord
@@ -24,6 +23,7 @@ from bot.background import Background
 from bot.errors import NOT_CHARGED, QUEUE_DOWN
 from bot.exts.preferences import saved_flags, saved_preferences
 from bot.exts.video._admission import Admission, admit
+from bot.exts.video._files import NO_FILES, Files, keep
 from bot.exts.video._intake import Intake
 from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
@@ -39,7 +39,7 @@ from bot.pricing import (
 )
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
-from generation.jobs import MAX_MIDDLE_IMAGES, JobKind, VideoJob
+from generation.jobs import JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import OptionError, Options, flags_line
 from generation.plan import Plan, PlanError, unfit
@@ -51,7 +51,7 @@ from storage.guilds import GuildSettings
 from storage.jobs import FINAL, JobRecord, JobState
 from storage.quotas import QuotaExceeded, QuotaRefused
 
-__all__ = ["Files", "Refused", "VideoRequests"]
+__all__ = ["Refused", "VideoRequests"]
 
 log = logging.getLogger(__name__)
 _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload limit
@@ -59,33 +59,6 @@ _MARGIN = 256 * 1024  # room for the message around the file in Discord's upload
 # Makes the job to run from the models this server may use and its default model for the kind of job.
 # The third argument names the models an online worker serves; the fourth is the server's settings.
 Draft = Callable[[Mapping[str, ModelSpec], str, set[str], GuildSettings], VideoJob]
-# The input slots of a job's last-frame picture, its mask and its pose video, kept for Reroll and Remix;
-# the pictures between its first and its last are kept as "middle1", "middle2" …
-END, MASK, POSE, MIDDLE = "end", "mask", "pose", "middle"
-_FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
-
-
-@dataclass(frozen=True)
-class Files:
-    """A request's input files as downloaded (the worker gets them in the job, never a URL)."""
-
-    image: bytes | None = None  # the picture to animate
-    end_image: bytes | None = None  # the picture to end on (keyframe models)
-    mask: bytes | None = None  # the motion brush: white moves, black stays
-    video: bytes | None = None  # the clip to extend, smooth or upscale, or the video to restyle
-    middle: tuple[bytes, ...] = ()  # the pictures the clip passes through between `image` and `end_image`
-
-    @classmethod
-    def keyframes(cls, pictures: list[bytes], mask: bytes | None = None) -> Files:
-        """Pictures in the order the clip shows them: the first, those it passes through, the last."""
-        last = pictures[-1] if len(pictures) > 1 else None
-        return cls(image=pictures[0], end_image=last, middle=tuple(pictures[1:-1]), mask=mask)
-
-    @property
-    def pictures(self) -> list[bytes]:
-        """The pictures among them, each checked whole before the job is queued."""
-        given = (self.image, *self.middle, self.end_image, self.mask)
-        return [picture for picture in given if picture is not None]
 
 
 class VideoRequests:
@@ -108,7 +81,7 @@ class VideoRequests:
         reply: Reply,
         kind: JobKind,
         options: Options,
-        files: Files = Files(),
+        files: Files = NO_FILES,
         hidden_text: str = "",
     ) -> str | None:
         """A request from a command, the menu or a mention, with the files it came with (and an illusion's
@@ -228,14 +201,7 @@ class VideoRequests:
         try:
             await s.ledger.add(record)
             await reply.answered()  # a job came of it: the watcher follows it from here, also after a restart
-            if files.image is not None or job.kind in _FROM_CLIP:  # what Reroll and Remix run again
-                kept = files.image if files.image is not None else job.video or b""
-                await s.inputs.put(job.job_id, kept, who.guild_id, who.user_id)
-            pose = job.video if job.kind is JobKind.POSE else None
-            middle = [(f"{MIDDLE}{n}", picture) for n, picture in enumerate(files.middle, start=1)]
-            for slot, extra in ((END, files.end_image), (MASK, files.mask), (POSE, pose), *middle):
-                if extra is not None:
-                    await s.inputs.put(job.job_id, extra, who.guild_id, who.user_id, slot=slot)
+            await keep(s.inputs, job, files, who.guild_id, who.user_id)  # what Reroll and Remix run again
             await s.queue.submit(job)
         except (NoWorkerForModel, QueueFull, RedisError, OSError) as exc:
             await self._not_queued(job.job_id, str(exc))
@@ -352,19 +318,6 @@ class VideoRequests:
                 self.services.metrics.refused.labels("VideoError").inc()
                 await reply.refuse(exc.text)
                 return None
-
-    async def kept_files(self, job_id: str) -> Files:
-        """The files kept for a job, for Reroll and Remix: its input (a picture or a clip, as `image`), its
-        last-frame picture and those before it, its mask and its pose video (None where nothing is kept)."""
-        inputs = self.services.inputs
-        end, mask = await inputs.get(job_id, slot=END), await inputs.get(job_id, slot=MASK)
-        pose = await inputs.get(job_id, slot=POSE)
-        middle = []
-        for n in range(1, MAX_MIDDLE_IMAGES + 1):
-            if (picture := await inputs.get(job_id, slot=f"{MIDDLE}{n}")) is None:
-                break
-            middle.append(picture)
-        return Files(image=await inputs.get(job_id), end_image=end, mask=mask, video=pose, middle=tuple(middle))
 
     async def _prepare(
         self,
