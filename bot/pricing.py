@@ -129,6 +129,7 @@ def draft_job(
     online: set[str],
     end_image: bytes | None = None,
     middle_images: tuple[bytes, ...] = (),
+    ingredients: tuple[bytes, ...] = (),
     mask: bytes | None = None,
 ) -> VideoJob:
     """The job `options` ask for, on the model they name or the one that can do what they ask."""
@@ -152,6 +153,7 @@ def draft_job(
         default_model=default,
         end_image=end_image,
         middle_images=middle_images,
+        ingredients=ingredients,
         mask=mask,
     )
 

@@ -24,6 +24,7 @@ _KINDS = {
     JobKind.RESTYLE: _("a video, restyled"),
     JobKind.POSE: _("a picture, moved as a video moves"),
     JobKind.ILLUSION: _("a clip with something hidden in it"),
+    JobKind.INGREDIENTS: _("a clip with your pictures in it"),
 }
 
 

@@ -171,14 +171,15 @@ class Engine:
             note = _("🖌️ Only “{region}” moves ({share} of the picture)", region=job.region[:60], share=f"{share:.0%}")
             on_outline(note, outline(request.image, request.mask))
         checks: dict[str, float] = {}
-        given = (request.image, *request.middle_images, request.end_image)
+        given = (request.image, *request.middle_images, request.end_image, *request.ingredients)
         pictures = [picture for picture in given if picture is not None]
         if job.kind in (JobKind.RESTYLE, JobKind.POSE) and request.video is not None:
             pictures += _samples(request.video)
         if job.kind is JobKind.ILLUSION and job.image is not None:  # the picture as given, not only its grey shape
             pictures.append(load_rgb(job.image, cover=(request.width, request.height)))
         checked = time.perf_counter()
-        if job.kind in (JobKind.IMAGE_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION):  # not our own clips
+        # Every picture or video of the user's (not words alone, nor a clip of ours that was checked when made).
+        if job.kind not in (JobKind.TEXT_TO_VIDEO, JobKind.EXTEND, JobKind.SMOOTH, JobKind.GIF, JobKind.UPSCALE):
             self._check(job, "input", pictures, checks)
         safety = time.perf_counter() - checked
         reporter.stage(Stage.LOADING)

@@ -133,6 +133,7 @@ def build_job(
     image: bytes | None = None,
     end_image: bytes | None = None,
     middle_images: tuple[bytes, ...] = (),
+    ingredients: tuple[bytes, ...] = (),
     mask: bytes | None = None,
     user_id: str = "",
     smooth: bool = False,
@@ -158,12 +159,22 @@ def build_job(
                 "a model for pose-driven animation: a character and a pose video ({usable})", usable=usable
             ),
             JobKind.ILLUSION: _("a model that hides words or shapes in clips ({usable})", usable=usable),
+            JobKind.INGREDIENTS: _("a model that puts your pictures in a clip ({usable})", usable=usable),
         }.get(kind, _("a model for Extend ({usable})", usable=usable))
         raise OptionError("-model", name, wanted)
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("a prompt is needed to make a video from text"))
     if kind is JobKind.ILLUSION and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what scene it hides in: a prompt is needed"))
+    if kind is JobKind.INGREDIENTS and not options.prompt:
+        raise OptionError("prompt", NOTHING, "", _("say what happens to who or what is in your pictures: a prompt"))
+    if len(ingredients) > spec.ingredients:
+        raise OptionError(
+            "image",
+            len(ingredients),
+            "",
+            _("`{model}` takes at most {most} pictures", model=name, most=spec.ingredients),
+        )
     if kind is JobKind.RESTYLE and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
     if options.strength is not None and kind not in (JobKind.RESTYLE, JobKind.ILLUSION):
@@ -258,6 +269,7 @@ def build_job(
         image=image,
         end_image=end_image,
         middle_images=middle_images,
+        ingredients=ingredients,
         mask=mask,
         fit=fit,
         smooth=smooth,

@@ -22,6 +22,7 @@ from generation.values import Aspect, Camera
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
     "MAX_HIDDEN_TEXT",
+    "MAX_INGREDIENTS",
     "MAX_MIDDLE_IMAGES",
     "SCHEMA_VERSION",
     "Content",
@@ -43,6 +44,7 @@ _READS = (2, 3, 4)  # an older payload is a newer one without the new fields (le
 DEFAULT_BYTE_BUDGET = 10 * 1024 * 1024  # Discord's safe per-file floor
 MAX_HIDDEN_TEXT = 40  # characters an illusion hides: beyond that, no word is large enough to be seen
 MAX_MIDDLE_IMAGES = 3  # pictures a clip passes through between its first and its last (5 keyframes in all)
+MAX_INGREDIENTS = 3  # pictures of people, things or places one /ingredients clip takes in
 
 
 class JobSchemaError(ValueError):
@@ -59,6 +61,7 @@ class JobKind(enum.StrEnum):
     RESTYLE = "restyle"  # a user's video redrawn to a prompt (video-to-video, /restyle)
     POSE = "pose"  # a character picture moved as the person in a video moves (/animate … pose:)
     ILLUSION = "illusion"  # a clip from words with words or a shape hidden in it (/illusion): `image` or `hidden_text`
+    INGREDIENTS = "ingredients"  # a clip from words with the people, things or places of `ingredients` in it
 
 
 class OutputFormat(enum.StrEnum):
@@ -125,6 +128,7 @@ class VideoJob:
     hidden_text: str = ""  # ILLUSION: the words hidden in the clip (drawn by the worker), when no `image` is
     middle_images: tuple[bytes, ...] = ()  # pictures the clip passes through between `image` and `end_image`,
     # in order, spread evenly (/morph `second` …; `middle_keyframes` models only)
+    ingredients: tuple[bytes, ...] = ()  # INGREDIENTS: pictures of who or what the clip shows (VACE references)
     content: Content = Content.REFUSE
     blocked: tuple[str, ...] = ()  # the server's own block list: a prompt the worker translates is checked too
     output: OutputFormat = OutputFormat.MP4
@@ -143,7 +147,7 @@ class VideoJob:
     def to_dict(self) -> dict[str, Any]:
         data = _to_dict(self, "video_job")
         # Sent only when set: an older worker reads every other job.
-        for late in ("fast", "loop", "effect", "blocked", "hidden_text", "middle_images"):
+        for late in ("fast", "loop", "effect", "blocked", "hidden_text", "middle_images", "ingredients"):
             if not data[late]:
                 del data[late]
         return data
@@ -152,7 +156,7 @@ class VideoJob:
         """The job without its input files (nor the server's block list, read again for each job): what the
         ledger keeps to echo, Reroll, Remix and Extend it."""
         return dataclasses.replace(
-            self, image=None, end_image=None, middle_images=(), mask=None, video=None, blocked=()
+            self, image=None, end_image=None, middle_images=(), ingredients=(), mask=None, video=None, blocked=()
         ).to_dict()
 
     @classmethod

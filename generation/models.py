@@ -104,6 +104,7 @@ class ModelSpec:
     default_negative: str = ""  # the negative prompt its model card recommends, used when the job gives none
     keyframes: bool = False  # takes a last frame too (/morph, the `end` image)
     middle_keyframes: int = 0  # pictures it can pass through between the first and the last (/morph `second` …)
+    ingredients: int = 0  # /ingredients: pictures of people, things or places a clip from words can show (VACE)
     travels: bool = False  # prompt travel: "a | b | c", one prompt per segment
     upscales: bool = False  # Upscale (x2) runs on this model, for its own clips and other models'
     restyles: bool = False  # /restyle: redraws a user's video to a prompt (video-to-video)
@@ -162,6 +163,8 @@ class ModelSpec:
             return self.poses
         if kind is JobKind.ILLUSION:
             return self.illusion_weights is not None
+        if kind is JobKind.INGREDIENTS:
+            return self.ingredients > 0
         return kind in _FROM_CLIP or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
@@ -174,7 +177,7 @@ class ModelSpec:
 
     def follows_prompt(self, kind: JobKind) -> bool:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
-        clip_in = (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION)
+        clip_in = (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION, JobKind.INGREDIENTS)
         return self.reads_prompt or Input.TEXT in self.inputs or kind in clip_in
 
     def default_frames(self, kind: JobKind) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from generation.blocklist import BlockList, Policy
 from generation.illusion import NoGlyphs, font_for_illusions, pattern
@@ -103,6 +103,8 @@ class Planner:
             raise JobRejected(_("pictures between the first and the last need a last picture"))
         if (job.mask is not None or job.region) and not spec.masks:
             raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
+        if job.kind is JobKind.INGREDIENTS:
+            _check_ingredients(job, spec)
         size = None
         if job.kind is JobKind.ILLUSION and job.image is None and not job.hidden_text.strip():
             raise JobRejected(_("an illusion needs words or a picture to hide"))
@@ -136,6 +138,8 @@ class Planner:
         elif job.seamless:  # ends on its own picture
             end_image = image
         middle = tuple(fit(_load(data, (width, height)), width, height, job.fit) for data in job.middle_images)
+        # Whole, within the frame: the pipeline centres each on white at the clip's size (VACE's references).
+        ingredients = tuple(ImageOps.contain(_load(data, (width, height)), (width, height)) for data in job.ingredients)
         mask = _mask(fit(_load(job.mask, (width, height)), width, height, job.fit)) if job.mask is not None else None
         if job.region and image is not None:
             words = self._english(job.region, ENGLISH.__eq__) if self.translators else job.region  # CLIPSeg's
@@ -169,6 +173,7 @@ class Planner:
             kind=job.kind,
             end_image=end_image,
             middle_images=middle,
+            ingredients=ingredients,
             video=video,
             prompts=tuple(prompt for prompt, _ in prompts) if plan.segments > 1 else (),
             overlap=spec.extend_overlap,
@@ -258,6 +263,16 @@ class Planner:
         if not style or spec.family is not Family.ANIMATEDIFF:
             return None
         return self.style_loras.get(style) or styles()[style].loras.get(spec.family.value)
+
+
+def _check_ingredients(job: VideoJob, spec: ModelSpec) -> None:
+    """An /ingredients clip: one to the model's most pictures, each a picture by its header."""
+    if not job.ingredients:
+        raise JobRejected(_("give a picture of who or what the clip shows"))
+    if spec.takes(job.kind) and len(job.ingredients) > spec.ingredients:
+        raise JobRejected(_("`{model}` takes at most {most} pictures", model=spec.name, most=spec.ingredients))
+    for picture in job.ingredients:
+        _probe(picture)
 
 
 def _probe(data: bytes) -> tuple[int, int]:

@@ -113,7 +113,7 @@ class JobQueue:
         """Refuse a job whose files would take Redis past its bound: every queued job carries its pictures or
         video (up to the bot's download limit each), so a deep queue of large files could fill the host."""
         used = int((await self.redis.info("memory"))["used_memory"])
-        files = (job.image, job.end_image, *job.middle_images, job.mask, job.video)
+        files = (job.image, job.end_image, *job.middle_images, *job.ingredients, job.mask, job.video)
         size = sum(len(data) for data in files if data)
         bound = self.settings.max_memory_mb * 2**20
         if used + size > bound:

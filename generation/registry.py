@@ -325,6 +325,7 @@ DEFAULT_MODELS |= {
         restyles=True,
         control=True,
         masks=True,
+        ingredients=3,  # reference images: VACE's reference-to-video task
         memory_gb=8.0,
         memory_gb_full=19.0,
         memory_gb_low=6.0,

@@ -53,6 +53,7 @@ class Request:
     kind: JobKind = JobKind.IMAGE_TO_VIDEO
     end_image: Image.Image | None = None  # the last frame (keyframe models), fitted like `image`
     middle_images: tuple[Image.Image, ...] = ()  # pictures between the first and the last, fitted like `image`
+    ingredients: tuple[Image.Image, ...] = ()  # INGREDIENTS: who or what the clip shows, each whole within the frame
     video: np.ndarray | None = None  # EXTEND, RESTYLE: frames (F, H, W, 3) at width x height; UPSCALE: the clip
     prompts: tuple[str, ...] = ()  # prompt travel: one prompt per segment
     overlap: int = 1  # frames a continuation (or the next segment) shares with what it continues

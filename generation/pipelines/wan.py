@@ -9,6 +9,8 @@ and the other pipelines are built around the same modules, so nothing loads twic
 - image -> video, Extend (the clip's last frame), and a first and last frame (`/morph`, `end`; the I2V
   models: TI2V-5B's timestep expansion ignores a last frame): `WanImageToVideoPipeline`;
 - a picture on VACE: the picture as the first frame and grey frames after it (VACE's first-frame task);
+- `/ingredients` on VACE: pictures of people, things or places as its reference images, the clip made from
+  the prompt with them in it (VACE's reference-to-video task: no control video, every frame generated);
   with a motion brush, the picture in every frame and the mask (white: redraw) in every frame, the latents
   outside the mask held on the picture's after every step (so that part stays still);
 - a character moved by a pose video (`pose` rows): `WanAnimatePipeline`, given the video's pose (ViTPose
@@ -171,6 +173,12 @@ class WanRunner:
             raise ValueError(f"{self.spec.name} cannot keep part of the picture still (a VACE model can)")
         if request.end_image is not None and (request.image is None or self.pipe.config.get("expand_timesteps")):
             raise ValueError(f"{self.spec.name} cannot end on a given picture")
+        if (request.kind is JobKind.INGREDIENTS) != bool(request.ingredients) or (
+            request.ingredients and not self.control
+        ):
+            raise ValueError(
+                f"{self.spec.name}: pictures of who or what a clip shows go to a VACE model, as ingredients"
+            )
 
     def _text(self, request: Request, prompt: str) -> dict[str, Any]:
         guided = request.guidance > 1.0
@@ -241,6 +249,8 @@ class WanRunner:
             pictures = [Image.fromarray(frame) for frame in request.video]
             strength, _ = request.redrawn
             output = self.video_to_video()(video=pictures, strength=strength, **shared)
+        elif request.kind is JobKind.INGREDIENTS:  # VACE's reference-to-video: no video, everything generated
+            output = self.pipe(reference_images=list(request.ingredients), num_frames=request.frames, **shared)
         elif request.image is not None and self.control:
             video, mask = _picture_task(request)
             if request.mask is not None:

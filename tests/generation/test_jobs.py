@@ -49,14 +49,15 @@ def test_a_servers_block_list_crosses_to_the_worker_but_is_not_kept_with_the_req
         VideoJob.from_dict(job.to_dict() | {"blocked": ["clown", 3]})
 
 
-def test_pictures_in_between_cross_to_the_worker_in_order_but_are_not_kept_with_the_request() -> None:
-    job = a_job(end_image=b"last", middle_images=(b"second", b"third"))
-    assert loads(dumps(job), VideoJob).middle_images == (b"second", b"third")
-    assert "middle_images" not in a_job().to_dict(), "left out unless set: older workers read the job as before"
-    assert VideoJob.from_dict(job.request()).middle_images == (), "files stay out of the ledger"
+@pytest.mark.parametrize("field", ["middle_images", "ingredients"])
+def test_pictures_in_a_tuple_cross_to_the_worker_in_order_but_are_not_kept_with_the_request(field: str) -> None:
+    job = a_job(end_image=b"last", **{field: (b"second", b"third")})
+    assert getattr(loads(dumps(job), VideoJob), field) == (b"second", b"third")
+    assert field not in a_job().to_dict(), "left out unless set: older workers read the job as before"
+    assert getattr(VideoJob.from_dict(job.request()), field) == (), "files stay out of the ledger"
     for wrong in (["second", "third"], [b"second", 3], b"second"):
-        with pytest.raises(JobSchemaError, match="middle_images"):
-            VideoJob.from_dict(job.to_dict() | {"middle_images": wrong})
+        with pytest.raises(JobSchemaError, match=field):
+            VideoJob.from_dict(job.to_dict() | {field: wrong})
 
 
 def test_result_round_trips_with_timings() -> None:

@@ -87,10 +87,10 @@ def test_an_illusions_picture_is_checked_as_given_not_only_as_its_grey_shape(
     assert grey and len(grey) < len(calls[0]), "the grey shape the model follows, and the user's picture in colour"
 
 
-def test_every_keyframe_is_checked_the_pictures_between_too(
+def test_every_picture_is_checked_each_keyframe_and_each_ingredient(
     settings: GenerationSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = engine_with(settings, 1000, ("ltx",))
+    engine = engine_with(settings, 1000, ("ltx", "wan-vace"))
     assert engine.checker is not None
     shown: list[set[tuple[int, int, int]]] = []
     checked = engine.checker.check
@@ -113,3 +113,7 @@ def test_every_keyframe_is_checked_the_pictures_between_too(
     )
     engine.generate(job)
     assert shown[0] == {red, green, blue}, "the input check sees the first, the last and the picture between"
+    shown.clear()
+    pictures = (png_bytes(64, 64, red), png_bytes(64, 64, blue))
+    engine.generate(VideoJob("n", JobKind.INGREDIENTS, "wan-vace", prompt="they dance", ingredients=pictures, seed=1))
+    assert shown[0] == {red, blue}, "the input check sees each of an /ingredients clip's pictures"

@@ -24,6 +24,7 @@ _COMMANDS = (
     _("`/morph` a clip from one picture to another, through up to three more on the way"),
     _("`/restyle` a short video redrawn to a prompt"),
     _("`/illusion` a clip with words or a logo hidden in it: seen from afar, or squinting"),
+    _("`/ingredients` a clip from words with the people, pets, things or places of your pictures in it"),
     _(
         "Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"
         " (in a DM with me, just send the picture)"

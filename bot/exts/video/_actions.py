@@ -242,7 +242,7 @@ class ClipActions:
                 return
             saved = await kept(self.services.inputs, record.job_id)
             from_words = job.kind is JobKind.TEXT_TO_VIDEO or (job.kind is JobKind.ILLUSION and job.hidden_text)
-            if not from_words and saved.image is None:
+            if not from_words and saved.image is None and not saved.ingredients:
                 return await reply.refuse(_("I no longer keep the original input; start again with /animate"))
             spec = self.services.models.get(job.model)
             if job.kind is JobKind.IMAGE_TO_VIDEO:  # the pictures the chosen model takes (Remix may change it)
@@ -255,6 +255,8 @@ class ClipActions:
                 files = Files(image=saved.image, video=saved.video)
             elif job.kind is JobKind.ILLUSION:  # the shape it hides, unless it hides words
                 files = Files(image=None if job.hidden_text else saved.image)
+            elif job.kind is JobKind.INGREDIENTS:  # who or what it shows
+                files = Files(ingredients=saved.ingredients)
             else:
                 files = Files(video=saved.image)
             parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None

@@ -27,7 +27,6 @@ from bot.exts.video._declare import (
     Steps,
     Strength,
     emoji_names,
-    hidden_words,
     model_choices,
 )
 from bot.exts.video._files import Files
@@ -43,7 +42,7 @@ from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of
 from bot.services import Services
 from bot.spaces import space_of
-from generation.jobs import MAX_HIDDEN_TEXT, JobKind
+from generation.jobs import JobKind
 from generation.models import Input, ModelSpec
 from generation.options import OptionError, Options, from_command
 from generation.text import _
@@ -80,13 +79,13 @@ class Video(commands.Cog):
 
     # ---- helpers ----
 
-    async def _defer(self, interaction: discord.Interaction) -> InteractionReply:
+    async def defer(self, interaction: discord.Interaction) -> InteractionReply:
         return await defer(interaction, self.services)
 
-    async def _download(self, url: str, reply: Reply) -> bytes | None:
+    async def download(self, url: str, reply: Reply) -> bytes | None:
         return await download(self.services, url, reply)
 
-    async def _model_choices(
+    async def model_choices(
         self, interaction: discord.Interaction, current: str, fits: Callable[[ModelSpec], bool]
     ) -> list[Any]:
         """The suggestions for a command's `model` option: the models that `fit` the command."""
@@ -100,21 +99,18 @@ class Video(commands.Cog):
         return model_choices(self.services.models, settings.allows_model, served, current, fits, offline)
 
     async def _image_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, lambda spec: Input.IMAGE in spec.inputs)
+        return await self.model_choices(interaction, current, lambda spec: Input.IMAGE in spec.inputs)
 
     async def _text_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, lambda spec: Input.TEXT in spec.inputs)
+        return await self.model_choices(interaction, current, lambda spec: Input.TEXT in spec.inputs)
 
     async def _keyframe_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(
+        return await self.model_choices(
             interaction, current, lambda spec: Input.IMAGE in spec.inputs and spec.keyframes
         )
 
     async def _restyle_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, lambda spec: spec.restyles)
-
-    async def _illusion_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
-        return await self._model_choices(interaction, current, lambda spec: spec.takes(JobKind.ILLUSION))
+        return await self.model_choices(interaction, current, lambda spec: spec.restyles)
 
     # ---- commands ----
 
@@ -155,7 +151,7 @@ class Video(commands.Cog):
         effect: str | None = None,
     ) -> None:
         """Turn an image into a short video clip."""
-        reply = await self._defer(interaction)
+        reply = await self.defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
         typed |= {"style": style, "region": region, "loop": loop, "gif": gif, "effect": effect}
         try:
@@ -176,8 +172,8 @@ class Video(commands.Cog):
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
-            picture = await self._download(image, reply)
-            video = await self._download(pose, reply) if picture is not None else None
+            picture = await self.download(image, reply)
+            video = await self.download(pose, reply) if picture is not None else None
             if picture is not None and video is not None:
                 files = Files(image=picture, video=video)
                 await self.requests.new(requester(interaction), reply, JobKind.POSE, options, files)
@@ -207,7 +203,7 @@ class Video(commands.Cog):
         model: str | None = None,
     ) -> None:
         """A clip that starts on one picture and ends on another, through up to three more on the way."""
-        reply = await self._defer(interaction)
+        reply = await self.defer(interaction)
         try:
             options = from_command(emoji_names(prompt or ""), frames=frames, model=model)
         except OptionError as exc:
@@ -226,7 +222,7 @@ class Video(commands.Cog):
                 return
             pictures = []
             for url in urls + ([mask] if mask else []):
-                data = await self._download(url, reply)
+                data = await self.download(url, reply)
                 if data is None:
                     return
                 pictures.append(data)
@@ -256,7 +252,7 @@ class Video(commands.Cog):
         style: str | None = None,
     ) -> None:
         """Redraw a short video to a prompt."""
-        reply = await self._defer(interaction)
+        reply = await self.defer(interaction)
         try:
             options = from_command(emoji_names(prompt), strength=strength, model=model, seed=seed, style=style)
         except OptionError as exc:
@@ -270,48 +266,9 @@ class Video(commands.Cog):
         async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            data = await self._download(url, reply)
+            data = await self.download(url, reply)
             if data is not None:
                 await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
-
-    @app_commands.command(name="illusion", description="A clip with words or a shape hidden in it, seen from afar")
-    @app_commands.describe(
-        prompt="The scene they hide in, e.g. a forest in autumn. Pika flags work here too (-ar 9:16 -seed 7)",
-        text="The words to hide",
-        image="Or a shape to hide: a logo, or any black and white picture",
-        strength="How plainly it shows, 0.1 (barely) to 1 (plainly); default 0.7",
-        model="Which model renders it (one that makes illusions)",
-        seed=DESCRIBE["seed"],
-    )
-    @app_commands.autocomplete(model=_illusion_models)
-    async def illusion(
-        self,
-        interaction: discord.Interaction,
-        prompt: str,
-        text: app_commands.Range[str, 1, MAX_HIDDEN_TEXT] | None = None,
-        image: discord.Attachment | None = None,
-        strength: Strength | None = None,
-        model: str | None = None,
-        seed: Seed | None = None,
-    ) -> None:
-        """A clip with words or a shape hidden in it."""
-        reply = await self._defer(interaction)
-        words = hidden_words(emoji_names(text or ""))
-        try:
-            options = from_command(emoji_names(prompt), strength=strength, model=model, seed=seed)
-        except OptionError as exc:
-            return await reply.refuse(exc.text)
-        if bool(words) == (image is not None):
-            return await reply.refuse(_("give the words to hide (`text`) or a picture of the shape (`image`): one"))
-        who = requester(interaction)
-        if (refusal := await self.admission.precheck(who, options, words)) is not None:
-            return await reply.refuse(refusal)
-        async with self.requests.intake.taking(who.user_id, reply) as taken:
-            if not taken:
-                return
-            picture = await self._download(image.url, reply) if image is not None else None
-            if image is None or picture is not None:  # words, or a picture that downloaded
-                await self.requests.new(who, reply, JobKind.ILLUSION, options, Files(image=picture), words)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(
@@ -340,7 +297,7 @@ class Video(commands.Cog):
         gif: bool | None = None,
     ) -> None:
         """Make a short video clip from a text prompt."""
-        reply = await self._defer(interaction)
+        reply = await self.defer(interaction)
         typed = dict(motion=motion, camera=camera, fps=fps, seed=seed, model=model, aspect=aspect, frames=frames)
         typed |= {"style": style, "gif": gif}
         try:

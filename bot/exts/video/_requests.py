@@ -102,6 +102,7 @@ class VideoRequests:
                 online=online,
                 end_image=files.end_image,
                 middle_images=files.middle,
+                ingredients=files.ingredients,
                 mask=files.mask,
             )
             job, kept = with_defaults(options, defaults, build, online, models)
@@ -353,6 +354,7 @@ class VideoRequests:
             image=image,
             end_image=files.end_image,
             middle_images=files.middle,
+            ingredients=files.ingredients,
             mask=files.mask,
             video=video,
         )
@@ -364,7 +366,7 @@ class VideoRequests:
         if image is not None:  # the header only: the real format, the size as shown; bombs refused here
             info = probe(image)
             size = (info.width, info.height)
-        for extra in (*files.middle, files.end_image, files.mask):
+        for extra in (*files.middle, files.end_image, files.mask, *files.ingredients):
             if extra is not None:
                 probe(extra)
         if kind in (JobKind.RESTYLE, JobKind.POSE):  # the container's header: codec, size, length; nothing decoded

@@ -1,0 +1,122 @@
+"""Clips from words with something of the user's in them: /illusion (words or a shape hidden in the scene) and
+/ingredients (the people, things or places of their pictures, in a clip the prompt tells). A cog of its own
+beside Video, whose request path (admission, intake, downloads, requests) it uses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.exts.video._declare import CHOICES, DESCRIBE, Frames, Seed, Strength, emoji_names, hidden_words
+from bot.exts.video._files import Files
+from bot.exts.video._interact import requester
+from generation.jobs import MAX_HIDDEN_TEXT, JobKind
+from generation.options import OptionError, from_command
+from generation.text import _
+
+if TYPE_CHECKING:
+    from bot.exts.video._cog import Video
+
+__all__ = ["Scenes"]
+
+
+class Scenes(commands.Cog):
+    def __init__(self, video: Video):
+        self.video = video
+
+    async def _illusion_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
+        return await self.video.model_choices(interaction, current, lambda spec: spec.takes(JobKind.ILLUSION))
+
+    async def _ingredient_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
+        return await self.video.model_choices(interaction, current, lambda spec: spec.takes(JobKind.INGREDIENTS))
+
+    @app_commands.command(name="illusion", description="A clip with words or a shape hidden in it, seen from afar")
+    @app_commands.describe(
+        prompt="The scene they hide in, e.g. a forest in autumn. Pika flags work here too (-ar 9:16 -seed 7)",
+        text="The words to hide",
+        image="Or a shape to hide: a logo, or any black and white picture",
+        strength="How plainly it shows, 0.1 (barely) to 1 (plainly); default 0.7",
+        model="Which model renders it (one that makes illusions)",
+        seed=DESCRIBE["seed"],
+    )
+    @app_commands.autocomplete(model=_illusion_models)
+    async def illusion(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        text: app_commands.Range[str, 1, MAX_HIDDEN_TEXT] | None = None,
+        image: discord.Attachment | None = None,
+        strength: Strength | None = None,
+        model: str | None = None,
+        seed: Seed | None = None,
+    ) -> None:
+        """A clip with words or a shape hidden in it."""
+        video = self.video
+        reply = await video.defer(interaction)
+        words = hidden_words(emoji_names(text or ""))
+        try:
+            options = from_command(emoji_names(prompt), strength=strength, model=model, seed=seed)
+        except OptionError as exc:
+            return await reply.refuse(exc.text)
+        if bool(words) == (image is not None):
+            return await reply.refuse(_("give the words to hide (`text`) or a picture of the shape (`image`): one"))
+        who = requester(interaction)
+        if (refusal := await video.admission.precheck(who, options, words)) is not None:
+            return await reply.refuse(refusal)
+        async with video.requests.intake.taking(who.user_id, reply) as taken:
+            if not taken:
+                return
+            picture = await video.download(image.url, reply) if image is not None else None
+            if image is None or picture is not None:  # words, or a picture that downloaded
+                await video.requests.new(who, reply, JobKind.ILLUSION, options, Files(image=picture), words)
+
+    @app_commands.command(name="ingredients", description="A clip from words with who or what is in your pictures")
+    @app_commands.describe(
+        prompt="What happens, e.g. the cat and the dog dance on the beach. Pika flags work here too (-ar 9:16)",
+        image="Who or what is in it: a person, a pet, an object or a place",
+        image2="Another one (up to 3 in all)",
+        image3="And another",
+        model="Which model renders it (one that takes ingredients)",
+        aspect=DESCRIBE["aspect"],
+        frames=DESCRIBE["frames"],
+        seed=DESCRIBE["seed"],
+    )
+    @app_commands.choices(aspect=CHOICES["aspect"])
+    @app_commands.autocomplete(model=_ingredient_models)
+    async def ingredients(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        image: discord.Attachment,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        model: str | None = None,
+        aspect: str | None = None,
+        frames: Frames | None = None,
+        seed: Seed | None = None,
+    ) -> None:
+        """A clip from words with the people, things or places of your pictures in it."""
+        video = self.video
+        reply = await video.defer(interaction)
+        try:
+            options = from_command(emoji_names(prompt), model=model, aspect=aspect, frames=frames, seed=seed)
+        except OptionError as exc:
+            return await reply.refuse(exc.text)
+        who = requester(interaction)
+        if (refusal := await video.admission.precheck(who, options)) is not None:
+            return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
+        async with video.requests.intake.taking(who.user_id, reply) as taken:
+            if not taken:
+                return
+            pictures = []
+            for given in (image, image2, image3):
+                if given is None:
+                    continue
+                if (data := await video.download(given.url, reply)) is None:
+                    return
+                pictures.append(data)
+            files = Files(ingredients=tuple(pictures))
+            await video.requests.new(who, reply, JobKind.INGREDIENTS, options, files)
