@@ -111,7 +111,8 @@ def default_price(
     models, default = models_for(services, kind, settings)
     if default not in models or not models[default].takes(kind):
         return None
-    words = Options(prompt="a clip") if prompted or kind in (JobKind.TEXT_TO_VIDEO, JobKind.ILLUSION) else Options()
+    from_words = (JobKind.TEXT_TO_VIDEO, JobKind.ILLUSION, JobKind.INGREDIENTS)
+    words = Options(prompt="a clip") if prompted or kind in from_words else Options()
     build = functools.partial(draft_job, services, kind=kind, models=models, default=default, online=online)
     job, kept = with_defaults(words, defaults, build, online, models)
     spec = models[job.model]

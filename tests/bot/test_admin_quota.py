@@ -141,6 +141,11 @@ async def test_quota_quotes_what_a_clip_with_no_options_costs_here_and_charges_t
     assert illusion is not None and illusion[1] == "animatediff"
     await delivered(fake, await fake.slash("illusion", {"prompt": "a forest", "text": "HI"}, user_id=3650))
     assert await credits_used(service, 3650) == illusion[0], "charged what /quota said"
+    cast = quoted(await quota_of(fake, 3653), "ingredients")
+    assert cast is not None and cast[1] == "wan-vace"
+    picture = {"image": fake.upload("cat.png", png_bytes())}
+    await delivered(fake, await fake.slash("ingredients", {"prompt": "a cat"}, attachments=picture, user_id=3653))
+    assert await credits_used(service, 3653) == cast[0], "charged what /quota said"
     for enabled, user in (("all", 3651), ("svd", 3652)):  # `svd` costs more here (conftest.PRICED)
         await admin(fake, "models", {"enabled": enabled})
         try:

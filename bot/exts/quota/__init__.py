@@ -62,6 +62,8 @@ def _prices(
         found.append(_("`/imagine-video` with no options: {credits} (`{model}`)", model=text[0], credits=text[1]))
     if hidden := quote(JobKind.ILLUSION):
         found.append(_("`/illusion` with no options: {credits} (`{model}`)", model=hidden[0], credits=hidden[1]))
+    if cast := quote(JobKind.INGREDIENTS):
+        found.append(_("`/ingredients` with no options: {credits} (`{model}`)", model=cast[0], credits=cast[1]))
     flags = flags_line(counted)
     return found, _("These prices count your default flags `{flags}` (`/preferences`).", flags=flags) if flags else None
 
