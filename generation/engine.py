@@ -164,12 +164,8 @@ class Engine:
             job = dataclasses.replace(job, fps=fps)  # the new frames play at the clip's own rate
         request = self.plan(job, source)
         spec = self.models[job.model]
-        if job.region and request.mask is not None and request.image is not None and on_outline is not None:
-            from generation.segment import outline
-
-            share = float((request.mask > 0.5).mean())  # shown before the render starts
-            note = _("🖌️ Only “{region}” moves ({share} of the picture)", region=job.region[:60], share=f"{share:.0%}")
-            on_outline(note, outline(request.image, request.mask))
+        if job.region and request.mask is not None and on_outline is not None:
+            self._outline(job.region, request, on_outline)
         checks: dict[str, float] = {}
         given = (request.image, *request.middle_images, request.end_image, *request.ingredients)
         pictures = [picture for picture in given if picture is not None]
@@ -242,6 +238,21 @@ class Engine:
             flagged=any(margin > 0 for margin in rendered.checks.values()),
             read_as=rendered.read_as,
         )
+
+    @staticmethod
+    def _outline(region: str, request: Request, on_outline: OutlineFn) -> None:
+        """Show the user the region the words found, before the render starts: the picture's, or (a swap)
+        the first frame's of the video."""
+        from generation.segment import outline
+
+        assert request.mask is not None
+        share = f"{float((request.mask > 0.5).mean()):.0%}"
+        if request.image is not None:
+            note = _("🖌️ Only “{region}” moves ({share} of the picture)", region=region[:60], share=share)
+            on_outline(note, outline(request.image, request.mask))
+        elif request.video is not None:
+            note = _("🖌️ Only “{region}” is redrawn ({share} of the video)", region=region[:60], share=share)
+            on_outline(note, outline(Image.fromarray(request.video[0]), request.mask[0]))
 
     def _check(self, job: VideoJob, name: str, pictures: list[Image.Image], checks: dict[str, float]) -> None:
         """Score `pictures` where the job's policy asks for it; refuse a flagged one where it must be."""

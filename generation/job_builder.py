@@ -28,8 +28,23 @@ def _usable(models: Mapping[str, ModelSpec], kind: JobKind, can: Callable[[Model
 
 def _check_brush(options: Options, spec: ModelSpec, kind: JobKind, models: Mapping[str, ModelSpec], mask: bool) -> None:
     """The motion brush (a mask or `-region`) needs a picture, one way to say the region, a model that keeps
-    the rest still, and no camera move (which would move the whole picture)."""
+    the rest still, and no camera move (which would move the whole picture). A restyle takes `-region` too:
+    only that part of the video is redrawn (a swap)."""
     flag = "-region" if options.region else "mask"
+    if kind is JobKind.RESTYLE and options.region:
+        if not spec.masks:
+            usable = _usable(models, kind, lambda s: s.masks)
+            raise OptionError(
+                "-region",
+                options.region,
+                "",
+                _(
+                    "`{model}` cannot redraw only part of a video; models that can: {usable}",
+                    model=spec.name,
+                    usable=usable,
+                ),
+            )
+        return
     if kind is not JobKind.IMAGE_TO_VIDEO:
         raise OptionError(
             flag, options.region or "mask", "", _("the motion brush animates part of a picture: use /animate")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from generation.blocklist import BlockList, Policy
 from generation.illusion import NoGlyphs, font_for_illusions, pattern
@@ -56,6 +56,7 @@ _POLICY = {
     Content.SPOILER: (Policy.AGE_RESTRICTED, True),
     Content.UNCHECKED: (Policy.OFF, False),
 }
+_GROW = 0.01  # a swapped region grows by 1% of the frame's shorter side each way: room for the new thing's edges
 
 
 class Planner:
@@ -154,6 +155,9 @@ class Planner:
             )
         elif source is not None:  # Upscale: the clip, cut to the model's size multiple
             video = source[:, :height, :width]
+        if job.region and job.kind is JobKind.RESTYLE and video is not None:  # a swap: that part, in every frame
+            words = self._english(job.region, ENGLISH.__eq__) if self.translators else job.region
+            mask = _video_region(self.segmenter(), video, words, job.region)
         negative = (negative or spec.default_negative) if spec.takes_negative_prompt else ""
         prompts = [shaped(part, negative, spec, job.style, job.camera, job.effect) for part in segments_of(prompt)]
         locked = job.camera is not None and job.camera.lock and not spec.prompt_camera
@@ -288,6 +292,24 @@ def _load(data: bytes, cover: tuple[int, int]) -> Image.Image:
         return load_rgb(data, cover=cover)
     except ImageError as exc:
         raise JobRejected(exc.text) from None
+
+
+def _video_region(segmenter: Segmenter, video: np.ndarray, words: str, region: str) -> np.ndarray:
+    """(F, H, W) float32: 1 where the region is in each frame of `video` (F, H, W, 3), grown a little (`_GROW`)
+    so that what is drawn there may be a little larger than what was; refused if it is nowhere or everywhere."""
+    found, grow = [], ImageFilter.MaxFilter(2 * max(1, round(min(video.shape[1:3]) * _GROW)) + 1)
+    for frame in video:
+        mask = Image.fromarray(segmenter.mask(Image.fromarray(frame), words) * 255).convert("L")
+        found.append(np.asarray(mask.filter(grow), dtype=np.float32) / 255)
+    masks = np.stack(found)
+    share = float((masks > 0.5).mean())
+    if share < 0.01:
+        raise JobRejected(_("I could not find “{region}” in the video; try other words", region=region))
+    if share > 0.97:
+        raise JobRejected(
+            _("“{region}” covers almost all of the video; leave `-region` out to restyle all of it", region=region)
+        )
+    return masks
 
 
 def _mask(picture: Image.Image, region: str = "") -> np.ndarray:

@@ -62,7 +62,8 @@ class Request:
     deep_cache: int = 0  # `-fast` on a UNet: DeepCache, a full step every N; 0 or 1 = every step whole
     fp8: bool = False  # `-fast`: the denoiser's fp8 copy, where the runner has one (generation/fp8.py)
     strength: float = 1.0  # RESTYLE: the part of the denoising run on `video` (its frames at width x height)
-    mask: np.ndarray | None = None  # the motion brush: (H, W) float32, 1 where the picture moves, 0 where it stays
+    mask: np.ndarray | None = None  # the motion brush: (H, W) float32, 1 where the picture moves, 0 where it stays;
+    # a restyle of part of a video (`-region`): (F, H, W), 1 where each frame of `video` is redrawn
     style_lora: str | None = None  # a LoRA of the job's style (AnimateDiff): hub id or folder
     read_as: str = ""  # the prompt after translation, to show (the runners read `prompt` and `prompts`)
 

@@ -18,7 +18,8 @@ and the other pipelines are built around the same modules, so nothing loads twic
 - `/restyle`: `WanVideoToVideoPipeline` on the video's frames, `strength` the part redrawn (a text-to-video
   model); on VACE, the video in grey as the control video (its shapes and light; the colours and the style
   come from the prompt, as in VACE's colourisation task), `strength` lowering how closely it is followed
-  (conditioning scale 1.5 - strength: 0.8 at the default 0.7).
+  (conditioning scale 1.5 - strength: 0.8 at the default 0.7); with `-region` only that part of every frame is
+  redrawn (VACE's video inpainting: the part grey, its masks from CLIPSeg), the rest kept pixel for pixel.
 
 Wan has no motion control; `motion` adds words to the prompt, which it follows (level 1 adds none):
 
@@ -49,7 +50,7 @@ from diffusers import (
     WanVideoToVideoPipeline,
 )
 from diffusers.video_processor import VideoProcessor
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from generation.fp8 import Fp8Twins
 from generation.jobs import JobKind
@@ -150,6 +151,12 @@ class WanRunner:
 
         return callback
 
+    def _swap(self, video: np.ndarray, masks: np.ndarray, scale: float, shared: dict[str, Any]) -> np.ndarray:
+        """Part of a video redrawn to the prompt (VACE's video inpainting), the rest kept as it was."""
+        frames, regions = _swap_inputs(video, masks)
+        output = self.pipe(video=frames, mask=regions, conditioning_scale=scale, num_frames=len(frames), **shared)
+        return _composite(to_uint8(output.frames[0]), video, masks)
+
     def check_inputs(self, request: Request) -> None:
         multiple = self.spec.size_multiple
         if request.width % multiple or request.height % multiple:
@@ -238,6 +245,10 @@ class WanRunner:
                 **shared,
             )
             return to_uint8(output.frames[0])[: request.frames]
+        if restyle and self.control and request.mask is not None:
+            assert request.video is not None
+            shared["callback_on_step_end"] = reporter.step_callback(request.steps)  # every step runs
+            return self._swap(request.video, request.mask, 1.5 - request.strength, shared)
         if restyle and self.control:
             assert request.video is not None
             grey = [ImageOps.grayscale(Image.fromarray(frame)).convert("RGB") for frame in request.video]
@@ -265,6 +276,29 @@ class WanRunner:
             assert self.text_to_video is not None
             output = self.text_to_video(num_frames=request.frames, **shared)
         return to_uint8(output.frames[0])  # (F, H, W, 3)
+
+
+def _swap_inputs(video: np.ndarray, masks: np.ndarray) -> tuple[list[Image.Image], list[Image.Image]]:
+    """VACE's inpainting inputs: the frames with the region grey (what is there is left to the prompt, not
+    its colours) and the region's masks (white: redraw), frame by frame."""
+    region = masks[..., None] > 0.5
+    shown = np.where(region, np.uint8(127), video)
+    return [Image.fromarray(frame) for frame in shown], [
+        Image.fromarray((mask * 255).astype(np.uint8)).convert("RGB") for mask in masks
+    ]
+
+
+def _composite(made: np.ndarray, video: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The new frames inside the region, the video's own outside it, blended over a soft edge of a few pixels:
+    what the user did not ask to change stays as it was, pixel for pixel."""
+    soft = np.stack(
+        [
+            np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2)))
+            for mask in masks
+        ]
+    )
+    alpha = soft[..., None].astype(np.float32) / 255
+    return np.round(made * alpha + video * (1 - alpha)).astype(np.uint8)
 
 
 def _picture_task(request: Request) -> tuple[list[Image.Image], list[Image.Image]]:

@@ -153,3 +153,21 @@ async def test_reroll_and_remix_a_restyled_clip(fake: FakeDiscord, service: BotP
     )
     assert "a neon city" in remixed.content and "restyled" in remixed.content
     assert np.abs(frames(remixed) - frames(first)).mean() > 1, "the same video, another prompt"
+
+
+async def test_a_swap_of_part_of_a_video_goes_to_a_model_that_can_and_is_refunded_where_it_cannot_run(
+    fake: FakeDiscord, service: BotProcess, tmp_path: Path
+) -> None:
+    upload = fake.upload("clip.mp4", video(tmp_path, 1), content_type="video/mp4")
+    typed = {"prompt": "a blue truck -seed 3", "region": "the car"}  # the command's own option
+    token = await fake.slash("restyle", typed, attachments={"video": upload}, user_id=8501)
+    # The tiny random CLIPSeg finds speckles all over every frame: grown, they cover it all, and it is said so.
+    ended = await fake.wait_until(
+        lambda: (m := fake.response_to(token)) is not None and "That did not work" in m.content and m, timeout=60
+    )
+    assert "“the car” covers almost all of the video" in ended.content and "refunded" in ended.content
+    status = next(edit["content"] for edit in ended.edits if "content" in edit)
+    assert "-model wan-vace" in status and '-region "the car"' in status, "the model that redraws part of a video"
+    assert await credits_used(service, 8501) == 0
+    said = await refusal(fake, await restyle(fake, 8502, video(tmp_path, 1), "a blue truck -region the car -model wan"))
+    assert "`wan` cannot redraw only part of a video; models that can: wan-vace" in said

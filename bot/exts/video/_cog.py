@@ -235,6 +235,7 @@ class Video(commands.Cog):
         video="The video to restyle (MP4, WebM, MOV or GIF, a few seconds)",
         prompt="What it should look like. Pika flags work here too (-seed 7 -strength 0.5)",
         strength="How much to redraw, 0.1 (keep most) to 1 (redraw all); default 0.7",
+        region="Only redraw this part, e.g. the car (the rest stays as it is): a swap",
         model="Which model restyles it",
         seed=DESCRIBE["seed"],
         style=DESCRIBE["style"],
@@ -247,14 +248,16 @@ class Video(commands.Cog):
         video: discord.Attachment,
         prompt: str,
         strength: Strength | None = None,
+        region: str | None = None,
         model: str | None = None,
         seed: Seed | None = None,
         style: str | None = None,
     ) -> None:
-        """Redraw a short video to a prompt."""
+        """Redraw a short video to a prompt, or only a part of it."""
         reply = await self.defer(interaction)
         try:
-            options = from_command(emoji_names(prompt), strength=strength, model=model, seed=seed, style=style)
+            typed = {"strength": strength, "region": region, "model": model, "seed": seed, "style": style}
+            options = from_command(emoji_names(prompt), **typed)
         except OptionError as exc:
             return await reply.refuse(exc.text)
         await self._restyle(requester(interaction), reply, options, video.url)
