@@ -183,13 +183,12 @@ def build_job(
         raise OptionError("prompt", NOTHING, "", _("say what scene it hides in: a prompt is needed"))
     if kind is JobKind.INGREDIENTS and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what happens to who or what is in your pictures: a prompt"))
-    if len(ingredients) > spec.ingredients:
-        raise OptionError(
-            "image",
-            len(ingredients),
-            "",
-            _("`{model}` takes at most {most} pictures", model=name, most=spec.ingredients),
-        )
+    if ingredients and kind is JobKind.RESTYLE and not options.region:
+        said = _("a picture for a restyle shows what goes in the `-region`: name the region")
+        raise OptionError("image", len(ingredients), "", said)
+    if spec.ingredients and len(ingredients) > spec.ingredients:  # a model without any: refused below, naming others
+        said = _("`{model}` takes at most {most} pictures", model=name, most=spec.ingredients)
+        raise OptionError("image", len(ingredients), "", said)
     if kind is JobKind.RESTYLE and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
     if options.strength is not None and kind not in (JobKind.RESTYLE, JobKind.ILLUSION):

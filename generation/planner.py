@@ -104,7 +104,7 @@ class Planner:
             raise JobRejected(_("pictures between the first and the last need a last picture"))
         if (job.mask is not None or job.region) and not spec.masks:
             raise JobRejected(_("`{model}` cannot keep part of the picture still", model=job.model))
-        if job.kind is JobKind.INGREDIENTS:
+        if job.kind is JobKind.INGREDIENTS or job.ingredients:
             _check_ingredients(job, spec)
         size = None
         if job.kind is JobKind.ILLUSION and job.image is None and not job.hidden_text.strip():
@@ -270,9 +270,12 @@ class Planner:
 
 
 def _check_ingredients(job: VideoJob, spec: ModelSpec) -> None:
-    """An /ingredients clip: one to the model's most pictures, each a picture by its header."""
+    """An /ingredients clip (or a swap with a picture of what goes there): one to the model's most pictures,
+    each a picture by its header."""
     if not job.ingredients:
         raise JobRejected(_("give a picture of who or what the clip shows"))
+    if job.kind is JobKind.RESTYLE and not job.region:
+        raise JobRejected(_("a picture for a restyle shows what goes in the `-region`: name the region"))
     if spec.takes(job.kind) and len(job.ingredients) > spec.ingredients:
         raise JobRejected(_("`{model}` takes at most {most} pictures", model=spec.name, most=spec.ingredients))
     for picture in job.ingredients:

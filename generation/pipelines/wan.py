@@ -19,7 +19,8 @@ and the other pipelines are built around the same modules, so nothing loads twic
   model); on VACE, the video in grey as the control video (its shapes and light; the colours and the style
   come from the prompt, as in VACE's colourisation task), `strength` lowering how closely it is followed
   (conditioning scale 1.5 - strength: 0.8 at the default 0.7); with `-region` only that part of every frame is
-  redrawn (VACE's video inpainting: the part grey, its masks from CLIPSeg), the rest kept pixel for pixel.
+  redrawn (VACE's video inpainting: the part grey, its masks from CLIPSeg), as a picture given shows it (a
+  reference image), the rest kept pixel for pixel.
 
 Wan has no motion control; `motion` adds words to the prompt, which it follows (level 1 adds none):
 
@@ -151,10 +152,21 @@ class WanRunner:
 
         return callback
 
-    def _swap(self, video: np.ndarray, masks: np.ndarray, scale: float, shared: dict[str, Any]) -> np.ndarray:
-        """Part of a video redrawn to the prompt (VACE's video inpainting), the rest kept as it was."""
+    def _swap(self, request: Request, scale: float, shared: dict[str, Any]) -> np.ndarray:
+        """Part of a video redrawn to the prompt (VACE's video inpainting), as the picture given shows it (a
+        reference image) if there is one; the rest kept as it was."""
+        video, masks = request.video, request.mask
+        assert video is not None and masks is not None
         frames, regions = _swap_inputs(video, masks)
-        output = self.pipe(video=frames, mask=regions, conditioning_scale=scale, num_frames=len(frames), **shared)
+        references = list(request.ingredients) or None
+        output = self.pipe(
+            video=frames,
+            mask=regions,
+            reference_images=references,
+            conditioning_scale=scale,
+            num_frames=len(frames),
+            **shared,
+        )
         return _composite(to_uint8(output.frames[0]), video, masks)
 
     def check_inputs(self, request: Request) -> None:
@@ -180,12 +192,11 @@ class WanRunner:
             raise ValueError(f"{self.spec.name} cannot keep part of the picture still (a VACE model can)")
         if request.end_image is not None and (request.image is None or self.pipe.config.get("expand_timesteps")):
             raise ValueError(f"{self.spec.name} cannot end on a given picture")
-        if (request.kind is JobKind.INGREDIENTS) != bool(request.ingredients) or (
-            request.ingredients and not self.control
-        ):
-            raise ValueError(
-                f"{self.spec.name}: pictures of who or what a clip shows go to a VACE model, as ingredients"
-            )
+        swap = request.kind is JobKind.RESTYLE and request.mask is not None
+        if request.kind is JobKind.INGREDIENTS and not request.ingredients:
+            raise ValueError("an ingredients clip needs its pictures")
+        if request.ingredients and not (self.control and (swap or request.kind is JobKind.INGREDIENTS)):
+            raise ValueError(f"{self.spec.name}: pictures of who or what to show go to VACE (ingredients, a swap)")
 
     def _text(self, request: Request, prompt: str) -> dict[str, Any]:
         guided = request.guidance > 1.0
@@ -248,7 +259,7 @@ class WanRunner:
         if restyle and self.control and request.mask is not None:
             assert request.video is not None
             shared["callback_on_step_end"] = reporter.step_callback(request.steps)  # every step runs
-            return self._swap(request.video, request.mask, 1.5 - request.strength, shared)
+            return self._swap(request, 1.5 - request.strength, shared)
         if restyle and self.control:
             assert request.video is not None
             grey = [ImageOps.grayscale(Image.fromarray(frame)).convert("RGB") for frame in request.video]

@@ -91,3 +91,14 @@ def test_a_prompt_or_negative_prompt_a_model_cannot_read_is_said_never_silently_
         assert prompt_note(job(kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt", **words), svd) is not None, words
         assert prompt_note(job(kind=JobKind.IMAGE_TO_VIDEO, model="ltx", **words), ltx) is None, words
     assert prompt_note(job(kind=JobKind.IMAGE_TO_VIDEO, model="svd-xt"), svd) is None, "nothing given"
+
+
+def test_a_swap_says_what_it_redrew_and_its_words_cannot_ping_or_break_the_line() -> None:
+    clip = VideoResult("j", b"", "video/mp4", 64, 64, 9, 16, 0.6, 1, "wan-vace", 2)
+    region = "the car <@123456789012345678> **x**"
+    swap = job(kind=JobKind.RESTYLE, model="wan-vace", prompt="a blue truck", region=region)
+    said = result_text(swap, 1, clip, 1, ENGLISH).splitlines()[-1]  # the flags line above holds it in a code span
+    assert "redrew “the car" in said and "9 frames" in said
+    assert "<@123456789012345678>" not in said and "\\*\\*x\\*\\*" in said
+    assert "restyled, 9 frames" in result_text(job(kind=JobKind.RESTYLE, model="wan"), 1, clip, 1, ENGLISH)
+    assert "「the car" in result_text(swap, 1, clip, 1, JAPANESE), "in the catalogs too"

@@ -15,6 +15,7 @@ from generation.encode import decode_frames
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import button
 from tests.bot.test_video import credits_used, delivered, refusal
+from tests.conftest import png_bytes
 from tests.fake_discord import CHANNEL_ID, FakeDiscord, Message
 from tests.generation.test_video_input import filmed_upright
 
@@ -171,3 +172,8 @@ async def test_a_swap_of_part_of_a_video_goes_to_a_model_that_can_and_is_refunde
     assert await credits_used(service, 8501) == 0
     said = await refusal(fake, await restyle(fake, 8502, video(tmp_path, 1), "a blue truck -region the car -model wan"))
     assert "`wan` cannot redraw only part of a video; models that can: wan-vace" in said
+    truck = {"video": fake.upload("clip.mp4", video(tmp_path, 1), content_type="video/mp4")}
+    truck |= {"image": fake.upload("truck.png", png_bytes())}
+    token = await fake.slash("restyle", {"prompt": "a blue truck"}, attachments=truck, user_id=8503)
+    assert "name the region" in await refusal(fake, token), "a picture shows what goes in a region"
+    assert await credits_used(service, 8503) == 0

@@ -155,6 +155,12 @@ def test_a_swap_redraws_the_region_in_every_frame_and_keeps_the_rest_pixel_for_p
     assert np.abs(made[inside].astype(int) - request.video[inside]).mean() > 5, "inside: drawn anew"
     whole = engine.generate(dataclasses.replace(swap, region="")).frames
     assert whole is not None and np.abs(whole[far].astype(int) - request.video[far]).mean() > 5, "else all redrawn"
+    truck = png(Image.new("RGB", (80, 40), (30, 60, 200)))  # what goes there: VACE's reference image
+    shown_as = engine.generate(dataclasses.replace(swap, ingredients=(truck,))).frames
+    assert shown_as is not None and np.array_equal(shown_as[far], request.video[far]), "the rest still as it was"
+    assert np.abs(shown_as[inside].astype(int) - made[inside]).mean() > 1, "the picture changes what is drawn there"
+    with pytest.raises(JobRejected, match="name the region"):
+        engine.plan(dataclasses.replace(swap, region="", ingredients=(truck,)))
 
 
 def binary_grown(region: np.ndarray, by: int = 6) -> np.ndarray:

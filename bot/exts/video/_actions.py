@@ -257,8 +257,8 @@ class ClipActions:
                 files = Files(image=None if job.hidden_text else saved.image)
             elif job.kind is JobKind.INGREDIENTS:  # who or what it shows
                 files = Files(ingredients=saved.ingredients)
-            else:
-                files = Files(video=saved.image)
+            else:  # a clip (and a swap's picture of what goes in its region)
+                files = Files(video=saved.image, ingredients=saved.ingredients)
             parent = record.options.get("parent") if job.kind in (JobKind.EXTEND, JobKind.UPSCALE) else None
             made: dict[str, Any] = {}
             if parent and (source := await self.services.ledger.get(parent)) is not None:

@@ -236,6 +236,7 @@ class Video(commands.Cog):
         prompt="What it should look like. Pika flags work here too (-seed 7 -strength 0.5)",
         strength="How much to redraw, 0.1 (keep most) to 1 (redraw all); default 0.7",
         region="Only redraw this part, e.g. the car (the rest stays as it is): a swap",
+        image="With region: a picture of what goes there instead",
         model="Which model restyles it",
         seed=DESCRIBE["seed"],
         style=DESCRIBE["style"],
@@ -249,29 +250,35 @@ class Video(commands.Cog):
         prompt: str,
         strength: Strength | None = None,
         region: str | None = None,
+        image: discord.Attachment | None = None,
         model: str | None = None,
         seed: Seed | None = None,
         style: str | None = None,
     ) -> None:
-        """Redraw a short video to a prompt, or only a part of it."""
+        """Redraw a short video to a prompt, or only a part of it (as a picture shows it)."""
         reply = await self.defer(interaction)
         try:
             typed = {"strength": strength, "region": region, "model": model, "seed": seed, "style": style}
             options = from_command(emoji_names(prompt), **typed)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        await self._restyle(requester(interaction), reply, options, video.url)
+        await self._restyle(requester(interaction), reply, options, video.url, image.url if image else None)
 
-    async def _restyle(self, who: Requester, reply: Reply, options: Options, url: str) -> None:
-        """Download the video (after the checks that need no file) and queue its restyle."""
+    async def _restyle(
+        self, who: Requester, reply: Reply, options: Options, url: str, picture: str | None = None
+    ) -> None:
+        """Download the video (and a swap's picture of what goes in the region, after the checks that need no
+        file) and queue its restyle."""
         if (refusal := await self.admission.precheck(who, options)) is not None:
             return await reply.refuse(refusal)
         async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
             data = await self.download(url, reply)
-            if data is not None:
-                await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
+            shown = await self.download(picture, reply) if data is not None and picture is not None else None
+            if data is not None and (picture is None or shown is not None):
+                files = Files(video=data, ingredients=(shown,) if shown is not None else ())
+                await self.requests.new(who, reply, JobKind.RESTYLE, options, files)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(

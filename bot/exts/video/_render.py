@@ -107,7 +107,9 @@ def _frames(job: VideoJob, result: VideoResult) -> Text:
         JobKind.SMOOTH: _("smoothed to {frames} frames", frames=frames),
         JobKind.GIF: _("as a GIF, {frames} frames", frames=frames),
         JobKind.UPSCALE: _("upscaled x2, {frames} frames", frames=frames),
-        JobKind.RESTYLE: _("restyled, {frames} frames", frames=frames),
+        JobKind.RESTYLE: _("redrew “{region}”, {frames} frames", region=user_words(job.region, 60), frames=frames)
+        if job.region
+        else _("restyled, {frames} frames", frames=frames),
         JobKind.POSE: _("moved by the pose video, {frames} frames", frames=frames),
         JobKind.ILLUSION: _("hiding {shape}, {frames} frames", shape=_hidden(job), frames=frames),
     }.get(job.kind, _("{frames} frames", frames=frames))
