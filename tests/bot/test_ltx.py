@@ -106,13 +106,22 @@ async def test_morph_passes_through_the_pictures_between_in_order_and_remix_keep
     assert await credits_used(ltx_service, 7163) == 0 and await kept_slots(ltx_service, 7163) == []
 
 
-async def test_the_menu_on_a_message_with_three_pictures_passes_through_the_middle_one(
+async def test_a_message_with_three_pictures_passes_through_the_middle_one_by_the_menu_or_a_mention(
     fake: FakeDiscord, ltx_service: BotProcess
 ) -> None:
     pictures = [fake.upload("a.png", RED), fake.upload("b.png", BLUE), fake.upload("c.png", GREEN)]
     target = fake.user_message("-seed 2 -ar 1:1", user_id=7171, attachments=pictures)
     clip = await delivered(fake, await fake.context_menu("Animate image", target, user_id=7172))
     assert "-model ltx" in clip.content and await kept_slots(ltx_service, 7172) == ["image", "end", "middle1"]
+    # The same by a mention carrying the pictures (a reply to the message needs the Message Content intent).
+    bot = "<@700000000000000004>"
+    for user, pictures in ((7173, (RED, BLUE, GREEN)), (7174, (RED, GREEN))):
+        attached = [fake.upload(f"{n}.png", picture) for n, picture in enumerate(pictures)]
+        request = fake.user_message(f"{bot} -seed 2", user_id=user, mentions_bot=True, attachments=attached)
+        await fake.post(request)
+        await fake.wait_until(lambda r=request: any(m.files for m in fake.replies_to(r)), timeout=90, what="a clip")
+    assert await kept_slots(ltx_service, 7173) == ["image", "end", "middle1"], "through the picture between"
+    assert await kept_slots(ltx_service, 7174) == ["image", "end"], "from the first to the second"
 
 
 async def test_extend_and_upscale_an_ltx_clip(fake: FakeDiscord, ltx_service: BotProcess) -> None:

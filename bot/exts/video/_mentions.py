@@ -15,8 +15,8 @@ from discord.ext import commands
 
 from bot.errors import describe
 from bot.exts.video._admission import Admission
-from bot.exts.video._declare import has_link, image_url, request_words, video_url
-from bot.exts.video._files import Files
+from bot.exts.video._declare import has_link, image_url, image_urls, request_words, video_url
+from bot.exts.video._files import Files, most_keyframes
 from bot.exts.video._interact import around, download, hidden, server_voice
 from bot.exts.video._refusals import Refusals
 from bot.exts.video._replies import MessageReply, Requester
@@ -151,6 +151,7 @@ class Mentions:
         """Animate the picture the message carries or replies to, or restyle the video, to its words."""
         cdn = self.services.settings.cdn
         url = image_url(message, cdn, emoji=False)  # an emoji in the words is a picture only if nothing else is
+        holder = message if url is not None else None  # the message whose pictures are animated, in order
         guild = message.guild.id if message.guild else 0
         voice, s = await server_voice(self.bot, self.services, guild), self.services
         lifetime = s.settings.token_lifetime_s
@@ -161,7 +162,7 @@ class Mentions:
                 return await reply.refuse(OWN_CLIP)
             source = None  # a DM's reply ("thanks!") is chat
         if source is not None:
-            url = image_url(source, cdn)
+            url, holder = image_url(source, cdn), source
             if url is None and hidden(self.bot, source):
                 return await reply.refuse(
                     _(
@@ -210,10 +211,20 @@ class Mentions:
         async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            wanted = url or video  # one of them: neither is refused above
-            assert wanted is not None
-            data = await download(self.services, wanted, reply)
-            if data is not None and video is not None:
-                await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
-            elif data is not None:
-                await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files(image=data))
+            if url is None:  # a video, with words: neither is refused above
+                assert video is not None
+                if (data := await download(self.services, video, reply)) is not None:
+                    await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
+                return
+            pictures = []
+            for wanted in self._pictures(holder, url):
+                if (data := await download(self.services, wanted, reply)) is None:
+                    return
+                pictures.append(data)
+            await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files.keyframes(pictures))
+
+    def _pictures(self, holder: discord.Message | None, url: str) -> list[str]:
+        """The pictures to animate: `url`, or with the message's other pictures after it (as the Animate image
+        menu takes them: a clip from the first to the last, through those between, on a keyframe model)."""
+        found = image_urls(holder, self.services.settings.cdn, emoji=False) if holder is not None else []
+        return found[: most_keyframes(self.services.models.values())] if found[:1] == [url] else [url]

@@ -19,6 +19,7 @@ from bot.exts.video._declare import (
     video_url,
     words,
 )
+from bot.exts.video._files import most_keyframes
 from bot.exts.video._interact import defer, hidden, requester
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import EffectPickers, RestyleModal
@@ -57,9 +58,7 @@ class Menus:
             options = parse_flags(request_words(words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        models = self.services.models.values()
-        most = 1 + max((spec.keyframes + spec.middle_keyframes for spec in models if spec.keyframes), default=0)
-        await self.animate(interaction, reply, options, urls[:most])
+        await self.animate(interaction, reply, options, urls[: most_keyframes(self.services.models.values())])
 
     async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
         """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the
