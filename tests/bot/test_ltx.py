@@ -10,6 +10,7 @@ import numpy as np
 from generation.encode import decode_frames
 from storage.db import Database
 from tests.bot.conftest import BotProcess, service_with
+from tests.bot.test_admin_quota import admin
 from tests.bot.test_buttons import button, ephemeral_answer, followup_text
 from tests.bot.test_video import credits_used, delivered, service_db
 from tests.conftest import png_bytes
@@ -122,6 +123,15 @@ async def test_a_message_with_three_pictures_passes_through_the_middle_one_by_th
         await fake.wait_until(lambda r=request: any(m.files for m in fake.replies_to(r)), timeout=90, what="a clip")
     assert await kept_slots(ltx_service, 7173) == ["image", "end", "middle1"], "through the picture between"
     assert await kept_slots(ltx_service, 7174) == ["image", "end"], "from the first to the second"
+    await admin(fake, "models", {"enabled": "svd-xt"})  # a server with no keyframe model
+    try:
+        attached = [fake.upload("a.png", RED), fake.upload("b.png", GREEN)]
+        request = fake.user_message(f"{bot} -seed 2", user_id=7175, mentions_bot=True, attachments=attached)
+        await fake.post(request)
+        await fake.wait_until(lambda: any(m.files for m in fake.replies_to(request)), timeout=90, what="a clip")
+        assert await kept_slots(ltx_service, 7175) == ["image"], "the first picture animated, nothing refused"
+    finally:
+        await admin(fake, "models", {"enabled": "all"})
 
 
 async def test_extend_and_upscale_an_ltx_clip(fake: FakeDiscord, ltx_service: BotProcess) -> None:

@@ -3,11 +3,10 @@ SQLite so that Reroll, Remix and Try again can run the job again without another
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.services import Services
 from generation.jobs import MAX_INGREDIENTS, MAX_MIDDLE_IMAGES, JobKind, VideoJob
-from generation.models import ModelSpec
 from storage.inputs import Inputs
 
 __all__ = ["NO_FILES", "Files", "keep", "kept", "most_keyframes"]
@@ -46,10 +45,13 @@ class Files:
 NO_FILES = Files()  # a request from words alone
 
 
-def most_keyframes(models: Iterable[ModelSpec]) -> int:
-    """How many of a message's pictures one clip can go through, first to last, on the models there are: 1
-    without a keyframe model, 2 with one that pins the last frame too, up to 5 with one that pins frames between."""
-    return 1 + max((1 + spec.middle_keyframes for spec in models if spec.keyframes), default=0)
+async def most_keyframes(services: Services, space: int) -> int:
+    """How many of a message's pictures one clip can go through, first to last, on the models `space` (a
+    server, or a user's DMs) enables: 1 without a keyframe model, 2 with one that pins the last frame too, up to
+    5 with one that pins frames between."""
+    settings = await services.guilds.get(space)
+    enabled = [spec for name, spec in services.models.items() if settings.allows_model(name)]
+    return 1 + max((1 + spec.middle_keyframes for spec in enabled if spec.keyframes), default=0)
 
 
 async def keep(inputs: Inputs, job: VideoJob, files: Files, guild_id: int, user_id: int) -> None:

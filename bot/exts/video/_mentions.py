@@ -217,14 +217,15 @@ class Mentions:
                     await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
                 return
             pictures = []
-            for wanted in self._pictures(holder, url):
+            for wanted in await self._pictures(holder, url, who.space):
                 if (data := await download(self.services, wanted, reply)) is None:
                     return
                 pictures.append(data)
             await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files.keyframes(pictures))
 
-    def _pictures(self, holder: discord.Message | None, url: str) -> list[str]:
+    async def _pictures(self, holder: discord.Message | None, url: str, space: int) -> list[str]:
         """The pictures to animate: `url`, or with the message's other pictures after it (as the Animate image
-        menu takes them: a clip from the first to the last, through those between, on a keyframe model)."""
+        menu takes them: a clip from the first to the last, through those between, on an enabled keyframe
+        model)."""
         found = image_urls(holder, self.services.settings.cdn, emoji=False) if holder is not None else []
-        return found[: most_keyframes(self.services.models.values())] if found[:1] == [url] else [url]
+        return found[: await most_keyframes(self.services, space)] if found[:1] == [url] else [url]

@@ -25,6 +25,7 @@ from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import EffectPickers, RestyleModal
 from bot.i18n import voice_of
 from bot.services import Services
+from bot.spaces import space_of
 from generation.options import OptionError, Options, from_command, parse_flags
 from generation.text import _
 
@@ -48,8 +49,8 @@ class Menus:
 
     async def animate_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Animate image" message menu; a message with two images becomes a clip from the first to the
-        second where a keyframe model is enabled (else the first is animated), one with more passes through
-        them in order (up to five, where a model takes pictures in between)."""
+        second where a keyframe model is enabled here (else the first is animated), one with more passes
+        through them in order (up to five, where an enabled model takes pictures in between)."""
         reply = await defer(interaction, self.services)
         urls = image_urls(message, self.services.settings.cdn)
         if not urls:
@@ -58,7 +59,9 @@ class Menus:
             options = parse_flags(request_words(words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        await self.animate(interaction, reply, options, urls[: most_keyframes(self.services.models.values())])
+        await self.animate(
+            interaction, reply, options, urls[: await most_keyframes(self.services, space_of(interaction))]
+        )
 
     async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
         """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the
