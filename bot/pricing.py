@@ -115,6 +115,8 @@ def default_price(
     words = Options(prompt="a clip") if prompted or kind in from_words else Options()
     build = functools.partial(draft_job, services, kind=kind, models=models, default=default, online=online)
     job, kept = with_defaults(words, defaults, build, online, models)
+    if kind is JobKind.INGREDIENTS:  # priced with one picture, the least such a clip takes
+        job = dataclasses.replace(job, ingredients=(b"",))
     spec = models[job.model]
     cost = price(within_server_limits(job, spec, settings), spec, (spec.width, spec.height))[1]
     return job.model, cost, defaults_added(words, kept)

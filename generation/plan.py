@@ -45,6 +45,8 @@ class Plan:
     overlap: int = 0  # frames each segment after the first shares with the one before
     upscale: bool = False  # a x2 latent upscale and a short refine pass after (or instead of) generating
     strength: float = 1.0  # RESTYLE: the part of the denoising run on the video (the rest is the video itself)
+    references: int = 0  # reference images denoised beside the clip (/ingredients, a swap's picture): a latent
+    # frame each, so `frame_step` frames of work each
 
     @property
     def length(self) -> int:
@@ -64,7 +66,8 @@ class Plan:
     def passes(self, spec: ModelSpec, kind: JobKind) -> list[Pass]:
         """The model runs this plan makes: the segments, then the refine pass of an upscale."""
         steps = self.steps if spec.control else self.redrawn_steps  # a control video steers every step
-        runs = [Pass(self.width, self.height, self.frames, steps)] * self.segments
+        frames = self.frames + self.references * spec.frame_step
+        runs = [Pass(self.width, self.height, frames, steps)] * self.segments
         if kind is JobKind.UPSCALE:
             runs = []
         if self.upscale:
@@ -146,7 +149,9 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)
     strength = (job.strength or spec.strength) if job.kind is JobKind.RESTYLE else 1.0
     overlap = overlap if segments > 1 else 0
-    plan = Plan(aspect, width, height, frames, steps, job.fps, segments, overlap, job.upscale, strength)
+    plan = Plan(
+        aspect, width, height, frames, steps, job.fps, segments, overlap, job.upscale, strength, len(job.ingredients)
+    )
     if segments > 1 and (frames <= spec.extend_overlap or plan.length > longest):
         raise PlanError(
             _(

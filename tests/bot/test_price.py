@@ -114,3 +114,13 @@ def test_an_illusion_costs_its_controlnets_work_more_than_the_same_clip_from_wor
     _, plain, _ = price(words, spec)
     _, illusion, _ = price(hidden, spec)
     assert illusion == job_cost(512, 512, 16, 25, spec.cost_factor * 1.4) > plain == job_cost(512, 512, 16, 25, 1.5)
+
+
+def test_each_picture_an_ingredients_clip_or_a_swap_takes_in_is_a_latent_frame_of_work_and_is_priced() -> None:
+    spec = DEFAULT_MODELS["wan-vace"]
+    clip = VideoJob("i", JobKind.INGREDIENTS, "wan-vace", prompt="they dance")
+    costs = [price(dataclasses.replace(clip, ingredients=(b"",) * n), spec)[1] for n in (1, 2, 3)]
+    assert costs[0] < costs[1] < costs[2], costs
+    plan = resolve(dataclasses.replace(clip, ingredients=(b"",) * 3), spec)
+    [run] = plan.passes(spec, JobKind.INGREDIENTS)
+    assert run.frames == plan.frames + 3 * spec.frame_step, "81 frames and 3 reference latent frames"
