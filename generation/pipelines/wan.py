@@ -9,10 +9,10 @@ and the other pipelines are built around the same modules, so nothing loads twic
 - image -> video, Extend (the clip's last frame), and a first and last frame (`/morph`, `end`; the I2V
   models: TI2V-5B's timestep expansion ignores a last frame): `WanImageToVideoPipeline`;
 - a picture on VACE: the picture as the first frame and grey frames after it (VACE's first-frame task);
-- `/ingredients` on VACE: pictures of people, things or places as its reference images, the clip made from
-  the prompt with them in it (VACE's reference-to-video task: no control video, every frame generated);
   with a motion brush, the picture in every frame and the mask (white: redraw) in every frame, the latents
   outside the mask held on the picture's after every step (so that part stays still);
+- `/ingredients` on VACE: pictures of people, things or places as its reference images, the clip made from
+  the prompt with them in it (VACE's reference-to-video task: no control video, every frame generated);
 - a character moved by a pose video (`pose` rows): `WanAnimatePipeline`, given the video's pose (ViTPose
   keypoints drawn as a skeleton) and face (cut out by the same keypoints), see `generation.pose`;
 - `/restyle`: `WanVideoToVideoPipeline` on the video's frames, `strength` the part redrawn (a text-to-video
