@@ -30,7 +30,7 @@ from bot.exts.video._declare import (
     model_choices,
 )
 from bot.exts.video._files import Files
-from bot.exts.video._interact import defer, download, requester
+from bot.exts.video._interact import defer, download, download_all, requester
 from bot.exts.video._mentions import Mentions
 from bot.exts.video._menus import Menus
 from bot.exts.video._modlog import ModLog
@@ -172,10 +172,8 @@ class Video(commands.Cog):
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
-            picture = await self.download(image, reply)
-            video = await self.download(pose, reply) if picture is not None else None
-            if picture is not None and video is not None:
-                files = Files(image=picture, video=video)
+            if (found := await download_all(self.services, [image, pose], reply)) is not None:
+                files = Files(image=found[0], video=found[1])
                 await self.requests.new(requester(interaction), reply, JobKind.POSE, options, files)
 
     @app_commands.command(name="morph", description="A clip that starts on one picture and ends on another")
@@ -220,12 +218,9 @@ class Video(commands.Cog):
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
                 return
-            pictures = []
-            for url in urls + ([mask] if mask else []):
-                data = await self.download(url, reply)
-                if data is None:
-                    return
-                pictures.append(data)
+            pictures = await download_all(self.services, urls + ([mask] if mask else []), reply)
+            if pictures is None:
+                return
             brush = pictures.pop() if mask else None
             files = Files.keyframes(pictures, brush)
             await self.requests.new(requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, files)
@@ -274,10 +269,9 @@ class Video(commands.Cog):
         async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            data = await self.download(url, reply)
-            shown = await self.download(picture, reply) if data is not None and picture is not None else None
-            if data is not None and (picture is None or shown is not None):
-                files = Files(video=data, ingredients=(shown,) if shown is not None else ())
+            found = await download_all(self.services, [url] + ([picture] if picture else []), reply)
+            if found is not None:
+                files = Files(video=found[0], ingredients=tuple(found[1:]))
                 await self.requests.new(who, reply, JobKind.RESTYLE, options, files)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")

@@ -7,7 +7,7 @@ import yarl
 
 from generation.text import Said, Text, _
 
-__all__ = ["FetchError", "fetch"]
+__all__ = ["FetchError", "TooLarge", "fetch"]
 
 
 class FetchError(Said, ValueError):
@@ -16,6 +16,10 @@ class FetchError(Said, ValueError):
     def __init__(self, text: Text, status: int | None = None):
         super().__init__(text)
         self.status = status
+
+
+class TooLarge(FetchError):
+    """The file is larger than the most the caller takes."""
 
 
 def _allowed(url: yarl.URL, allowed_hosts: frozenset[str]) -> bool:
@@ -50,12 +54,12 @@ async def fetch(http: aiohttp.ClientSession, url: str, allowed_hosts: frozenset[
                     response.status,
                 )
             if (response.content_length or 0) > max_bytes:
-                raise FetchError(_("the file is larger than {mb} MB", mb=max_bytes // 2**20))
+                raise TooLarge(_("the file is larger than {mb} MB", mb=f"{max_bytes / 2**20:.3g}"))
             data = bytearray()
             async for chunk in response.content.iter_chunked(1 << 16):
                 data += chunk
                 if len(data) > max_bytes:
-                    raise FetchError(_("the file is larger than {mb} MB", mb=max_bytes // 2**20))
+                    raise TooLarge(_("the file is larger than {mb} MB", mb=f"{max_bytes / 2**20:.3g}"))
             return bytes(data)
     except (aiohttp.ClientError, TimeoutError):
         raise FetchError(_("downloading the file failed; try again")) from None

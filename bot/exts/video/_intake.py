@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from bot.exts.video._replies import Reply
 from generation.text import _
 
-__all__ = ["INTAKE", "PER_USER", "WAITING_PER_USER", "Intake"]
+__all__ = ["FILES_HELD", "INTAKE", "PER_USER", "WAITING_PER_USER", "Intake"]
 
-INTAKE = 8  # requests taken in at once: each may hold up to three files of the download limit (25 MB)
+INTAKE = 8  # requests taken in at once: each may hold files of FILES_HELD times the download limit (25 MB)
+FILES_HELD = 3  # a request's files together (a /morph's five pictures, a swap's video and picture): at most this
+# many times the download limit, so the intake holds at most INTAKE x FILES_HELD x 25 MB
 PER_USER = 2  # of the intake slots, the most one user's requests hold at once: a burst cannot take them all
 WAITING_PER_USER = 10  # one user's requests being taken in or waiting for it: more are refused at once
 

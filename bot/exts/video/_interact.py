@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import discord
 
-from bot.exts.video._fetch import FetchError, fetch
+from bot.exts.video._fetch import FetchError, TooLarge, fetch
+from bot.exts.video._intake import FILES_HELD
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.i18n import Voice
 from bot.services import Services
@@ -13,7 +14,7 @@ from bot.spaces import space_of
 from generation.text import _
 from storage.guilds import GuildSettings
 
-__all__ = ["defer", "download", "hidden", "requester", "server_voice"]
+__all__ = ["defer", "download", "download_all", "hidden", "requester", "server_voice"]
 
 
 def requester(interaction: discord.Interaction) -> Requester:
@@ -41,17 +42,37 @@ async def defer(interaction: discord.Interaction, services: Services) -> Interac
     return await InteractionReply.defer(interaction, services.settings.token_lifetime_s, services.pending)
 
 
-async def download(services: Services, url: str, reply: Reply) -> bytes | None:
-    """The file at `url` from Discord's CDN, or None after telling the user why not."""
+async def download(services: Services, url: str, reply: Reply, room: int | None = None) -> bytes | None:
+    """The file at `url` from Discord's CDN, or None after telling the user why not; `room`: the bytes its
+    request's other files leave it (`download_all`)."""
     settings = services.settings
+    limit = int(settings.max_image_mb * 2**20)
     try:
-        return await fetch(services.http, url, settings.allowed_hosts, int(settings.max_image_mb * 2**20))
+        return await fetch(services.http, url, settings.allowed_hosts, min(limit, room if room is not None else limit))
+    except TooLarge as exc:
+        together = room is not None and room < limit
+        total = f"{FILES_HELD * limit / 2**20:.3g}"
+        await reply.refuse(_("together, the files are larger than {mb} MB", mb=total) if together else exc.text)
+        return None
     except FetchError as exc:
         gone = exc.status in (403, 404) and url.startswith(f"{settings.cdn}/") and "/attachments/" not in url
         await reply.refuse(
             _("Discord no longer has that picture: the avatar, sticker or emoji changed") if gone else exc.text
         )
         return None
+
+
+async def download_all(services: Services, urls: list[str], reply: Reply) -> list[bytes] | None:
+    """The files at `urls`, in order, each within the download limit and all of them within FILES_HELD times
+    it (what one intake slot holds), or None after telling the user why not."""
+    room = FILES_HELD * int(services.settings.max_image_mb * 2**20)
+    found = []
+    for url in urls:
+        if (data := await download(services, url, reply, room)) is None:
+            return None
+        found.append(data)
+        room -= len(data)
+    return found
 
 
 def hidden(client: discord.Client, message: discord.Message) -> bool:

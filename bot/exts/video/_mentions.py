@@ -17,7 +17,7 @@ from bot.errors import describe
 from bot.exts.video._admission import Admission
 from bot.exts.video._declare import has_link, image_url, image_urls, request_words, video_url
 from bot.exts.video._files import Files, most_keyframes
-from bot.exts.video._interact import around, download, hidden, server_voice
+from bot.exts.video._interact import around, download, download_all, hidden, server_voice
 from bot.exts.video._refusals import Refusals
 from bot.exts.video._replies import MessageReply, Requester
 from bot.exts.video._requests import VideoRequests
@@ -216,12 +216,9 @@ class Mentions:
                 if (data := await download(self.services, video, reply)) is not None:
                     await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
                 return
-            pictures = []
-            for wanted in await self._pictures(holder, url, who.space):
-                if (data := await download(self.services, wanted, reply)) is None:
-                    return
-                pictures.append(data)
-            await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files.keyframes(pictures))
+            pictures = await download_all(self.services, await self._pictures(holder, url, who.space), reply)
+            if pictures is not None:
+                await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files.keyframes(pictures))
 
     async def _pictures(self, holder: discord.Message | None, url: str, space: int) -> list[str]:
         """The pictures to animate: `url`, or with the message's other pictures after it (as the Animate image

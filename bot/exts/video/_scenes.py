@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.exts.video._declare import CHOICES, DESCRIBE, Frames, Seed, Strength, emoji_names, hidden_words
 from bot.exts.video._files import Files
-from bot.exts.video._interact import requester
+from bot.exts.video._interact import download_all, requester
 from generation.jobs import MAX_HIDDEN_TEXT, JobKind
 from generation.options import OptionError, from_command
 from generation.text import _
@@ -111,12 +111,7 @@ class Scenes(commands.Cog):
         async with video.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            pictures = []
-            for given in (image, image2, image3):
-                if given is None:
-                    continue
-                if (data := await video.download(given.url, reply)) is None:
-                    return
-                pictures.append(data)
-            files = Files(ingredients=tuple(pictures))
-            await video.requests.new(who, reply, JobKind.INGREDIENTS, options, files)
+            urls = [given.url for given in (image, image2, image3) if given is not None]
+            if (pictures := await download_all(video.services, urls, reply)) is not None:
+                files = Files(ingredients=tuple(pictures))
+                await video.requests.new(who, reply, JobKind.INGREDIENTS, options, files)
