@@ -277,7 +277,8 @@ class Engine:
         def failed() -> None:
             log.warning("job %s: no live preview", job.job_id, exc_info=True, extra={"job_id": job.job_id})
 
-        return previewer(spec.preview, self.preview_every, seconds, on_preview, failed)
+        # VACE denoises the reference images (/ingredients, a swap's picture) as latent frames before the clip.
+        return previewer(spec.preview, self.preview_every, seconds, on_preview, failed, skip=len(job.ingredients))
 
     def _clip(self, job: VideoJob, verb: Text) -> tuple[np.ndarray, int]:
         """The frames and fps of the job's input clip."""

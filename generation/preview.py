@@ -52,15 +52,16 @@ MAX_FRAMES = 8  # frames in a preview, evenly spaced over the clip
 WIDTH = 160  # pixels: a thumbnail in the status message
 
 
-def preview_frames(latents: Any, preview: str) -> np.ndarray | None:
+def preview_frames(latents: Any, preview: str, skip: int = 0) -> np.ndarray | None:
     """uint8 RGB frames (F, H, W, 3) of the first clip in `latents`, for `preview` ("space:layout", the
-    layout "bfchw" or "bcfhw"); None where the latents do not have the space's channels."""
+    layout "bfchw" or "bcfhw"), after its first `skip` latent frames (VACE's reference images, denoised
+    before the clip's own); None where the latents do not have the space's channels."""
     space, _, layout = preview.partition(":")
     factors, bias = LATENT_RGB[space]
     if not isinstance(latents, torch.Tensor) or latents.ndim != 5:
         return None
-    clip = latents[0] if layout == "bfchw" else latents[0].transpose(0, 1)  # (F, C, H, W)
-    if clip.shape[1] != len(factors):
+    clip = (latents[0] if layout == "bfchw" else latents[0].transpose(0, 1))[skip:]  # (F, C, H, W)
+    if clip.shape[1] != len(factors) or not len(clip):
         return None
     chosen = torch.linspace(0, clip.shape[0] - 1, min(MAX_FRAMES, clip.shape[0])).round().long()
     with torch.no_grad():
@@ -89,17 +90,23 @@ def animated(frames: np.ndarray, seconds: float) -> bytes:
 
 
 def previewer(
-    preview: str, every: int, seconds: float, on_preview: Callable[[bytes], None], on_error: Callable[[], None]
+    preview: str,
+    every: int,
+    seconds: float,
+    on_preview: Callable[[bytes], None],
+    on_error: Callable[[], None],
+    skip: int = 0,
 ) -> Callable[[Any, int, int], None]:
     """A step's latents -> `on_preview(gif)` every `every` steps, not after the last (the clip itself
-    follows). The first failure calls `on_error` (inside the `except`) and ends the previews, never the job."""
+    follows), leaving out the first `skip` latent frames. The first failure calls `on_error` (inside the
+    `except`) and ends the previews, never the job."""
     failed = threading.Event()
 
     def on_latents(latents: Any, step: int, total: int) -> None:
         if step % every or step >= total or failed.is_set():
             return
         try:
-            frames = preview_frames(latents, preview)
+            frames = preview_frames(latents, preview, skip)
             if frames is not None:
                 on_preview(animated(frames, seconds))
         except Exception:

@@ -40,6 +40,34 @@ def test_both_layouts_give_the_same_frames_spread_over_the_clip() -> None:
     assert wan is not None and wan.shape == (3, 6, 6, 3)
 
 
+def test_vaces_reference_frames_are_left_out_of_the_preview() -> None:
+    latents = torch.zeros(1, 16, 5, 6, 6)  # (batch, channels, frames, h, w): two reference frames, then the clip
+    latents[0, :, :2] = 3.0
+    clip = preview_frames(latents, "wan:bcfhw", skip=2)
+    own = preview_frames(torch.zeros(1, 16, 3, 6, 6), "wan:bcfhw")
+    assert clip is not None and np.array_equal(clip, own), "only the clip's own frames"
+    assert not np.array_equal(preview_frames(latents, "wan:bcfhw")[:2], clip[:2])  # type: ignore[index]
+
+
+def test_the_engine_leaves_out_an_ingredients_clips_reference_frames(
+    settings: GenerationSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(settings.registry(), Runtime.from_settings(settings), preview_every=1)
+    seen: list[tuple[int, int]] = []  # (latent frames, frames left out)
+    shown = preview_frames
+
+    def spy(latents: torch.Tensor, preview: str, skip: int = 0) -> np.ndarray | None:
+        seen.append((latents.shape[2], skip))
+        return shown(latents, preview, skip)
+
+    monkeypatch.setattr("generation.preview.preview_frames", spy)
+    pictures = (png_bytes(), png_bytes(48, 64, (20, 200, 40)))
+    job = VideoJob("i", JobKind.INGREDIENTS, "wan-vace", prompt="they dance", ingredients=pictures, seed=1)
+    engine.generate(job, on_preview=lambda gif: None)
+    assert seen and all(skip == 2 for _, skip in seen), "the two pictures' latent frames"
+    assert all(frames == 2 + 3 for frames, _ in seen), "beside the clip's own 3 (9 frames at 4x)"
+
+
 def test_a_preview_is_a_small_looping_gif_of_the_clip() -> None:
     frames = np.random.default_rng(0).integers(0, 255, (5, 9, 16, 3), dtype=np.uint8)
     gif = Image.open(io.BytesIO(animated(frames, seconds=2.0)))
