@@ -138,6 +138,64 @@ async def test_the_synced_commands_carry_every_catalogs_names_descriptions_and_c
     assert menu["name_localizations"]["zh-TW"] == CATALOGS.voice("zh-TW").wording("Animate image", "command_name")
 
 
+# Discord's limits on application commands (its API refuses the whole sync when one is broken): names of slash
+# commands and options 1-32 characters, lowercase, letters, digits, - and _ (menus: any 1-32); descriptions and
+# choice names 1-100; at most 25 options and 25 choices; required options first.
+_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+def _over_limits(item: dict[str, Any], where: str, menu: bool = False, choice: bool = False) -> list[str]:
+    """What in a synced command (in any language) Discord would refuse."""
+    found = []
+    names = [item["name"], *(item.get("name_localizations") or {}).values()]
+    for name in names:
+        if choice or menu:
+            good = 1 <= len(name) <= (100 if choice else 32)
+        else:
+            good = bool(_NAME.match(name)) and name == name.lower()
+        found += [] if good else [f"{where}: name {name!r}"]
+    if not menu and not choice:
+        for text in [item.get("description") or "", *(item.get("description_localizations") or {}).values()]:
+            found += [] if 1 <= len(text) <= 100 else [f"{where}: description {text!r} ({len(text)})"]
+    options = item.get("options") or []
+    found += [f"{where}: {len(options)} options"] if len(options) > 25 else []
+    required = [bool(option.get("required")) for option in options if option.get("type") not in (1, 2)]
+    found += [f"{where}: a required option after an optional one"] if required != sorted(required, reverse=True) else []
+    for option in options:
+        found += _over_limits(option, f"{where} > {option['name']}")
+        choices = option.get("choices") or []
+        found += [f"{where} > {option['name']}: {len(choices)} choices"] if len(choices) > 25 else []
+        for each in choices:
+            found += _over_limits(each, f"{where} > {option['name']} = {each['name']}", choice=True)
+    return found
+
+
+def _characters(item: dict[str, Any], locale: str | None) -> int:
+    """A command's characters as Discord counts them against its 4000 (names, descriptions, choices and
+    their values), in `locale` (None: the default)."""
+
+    def said(field: str) -> str:
+        return str((item.get(f"{field}_localizations") or {}).get(locale) or item.get(field) or "")
+
+    own = len(said("name")) + len(said("description")) + len(str(item.get("value", "")))
+    parts = [*(item.get("options") or []), *(item.get("choices") or [])]
+    return own + sum(_characters(part, locale) for part in parts)
+
+
+async def test_the_synced_commands_fit_discords_limits_in_every_language(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    assert fake.commands, "the bot synced its commands"
+    problems = [p for c in fake.commands for p in _over_limits(c, f"/{c['name']}", menu=c.get("type", 1) != 1)]
+    sizes = {(c["name"], locale): _characters(c, locale) for c in fake.commands for locale in (None, *CATALOGS.locales)}
+    problems += [
+        f"/{name} in {locale or 'English'}: {size} characters" for (name, locale), size in sizes.items() if size > 4000
+    ]
+    assert problems == []
+    broken = {"name": "Animate", "description": "x" * 101, "options": [{"name": "a b", "description": "ok"}]}
+    assert len(_over_limits(broken, "/broken")) == 3, "the check finds an upper-case name, a long text, a space"
+
+
 async def test_a_zh_cn_user_gets_status_result_and_buttons_in_zh_cn(fake: FakeDiscord, service: BotProcess) -> None:
     image = fake.upload("cat.png", png_bytes())
     token = await fake.slash("animate", {"prompt": "a cat"}, attachments={"image": image}, user_id=6101, locale="zh-CN")
