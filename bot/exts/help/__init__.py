@@ -22,7 +22,7 @@ _COMMANDS = (
     _("`/animate` a picture → a clip (a prompt steers the models that read one)"),
     _("`/imagine-video` words → a clip"),
     _("`/morph` a clip from one picture to another, through up to three more on the way"),
-    _("`/restyle` a short video redrawn to a prompt"),
+    _("`/restyle` a short video redrawn to a prompt, or only a part of it (`region`: a swap)"),
     _("`/illusion` a clip with words or a logo hidden in it: seen from afar, or squinting"),
     _("`/ingredients` a clip from words with the people, pets, things or places of your pictures in it"),
     _(
