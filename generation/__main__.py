@@ -67,6 +67,10 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         "upscale_clip": JobKind.UPSCALE,
     }
     kind = next((kind for name, kind in sources.items() if getattr(args, name)), JobKind.TEXT_TO_VIDEO)
+    if args.ingredient and kind is not JobKind.TEXT_TO_VIDEO:
+        print("error: --ingredient goes with --prompt (a clip from words with your pictures in it)", file=sys.stderr)
+        return 2
+    kind = JobKind.INGREDIENTS if args.ingredient else kind
     if args.end and kind is not JobKind.IMAGE_TO_VIDEO:
         print("error: --end goes with --image (the clip runs from one picture to the other)", file=sys.stderr)
         return 2
@@ -86,6 +90,7 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
             image=image,
             end_image=Path(args.end).read_bytes() if args.end else None,
             middle_images=tuple(Path(picture).read_bytes() for picture in args.through),
+            ingredients=tuple(Path(picture).read_bytes() for picture in args.ingredient),
             smooth=args.smooth,
             output=output,
             byte_budget=int(args.budget_mb * 1024 * 1024),
@@ -138,6 +143,8 @@ def _default_model(settings: GenerationSettings, kind: JobKind, prompted: bool) 
     registry = settings.registry()
     if kind is JobKind.UPSCALE:
         return settings.upscale_model
+    if kind is JobKind.INGREDIENTS:  # the first model that takes them (the bot's choice with none named)
+        return next((name for name, spec in registry.items() if spec.takes(kind)), settings.default_text_model)
     if kind is JobKind.IMAGE_TO_VIDEO and prompted and settings.default_prompted_image_model in registry:
         return settings.default_prompted_image_model
     return settings.default_text_model if kind is JobKind.TEXT_TO_VIDEO else settings.default_image_model
@@ -310,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         help="with --image and --end: a picture the clip passes through on the way (again for more, in order)",
+    )
+    render.add_argument(
+        "--ingredient",
+        metavar="IMAGE",
+        action="append",
+        default=[],
+        help="with --prompt: a picture of who or what the clip shows (/ingredients; again for more, up to 3)",
     )
     render.add_argument("--out", required=True, help="output file: .mp4, .gif or .webm")
     render.add_argument("--smooth", action="store_true", help="interpolate frames to a higher fps")

@@ -182,6 +182,12 @@ def test_morph_and_upscale_from_the_command_line(
     five = ["--image", "a.png", "--through", "b.png", "--through", "a.png", "--through", "b.png", "--end", "a.png"]
     assert main(["render", *five, "--out", "x.mp4", "red", "and", "green"]) == 1, "the pictures reach the planner"
     assert "5 pictures need at least 33 frames on ltx, got 17" in capsys.readouterr().err
+    cast = ["--prompt", "they dance", "--ingredient", "a.png", "--ingredient", "b.png", "--out", "i.mp4", "-ar", "1:1"]
+    assert main(["render", *cast]) == 0
+    assert "model wan-vace" in capsys.readouterr().out, "/ingredients' model, as the bot picks it"
+    assert len(decode_frames((tmp_path / "i.mp4").read_bytes())[0]) == 9, "the clip alone, not the two pictures"
+    assert main(["render", "--image", "a.png", "--ingredient", "b.png", "--out", "x.mp4"]) == 2
+    assert "--ingredient goes with --prompt" in capsys.readouterr().err
 
 
 def test_a_worker_whose_model_family_has_no_runner_stops_at_start_naming_it(
