@@ -123,6 +123,14 @@ async def test_a_message_with_three_pictures_passes_through_the_middle_one_by_th
         await fake.wait_until(lambda r=request: any(m.files for m in fake.replies_to(r)), timeout=90, what="a clip")
     assert await kept_slots(ltx_service, 7173) == ["image", "end", "middle1"], "through the picture between"
     assert await kept_slots(ltx_service, 7174) == ["image", "end"], "from the first to the second"
+    preview = fake.upload("site.png", GREEN)["proxy_url"]  # a link's preview beside the upload: not a keyframe
+    request = fake.user_message(
+        f"{bot} -seed 2 https://example.com/x", user_id=7176, mentions_bot=True, link_preview=preview
+    )
+    request["attachments"] = [fake.upload("a.png", RED)]
+    await fake.post(request)
+    await fake.wait_until(lambda: any(m.files for m in fake.replies_to(request)), timeout=90, what="a clip")
+    assert await kept_slots(ltx_service, 7176) == ["image"], "the upload animated alone"
     await admin(fake, "models", {"enabled": "svd-xt"})  # a server with no keyframe model
     try:
         attached = [fake.upload("a.png", RED), fake.upload("b.png", GREEN)]

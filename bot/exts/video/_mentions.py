@@ -221,8 +221,12 @@ class Mentions:
                 await self.requests.new(who, reply, JobKind.IMAGE_TO_VIDEO, options, Files.keyframes(pictures))
 
     async def _pictures(self, holder: discord.Message | None, url: str, space: int) -> list[str]:
-        """The pictures to animate: `url`, or with the message's other pictures after it (as the Animate image
-        menu takes them: a clip from the first to the last, through those between, on an enabled keyframe
-        model)."""
-        found = image_urls(holder, self.services.settings.cdn, emoji=False) if holder is not None else []
+        """The pictures to animate: `url`, or with the other pictures uploaded with it after it (a clip from the
+        first to the last, through those between, on an enabled keyframe model, as the Animate image menu
+        makes it); a link's preview or a sticker beside an upload is not one of them."""
+        if holder is None:
+            return [url]
+        held: list[discord.Message | discord.MessageSnapshot] = [holder, *holder.message_snapshots]
+        uploads = {attachment.url for message in held for attachment in message.attachments}
+        found = [found for found in image_urls(holder, self.services.settings.cdn, emoji=False) if found in uploads]
         return found[: await most_keyframes(self.services, space)] if found[:1] == [url] else [url]
