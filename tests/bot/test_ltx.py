@@ -131,6 +131,8 @@ async def test_a_message_with_three_pictures_passes_through_the_middle_one_by_th
     await fake.post(request)
     await fake.wait_until(lambda: any(m.files for m in fake.replies_to(request)), timeout=90, what="a clip")
     assert await kept_slots(ltx_service, 7176) == ["image"], "the upload animated alone"
+    await delivered(fake, await fake.context_menu("Animate image", request, user_id=7177))
+    assert await kept_slots(ltx_service, 7177) == ["image"], "the menu on it too"
     await admin(fake, "models", {"enabled": "svd-xt"})  # a server with no keyframe model
     try:
         attached = [fake.upload("a.png", RED), fake.upload("b.png", GREEN)]

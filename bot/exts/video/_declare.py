@@ -38,6 +38,7 @@ __all__ = [
     "hidden_words",
     "image_url",
     "image_urls",
+    "keyframe_urls",
     "model_choices",
     "request_words",
     "video_url",
@@ -140,6 +141,14 @@ def image_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[s
         shown = _EMOJI.finditer(held.content) if emoji else ()
         urls += [f"{cdn}/emojis/{found[3]}.png?size=512" for found in shown]  # an animated one: its first frame
     return urls
+
+
+def keyframe_urls(message: discord.Message, cdn: str, emoji: bool = True) -> list[str]:
+    """The message's first picture, then, if it was uploaded, the other pictures uploaded with it, in order: the
+    keyframes a clip goes through (a link's preview or a sticker beside an upload is not one of them)."""
+    urls = image_urls(message, cdn, emoji)
+    uploads = {attachment.url for held in _held(message) for attachment in held.attachments}
+    return urls[:1] + ([url for url in urls[1:] if url in uploads] if urls[:1] and urls[0] in uploads else [])
 
 
 def _media(cdn: str) -> str:

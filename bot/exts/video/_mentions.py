@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.errors import describe
 from bot.exts.video._admission import Admission
-from bot.exts.video._declare import has_link, image_url, image_urls, request_words, video_url
+from bot.exts.video._declare import has_link, image_url, keyframe_urls, request_words, video_url
 from bot.exts.video._files import Files, most_keyframes
 from bot.exts.video._interact import around, download, download_all, hidden, server_voice
 from bot.exts.video._refusals import Refusals
@@ -224,9 +224,5 @@ class Mentions:
         """The pictures to animate: `url`, or with the other pictures uploaded with it after it (a clip from the
         first to the last, through those between, on an enabled keyframe model, as the Animate image menu
         makes it); a link's preview or a sticker beside an upload is not one of them."""
-        if holder is None:
-            return [url]
-        held: list[discord.Message | discord.MessageSnapshot] = [holder, *holder.message_snapshots]
-        uploads = {attachment.url for message in held for attachment in message.attachments}
-        found = [found for found in image_urls(holder, self.services.settings.cdn, emoji=False) if found in uploads]
+        found = keyframe_urls(holder, self.services.settings.cdn, emoji=False) if holder is not None else []
         return found[: await most_keyframes(self.services, space)] if found[:1] == [url] else [url]

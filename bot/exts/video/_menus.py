@@ -15,6 +15,7 @@ from bot.exts.video._declare import (
     avatar_url,
     image_url,
     image_urls,
+    keyframe_urls,
     request_words,
     video_url,
     words,
@@ -59,9 +60,8 @@ class Menus:
             options = parse_flags(request_words(words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        await self.animate(
-            interaction, reply, options, urls[: await most_keyframes(self.services, space_of(interaction))]
-        )
+        most = await most_keyframes(self.services, space_of(interaction))
+        await self.animate(interaction, reply, options, keyframe_urls(message, self.services.settings.cdn)[:most])
 
     async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
         """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the
