@@ -30,7 +30,7 @@ from bot.exts.video._declare import (
     model_choices,
 )
 from bot.exts.video._files import Files
-from bot.exts.video._interact import defer, download, download_all, requester
+from bot.exts.video._interact import defer, download_all, requester
 from bot.exts.video._mentions import Mentions
 from bot.exts.video._menus import Menus
 from bot.exts.video._modlog import ModLog
@@ -81,9 +81,6 @@ class Video(commands.Cog):
 
     async def defer(self, interaction: discord.Interaction) -> InteractionReply:
         return await defer(interaction, self.services)
-
-    async def download(self, url: str, reply: Reply) -> bytes | None:
-        return await download(self.services, url, reply)
 
     async def model_choices(
         self, interaction: discord.Interaction, current: str, fits: Callable[[ModelSpec], bool]

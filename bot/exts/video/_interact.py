@@ -48,7 +48,8 @@ async def download(services: Services, url: str, reply: Reply, room: int | None 
     settings = services.settings
     limit = int(settings.max_image_mb * 2**20)
     try:
-        return await fetch(services.http, url, settings.allowed_hosts, min(limit, room if room is not None else limit))
+        most = limit if room is None else min(limit, room)
+        return await fetch(services.http, url, settings.allowed_hosts, most)
     except TooLarge as exc:
         together = room is not None and room < limit
         total = f"{FILES_HELD * limit / 2**20:.3g}"

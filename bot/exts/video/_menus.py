@@ -53,15 +53,16 @@ class Menus:
         second where a keyframe model is enabled here (else the first is animated), one with more passes
         through them in order (up to five, where an enabled model takes pictures in between)."""
         reply = await defer(interaction, self.services)
-        urls = image_urls(message, self.services.settings.cdn)
+        urls = keyframe_urls(message, self.services.settings.cdn)
         if not urls:
             return await reply.refuse(A_VIDEO if video_url(message) else _("that message has no image to animate"))
         try:
             options = parse_flags(request_words(words(message)))
         except OptionError:
             options = Options()  # the message's text is not for us: animate with defaults
-        most = await most_keyframes(self.services, space_of(interaction))
-        await self.animate(interaction, reply, options, keyframe_urls(message, self.services.settings.cdn)[:most])
+        await self.animate(
+            interaction, reply, options, urls[: await most_keyframes(self.services, space_of(interaction))]
+        )
 
     async def animate_avatar(self, interaction: discord.Interaction, user: discord.Member | discord.User) -> None:
         """The "Animate avatar" user menu: the picture someone shows in this server, brought to life (with the

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.exts.video._declare import CHOICES, DESCRIBE, Frames, Seed, Strength, emoji_names, hidden_words
 from bot.exts.video._files import Files
-from bot.exts.video._interact import download_all, requester
+from bot.exts.video._interact import download, download_all, requester
 from generation.jobs import MAX_HIDDEN_TEXT, JobKind
 from generation.options import OptionError, from_command
 from generation.text import _
@@ -69,7 +69,7 @@ class Scenes(commands.Cog):
         async with video.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            picture = await video.download(image.url, reply) if image is not None else None
+            picture = await download(video.services, image.url, reply) if image is not None else None
             if image is None or picture is not None:  # words, or a picture that downloaded
                 await video.requests.new(who, reply, JobKind.ILLUSION, options, Files(image=picture), words)
 
