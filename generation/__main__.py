@@ -59,12 +59,13 @@ def _render(args: argparse.Namespace, flags: list[str]) -> int:
         return 2
     # Shell words that held spaces ("-neg 'blurry text'") go back in quotes for the flag parser.
     text = " ".join([args.prompt or "", *(f'"{word}"' if " " in word else word for word in flags)])
-    clip = args.extend or args.smooth_clip or args.upscale_clip
+    clip = args.extend or args.smooth_clip or args.upscale_clip or args.expand_clip
     sources = {
         "image": JobKind.IMAGE_TO_VIDEO,
         "extend": JobKind.EXTEND,
         "smooth_clip": JobKind.SMOOTH,
         "upscale_clip": JobKind.UPSCALE,
+        "expand_clip": JobKind.EXPAND,
     }
     kind = next((kind for name, kind in sources.items() if getattr(args, name)), JobKind.TEXT_TO_VIDEO)
     if args.ingredient and kind is not JobKind.TEXT_TO_VIDEO:
@@ -143,7 +144,7 @@ def _default_model(settings: GenerationSettings, kind: JobKind, prompted: bool) 
     registry = settings.registry()
     if kind is JobKind.UPSCALE:
         return settings.upscale_model
-    if kind is JobKind.INGREDIENTS:  # the first model that takes them (the bot's choice with none named)
+    if kind in (JobKind.INGREDIENTS, JobKind.EXPAND):  # the first model that can (the bot's choice with none named)
         return next((name for name, spec in registry.items() if spec.takes(kind)), settings.default_text_model)
     if kind is JobKind.IMAGE_TO_VIDEO and prompted and settings.default_prompted_image_model in registry:
         return settings.default_prompted_image_model
@@ -310,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--extend", metavar="CLIP", help="continue a clip (MP4): the clip, then more of it")
     source.add_argument("--smooth-clip", metavar="CLIP", help="interpolate a clip (MP4) to a higher frame rate")
     source.add_argument("--upscale-clip", metavar="CLIP", help="twice a clip's width and height (an ltx model)")
+    source.add_argument(
+        "--expand-clip",
+        metavar="CLIP",
+        help="a clip (MP4) on a wider or taller frame (-ar 9:16), what is around it drawn (/expand; a VACE model)",
+    )
     render.add_argument("--end", metavar="IMAGE", help="with --image: the picture the clip ends on (/morph)")
     render.add_argument(
         "--through",

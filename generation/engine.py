@@ -23,7 +23,7 @@ from generation.camera import apply_camera
 from generation.encode import decode_frames, encode
 from generation.images import load_rgb
 from generation.interpolate import FlowSource, Smoother, smooth_fps
-from generation.jobs import Content, JobKind, Stage, VideoJob, VideoResult
+from generation.jobs import FROM_VIDEO, Content, JobKind, Stage, VideoJob, VideoResult
 from generation.models import CameraMode, ModelSpec
 from generation.pipelines import Request, Runner, check_families, load_runner
 from generation.plan import resolve
@@ -49,6 +49,7 @@ _VERBS = {
     JobKind.UPSCALE: _("upscale"),
     JobKind.RESTYLE: _("restyle"),
     JobKind.POSE: _("take a pose from"),
+    JobKind.EXPAND: _("expand"),
 }
 
 
@@ -169,7 +170,7 @@ class Engine:
         checks: dict[str, float] = {}
         given = (request.image, *request.middle_images, request.end_image, *request.ingredients)
         pictures = [picture for picture in given if picture is not None]
-        if job.kind in (JobKind.RESTYLE, JobKind.POSE) and request.video is not None:
+        if job.kind in FROM_VIDEO and request.video is not None:
             pictures += _samples(request.video)
         if job.kind is JobKind.ILLUSION and job.image is not None:  # the picture as given, not only its grey shape
             pictures.append(load_rgb(job.image, cover=(request.width, request.height)))

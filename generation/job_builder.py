@@ -175,6 +175,7 @@ def build_job(
             ),
             JobKind.ILLUSION: _("a model that hides words or shapes in clips ({usable})", usable=usable),
             JobKind.INGREDIENTS: _("a model that puts your pictures in a clip ({usable})", usable=usable),
+            JobKind.EXPAND: _("a model that expands videos to another shape ({usable})", usable=usable),
         }.get(kind, _("a model for Extend ({usable})", usable=usable))
         raise OptionError("-model", name, wanted)
     if kind is JobKind.TEXT_TO_VIDEO and not options.prompt:
@@ -189,6 +190,8 @@ def build_job(
     if spec.ingredients and len(ingredients) > spec.ingredients:  # a model without any: refused below, naming others
         said = _("`{model}` takes at most {most} pictures", model=name, most=spec.ingredients)
         raise OptionError("image", len(ingredients), "", said)
+    if kind is JobKind.EXPAND and options.aspect is None:
+        raise OptionError("aspect", NOTHING, "", _("say which shape to expand the video to (`aspect`)"))
     if kind is JobKind.RESTYLE and not options.prompt:
         raise OptionError("prompt", NOTHING, "", _("say what the video should look like: a prompt is needed"))
     if options.strength is not None and kind not in (JobKind.RESTYLE, JobKind.ILLUSION):

@@ -21,6 +21,7 @@ from generation.values import Aspect, Camera
 
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
+    "FROM_VIDEO",
     "MAX_HIDDEN_TEXT",
     "MAX_INGREDIENTS",
     "MAX_MIDDLE_IMAGES",
@@ -62,6 +63,12 @@ class JobKind(enum.StrEnum):
     POSE = "pose"  # a character picture moved as the person in a video moves (/animate … pose:)
     ILLUSION = "illusion"  # a clip from words with words or a shape hidden in it (/illusion): `image` or `hidden_text`
     INGREDIENTS = "ingredients"  # a clip from words with the people, things or places of `ingredients` in it
+    EXPAND = "expand"  # a user's video on a wider or taller frame (`aspect`), what was outside it drawn in
+
+
+# Kinds made from a user's video: the bot re-encodes it at the size and rate the model renders, the worker checks
+# its frames like pictures, and as much of it as the model takes is rendered.
+FROM_VIDEO = (JobKind.RESTYLE, JobKind.POSE, JobKind.EXPAND)
 
 
 class OutputFormat(enum.StrEnum):
@@ -106,7 +113,7 @@ class VideoJob:
     mask: bytes | None = None  # the motion brush: a picture, white moves and black stays (`masks` models)
     region: str = ""  # the motion brush by words: the worker segments this part of the image (`-region`)
     video: bytes | None = (
-        None  # input clip: EXTEND, SMOOTH, UPSCALE; RESTYLE: the user's video as the bot re-encoded it
+        None  # input clip: EXTEND, SMOOTH, UPSCALE; RESTYLE, EXPAND: the user's video as the bot re-encoded it
     )
     aspect: Aspect | None = None  # None = the input image's nearest aspect, or 16:9 for text
     fit: Fit = Fit.CROP

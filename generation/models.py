@@ -14,7 +14,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from generation.jobs import JobKind
+from generation.jobs import FROM_VIDEO, JobKind
 
 __all__ = [
     "MOTION_LORAS",
@@ -165,6 +165,8 @@ class ModelSpec:
             return self.illusion_weights is not None
         if kind is JobKind.INGREDIENTS:
             return self.ingredients > 0
+        if kind is JobKind.EXPAND:  # VACE's outpainting: the video in the middle, masks around it
+            return self.control and self.masks
         return kind in _FROM_CLIP or _NEEDS[kind] in self.inputs
 
     def max_total_frames(self, fps: int) -> int:
@@ -177,12 +179,19 @@ class ModelSpec:
 
     def follows_prompt(self, kind: JobKind) -> bool:
         """Whether a prompt steers this model's clips of `kind` (SVD animates an image and reads no text)."""
-        clip_in = (JobKind.TEXT_TO_VIDEO, JobKind.RESTYLE, JobKind.POSE, JobKind.ILLUSION, JobKind.INGREDIENTS)
+        clip_in = (
+            JobKind.TEXT_TO_VIDEO,
+            JobKind.RESTYLE,
+            JobKind.POSE,
+            JobKind.ILLUSION,
+            JobKind.INGREDIENTS,
+            JobKind.EXPAND,
+        )
         return self.reads_prompt or Input.TEXT in self.inputs or kind in clip_in
 
     def default_frames(self, kind: JobKind) -> int:
-        """Frames a job of `kind` asks for when it names none: a restyle, as much of the video as fits."""
-        return self.max_frames if kind in (JobKind.RESTYLE, JobKind.POSE) else self.frames
+        """Frames a job of `kind` asks for when it names none: from a video, as much of it as fits."""
+        return self.max_frames if kind in FROM_VIDEO else self.frames
 
     def frame_count(self, frames: int) -> int:
         """`frames` rounded to the nearest count this model renders (frame_step * k + 1)."""

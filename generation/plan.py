@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import FROM_VIDEO, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import segments_of
 from generation.text import Said, Text, _
 from generation.values import Aspect
 
-__all__ = ["UPSCALE_STEPS", "Pass", "Plan", "PlanError", "memory_needed", "refine_steps", "resolve", "unfit"]
+__all__ = [
+    "UPSCALE_STEPS",
+    "Pass",
+    "Plan",
+    "PlanError",
+    "contained",
+    "memory_needed",
+    "refine_steps",
+    "resolve",
+    "unfit",
+]
 
 UPSCALE_STEPS = 4  # the refine pass after the x2 latent upsampler: 4 of 10 steps (denoise strength 0.4)
 
@@ -47,6 +57,7 @@ class Plan:
     strength: float = 1.0  # RESTYLE: the part of the denoising run on the video (the rest is the video itself)
     references: int = 0  # reference images denoised beside the clip (/ingredients, a swap's picture): a latent
     # frame each, so `frame_step` frames of work each
+    inner: tuple[int, int] | None = None  # EXPAND: the video's width and height, centred in the larger frame
 
     @property
     def length(self) -> int:
@@ -109,23 +120,18 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
                 )
             )
     frames = min(spec.frame_count(frames), spec.max_frames)
-    if job.kind in (JobKind.RESTYLE, JobKind.POSE):  # as much of the video as the model takes, in its counts
+    if job.kind in FROM_VIDEO:  # as much of the video as the model takes, in its counts
         frames = spec.frames_within(min(frames, source_frames))
         if frames < spec.frame_step + 1 or frames < 2:
-            short = (
-                _(
-                    "this video is too short to restyle ({frames} frames at {fps} fps)",
-                    frames=source_frames,
-                    fps=job.fps,
-                )
-                if job.kind is JobKind.RESTYLE
-                else _(
-                    "this video is too short to move a character by ({frames} frames at {fps} fps)",
-                    frames=source_frames,
-                    fps=job.fps,
-                )
-            )
-            raise PlanError(short)
+            said = {"frames": source_frames, "fps": job.fps}
+            short = {
+                JobKind.RESTYLE: _("this video is too short to restyle ({frames} frames at {fps} fps)", **said),
+                JobKind.EXPAND: _("this video is too short to expand ({frames} frames at {fps} fps)", **said),
+                JobKind.POSE: _(
+                    "this video is too short to move a character by ({frames} frames at {fps} fps)", **said
+                ),
+            }
+            raise PlanError(short[job.kind])
     longest = spec.max_total_frames(job.fps)
     overlap = spec.extend_overlap
     if job.kind is JobKind.EXTEND:
@@ -149,8 +155,20 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
     width, height = aspect.size(min(spec.pixels, job.max_pixels or spec.pixels), spec.size_multiple)
     strength = (job.strength or spec.strength) if job.kind is JobKind.RESTYLE else 1.0
     overlap = overlap if segments > 1 else 0
+    inner = _expanded(job.aspect, input_size, (width, height)) if job.kind is JobKind.EXPAND else None
     plan = Plan(
-        aspect, width, height, frames, steps, job.fps, segments, overlap, job.upscale, strength, len(job.ingredients)
+        aspect,
+        width,
+        height,
+        frames,
+        steps,
+        job.fps,
+        segments,
+        overlap,
+        job.upscale,
+        strength,
+        len(job.ingredients),
+        inner,
     )
     if segments > 1 and (frames <= spec.extend_overlap or plan.length > longest):
         raise PlanError(
@@ -167,6 +185,25 @@ def resolve(job: VideoJob, spec: ModelSpec, input_size: tuple[int, int] | None =
             )
         )
     return plan
+
+
+def contained(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """`size` scaled to fit whole in `box`, both sides even (as H.264's 4:2:0 frames need) and at least 2."""
+    scale = min(box[0] / size[0], box[1] / size[1])
+    width, height = (min(side, max(2, round(given * scale / 2) * 2)) for given, side in zip(size, box, strict=True))
+    return width, height
+
+
+def _expanded(aspect: Aspect | None, size: tuple[int, int] | None, frame: tuple[int, int]) -> tuple[int, int]:
+    """Where an expanded video sits: its size, whole within the new `frame`; refused if the frame adds nothing."""
+    if aspect is None:
+        raise PlanError(_("say which shape to expand the video to (`aspect`)"))
+    if size is None:
+        raise PlanError(_("there is no video to expand"))
+    inner = contained(size, frame)
+    if inner[0] * inner[1] > 0.97 * frame[0] * frame[1]:
+        raise PlanError(_("this video is already {aspect}: pick another shape to expand it to", aspect=aspect.value))
+    return inner
 
 
 def _check_keyframes(spec: ModelSpec, frames: int, count: int, segments: int) -> None:

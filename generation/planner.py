@@ -24,7 +24,7 @@ from PIL import Image, ImageFilter, ImageOps
 from generation.blocklist import BlockList, Policy
 from generation.illusion import NoGlyphs, font_for_illusions, pattern
 from generation.images import ImageError, fit, load_rgb, probe
-from generation.jobs import Content, JobKind, VideoJob
+from generation.jobs import FROM_VIDEO, Content, JobKind, VideoJob
 from generation.language import ENGLISH, detect
 from generation.models import Family, ModelSpec
 from generation.options import SEGMENTS, segments_of
@@ -149,7 +149,9 @@ class Planner:
             image = fit(Image.fromarray(source[-1]), width, height, job.fit)  # SVD continues from the last frame
             last = source[-spec.extend_overlap :]  # LTX continues from the last frames
             video = np.stack([np.asarray(fit(Image.fromarray(frame), width, height, job.fit)) for frame in last])
-        elif source is not None and job.kind in (JobKind.RESTYLE, JobKind.POSE):  # the frames as the model renders
+        elif source is not None and job.kind is JobKind.EXPAND and plan.inner is not None:
+            video, mask = _on_larger_frame(source[: plan.frames], width, height, plan.inner)
+        elif source is not None and job.kind in FROM_VIDEO:  # the frames as the model renders
             video = np.stack(
                 [np.asarray(fit(Image.fromarray(frame), width, height)) for frame in source[: plan.frames]]
             )
@@ -295,6 +297,20 @@ def _load(data: bytes, cover: tuple[int, int]) -> Image.Image:
         return load_rgb(data, cover=cover)
     except ImageError as exc:
         raise JobRejected(exc.text) from None
+
+
+def _on_larger_frame(
+    source: np.ndarray, width: int, height: int, inner: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """An expanded video: (F, H, W, 3) frames of `width` x `height` with the video whole in the middle (at
+    `inner`, grey around it), and (F, H, W) float32 masks, 1 around it: what is drawn (VACE's outpainting)."""
+    (w, h), left, top = inner, (width - inner[0]) // 2, (height - inner[1]) // 2
+    video = np.full((len(source), height, width, 3), 127, dtype=np.uint8)
+    for frame, canvas in zip(source, video, strict=True):
+        canvas[top : top + h, left : left + w] = np.asarray(fit(Image.fromarray(frame), w, h))
+    around = np.ones((height, width), dtype=np.float32)
+    around[top : top + h, left : left + w] = 0
+    return video, np.repeat(around[None], len(source), axis=0)
 
 
 def _video_region(segmenter: Segmenter, video: np.ndarray, words: str, region: str) -> np.ndarray:

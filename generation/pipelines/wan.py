@@ -20,7 +20,10 @@ and the other pipelines are built around the same modules, so nothing loads twic
   come from the prompt, as in VACE's colourisation task), `strength` lowering how closely it is followed
   (conditioning scale 1.5 - strength: 0.8 at the default 0.7); with `-region` only that part of every frame is
   redrawn (VACE's video inpainting: the part grey, its masks from CLIPSeg), as a picture given shows it (a
-  reference image), the rest kept pixel for pixel.
+  reference image), the rest kept pixel for pixel;
+- `/expand` on VACE: the video whole in the middle of a wider or taller frame, what is around it drawn to the
+  prompt (VACE's outpainting: the same inpainting task, its masks around the video), the video kept pixel
+  for pixel.
 
 Wan has no motion control; `motion` adds words to the prompt, which it follows (level 1 adds none):
 
@@ -33,8 +36,8 @@ Wan has no motion control; `motion` adds words to the prompt, which it follows (
 | 4      | fast, dramatic, sweeping motion |
 
 The UMT5-XXL encoder (11 GB in bf16) stays on the GPU only in the full memory mode (see `Runtime.place`),
-and prompt embeddings are cached, so a Reroll encodes nothing. A restyle keeps the video's own motion:
-no words are added.
+and prompt embeddings are cached, so a Reroll encodes nothing. A restyle (or an expanded video) keeps the
+video's own motion: no words are added.
 """
 
 from __future__ import annotations
@@ -154,7 +157,8 @@ class WanRunner:
 
     def _swap(self, request: Request, scale: float, shared: dict[str, Any]) -> np.ndarray:
         """Part of a video redrawn to the prompt (VACE's video inpainting), as the picture given shows it (a
-        reference image) if there is one; the rest kept as it was."""
+        reference image) if there is one; the rest kept as it was. An expanded video is drawn the same way:
+        the part is everything around it."""
         video, masks = request.video, request.mask
         assert video is not None and masks is not None
         frames, regions = _swap_inputs(video, masks)
@@ -180,6 +184,8 @@ class WanRunner:
             raise ValueError(f"motion must be 0..4, got {request.motion}")
         if request.kind is JobKind.RESTYLE and request.video is None:
             raise ValueError("a restyle needs the video's frames")
+        if request.kind is JobKind.EXPAND and (request.video is None or request.mask is None or not self.control):
+            raise ValueError("an expanded video needs a VACE model, the video on its larger frame and the masks")
         if request.image is None and request.video is None and (self.text_to_video is None or not request.prompt):
             raise ValueError(f"{self.spec.name} needs " + ("an image" if self.text_to_video is None else "a prompt"))
         if self.animate != (request.kind is JobKind.POSE):
@@ -229,7 +235,7 @@ class WanRunner:
 
     def _render(self, request: Request, reporter: Reporter) -> np.ndarray:
         restyle = request.kind is JobKind.RESTYLE
-        words = "" if restyle else MOTION_WORDS[request.motion]
+        words = "" if restyle or request.kind is JobKind.EXPAND else MOTION_WORDS[request.motion]
         prompt = ", ".join(part for part in (request.prompt, words) if part)
         steps = request.redrawn[1] if restyle else request.steps
         shared: dict[str, Any] = {
@@ -260,6 +266,8 @@ class WanRunner:
             assert request.video is not None
             shared["callback_on_step_end"] = reporter.step_callback(request.steps)  # every step runs
             return self._swap(request, 1.5 - request.strength, shared)
+        if request.kind is JobKind.EXPAND:  # outpainting: the same task, its masks around the video
+            return self._swap(request, 1.0, shared)
         if restyle and self.control:
             assert request.video is not None
             grey = [ImageOps.grayscale(Image.fromarray(frame)).convert("RGB") for frame in request.video]

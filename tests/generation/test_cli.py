@@ -188,6 +188,11 @@ def test_morph_and_upscale_from_the_command_line(
     assert len(decode_frames((tmp_path / "i.mp4").read_bytes())[0]) == 9, "the clip alone, not the two pictures"
     assert main(["render", "--image", "a.png", "--ingredient", "b.png", "--out", "x.mp4"]) == 2
     assert "--ingredient goes with --prompt" in capsys.readouterr().err
+    assert main(["render", "--expand-clip", "m.mp4", "--out", "tall.mp4", "-ar", "9:16", "a", "beach"]) == 0
+    made = capsys.readouterr().out
+    assert "model wan-vace" in made, "/expand's model, as the bot picks it"
+    tall = decode_frames((tmp_path / "tall.mp4").read_bytes())[0]
+    assert tall.shape[1] > tall.shape[2], "the square clip on a 9:16 frame"
 
 
 def test_a_worker_whose_model_family_has_no_runner_stops_at_start_naming_it(
