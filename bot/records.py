@@ -25,6 +25,7 @@ _KINDS = {
     JobKind.POSE: _("a picture, moved as a video moves"),
     JobKind.ILLUSION: _("a clip with something hidden in it"),
     JobKind.INGREDIENTS: _("a clip with your pictures in it"),
+    JobKind.EXPAND: _("a video, expanded"),
 }
 
 

@@ -25,6 +25,7 @@ _COMMANDS = (
     _("`/restyle` a short video redrawn to a prompt, or only a part of it (`region`: a swap)"),
     _("`/illusion` a clip with words or a logo hidden in it: seen from afar, or squinting"),
     _("`/ingredients` a clip from words with the people, pets, things or places of your pictures in it"),
+    _("`/expand` a video widened or heightened to another shape (16:9 → 9:16), the scene around it drawn"),
     _(
         "Right-click a message → Apps → **Animate image** or **Restyle video**, or reply to a picture and mention me"
         " (in a DM with me, just send the picture)"

@@ -1,5 +1,5 @@
-"""Making clips: /animate, /imagine-video, /morph, /restyle, /illusion, /ingredients, the Animate image,
-Restyle video and Animate avatar menus, @mention replies, result buttons."""
+"""Making clips: /animate, /imagine-video, /morph, /restyle, /illusion, /ingredients, /expand, the Animate
+image, Restyle video and Animate avatar menus, @mention replies, result buttons."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ __all__ = ["NO_FILES", "Files", "keep", "kept", "most_keyframes"]
 # and its last are "middle1", "middle2" …, an /ingredients clip's "ingredient1" … Its picture (or the clip it
 # starts from) has the job's own slot.
 END, MASK, POSE, MIDDLE, INGREDIENT = "end", "mask", "pose", "middle", "ingredient"
-_FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE)  # jobs whose input is a clip, kept as such
+_FROM_CLIP = (JobKind.EXTEND, JobKind.UPSCALE, JobKind.RESTYLE, JobKind.EXPAND)  # input: a clip, kept as such
 
 
 @dataclass(frozen=True)

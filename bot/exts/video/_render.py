@@ -111,6 +111,7 @@ def _frames(job: VideoJob, result: VideoResult) -> Text:
         if job.region
         else _("restyled, {frames} frames", frames=frames),
         JobKind.POSE: _("moved by the pose video, {frames} frames", frames=frames),
+        JobKind.EXPAND: _("expanded to {aspect}, {frames} frames", aspect=job.aspect or "", frames=frames),
         JobKind.ILLUSION: _("hiding {shape}, {frames} frames", shape=_hidden(job), frames=frames),
     }.get(job.kind, _("{frames} frames", frames=frames))
 

@@ -39,7 +39,7 @@ from bot.pricing import (
 )
 from bot.services import Services
 from generation.images import ImageError, check_whole, probe
-from generation.jobs import JobKind, VideoJob
+from generation.jobs import FROM_VIDEO, JobKind, VideoJob
 from generation.models import ModelSpec
 from generation.options import OptionError, Options, flags_line
 from generation.plan import Plan, PlanError, unfit
@@ -175,7 +175,7 @@ class VideoRequests:
         for picture in files.pictures:
             if not await self._whole(job.job_id, picture, reply):
                 return None
-        if job.kind in (JobKind.RESTYLE, JobKind.POSE) and plan is not None:  # our re-encode, never the upload
+        if job.kind in FROM_VIDEO and plan is not None:  # our re-encode, never the upload
             restyled = await self._normalised(job, plan, reply)
             if restyled is None:
                 return None
@@ -309,7 +309,7 @@ class VideoRequests:
         async with self._checks:
             try:
                 info = probe_video(job.video, self.video_limits)
-                size = (plan.width, plan.height)
+                size = plan.inner or (plan.width, plan.height)  # an expanded video: as it sits in the frame
                 video, _ = await asyncio.to_thread(
                     normalise, job.video, info, self.video_limits, size, plan.fps, plan.frames
                 )
@@ -369,14 +369,17 @@ class VideoRequests:
         for extra in (*files.middle, files.end_image, files.mask, *files.ingredients):
             if extra is not None:
                 probe(extra)
-        if kind in (JobKind.RESTYLE, JobKind.POSE):  # the container's header: codec, size, length; nothing decoded
+        if kind in FROM_VIDEO:  # the container's header: codec, size, length; nothing decoded
             if video is None:
                 raise Refused(
-                    _("there is no video to restyle") if kind is JobKind.RESTYLE else _("there is no video to follow")
+                    {
+                        JobKind.RESTYLE: _("there is no video to restyle"),
+                        JobKind.EXPAND: _("there is no video to expand"),
+                    }.get(kind, _("there is no video to follow"))
                 )
             clip: VideoInfo = probe_video(video, self.video_limits)
             source_frames = clip.frames_at(job.fps)
-            size = (clip.width, clip.height) if kind is JobKind.RESTYLE else size  # POSE: the picture's shape
+            size = size if kind is JobKind.POSE else (clip.width, clip.height)  # POSE: the picture's shape
         try:
             job, cost, plan = price(job, spec, size, source_frames)
         except PlanError as exc:

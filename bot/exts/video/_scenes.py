@@ -1,6 +1,7 @@
-"""Clips from words with something of the user's in them: /illusion (words or a shape hidden in the scene) and
-/ingredients (the people, things or places of their pictures, in a clip the prompt tells). A cog of its own
-beside Video, whose request path (admission, intake, downloads, requests) it uses."""
+"""Clips from words with something of the user's in them: /illusion (words or a shape hidden in the scene),
+/ingredients (the people, things or places of their pictures, in a clip the prompt tells) and /expand (their
+video on a wider or taller frame, the scene around it drawn). A cog of its own beside Video, whose request path
+(admission, intake, downloads, requests) it uses."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class Scenes(commands.Cog):
 
     async def _ingredient_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
         return await self.video.model_choices(interaction, current, lambda spec: spec.takes(JobKind.INGREDIENTS))
+
+    async def _expand_models(self, interaction: discord.Interaction, current: str) -> list[Any]:
+        return await self.video.model_choices(interaction, current, lambda spec: spec.takes(JobKind.EXPAND))
 
     @app_commands.command(name="illusion", description="A clip with words or a shape hidden in it, seen from afar")
     @app_commands.describe(
@@ -115,3 +119,38 @@ class Scenes(commands.Cog):
             if (pictures := await download_all(video.services, urls, reply)) is not None:
                 files = Files(ingredients=tuple(pictures))
                 await video.requests.new(who, reply, JobKind.INGREDIENTS, options, files)
+
+    @app_commands.command(name="expand", description="Widen or heighten a video: the scene around it is drawn")
+    @app_commands.describe(
+        video="The video to expand (MP4, WebM, MOV or GIF, a few seconds)",
+        aspect="The new shape, e.g. 9:16 to make a wide video tall; the video stays whole in the middle",
+        prompt="What is around it, e.g. a beach at sunset (optional). Pika flags work here too (-seed 7)",
+        model="Which model draws it (one that expands videos)",
+        seed=DESCRIBE["seed"],
+    )
+    @app_commands.choices(aspect=CHOICES["aspect"])
+    @app_commands.autocomplete(model=_expand_models)
+    async def expand(
+        self,
+        interaction: discord.Interaction,
+        video: discord.Attachment,
+        aspect: str,
+        prompt: str | None = None,
+        model: str | None = None,
+        seed: Seed | None = None,
+    ) -> None:
+        """Put a video on a wider or taller frame and draw the scene around it."""
+        cog = self.video
+        reply = await cog.defer(interaction)
+        try:
+            options = from_command(emoji_names(prompt or ""), aspect=aspect, model=model, seed=seed)
+        except OptionError as exc:
+            return await reply.refuse(exc.text)
+        who = requester(interaction)
+        if (refusal := await cog.admission.precheck(who, options)) is not None:
+            return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
+        async with cog.requests.intake.taking(who.user_id, reply) as taken:
+            if not taken:
+                return
+            if (clip := await download(cog.services, video.url, reply)) is not None:
+                await cog.requests.new(who, reply, JobKind.EXPAND, options, Files(video=clip))
