@@ -598,9 +598,18 @@ class FakeDiscord:
         return str(payload["token"])
 
     async def submit_modal(
-        self, custom_id: str, values: dict[str, str], *, user_id: int = 1001, locale: str = "en-US"
+        self,
+        custom_id: str,
+        values: dict[str, str],
+        *,
+        user_id: int = 1001,
+        locale: str = "en-US",
+        message: Message | None = None,
     ) -> str:
+        """Submit a form; `message`: the message whose button opened it (Discord sends it with the form)."""
         payload = self._base_interaction(5, user_id, False, [], False, locale=locale)
+        if message is not None:
+            payload["message"] = message.data
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
         payload["data"] = {"custom_id": custom_id, "components": rows}
         await self.dispatch("INTERACTION_CREATE", payload)

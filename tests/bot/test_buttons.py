@@ -132,7 +132,7 @@ async def test_extend_is_not_offered_for_a_model_that_cannot_continue_clips(
     token = await fake.slash("imagine-video", {"prompt": "a fox"}, user_id=2351)
     clip = await delivered(fake, token)
     actions = {b["custom_id"].split(":")[1] for b in clip.buttons()}
-    assert actions == {"reroll", "remix", "smooth", "upscale", "gif", "delete"}
+    assert actions == {"reroll", "remix", "smooth", "upscale", "gif", "expand", "delete"}
 
 
 async def test_smooth_interpolates_and_echoes_the_clip_it_made(fake: FakeDiscord, service: BotProcess) -> None:

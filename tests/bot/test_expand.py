@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 from tests.bot.conftest import BotProcess
 from tests.bot.test_buttons import button
@@ -81,3 +82,31 @@ async def test_a_shape_that_adds_nothing_a_model_that_cannot_and_a_picture_are_r
     token = await fake.slash("expand", {"aspect": "9:16"}, attachments={"video": picture}, user_id=9702)
     assert "video" in await refusal(fake, token)
     assert await credits_used(service, 9702) == 0
+
+
+async def test_the_expand_button_asks_for_a_shape_and_puts_the_clip_on_it(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    picture = fake.upload("cat.png", png_bytes(160, 90, RED))
+    made = await delivered(
+        fake, await fake.slash("animate", {"prompt": "-seed 5 -frames 8 -fps 8"}, attachments={"image": picture})
+    )
+    token = await fake.click(made, button(made, "expand"), user_id=9703)
+    [modal] = await fake.wait_until(lambda: fake.callbacks.get(token), timeout=20, what="the form")
+    form = {c["custom_id"]: c.get("value") for row in modal["data"]["components"] for c in row["components"]}
+    assert modal["type"] == 9 and form["shape"] == "9:16", "a wide clip is offered a tall frame"
+    said = await refusal(
+        fake, await fake.submit_modal(modal["data"]["custom_id"], form | {"shape": "2:7"}, message=made)
+    )
+    assert "`-ar`" in said and "9:16" in said, "a shape there is not, named with the ones there are"
+    typed = form | {"prompt": "a red room"}
+    submitted = await fake.submit_modal(modal["data"]["custom_id"], typed, user_id=9703, message=made)
+    tall = await delivered(fake, submitted)
+    assert "expanded to 9:16" in tall.content and "a red room" in tall.content and "-model wan-vace" in tall.content
+    clip, source = frames(tall), frames(made)
+    assert clip.shape[1:] == (96, 64, 3) and source.shape[1:] == (48, 80, 3), "80x48 on a 64x96 frame: 64x38"
+    shrunk = np.stack([np.asarray(Image.fromarray(frame.astype(np.uint8)).resize((64, 38))) for frame in source])
+    shown = shrunk[np.arange(len(clip)) // 2]  # at 16 fps: the 8 fps clip's frame k // 2
+    assert np.abs(clip[:, 29:67].astype(int) - shown).mean() < 15, "the clip, whole in the middle"
+    assert np.abs(clip[:, :20].astype(int) - shown[:, :20]).mean() > 30, "drawn above it, not the clip stretched"
+    assert await credits_used(service, 9703) > 0

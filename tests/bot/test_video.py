@@ -76,6 +76,7 @@ async def test_animate_defers_shows_progress_and_delivers_an_mp4(fake: FakeDisco
         "smooth",
         "upscale",
         "gif",
+        "expand",
         "delete",
     }
 

@@ -37,8 +37,8 @@ _COMMANDS = (
 )
 _BUTTONS = _(
     "Under each clip: **Reroll** (a new seed), **Remix** (edit it), **Extend**, **Smooth**, **Upscale** (twice the"
-    " size), **GIF** (the same clip as a GIF, free), **Delete**. Under a failure: **Try again** (nothing to upload"
-    " again)."
+    " size), **GIF** (the same clip as a GIF, free), **Expand** (on another shape, the scene around it drawn),"
+    " **Delete**. Under a failure: **Try again** (nothing to upload again)."
 )
 
 

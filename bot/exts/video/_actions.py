@@ -14,7 +14,7 @@ from bot.exts.video._interact import defer, download, requester
 from bot.exts.video._render import options_line
 from bot.exts.video._replies import Reply
 from bot.exts.video._requests import VideoRequests
-from bot.exts.video._views import Action, Buttons, RemixModal
+from bot.exts.video._views import Action, Buttons, ExpandModal, RemixModal
 from bot.i18n import voice_of
 from bot.kept import Kept
 from bot.limits import CONTENT, clip
@@ -26,6 +26,7 @@ from generation.jobs import JobKind, OutputFormat, VideoJob
 from generation.options import OptionError, Options, from_command
 from generation.queue_types import CancelResult
 from generation.text import Text, _
+from generation.values import Aspect
 from storage.jobs import JobRecord
 
 __all__ = ["ClipActions"]
@@ -48,6 +49,7 @@ class ClipActions:
             Action.SMOOTH: self._smooth,
             Action.UPSCALE: self._upscale,
             Action.GIF: self._gif,
+            Action.EXPAND: self._expand,
         }
 
     async def _source(self, interaction: discord.Interaction, job_id: str) -> JobRecord | None:
@@ -208,6 +210,10 @@ class ClipActions:
             loop=source.loop and kind is not JobKind.EXTEND,  # a continuation goes on from the end, not back
             output=OutputFormat.GIF if kind is JobKind.GIF else source.output,
         )
+        await self._on_clip(interaction, reply, record, job)
+
+    async def _on_clip(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
+        """Run `job` on the clip of the message the button (or its form) was on."""
         if (refusal := await self.requests.admission.precheck(requester(interaction), Options())) is not None:
             return await reply.refuse(refusal)  # a blocked user, a closed channel: before the clip is fetched
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
@@ -215,16 +221,41 @@ class ClipActions:
                 return
             data = await self._clip(interaction, reply)
             if data is not None:
-                who, frames = requester(interaction), made.get("frames", 0)
+                made = record.result or {}
                 await self.requests.derive(
-                    who,
+                    requester(interaction),
                     reply,
                     job,
                     parent=record.job_id,
                     files=Files(video=data),
-                    source_frames=frames,
+                    source_frames=made.get("frames", 0),
                     source_size=_size(made),
                 )
+
+    async def _expand(self, interaction: discord.Interaction, record: JobRecord) -> None:
+        """The Expand form: the shape to put the clip on (a wide clip made tall, a tall or square one wide) and
+        what is around it (the clip's prompt to start with)."""
+        size = _size(record.result or {})
+        shape = Aspect.TALL if size is not None and size[0] > size[1] else Aspect.WIDE
+        prompt = request_of(record).prompt
+        await interaction.response.send_modal(ExpandModal(record.job_id, shape.value, prompt, voice_of(interaction)))
+
+    async def on_expand(self, interaction: discord.Interaction, job_id: str, shape: str, prompt: str) -> None:
+        """The clip of the message the form was opened on, on a frame of the shape typed, the scene around it
+        drawn to the form's words, by a model that expands videos."""
+        reply = await defer(interaction, self.services)
+        record = await self._source(interaction, job_id)
+        if record is None:
+            return await reply.refuse(_("I no longer know that video."))
+        try:
+            options = from_command(prompt.strip(), aspect=shape)
+            models = {name: spec for name, spec in self.services.models.items() if spec.takes(JobKind.EXPAND)}
+            job = build_job(
+                options, job_id="", kind=JobKind.EXPAND, models=models, default_model=next(iter(models), "")
+            )
+        except OptionError as exc:
+            return await reply.refuse(exc.text)
+        await self._on_clip(interaction, reply, record, job)
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
         """The clip on the message whose button was pressed."""

@@ -37,7 +37,7 @@ from bot.exts.video._modlog import ModLog
 from bot.exts.video._replies import InteractionReply, Reply, Requester
 from bot.exts.video._reports import Reports
 from bot.exts.video._requests import VideoRequests
-from bot.exts.video._views import Action, Buttons, remix_form, restyle_form
+from bot.exts.video._views import Action, Buttons, expand_form, remix_form, restyle_form
 from bot.exts.video._watch import JobWatcher
 from bot.i18n import voice_of
 from bot.services import Services
@@ -333,11 +333,13 @@ class Video(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """A submitted Remix or Restyle form, also one opened before a restart."""
-        remix, restyle = remix_form(interaction), restyle_form(interaction)
+        """A submitted Remix, Expand or Restyle form, also one opened before a restart."""
+        remix, restyle, expand = remix_form(interaction), restyle_form(interaction), expand_form(interaction)
         try:
             if remix is not None:
                 await self.actions.on_remix(interaction, *remix)
+            elif expand is not None:
+                await self.actions.on_expand(interaction, *expand)
             elif restyle is not None:
                 await self.menus.restyle_form(interaction, *restyle)
         except Exception as exc:

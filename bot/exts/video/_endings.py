@@ -129,14 +129,16 @@ class Endings:
     def _result_view(self, record: JobRecord, voice: Voice) -> discord.ui.View:
         """The buttons a result offers: a smoothed clip or a clip's GIF only Delete, Extend where the model
         continues clips, Upscale where a model can upscale it and it is not upscaled already, GIF where the
-        clip is not one."""
+        clip is not one, Expand where a model expands videos."""
         spec = self.services.models.get(record.model)
         extends = spec is not None and spec.extends
         upscaled = record.kind == JobKind.UPSCALE or request_of(record).upscale
         upscales = not upscaled and upscaler_for(self.services, record.model) is not None
         smoothed = record.kind in (JobKind.SMOOTH, JobKind.GIF)
         gif = request_of(record).output is not OutputFormat.GIF
-        return self.buttons.result(record.job_id, voice, extends=extends, smoothed=smoothed, upscales=upscales, gif=gif)
+        expands = any(spec.takes(JobKind.EXPAND) for spec in self.services.models.values())
+        offered = {"extends": extends, "upscales": upscales, "gif": gif, "expands": expands}
+        return self.buttons.result(record.job_id, voice, smoothed=smoothed, **offered)
 
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
         job = request_of(record)

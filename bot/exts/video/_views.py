@@ -22,15 +22,18 @@ __all__ = [
     "Buttons",
     "EffectPicker",
     "EffectPickers",
+    "ExpandModal",
     "JobButton",
     "RemixModal",
     "RestyleModal",
+    "expand_form",
     "job_on",
     "remix_form",
     "restyle_form",
 ]
 
 _REMIX_FORM = re.compile(r"mb:remixmodal:(?P<job>[0-9a-f]{32})")
+_EXPAND_FORM = re.compile(r"mb:expandmodal:(?P<job>[0-9a-f]{32})")
 _RESTYLE_FORM = re.compile(r"mb:restyle:(?P<channel>[0-9]{1,20}):(?P<message>[0-9]{1,20})")
 _TEMPLATE = r"mb:(?P<action>[a-z]+):(?P<job>[0-9a-f]{32})"
 _EFFECT = "mb:effect"  # the effect picker: the picture it is about is the picker message's own
@@ -47,6 +50,7 @@ class Action(enum.StrEnum):
     SMOOTH = "smooth"
     UPSCALE = "upscale"
     GIF = "gif"
+    EXPAND = "expand"
     DELETE = "delete"
     REMOVE = "remove"  # under a report in the moderation log: the reported clip, deleted where it is
 
@@ -60,6 +64,7 @@ _LOOK = {
     Action.SMOOTH: (_("Smooth"), "🌊", discord.ButtonStyle.secondary),
     Action.UPSCALE: (_("Upscale"), "🔍", discord.ButtonStyle.secondary),
     Action.GIF: (_("GIF"), "🖼️", discord.ButtonStyle.secondary),
+    Action.EXPAND: (_("Expand"), "↔️", discord.ButtonStyle.secondary),
     Action.DELETE: (_("Delete"), "🗑️", discord.ButtonStyle.secondary),
     Action.REMOVE: (_("Delete the clip"), "🗑️", discord.ButtonStyle.danger),
 }
@@ -185,13 +190,14 @@ class Buttons:
         smoothed: bool = False,
         upscales: bool = False,
         gif: bool = True,
+        expands: bool = False,
     ) -> discord.ui.View:
         """Reroll, Remix, Extend (where the model can continue its clips), Smooth, Upscale (where a model can
-        upscale it), GIF (a clip that is not one already), Delete; a smoothed clip or a clip's GIF (nothing
-        left to vary) only Delete."""
+        upscale it), GIF (a clip that is not one already), Expand (where a model can), Delete; a smoothed clip
+        or a clip's GIF (nothing left to vary) only Delete."""
         if smoothed:
             return self._view(job_id, (Action.DELETE,), voice)
-        offered = {Action.EXTEND: extends, Action.UPSCALE: upscales, Action.GIF: gif}
+        offered = {Action.EXTEND: extends, Action.UPSCALE: upscales, Action.GIF: gif, Action.EXPAND: expands}
         actions = (
             Action.REROLL,
             Action.REMIX,
@@ -199,6 +205,7 @@ class Buttons:
             Action.SMOOTH,
             Action.UPSCALE,
             Action.GIF,
+            Action.EXPAND,
             Action.DELETE,
         )
         return self._view(job_id, tuple(a for a in actions if offered.get(a, True)), voice)
@@ -228,6 +235,36 @@ class RemixModal(discord.ui.Modal):
                 required=False,
                 max_length=1000,
                 placeholder="-motion 3 -camera zoom in -seed 42",
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        return None  # see the class docstring
+
+
+class ExpandModal(discord.ui.Modal):
+    """The form behind Expand: the shape to put the clip on and what is around it. Handled, like Remix, by the
+    Video cog's `on_interaction` listener; the clip is the one on the message the button was on."""
+
+    def __init__(self, job_id: str, shape: str, prompt: str, voice: Voice):
+        super().__init__(title=voice(_("Expand")), custom_id=f"mb:expandmodal:{job_id}", timeout=None)
+        self.add_item(
+            discord.ui.TextInput(
+                label=voice(_("New shape (16:9, 9:16, 1:1, 4:5, 3:2 …)")),
+                custom_id="shape",
+                default=shape,
+                required=True,
+                max_length=8,
+            )
+        )
+        self.add_item(
+            discord.ui.TextInput(
+                label=voice(_("What is around it (optional)")),
+                custom_id="prompt",
+                style=discord.TextStyle.paragraph,
+                default=prompt[:1000],
+                required=False,
+                max_length=1000,
             )
         )
 
@@ -289,6 +326,15 @@ def remix_form(interaction: discord.Interaction) -> tuple[str, str, str] | None:
         return None
     match, values = submitted
     return match["job"], values.get("prompt", ""), values.get("flags", "")
+
+
+def expand_form(interaction: discord.Interaction) -> tuple[str, str, str] | None:
+    """(job id, shape as typed, prompt) when `interaction` submits an Expand form, else None."""
+    submitted = _submitted(interaction, _EXPAND_FORM)
+    if submitted is None:
+        return None
+    match, values = submitted
+    return match["job"], values.get("shape", "").strip(), values.get("prompt", "")
 
 
 def restyle_form(interaction: discord.Interaction) -> tuple[int, int, str, str] | None:
