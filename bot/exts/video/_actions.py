@@ -23,7 +23,7 @@ from bot.records import request_of
 from bot.services import Services
 from generation.job_builder import build_job
 from generation.jobs import JobKind, OutputFormat, VideoJob
-from generation.options import OptionError, Options, from_command
+from generation.options import OptionError, Options, from_command, segments_of
 from generation.queue_types import CancelResult
 from generation.text import Text, _
 from generation.values import Aspect
@@ -237,7 +237,7 @@ class ClipActions:
         what is around it (the clip's prompt to start with)."""
         size = _size(record.result or {})
         shape = Aspect.TALL if size is not None and size[0] > size[1] else Aspect.WIDE
-        prompt = request_of(record).prompt
+        prompt = segments_of(request_of(record).prompt)[0]  # prompt travel's first scene: one frame around it
         await interaction.response.send_modal(ExpandModal(record.job_id, shape.value, prompt, voice_of(interaction)))
 
     async def on_expand(self, interaction: discord.Interaction, job_id: str, shape: str, prompt: str) -> None:
