@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from tests.bot.conftest import BotProcess
+from tests.bot.test_admin_quota import admin
 from tests.bot.test_buttons import button
 from tests.bot.test_ltx import kept_slots
 from tests.bot.test_restyle import frames
@@ -110,3 +111,16 @@ async def test_the_expand_button_asks_for_a_shape_and_puts_the_clip_on_it(
     assert np.abs(clip[:, 29:67].astype(int) - shown).mean() < 15, "the clip, whole in the middle"
     assert np.abs(clip[:, :20].astype(int) - shown[:, :20]).mean() > 30, "drawn above it, not the clip stretched"
     assert await credits_used(service, 9703) > 0
+
+
+async def test_expand_and_upscale_are_offered_where_the_server_enables_a_model_that_can(
+    fake: FakeDiscord, service: BotProcess
+) -> None:
+    await admin(fake, "models", {"enabled": "svd-xt,svd,animatediff"})
+    try:
+        picture = fake.upload("cat.png", png_bytes(160, 90, RED))
+        made = await delivered(fake, await fake.slash("animate", {"prompt": "-seed 5"}, attachments={"image": picture}))
+        offered = {b["custom_id"].split(":")[1] for b in made.buttons()}
+        assert offered == {"reroll", "remix", "extend", "smooth", "gif", "delete"}, "no ltx to upscale, no wan-vace"
+    finally:
+        await admin(fake, "models", {"enabled": "all"})

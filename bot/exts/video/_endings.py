@@ -126,19 +126,26 @@ class Endings:
         )
         await self.modlog.report(event, picture)
 
-    def _result_view(self, record: JobRecord, voice: Voice) -> discord.ui.View:
-        """The buttons a result offers: a smoothed clip or a clip's GIF only Delete, Extend where the model
-        continues clips, Upscale where a model can upscale it and it is not upscaled already, GIF where the
-        clip is not one, Expand where a model expands videos."""
+    async def _offers(self, record: JobRecord) -> dict[str, bool]:
+        """Which of the buttons that depend on the clip and the models its result offers: Extend where the model
+        continues clips, Upscale where a model this server enables can upscale it and it is not upscaled
+        already, GIF where the clip is not one, Expand where this server enables a model that expands videos."""
+        settings = await self.services.guilds.get(space_of_job(record))
         spec = self.services.models.get(record.model)
-        extends = spec is not None and spec.extends
         upscaled = record.kind == JobKind.UPSCALE or request_of(record).upscale
-        upscales = not upscaled and upscaler_for(self.services, record.model) is not None
+        upscaler = None if upscaled else upscaler_for(self.services, record.model)
+        expanders = [name for name, row in self.services.models.items() if row.takes(JobKind.EXPAND)]
+        return {
+            "extends": spec is not None and spec.extends,
+            "upscales": upscaler is not None and settings.allows_model(upscaler),
+            "gif": request_of(record).output is not OutputFormat.GIF,
+            "expands": any(settings.allows_model(name) for name in expanders),
+        }
+
+    def _result_view(self, record: JobRecord, voice: Voice, offers: dict[str, bool]) -> discord.ui.View:
+        """The buttons a result offers (`offers`); a smoothed clip or a clip's GIF only Delete."""
         smoothed = record.kind in (JobKind.SMOOTH, JobKind.GIF)
-        gif = request_of(record).output is not OutputFormat.GIF
-        expands = any(spec.takes(JobKind.EXPAND) for spec in self.services.models.values())
-        offered = {"extends": extends, "upscales": upscales, "gif": gif, "expands": expands}
-        return self.buttons.result(record.job_id, voice, smoothed=smoothed, **offered)
+        return self.buttons.result(record.job_id, voice, smoothed=smoothed, **offers)
 
     async def deliver(self, record: JobRecord, result: VideoResult) -> bool:
         job = request_of(record)
@@ -169,19 +176,21 @@ class Endings:
         }
         await self.services.ledger.set_result(record.job_id, made)
         job_extra = {"job_id": record.job_id}
+        offers = await self._offers(record)
         try:
-            if await self.messages.edit(record, text, self._result_view(record, voice), upload):
+            if await self.messages.edit(record, text, self._result_view(record, voice, offers), upload):
                 await self.services.ledger.set_messages(record.job_id, result_message_id=record.status_message_id)
                 return True
             server = await server_voice(self.bot, self.services, record.guild_id)  # a channel message
             ready = server(_("<@{user}> your video is ready", user=record.user_id))
             said = result_text(job, record.user_id, result, record.cost, server, notes)
-            sent = await self.messages.post(record, f"{ready}\n{said}", self._result_view(record, server), upload)
+            view = self._result_view(record, server, offers)
+            sent = await self.messages.post(record, f"{ready}\n{said}", view, upload)
             await self.services.ledger.set_messages(record.job_id, result_message_id=sent.id)
             return True
         except CannotPost as exc:  # no right to post there (any more), it is gone, or a closed thread
             here = _("I could not post in <#{channel}>, so here is your video.", channel=record.channel_id)
-            view = self._result_view(record, voice)
+            view = self._result_view(record, voice, offers)
             if (dm := await self._send_privately(record, exc.why, here, text, view, upload)) is None:
                 return False
             await self.services.ledger.set_messages(record.job_id, result_message_id=dm.id)
