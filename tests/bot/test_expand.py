@@ -100,6 +100,10 @@ async def test_the_expand_button_asks_for_a_shape_and_puts_the_clip_on_it(
         fake, await fake.submit_modal(modal["data"]["custom_id"], form | {"shape": "2:7"}, message=made)
     )
     assert "`-ar`" in said and "9:16" in said, "a shape there is not, named with the ones there are"
+    nude = form | {"prompt": "a nude portrait"}
+    assert "not allowed" in await refusal(fake, await fake.submit_modal(modal["data"]["custom_id"], nude, message=made))
+    [name] = made.files
+    assert not [path for path in fake.fetched if path.endswith(name)], "a refused prompt fetches no clip"
     typed = form | {"prompt": "a red room"}
     submitted = await fake.submit_modal(modal["data"]["custom_id"], typed, user_id=9703, message=made)
     tall = await delivered(fake, submitted)

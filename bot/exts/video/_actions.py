@@ -31,6 +31,7 @@ from storage.jobs import JobRecord
 
 __all__ = ["ClipActions"]
 
+NONE = Options()  # a button's request: nothing asked beyond the clip's own
 DRAFTS_KEPT_S = 900.0  # a refused Remix form's words, for the Remix button under the refusal
 
 
@@ -212,9 +213,12 @@ class ClipActions:
         )
         await self._on_clip(interaction, reply, record, job)
 
-    async def _on_clip(self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob) -> None:
-        """Run `job` on the clip of the message the button (or its form) was on."""
-        if (refusal := await self.requests.admission.precheck(requester(interaction), Options())) is not None:
+    async def _on_clip(
+        self, interaction: discord.Interaction, reply: Reply, record: JobRecord, job: VideoJob, asked: Options = NONE
+    ) -> None:
+        """Run `job` on the clip of the message the button (or its form) was on; `asked`: what a form asked for,
+        its prompt checked before the clip is fetched."""
+        if (refusal := await self.requests.admission.precheck(requester(interaction), asked)) is not None:
             return await reply.refuse(refusal)  # a blocked user, a closed channel: before the clip is fetched
         async with self.requests.intake.taking(interaction.user.id, reply) as taken:
             if not taken:
@@ -255,7 +259,7 @@ class ClipActions:
             )
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        await self._on_clip(interaction, reply, record, job)
+        await self._on_clip(interaction, reply, record, job, options)
 
     async def _clip(self, interaction: discord.Interaction, reply: Reply) -> bytes | None:
         """The clip on the message whose button was pressed."""
