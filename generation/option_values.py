@@ -7,6 +7,7 @@ holds the table of options built from them."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +90,9 @@ def number_in(low: float, high: float) -> Callable[[str, object], float]:
 
 
 def aspect(flag: str, raw: object) -> Aspect:
-    text = re.sub(r"\s+", "", str(raw)).replace("x", ":").replace("/", ":")
+    """16:9 as typed on any keyboard: 16x9, 16/9, 16×9, a CJK keyboard's full-width "１６：９"."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(raw))).lower()
+    text = re.sub(r"[x×/]", ":", text)
     if text not in set(Aspect):
         raise OptionError(flag, raw, _("one of {names}", names=", ".join(Aspect)))
     return Aspect(text)

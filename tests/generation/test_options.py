@@ -55,6 +55,7 @@ def test_a_full_pika_prompt_parses_every_flag() -> None:
         ("-gs 12.5", "guidance", 12.5),
         ("-ar 4:5", "aspect", "4:5"),
         ("-aspect 16x9", "aspect", "16:9"),
+        ("-ar 16X9", "aspect", "16:9"),
         ("-seed 0", "seed", 0),
         ("-seed 4294967295", "seed", 4294967295),
         ("-model SVD-XT", "model", "svd-xt"),
@@ -242,6 +243,11 @@ def test_typed_options_are_checked_like_flags() -> None:
         from_command("a cat", motion=9)
     with pytest.raises(OptionError, match="`-gs`"):
         from_command("a cat", guidance=30.0)
+
+
+@pytest.mark.parametrize("typed", ["9:16", "９：１６", "9 × 16", "9X16", " 9 / 16 "])
+def test_a_shape_typed_in_a_form_is_read_as_any_keyboard_types_it(typed: str) -> None:
+    assert from_command("", aspect=typed).aspect == Aspect.TALL
 
 
 def test_too_long_prompt_is_refused() -> None:
