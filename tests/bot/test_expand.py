@@ -128,3 +128,22 @@ async def test_expand_and_upscale_are_offered_where_the_server_enables_a_model_t
         assert offered == {"reroll", "remix", "extend", "smooth", "gif", "delete"}, "no ltx to upscale, no wan-vace"
     finally:
         await admin(fake, "models", {"enabled": "all"})
+
+
+async def test_a_mention_with_a_video_and_a_shape_but_no_words_expands_it(
+    fake: FakeDiscord, service: BotProcess, tmp_path: Path
+) -> None:
+    upload = fake.upload("clip.mp4", coloured(tmp_path, RED), content_type="video/mp4")
+    request = fake.user_message("<@700000000000000004> -ar 9:16", user_id=9704, mentions_bot=True, attachments=[upload])
+    await fake.post(request)
+    clip = await fake.wait_until(
+        lambda: next((m for m in fake.replies_to(request) if m.files), None), timeout=90, what="the clip"
+    )
+    assert "expanded to 9:16" in clip.content
+    made = frames(clip)
+    assert made.shape[1] > made.shape[2] and band(made)[0][0] > 150, "the red video, whole in the middle"
+    again = fake.upload("clip.mp4", coloured(tmp_path, RED), content_type="video/mp4")
+    bare = fake.user_message("<@700000000000000004>", user_id=9705, mentions_bot=True, attachments=[again])
+    await fake.post(bare)
+    hint = await fake.wait_until(lambda: next(iter(fake.replies_to(bare)), None), timeout=20, what="the hint")
+    assert "`@motionbot -ar 9:16`" in hint.content and not hint.files, "neither words nor a shape: how to ask"

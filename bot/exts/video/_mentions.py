@@ -32,8 +32,9 @@ __all__ = ["OWN_CLIP", "ROLE_UNREAD", "Mentions"]
 
 log = logging.getLogger(__name__)
 A_VIDEO_WORDS = _(
-    "that is a video: say how it should look (`@motionbot a watercolor painting`) and I redraw it, "
-    "or right-click its message → Apps → **Restyle video**"
+    "that is a video: say how it should look (`@motionbot a watercolor painting`) and I redraw it, give it "
+    "another shape (`@motionbot -ar 9:16`) and I draw around it, or right-click its message → Apps → "
+    "**Restyle video**"
 )
 HINT_EVERY_S = 600.0  # a user chatting in a DM is told how to ask at most this often
 EDITS_READ_S = 600.0  # a refused request edited within this long is read again
@@ -200,7 +201,9 @@ class Mentions:
             options = parse_flags(request_words(message.content))
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        if video is not None and not options.prompt:
+        # A video: redrawn to the words, or with a shape and no words (`-ar 9:16`), put on a frame of that shape.
+        kind = JobKind.EXPAND if video is not None and not options.prompt and options.aspect else JobKind.RESTYLE
+        if video is not None and not options.prompt and kind is JobKind.RESTYLE:
             return await reply.refuse(A_VIDEO_WORDS)
         roles = tuple(role.id for role in getattr(message.author, "roles", ()))
         nsfw = getattr(message.channel, "is_nsfw", lambda: False)()
@@ -211,10 +214,10 @@ class Mentions:
         async with self.requests.intake.taking(who.user_id, reply) as taken:
             if not taken:
                 return
-            if url is None:  # a video, with words: neither is refused above
+            if url is None:  # a video, with words or a shape: neither is refused above
                 assert video is not None
                 if (data := await download(self.services, video, reply)) is not None:
-                    await self.requests.new(who, reply, JobKind.RESTYLE, options, Files(video=data))
+                    await self.requests.new(who, reply, kind, options, Files(video=data))
                 return
             pictures = await download_all(self.services, await self._pictures(holder, url, who.space), reply)
             if pictures is not None:
