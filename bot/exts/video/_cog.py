@@ -30,7 +30,7 @@ from bot.exts.video._declare import (
     model_choices,
 )
 from bot.exts.video._files import Files
-from bot.exts.video._interact import defer, download_all, requester
+from bot.exts.video._interact import defer, requester
 from bot.exts.video._mentions import Mentions
 from bot.exts.video._menus import Menus
 from bot.exts.video._modlog import ModLog
@@ -156,22 +156,14 @@ class Video(commands.Cog):
         except OptionError as exc:
             return await reply.refuse(exc.text)
         urls = [image.url] + ([end.url] if end else [])
-        if pose is not None:
-            return await self._pose(interaction, reply, options, image.url, pose.url)
-        await self._animate(interaction, reply, options, urls, mask.url if mask else None)
+        if pose is not None:  # the character's picture, moved as the person in the pose video moves
 
-    async def _pose(
-        self, interaction: discord.Interaction, reply: Reply, options: Options, image: str, pose: str
-    ) -> None:
-        """Download the character's picture and the pose video, and queue the pose-driven clip."""
-        if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
-            return await reply.refuse(refusal)
-        async with self.requests.intake.taking(interaction.user.id, reply) as taken:
-            if not taken:
-                return
-            if (found := await download_all(self.services, [image, pose], reply)) is not None:
-                files = Files(image=found[0], video=found[1])
-                await self.requests.new(requester(interaction), reply, JobKind.POSE, options, files)
+            def posed(found: list[bytes]) -> Files:
+                return Files(image=found[0], video=found[1])
+
+            urls, who = [image.url, pose.url], requester(interaction)
+            return await self.requests.fetch_and_new(who, reply, JobKind.POSE, options, urls, posed)
+        await self._animate(interaction, reply, options, urls, mask.url if mask else None)
 
     @app_commands.command(name="morph", description="A clip that starts on one picture and ends on another")
     @app_commands.describe(
@@ -210,17 +202,12 @@ class Video(commands.Cog):
         self, interaction: discord.Interaction, reply: Reply, options: Options, urls: list[str], mask: str | None = None
     ) -> None:
         """Download the pictures (the first, any it passes through, the last) and the mask, and queue the clip."""
-        if (refusal := await self.admission.precheck(requester(interaction), options)) is not None:
-            return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
-        async with self.requests.intake.taking(interaction.user.id, reply) as taken:
-            if not taken:
-                return
-            pictures = await download_all(self.services, urls + ([mask] if mask else []), reply)
-            if pictures is None:
-                return
-            brush = pictures.pop() if mask else None
-            files = Files.keyframes(pictures, brush)
-            await self.requests.new(requester(interaction), reply, JobKind.IMAGE_TO_VIDEO, options, files)
+
+        def files(found: list[bytes]) -> Files:
+            return Files.keyframes(found[:-1], found[-1]) if mask else Files.keyframes(found)
+
+        who, kind = requester(interaction), JobKind.IMAGE_TO_VIDEO
+        await self.requests.fetch_and_new(who, reply, kind, options, urls + ([mask] if mask else []), files)
 
     @app_commands.command(name="restyle", description="Redraw a short video to a prompt (video to video)")
     @app_commands.describe(
@@ -261,15 +248,12 @@ class Video(commands.Cog):
     ) -> None:
         """Download the video (and a swap's picture of what goes in the region, after the checks that need no
         file) and queue its restyle."""
-        if (refusal := await self.admission.precheck(who, options)) is not None:
-            return await reply.refuse(refusal)
-        async with self.requests.intake.taking(who.user_id, reply) as taken:
-            if not taken:
-                return
-            found = await download_all(self.services, [url] + ([picture] if picture else []), reply)
-            if found is not None:
-                files = Files(video=found[0], ingredients=tuple(found[1:]))
-                await self.requests.new(who, reply, JobKind.RESTYLE, options, files)
+
+        def files(found: list[bytes]) -> Files:
+            return Files(video=found[0], ingredients=tuple(found[1:]))
+
+        urls = [url] + ([picture] if picture else [])
+        await self.requests.fetch_and_new(who, reply, JobKind.RESTYLE, options, urls, files)
 
     @app_commands.command(name="imagine-video", description="Make a short video clip from a text prompt")
     @app_commands.describe(

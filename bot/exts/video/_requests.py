@@ -25,6 +25,7 @@ from bot.exts.preferences import saved_flags, saved_preferences
 from bot.exts.video._admission import Admission, admit
 from bot.exts.video._files import NO_FILES, Files, keep
 from bot.exts.video._intake import Intake
+from bot.exts.video._interact import download_all
 from bot.exts.video._render import prompt_note, status_text
 from bot.exts.video._replies import Reply, Requester
 from bot.exts.video._views import Buttons
@@ -74,6 +75,25 @@ class VideoRequests:
         self.intake = Intake()  # the requests whose files the bot holds at once, from download to queue
         self.video_limits = VideoLimits(max_seconds=services.settings.max_video_seconds)
         self._late = Background()  # status messages Discord is slow to post (see `_show`)
+
+    async def fetch_and_new(
+        self,
+        who: Requester,
+        reply: Reply,
+        kind: JobKind,
+        options: Options,
+        urls: list[str],
+        files: Callable[[list[bytes]], Files],
+        hidden_text: str = "",
+    ) -> None:
+        """A command's request whose files are at `urls`: refused before anything is fetched where it cannot run
+        here (`Admission.precheck`), then, holding an intake slot, its files downloaded together (`download_all`),
+        made into its `files` and handed to `new`."""
+        if (refusal := await self.admission.precheck(who, options, hidden_text)) is not None:
+            return await reply.refuse(refusal)
+        async with self.intake.taking(who.user_id, reply) as taken:
+            if taken and (found := await download_all(self.services, urls, reply)) is not None:
+                await self.new(who, reply, kind, options, files(found), hidden_text)
 
     async def new(
         self,

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.exts.video._declare import CHOICES, DESCRIBE, Frames, Seed, Strength, emoji_names, hidden_words
 from bot.exts.video._files import Files
-from bot.exts.video._interact import download, download_all, requester
+from bot.exts.video._interact import requester
 from generation.jobs import MAX_HIDDEN_TEXT, JobKind
 from generation.options import OptionError, from_command
 from generation.text import _
@@ -67,15 +67,12 @@ class Scenes(commands.Cog):
             return await reply.refuse(exc.text)
         if bool(words) == (image is not None):
             return await reply.refuse(_("give the words to hide (`text`) or a picture of the shape (`image`): one"))
-        who = requester(interaction)
-        if (refusal := await video.admission.precheck(who, options, words)) is not None:
-            return await reply.refuse(refusal)
-        async with video.requests.intake.taking(who.user_id, reply) as taken:
-            if not taken:
-                return
-            picture = await download(video.services, image.url, reply) if image is not None else None
-            if image is None or picture is not None:  # words, or a picture that downloaded
-                await video.requests.new(who, reply, JobKind.ILLUSION, options, Files(image=picture), words)
+
+        def shape(found: list[bytes]) -> Files:  # the picture of the shape, or none: the words are hidden
+            return Files(image=found[0] if found else None)
+
+        urls = [image.url] if image is not None else []
+        await video.requests.fetch_and_new(requester(interaction), reply, JobKind.ILLUSION, options, urls, shape, words)
 
     @app_commands.command(name="ingredients", description="A clip from words with who or what is in your pictures")
     @app_commands.describe(
@@ -109,16 +106,12 @@ class Scenes(commands.Cog):
             options = from_command(emoji_names(prompt), model=model, aspect=aspect, frames=frames, seed=seed)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        who = requester(interaction)
-        if (refusal := await video.admission.precheck(who, options)) is not None:
-            return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
-        async with video.requests.intake.taking(who.user_id, reply) as taken:
-            if not taken:
-                return
-            urls = [given.url for given in (image, image2, image3) if given is not None]
-            if (pictures := await download_all(video.services, urls, reply)) is not None:
-                files = Files(ingredients=tuple(pictures))
-                await video.requests.new(who, reply, JobKind.INGREDIENTS, options, files)
+
+        def cast(found: list[bytes]) -> Files:
+            return Files(ingredients=tuple(found))
+
+        urls = [given.url for given in (image, image2, image3) if given is not None]
+        await video.requests.fetch_and_new(requester(interaction), reply, JobKind.INGREDIENTS, options, urls, cast)
 
     @app_commands.command(name="expand", description="Widen or heighten a video: the scene around it is drawn")
     @app_commands.describe(
@@ -146,11 +139,8 @@ class Scenes(commands.Cog):
             options = from_command(emoji_names(prompt or ""), aspect=aspect, model=model, seed=seed)
         except OptionError as exc:
             return await reply.refuse(exc.text)
-        who = requester(interaction)
-        if (refusal := await cog.admission.precheck(who, options)) is not None:
-            return await reply.refuse(refusal)  # nothing fetched for a request that cannot run here
-        async with cog.requests.intake.taking(who.user_id, reply) as taken:
-            if not taken:
-                return
-            if (clip := await download(cog.services, video.url, reply)) is not None:
-                await cog.requests.new(who, reply, JobKind.EXPAND, options, Files(video=clip))
+
+        def clip(found: list[bytes]) -> Files:
+            return Files(video=found[0])
+
+        await cog.requests.fetch_and_new(requester(interaction), reply, JobKind.EXPAND, options, [video.url], clip)
